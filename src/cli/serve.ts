@@ -1,0 +1,59 @@
+import { loadSettings } from '../config/settings.js';
+import { createLogger } from '../log.js';
+import { startServer } from '../http/start-server.js';
+
+const EXAMPLE_APP = 'demo-test/api';
+
+/** `kip serve`: run the bridge until SIGTERM/SIGINT; resolves with the exit code. */
+export async function serve(): Promise<number> {
+  const settings = loadSettings();
+  const log = createLogger(settings.logLevel);
+  const running = await startServer(settings, log);
+  const { bridge } = running;
+  const out: string[] = [`Kipper bridge listening on ${running.url}`];
+  out.push(`Config repo: ${bridge.remote.description}`);
+  if (bridge.embedded) {
+    // The embedded default is a local playground: printing the example app's token is
+    // what makes the quick start a copy-paste. With a real remote nothing secret is printed.
+    const token = bridge.webhookToken(EXAMPLE_APP);
+    if (token) {
+      const url = running.webhookUrl(EXAMPLE_APP);
+      out.push(
+        '',
+        `Example app ${EXAMPLE_APP}`,
+        `Webhook URL: ${url}`,
+        `Secret token: ${token}`,
+        '',
+        'Try it:',
+        `  curl -X POST ${url} \\`,
+        `    -H "X-Kipper-Token: ${token}" \\`,
+        `    -H "Content-Type: application/json" \\`,
+        `    -d '{"image":"registry.example.com/api:abc123f","commit":"abc123f"}'`,
+      );
+    }
+    out.push('', `Admin token for kip: ${settings.dataDir}/admin-token`);
+  }
+  process.stdout.write(`${out.join('\n')}\n\n`);
+  log.info('bridge ready', { url: running.url, head: bridge.queue.head });
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info('shutting down', { signal });
+      // Bounded: pushes in flight finish or time out well before this.
+      const force = setTimeout(() => {
+        log.error('shutdown took too long; exiting');
+        resolve(1);
+      }, 25_000);
+      force.unref();
+      void running.close().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}

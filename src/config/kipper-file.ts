@@ -1,0 +1,110 @@
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { KipError } from '../errors.js';
+
+/** The path of the bridge's own config file at the config repo root. */
+export const KIPPER_FILE = 'kipper.yaml';
+
+// Kubernetes namespace and object names are DNS-1123 labels; we use the same for
+// Kipper namespaces and apps so a name can never smuggle a path segment (`..`, `/`).
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+const repoPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split('/').some((s) => s === '' || s === '.' || s === '..'), {
+    message: 'must be a relative path inside the repo (no leading /, no . or .. segments)',
+  });
+
+const appSchema = z
+  .object({
+    namespace: z.string().regex(DNS_LABEL, 'must be a DNS label (lowercase letters, digits, -; at most 63)'),
+    name: z.string().regex(DNS_LABEL, 'must be a DNS label (lowercase letters, digits, -; at most 63)'),
+    source: z.enum(['image', 'git']).default('image'),
+    files: z.array(repoPath).min(1, 'list at least one YAML file'),
+    container: z.string().min(1).optional(),
+    branch: z.string().min(1).optional(),
+  })
+  .loose();
+
+const webhookEntry = z.object({ generation: z.number().int().min(1) }).loose();
+
+const fileSchema = z
+  .object({
+    apps: z.array(appSchema).default([]),
+    webhooks: z.record(z.string(), webhookEntry).nullish().transform((v) => v ?? {}),
+  })
+  .loose();
+
+/** One deployable app of kipper.yaml. */
+export interface AppConfig {
+  /** `<namespace>/<name>`: how the app is addressed everywhere. */
+  id: string;
+  namespace: string;
+  name: string;
+  source: 'image' | 'git';
+  files: string[];
+  container: string | undefined;
+  branch: string;
+}
+
+/** kipper.yaml, parsed and checked. */
+export interface KipperConfig {
+  apps: Map<string, AppConfig>;
+  /** Webhook generations by app id; a missing entry means the webhook is disabled. */
+  webhooks: Map<string, number>;
+}
+
+/** The app id for a namespace and name. */
+export function appId(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/** True when `s` is a syntactically valid namespace or app name. */
+export function isValidName(s: string): boolean {
+  return DNS_LABEL.test(s);
+}
+
+/**
+ * Parse kipper.yaml text. An invalid file is a CONFIG_INVALID error whose message names
+ * the file and every bad field as `kipper.yaml: apps[0].files: …`.
+ */
+export function parseKipperFile(text: string): KipperConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true }) ?? {};
+  } catch (err) {
+    const msg = err instanceof YAMLParseError ? err.message.split('\n')[0] : String(err);
+    throw new KipError('CONFIG_INVALID', `${KIPPER_FILE}: not valid YAML: ${msg}`);
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${KIPPER_FILE}: ${formatPath(i.path)}: ${i.message}`);
+    throw new KipError('CONFIG_INVALID', issues.join('; '), { issues });
+  }
+  const apps = new Map<string, AppConfig>();
+  for (const [i, a] of parsed.data.apps.entries()) {
+    const id = appId(a.namespace, a.name);
+    if (apps.has(id)) {
+      throw new KipError('CONFIG_INVALID', `${KIPPER_FILE}: apps[${i}]: duplicate app ${id}`);
+    }
+    apps.set(id, {
+      id,
+      namespace: a.namespace,
+      name: a.name,
+      source: a.source,
+      files: a.files,
+      container: a.container,
+      branch: a.branch ?? 'main',
+    });
+  }
+  const webhooks = new Map<string, number>();
+  for (const [id, entry] of Object.entries(parsed.data.webhooks)) webhooks.set(id, entry.generation);
+  return { apps, webhooks };
+}
+
+function formatPath(path: PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${String(p)}`;
+  return out || '(root)';
+}

@@ -1,0 +1,88 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { KipError } from '../errors.js';
+
+/** Everything the bridge reads from its environment, validated once at startup. */
+export interface Settings {
+  port: number;
+  host: string;
+  dataDir: string;
+  repoUrl: string | undefined;
+  branch: string;
+  gitUsername: string | undefined;
+  gitToken: string | undefined;
+  secretKey: string | undefined;
+  adminToken: string | undefined;
+  /** Base of printed webhook URLs; unset means `http://<host>:<bound port>`. */
+  publicUrl: string | undefined;
+  authorName: string;
+  authorEmail: string;
+  logLevel: LogLevel;
+}
+
+export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const optional = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const envSchema = z.object({
+  KIPPER_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  KIPPER_HOST: z.string().min(1).default('127.0.0.1'),
+  KIPPER_DATA_DIR: z.string().min(1).default('./.kipper'),
+  KIPPER_REPO_URL: optional.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
+    message: 'must be an http:// or https:// URL (ssh is not supported)',
+  }),
+  KIPPER_REPO_BRANCH: z
+    .string()
+    .regex(/^(?!.*\.\.)(?!\/)[A-Za-z0-9._/-]+(?<!\/)(?<!\.lock)$/, 'must be a valid branch name')
+    .default('main'),
+  KIPPER_GIT_USERNAME: optional,
+  KIPPER_GIT_TOKEN: optional,
+  KIPPER_SECRET_KEY: optional.refine((v) => v === undefined || v.length >= 32, {
+    message: 'must be at least 32 characters (e.g. `openssl rand -hex 32`)',
+  }),
+  KIPPER_ADMIN_TOKEN: optional.refine((v) => v === undefined || v.length >= 16, {
+    message: 'must be at least 16 characters (e.g. `openssl rand -hex 32`)',
+  }),
+  KIPPER_PUBLIC_URL: optional.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
+    message: 'must be an http:// or https:// URL',
+  }),
+  KIPPER_GIT_AUTHOR_NAME: z.string().min(1).default('Kipper'),
+  KIPPER_GIT_AUTHOR_EMAIL: z.string().min(3).default('kipper@localhost'),
+  KIPPER_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+});
+
+/** Read and validate the bridge's environment; every problem is reported as `VAR: message`. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new KipError('CONFIG_INVALID', `invalid environment: ${lines.join('; ')}`, { issues: lines });
+  }
+  const e = parsed.data;
+  return {
+    port: e.KIPPER_PORT,
+    host: e.KIPPER_HOST,
+    dataDir: resolve(e.KIPPER_DATA_DIR),
+    repoUrl: e.KIPPER_REPO_URL,
+    branch: e.KIPPER_REPO_BRANCH,
+    gitUsername: e.KIPPER_GIT_USERNAME,
+    gitToken: e.KIPPER_GIT_TOKEN,
+    secretKey: e.KIPPER_SECRET_KEY,
+    adminToken: e.KIPPER_ADMIN_TOKEN,
+    publicUrl: e.KIPPER_PUBLIC_URL?.replace(/\/+$/, ''),
+    authorName: e.KIPPER_GIT_AUTHOR_NAME,
+    authorEmail: e.KIPPER_GIT_AUTHOR_EMAIL,
+    logLevel: e.KIPPER_LOG_LEVEL,
+  };
+}
+
+/** The base URL printed in webhook URLs, once the listening port is known. */
+export function publicBaseUrl(settings: Settings, boundPort: number): string {
+  if (settings.publicUrl) return settings.publicUrl;
+  const h = settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${boundPort}`;
+}

@@ -1,0 +1,276 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { KIPPER_FILE, parseKipperFile, type AppConfig, type KipperConfig } from '../config/kipper-file.js';
+import { ADMIN_TOKEN_FILE, SECRET_KEY_FILE, loadOrCreateSecret } from '../config/secrets.js';
+import type { Settings } from '../config/settings.js';
+import { setWebhookGeneration } from '../config/set-webhook-generation.js';
+import { KipError } from '../errors.js';
+import { RevisionIndex, type Revision } from '../history/revision-index.js';
+import { formatCommitMessage } from '../history/trailers.js';
+import type { Logger } from '../log.js';
+import type { ImageReference } from '../manifests/image-reference.js';
+import { HttpRemote } from '../repo/http-remote.js';
+import { LocalRemote } from '../repo/local-remote.js';
+import { ObjectStore, type Signature } from '../repo/object-store.js';
+import type { Remote } from '../repo/remote.js';
+import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
+import { WriteQueue } from '../repo/write-queue.js';
+import { imageEdit, type DeployTrigger } from './image-edit.js';
+import { deriveWebhookToken, safeEqual } from '../webhooks/tokens.js';
+
+/** The answer to a deploy, shaped as DESIGN.md's webhook table. */
+export interface DeployResponse {
+  status: 'deployed' | 'unchanged';
+  app: string;
+  image: string;
+  commit: string | null;
+  revision: number | null;
+  configCommit: string | null;
+}
+
+/** How often others' pushes are looked for when idle. */
+const POLL_INTERVAL_MS = 5_000;
+
+/**
+ * The bridge's use cases over one config repo: deploy, webhook tokens, apps. It owns the
+ * write queue (the only writer), the parsed kipper.yaml at the head and the revision index.
+ */
+export class Bridge {
+  private config: KipperConfig = { apps: new Map(), webhooks: new Map() };
+  private configError: KipError | null = null;
+  private configCache = new Map<string, KipperConfig>();
+  private poll: NodeJS.Timeout | undefined;
+  private lastRefresh = 0;
+  /** Resolves once the index covers the whole history (a remote starts shallow). */
+  private historyReady: Promise<void> = Promise.resolve();
+  readonly index: RevisionIndex;
+  readonly queue: WriteQueue;
+
+  private constructor(
+    readonly settings: Settings,
+    readonly remote: Remote,
+    readonly secretKey: string,
+    readonly adminToken: string,
+    readonly embedded: boolean,
+    private readonly log: Logger,
+  ) {
+    this.index = new RevisionIndex(remote.store, (c) => this.configAt(c));
+    this.queue = new WriteQueue(remote, {
+      signature: () => this.signature(),
+      onHead: (head) => this.onHead(head),
+    });
+  }
+
+  /** Open the config repo named by `settings` (or create the embedded one) and fetch it. */
+  static async open(settings: Settings, log: Logger): Promise<Bridge> {
+    await mkdir(settings.dataDir, { recursive: true, mode: 0o700 });
+    const secretKey = await loadOrCreateSecret(settings.dataDir, SECRET_KEY_FILE, settings.secretKey);
+    const adminToken = await loadOrCreateSecret(settings.dataDir, ADMIN_TOKEN_FILE, settings.adminToken);
+    let remote: Remote;
+    const embedded = settings.repoUrl === undefined;
+    if (embedded) {
+      const gitdir = join(settings.dataDir, 'config.git');
+      await ObjectStore.init(gitdir, settings.branch);
+      remote = new LocalRemote({ gitdir, branch: settings.branch });
+      if (!(await hasBranch(remote))) {
+        const sig = signatureOf(settings);
+        const oid = await seedRepo(gitdir, settings.branch, SEED_DIR, 'seed the example config repo\n', sig);
+        log.info('created the embedded config repo', { gitdir, commit: oid });
+      }
+    } else {
+      remote = new HttpRemote({
+        url: settings.repoUrl!,
+        branch: settings.branch,
+        gitdir: join(settings.dataDir, 'cache.git'),
+        username: settings.gitUsername,
+        token: settings.gitToken,
+      });
+    }
+    const bridge = new Bridge(settings, remote, secretKey, adminToken, embedded, log);
+    await bridge.queue.refresh();
+    bridge.historyReady = bridge.loadFullHistory();
+    bridge.poll = setInterval(() => void bridge.refresh().catch(() => undefined), POLL_INTERVAL_MS);
+    bridge.poll.unref();
+    return bridge;
+  }
+
+  /**
+   * A remote is fetched shallow so writes can start at once; revision numbers need the
+   * whole first-parent history, fetched here in the background. Until it is in, history
+   * queries (and the `revision` of a deploy answer) wait for it.
+   */
+  private async loadFullHistory(): Promise<void> {
+    if (!this.remote.fetchFull) return;
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.remote.fetchFull();
+        await this.index.rebuild(this.queue.head);
+        this.log.info('history indexed', { durationMs: Date.now() - started });
+        return;
+      } catch (err) {
+        if (attempt >= 5) {
+          this.log.error('could not fetch the full history; revision numbers count from the shallow head', {
+            error: err instanceof Error ? err.message : String(err),
+          });
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 1000 * attempt));
+      }
+    }
+  }
+
+  /** Stop polling and wait for the writes in flight. */
+  async close(): Promise<void> {
+    clearInterval(this.poll);
+    await this.queue.idle();
+  }
+
+  /** Look for others' pushes now. */
+  async refresh(): Promise<void> {
+    this.lastRefresh = Date.now();
+    await this.queue.refresh();
+  }
+
+  /** The parsed kipper.yaml at the head; throws when the file is invalid there. */
+  currentConfig(): KipperConfig {
+    if (this.configError) throw this.configError;
+    return this.config;
+  }
+
+  /** The app `id`, or null; when unknown, looks for a fresh kipper.yaml at most once a second. */
+  async findApp(id: string): Promise<AppConfig | null> {
+    const found = this.config.apps.get(id);
+    if (found || Date.now() - this.lastRefresh < 1_000) return found ?? null;
+    await this.refresh().catch(() => undefined);
+    return this.config.apps.get(id) ?? null;
+  }
+
+  /** The current webhook token of an app, or null when its webhook is disabled. */
+  webhookToken(id: string): string | null {
+    const generation = this.config.webhooks.get(id);
+    return generation === undefined ? null : deriveWebhookToken(this.secretKey, id, generation);
+  }
+
+  /** True when `token` is the current webhook token of `id` (constant time). */
+  checkWebhookToken(id: string, token: string): boolean {
+    const expected = this.webhookToken(id);
+    if (expected === null || !this.config.apps.has(id)) return false;
+    return safeEqual(token, expected);
+  }
+
+  /** Commit `image` for `app` (or answer unchanged), and wait until it is in the remote. */
+  async deployImage(app: AppConfig, image: ImageReference, sourceCommit: string | undefined, trigger: DeployTrigger): Promise<DeployResponse> {
+    const outcome = await this.queue.submit(imageEdit({ appId: app.id, image, sourceCommit, trigger, configAt: (v) => this.configFromView(v) }));
+    const revision = await this.revisionAt(app.id, outcome.configCommit);
+    return {
+      status: outcome.configCommit ? 'deployed' : 'unchanged',
+      app: app.id,
+      image: image.raw,
+      commit: sourceCommit ?? null,
+      revision: revision?.revision ?? null,
+      configCommit: outcome.configCommit ?? revision?.configCommit ?? null,
+    };
+  }
+
+  /** Enable (or re-enable, which regenerates the token) or disable the webhook of `id`. */
+  async setWebhook(id: string, enable: boolean): Promise<{ enabled: boolean; token: string | null }> {
+    const outcome = await this.queue.submit(async (view) => {
+      const bytes = await view.readFile(KIPPER_FILE);
+      if (!bytes) throw new KipError('CONFIG_INVALID', `${KIPPER_FILE} is missing from the config repo`);
+      const text = Buffer.from(bytes).toString('utf8');
+      const config = parseKipperFile(text);
+      if (!config.apps.has(id)) throw appNotFound(id);
+      const current = config.webhooks.get(id);
+      if (!enable && current === undefined) return { kind: 'unchanged', result: null };
+      const next = enable ? (current ?? 0) + 1 : null;
+      const updated = setWebhookGeneration(text, id, next);
+      const verb = enable ? (current === undefined ? 'enable' : 'regenerate') : 'disable';
+      return {
+        kind: 'commit',
+        files: new Map([[KIPPER_FILE, Buffer.from(updated, 'utf8')]]),
+        message: formatCommitMessage(`webhook ${verb} ${id}`, { app: id }),
+        result: next,
+      };
+    });
+    void outcome;
+    const token = this.webhookToken(id);
+    return { enabled: token !== null, token };
+  }
+
+  /** Revisions of an app, oldest first, as of the index's head. */
+  async revisions(id: string): Promise<Revision[]> {
+    await this.historyReady;
+    await this.index.update(this.queue.head);
+    return this.index.revisions(id);
+  }
+
+  private async revisionAt(id: string, configCommit: string | null): Promise<Revision | undefined> {
+    const revisions = await this.revisions(id);
+    if (configCommit === null) return revisions.at(-1);
+    return revisions.findLast((r) => r.configCommit === configCommit);
+  }
+
+  private async onHead(head: string): Promise<void> {
+    try {
+      this.config = await this.configAt(head);
+      this.configError = null;
+    } catch (err) {
+      this.configError = err instanceof KipError ? err : new KipError('CONFIG_INVALID', String(err));
+      this.log.error('kipper.yaml at the head is invalid; deploys are refused until it is fixed', {
+        head,
+        error: this.configError.message,
+      });
+    }
+    await this.index.update(head);
+  }
+
+  /** kipper.yaml at a commit, parsed once per distinct content. */
+  async configAt(commit: string): Promise<KipperConfig> {
+    const bytes = await this.remote.store.readFile(commit, KIPPER_FILE);
+    return this.parseCached(bytes);
+  }
+
+  private async configFromView(view: { readFile(p: string): Promise<Uint8Array | null> }): Promise<KipperConfig> {
+    return this.parseCached(await view.readFile(KIPPER_FILE));
+  }
+
+  private parseCached(bytes: Uint8Array | null): KipperConfig {
+    if (!bytes) throw new KipError('CONFIG_INVALID', `${KIPPER_FILE} is missing from the config repo root`);
+    const text = Buffer.from(bytes).toString('utf8');
+    let cfg = this.configCache.get(text);
+    if (!cfg) {
+      cfg = parseKipperFile(text);
+      if (this.configCache.size > 16) this.configCache.clear();
+      this.configCache.set(text, cfg);
+    }
+    return cfg;
+  }
+
+  private signature(): Signature {
+    return signatureOf(this.settings);
+  }
+}
+
+function signatureOf(settings: Settings): Signature {
+  return {
+    name: settings.authorName,
+    email: settings.authorEmail,
+    timestamp: Math.floor(Date.now() / 1000),
+    timezoneOffset: 0,
+  };
+}
+
+async function hasBranch(remote: Remote): Promise<boolean> {
+  try {
+    await remote.fetch();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The error for an app that kipper.yaml does not list (admin API: 404). */
+export function appNotFound(id: string): KipError {
+  return new KipError('APP_NOT_FOUND', `no app ${id} in ${KIPPER_FILE}; add it there and commit`, { app: id });
+}

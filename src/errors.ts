@@ -1,0 +1,54 @@
+/**
+ * Typed errors with stable codes. Tests assert on `code`, never on message text;
+ * the HTTP layer maps codes to statuses in one table (http/error-status.ts) and the
+ * CLI maps them to exit codes in one place (cli/index.ts).
+ */
+export type KipErrorCode =
+  // authorisation
+  | 'UNAUTHORIZED' // webhook: one code for every failure, so callers cannot probe which apps exist
+  | 'ADMIN_UNAUTHORIZED'
+  | 'TOO_MANY_REQUESTS'
+  // request validation
+  | 'INVALID_JSON'
+  | 'INVALID_BODY'
+  | 'INVALID_IMAGE'
+  | 'INVALID_COMMIT'
+  | 'INVALID_APP_NAME'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'METHOD_NOT_ALLOWED'
+  | 'NOT_FOUND'
+  // deploy semantics
+  | 'APP_NOT_FOUND'
+  | 'GIT_APP_IMAGE'
+  | 'IMAGE_APP_COMMIT_ONLY'
+  | 'NO_IMAGE_TARGET'
+  | 'YAML_PARSE_ERROR'
+  | 'FILE_NOT_FOUND'
+  | 'REVISION_NOT_FOUND'
+  | 'NOTHING_TO_ROLL_BACK'
+  | 'ALREADY_CURRENT'
+  // configuration and infrastructure
+  | 'CONFIG_INVALID'
+  | 'REPO_UNAVAILABLE'
+  | 'PUSH_REJECTED'
+  | 'SHUTTING_DOWN'
+  | 'BRIDGE_UNREACHABLE'
+  | 'INTERNAL';
+
+export class KipError extends Error {
+  readonly code: KipErrorCode;
+  readonly data: Record<string, unknown>;
+
+  constructor(code: KipErrorCode, message: string, data: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'KipError';
+    this.code = code;
+    this.data = data;
+  }
+}
+
+/** True when `err` is a KipError, optionally with the given code. */
+export function isKipError(err: unknown, code?: KipErrorCode): err is KipError {
+  return err instanceof KipError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,38 @@
+import type { AppConfig } from '../config/kipper-file.js';
+import { findImages } from '../manifests/set-image.js';
+import { normalizeRepository, parseImageReference } from '../manifests/image-reference.js';
+
+/**
+ * The deployed value of an app in one version of its files: the images its targets hold,
+ * joined when several differ, or null when none is found. `repository` narrows workload
+ * matching the way a deploy of that repository would; without it (an app never deployed
+ * by the bridge) the first target found stands for the app.
+ */
+export function appValue(app: AppConfig, texts: Array<string | null>, repository: string | undefined): string | null {
+  const values = new Set<string>();
+  for (const text of texts) {
+    if (text === null) continue;
+    let found;
+    try {
+      found = findImages(text, app.container ? { container: app.container } : repository ? { repository } : {});
+    } catch {
+      continue; // a file that does not parse at this commit has no readable value
+    }
+    if (!app.container && !repository && found.length > 0) {
+      repository = repositoryOf(found[0]!.value);
+      found = found.filter((f) => repositoryOf(f.value) === repository);
+    }
+    for (const f of found) values.add(f.value);
+  }
+  if (values.size === 0) return null;
+  return [...values].sort().join(', ');
+}
+
+/** The normalised repository of an image reference, or the raw text when it does not parse. */
+export function repositoryOf(image: string): string {
+  try {
+    return normalizeRepository(parseImageReference(image).repository);
+  } catch {
+    return image;
+  }
+}

@@ -1,0 +1,178 @@
+import type { AppConfig, KipperConfig } from '../config/kipper-file.js';
+import type { ObjectStore } from '../repo/object-store.js';
+import { KIPPER_FILE } from '../config/kipper-file.js';
+import { appValue, repositoryOf } from './app-value.js';
+import { parseTrailers, revertedCommit } from './trailers.js';
+
+/** One revision of an app: a first-parent commit that changed its deployed value. */
+export interface Revision {
+  revision: number;
+  image: string | null;
+  commit: string | null;
+  trigger: string;
+  author: string;
+  timestamp: string;
+  configCommit: string;
+}
+
+interface AppState {
+  revisions: Revision[];
+  value: string | null;
+  repository: string | undefined;
+}
+
+/**
+ * Revisions of every app, read from the first-parent history of the branch. Numbers are
+ * positions in that history (oldest = 1), so a revision keeps its number however many
+ * commits follow. The index walks only commits it has not seen: `update(head)` after
+ * every push or fetch costs what arrived, not the whole history.
+ */
+export class RevisionIndex {
+  private apps = new Map<string, AppState>();
+  private indexed: string | null = null;
+  private updating: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly configAt: (commit: string) => Promise<KipperConfig>,
+  ) {}
+
+  /** The newest commit the index has read. */
+  get head(): string | null {
+    return this.indexed;
+  }
+
+  /** Revisions of `appId`, oldest first. */
+  revisions(appId: string): Revision[] {
+    return this.apps.get(appId)?.revisions ?? [];
+  }
+
+  /** Bring the index up to `head`; calls are serialised. */
+  update(head: string): Promise<void> {
+    this.updating = this.updating.then(() => this.walk(head), () => this.walk(head));
+    return this.updating;
+  }
+
+  /** Forget everything and index from `head` back to the root (after unshallowing). */
+  rebuild(head: string): Promise<void> {
+    this.updating = this.updating.then(
+      () => {
+        this.indexed = null;
+        this.apps.clear();
+      },
+      () => undefined,
+    ).then(() => this.walk(head));
+    return this.updating;
+  }
+
+  private async walk(head: string): Promise<void> {
+    if (head === this.indexed) return;
+    // Collect the first-parent chain back to what is already indexed (or the root, or
+    // the edge of a shallow clone), then replay it oldest first.
+    const chain: string[] = [];
+    let oid: string | undefined = head;
+    while (oid && oid !== this.indexed) {
+      chain.push(oid);
+      let commit;
+      try {
+        commit = await this.store.readCommit(oid);
+      } catch {
+        chain.pop(); // a shallow boundary: the parent object is not here
+        break;
+      }
+      oid = commit.parents[0];
+    }
+    if (oid !== this.indexed) {
+      // History was rewritten under us (or we started shallow): rebuild from scratch.
+      this.apps.clear();
+    }
+    for (const c of chain.reverse()) await this.apply(c);
+    this.indexed = head;
+  }
+
+  private async apply(oid: string): Promise<void> {
+    const commit = await this.store.readCommit(oid);
+    let config: KipperConfig;
+    try {
+      config = await this.configAt(oid);
+    } catch {
+      return; // a commit with a broken kipper.yaml deploys nothing
+    }
+    const parentTree = await this.treeOf(commit.parents[0]);
+    // Only apps whose files changed in this commit can have a new value; when kipper.yaml
+    // itself changed (apps added, files re-pointed) every app is looked at again.
+    const dirs = watchedDirs(config);
+    const changed = new Set(
+      await this.store.changedPaths(parentTree, commit.tree, (d) => dirs.has(d)),
+    );
+    const all = parentTree === null || changed.has(KIPPER_FILE);
+    const trailers = parseTrailers(commit.message);
+    for (const app of config.apps.values()) {
+      const state = this.stateOf(app.id);
+      if (trailers.app === app.id && trailers.image) state.repository = repositoryOf(trailers.image);
+      if (!all && !app.files.some((f) => changed.has(f))) continue;
+      const value = await this.valueAt(app, oid, state.repository);
+      if (value === state.value) continue;
+      state.value = value;
+      if (value === null) continue;
+      if (!app.container && state.repository === undefined) state.repository = repositoryOf(value.split(', ')[0]!);
+      const ours = trailers.app === app.id;
+      const revert = revertedCommit(commit.message);
+      state.revisions.push({
+        revision: state.revisions.length + 1,
+        image: value,
+        commit: ours ? (trailers.sourceCommit ?? null) : null,
+        trigger: ours && trailers.trigger ? trailers.trigger : revert ? 'revert' : 'git',
+        author: `${commit.author.name} <${commit.author.email}>`,
+        timestamp: new Date(commit.author.timestamp * 1000).toISOString(),
+        configCommit: oid,
+      });
+    }
+  }
+
+  /** The tree of a commit, or null for none (a root commit's parent, a shallow edge). */
+  private async treeOf(oid: string | undefined): Promise<string | null> {
+    if (!oid) return null;
+    try {
+      return (await this.store.readCommit(oid)).tree;
+    } catch {
+      return null;
+    }
+  }
+
+  private stateOf(id: string): AppState {
+    let s = this.apps.get(id);
+    if (!s) {
+      s = { revisions: [], value: null, repository: undefined };
+      this.apps.set(id, s);
+    }
+    return s;
+  }
+
+  private async valueAt(app: AppConfig, oid: string, repository: string | undefined): Promise<string | null> {
+    const texts = await Promise.all(
+      app.files.map(async (f) => {
+        const bytes = await this.store.readFile(oid, f);
+        return bytes ? Buffer.from(bytes).toString('utf8') : null;
+      }),
+    );
+    return appValue(app, texts, repository);
+  }
+}
+
+const dirsByConfig = new WeakMap<KipperConfig, Set<string>>();
+
+/** The directories (`a/`, `a/b/`) a tree walk must enter to reach any app file. */
+function watchedDirs(config: KipperConfig): Set<string> {
+  let dirs = dirsByConfig.get(config);
+  if (!dirs) {
+    dirs = new Set();
+    for (const app of config.apps.values()) {
+      for (const f of app.files) {
+        for (let i = f.indexOf('/'); i !== -1; i = f.indexOf('/', i + 1)) dirs.add(f.slice(0, i + 1));
+      }
+    }
+    dirsByConfig.set(config, dirs);
+  }
+  return dirs;
+}

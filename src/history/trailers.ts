@@ -1,0 +1,43 @@
+/** Kipper's commit trailers (DESIGN.md "Commits"), in the order they are written. */
+export interface KipperTrailers {
+  app?: string;
+  image?: string;
+  sourceCommit?: string;
+  trigger?: string;
+  promotedFrom?: string;
+  rollbackTo?: string;
+}
+
+const KEYS: Array<[keyof KipperTrailers, string]> = [
+  ['app', 'Kipper-App'],
+  ['image', 'Kipper-Image'],
+  ['sourceCommit', 'Kipper-Source-Commit'],
+  ['trigger', 'Kipper-Trigger'],
+  ['promotedFrom', 'Kipper-Promoted-From'],
+  ['rollbackTo', 'Kipper-Rollback-To'],
+];
+
+/** Format a commit message: subject, optional body paragraph, then the trailer block. */
+export function formatCommitMessage(subject: string, trailers: KipperTrailers, body?: string): string {
+  const lines = KEYS.filter(([k]) => trailers[k] !== undefined).map(([k, name]) => `${name}: ${trailers[k]}`);
+  return `${subject}\n\n${body ? `${body}\n\n` : ''}${lines.join('\n')}\n`;
+}
+
+/** Read Kipper trailers from the last paragraph of a commit message. */
+export function parseTrailers(message: string): KipperTrailers {
+  const paragraphs = message.trimEnd().split(/\n\s*\n/);
+  const last = paragraphs.length > 1 ? (paragraphs[paragraphs.length - 1] ?? '') : '';
+  const out: KipperTrailers = {};
+  for (const line of last.split('\n')) {
+    const m = /^([A-Za-z-]+):\s*(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const entry = KEYS.find(([, name]) => name.toLowerCase() === m[1]!.toLowerCase());
+    if (entry) out[entry[0]] = m[2]!;
+  }
+  return out;
+}
+
+/** The sha named by git's revert message (`This reverts commit <sha>.`), if any. */
+export function revertedCommit(message: string): string | undefined {
+  return /^This reverts commit ([0-9a-f]{7,64})\.?\s*$/m.exec(message)?.[1];
+}

@@ -1,0 +1,41 @@
+import type { ErrorRequestHandler } from 'express';
+import { KipError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { ERROR_STATUS } from './error-status.js';
+
+/** Translate body-parser's errors (size, encoding, aborted) into KipErrors. */
+function fromBodyParser(err: { type?: string; status?: number }): KipError | null {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new KipError('PAYLOAD_TOO_LARGE', 'request body is over 64 KiB');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new KipError('UNSUPPORTED_MEDIA_TYPE', 'unsupported Content-Encoding or charset; send plain or gzip JSON');
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new KipError('INVALID_BODY', 'the request body was incomplete');
+    default:
+      if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+        return new KipError('INVALID_BODY', 'the request body could not be read (bad Content-Encoding?)');
+      }
+      return null;
+  }
+}
+
+/** Every error becomes `{"error": "<what to fix>", "code": "<STABLE_CODE>"}` with the status of its code. */
+export function errorMiddleware(log: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const kip = err instanceof KipError ? err : fromBodyParser(err as { type?: string; status?: number });
+    if (!kip) {
+      log.error('unhandled error', { method: req.method, path: req.path, error: err instanceof Error ? err.message : String(err) });
+    }
+    const e = kip ?? new KipError('INTERNAL', 'internal error; see the bridge log');
+    const status = ERROR_STATUS[e.code];
+    if (status === 503) res.setHeader('Retry-After', String(Number(e.data.retryAfter ?? 5)));
+    if (e.code === 'TOO_MANY_REQUESTS') res.setHeader('Retry-After', String(Number(e.data.retryAfter ?? 60)));
+    const body: Record<string, unknown> = { error: e.message, code: e.code };
+    if (e.data.fields) body.fields = e.data.fields;
+    if (!res.headersSent) res.status(status).json(body);
+  };
+}

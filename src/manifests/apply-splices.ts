@@ -1,0 +1,18 @@
+import type { Splice } from './render-scalar.js';
+
+/**
+ * Apply non-overlapping splices to `text` in one pass. Everything between them is
+ * copied through untouched, which is what keeps CRLF, a BOM, comments and long lines
+ * exactly as they were.
+ */
+export function applySplices(text: string, splices: readonly Splice[]): string {
+  const ordered = [...splices].sort((a, b) => a.start - b.start);
+  let out = '';
+  let at = 0;
+  for (const splice of ordered) {
+    if (splice.start < at) throw new Error(`overlapping edits at offset ${splice.start}`);
+    out += text.slice(at, splice.start) + splice.source;
+    at = splice.end;
+  }
+  return out + text.slice(at);
+}

@@ -1,0 +1,62 @@
+import { isAlias, isScalar, type Document } from 'yaml';
+import type { ImageFinder, ImageSite, ImageSiteKind } from './image-site.js';
+import { NodeLookup } from './node-lookup.js';
+
+// Where each workload kind keeps its pod spec. Other kinds (Service, ConfigMap, CRDs)
+// are not workloads and are skipped even if they happen to contain `containers`.
+const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
+  Pod: ['spec'],
+  Deployment: ['spec', 'template', 'spec'],
+  StatefulSet: ['spec', 'template', 'spec'],
+  DaemonSet: ['spec', 'template', 'spec'],
+  ReplicaSet: ['spec', 'template', 'spec'],
+  Job: ['spec', 'template', 'spec'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
+};
+
+const CONTAINER_LISTS: ReadonlyArray<readonly [key: string, kind: ImageSiteKind]> = [
+  ['containers', 'container'],
+  ['initContainers', 'initContainer'],
+];
+
+/** Finds the `image` of every container and initContainer of a Kubernetes workload. */
+export const findWorkloadImages: ImageFinder = (doc: Document.Parsed, documentIndex: number): ImageSite[] => {
+  const lookup = new NodeLookup(doc);
+  const kind = lookup.string(doc.contents, 'kind');
+  const specPath = kind === undefined ? undefined : POD_SPEC_PATHS[kind];
+  if (specPath === undefined) return [];
+
+  let podSpec: unknown = doc.contents;
+  for (const key of specPath) {
+    podSpec = lookup.map(podSpec, key);
+    if (podSpec === undefined) return [];
+  }
+
+  const sites: ImageSite[] = [];
+  for (const [listKey, siteKind] of CONTAINER_LISTS) {
+    const list = lookup.seq(podSpec, listKey);
+    if (list === undefined) continue;
+    list.items.forEach((item, index) => {
+      // Only an `image` key in the container itself counts. One inherited through a
+      // `<<: *base` merge key is not followed: editing the shared anchor would change
+      // every container merged from it, so such a file reports no match instead.
+      const node = lookup.entry(item, 'image');
+      const value = lookup.resolve(node);
+      // An image that is not a string, or an empty `image:` with no bytes to replace,
+      // is left for Kubernetes to reject; it can never match a posted image.
+      if (node === undefined || !(isScalar(node) || isAlias(node)) || !isScalar(value)) return;
+      const current = value.source;
+      if (current === undefined || (isScalar(node) && node.srcToken === undefined)) return;
+      sites.push({
+        kind: siteKind,
+        documentIndex,
+        yamlPath: `${specPath.join('.')}.${listKey}[${index}].image`,
+        container: lookup.string(item, 'name'),
+        current,
+        nodes: [node],
+        plan: (image) => ({ after: image.raw, writes: current === image.raw ? [] : [{ node, value: image.raw }] }),
+      });
+    });
+  }
+  return sites;
+};

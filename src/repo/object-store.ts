@@ -1,0 +1,554 @@
+/**
+ * Git objects in a bare repo, read and written without a working tree or index.
+ *
+ * Writing one change costs the change, not the repo: the new blob, the trees along
+ * its path (only those), and the commit. isomorphic-git's `commit` rewrites every tree
+ * and grows with the repo, so we do not use it (see DESIGN.md, "Writing to git").
+ *
+ * Reads go through isomorphic-git (it understands packs and deltas from fetches);
+ * writes are plain loose objects: zlib-deflated `<type> <size>\0<content>` named by
+ * the SHA-1 of the inflated bytes (https://git-scm.com/book/en/v2/Git-Internals-Git-Objects).
+ * Trees along the path are edited as raw bytes, so sibling entries (their names,
+ * modes and order) are copied byte for byte, even names that are not UTF-8.
+ *
+ * Measured, and why it is not all isomorphic-git: a commit's objects are hashed in
+ * memory first and written to disk in parallel (the disk latency is paid once, not
+ * once per object), and `pack` builds the push's pack from the objects just written,
+ * still in memory: isomorphic-git's `packObjects` re-reads, re-inflates and re-hashes
+ * each object from disk and deflates through web streams, 7–12 ms of a ~45 ms deploy.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import * as nodeFs from 'node:fs';
+import { mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import * as git from 'isomorphic-git';
+import { KipError } from '../errors.js';
+
+/**
+ * Author or committer. `timezoneOffset` follows isomorphic-git (and JavaScript's
+ * `Date#getTimezoneOffset`): minutes WEST of UTC, so UTC+02:00 is -120.
+ */
+export interface Signature {
+  name: string;
+  email: string;
+  /** Unix seconds. */
+  timestamp: number;
+  timezoneOffset: number;
+}
+
+/** One commit to write: `files` maps repo paths (`a/b.yaml`) to their full new content. */
+export interface CommitInput {
+  /** Parent commit id; `''` writes a root commit (an empty repo's first commit). */
+  parent: string;
+  files: Map<string, Uint8Array>;
+  message: string;
+  author: Signature;
+  committer: Signature;
+}
+
+/** A parsed commit. */
+export interface CommitInfo {
+  tree: string;
+  parents: string[];
+  message: string;
+  author: Signature;
+  committer: Signature;
+}
+
+/** The all-zero id git uses for "no object" (a ref that does not exist yet). */
+export const ZERO_OID = '0'.repeat(40);
+
+/** The id of the empty tree, which git treats as always present. */
+const EMPTY_TREE_OID = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+
+const MODE_TREE = '40000';
+const MODE_FILE = '100644';
+const MODE_EXEC = '100755';
+
+/** One raw tree entry: `name` stays bytes so unchanged siblings are rewritten exactly. */
+interface TreeEntry {
+  mode: string;
+  name: Buffer;
+  oid: string;
+}
+
+/** Changes below one directory, grouped so every tree on the way is written once. */
+interface DirChanges {
+  files: Map<string, Uint8Array>;
+  dirs: Map<string, DirChanges>;
+}
+
+/** Parsed trees and commits are immutable (named by their hash): small LRUs save re-parsing. */
+const CACHE_SIZE = 256;
+/** Recently written objects kept in memory for `pack` (a push batch is a few dozen). */
+const RECENT_OBJECTS_BYTES = 16 * 1024 * 1024;
+
+type ObjectType = 'blob' | 'tree' | 'commit';
+
+/** An object hashed in memory, not yet (or not only) on disk. */
+interface StagedObject {
+  oid: string;
+  type: ObjectType;
+  content: Uint8Array;
+}
+
+/** Pack entry type numbers (https://git-scm.com/docs/gitformat-pack#_object_types). */
+const PACK_TYPE: Record<string, number> = { commit: 1, tree: 2, blob: 3, tag: 4 };
+
+/** Git objects of one bare repo: read files and commits, write commits, build packs. */
+export class ObjectStore {
+  readonly gitdir: string;
+  /**
+   * isomorphic-git's cache, shared with fetches into the same gitdir: without it, every
+   * object read from a pack re-reads the pack index and re-hashes the whole pack
+   * (https://isomorphic-git.org/docs/en/cache).
+   */
+  readonly gitCache: object = {};
+  private readonly trees = new Map<string, TreeEntry[]>();
+  /** Parsed commits, also immutable; the parent of the next write is usually the last one written. */
+  private readonly commits = new Map<string, CommitInfo>();
+  private readonly recent = new Map<string, StagedObject>();
+  private recentBytes = 0;
+  /** objects/xx directories known to exist: saves a mkdir per object. */
+  private readonly objectDirs = new Set<string>();
+
+  constructor(gitdir: string) {
+    this.gitdir = gitdir;
+  }
+
+  /** Opens `gitdir`, creating an empty bare repo whose HEAD names `branch` if there is none. */
+  static async init(gitdir: string, branch: string): Promise<ObjectStore> {
+    for (const dir of ['objects/info', 'objects/pack', 'refs/heads', 'refs/tags', 'info', 'hooks']) {
+      await mkdir(join(gitdir, dir), { recursive: true });
+    }
+    // Written exclusively ('wx') so an existing repo's HEAD and config are never touched.
+    // A minimal config native git accepts as is (isomorphic-git's own `init` adds
+    // `ignorecase = true`, wrong for a bare repo on Linux).
+    await writeIfMissing(join(gitdir, 'HEAD'), `ref: refs/heads/${branch}\n`);
+    await writeIfMissing(
+      join(gitdir, 'config'),
+      '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n',
+    );
+    return new ObjectStore(gitdir);
+  }
+
+  /** Content of the file at `path` in a commit; null when there is no regular file there. */
+  async readFile(commitOid: string, path: string): Promise<Uint8Array | null> {
+    const segments = splitPath(path);
+    let treeOid = (await this.readCommit(commitOid)).tree;
+    for (let i = 0; i < segments.length; i++) {
+      const entry = findEntry(await this.readTree(treeOid), segments[i] as string);
+      if (!entry) return null;
+      if (i === segments.length - 1) {
+        if (entry.mode !== MODE_FILE && entry.mode !== MODE_EXEC) return null;
+        // A copy: the bytes may be shared with the pack cache.
+        return new Uint8Array((await this.readRaw(entry.oid, 'blob')).content);
+      }
+      if (entry.mode !== MODE_TREE) return null;
+      treeOid = entry.oid;
+    }
+    return null;
+  }
+
+  /** Parsed commit `oid`. */
+  async readCommit(oid: string): Promise<CommitInfo> {
+    const cached = this.commits.get(oid);
+    if (cached) return copyCommit(cached);
+    let info: CommitInfo;
+    try {
+      const { commit } = await git.readCommit({ fs: nodeFs, gitdir: this.gitdir, oid, cache: this.gitCache });
+      info = { tree: commit.tree, parents: commit.parent, message: commit.message, author: commit.author, committer: commit.committer };
+    } catch (err) {
+      throw missingObject(oid, 'commit', err);
+    }
+    lruSet(this.commits, oid, info);
+    return copyCommit(info);
+  }
+
+  /**
+   * Writes blobs + only the trees along changed paths + the commit; returns the commit
+   * id and every object the parent does not already have (what the push must send).
+   * Unchanged content still makes a commit (the caller decides). Creates missing
+   * directories and files; an existing file keeps its mode (e.g. executable).
+   */
+  async writeCommit(input: CommitInput): Promise<{ oid: string; newObjects: string[] }> {
+    const root: DirChanges = { files: new Map(), dirs: new Map() };
+    for (const [path, content] of input.files) {
+      const segments = splitPath(path);
+      let dir = root;
+      for (const segment of segments.slice(0, -1)) {
+        let sub = dir.dirs.get(segment);
+        if (!sub) {
+          sub = { files: new Map(), dirs: new Map() };
+          dir.dirs.set(segment, sub);
+        }
+        dir = sub;
+      }
+      dir.files.set(segments[segments.length - 1] as string, content);
+    }
+
+    const baseTree = input.parent === '' ? null : (await this.readCommit(input.parent)).tree;
+    const staged: StagedObject[] = [];
+    const newObjects = new Set<string>();
+    const tree = await this.stageTreeWith(baseTree, root, '', staged, newObjects);
+
+    const lines = [`tree ${tree}`];
+    if (input.parent !== '') lines.push(`parent ${input.parent}`);
+    lines.push(`author ${formatSignature(input.author)}`, `committer ${formatSignature(input.committer)}`);
+    // git stores a message with exactly one trailing newline (what `git commit` writes).
+    const message = input.message.replace(/\n+$/, '') + '\n';
+    const commit = this.stage('commit', Buffer.from(`${lines.join('\n')}\n\n${message}`, 'utf8'), staged);
+    newObjects.add(commit);
+    // Every id is known before any disk write: write them all at once.
+    await Promise.all(staged.map((o) => this.persist(o)));
+    // What isomorphic-git's readCommit would return for it (it drops CRs and leading newlines).
+    lruSet(this.commits, commit, {
+      tree,
+      parents: input.parent === '' ? [] : [input.parent],
+      message: message.replace(/\r/g, '').replace(/^\n+/, ''),
+      author: { ...input.author, timestamp: Math.floor(input.author.timestamp) },
+      committer: { ...input.committer, timestamp: Math.floor(input.committer.timestamp) },
+    });
+    return { oid: commit, newObjects: [...newObjects] };
+  }
+
+  /**
+   * Builds a packfile of exactly these oids, undeltified, for a push
+   * (https://git-scm.com/docs/gitformat-pack). Objects from recent `writeCommit`s come
+   * from memory; any other is read from the store.
+   */
+  async pack(oids: string[]): Promise<Uint8Array> {
+    const unique = [...new Set(oids)];
+    const parts: Buffer[] = [Buffer.from('PACK', 'latin1'), u32(2), u32(unique.length)];
+    for (const oid of unique) {
+      const { type, content } = this.recent.get(oid) ?? (await this.readAny(oid));
+      const typeNumber = PACK_TYPE[type];
+      if (typeNumber === undefined) throw new KipError('INTERNAL', `cannot pack object ${oid} of type ${type}`, { oid });
+      parts.push(packEntryHeader(typeNumber, content.byteLength), deflateSync(content, { level: 1 }));
+    }
+    const body = Buffer.concat(parts);
+    const trailer = createHash('sha1').update(body).digest();
+    return Buffer.concat([body, trailer]);
+  }
+
+  /** Path of the loose object file `oid` would have (it may live in a pack instead). */
+  looseObjectPath(oid: string): string {
+    return join(this.gitdir, 'objects', oid.slice(0, 2), oid.slice(2));
+  }
+
+  /** Rewrites `baseOid` (null: no tree yet) with `changes` applied; returns the new tree id. */
+  /**
+   * Paths of the blobs that differ between two trees (null: the empty tree), entering
+   * only subtrees whose ids differ and that `wanted(dir)` asks for (`dir` ends in `/`):
+   * the cost is the size of the change, not of the repo. Trees come from the LRU, so
+   * diffing a commit we just wrote reads nothing from disk.
+   */
+  async changedPaths(before: string | null, after: string | null, wanted: (dir: string) => boolean, prefix = ''): Promise<string[]> {
+    if (before === after) return [];
+    const [a, b] = await Promise.all([
+      before === null ? [] : this.readTree(before),
+      after === null ? [] : this.readTree(after),
+    ]);
+    const old = new Map<string, TreeEntry>();
+    for (const e of a) old.set(e.name.toString('utf8'), e);
+    const out: string[] = [];
+    const visit = async (name: string, x: TreeEntry | undefined, y: TreeEntry | undefined) => {
+      if (x?.oid === y?.oid && x?.mode === y?.mode) return;
+      const path = prefix + name;
+      const xTree = x?.mode === MODE_TREE ? x.oid : null;
+      const yTree = y?.mode === MODE_TREE ? y.oid : null;
+      if ((xTree !== null || yTree !== null) && wanted(`${path}/`)) {
+        out.push(...(await this.changedPaths(xTree, yTree, wanted, `${path}/`)));
+      }
+      if ((x && x.mode !== MODE_TREE) || (y && y.mode !== MODE_TREE)) out.push(path);
+    };
+    for (const y of b) {
+      const name = y.name.toString('utf8');
+      const x = old.get(name);
+      old.delete(name);
+      await visit(name, x, y);
+    }
+    for (const [name, x] of old) await visit(name, x, undefined);
+    return out;
+  }
+
+  private async stageTreeWith(
+    baseOid: string | null,
+    changes: DirChanges,
+    prefix: string,
+    staged: StagedObject[],
+    newObjects: Set<string>,
+  ): Promise<string> {
+    // Copy: cached arrays are shared and must stay as they were.
+    const entries = baseOid === null ? [] : [...(await this.readTree(baseOid))];
+
+    for (const [name, content] of changes.files) {
+      // A copy: the pack is built from it later, after the caller may reuse its buffer.
+      const blob = this.stage('blob', Buffer.from(content), staged);
+      const index = findIndex(entries, name);
+      const existing = index >= 0 ? entries[index] : undefined;
+      if (existing) {
+        if (existing.mode !== MODE_FILE && existing.mode !== MODE_EXEC) {
+          throw new KipError('INTERNAL', `cannot write ${prefix}${name}: it is not a regular file in the repo`, {
+            path: `${prefix}${name}`,
+            mode: existing.mode,
+          });
+        }
+        if (existing.oid !== blob) newObjects.add(blob);
+        entries[index] = { ...existing, oid: blob };
+      } else {
+        newObjects.add(blob);
+        insertEntry(entries, { mode: MODE_FILE, name: Buffer.from(name, 'utf8'), oid: blob });
+      }
+    }
+
+    for (const [name, sub] of changes.dirs) {
+      const index = findIndex(entries, name);
+      const existing = index >= 0 ? entries[index] : undefined;
+      if (existing && existing.mode !== MODE_TREE) {
+        throw new KipError('INTERNAL', `cannot write below ${prefix}${name}: it is a file, not a directory`, {
+          path: `${prefix}${name}`,
+        });
+      }
+      const oid = await this.stageTreeWith(existing?.oid ?? null, sub, `${prefix}${name}/`, staged, newObjects);
+      if (existing) entries[index] = { ...existing, oid };
+      else insertEntry(entries, { mode: MODE_TREE, name: Buffer.from(name, 'utf8'), oid });
+    }
+
+    const oid = this.stage('tree', serializeTree(entries), staged);
+    this.remember(oid, entries);
+    if (oid !== baseOid) newObjects.add(oid);
+    return oid;
+  }
+
+  private async readTree(oid: string): Promise<TreeEntry[]> {
+    const cached = this.trees.get(oid);
+    if (cached) {
+      // Refresh its place in the LRU order.
+      this.trees.delete(oid);
+      this.trees.set(oid, cached);
+      return cached;
+    }
+    const entries = parseTree((await this.readRaw(oid, 'tree')).content, oid);
+    this.remember(oid, entries);
+    return entries;
+  }
+
+  private remember(oid: string, entries: TreeEntry[]): void {
+    lruSet(this.trees, oid, entries);
+  }
+
+  private async readRaw(oid: string, type: 'blob' | 'tree'): Promise<{ content: Uint8Array }> {
+    if (oid === EMPTY_TREE_OID) return { content: new Uint8Array(0) };
+    const recent = this.recent.get(oid);
+    if (recent?.type === type) return { content: recent.content };
+    let result;
+    try {
+      result = await git.readObject({ fs: nodeFs, gitdir: this.gitdir, oid, format: 'content', cache: this.gitCache });
+    } catch (err) {
+      throw missingObject(oid, type, err);
+    }
+    if (result.type !== type || !(result.object instanceof Uint8Array)) {
+      throw new KipError('INTERNAL', `object ${oid} is a ${result.type}, expected a ${type}`, { oid });
+    }
+    return { content: result.object };
+  }
+
+  /** Any object by id, for `pack`: memory first, then the store. */
+  private async readAny(oid: string): Promise<{ type: string; content: Uint8Array }> {
+    let result;
+    try {
+      result = await git.readObject({ fs: nodeFs, gitdir: this.gitdir, oid, format: 'content', cache: this.gitCache });
+    } catch (err) {
+      throw missingObject(oid, 'object', err);
+    }
+    if (!(result.object instanceof Uint8Array)) throw new KipError('INTERNAL', `cannot read object ${oid}`, { oid });
+    return { type: result.type, content: result.object };
+  }
+
+  /** Hashes an object in memory (id known at once), queues it for `persist`, keeps it for `pack`. */
+  private stage(type: ObjectType, content: Uint8Array, staged: StagedObject[]): string {
+    const header = Buffer.from(`${type} ${content.byteLength}\0`, 'latin1');
+    const oid = createHash('sha1').update(header).update(content).digest('hex');
+    const object = { oid, type, content };
+    staged.push(object);
+    if (!this.recent.has(oid)) {
+      this.recent.set(oid, object);
+      this.recentBytes += content.byteLength;
+      for (const [old, o] of this.recent) {
+        if (this.recentBytes <= RECENT_OBJECTS_BYTES) break;
+        this.recent.delete(old);
+        this.recentBytes -= o.content.byteLength;
+      }
+    }
+    return oid;
+  }
+
+  /** Writes a loose object file. Rewriting an existing one is harmless: same bytes. */
+  private async persist({ oid, type, content }: StagedObject): Promise<void> {
+    const dir = join(this.gitdir, 'objects', oid.slice(0, 2));
+    if (!this.objectDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.objectDirs.add(dir);
+    }
+    const header = Buffer.from(`${type} ${content.byteLength}\0`, 'latin1');
+    // Write to a temp name and rename, like git: a reader (http-backend serving the
+    // embedded repo, a concurrent fetch) never sees a half-written object.
+    const tmp = join(dir, `tmp_obj_${process.pid}_${randomBytes(6).toString('hex')}`);
+    await writeFile(tmp, deflateSync(Buffer.concat([header, content]), { level: 1 }), { mode: 0o444, flag: 'wx' });
+    try {
+      await rename(tmp, join(dir, oid.slice(2)));
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+/** Splits and checks a repo path: relative, no empty, `.`, `..` or `.git` segments. */
+function splitPath(path: string): string[] {
+  const segments = path.split('/');
+  const bad = segments.some(
+    (s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git' || s.includes('\0'),
+  );
+  if (bad || segments.length === 0) {
+    throw new KipError('INTERNAL', `invalid repo path ${JSON.stringify(path)}: use a relative path like apps/a/deployment.yaml`, {
+      path,
+    });
+  }
+  return segments;
+}
+
+/** Tree object format: repeated `<mode> <name>\0<20-byte id>`, sorted git's way. */
+function parseTree(buf: Uint8Array, oid: string): TreeEntry[] {
+  const data = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const entries: TreeEntry[] = [];
+  let pos = 0;
+  while (pos < data.length) {
+    const space = data.indexOf(0x20, pos);
+    const nul = space < 0 ? -1 : data.indexOf(0, space + 1);
+    if (space < 0 || nul < 0 || nul + 21 > data.length) {
+      throw new KipError('INTERNAL', `tree ${oid} is corrupt`, { oid });
+    }
+    entries.push({
+      mode: data.toString('latin1', pos, space),
+      name: Buffer.from(data.subarray(space + 1, nul)),
+      oid: data.toString('hex', nul + 1, nul + 21),
+    });
+    pos = nul + 21;
+  }
+  return entries;
+}
+
+function serializeTree(entries: TreeEntry[]): Buffer {
+  let size = 0;
+  for (const e of entries) size += e.mode.length + 1 + e.name.length + 1 + 20;
+  const out = Buffer.allocUnsafe(size);
+  let pos = 0;
+  for (const e of entries) {
+    pos += out.write(e.mode, pos, 'latin1');
+    out[pos++] = 0x20;
+    pos += e.name.copy(out, pos);
+    out[pos++] = 0;
+    pos += out.write(e.oid, pos, 'hex');
+  }
+  return out;
+}
+
+function findIndex(entries: TreeEntry[], name: string): number {
+  const wanted = Buffer.from(name, 'utf8');
+  return entries.findIndex((e) => e.name.equals(wanted));
+}
+
+/**
+ * Git orders tree entries by name bytes, comparing a directory as if its name ended
+ * in '/' (`base_name_compare` in git's tree.c); `git fsck` flags any other order.
+ */
+function sortKey(e: TreeEntry): Buffer {
+  return e.mode === MODE_TREE ? Buffer.concat([e.name, Buffer.from('/')]) : e.name;
+}
+
+function insertEntry(entries: TreeEntry[], entry: TreeEntry): void {
+  const key = sortKey(entry);
+  const at = entries.findIndex((e) => Buffer.compare(sortKey(e), key) > 0);
+  if (at < 0) entries.push(entry);
+  else entries.splice(at, 0, entry);
+}
+
+function findEntry(entries: TreeEntry[], name: string): TreeEntry | undefined {
+  const index = findIndex(entries, name);
+  return index >= 0 ? entries[index] : undefined;
+}
+
+/** `Name <email> <seconds> <+hhmm>` as in a commit header. */
+function formatSignature(sig: Signature): string {
+  if (/[<>\n\0]/.test(sig.name) || /[<>\n\0]/.test(sig.email)) {
+    throw new KipError('CONFIG_INVALID', 'commit author/committer name and email must not contain <, > or line breaks', {
+      name: sig.name,
+      email: sig.email,
+    });
+  }
+  // minutes west of UTC (JavaScript's sign) -> git's "+hhmm east of UTC"
+  const east = -sig.timezoneOffset;
+  const sign = east < 0 ? '-' : '+';
+  const abs = Math.abs(east);
+  const hhmm = `${String(Math.floor(abs / 60)).padStart(2, '0')}${String(abs % 60).padStart(2, '0')}`;
+  return `${sig.name} <${sig.email}> ${Math.floor(sig.timestamp)} ${sign}${hhmm}`;
+}
+
+/** Inserts as newest and drops the oldest beyond CACHE_SIZE (Map keeps insertion order). */
+function lruSet<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > CACHE_SIZE) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
+}
+
+/** Callers get their own copy: the cached one must not change under us. */
+function copyCommit(c: CommitInfo): CommitInfo {
+  return { ...c, parents: [...c.parents], author: { ...c.author }, committer: { ...c.committer } };
+}
+
+/** 4-byte big-endian unsigned integer. */
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
+/** Pack entry header: type in bits 6-4 of the first byte, size as a little-endian base-128 varint. */
+function packEntryHeader(type: number, size: number): Buffer {
+  const bytes: number[] = [];
+  let byte = (type << 4) | (size & 0x0f);
+  let rest = Math.floor(size / 16);
+  while (rest > 0) {
+    bytes.push(byte | 0x80);
+    byte = rest & 0x7f;
+    rest = Math.floor(rest / 128);
+  }
+  bytes.push(byte);
+  return Buffer.from(bytes);
+}
+
+function missingObject(oid: string, type: string, cause: unknown): KipError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new KipError('INTERNAL', `cannot read ${type} ${oid} from the local git store: ${reason}`, { oid });
+}
+
+async function writeIfMissing(path: string, content: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(path, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw err;
+  }
+  try {
+    await handle.writeFile(content);
+  } finally {
+    await handle.close();
+  }
+}

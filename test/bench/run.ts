@@ -1,0 +1,142 @@
+/**
+ * `npm run bench`: deploy latency and throughput of the bridge over HTTP against a
+ * native-git baseline (a kept clone: edit, `git commit`, `git push`) in the same run,
+ * both pushing to a `git http-backend` remote on loopback. Prints medians and ratios
+ * against the targets of issue #2; it asserts nothing (machines here are noisy).
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { postWebhook, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
+import { appIds, createConfigRepo } from '../helpers/config-repo.js';
+import { cloneRepo, git } from '../helpers/git-cli.js';
+import { startGitServer, type GitServer } from '../helpers/git-server.js';
+import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
+const WARMUP = 5;
+// BENCH_PROFILE_DIR=/tmp/prof writes a CPU profile of each bridge process there.
+const nodeArgs = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+const SIZES = (process.env.BENCH_SIZES ?? '200,2000').split(',').map(Number);
+
+interface Row {
+  name: string;
+  value: string;
+  target?: string;
+  ok?: boolean;
+}
+const rows: Row[] = [];
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+}
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+
+async function startRemote(server: GitServer, apps: number): Promise<string> {
+  const name = `config-${apps}.git`;
+  await createConfigRepo(server.root, name, apps);
+  return server.url(name);
+}
+
+/** One deploy at a time through the bridge's webhook; returns per-deploy latencies. */
+async function bridgeSequential(bridge: BridgeProcess, apps: string[], rounds: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < rounds + WARMUP; i++) {
+    const app = apps[i % apps.length]!;
+    const image = `registry.example.com/${app.split('/')[1]}:seq-${i}-${Date.now()}`;
+    const t0 = performance.now();
+    const res = await postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
+    const dt = performance.now() - t0;
+    if (res.status !== 200 || res.json.status !== 'deployed') throw new Error(`deploy failed: ${JSON.stringify(res.json)}`);
+    if (i >= WARMUP) times.push(dt);
+  }
+  return times;
+}
+
+/** The native baseline: edit the file in a kept clone, `git commit`, `git push`. */
+async function nativeSequential(url: string, apps: string[], rounds: number): Promise<number[]> {
+  const dir = await cloneRepo(url);
+  const times: number[] = [];
+  for (let i = 0; i < rounds + WARMUP; i++) {
+    const name = apps[i % apps.length]!.split('/')[1]!;
+    const file = join(dir, 'apps', 'team-test', name, 'deployment.yaml');
+    const t0 = performance.now();
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, text.replace(/image: registry\.example\.com\/\S+/, `image: registry.example.com/${name}:native-${i}`));
+    await git(['-C', dir, 'commit', '--quiet', '-am', `deploy ${name}`]);
+    await git(['-C', dir, 'push', '--quiet', 'origin', 'HEAD:main']);
+    const dt = performance.now() - t0;
+    if (i >= WARMUP) times.push(dt);
+  }
+  return times;
+}
+
+/** `total` webhooks with `inFlight` at a time over `apps`. */
+async function burst(bridge: BridgeProcess, apps: string[], total: number, inFlight: number) {
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      const app = apps[i % apps.length]!;
+      const image = `registry.example.com/${app.split('/')[1]}:burst-${i}`;
+      const s = performance.now();
+      const res = await postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
+      if (res.status !== 200) throw new Error(`burst deploy failed: ${res.status} ${JSON.stringify(res.json)}`);
+      latencies.push(performance.now() - s);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  return { perSecond: total / seconds, p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) };
+}
+
+async function peakRssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+async function main(): Promise<void> {
+  const server = await startGitServer();
+  const bridges: BridgeProcess[] = [];
+  try {
+    const p50: Record<number, { bridge: number; native: number }> = {};
+    let rss = 0;
+    for (const size of SIZES) {
+      const url = await startRemote(server, size);
+      const apps = appIds(size);
+      const native = quantile(await nativeSequential(url, apps, ROUNDS), 0.5);
+      const bridge = await startBridge({ KIPPER_REPO_URL: url, KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN, KIPPER_LOG_LEVEL: 'warn' }, nodeArgs);
+      bridges.push(bridge);
+      const ours = quantile(await bridgeSequential(bridge, apps, ROUNDS), 0.5);
+      p50[size] = { bridge: ours, native };
+      rows.push({ name: `one deploy at a time, ${size} apps: native git CLI p50`, value: ms(native) });
+      rows.push({ name: `one deploy at a time, ${size} apps: bridge p50`, value: `${ms(ours)} (${(ours / native).toFixed(2)}× native)`, target: '≤ 0.6× native', ok: ours / native <= 0.6 });
+      if (size === 200) {
+        const b = await burst(bridge, apps, 1000, 50);
+        rows.push({ name: 'burst: 1,000 webhooks, 50 in flight, 200 apps', value: `${b.perSecond.toFixed(0)} deploys/s`, target: '≥ 200/s', ok: b.perSecond >= 200 });
+        rows.push({ name: 'burst latency p50 / p95', value: `${ms(b.p50)} / ${ms(b.p95)}`, target: 'p95 ≤ 1 s', ok: b.p95 <= 1000 });
+      }
+      rss = Math.max(rss, await peakRssMb(bridge.child.pid!));
+      await bridge.stop();
+    }
+    const growth = (p50[2000]?.bridge ?? NaN) / (p50[200]?.bridge ?? NaN);
+    rows.push({ name: 'bridge p50 2,000 apps / 200 apps', value: `${growth.toFixed(2)}×`, target: '≤ 1.2×', ok: growth <= 1.2 });
+    rows.push({ name: 'peak RSS of the bridge', value: `${rss.toFixed(0)} MB`, target: '≤ 250 MB', ok: rss <= 250 });
+  } finally {
+    await Promise.all(bridges.map((b) => b.stop()));
+    await server.close();
+  }
+  const w = Math.max(...rows.map((r) => r.name.length));
+  const v = Math.max(...rows.map((r) => r.value.length));
+  console.log(`\nKipper bench (${ROUNDS} rounds after ${WARMUP} warm-up, git http-backend on loopback)\n`);
+  for (const r of rows) {
+    const verdict = r.target ? `${r.target.padEnd(14)} ${r.ok ? 'met' : 'MISSED'}` : '';
+    console.log(`${r.name.padEnd(w)}  ${r.value.padEnd(v)}  ${verdict}`);
+  }
+}
+
+await main();

@@ -1,0 +1,91 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { parseKipperFile } from '../../../src/config/kipper-file.js';
+import { setWebhookGeneration } from '../../../src/config/set-webhook-generation.js';
+import { isKipError } from '../../../src/errors.js';
+
+const seed = await readFile(new URL('../../../fixtures/seed/kipper.yaml', import.meta.url), 'utf8');
+
+function codeAndMessage(text: string): { code: string; message: string } {
+  try {
+    parseKipperFile(text);
+  } catch (err) {
+    if (isKipError(err)) return { code: err.code, message: err.message };
+    throw err;
+  }
+  throw new Error('expected parseKipperFile to throw');
+}
+
+describe('kipper.yaml', () => {
+  it('parses the seed: apps by id with defaults, webhooks by generation', () => {
+    const config = parseKipperFile(seed);
+    expect([...config.apps.keys()]).toEqual(['demo-test/api']);
+    expect(config.apps.get('demo-test/api')).toMatchObject({
+      namespace: 'demo-test',
+      name: 'api',
+      source: 'image',
+      files: ['apps/demo-test/api/deployment.yaml'],
+      container: 'api',
+      branch: 'main',
+    });
+    expect(config.webhooks.get('demo-test/api')).toBe(1);
+  });
+
+  it('names the file, path and field of each problem', () => {
+    const bad = codeAndMessage('apps:\n  - namespace: Demo\n    name: api\n  - namespace: a\n    name: b\n    files: [../x.yaml]\n');
+    expect(bad.code).toBe('CONFIG_INVALID');
+    expect(bad.message).toContain('kipper.yaml: apps[0].namespace:');
+    expect(bad.message).toContain('kipper.yaml: apps[0].files:');
+    expect(bad.message).toContain('kipper.yaml: apps[1].files[0]:');
+  });
+
+  it('refuses YAML that does not parse, duplicate apps and a bad source', () => {
+    expect(codeAndMessage('apps: [\n').code).toBe('CONFIG_INVALID');
+    const dup = 'apps:\n  - {namespace: a, name: b, files: [x.yaml]}\n  - {namespace: a, name: b, files: [y.yaml]}\n';
+    expect(codeAndMessage(dup).message).toContain('duplicate app a/b');
+    expect(codeAndMessage('apps:\n  - {namespace: a, name: b, files: [x.yaml], source: helm}\n').message).toContain('apps[0].source');
+  });
+
+  it('an empty file has no apps', () => {
+    expect(parseKipperFile('').apps.size).toBe(0);
+  });
+});
+
+describe('writing webhook generations', () => {
+  it('bumps, adds and removes entries, keeping the rest of the file', () => {
+    const bumped = setWebhookGeneration(seed, 'demo-test/api', 2);
+    expect(parseKipperFile(bumped).webhooks.get('demo-test/api')).toBe(2);
+    expect(bumped).toContain('# Kipper: the apps this bridge may deploy.');
+    expect(bumped).toContain('container: api              # optional: narrow the edit to one container');
+    const removed = setWebhookGeneration(bumped, 'demo-test/api', null);
+    expect(parseKipperFile(removed).webhooks.size).toBe(0);
+    const added = setWebhookGeneration('apps: []\n', 'a/b', 1);
+    expect(parseKipperFile(added).webhooks.get('a/b')).toBe(1);
+  });
+
+  it('keeps CRLF line endings and a BOM', () => {
+    const crlf = '\uFEFF' + seed.replace(/\n/g, '\r\n');
+    const out = setWebhookGeneration(crlf, 'demo-test/api', 3);
+    expect(out.startsWith('\uFEFF')).toBe(true);
+    expect(out.replace(/\r\n/g, '')).not.toContain('\n');
+    expect(parseKipperFile(out.slice(1)).webhooks.get('demo-test/api')).toBe(3);
+  });
+});
+
+describe('webhook generation edits are byte-exact', () => {
+  it('bumping changes only the number', () => {
+    const out = setWebhookGeneration(seed, 'demo-test/api', 7);
+    expect(out).toBe(seed.replace('{ generation: 1 }', '{ generation: 7 }'));
+  });
+
+  it('adding appends one line in the section indentation; removing takes it away again', () => {
+    const added = setWebhookGeneration(seed, 'demo-test/web', 1);
+    expect(added).toBe(seed.replace('  demo-test/api: { generation: 1 }\n', '  demo-test/api: { generation: 1 }\n  demo-test/web: { generation: 1 }\n'));
+    expect(setWebhookGeneration(added, 'demo-test/web', null)).toBe(seed);
+  });
+
+  it('a file without the section gets one appended', () => {
+    const text = 'apps: []  # none yet\n';
+    expect(setWebhookGeneration(text, 'a/b', 1)).toBe('apps: []  # none yet\nwebhooks:\n  a/b: { generation: 1 }\n');
+  });
+});

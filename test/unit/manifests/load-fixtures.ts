@@ -1,0 +1,35 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** One golden case from fixtures/manifests/<name>/. */
+export interface GoldenCase {
+  name: string;
+  input: string;
+  expected: string;
+  image: string;
+  container: string | undefined;
+  /** How many places the edit reports. */
+  matches: number;
+}
+
+const ROOT = fileURLToPath(new URL('../../../fixtures/manifests/', import.meta.url));
+
+/** Every golden case, read as raw bytes and decoded the way the caller does (BOM kept). */
+export function loadGoldenCases(): GoldenCase[] {
+  return readdirSync(ROOT, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort()
+    .map((name) => {
+      const read = (file: string): string => readFileSync(`${ROOT}${name}/${file}`).toString('utf8');
+      const spec = JSON.parse(read('case.json')) as { image: string; container?: string; matches: number };
+      return {
+        name,
+        input: read('input.yaml'),
+        expected: read('expected.yaml'),
+        image: spec.image,
+        container: spec.container,
+        matches: spec.matches,
+      };
+    });
+}
