@@ -14,7 +14,7 @@ import { LocalRemote } from '../repo/local-remote.js';
 import { ObjectStore, type Signature } from '../repo/object-store.js';
 import type { Remote } from '../repo/remote.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
-import { WriteQueue } from '../repo/write-queue.js';
+import { WriteQueue, type TreeView } from '../repo/write-queue.js';
 import { imageEdit, type DeployTrigger } from './image-edit.js';
 import { deriveWebhookToken, safeEqual } from '../webhooks/tokens.js';
 
@@ -58,6 +58,7 @@ export class Bridge {
     this.queue = new WriteQueue(remote, {
       signature: () => this.signature(),
       onHead: (head) => this.onHead(head),
+      onPush: (e) => log.debug('push', { ...e, buildMs: Math.round(e.buildMs), pushMs: Math.round(e.pushMs) }),
     });
   }
 
@@ -225,24 +226,21 @@ export class Bridge {
     await this.index.update(head);
   }
 
-  /** kipper.yaml at a commit, parsed once per distinct content. */
+  /** kipper.yaml at a commit, parsed once per blob. */
   async configAt(commit: string): Promise<KipperConfig> {
-    const bytes = await this.remote.store.readFile(commit, KIPPER_FILE);
-    return this.parseCached(bytes);
+    const store = this.remote.store;
+    return this.configFromView({ fileOid: (p) => store.fileOid(commit, p), readFile: (p) => store.readFile(commit, p) });
   }
 
-  private async configFromView(view: { readFile(p: string): Promise<Uint8Array | null> }): Promise<KipperConfig> {
-    return this.parseCached(await view.readFile(KIPPER_FILE));
-  }
-
-  private parseCached(bytes: Uint8Array | null): KipperConfig {
-    if (!bytes) throw new KipError('CONFIG_INVALID', `${KIPPER_FILE} is missing from the config repo root`);
-    const text = Buffer.from(bytes).toString('utf8');
-    let cfg = this.configCache.get(text);
+  private async configFromView(view: Pick<TreeView, 'fileOid' | 'readFile'>): Promise<KipperConfig> {
+    const oid = await view.fileOid(KIPPER_FILE);
+    if (oid === null) throw new KipError('CONFIG_INVALID', `${KIPPER_FILE} is missing from the config repo root`);
+    let cfg = this.configCache.get(oid);
     if (!cfg) {
-      cfg = parseKipperFile(text);
+      const bytes = await view.readFile(KIPPER_FILE);
+      cfg = parseKipperFile(Buffer.from(bytes ?? new Uint8Array()).toString('utf8'));
       if (this.configCache.size > 16) this.configCache.clear();
-      this.configCache.set(text, cfg);
+      this.configCache.set(oid, cfg);
     }
     return cfg;
   }

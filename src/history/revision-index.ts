@@ -13,12 +13,20 @@ export interface Revision {
   author: string;
   timestamp: string;
   configCommit: string;
+  /** For a rollback: the config commit of the revision it went back to. */
+  rollbackTo?: string;
 }
 
 interface AppState {
   revisions: Revision[];
   value: string | null;
   repository: string | undefined;
+}
+
+/** The index as persisted in the data dir. */
+export interface IndexSnapshot {
+  head: string | null;
+  apps: Record<string, AppState>;
 }
 
 /**
@@ -40,6 +48,17 @@ export class RevisionIndex {
   /** The newest commit the index has read. */
   get head(): string | null {
     return this.indexed;
+  }
+
+  /** Everything the index knows, to persist it (see `restore`). */
+  snapshot(): IndexSnapshot {
+    return { head: this.indexed, apps: Object.fromEntries(this.apps) };
+  }
+
+  /** Start from a persisted snapshot: the next `update` reads only commits after its head. */
+  restore(snapshot: IndexSnapshot): void {
+    this.apps = new Map(Object.entries(snapshot.apps));
+    this.indexed = snapshot.head;
   }
 
   /** Revisions of `appId`, oldest first. */
@@ -111,7 +130,10 @@ export class RevisionIndex {
       const state = this.stateOf(app.id);
       if (trailers.app === app.id && trailers.image) state.repository = repositoryOf(trailers.image);
       if (!all && !app.files.some((f) => changed.has(f))) continue;
-      const value = await this.valueAt(app, oid, state.repository);
+      // Our own deploy commits set every target of the app to exactly Kipper-Image, so
+      // the file need not be parsed again (the hot path: every push updates the index).
+      const ownDeploy = trailers.app === app.id && trailers.image !== undefined && trailers.trigger !== undefined;
+      const value = ownDeploy && !all ? trailers.image! : await this.valueAt(app, oid, state.repository);
       if (value === state.value) continue;
       state.value = value;
       if (value === null) continue;
@@ -126,6 +148,7 @@ export class RevisionIndex {
         author: `${commit.author.name} <${commit.author.email}>`,
         timestamp: new Date(commit.author.timestamp * 1000).toISOString(),
         configCommit: oid,
+        ...(ours && trailers.rollbackTo ? { rollbackTo: trailers.rollbackTo } : {}),
       });
     }
   }

@@ -208,6 +208,8 @@ export class HttpRemote implements Remote {
       const advertised = await this.advertisedHead();
       if (advertised === local) return local;
     }
+    // isomorphic-git reads our objects from disk (the "haves" it offers).
+    await this.store.flush();
     // depth 1 the first time (what the write path needs: the head's trees); afterwards
     // no depth: our head is sent as a "have", so only new commits come. Full: deepen
     // to "everything" from the shallow boundary, like `git fetch --unshallow`.

@@ -82,7 +82,9 @@ export class LocalRemote implements Remote {
     const refPath = join(this.gitdir, this.ref);
     const lockPath = `${refPath}.lock`;
     await mkdir(dirname(refPath), { recursive: true });
-    // A ref must never name a commit that is not here (a corrupt repo for every reader).
+    // A ref must never name a commit that is not here (a corrupt repo for every reader):
+    // wait for the store's background object writes first.
+    await this.store.flush();
     await this.store.readCommit(newOid);
     await this.syncObjects(newObjects);
 

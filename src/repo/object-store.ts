@@ -17,7 +17,7 @@
  * still in memory: isomorphic-git's `packObjects` re-reads, re-inflates and re-hashes
  * each object from disk and deflates through web streams, 7–12 ms of a ~45 ms deploy.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as nodeFs from 'node:fs';
 import { mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -93,6 +93,9 @@ interface StagedObject {
   content: Uint8Array;
 }
 
+/** Temp names only need to be unique within this process (the pid covers the rest). */
+let tmpCounter = 0;
+
 /** Pack entry type numbers (https://git-scm.com/docs/gitformat-pack#_object_types). */
 const PACK_TYPE: Record<string, number> = { commit: 1, tree: 2, blob: 3, tag: 4 };
 
@@ -109,6 +112,11 @@ export class ObjectStore {
   /** Parsed commits, also immutable; the parent of the next write is usually the last one written. */
   private readonly commits = new Map<string, CommitInfo>();
   private readonly recent = new Map<string, StagedObject>();
+  /** Background disk writes of objects (see `writeCommit`). */
+  private readonly writing = new Set<Promise<void>>();
+  private writeError: Error | null = null;
+  /** Ids of objects whose disk write has not finished. */
+  private readonly unwritten = new Set<string>();
   private recentBytes = 0;
   /** objects/xx directories known to exist: saves a mkdir per object. */
   private readonly objectDirs = new Set<string>();
@@ -135,16 +143,19 @@ export class ObjectStore {
 
   /** Content of the file at `path` in a commit; null when there is no regular file there. */
   async readFile(commitOid: string, path: string): Promise<Uint8Array | null> {
+    const oid = await this.fileOid(commitOid, path);
+    // A copy: the bytes may be shared with the pack cache.
+    return oid === null ? null : new Uint8Array((await this.readRaw(oid, 'blob')).content);
+  }
+
+  /** The blob id of the file at `path` in a commit (no content read); null when absent. */
+  async fileOid(commitOid: string, path: string): Promise<string | null> {
     const segments = splitPath(path);
     let treeOid = (await this.readCommit(commitOid)).tree;
     for (let i = 0; i < segments.length; i++) {
       const entry = findEntry(await this.readTree(treeOid), segments[i] as string);
       if (!entry) return null;
-      if (i === segments.length - 1) {
-        if (entry.mode !== MODE_FILE && entry.mode !== MODE_EXEC) return null;
-        // A copy: the bytes may be shared with the pack cache.
-        return new Uint8Array((await this.readRaw(entry.oid, 'blob')).content);
-      }
+      if (i === segments.length - 1) return entry.mode === MODE_FILE || entry.mode === MODE_EXEC ? entry.oid : null;
       if (entry.mode !== MODE_TREE) return null;
       treeOid = entry.oid;
     }
@@ -155,6 +166,7 @@ export class ObjectStore {
   async readCommit(oid: string): Promise<CommitInfo> {
     const cached = this.commits.get(oid);
     if (cached) return copyCommit(cached);
+    if (this.unwritten.has(oid)) await this.flush();
     let info: CommitInfo;
     try {
       const { commit } = await git.readCommit({ fs: nodeFs, gitdir: this.gitdir, oid, cache: this.gitCache });
@@ -200,8 +212,19 @@ export class ObjectStore {
     const message = input.message.replace(/\n+$/, '') + '\n';
     const commit = this.stage('commit', Buffer.from(`${lines.join('\n')}\n\n${message}`, 'utf8'), staged);
     newObjects.add(commit);
-    // Every id is known before any disk write: write them all at once.
-    await Promise.all(staged.map((o) => this.persist(o)));
+    // Every id is known before any disk write, and the objects stay readable from memory
+    // (`recent`), so the disk writes run in the background, overlapping the push that
+    // carries them. `flush()` is the barrier for anything that reads the disk: native git
+    // on the embedded repo before its ref moves, isomorphic-git before a fetch.
+    for (const o of staged) this.unwritten.add(o.oid);
+    this.track(
+      Promise.all(
+        staged.map(async (o) => {
+          await this.persist(o);
+          this.unwritten.delete(o.oid);
+        }),
+      ),
+    );
     // What isomorphic-git's readCommit would return for it (it drops CRs and leading newlines).
     lruSet(this.commits, commit, {
       tree,
@@ -343,6 +366,7 @@ export class ObjectStore {
     if (oid === EMPTY_TREE_OID) return { content: new Uint8Array(0) };
     const recent = this.recent.get(oid);
     if (recent?.type === type) return { content: recent.content };
+    if (this.unwritten.has(oid)) await this.flush();
     let result;
     try {
       result = await git.readObject({ fs: nodeFs, gitdir: this.gitdir, oid, format: 'content', cache: this.gitCache });
@@ -357,6 +381,7 @@ export class ObjectStore {
 
   /** Any object by id, for `pack`: memory first, then the store. */
   private async readAny(oid: string): Promise<{ type: string; content: Uint8Array }> {
+    if (this.unwritten.has(oid)) await this.flush();
     let result;
     try {
       result = await git.readObject({ fs: nodeFs, gitdir: this.gitdir, oid, format: 'content', cache: this.gitCache });
@@ -368,6 +393,27 @@ export class ObjectStore {
   }
 
   /** Hashes an object in memory (id known at once), queues it for `persist`, keeps it for `pack`. */
+  /** Resolves once every object written so far is on disk; rethrows a failed write. */
+  async flush(): Promise<void> {
+    while (this.writing.size > 0) await Promise.all(this.writing);
+    const err = this.writeError;
+    if (err) {
+      this.writeError = null;
+      throw err;
+    }
+  }
+
+  private track(write: Promise<unknown>): void {
+    const p: Promise<void> = write.then(
+      () => undefined,
+      (err: unknown) => {
+        this.writeError ??= err instanceof Error ? err : new Error(String(err));
+      },
+    );
+    this.writing.add(p);
+    void p.finally(() => this.writing.delete(p));
+  }
+
   private stage(type: ObjectType, content: Uint8Array, staged: StagedObject[]): string {
     const header = Buffer.from(`${type} ${content.byteLength}\0`, 'latin1');
     const oid = createHash('sha1').update(header).update(content).digest('hex');
@@ -395,7 +441,7 @@ export class ObjectStore {
     const header = Buffer.from(`${type} ${content.byteLength}\0`, 'latin1');
     // Write to a temp name and rename, like git: a reader (http-backend serving the
     // embedded repo, a concurrent fetch) never sees a half-written object.
-    const tmp = join(dir, `tmp_obj_${process.pid}_${randomBytes(6).toString('hex')}`);
+    const tmp = join(dir, `tmp_obj_${process.pid}_${tmpCounter++}`);
     await writeFile(tmp, deflateSync(Buffer.concat([header, content]), { level: 1 }), { mode: 0o444, flag: 'wx' });
     try {
       await rename(tmp, join(dir, oid.slice(2)));

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { KipError, isKipError } from '../errors.js';
 import type { Signature } from './object-store.js';
 import type { Remote } from './remote.js';
@@ -6,6 +7,8 @@ import type { Remote } from './remote.js';
 export interface TreeView {
   readonly head: string;
   readFile(path: string): Promise<Uint8Array | null>;
+  /** The blob id at `path` (to cache what is parsed from it), or null. */
+  fileOid(path: string): Promise<string | null>;
 }
 
 /** What an edit decided for the view it was given. */
@@ -37,6 +40,8 @@ export interface WriteQueueOptions {
   /** Edits carried by one push at most. */
   maxBatch?: number;
   signature: () => Signature;
+  /** Told about every push attempt: how many commits, how long building and pushing took. */
+  onPush?: (e: { commits: number; result: 'ok' | 'rejected' | 'unreachable'; buildMs: number; pushMs: number }) => void;
   /** Called after the branch head moved (our push or a fetch), before waiters resolve. */
   onHead?: (head: string) => Promise<void> | void;
 }
@@ -47,6 +52,9 @@ interface Built {
   done: Array<{ pending: Pending; result: unknown; commit: string | null; head: string }>;
   live: Pending[];
   newObjects: string[];
+  buildMs: number;
+  /** Edits this batch took from the queue (some may have failed on their own). */
+  count: number;
 }
 
 interface Pending {
@@ -63,14 +71,20 @@ interface Pending {
  * and retry with random backoff, a bounded number of times. Nothing resolves before its
  * commit is in the remote, and a batch that cannot be pushed is dropped whole, never
  * pushed later behind its callers' backs.
+ *
+ * Pipelined: while batch N is being pushed, batch N+1 is built on N's tip. N+1 is only
+ * pushed (or answered "unchanged") once N's tip is confirmed as the head; if N had to be
+ * rebuilt or failed, N+1 is built again on the real head first.
  */
 export class WriteQueue {
   private pending: Pending[] = [];
+  private inFlight = 0;
   private draining = false;
   private refreshWanted: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private current: string | null = null;
-  private readonly opts: Required<Omit<WriteQueueOptions, 'onHead'>> & Pick<WriteQueueOptions, 'onHead'>;
+  private readonly opts: Required<Omit<WriteQueueOptions, 'onHead' | 'onPush'>> & Pick<WriteQueueOptions, 'onHead' | 'onPush'>;
   private idleWaiters: Array<() => void> = [];
+  private arrivals: Array<() => void> = [];
   /** Set when the last exchange with the remote failed; cleared by the next success. */
   lastError: KipError | null = null;
   stats = { pushes: 0, rejected: 0, unreachable: 0, commits: 0 };
@@ -98,16 +112,16 @@ export class WriteQueue {
     return this.current !== null;
   }
 
-  /** Number of edits waiting, including the batch in flight. */
+  /** Number of edits waiting or being written. */
   get depth(): number {
-    return this.pending.length;
+    return this.pending.length + this.inFlight;
   }
 
   /** Queue an edit; resolves once its commit is in the remote (or it changed nothing). */
   submit<T>(edit: Edit<T>): Promise<Outcome<T>> {
     return new Promise<Outcome<T>>((resolve, reject) => {
       this.pending.push({ edit: edit as Edit<unknown>, resolve: resolve as (o: Outcome<unknown>) => void, reject });
-      this.kick();
+      this.wake();
     });
   }
 
@@ -115,7 +129,7 @@ export class WriteQueue {
   refresh(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.refreshWanted.push({ resolve, reject });
-      this.kick();
+      this.wake();
     });
   }
 
@@ -123,6 +137,11 @@ export class WriteQueue {
   idle(): Promise<void> {
     if (!this.draining && this.pending.length === 0 && this.refreshWanted.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private wake(): void {
+    for (const a of this.arrivals.splice(0)) a();
+    this.kick();
   }
 
   private kick(): void {
@@ -136,23 +155,78 @@ export class WriteQueue {
   }
 
   private async drain(): Promise<void> {
-    while (this.pending.length > 0 || this.refreshWanted.length > 0) {
-      if (this.refreshWanted.length > 0 || this.current === null) {
-        const waiters = this.refreshWanted.splice(0);
-        try {
-          await this.fetch();
-          for (const w of waiters) w.resolve();
-        } catch (err) {
-          for (const w of waiters) w.reject(err);
-          // Without a head nothing can be written: fail the queued edits rather than spin.
-          if (this.current === null) for (const p of this.pending.splice(0)) p.reject(err);
+    // The push in flight, if any, and the batch being assembled on its tip meanwhile.
+    let previous: { done: Promise<void>; tip: string; settled: boolean } | null = null;
+    let next: Built | null = null;
+    for (;;) {
+      if (previous && !previous.settled) {
+        // While a push is in flight, build what arrives on its tip, so that the next
+        // push can leave the moment this one is confirmed (group commit, pipelined).
+        if (this.pending.length > 0 && (next?.count ?? 0) < this.opts.maxBatch) {
+          next = await this.extend(next, previous.tip, this.takePending(next));
           continue;
         }
+        await Promise.race([previous.done, this.arrival()]);
+        continue;
       }
-      if (this.pending.length === 0) continue;
-      const batch = this.pending.slice(0, this.opts.maxBatch);
-      await this.runBatch(batch);
-      this.pending.splice(0, batch.length);
+      previous = null;
+      if (this.refreshWanted.length > 0 || this.current === null) {
+        // A fetch moves the head: whatever was built on the old one is built again.
+        await this.serveRefresh();
+        continue;
+      }
+      if (next && next.base !== this.current) next = await this.build(this.head, next.live, next.count);
+      if (this.pending.length > 0 && (next?.count ?? 0) < this.opts.maxBatch) {
+        next = await this.extend(next, this.head, this.takePending(next));
+      }
+      if (!next) return;
+      const batch = next;
+      next = null;
+      const inflight: { done: Promise<void>; tip: string; settled: boolean } = { done: Promise.resolve(), tip: batch.tip, settled: false };
+      inflight.done = this.pushBatch(batch).finally(() => {
+        this.inFlight -= batch.count;
+        inflight.settled = true;
+      });
+      previous = inflight;
+    }
+  }
+
+  /** Take as many pending edits as fit in a batch that already holds `into`. */
+  private takePending(into: Built | null): Pending[] {
+    const taken = this.pending.splice(0, this.opts.maxBatch - (into?.count ?? 0));
+    this.inFlight += taken.length;
+    return taken;
+  }
+
+  /** Build `items` on top of `into` (or a new batch on `base`). */
+  private async extend(into: Built | null, base: string, items: Pending[]): Promise<Built> {
+    const more = await this.build(into?.tip ?? base, items, items.length);
+    if (!into) return more;
+    return {
+      base: into.base,
+      tip: more.tip,
+      done: [...into.done, ...more.done],
+      live: [...into.live, ...more.live],
+      newObjects: [...into.newObjects, ...more.newObjects],
+      buildMs: into.buildMs + more.buildMs,
+      count: into.count + more.count,
+    };
+  }
+
+  /** Resolves at the next `submit` or `refresh`. */
+  private arrival(): Promise<void> {
+    return new Promise((resolve) => this.arrivals.push(resolve));
+  }
+
+  private async serveRefresh(): Promise<void> {
+    const waiters = this.refreshWanted.splice(0);
+    try {
+      await this.fetch();
+      for (const w of waiters) w.resolve();
+    } catch (err) {
+      for (const w of waiters) w.reject(err);
+      // Without a head nothing can be written: fail the queued edits rather than spin.
+      if (this.current === null) for (const p of this.pending.splice(0)) p.reject(err);
     }
   }
 
@@ -170,28 +244,31 @@ export class WriteQueue {
     }
   }
 
-  /** Build the batch's commits on the current head and push them; retry on conflicts. */
-  private async runBatch(batch: Pending[]): Promise<void> {
+  /** Push a built batch; on conflicts fetch, rebuild on the new head and retry (bounded). */
+  private async pushBatch(built: Built): Promise<void> {
     let rejections = 0;
     let unreachable = 0;
-    let live = batch;
     for (;;) {
-      const base = this.head;
-      const built = await this.build(base, live);
-      live = built.live;
-      if (built.tip === base) {
+      if (built.tip === built.base) {
         // Every edit was a no-op (or failed on its own): nothing to push.
-        for (const b of built.done) b.pending.resolve({ result: b.result, configCommit: null, head: base });
+        for (const b of built.done) b.pending.resolve({ result: b.result, configCommit: null, head: built.base });
         return;
       }
-      const pushed = await this.remote.push(base, built.tip, built.newObjects);
+      const started = performance.now();
+      const pushed = await this.remote.push(built.base, built.tip, built.newObjects);
       this.stats.pushes++;
+      this.opts.onPush?.({
+        commits: built.done.filter((d) => d.commit !== null).length,
+        result: pushed.ok ? 'ok' : pushed.kind,
+        buildMs: built.buildMs,
+        pushMs: performance.now() - started,
+      });
       if (pushed.ok) return this.landed(built);
       if (pushed.kind === 'rejected') {
         this.stats.rejected++;
         rejections++;
         if (rejections >= this.opts.maxRejections) {
-          return this.fail(live, new KipError('REPO_UNAVAILABLE', `the config repo kept moving: ${rejections} pushes rejected; retry later`, { retryAfter: 5 }));
+          return this.fail(built.live, new KipError('REPO_UNAVAILABLE', `the config repo kept moving: ${rejections} pushes rejected; retry later`, { retryAfter: 5 }));
         }
       } else {
         this.stats.unreachable++;
@@ -203,13 +280,16 @@ export class WriteQueue {
         await this.fetch();
       } catch (err) {
         unreachable++;
-        if (unreachable >= this.opts.maxUnreachable) return this.fail(live, err);
+        if (unreachable >= this.opts.maxUnreachable) return this.fail(built.live, err);
         continue;
       }
       // A push whose answer was lost may still have landed: then it is done, and
       // building it again would answer "unchanged" to requests that did deploy.
       if (pushed.kind === 'unreachable' && (await this.contains(this.head, built.tip))) return this.landed(built);
-      if (unreachable >= this.opts.maxUnreachable) return this.fail(live, this.lastError ?? new KipError('REPO_UNAVAILABLE', 'the config repo is unreachable'));
+      if (unreachable >= this.opts.maxUnreachable) {
+        return this.fail(built.live, this.lastError ?? new KipError('REPO_UNAVAILABLE', 'the config repo is unreachable'));
+      }
+      built = await this.build(this.head, built.live, built.count);
     }
   }
 
@@ -243,15 +323,17 @@ export class WriteQueue {
     for (const p of batch) p.reject(err);
   }
 
-  private async build(base: string, batch: Pending[]): Promise<Built> {
-    const done: Array<{ pending: Pending; result: unknown; commit: string | null; head: string }> = [];
+  /** Run each edit on the tip left by the previous one, writing one commit per change. */
+  private async build(base: string, batch: Pending[], count: number): Promise<Built> {
+    const started = performance.now();
+    const done: Built['done'] = [];
     const live: Pending[] = [];
     const newObjects: string[] = [];
     let tip = base;
     const store = this.remote.store;
     for (const p of batch) {
       const at = tip;
-      const view: TreeView = { head: at, readFile: (path) => store.readFile(at, path) };
+      const view: TreeView = { head: at, readFile: (path) => store.readFile(at, path), fileOid: (path) => store.fileOid(at, path) };
       let decision: EditDecision<unknown>;
       try {
         decision = await p.edit(view);
@@ -277,7 +359,7 @@ export class WriteQueue {
       tip = written.oid;
       done.push({ pending: p, result: decision.result, commit: written.oid, head: written.oid });
     }
-    return { base, tip, done, live, newObjects };
+    return { base, tip, done, live, newObjects, buildMs: performance.now() - started, count };
   }
 }
 

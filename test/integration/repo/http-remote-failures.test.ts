@@ -46,6 +46,8 @@ async function readyToPush(remote: HttpRemote) {
     author: KIPPER_SIG,
     committer: KIPPER_SIG,
   });
+  // Another ObjectStore instance on the same gitdir reads the disk: wait for the writes.
+  await remote.store.flush();
   return { head, ...written };
 }
 

@@ -1,0 +1,150 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isKipError } from '../../../src/errors.js';
+import { HttpRemote } from '../../../src/repo/http-remote.js';
+import { LocalRemote } from '../../../src/repo/local-remote.js';
+import type { PushResult, Remote } from '../../../src/repo/remote.js';
+import { WriteQueue, type Edit } from '../../../src/repo/write-queue.js';
+import { cloneRepo, commitAndPush, createBareRepo, fsck, headOf, logOf, showFile } from '../../helpers/git-cli.js';
+import { startGitServer, type GitServer } from '../../helpers/git-server.js';
+import { KIPPER_SIG, makeAppsDir, utf8 } from './apps-fixture.js';
+
+/** An edit that writes `content` to `path`, or reports unchanged when it is already there. */
+function write(path: string, content: string): Edit<string> {
+  return async (view) => {
+    const current = await view.readFile(path);
+    if (current && Buffer.from(current).toString('utf8') === content) return { kind: 'unchanged', result: path };
+    return { kind: 'commit', files: new Map([[path, utf8(content)]]), message: `write ${path}\n`, result: path };
+  };
+}
+
+const signature = () => ({ ...KIPPER_SIG });
+let root: string;
+let seedDir: string;
+let n = 0;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'kip-write-queue-'));
+  seedDir = await makeAppsDir(10);
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+  await rm(seedDir, { recursive: true, force: true });
+});
+
+describe('WriteQueue on the embedded repo', () => {
+  it('turns a burst into chained commits, one per edit, in few pushes', async () => {
+    const bare = await createBareRepo(root, `q-${++n}.git`, seedDir);
+    const remote = new LocalRemote({ gitdir: bare, branch: 'main' });
+    const pushes: number[] = [];
+    const queue = new WriteQueue(remote, { signature, onPush: (e) => pushes.push(e.commits) });
+    await queue.refresh();
+    const outcomes = await Promise.all(Array.from({ length: 30 }, (_, i) => queue.submit(write(`notes/n${i}.txt`, `${i}\n`))));
+    const log = await logOf(bare, 'main', 100);
+    expect(log).toHaveLength(31);
+    expect(new Set(outcomes.map((o) => o.configCommit)).size).toBe(30);
+    for (const o of outcomes) expect(log.some((c) => c.oid === o.configCommit)).toBe(true);
+    expect(pushes.reduce((a, b) => a + b, 0)).toBe(30);
+    expect(pushes.length).toBeLessThan(30);
+    expect(await headOf(bare)).toBe(queue.head);
+    await fsck(bare);
+  });
+
+  it('answers unchanged without a commit, and fails a throwing edit alone', async () => {
+    const bare = await createBareRepo(root, `q-${++n}.git`, seedDir);
+    const queue = new WriteQueue(new LocalRemote({ gitdir: bare, branch: 'main' }), { signature });
+    await queue.refresh();
+    const first = await queue.submit(write('notes/x.txt', 'x\n'));
+    const head = await headOf(bare);
+    const boom: Edit<null> = async () => {
+      throw new Error('boom');
+    };
+    const [again, failed, other] = await Promise.allSettled([
+      queue.submit(write('notes/x.txt', 'x\n')),
+      queue.submit(boom),
+      queue.submit(write('notes/y.txt', 'y\n')),
+    ]);
+    expect(first.configCommit).toBe(head);
+    expect(again).toMatchObject({ status: 'fulfilled', value: { configCommit: null } });
+    expect(failed).toMatchObject({ status: 'rejected' });
+    expect(other.status).toBe('fulfilled');
+    expect((await logOf(bare)).length).toBe(3);
+  });
+});
+
+describe('WriteQueue on an HTTP remote', () => {
+  let server: GitServer;
+  beforeAll(async () => {
+    server = await startGitServer({ root });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('re-applies pending edits on top of a third party push (compare-and-swap)', async () => {
+    const name = `q-${++n}.git`;
+    const bare = await createBareRepo(root, name, seedDir);
+    const remote = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`) });
+    const results: string[] = [];
+    const queue = new WriteQueue(remote, { signature, onPush: (e) => results.push(e.result) });
+    await queue.refresh();
+    await commitAndPush(await cloneRepo(server.url(name)), 'third-party.txt', 'hello\n', 'third party');
+    const outcome = await queue.submit(write('notes/ours.txt', 'ours\n'));
+    expect(results).toEqual(['rejected', 'ok']);
+    expect(outcome.configCommit).toBe(await headOf(bare));
+    expect(await showFile(bare, 'main', 'third-party.txt')).toBe('hello\n');
+    expect(await showFile(bare, 'main', 'notes/ours.txt')).toBe('ours\n');
+  });
+
+  it('a push whose answer was lost but that landed resolves as committed, not unchanged', async () => {
+    const name = `q-${++n}.git`;
+    const bare = await createBareRepo(root, name, seedDir);
+    const real = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`) });
+    // The push reaches the real server, then the answer is "lost" (a dropped connection).
+    let drop = true;
+    const lossy: Remote = {
+      store: real.store,
+      description: real.description,
+      fetch: () => real.fetch(),
+      push: async (o, nw, objs): Promise<PushResult> => {
+        const r = await real.push(o, nw, objs);
+        if (r.ok && drop) {
+          drop = false;
+          return { ok: false, kind: 'unreachable', detail: 'connection reset' };
+        }
+        return r;
+      },
+    };
+    const queue = new WriteQueue(lossy, { signature });
+    await queue.refresh();
+    const outcome = await queue.submit(write('notes/once.txt', 'once\n'));
+    expect(outcome.configCommit).not.toBeNull();
+    expect(outcome.configCommit).toBe(await headOf(bare));
+    const log = await logOf(bare);
+    expect(log.filter((c) => c.message.startsWith('write notes/once.txt'))).toHaveLength(1);
+  });
+
+  it('gives up with REPO_UNAVAILABLE after bounded attempts, and writes nothing later', async () => {
+    const name = `q-${++n}.git`;
+    const bare = await createBareRepo(root, name, seedDir);
+    const remote = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`), timeoutMs: 2000 });
+    const queue = new WriteQueue(remote, { signature, backoffMs: 5 });
+    await queue.refresh();
+    const head = await headOf(bare);
+    server.setDown(true);
+    let err: unknown;
+    try {
+      await queue.submit(write('notes/never.txt', 'never\n'));
+    } catch (e) {
+      err = e;
+    } finally {
+      server.setDown(false);
+    }
+    expect(isKipError(err, 'REPO_UNAVAILABLE')).toBe(true);
+    await queue.refresh();
+    await queue.idle();
+    expect(await headOf(bare)).toBe(head);
+  });
+});
