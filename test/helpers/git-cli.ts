@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 
 /** Fixed identity and no user/system config, so results do not depend on the machine. */
 export const GIT_TEST_ENV: Readonly<Record<string, string>> = {
@@ -140,6 +140,9 @@ export async function cloneRepo(url: string, branch = 'main'): Promise<string> {
 
 /** In a clone: writes `path`, commits it as the third party and pushes; returns the new commit id. */
 export async function commitAndPush(cloneDir: string, path: string, content: string, message: string, branch = 'main'): Promise<string> {
+  // A relative "dir" (say, a URL passed by mistake) would commit into whatever repo holds
+  // the test's cwd: this project's own.
+  if (!isAbsolute(cloneDir)) throw new Error(`commitAndPush needs a clone directory, got ${cloneDir}`);
   await mkdir(dirname(join(cloneDir, path)), { recursive: true });
   await writeFile(join(cloneDir, path), content);
   await git(['add', '--', path], { cwd: cloneDir });
