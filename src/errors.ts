@@ -28,6 +28,7 @@ export type KipErrorCode =
   | 'REVISION_NOT_FOUND'
   | 'NOTHING_TO_ROLL_BACK'
   | 'ALREADY_CURRENT'
+  | 'NO_SOURCE_IMAGE'
   // configuration and infrastructure
   | 'CONFIG_INVALID'
   | 'REPO_UNAVAILABLE'

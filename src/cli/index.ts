@@ -1,7 +1,10 @@
 import { KipError, isKipError } from '../errors.js';
 import { AdminClient } from './admin-client.js';
 import { parseAppArgs } from './args.js';
+import { appPromote, appUpdate } from './commands/app-deploy.js';
+import { appHistory } from './commands/app-history.js';
 import { appList } from './commands/app-list.js';
+import { appRollback } from './commands/app-rollback.js';
 import { appWebhook } from './commands/app-webhook.js';
 import { serve } from './serve.js';
 
@@ -9,6 +12,10 @@ const USAGE = `usage:
   kip serve                                   run the bridge (env: KIPPER_*)
   kip app webhook enable|status|disable <app> manage an app's webhook token
   kip app list                                apps, current image, webhook state
+  kip app history <app>                       revisions from git, newest first
+  kip app rollback <app> [--revision N]       go back one revision, or to #N
+  kip app update <app> --image REF            deploy an image by hand
+  kip app promote <app> --from ENV --to ENV   copy the current image to another environment
 
 app options: --project P --environment E (namespace P-E) | --namespace NS,
              --json, --url URL (default $KIPPER_URL or http://127.0.0.1:8080)`;
@@ -36,6 +43,18 @@ async function main(argv: string[]): Promise<number> {
       break;
     case 'list':
       output = await appList(client, options);
+      break;
+    case 'history':
+      output = await appHistory(client, args, options);
+      break;
+    case 'rollback':
+      output = await appRollback(client, args, options);
+      break;
+    case 'update':
+      output = await appUpdate(client, args, options);
+      break;
+    case 'promote':
+      output = await appPromote(client, args, options);
       break;
     default:
       throw new KipError('INVALID_BODY', `unknown command "app ${sub ?? ''}"\n${USAGE}`, { usage: true });

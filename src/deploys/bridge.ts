@@ -5,17 +5,19 @@ import { ADMIN_TOKEN_FILE, SECRET_KEY_FILE, loadOrCreateSecret } from '../config
 import type { Settings } from '../config/settings.js';
 import { setWebhookGeneration } from '../config/set-webhook-generation.js';
 import { KipError } from '../errors.js';
+import { loadIndex, saveIndex } from '../history/index-file.js';
 import { RevisionIndex, type Revision } from '../history/revision-index.js';
 import { formatCommitMessage } from '../history/trailers.js';
 import type { Logger } from '../log.js';
-import type { ImageReference } from '../manifests/image-reference.js';
+import { parseImageReference, type ImageReference } from '../manifests/image-reference.js';
 import { HttpRemote } from '../repo/http-remote.js';
 import { LocalRemote } from '../repo/local-remote.js';
 import { ObjectStore, type Signature } from '../repo/object-store.js';
 import type { Remote } from '../repo/remote.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
 import { WriteQueue, type TreeView } from '../repo/write-queue.js';
-import { imageEdit, type DeployTrigger } from './image-edit.js';
+import { imageEdit, type DeployTrigger, type ImageEditInput } from './image-edit.js';
+import { planRollback } from './plan-rollback.js';
 import { deriveWebhookToken, safeEqual } from '../webhooks/tokens.js';
 
 /** The answer to a deploy, shaped as DESIGN.md's webhook table. */
@@ -25,6 +27,17 @@ export interface DeployResponse {
   image: string;
   commit: string | null;
   revision: number | null;
+  configCommit: string | null;
+}
+
+/** The answer to a rollback (DESIGN.md "Admin API and CLI"). */
+export interface RollbackResponse {
+  status: 'rolled_back';
+  app: string;
+  revision: number | null;
+  rolledBackTo: number;
+  image: string;
+  commit: string | null;
   configCommit: string | null;
 }
 
@@ -43,6 +56,7 @@ export class Bridge {
   private lastRefresh = 0;
   /** Resolves once the index covers the whole history (a remote starts shallow). */
   private historyReady: Promise<void> = Promise.resolve();
+  private saveTimer: NodeJS.Timeout | undefined;
   readonly index: RevisionIndex;
   readonly queue: WriteQueue;
 
@@ -88,6 +102,9 @@ export class Bridge {
       });
     }
     const bridge = new Bridge(settings, remote, secretKey, adminToken, embedded, log);
+    const snapshot = await loadIndex(settings.dataDir, bridge.indexKey);
+    if (snapshot) bridge.index.restore(snapshot);
+    bridge.index.onChange = () => bridge.scheduleIndexSave();
     await bridge.queue.refresh();
     bridge.historyReady = bridge.loadFullHistory();
     bridge.poll = setInterval(() => void bridge.refresh().catch(() => undefined), POLL_INTERVAL_MS);
@@ -101,7 +118,9 @@ export class Bridge {
    * queries (and the `revision` of a deploy answer) wait for it.
    */
   private async loadFullHistory(): Promise<void> {
-    if (!this.remote.fetchFull) return;
+    await this.index.update(this.queue.head);
+    // A persisted index that connects to the fetched head needs nothing more.
+    if (this.index.complete || !this.remote.fetchFull) return;
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -121,16 +140,52 @@ export class Bridge {
     }
   }
 
+  /** Which repo the persisted index belongs to (no credentials). */
+  get indexKey(): string {
+    return `${this.remote.description}#${this.settings.branch}`;
+  }
+
+  /** Persist the index soon: at most once a second, and on close. */
+  private scheduleIndexSave(): void {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      void this.saveIndex();
+    }, 1_000);
+    this.saveTimer.unref();
+  }
+
+  private async saveIndex(): Promise<void> {
+    if (!this.index.complete) return;
+    try {
+      await saveIndex(this.settings.dataDir, this.indexKey, this.index.snapshot());
+    } catch (err) {
+      this.log.warn('could not persist the history index', { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
   /** Stop polling and wait for the writes in flight. */
   async close(): Promise<void> {
     clearInterval(this.poll);
     await this.queue.idle();
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    await this.saveIndex();
   }
 
   /** Look for others' pushes now. */
   async refresh(): Promise<void> {
     this.lastRefresh = Date.now();
     await this.queue.refresh();
+  }
+
+  /**
+   * Look for others' pushes now, for answers a human reads right after pushing (history,
+   * rollback, promote). Never fails: with the remote down the index still answers, and a
+   * write finds out at its compare-and-swap.
+   */
+  async refreshQuietly(): Promise<void> {
+    await this.refresh().catch(() => undefined);
   }
 
   /** The parsed kipper.yaml at the head; throws when the file is invalid there. */
@@ -161,8 +216,16 @@ export class Bridge {
   }
 
   /** Commit `image` for `app` (or answer unchanged), and wait until it is in the remote. */
-  async deployImage(app: AppConfig, image: ImageReference, sourceCommit: string | undefined, trigger: DeployTrigger): Promise<DeployResponse> {
-    const outcome = await this.queue.submit(imageEdit({ appId: app.id, image, sourceCommit, trigger, configAt: (v) => this.configFromView(v) }));
+  async deployImage(
+    app: AppConfig,
+    image: ImageReference,
+    sourceCommit: string | undefined,
+    trigger: DeployTrigger,
+    extra: Pick<ImageEditInput, 'trailers' | 'body'> = {},
+  ): Promise<DeployResponse> {
+    const outcome = await this.queue.submit(
+      imageEdit({ appId: app.id, image, sourceCommit, trigger, configAt: (v) => this.configFromView(v), ...extra }),
+    );
     const revision = await this.revisionAt(app.id, outcome.configCommit);
     return {
       status: outcome.configCommit ? 'deployed' : 'unchanged',
@@ -172,6 +235,49 @@ export class Bridge {
       revision: revision?.revision ?? null,
       configCommit: outcome.configCommit ?? revision?.configCommit ?? null,
     };
+  }
+
+  /** Roll `app` back to revision `requested`, or to the one before the current (stepping back). */
+  async rollback(app: AppConfig, requested: number | undefined): Promise<RollbackResponse> {
+    await this.refreshQuietly();
+    const plan = planRollback(app.id, await this.revisions(app.id), requested);
+    const image = parseImageReference(plan.target.image!);
+    const result = await this.deployImage(app, image, plan.target.commit ?? undefined, 'rollback', {
+      trailers: { rollbackTo: plan.target.configCommit },
+      // git log and the Argo CD UI then show it as what it is: a revert of the current revision.
+      body: plan.reverts ? `This reverts commit ${plan.reverts}.` : undefined,
+    });
+    if (result.status === 'unchanged') {
+      throw new KipError('ALREADY_CURRENT', `${app.id} already runs ${image.raw}`, { app: app.id });
+    }
+    return {
+      status: 'rolled_back',
+      app: app.id,
+      revision: result.revision,
+      rolledBackTo: plan.target.revision,
+      image: result.image,
+      commit: result.commit,
+      configCommit: result.configCommit,
+    };
+  }
+
+  /** Deploy the current image of `app` to the app of the same name in namespace `to`. */
+  async promote(app: AppConfig, to: string): Promise<DeployResponse> {
+    const targetId = `${to}/${app.name}`;
+    if (targetId === app.id) throw new KipError('INVALID_BODY', 'promote to another environment than the source', { app: app.id });
+    const target = this.currentConfig().apps.get(targetId) ?? (await this.findApp(targetId));
+    if (!target) throw appNotFound(targetId);
+    if (target.source === 'git') {
+      throw new KipError('GIT_APP_IMAGE', `${targetId} is a git-source app: images cannot be promoted to it`, { app: targetId });
+    }
+    await this.refreshQuietly();
+    const current = (await this.revisions(app.id)).at(-1);
+    if (!current?.image || current.image.includes(', ')) {
+      throw new KipError('NO_SOURCE_IMAGE', `${app.id} has no current image to promote; deploy it first`, { app: app.id });
+    }
+    return this.deployImage(target, parseImageReference(current.image), current.commit ?? undefined, 'promotion', {
+      trailers: { promotedFrom: app.namespace },
+    });
   }
 
   /** Enable (or re-enable, which regenerates the token) or disable the webhook of `id`. */

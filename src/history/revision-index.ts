@@ -39,6 +39,10 @@ export class RevisionIndex {
   private apps = new Map<string, AppState>();
   private indexed: string | null = null;
   private updating: Promise<void> = Promise.resolve();
+  /** False when the last walk stopped at the edge of a shallow clone: numbers are partial. */
+  complete = true;
+  /** Called after the index moved (to persist it). */
+  onChange: (() => void) | undefined;
 
   constructor(
     private readonly store: ObjectStore,
@@ -90,23 +94,26 @@ export class RevisionIndex {
     // the edge of a shallow clone), then replay it oldest first.
     const chain: string[] = [];
     let oid: string | undefined = head;
+    let shallowEdge = false;
     while (oid && oid !== this.indexed) {
-      chain.push(oid);
       let commit;
       try {
         commit = await this.store.readCommit(oid);
       } catch {
-        chain.pop(); // a shallow boundary: the parent object is not here
+        shallowEdge = true; // the parent object is not here
         break;
       }
+      chain.push(oid);
       oid = commit.parents[0];
     }
     if (oid !== this.indexed) {
-      // History was rewritten under us (or we started shallow): rebuild from scratch.
+      // History was rewritten under us, or we have not seen it all: start afresh.
       this.apps.clear();
     }
+    this.complete = !shallowEdge;
     for (const c of chain.reverse()) await this.apply(c);
     this.indexed = head;
+    this.onChange?.();
   }
 
   private async apply(oid: string): Promise<void> {

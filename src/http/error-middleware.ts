@@ -11,6 +11,8 @@ function fromBodyParser(err: { type?: string; status?: number }): KipError | nul
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new KipError('UNSUPPORTED_MEDIA_TYPE', 'unsupported Content-Encoding or charset; send plain or gzip JSON');
+    case 'entity.parse.failed':
+      return new KipError('INVALID_JSON', 'the body is not valid JSON');
     case 'request.aborted':
     case 'request.size.invalid':
     case 'stream.encoding.set':

@@ -32,6 +32,11 @@ export function parseWebhookBody(raw: Buffer | undefined): WebhookBody {
   } catch {
     throw new KipError('INVALID_JSON', 'the body is not valid JSON; send {"image": "<ref>", "commit": "<sha>"}');
   }
+  return validateDeployBody(json);
+}
+
+/** Validate an already parsed `{image?, commit?}` body (webhook and admin deploy alike). */
+export function validateDeployBody(json: unknown): WebhookBody {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new KipError('INVALID_BODY', 'the body must be a JSON object like {"image": "<ref>", "commit": "<sha>"}');
   }

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { planRollback } from '../../../src/deploys/plan-rollback.js';
+import { isKipError } from '../../../src/errors.js';
+import type { Revision } from '../../../src/history/revision-index.js';
+
+const rev = (revision: number, image: string | null, extra: Partial<Revision> = {}): Revision => ({
+  revision,
+  image,
+  commit: null,
+  trigger: 'webhook',
+  author: 'Kipper <kipper@localhost>',
+  timestamp: '2026-11-22T00:00:00.000Z',
+  configCommit: `c${revision}`,
+  ...extra,
+});
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (isKipError(err)) return err.code;
+    throw err;
+  }
+  return 'OK';
+}
+
+describe('planRollback', () => {
+  const base = [rev(1, 'r/a:1'), rev(2, 'r/a:2'), rev(3, 'r/a:3')];
+
+  it('goes to the revision before the current one, as a revert of the current commit', () => {
+    const plan = planRollback('ns/a', base, undefined);
+    expect(plan.target.revision).toBe(2);
+    expect(plan.reverts).toBe('c3');
+  });
+
+  it('keeps stepping back after a rollback instead of toggling', () => {
+    const afterOne = [...base, rev(4, 'r/a:2', { trigger: 'rollback', rollbackTo: 'c2' })];
+    const plan = planRollback('ns/a', afterOne, undefined);
+    expect(plan.target.revision).toBe(1);
+    expect(plan.reverts).toBeUndefined();
+    const afterTwo = [...afterOne, rev(5, 'r/a:1', { trigger: 'rollback', rollbackTo: 'c1' })];
+    expect(codeOf(() => planRollback('ns/a', afterTwo, undefined))).toBe('NOTHING_TO_ROLL_BACK');
+  });
+
+  it('goes to an explicit revision, which may be newer than the last rollback target', () => {
+    const afterOne = [...base, rev(4, 'r/a:2', { trigger: 'rollback', rollbackTo: 'c2' })];
+    expect(planRollback('ns/a', afterOne, 3).target.image).toBe('r/a:3');
+  });
+
+  it('refuses a missing revision, the current value and an empty history', () => {
+    expect(codeOf(() => planRollback('ns/a', base, 9))).toBe('REVISION_NOT_FOUND');
+    expect(codeOf(() => planRollback('ns/a', base, 0))).toBe('REVISION_NOT_FOUND');
+    expect(codeOf(() => planRollback('ns/a', base, 3))).toBe('ALREADY_CURRENT');
+    expect(codeOf(() => planRollback('ns/a', [...base, rev(4, 'r/a:1')], 1))).toBe('ALREADY_CURRENT');
+    expect(codeOf(() => planRollback('ns/a', [], undefined))).toBe('NOTHING_TO_ROLL_BACK');
+    expect(codeOf(() => planRollback('ns/a', [rev(1, 'r/a:1')], undefined))).toBe('NOTHING_TO_ROLL_BACK');
+  });
+});
