@@ -125,8 +125,9 @@ export class Bridge {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.remote.fetchFull();
+        const fetched = Date.now();
         await this.index.rebuild(this.queue.head);
-        this.log.info('history indexed', { durationMs: Date.now() - started });
+        this.log.info('history indexed', { fetchMs: fetched - started, indexMs: Date.now() - fetched });
         return;
       } catch (err) {
         if (attempt >= 5) {

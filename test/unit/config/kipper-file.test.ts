@@ -19,7 +19,7 @@ function codeAndMessage(text: string): { code: string; message: string } {
 describe('kipper.yaml', () => {
   it('parses the seed: apps by id with defaults, webhooks by generation', () => {
     const config = parseKipperFile(seed);
-    expect([...config.apps.keys()]).toEqual(['demo-test/api']);
+    expect([...config.apps.keys()]).toEqual(['demo-test/api', 'demo-prod/api']);
     expect(config.apps.get('demo-test/api')).toMatchObject({
       namespace: 'demo-test',
       name: 'api',
