@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { KipError, type KipErrorCode } from '../errors.js';
 import { parseImageReference, type ImageReference } from '../manifests/image-reference.js';
+import { checkJsonKeys } from './check-json-keys.js';
 
 /** A validated webhook body. */
 export interface WebhookBody {
@@ -13,10 +14,14 @@ const COMMIT = /^[0-9a-f]{7,64}$/i;
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_OR_SPACE = /[\s\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
-const schema = z.object({
-  image: z.string().optional(),
-  commit: z.string().optional(),
-});
+// Strict: a field we do not know is a mistake worth telling the CI author about
+// (a typo like "imgae" would otherwise deploy nothing and answer 400 for "image" anyway).
+const schema = z
+  .object({
+    image: z.string().optional(),
+    commit: z.string().optional(),
+  })
+  .strict();
 
 /**
  * Parse and validate a webhook body from its raw bytes. Problems are reported field by
@@ -32,6 +37,7 @@ export function parseWebhookBody(raw: Buffer | undefined): WebhookBody {
   } catch {
     throw new KipError('INVALID_JSON', 'the body is not valid JSON; send {"image": "<ref>", "commit": "<sha>"}');
   }
+  checkJsonKeys(text);
   return validateDeployBody(json);
 }
 
@@ -45,6 +51,11 @@ export function validateDeployBody(json: unknown): WebhookBody {
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) fields[key.slice(0, 64)] = 'is not a field of a deploy; send only image and commit';
+        codes.push('INVALID_BODY');
+        continue;
+      }
       const key = String(issue.path[0] ?? 'body');
       fields[key] = `must be a string`;
       codes.push(key === 'image' ? 'INVALID_IMAGE' : key === 'commit' ? 'INVALID_COMMIT' : 'INVALID_BODY');

@@ -58,3 +58,28 @@ describe('webhook tokens', () => {
     expect(safeEqual('', 'a')).toBe(false);
   });
 });
+
+describe('keys a deploy body must not have', () => {
+  it.each([
+    ['{"image":"r/a:1","image":"r/a:2"}', 'INVALID_JSON'],
+    ['{"image":"r/a:1","commit":"abc1234","x":{"k":1,"k":2}}', 'INVALID_JSON'],
+    ['{"image":"r/a:1","__proto__":{"polluted":true}}', 'INVALID_BODY'],
+    ['{"constructor":{"prototype":{}},"image":"r/a:1"}', 'INVALID_BODY'],
+    ['{"image":"r/a:1","pad":"' + 'x'.repeat(1000) + '"}', 'INVALID_BODY'],
+    ['{"imgae":"r/a:1"}', 'INVALID_BODY'],
+    ['{"image":"r/a:1","commit":"abc1234"}', 'OK'],
+    ['{"image":"r/a:1","commit":"abc1234" }', 'OK'],
+    ['{"image":"r/a:\\"1"}', 'INVALID_IMAGE'],
+  ])('%s → %s', (body, code) => {
+    expect(codeOf(body)).toBe(code);
+  });
+
+  it('names an unknown field in `fields`', () => {
+    try {
+      parseWebhookBody(Buffer.from('{"image":"r/a:1","imgae":"x"}'));
+      expect.unreachable();
+    } catch (err) {
+      expect(isKipError(err, 'INVALID_BODY') && err.data.fields).toHaveProperty('imgae');
+    }
+  });
+});
