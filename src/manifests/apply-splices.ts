@@ -6,7 +6,9 @@ import type { Splice } from './render-scalar.js';
  * exactly as they were.
  */
 export function applySplices(text: string, splices: readonly Splice[]): string {
-  const ordered = [...splices].sort((a, b) => a.start - b.start);
+  // An insertion sorts before a removal that starts where it does (a key added after
+  // the line whose successor is removed).
+  const ordered = [...splices].sort((a, b) => a.start - b.start || a.end - b.end);
   let out = '';
   let at = 0;
   for (const splice of ordered) {

@@ -1,6 +1,5 @@
-import { isAlias, isScalar, type Document } from 'yaml';
-import type { ImageFinder, ImageSite, ImageSiteKind } from './image-site.js';
-import { NodeLookup } from './node-lookup.js';
+import { isAlias, isScalar } from 'yaml';
+import type { FinderContext, ImageFinder, ImageSite, ImageSiteKind } from './image-site.js';
 
 // Where each workload kind keeps its pod spec. Other kinds (Service, ConfigMap, CRDs)
 // are not workloads and are skipped even if they happen to contain `containers`.
@@ -20,8 +19,7 @@ const CONTAINER_LISTS: ReadonlyArray<readonly [key: string, kind: ImageSiteKind]
 ];
 
 /** Finds the `image` of every container and initContainer of a Kubernetes workload. */
-export const findWorkloadImages: ImageFinder = (doc: Document.Parsed, documentIndex: number): ImageSite[] => {
-  const lookup = new NodeLookup(doc);
+export const findWorkloadImages: ImageFinder = ({ doc, documentIndex, lookup }: FinderContext): ImageSite[] => {
   const kind = lookup.string(doc.contents, 'kind');
   const specPath = kind === undefined ? undefined : POD_SPEC_PATHS[kind];
   if (specPath === undefined) return [];
@@ -51,6 +49,7 @@ export const findWorkloadImages: ImageFinder = (doc: Document.Parsed, documentIn
         kind: siteKind,
         documentIndex,
         yamlPath: `${specPath.join('.')}.${listKey}[${index}].image`,
+        fields: [],
         container: lookup.string(item, 'name'),
         current,
         nodes: [node],

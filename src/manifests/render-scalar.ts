@@ -30,6 +30,22 @@ export function renderScalar(token: CST.Token, value: string): Splice {
   }
 }
 
+/** A new value where there was none: plain when it reads back as the same string, double-quoted otherwise. */
+export function renderNewScalar(value: string): string {
+  return canBePlain(value) ? value : doubleQuoted(value);
+}
+
+/**
+ * The splice that fills an empty value (`tag:` with nothing after it, or only a
+ * comment) at `offset`, where the parser puts the empty scalar: a space after the
+ * indicator when there is none, and one before a comment that follows.
+ */
+export function renderIntoEmpty(text: string, offset: number, value: string): Splice {
+  const before = offset > 0 && !/[ \t]/.test(text[offset - 1] ?? '') ? ' ' : '';
+  const after = text[offset] === '#' ? ' ' : '';
+  return { start: offset, end: offset, source: `${before}${renderNewScalar(value)}${after}` };
+}
+
 function flowSplice(token: CST.FlowScalar | CST.SourceToken, source: string): Splice {
   return { start: token.offset, end: token.offset + token.source.length, source };
 }

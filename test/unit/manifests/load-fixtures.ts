@@ -6,9 +6,22 @@ export interface GoldenCase {
   name: string;
   input: string;
   expected: string;
-  image: string;
+  /** The posted image; undefined for a commit case. */
+  image: string | undefined;
+  /** A commit case (`setCommit`) posts this instead of an image. */
+  commit: string | undefined;
   container: string | undefined;
+  /** `<namespace>/<app>`, for cases with `$kipper` markers. */
+  app: string | undefined;
   /** How many places the edit reports. */
+  matches: number;
+}
+
+interface CaseSpec {
+  image?: string;
+  commit?: string;
+  container?: string;
+  app?: string;
   matches: number;
 }
 
@@ -22,13 +35,15 @@ export function loadGoldenCases(): GoldenCase[] {
     .sort()
     .map((name) => {
       const read = (file: string): string => readFileSync(`${ROOT}${name}/${file}`).toString('utf8');
-      const spec = JSON.parse(read('case.json')) as { image: string; container?: string; matches: number };
+      const spec = JSON.parse(read('case.json')) as CaseSpec;
       return {
         name,
         input: read('input.yaml'),
         expected: read('expected.yaml'),
         image: spec.image,
+        commit: spec.commit,
         container: spec.container,
+        app: spec.app,
         matches: spec.matches,
       };
     });

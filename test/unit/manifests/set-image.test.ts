@@ -3,7 +3,7 @@ import { isKipError } from '../../../src/errors.js';
 import { canBePlain } from '../../../src/manifests/can-be-plain.js';
 import { parseImageReference } from '../../../src/manifests/image-reference.js';
 import { findImages, setImage } from '../../../src/manifests/set-image.js';
-import { maskSpans, targetSpans } from './yaml-spans.js';
+import { maskSpans, maskTargets, targetSpans } from './yaml-spans.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -60,6 +60,7 @@ describe('setImage', () => {
         kind: 'initContainer',
         documentIndex: 0,
         yamlPath: 'spec.template.spec.initContainers[0].image',
+        fields: [],
         container: 'migrate',
         before: 'registry.example.com/shop/api:1.4.1',
         after: 'registry.example.com/shop/api:1.5.0',
@@ -68,6 +69,7 @@ describe('setImage', () => {
         kind: 'container',
         documentIndex: 0,
         yamlPath: 'spec.template.spec.containers[1].image',
+        fields: [],
         container: 'api',
         before: 'registry.example.com/shop/api:1.4.1',
         after: 'registry.example.com/shop/api:1.5.0',
@@ -278,6 +280,7 @@ describe('findImages', () => {
         kind: 'initContainer',
         documentIndex: 0,
         yamlPath: 'spec.template.spec.initContainers[0].image',
+        fields: [],
         container: 'migrate',
         value: 'registry.example.com/shop/api:1.4.1',
       },
@@ -285,6 +288,7 @@ describe('findImages', () => {
         kind: 'container',
         documentIndex: 0,
         yamlPath: 'spec.template.spec.containers[1].image',
+        fields: [],
         container: 'api',
         value: 'registry.example.com/shop/api:1.4.1',
       },
@@ -312,5 +316,31 @@ describe('the byte check used by the golden and property tests', () => {
     const output = pod('nginx:2 # keep spacing');
     const targets = [{ documentIndex: 0, yamlPath: 'spec.containers[0].image' }];
     expect(maskSpans(output, targetSpans(output, targets))).not.toBe(maskSpans(input, targetSpans(input, targets)));
+  });
+
+  const entry = 'images:\n  - name: api # the api\n    digest: sha256:%s\nresources: [a.yaml]\n';
+  const targets = [{ documentIndex: 0, yamlPath: 'images[0]', fields: ['newName', 'newTag', 'digest'] }];
+  const masked = (before: string, after: string): boolean => {
+    const [a, b] = maskTargets(before, after, targets);
+    return a === b;
+  };
+
+  it('accepts a key added or dropped in a split site, and nothing more', () => {
+    const input = entry.replace('%s', 'a'.repeat(64));
+    const replaced = 'images:\n  - name: api # the api\n    newTag: "2"\nresources: [a.yaml]\n';
+    expect(masked(input, replaced)).toBe(true);
+    expect(masked(input, replaced.replace('# the api', '# the  api'))).toBe(false);
+    expect(masked(input, replaced.replace('resources:', '\nresources:'))).toBe(false);
+    expect(masked(input, replaced.replace('name: api', 'name: apj'))).toBe(false);
+    expect(masked(input, replaced.replace('newTag', 'newtag'))).toBe(false);
+  });
+
+  it('accepts a value filled in after a bare colon, and not a moved comment', () => {
+    const input = 'image:\n  repository: api\n  tag: # none yet\n';
+    const targets = [{ documentIndex: 0, yamlPath: 'image', fields: ['tag'] }];
+    const [a, b] = maskTargets(input, 'image:\n  repository: api\n  tag: "2" # none yet\n', targets);
+    expect(b).toBe(a);
+    const [c, d] = maskTargets(input, 'image:\n  repository: api\n  tag: "2" # none  yet\n', targets);
+    expect(d).not.toBe(c);
   });
 });
