@@ -18,6 +18,7 @@ export type KipErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'METHOD_NOT_ALLOWED'
   | 'NOT_FOUND'
+  | 'READ_ONLY'
   // deploy semantics
   | 'APP_NOT_FOUND'
   | 'GIT_APP_IMAGE'

@@ -9,6 +9,7 @@ import { loadIndex, saveIndex } from '../history/index-file.js';
 import { RevisionIndex, type Revision } from '../history/revision-index.js';
 import { formatCommitMessage } from '../history/trailers.js';
 import type { Logger } from '../log.js';
+import { Metrics } from '../metrics.js';
 import { parseImageReference, type ImageReference } from '../manifests/image-reference.js';
 import { HttpRemote } from '../repo/http-remote.js';
 import { LocalRemote } from '../repo/local-remote.js';
@@ -16,8 +17,8 @@ import { ObjectStore, type Signature } from '../repo/object-store.js';
 import type { Remote } from '../repo/remote.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
 import { WriteQueue, type TreeView } from '../repo/write-queue.js';
-import { imageEdit, type DeployTrigger, type ImageEditInput } from './image-edit.js';
-import { planRollback } from './plan-rollback.js';
+import { commitEdit, imageEdit, type DeployTrigger, type ImageEditInput } from './image-edit.js';
+import { planRollback, valueOf } from './plan-rollback.js';
 import { deriveWebhookToken, safeEqual } from '../webhooks/tokens.js';
 
 /** The answer to a deploy, shaped as DESIGN.md's webhook table. */
@@ -30,13 +31,24 @@ export interface DeployResponse {
   configCommit: string | null;
 }
 
+/** The answer to a git-source app's deploy. */
+export interface CommitDeployResponse {
+  status: 'building' | 'unchanged';
+  app: string;
+  image: null;
+  commit: string;
+  revision: number | null;
+  configCommit: string | null;
+}
+
 /** The answer to a rollback (DESIGN.md "Admin API and CLI"). */
 export interface RollbackResponse {
   status: 'rolled_back';
   app: string;
   revision: number | null;
   rolledBackTo: number;
-  image: string;
+  /** null for a git-source app, whose rollback sets a commit. */
+  image: string | null;
   commit: string | null;
   configCommit: string | null;
 }
@@ -59,6 +71,8 @@ export class Bridge {
   private saveTimer: NodeJS.Timeout | undefined;
   readonly index: RevisionIndex;
   readonly queue: WriteQueue;
+  readonly metrics: Metrics;
+  private lastPushAt = Date.now();
 
   private constructor(
     readonly settings: Settings,
@@ -72,8 +86,13 @@ export class Bridge {
     this.queue = new WriteQueue(remote, {
       signature: () => this.signature(),
       onHead: (head) => this.onHead(head),
-      onPush: (e) => log.debug('push', { ...e, buildMs: Math.round(e.buildMs), pushMs: Math.round(e.pushMs) }),
+      onPush: (e) => {
+        this.lastPushAt = Date.now();
+        this.metrics.observePush(e);
+        log.debug('push', { ...e, buildMs: Math.round(e.buildMs), pushMs: Math.round(e.pushMs) });
+      },
     });
+    this.metrics = new Metrics({ queueDepth: () => this.queue.depth, historyRevisions: () => this.index.size() });
   }
 
   /** Open the config repo named by `settings` (or create the embedded one) and fetch it. */
@@ -185,8 +204,17 @@ export class Bridge {
    * rollback, promote). Never fails: with the remote down the index still answers, and a
    * write finds out at its compare-and-swap.
    */
-  async refreshQuietly(): Promise<void> {
+  async refreshQuietly(maxAgeMs = 0): Promise<void> {
+    if (maxAgeMs > 0 && Date.now() - this.lastRefresh < maxAgeMs) return;
     await this.refresh().catch(() => undefined);
+  }
+
+  /** Why the bridge should not get traffic now, or null when it is ready (/readyz). */
+  unreadyReason(): string | null {
+    if (!this.queue.hasHead) return 'the config repo has not been fetched yet';
+    if (this.queue.lastError) return this.queue.lastError.message;
+    if (this.queue.depth > 0 && Date.now() - this.lastPushAt > 60_000) return 'the write queue has not pushed for a minute';
+    return null;
   }
 
   /** The parsed kipper.yaml at the head; throws when the file is invalid there. */
@@ -238,18 +266,47 @@ export class Bridge {
     };
   }
 
+  /** Commit `commit` to the `:commit` markers of a git-source app; answers `building` (or unchanged). */
+  deployCommit(app: AppConfig, commit: string, trigger: DeployTrigger): Promise<CommitDeployResponse> {
+    return this.deployCommitWith(app, commit, trigger, {});
+  }
+
+  private async deployCommitWith(
+    app: AppConfig,
+    commit: string,
+    trigger: DeployTrigger,
+    extra: Pick<ImageEditInput, 'trailers' | 'body'>,
+  ): Promise<CommitDeployResponse> {
+    const outcome = await this.queue.submit(
+      commitEdit({ appId: app.id, sourceCommit: commit, trigger, configAt: (v) => this.configFromView(v), ...extra }),
+    );
+    const revision = await this.revisionAt(app.id, outcome.configCommit);
+    return {
+      // The commit is recorded; the cluster side (Argo CD, a build) now builds it.
+      status: outcome.configCommit ? 'building' : 'unchanged',
+      app: app.id,
+      image: null,
+      commit,
+      revision: revision?.revision ?? null,
+      configCommit: outcome.configCommit ?? revision?.configCommit ?? null,
+    };
+  }
+
   /** Roll `app` back to revision `requested`, or to the one before the current (stepping back). */
   async rollback(app: AppConfig, requested: number | undefined): Promise<RollbackResponse> {
     await this.refreshQuietly();
     const plan = planRollback(app.id, await this.revisions(app.id), requested);
-    const image = parseImageReference(plan.target.image!);
-    const result = await this.deployImage(app, image, plan.target.commit ?? undefined, 'rollback', {
+    const extra = {
       trailers: { rollbackTo: plan.target.configCommit },
       // git log and the Argo CD UI then show it as what it is: a revert of the current revision.
       body: plan.reverts ? `This reverts commit ${plan.reverts}.` : undefined,
-    });
+    };
+    const result =
+      app.source === 'git'
+        ? await this.deployCommitWith(app, plan.target.commit!, 'rollback', extra)
+        : await this.deployImage(app, parseImageReference(plan.target.image!), plan.target.commit ?? undefined, 'rollback', extra);
     if (result.status === 'unchanged') {
-      throw new KipError('ALREADY_CURRENT', `${app.id} already runs ${image.raw}`, { app: app.id });
+      throw new KipError('ALREADY_CURRENT', `${app.id} already runs ${valueOf(plan.target)}`, { app: app.id });
     }
     return {
       status: 'rolled_back',

@@ -1,16 +1,16 @@
-import type { KipperConfig } from '../config/kipper-file.js';
+import type { AppConfig, KipperConfig } from '../config/kipper-file.js';
 import { KipError } from '../errors.js';
 import { formatCommitMessage, type KipperTrailers } from '../history/trailers.js';
 import type { ImageReference } from '../manifests/image-reference.js';
-import { setImage } from '../manifests/set-image.js';
+import { setCommit } from '../manifests/set-commit.js';
+import { setImage, type EditResult } from '../manifests/set-image.js';
 import type { Edit, TreeView } from '../repo/write-queue.js';
 
 /** Why a deploy commit was written (the `Kipper-Trigger` trailer). */
 export type DeployTrigger = 'webhook' | 'manual' | 'promotion' | 'rollback';
 
-export interface ImageEditInput {
+interface DeployEditInput {
   appId: string;
-  image: ImageReference;
   sourceCommit: string | undefined;
   trigger: DeployTrigger;
   /** Extra trailers (promotion source, rollback target) and an optional body paragraph. */
@@ -19,18 +19,60 @@ export interface ImageEditInput {
   configAt: (view: TreeView) => Promise<KipperConfig>;
 }
 
-/**
- * The edit of one image deploy, as a pure function of the files at a head: the queue runs
- * it again on a newer head after a conflict. kipper.yaml is read at that same head, so an
- * app removed or re-pointed meanwhile is honoured.
- */
+export interface ImageEditInput extends DeployEditInput {
+  image: ImageReference;
+}
+
+/** The edit of one image deploy (image apps). */
 export function imageEdit(input: ImageEditInput): Edit<null> {
+  return deployEdit(input, {
+    source: 'image',
+    value: input.image.raw,
+    trailers: { image: input.image.raw },
+    editText: (text, app) => setImage(text, { image: input.image, container: app.container, app: app.id }),
+    lookedFor: (app) =>
+      app.container
+        ? `container "${app.container}" or an image of repository ${input.image.repository}`
+        : `an image of repository ${input.image.repository}`,
+    hint: (app) => `set \`container\` in kipper.yaml or add a # {"$kipper": "${app.id}"} marker after the value`,
+  });
+}
+
+/** The edit of one commit deploy (git-source apps): the commit goes to the app's `:commit` markers. */
+export function commitEdit(input: DeployEditInput & { sourceCommit: string }): Edit<null> {
+  return deployEdit(input, {
+    source: 'git',
+    value: input.sourceCommit,
+    trailers: {},
+    editText: (text, app) => setCommit(text, { app: app.id, commit: input.sourceCommit }),
+    lookedFor: (app) => `a # {"$kipper": "${app.id}:commit"} marker`,
+    hint: () => 'add the marker after the revision field (e.g. an Argo CD targetRevision)',
+  });
+}
+
+interface Flavour {
+  source: AppConfig['source'];
+  value: string;
+  trailers: Pick<KipperTrailers, 'image'>;
+  editText: (text: string, app: AppConfig) => EditResult;
+  lookedFor: (app: AppConfig) => string;
+  hint: (app: AppConfig) => string;
+}
+
+/**
+ * A deploy as a pure function of the files at a head: the queue runs it again on a
+ * newer head after a conflict. kipper.yaml is read at that same head, so an app removed
+ * or re-pointed meanwhile is honoured.
+ */
+function deployEdit(input: DeployEditInput, flavour: Flavour): Edit<null> {
   return async (view) => {
     const config = await input.configAt(view);
     const app = config.apps.get(input.appId);
     if (!app) throw new KipError('APP_NOT_FOUND', `no app ${input.appId} in kipper.yaml`, { app: input.appId });
-    if (app.source === 'git') {
-      throw new KipError('GIT_APP_IMAGE', `${app.id} is a git-source app: post {"commit": "<sha>"} without an image`, { app: app.id });
+    if (app.source !== flavour.source) {
+      throw app.source === 'git'
+        ? new KipError('GIT_APP_IMAGE', `${app.id} is a git-source app: post {"commit": "<sha>"} without an image`, { app: app.id })
+        : new KipError('INVALID_IMAGE', `${app.id} is an image app: post {"image": "<ref>"}`, { app: app.id });
     }
     const files = new Map<string, Uint8Array>();
     let matches = 0;
@@ -39,29 +81,21 @@ export function imageEdit(input: ImageEditInput): Edit<null> {
       if (!bytes) {
         throw new KipError('FILE_NOT_FOUND', `${path} (listed for ${app.id} in kipper.yaml) is not in the config repo`, { app: app.id, path });
       }
-      const text = Buffer.from(bytes).toString('utf8');
-      const edited = setImage(text, { image: input.image, container: app.container });
+      const edited = flavour.editText(Buffer.from(bytes).toString('utf8'), app);
       matches += edited.matches.length;
       if (edited.changed) files.set(path, Buffer.from(edited.text, 'utf8'));
     }
     if (matches === 0) {
-      const lookedFor = app.container ? `container "${app.container}"` : `an image of repository ${input.image.repository}`;
       throw new KipError(
         'NO_IMAGE_TARGET',
-        `no image target for ${app.id}: looked for ${lookedFor} in ${app.files.join(', ')}; set \`container\` in kipper.yaml or add a # {"$kipper": "${app.id}"} marker`,
-        { app: app.id, files: app.files, repository: input.image.repository },
+        `nothing to update for ${app.id}: looked for ${flavour.lookedFor(app)} in ${app.files.join(', ')}; ${flavour.hint(app)}`,
+        { app: app.id, files: app.files },
       );
     }
     if (files.size === 0) return { kind: 'unchanged', result: null };
     const message = formatCommitMessage(
-      `deploy ${app.id}: ${input.image.raw}`,
-      {
-        app: app.id,
-        image: input.image.raw,
-        sourceCommit: input.sourceCommit,
-        trigger: input.trigger,
-        ...input.trailers,
-      },
+      `deploy ${app.id}: ${flavour.value}`,
+      { app: app.id, ...flavour.trailers, sourceCommit: input.sourceCommit, trigger: input.trigger, ...input.trailers },
       input.body,
     );
     return { kind: 'commit', files, message, result: null };

@@ -15,6 +15,11 @@ export interface RollbackPlan {
  * the revision it went back to: rolling back again keeps stepping back (3 → 2 → 1)
  * instead of toggling between two images. Pure: revisions in, plan out.
  */
+/** What a revision deployed: the image, or for a git-source app the commit. */
+export function valueOf(r: Revision): string | null {
+  return r.image ?? r.commit;
+}
+
 export function planRollback(app: string, revisions: Revision[], requested: number | undefined): RollbackPlan {
   const current = revisions.at(-1);
   if (!current) throw new KipError('NOTHING_TO_ROLL_BACK', `${app} has no revisions yet; deploy it first`, { app });
@@ -36,11 +41,12 @@ export function planRollback(app: string, revisions: Revision[], requested: numb
     target = revisions[position - 2];
     if (!target) throw new KipError('NOTHING_TO_ROLL_BACK', `${app} has no earlier revision to roll back to`, { app });
   }
-  if (target.image === null || target.image.includes(', ')) {
+  const value = valueOf(target);
+  if (value === null || value.includes(', ')) {
     throw new KipError('NOTHING_TO_ROLL_BACK', `revision #${target.revision} of ${app} has no single image to roll back to`, { app });
   }
-  if (target.image === current.image) {
-    throw new KipError('ALREADY_CURRENT', `revision #${target.revision} of ${app} runs ${target.image}, which is already current`, {
+  if (value === valueOf(current)) {
+    throw new KipError('ALREADY_CURRENT', `revision #${target.revision} of ${app} runs ${value}, which is already current`, {
       app,
       revision: target.revision,
     });

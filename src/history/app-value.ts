@@ -1,4 +1,5 @@
 import type { AppConfig } from '../config/kipper-file.js';
+import { findCommits } from '../manifests/set-commit.js';
 import { findImages } from '../manifests/set-image.js';
 import { normalizeRepository, parseImageReference } from '../manifests/image-reference.js';
 
@@ -14,7 +15,11 @@ export function appValue(app: AppConfig, texts: Array<string | null>, repository
     if (text === null) continue;
     let found;
     try {
-      found = findImages(text, app.container ? { container: app.container } : repository ? { repository } : {});
+      if (app.source === 'git') {
+        for (const c of findCommits(text, app.id)) values.add(c.value);
+        continue;
+      }
+      found = findImages(text, { app: app.id, ...(app.container ? { container: app.container } : repository ? { repository } : {}) });
     } catch {
       continue; // a file that does not parse at this commit has no readable value
     }

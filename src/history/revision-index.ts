@@ -65,6 +65,13 @@ export class RevisionIndex {
     this.indexed = snapshot.head;
   }
 
+  /** Revisions held, over all apps. */
+  size(): number {
+    let n = 0;
+    for (const s of this.apps.values()) n += s.revisions.length;
+    return n;
+  }
+
   /** Revisions of `appId`, oldest first. */
   revisions(appId: string): Revision[] {
     return this.apps.get(appId)?.revisions ?? [];
@@ -144,13 +151,15 @@ export class RevisionIndex {
       if (value === state.value) continue;
       state.value = value;
       if (value === null) continue;
-      if (!app.container && state.repository === undefined) state.repository = repositoryOf(value.split(', ')[0]!);
+      if (app.source === 'image' && !app.container && state.repository === undefined) state.repository = repositoryOf(value.split(', ')[0]!);
       const ours = trailers.app === app.id;
       const revert = revertedCommit(commit.message);
+      const git = app.source === 'git';
       state.revisions.push({
         revision: state.revisions.length + 1,
-        image: value,
-        commit: ours ? (trailers.sourceCommit ?? null) : null,
+        // A git-source app's value is the commit its markers hold.
+        image: git ? null : value,
+        commit: git ? value : ours ? (trailers.sourceCommit ?? null) : null,
         trigger: ours && trailers.trigger ? trailers.trigger : revert ? 'revert' : 'git',
         author: `${commit.author.name} <${commit.author.email}>`,
         timestamp: new Date(commit.author.timestamp * 1000).toISOString(),

@@ -5,6 +5,8 @@ import type { Logger } from '../log.js';
 import { webhookRouter } from '../webhooks/webhook-route.js';
 import { adminRouter } from './admin-routes.js';
 import { errorMiddleware } from './error-middleware.js';
+import { gitRoute } from './git-route.js';
+import { requestId } from './request-id.js';
 
 /** The bridge's HTTP app: webhook, admin API, health. */
 export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) => string): Express {
@@ -14,14 +16,23 @@ export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req, res) => {
-    const err = bridge.queue.lastError;
-    if (!bridge.queue.hasHead || err) {
-      res.status(503).json({ status: 'unready', error: err?.message ?? 'the config repo has not been fetched yet', code: 'REPO_UNAVAILABLE' });
+  app.use(requestId(log));
+  app.get('/readyz', async (_req, res) => {
+    // Ready means: the config repo answered lately (checked now when the last look is
+    // older than a couple of seconds) and the write queue is moving.
+    await bridge.refreshQuietly(2_000);
+    const problem = bridge.unreadyReason();
+    if (problem) {
+      res.status(503).json({ status: 'unready', error: problem, code: 'REPO_UNAVAILABLE' });
       return;
     }
     res.json({ status: 'ready', head: bridge.queue.head });
   });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', bridge.metrics.registry.contentType);
+    res.send(await bridge.metrics.registry.metrics());
+  });
+  if (bridge.embedded) app.use('/git/config.git', gitRoute(bridge.settings.dataDir));
   app.use(webhookRouter(bridge, log));
   app.use(adminRouter(bridge, webhookUrl));
   app.use(() => {

@@ -29,6 +29,11 @@ const schema = z
  * is wrong (INVALID_IMAGE, INVALID_COMMIT), INVALID_BODY otherwise.
  */
 export function parseWebhookBody(raw: Buffer | undefined): WebhookBody {
+  return validateDeployBody(parseJsonBody(raw));
+}
+
+/** Parse a request body as JSON: empty, invalid, duplicate-key and prototype-key bodies are refused. */
+export function parseJsonBody(raw: Buffer | undefined): unknown {
   const text = raw && raw.length > 0 ? raw.toString('utf8') : '';
   if (text.trim() === '') throw new KipError('INVALID_JSON', 'the body is empty; send {"image": "<ref>", "commit": "<sha>"}');
   let json: unknown;
@@ -38,7 +43,7 @@ export function parseWebhookBody(raw: Buffer | undefined): WebhookBody {
     throw new KipError('INVALID_JSON', 'the body is not valid JSON; send {"image": "<ref>", "commit": "<sha>"}');
   }
   checkJsonKeys(text);
-  return validateDeployBody(json);
+  return json;
 }
 
 /** Validate an already parsed `{image?, commit?}` body (webhook and admin deploy alike). */

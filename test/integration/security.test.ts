@@ -87,7 +87,8 @@ describe('secrets never leak', () => {
     const token = tokenFor(TEST_SECRET_KEY, app, 1);
     const ok = await postWebhook(bridge.url, app, { image: 'registry.example.com/app-0001:abc123f', commit: 'abc123f' }, { 'X-Kipper-Token': token });
     expect(ok.status).toBe(200);
-    for (const headers of [{ 'X-Kipper-Token': 'f'.repeat(64) }, { 'X-Gitlab-Token': token.toUpperCase() }, { 'X-Kipper-Token': TEST_ADMIN_TOKEN }]) {
+    const wrong: Array<Record<string, string>> = [{ 'X-Kipper-Token': 'f'.repeat(64) }, { 'X-Gitlab-Token': token.toUpperCase() }, { 'X-Kipper-Token': TEST_ADMIN_TOKEN }];
+    for (const headers of wrong) {
       const res = await postWebhook(bridge.url, app, { image: 'registry.example.com/app-0001:x' }, headers);
       bodies.push(JSON.stringify(res.json));
     }

@@ -6,7 +6,8 @@ interface RollbackResponse {
   status: string;
   revision: number | null;
   rolledBackTo: number;
-  image: string;
+  image: string | null;
+  commit: string | null;
 }
 
 /** `kip app rollback <app> [--revision N]`: a new commit that brings back an earlier image. */
@@ -21,5 +22,5 @@ export async function appRollback(client: AdminClient, positionals: string[], op
   }
   const res = await client.request<RollbackResponse>('POST', `/api/v1/apps/${id}/rollback`, revision === undefined ? {} : { revision });
   if (options.json) return JSON.stringify(res, null, 2);
-  return `✔ Rolled back ${name} to revision #${res.rolledBackTo} (${res.image})`;
+  return `✔ Rolled back ${name} to revision #${res.rolledBackTo} (${res.image ?? res.commit})`;
 }

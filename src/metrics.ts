@@ -1,0 +1,56 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The bridge's Prometheus metrics, on a registry of its own (served at /metrics). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly webhookRequests = new Counter({
+    name: 'kipper_webhook_requests_total',
+    help: 'Webhook requests answered, by HTTP status',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly deployDuration = new Histogram({
+    name: 'kipper_deploy_duration_seconds',
+    help: 'From webhook received to its commit pushed (deployed answers only)',
+    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly pushAttempts = new Counter({
+    name: 'kipper_push_attempts_total',
+    help: 'Pushes to the config repo, by result (ok, rejected: someone else moved the branch, error: unreachable)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly commitsPerPush = new Histogram({
+    name: 'kipper_commits_per_push',
+    help: 'Deploy commits carried by one successful push (group commit)',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200],
+    registers: [this.registry],
+  });
+
+  constructor(sources: { queueDepth: () => number; historyRevisions: () => number }) {
+    new Gauge({
+      name: 'kipper_write_queue_depth',
+      help: 'Edits waiting for or in a push',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.queueDepth());
+      },
+    });
+    new Gauge({
+      name: 'kipper_history_index_revisions',
+      help: 'Revisions held by the history index, over all apps',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.historyRevisions());
+      },
+    });
+    collectDefaultMetrics({ register: this.registry, prefix: 'kipper_' });
+  }
+
+  /** Count one push attempt as the write queue reports it. */
+  observePush(e: { commits: number; result: 'ok' | 'rejected' | 'unreachable' }): void {
+    this.pushAttempts.inc({ result: e.result === 'unreachable' ? 'error' : e.result });
+    if (e.result === 'ok') this.commitsPerPush.observe(e.commits);
+  }
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { KipError } from '../errors.js';
+
+/** What a git provider's event asks of an app. */
+export type ProviderAction =
+  | { kind: 'ping' }
+  | { kind: 'push'; ref: string; commit: string }
+  | { kind: 'package'; image: string }
+  | { kind: 'ignored'; reason: string };
+
+const ZERO = /^0+$/;
+const pushSchema = z.object({ ref: z.string(), after: z.string(), checkout_sha: z.string().nullish() }).loose();
+const versionSchema = z
+  .object({
+    package_url: z.string().optional(),
+    container_metadata: z.object({ tag: z.object({ name: z.string().optional() }).loose().optional() }).loose().nullish(),
+  })
+  .loose();
+const packageSchema = z
+  .object({
+    action: z.string(),
+    registry_package: z.object({ package_type: z.string().optional(), package_version: versionSchema.optional() }).loose().optional(),
+    package: z.object({ package_type: z.string().optional(), package_version: versionSchema.optional() }).loose().optional(),
+  })
+  .loose();
+
+function parse<T>(schema: z.ZodType<T>, json: unknown, event: string): T {
+  const r = schema.safeParse(json);
+  if (!r.success) {
+    const detail = r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+    throw new KipError('INVALID_BODY', `not a ${event} event payload: ${detail}`);
+  }
+  return r.data;
+}
+
+/**
+ * The action of a GitHub (`X-GitHub-Event`) or GitLab (`X-Gitlab-Event`) event, or null
+ * for a plain CI request (no event header). Pure: headers and parsed JSON in.
+ */
+export function providerAction(github: string | undefined, gitlab: string | undefined, json: unknown): ProviderAction | null {
+  if (github !== undefined) {
+    switch (github) {
+      case 'ping':
+        return { kind: 'ping' };
+      case 'push': {
+        const p = parse(pushSchema, json, 'GitHub push');
+        if (ZERO.test(p.after)) return { kind: 'ignored', reason: `${p.ref} was deleted` };
+        return { kind: 'push', ref: p.ref, commit: p.after };
+      }
+      case 'registry_package':
+      case 'package': {
+        const p = parse(packageSchema, json, `GitHub ${github}`);
+        const pkg = p.registry_package ?? p.package;
+        if (p.action !== 'published') return { kind: 'ignored', reason: `package action "${p.action}" deploys nothing` };
+        const version = pkg?.package_version;
+        const type = pkg?.package_type?.toLowerCase();
+        if (!version?.package_url || (type !== undefined && type !== 'container' && type !== 'docker')) {
+          return { kind: 'ignored', reason: 'not a container image package' };
+        }
+        return { kind: 'package', image: version.package_url };
+      }
+      default:
+        return { kind: 'ignored', reason: `GitHub event "${github}" deploys nothing` };
+    }
+  }
+  if (gitlab !== undefined) {
+    if (gitlab !== 'Push Hook') return { kind: 'ignored', reason: `GitLab event "${gitlab}" deploys nothing` };
+    const p = parse(pushSchema, json, 'GitLab Push Hook');
+    const commit = p.checkout_sha ?? p.after;
+    if (ZERO.test(commit)) return { kind: 'ignored', reason: `${p.ref} was deleted` };
+    return { kind: 'push', ref: p.ref, commit };
+  }
+  return null;
+}

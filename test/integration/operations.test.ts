@@ -1,0 +1,156 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postWebhook, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
+import { appIds, createConfigRepo } from '../helpers/config-repo.js';
+import { cloneRepo, commitAndPush, git, logOf, showFile } from '../helpers/git-cli.js';
+import { startGitServer, type GitServer } from '../helpers/git-server.js';
+import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
+
+/** The value of one Prometheus sample (0 when absent). */
+function sample(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('serving the embedded repo over git smart HTTP', () => {
+  let bridge: BridgeProcess;
+  beforeAll(async () => {
+    bridge = await startBridge();
+  });
+  afterAll(async () => {
+    await bridge?.stop();
+  });
+
+  it('git clone of /git/config.git gets the latest deploy; a push to it is refused', async () => {
+    const token = /Secret token: ([0-9a-f]{64})/.exec(bridge.output())![1]!;
+    const res = await postWebhook(bridge.url, 'demo-test/api', { image: 'registry.example.com/api:cl0ne01' }, { 'X-Kipper-Token': token });
+    expect(res.json.status).toBe('deployed');
+    const clone = await cloneRepo(`${bridge.url}/git/config.git`);
+    expect((await git(['-C', clone, 'rev-parse', 'HEAD'])).trim()).toBe(res.json.configCommit);
+    expect(await git(['-C', clone, 'show', 'HEAD:apps/demo-test/api/deployment.yaml'])).toContain('registry.example.com/api:cl0ne01');
+    await expect(commitAndPush(clone, 'evil.txt', 'x\n', 'try to write around the bridge')).rejects.toThrow(/403|read-only|denied|failed/i);
+    expect((await logOf(join(bridge.dataDir, 'config.git')))[0]!.oid).toBe(res.json.configCommit);
+    const traversal = await fetch(`${bridge.url}/git/config.git/..%2fsecret-key`);
+    expect(traversal.status).toBe(404);
+  });
+});
+
+describe('metrics, readiness and logs against a real remote', () => {
+  let server: GitServer;
+  let bridge: BridgeProcess;
+  const app = 'team-test/app-0001';
+  const token = tokenFor(TEST_SECRET_KEY, app, 1);
+  const metrics = async () => (await fetch(`${bridge.url}/metrics`)).text();
+
+  beforeAll(async () => {
+    server = await startGitServer();
+    await createConfigRepo(server.root, 'config.git', 3);
+    bridge = await startBridge({
+      KIPPER_REPO_URL: server.url('config.git'),
+      KIPPER_SECRET_KEY: TEST_SECRET_KEY,
+      KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      KIPPER_LOG_LEVEL: 'debug',
+    });
+  });
+  afterAll(async () => {
+    await bridge?.stop();
+    await server?.close();
+  });
+
+  it('moves the counters across a deploy, an authorisation failure and a rejected push', async () => {
+    const before = await metrics();
+    await postWebhook(bridge.url, app, { image: 'registry.example.com/app-0001:m1' }, { 'X-Kipper-Token': token });
+    await postWebhook(bridge.url, app, { image: 'registry.example.com/app-0001:m1' }, { 'X-Kipper-Token': 'nope' });
+    // A third party moves the branch: the next push is rejected once, then lands.
+    await commitAndPush(await cloneRepo(server.url('config.git')), 'notes/x.txt', 'x\n', 'third party');
+    await postWebhook(bridge.url, app, { image: 'registry.example.com/app-0001:m2' }, { 'X-Kipper-Token': token });
+    const after = await metrics();
+    expect(sample(after, 'kipper_webhook_requests_total', 'status="200"') - sample(before, 'kipper_webhook_requests_total', 'status="200"')).toBe(2);
+    expect(sample(after, 'kipper_webhook_requests_total', 'status="401"') - sample(before, 'kipper_webhook_requests_total', 'status="401"')).toBe(1);
+    expect(sample(after, 'kipper_push_attempts_total', 'result="ok"') - sample(before, 'kipper_push_attempts_total', 'result="ok"')).toBe(2);
+    expect(sample(after, 'kipper_push_attempts_total', 'result="rejected"') - sample(before, 'kipper_push_attempts_total', 'result="rejected"')).toBe(1);
+    expect(sample(after, 'kipper_deploy_duration_seconds_count') - sample(before, 'kipper_deploy_duration_seconds_count')).toBe(2);
+    expect(sample(after, 'kipper_commits_per_push_sum') - sample(before, 'kipper_commits_per_push_sum')).toBe(2);
+    expect(after).toMatch(/^kipper_write_queue_depth 0$/m);
+    expect(sample(after, 'kipper_history_index_revisions')).toBeGreaterThanOrEqual(3);
+  });
+
+  it('turns unready while the remote is down and ready again after', async () => {
+    expect((await fetch(`${bridge.url}/readyz`)).status).toBe(200);
+    server.setDown(true);
+    try {
+      await new Promise((r) => setTimeout(r, 2_100));
+      const down = await fetch(`${bridge.url}/readyz`);
+      expect(down.status).toBe(503);
+      expect(((await down.json()) as { code: string }).code).toBe('REPO_UNAVAILABLE');
+      expect((await fetch(`${bridge.url}/healthz`)).status).toBe(200);
+    } finally {
+      server.setDown(false);
+    }
+    await new Promise((r) => setTimeout(r, 2_100));
+    expect((await fetch(`${bridge.url}/readyz`)).status).toBe(200);
+  });
+
+  it('puts the request id on every log line of a request, and one deploy line with app, image, revision, commit and duration', async () => {
+    const res = await fetch(`${bridge.url}/api/v1/webhook/${app}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-kipper-token': token, 'x-request-id': 'ci-run-4711' },
+      body: JSON.stringify({ image: 'registry.example.com/app-0001:logged1' }),
+    });
+    expect(res.headers.get('x-request-id')).toBe('ci-run-4711');
+    // The access line is written when the answer has been sent: wait for the pipe.
+    const linesOf = () =>
+      bridge
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('ci-run-4711'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (let i = 0; i < 40 && linesOf().length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    const lines = linesOf();
+    expect(lines.map((l) => l.msg)).toEqual(['webhook deployed', 'request']);
+    expect(lines[1]).toMatchObject({ method: 'POST', status: 200 });
+    const deploy = lines.find((l) => l.msg === 'webhook deployed')!;
+    expect(deploy).toMatchObject({ level: 'info', reqId: 'ci-run-4711', app, image: 'registry.example.com/app-0001:logged1', revision: expect.any(Number) });
+    expect(deploy.configCommit).toMatch(/^[0-9a-f]{40}$/);
+    expect(deploy.durationMs).toEqual(expect.any(Number));
+  });
+});
+
+describe('SIGTERM', () => {
+  it('during a burst: every request answered 200 has its commit in the remote, and the bridge exits 0', async () => {
+    const server = await startGitServer();
+    try {
+      await createConfigRepo(server.root, 'config.git', 10);
+      const bridge = await startBridge({ KIPPER_REPO_URL: server.url('config.git'), KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+      const apps = appIds(10);
+      const sends = Array.from({ length: 60 }, async (_, i) => {
+        const app = apps[i % 10]!;
+        const image = `registry.example.com/${app.split('/')[1]}:term-${i}`;
+        try {
+          const r = await postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
+          return { image, status: r.status, commit: r.json.configCommit as string | undefined };
+        } catch {
+          return { image, status: 0, commit: undefined }; // connection refused after close
+        }
+      });
+      await new Promise((r) => setTimeout(r, 150));
+      const exit = bridge.stop('SIGTERM');
+      const answers = await Promise.all(sends);
+      expect(await exit).toBe(0);
+      const log = await logOf(join(server.root, 'config.git'), 'main', 1000);
+      const acknowledged = answers.filter((a) => a.status === 200);
+      expect(acknowledged.length).toBeGreaterThan(0);
+      for (const a of acknowledged) {
+        const c = log.find((e) => e.oid === a.commit);
+        expect(c, `${a.image} answered 200 but is not in the remote`).toBeDefined();
+        expect(c!.message).toContain(`Kipper-Image: ${a.image}\n`);
+      }
+      for (const a of answers) expect([0, 200, 503]).toContain(a.status);
+      expect(await showFile(join(server.root, 'config.git'), 'main', 'kipper.yaml')).toContain('apps:');
+      await rm(bridge.dataDir, { recursive: true, force: true });
+    } finally {
+      await server.close();
+    }
+  });
+});
