@@ -12,6 +12,7 @@ import { appIds, createConfigRepo } from '../helpers/config-repo.js';
 import { cloneRepo, git } from '../helpers/git-cli.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
+import { editBench } from './edit-bench.js';
 import { historyBench } from './history-bench.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
@@ -103,6 +104,14 @@ async function peakRssMb(pid: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  for (const e of editBench()) {
+    rows.push({
+      name: `YAML edit, ${e.format} (${e.fixtures} fixtures)`,
+      value: `${e.medianUs.toFixed(0)} µs median, ${e.worstUs.toFixed(0)} µs worst fixture`,
+      target: '< 1 ms',
+      ok: e.worstUs < 1000,
+    });
+  }
   const server = await startGitServer();
   const bridges: BridgeProcess[] = [];
   try {
