@@ -31,10 +31,10 @@ export function imageEdit(input: ImageEditInput): Edit<null> {
     trailers: { image: input.image.raw },
     editText: (text, app) => setImage(text, { image: input.image, container: app.container, app: app.id }),
     lookedFor: (app) =>
-      app.container
-        ? `container "${app.container}" or an image of repository ${input.image.repository}`
-        : `an image of repository ${input.image.repository}`,
-    hint: (app) => `set \`container\` in kipper.yaml or add a # {"$kipper": "${app.id}"} marker after the value`,
+      `containers/initContainers with image repository ${input.image.repository}` +
+      (app.container ? ` or named "${app.container}"` : '') +
+      `, kustomize images: entries named ${input.image.repository}, Helm {repository, tag} values for it, and # {"$kipper": "${app.id}"} markers`,
+    hint: (app) => `set \`container\` in kipper.yaml, or add a # {"$kipper": "${app.id}"} marker after the value to set`,
   });
 }
 
