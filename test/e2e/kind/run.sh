@@ -52,7 +52,11 @@ if command -v docker >/dev/null 2>&1; then
     missing+=("docker daemon: not reachable, \`docker info\` failed: $(printf '%s' "$docker_err" | grep -v '^\s*$' | tail -n 1)")
   fi
 fi
-if command -v curl >/dev/null 2>&1; then
+# Network is probed only where the run could go ahead otherwise: a machine without a
+# Docker engine or kind never sends a request outside (some sandboxes flag any).
+if [ ${#missing[@]} -gt 0 ]; then
+  missing+=("network access: not checked (the local prerequisites above are missing first)")
+elif command -v curl >/dev/null 2>&1; then
   # The Argo CD manifest (GitHub), its images (quay.io) and the kind node image (Docker Hub).
   if ! curl -fsSI --max-time 15 -o /dev/null "$ARGOCD_MANIFEST" 2>/dev/null; then
     missing+=("network access: cannot fetch the Argo CD manifest $ARGOCD_MANIFEST")
