@@ -2,10 +2,10 @@ import { createHmac } from 'node:crypto';
 import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
-import { createConfigRepo } from '../helpers/config-repo.js';
+import type { BridgeProcess } from '../helpers/bridge-process.js';
 import { headOf } from '../helpers/git-cli.js';
-import { startGitServer, type GitServer } from '../helpers/git-server.js';
+import type { GitServer } from '../helpers/git-server.js';
+import { startRemoteBridge } from '../helpers/remote-bridge.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 
 const APP = 'team-test/app-0001';
@@ -134,9 +134,7 @@ describe('bad requests change nothing', () => {
   let bridge: BridgeProcess;
 
   beforeAll(async () => {
-    server = await startGitServer();
-    bare = await createConfigRepo(server.root, 'config.git', 4);
-    bridge = await startBridge({ KIPPER_REPO_URL: server.url('config.git'), KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    ({ server, bare, bridge } = await startRemoteBridge(4));
     const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
     expect((await fetch(`${bridge.url}/api/v1/apps/${DISABLED}/webhook`, { method: 'DELETE', headers: admin })).status).toBe(200);
     expect((await fetch(`${bridge.url}/api/v1/apps/${OTHER}/webhook`, { method: 'POST', headers: admin })).status).toBe(200);

@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postWebhook, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
-import { createBareRepo, git, headOf, showFile } from '../helpers/git-cli.js';
-import { startGitServer, type GitServer } from '../helpers/git-server.js';
+import { postWebhook, type BridgeProcess } from '../helpers/bridge-process.js';
+import { git, headOf, showFile } from '../helpers/git-cli.js';
+import type { GitServer } from '../helpers/git-server.js';
+import { startRemoteBridge } from '../helpers/remote-bridge.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 
 const FIXTURE = fileURLToPath(new URL('../../fixtures/repos/formats/', import.meta.url));
@@ -22,9 +23,7 @@ describe('every config format through the webhook', () => {
   const post = (app: string, image: string) => postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
 
   beforeAll(async () => {
-    server = await startGitServer();
-    bare = await createBareRepo(server.root, 'config.git', FIXTURE);
-    bridge = await startBridge({ KIPPER_REPO_URL: server.url('config.git'), KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    ({ server, bare, bridge } = await startRemoteBridge(FIXTURE));
   });
   afterAll(async () => {
     await bridge?.stop();

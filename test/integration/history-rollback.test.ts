@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postWebhook, runKip, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
-import { cloneRepo, createBareRepo, git, headOf, logOf, showFile } from '../helpers/git-cli.js';
-import { startGitServer, type GitServer } from '../helpers/git-server.js';
+import { cloneRepo, git, headOf, logOf, showFile } from '../helpers/git-cli.js';
+import type { GitServer } from '../helpers/git-server.js';
+import { startRemoteBridge } from '../helpers/remote-bridge.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 
 const FIXTURE = fileURLToPath(new URL('../../fixtures/repos/two-envs/', import.meta.url));
@@ -43,9 +44,7 @@ describe('history and rollback from git', () => {
   };
 
   beforeAll(async () => {
-    server = await startGitServer();
-    bare = await createBareRepo(server.root, 'config.git', FIXTURE);
-    bridge = await startBridge({ KIPPER_REPO_URL: server.url('config.git'), KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    ({ server, bare, bridge } = await startRemoteBridge(FIXTURE));
   });
   afterAll(async () => {
     await bridge?.stop();

@@ -2,9 +2,10 @@ import { createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
-import { createBareRepo, headOf, logOf, showFile } from '../helpers/git-cli.js';
-import { startGitServer, type GitServer } from '../helpers/git-server.js';
+import type { BridgeProcess } from '../helpers/bridge-process.js';
+import { headOf, logOf, showFile } from '../helpers/git-cli.js';
+import type { GitServer } from '../helpers/git-server.js';
+import { startRemoteBridge } from '../helpers/remote-bridge.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 
 const FIXTURE = fileURLToPath(new URL('../../fixtures/repos/providers/', import.meta.url));
@@ -40,9 +41,7 @@ describe('GitHub and GitLab webhooks', () => {
   };
 
   beforeAll(async () => {
-    server = await startGitServer();
-    bare = await createBareRepo(server.root, 'config.git', FIXTURE);
-    bridge = await startBridge({ KIPPER_REPO_URL: server.url('config.git'), KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    ({ server, bare, bridge } = await startRemoteBridge(FIXTURE));
   });
   afterAll(async () => {
     await bridge?.stop();
