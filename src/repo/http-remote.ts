@@ -226,7 +226,8 @@ export class HttpRemote implements Remote {
     const signal = controller.signal;
     try {
       const result = await Promise.race([
-        git.fetch({
+        // No pack of ours is deleted (merged away) while isomorphic-git walks the packs.
+        this.store.withStablePacks(() => git.fetch({
           fs: nodeFs,
           // isomorphic-git has no timeout of its own; the signal tears the sockets down.
           http: { request: (req) => http.request({ ...req, signal }) },
@@ -239,7 +240,7 @@ export class HttpRemote implements Remote {
           ...(depth === undefined ? {} : { depth }),
           headers: { ...this.authHeaders, 'User-Agent': `git/${AGENT}` },
           cache: this.store.gitCache,
-        }),
+        })),
         timeout,
       ]);
       if (!result.fetchHead) {

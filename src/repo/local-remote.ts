@@ -30,7 +30,8 @@ export class LocalRemote implements Remote {
     this.gitdir = opts.gitdir;
     this.branch = opts.branch;
     this.ref = `refs/heads/${opts.branch}`;
-    this.store = new ObjectStore(opts.gitdir);
+    // fsync: once `flush` resolves, the objects survive a crash (see `push`).
+    this.store = new ObjectStore(opts.gitdir, { fsync: true });
     this.description = `embedded repo ${opts.gitdir} (${opts.branch})`;
   }
 
@@ -75,18 +76,18 @@ export class LocalRemote implements Remote {
   /**
    * Compare-and-swap of the branch ref: moves it from `oldOid` (ZERO_OID: must not
    * exist yet) to `newOid`, or answers `rejected` if it moved or another writer holds
-   * the lock. The new objects are fsynced first, so the ref never names an object a
-   * crash could lose.
+   * the lock. The new objects are durable first, so the ref never names an object a
+   * crash could lose: they are in packs the store fsyncs (file and directory) before
+   * `flush` resolves.
    */
-  async push(oldOid: string, newOid: string, newObjects: string[]): Promise<PushResult> {
+  async push(oldOid: string, newOid: string, _newObjects: string[]): Promise<PushResult> {
     const refPath = join(this.gitdir, this.ref);
     const lockPath = `${refPath}.lock`;
     await mkdir(dirname(refPath), { recursive: true });
     // A ref must never name a commit that is not here (a corrupt repo for every reader):
-    // wait for the store's background object writes first.
+    // wait for the store's background pack writes first.
     await this.store.flush();
     await this.store.readCommit(newOid);
-    await this.syncObjects(newObjects);
 
     const lock = await this.acquireLock(lockPath);
     if (lock === null) {
@@ -128,29 +129,6 @@ export class LocalRemote implements Remote {
       }
     }
     return null;
-  }
-
-  /** fsync the new loose objects and their directories (objects already packed are skipped). */
-  private async syncObjects(oids: string[]): Promise<void> {
-    const dirs = new Set<string>();
-    await Promise.all(
-      oids.map(async (oid) => {
-        const path = this.store.looseObjectPath(oid);
-        let handle;
-        try {
-          handle = await open(path, 'r');
-        } catch {
-          return;
-        }
-        try {
-          await handle.sync();
-          dirs.add(dirname(path));
-        } finally {
-          await handle.close();
-        }
-      }),
-    );
-    await Promise.all([...dirs].map(syncDir));
   }
 }
 

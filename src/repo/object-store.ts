@@ -5,25 +5,33 @@
  * its path (only those), and the commit. isomorphic-git's `commit` rewrites every tree
  * and grows with the repo, so we do not use it (see DESIGN.md, "Writing to git").
  *
- * Reads go through isomorphic-git (it understands packs and deltas from fetches);
- * writes are plain loose objects: zlib-deflated `<type> <size>\0<content>` named by
- * the SHA-1 of the inflated bytes (https://git-scm.com/book/en/v2/Git-Internals-Git-Objects).
- * Trees along the path are edited as raw bytes, so sibling entries (their names,
- * modes and order) are copied byte for byte, even names that are not UTF-8.
+ * Objects are named by the SHA-1 of `<type> <size>\0<content>`
+ * (https://git-scm.com/book/en/v2/Git-Internals-Git-Objects). Trees along the path are
+ * edited as raw bytes, so sibling entries (their names, modes and order) are copied
+ * byte for byte, even names that are not UTF-8.
  *
- * Measured, and why it is not all isomorphic-git: a commit's objects are hashed in
- * memory first and written to disk in parallel (the disk latency is paid once, not
- * once per object), and `pack` builds the push's pack from the objects just written,
- * still in memory: isomorphic-git's `packObjects` re-reads, re-inflates and re-hashes
- * each object from disk and deflates through web streams, 7–12 ms of a ~45 ms deploy.
+ * Writes: a commit's objects are hashed in memory (ids known at once) and written to
+ * disk later, in the background, as ONE pack + idx per flush (pack-set.ts): a loose
+ * file per object cost ~260 µs of kernel time each, the largest single cost of a
+ * deploy, and left five files per deploy in the repo forever. Until its pack is
+ * visible an object is read from memory.
+ *
+ * Reads: memory, then our own reader of whole objects in packs, then isomorphic-git
+ * for the rest (loose objects, deltas in packs from fetches or native git).
+ *
+ * `pack` builds the push's pack from the objects just written, still in memory, and
+ * the deflated entries it makes are reused by the disk pack: isomorphic-git's
+ * `packObjects` re-reads, re-inflates and re-hashes each object from disk and deflates
+ * through web streams, 7–12 ms of a ~45 ms deploy.
  */
 import { createHash } from 'node:crypto';
 import * as nodeFs from 'node:fs';
-import { mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import * as git from 'isomorphic-git';
 import { KipError } from '../errors.js';
+import { PackSet } from './pack-set.js';
 
 /**
  * Author or committer. `timezoneOffset` follows isomorphic-git (and JavaScript's
@@ -83,6 +91,13 @@ interface DirChanges {
 const CACHE_SIZE = 256;
 /** Recently written objects kept in memory for `pack` (a push batch is a few dozen). */
 const RECENT_OBJECTS_BYTES = 16 * 1024 * 1024;
+/**
+ * A background flush runs this long after the first unwritten object: long enough to
+ * gather several deploys into one pack, short enough that little waits in memory.
+ */
+const FLUSH_DELAY_MS = 50;
+/** ...or at once when this much content is waiting. */
+const FLUSH_BYTES = 4 * 1024 * 1024;
 
 type ObjectType = 'blob' | 'tree' | 'commit';
 
@@ -91,10 +106,11 @@ interface StagedObject {
   oid: string;
   type: ObjectType;
   content: Uint8Array;
+  /** Its pack entry (header + deflated content), made once for the push pack and the disk pack. */
+  entry?: Buffer | undefined;
+  /** The `writeCommit` that queued it for disk (see `flush`). */
+  seq?: number;
 }
-
-/** Temp names only need to be unique within this process (the pid covers the rest). */
-let tmpCounter = 0;
 
 /** Pack entry type numbers (https://git-scm.com/docs/gitformat-pack#_object_types). */
 const PACK_TYPE: Record<string, number> = { commit: 1, tree: 2, blob: 3, tag: 4 };
@@ -104,29 +120,42 @@ export class ObjectStore {
   readonly gitdir: string;
   /**
    * isomorphic-git's cache, shared with fetches into the same gitdir: without it, every
-   * object read from a pack re-reads the pack index and re-hashes the whole pack
-   * (https://isomorphic-git.org/docs/en/cache).
+   * object it reads from a pack (deltas from fetches) re-reads the pack index and
+   * re-hashes the whole pack (https://isomorphic-git.org/docs/en/cache). The pack set
+   * drops the packs it deletes from it.
    */
   readonly gitCache: object = {};
   private readonly trees = new Map<string, TreeEntry[]>();
   /** Parsed commits, also immutable; the parent of the next write is usually the last one written. */
   private readonly commits = new Map<string, CommitInfo>();
   private readonly recent = new Map<string, StagedObject>();
-  /** Background disk writes of objects (see `writeCommit`). */
-  private readonly writing = new Set<Promise<void>>();
-  private writeError: Error | null = null;
-  /** Ids of objects whose disk write has not finished. */
-  private readonly unwritten = new Set<string>();
   private recentBytes = 0;
-  /** objects/xx directories known to exist: saves a mkdir per object. */
-  private readonly objectDirs = new Set<string>();
+  private readonly packs: PackSet;
+  /** Objects waiting for the next pack, oldest first. */
+  private pending = new Map<string, StagedObject>();
+  private pendingBytes = 0;
+  /** Batches being written as packs, still read from here until their pack is visible. */
+  private readonly inFlight: Array<Map<string, StagedObject>> = [];
+  /** Pack writes run one after another; this never rejects (errors go to `writeError`). */
+  private writeChain: Promise<void> = Promise.resolve();
+  private writeError: Error | null = null;
+  private flushTimer: NodeJS.Timeout | undefined;
+  /** Counts `writeCommit`s that queued objects, so `flush` knows which ones it waits for. */
+  private seq = 0;
 
-  constructor(gitdir: string) {
+  /**
+   * `fsync`: every pack is made durable before it becomes visible, so once `flush`
+   * resolves a crash cannot lose what it wrote (the embedded repo, whose ref moves
+   * right after). Without it (a cache of a remote repo) a crash may lose recent packs,
+   * never corrupt one: they appear by rename.
+   */
+  constructor(gitdir: string, opts: { fsync?: boolean } = {}) {
     this.gitdir = gitdir;
+    this.packs = new PackSet(gitdir, { fsync: opts.fsync ?? false, gitCache: this.gitCache });
   }
 
   /** Opens `gitdir`, creating an empty bare repo whose HEAD names `branch` if there is none. */
-  static async init(gitdir: string, branch: string): Promise<ObjectStore> {
+  static async init(gitdir: string, branch: string, opts: { fsync?: boolean } = {}): Promise<ObjectStore> {
     for (const dir of ['objects/info', 'objects/pack', 'refs/heads', 'refs/tags', 'info', 'hooks']) {
       await mkdir(join(gitdir, dir), { recursive: true });
     }
@@ -138,14 +167,14 @@ export class ObjectStore {
       join(gitdir, 'config'),
       '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n',
     );
-    return new ObjectStore(gitdir);
+    return new ObjectStore(gitdir, opts);
   }
 
   /** Content of the file at `path` in a commit; null when there is no regular file there. */
   async readFile(commitOid: string, path: string): Promise<Uint8Array | null> {
     const oid = await this.fileOid(commitOid, path);
-    // A copy: the bytes may be shared with the pack cache.
-    return oid === null ? null : new Uint8Array((await this.readRaw(oid, 'blob')).content);
+    // A copy: the bytes may be shared with the in-memory objects or isomorphic-git's cache.
+    return oid === null ? null : new Uint8Array(await this.readRaw(oid, 'blob'));
   }
 
   /** The blob id of the file at `path` in a commit (no content read); null when absent. */
@@ -166,14 +195,7 @@ export class ObjectStore {
   async readCommit(oid: string): Promise<CommitInfo> {
     const cached = this.commits.get(oid);
     if (cached) return copyCommit(cached);
-    if (this.unwritten.has(oid)) await this.flush();
-    let info: CommitInfo;
-    try {
-      const { commit } = await git.readCommit({ fs: nodeFs, gitdir: this.gitdir, oid, cache: this.gitCache });
-      info = { tree: commit.tree, parents: commit.parent, message: commit.message, author: commit.author, committer: commit.committer };
-    } catch (err) {
-      throw missingObject(oid, 'commit', err);
-    }
+    const info = parseCommit(await this.readRaw(oid, 'commit'), oid);
     lruSet(this.commits, oid, info);
     return copyCommit(info);
   }
@@ -210,29 +232,16 @@ export class ObjectStore {
     lines.push(`author ${formatSignature(input.author)}`, `committer ${formatSignature(input.committer)}`);
     // git stores a message with exactly one trailing newline (what `git commit` writes).
     const message = input.message.replace(/\n+$/, '') + '\n';
-    const commit = this.stage('commit', Buffer.from(`${lines.join('\n')}\n\n${message}`, 'utf8'), staged);
+    const commitBytes = Buffer.from(`${lines.join('\n')}\n\n${message}`, 'utf8');
+    const commit = this.stage('commit', commitBytes, staged);
     newObjects.add(commit);
-    // Every id is known before any disk write, and the objects stay readable from memory
-    // (`recent`), so the disk writes run in the background, overlapping the push that
-    // carries them. `flush()` is the barrier for anything that reads the disk: native git
-    // on the embedded repo before its ref moves, isomorphic-git before a fetch.
-    for (const o of staged) this.unwritten.add(o.oid);
-    this.track(
-      Promise.all(
-        staged.map(async (o) => {
-          await this.persist(o);
-          this.unwritten.delete(o.oid);
-        }),
-      ),
-    );
-    // What isomorphic-git's readCommit would return for it (it drops CRs and leading newlines).
-    lruSet(this.commits, commit, {
-      tree,
-      parents: input.parent === '' ? [] : [input.parent],
-      message: message.replace(/\r/g, '').replace(/^\n+/, ''),
-      author: { ...input.author, timestamp: Math.floor(input.author.timestamp) },
-      committer: { ...input.committer, timestamp: Math.floor(input.committer.timestamp) },
-    });
+    // Every id is known before any disk write, and the objects stay readable from memory,
+    // so the disk write runs in the background, overlapping the push that carries them.
+    // Only new objects: the others are the parent's, already stored or queued.
+    // `flush()` is the barrier for anything that reads the disk: native git on the
+    // embedded repo before its ref moves, isomorphic-git before a fetch.
+    this.queue(staged.filter((o) => newObjects.has(o.oid)));
+    lruSet(this.commits, commit, parseCommit(commitBytes, commit));
     return { oid: commit, newObjects: [...newObjects] };
   }
 
@@ -245,22 +254,19 @@ export class ObjectStore {
     const unique = [...new Set(oids)];
     const parts: Buffer[] = [Buffer.from('PACK', 'latin1'), u32(2), u32(unique.length)];
     for (const oid of unique) {
-      const { type, content } = this.recent.get(oid) ?? (await this.readAny(oid));
-      const typeNumber = PACK_TYPE[type];
-      if (typeNumber === undefined) throw new KipError('INTERNAL', `cannot pack object ${oid} of type ${type}`, { oid });
-      parts.push(packEntryHeader(typeNumber, content.byteLength), deflateSync(content, { level: 1 }));
+      const staged = this.inMemory(oid);
+      parts.push(staged ? this.entryOf(staged) : packEntry(await this.readObject(oid)));
     }
     const body = Buffer.concat(parts);
     const trailer = createHash('sha1').update(body).digest();
     return Buffer.concat([body, trailer]);
   }
 
-  /** Path of the loose object file `oid` would have (it may live in a pack instead). */
+  /** Path of the loose object file `oid` would have: objects are written to packs, but older data dirs and native git have loose ones. */
   looseObjectPath(oid: string): string {
     return join(this.gitdir, 'objects', oid.slice(0, 2), oid.slice(2));
   }
 
-  /** Rewrites `baseOid` (null: no tree yet) with `changes` applied; returns the new tree id. */
   /**
    * Paths of the blobs that differ between two trees (null: the empty tree), entering
    * only subtrees whose ids differ and that `wanted(dir)` asks for (`dir` ends in `/`):
@@ -296,6 +302,7 @@ export class ObjectStore {
     return out;
   }
 
+  /** Rewrites `baseOid` (null: no tree yet) with `changes` applied; returns the new tree id. */
   private async stageTreeWith(
     baseOid: string | null,
     changes: DirChanges,
@@ -353,7 +360,7 @@ export class ObjectStore {
       this.trees.set(oid, cached);
       return cached;
     }
-    const entries = parseTree((await this.readRaw(oid, 'tree')).content, oid);
+    const entries = parseTree(await this.readRaw(oid, 'tree'), oid);
     this.remember(oid, entries);
     return entries;
   }
@@ -362,64 +369,161 @@ export class ObjectStore {
     lruSet(this.trees, oid, entries);
   }
 
-  private async readRaw(oid: string, type: 'blob' | 'tree'): Promise<{ content: Uint8Array }> {
-    if (oid === EMPTY_TREE_OID) return { content: new Uint8Array(0) };
-    const recent = this.recent.get(oid);
-    if (recent?.type === type) return { content: recent.content };
-    if (this.unwritten.has(oid)) await this.flush();
-    let result;
-    try {
-      result = await git.readObject({ fs: nodeFs, gitdir: this.gitdir, oid, format: 'content', cache: this.gitCache });
-    } catch (err) {
-      throw missingObject(oid, type, err);
-    }
-    if (result.type !== type || !(result.object instanceof Uint8Array)) {
-      throw new KipError('INTERNAL', `object ${oid} is a ${result.type}, expected a ${type}`, { oid });
-    }
-    return { content: result.object };
+  /** Content of object `oid`, which must be of `type`. */
+  private async readRaw(oid: string, type: ObjectType): Promise<Uint8Array> {
+    if (oid === EMPTY_TREE_OID && type === 'tree') return new Uint8Array(0);
+    const object = this.inMemory(oid) ?? (await this.readObject(oid));
+    if (object.type !== type) throw new KipError('INTERNAL', `object ${oid} is a ${object.type}, expected a ${type}`, { oid });
+    return object.content;
   }
 
-  /** Any object by id, for `pack`: memory first, then the store. */
-  private async readAny(oid: string): Promise<{ type: string; content: Uint8Array }> {
-    if (this.unwritten.has(oid)) await this.flush();
-    let result;
+  /** Written by us and not yet in a visible pack, or still in the recent cache. */
+  private inMemory(oid: string): StagedObject | undefined {
+    const found = this.recent.get(oid) ?? this.pending.get(oid);
+    if (found) return found;
+    for (const batch of this.inFlight) {
+      const o = batch.get(oid);
+      if (o) return o;
+    }
+    return undefined;
+  }
+
+  /** Any object from disk: our reader for whole objects in packs, isomorphic-git for the rest. */
+  private async readObject(oid: string): Promise<{ type: string; content: Uint8Array }> {
     try {
-      result = await git.readObject({ fs: nodeFs, gitdir: this.gitdir, oid, format: 'content', cache: this.gitCache });
+      const packed = await this.packs.read(oid);
+      if (packed) return packed;
+      const read = () => git.readObject({ fs: nodeFs, gitdir: this.gitdir, oid, format: 'content', cache: this.gitCache });
+      const result = await this.packs.hold(async () => {
+        try {
+          return await read();
+        } catch (err) {
+          // isomorphic-git lists the packs, then opens them: another process merging
+          // packs may delete one in between. Once more, on a fresh listing.
+          if ((err as { code?: unknown }).code === 'NotFoundError') throw err;
+          return read();
+        }
+      });
+      if (!(result.object instanceof Uint8Array)) throw new Error(`unexpected ${result.format} object`);
+      return { type: result.type, content: result.object };
     } catch (err) {
       throw missingObject(oid, 'object', err);
     }
-    if (!(result.object instanceof Uint8Array)) throw new KipError('INTERNAL', `cannot read object ${oid}`, { oid });
-    return { type: result.type, content: result.object };
   }
 
-  /** Hashes an object in memory (id known at once), queues it for `persist`, keeps it for `pack`. */
-  /** Resolves once every object written so far is on disk; rethrows a failed write. */
+  /**
+   * Resolves once every object written so far is on disk, in a pack every reader sees
+   * (and durable, for an `fsync` store); rethrows a failed write. Objects of a failed
+   * write are kept and written by the next flush.
+   */
   async flush(): Promise<void> {
-    while (this.writing.size > 0) await Promise.all(this.writing);
-    const err = this.writeError;
-    if (err) {
-      this.writeError = null;
-      throw err;
+    const target = this.seq;
+    for (;;) {
+      this.startFlush();
+      await this.writeChain;
+      const err = this.writeError;
+      if (err) {
+        this.writeError = null;
+        throw err;
+      }
+      if (this.oldestUnwritten() > target) return;
     }
   }
 
-  private track(write: Promise<unknown>): void {
-    const p: Promise<void> = write.then(
-      () => undefined,
-      (err: unknown) => {
-        this.writeError ??= err instanceof Error ? err : new Error(String(err));
-      },
-    );
-    this.writing.add(p);
-    void p.finally(() => this.writing.delete(p));
+  /**
+   * Runs `fn`, an isomorphic-git operation on this repo (a fetch), while no pack is
+   * deleted under it: isomorphic-git lists the packs once and then opens them.
+   */
+  withStablePacks<T>(fn: () => Promise<T>): Promise<T> {
+    return this.packs.hold(fn);
   }
 
+  /** Resolves once no pack write, merge of small packs or deletion runs (tests, shutdown); rethrows a failed one. */
+  async idle(): Promise<void> {
+    await this.flush();
+    await this.packs.idle();
+  }
+
+  /** Names (`pack-<hex>`) of the packs this store searches, for tests and diagnostics. */
+  listPacks(): Promise<string[]> {
+    return this.packs.list();
+  }
+
+  /** Queues objects of one `writeCommit` for the next pack. */
+  private queue(objects: StagedObject[]): void {
+    const seq = ++this.seq;
+    for (const o of objects) {
+      if (this.pending.has(o.oid) || this.inFlight.some((b) => b.has(o.oid))) continue;
+      o.seq = seq;
+      this.pending.set(o.oid, o);
+      this.pendingBytes += o.content.byteLength;
+    }
+    if (this.pendingBytes >= FLUSH_BYTES) this.startFlush();
+    else if (this.pending.size > 0 && this.flushTimer === undefined) {
+      this.flushTimer = setTimeout(() => this.startFlush(), FLUSH_DELAY_MS);
+      // Pending objects are only a cache's loss at exit: an embedded push flushes first.
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Starts writing every pending object as one pack (after the writes already running). */
+  private startFlush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.pending.size === 0) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    this.pendingBytes = 0;
+    this.inFlight.push(batch);
+    this.writeChain = this.writeChain.then(async () => {
+      try {
+        await this.packs.write([...batch.values()].map((o) => ({ oid: o.oid, entry: this.entryOf(o) })));
+        // On disk now; drop the deflated copy the recent cache would otherwise keep.
+        for (const o of batch.values()) o.entry = undefined;
+      } catch (err) {
+        this.writeError ??= err instanceof Error ? err : new Error(String(err));
+        // Back in line, before anything newer, for the next flush to retry.
+        this.pending = new Map([...batch, ...this.pending]);
+        this.pendingBytes = 0;
+        for (const o of this.pending.values()) this.pendingBytes += o.content.byteLength;
+      } finally {
+        this.inFlight.splice(this.inFlight.indexOf(batch), 1);
+      }
+    });
+  }
+
+  /**
+   * The pack entry of a staged object, deflated once: kept while the object waits for
+   * its disk pack, so the push pack (built first) and the disk pack share it.
+   */
+  private entryOf(o: StagedObject): Buffer {
+    if (o.entry) return o.entry;
+    const entry = packEntry(o);
+    if (this.pending.get(o.oid) === o || this.inFlight.some((b) => b.get(o.oid) === o)) o.entry = entry;
+    return entry;
+  }
+
+  /** The `seq` of the oldest object not yet in a visible pack (Infinity: none). */
+  private oldestUnwritten(): number {
+    let oldest = Infinity;
+    // Maps keep insertion order, and every batch holds its oldest object first.
+    for (const batch of [this.pending, ...this.inFlight]) {
+      const first = batch.values().next().value;
+      if (first !== undefined) oldest = Math.min(oldest, first.seq ?? 0);
+    }
+    return oldest;
+  }
+
+  /** Hashes an object in memory (id known at once) and keeps it for reads and `pack`. */
   private stage(type: ObjectType, content: Uint8Array, staged: StagedObject[]): string {
     const header = Buffer.from(`${type} ${content.byteLength}\0`, 'latin1');
     const oid = createHash('sha1').update(header).update(content).digest('hex');
-    const object = { oid, type, content };
-    staged.push(object);
-    if (!this.recent.has(oid)) {
+    const known = this.recent.get(oid);
+    if (known) {
+      staged.push(known);
+    } else {
+      const object: StagedObject = { oid, type, content };
+      staged.push(object);
       this.recent.set(oid, object);
       this.recentBytes += content.byteLength;
       for (const [old, o] of this.recent) {
@@ -429,26 +533,6 @@ export class ObjectStore {
       }
     }
     return oid;
-  }
-
-  /** Writes a loose object file. Rewriting an existing one is harmless: same bytes. */
-  private async persist({ oid, type, content }: StagedObject): Promise<void> {
-    const dir = join(this.gitdir, 'objects', oid.slice(0, 2));
-    if (!this.objectDirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
-      this.objectDirs.add(dir);
-    }
-    const header = Buffer.from(`${type} ${content.byteLength}\0`, 'latin1');
-    // Write to a temp name and rename, like git: a reader (http-backend serving the
-    // embedded repo, a concurrent fetch) never sees a half-written object.
-    const tmp = join(dir, `tmp_obj_${process.pid}_${tmpCounter++}`);
-    await writeFile(tmp, deflateSync(Buffer.concat([header, content]), { level: 1 }), { mode: 0o444, flag: 'wx' });
-    try {
-      await rename(tmp, join(dir, oid.slice(2)));
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
   }
 }
 
@@ -563,6 +647,67 @@ function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n);
   return b;
+}
+
+/** Pack entry of a whole object: header, then the content deflated. */
+function packEntry(o: { type: string; content: Uint8Array }): Buffer {
+  const typeNumber = PACK_TYPE[o.type];
+  if (typeNumber === undefined) throw new KipError('INTERNAL', `cannot pack an object of type ${o.type}`, { type: o.type });
+  return Buffer.concat([packEntryHeader(typeNumber, o.content.byteLength), deflateSync(o.content, { level: 1 })]);
+}
+
+/**
+ * Parses a commit exactly as isomorphic-git's `readCommit` does (its models/GitCommit.js
+ * `parse`), which is what this store returned before it read packs itself: the history
+ * index and the Kipper-* trailers depend on the very same message and signatures.
+ */
+function parseCommit(bytes: Uint8Array, oid: string): CommitInfo {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  const corrupt = (why: string) => new KipError('INTERNAL', `commit ${oid} is corrupt (${why})`, { oid });
+  const split = text.indexOf('\n\n');
+  const headers: string[] = [];
+  for (const line of text.slice(0, split).split('\n')) {
+    // A line starting with a space continues the previous header (gpgsig, mergetag).
+    if (line.startsWith(' ') && headers.length > 0) headers[headers.length - 1] += `\n${line.slice(1)}`;
+    else headers.push(line);
+  }
+  const keyOf = (h: string) => h.slice(0, h.indexOf(' '));
+  const valueOf = (h: string) => h.slice(h.indexOf(' ') + 1);
+  // Like git: one `tree` first, then the `parent` lines right after it; for any other
+  // header the first occurrence wins.
+  if (headers.length === 0 || keyOf(headers[0] as string) !== 'tree') throw corrupt('no tree header first');
+  const tree = valueOf(headers[0] as string);
+  const parents: string[] = [];
+  let i = 1;
+  for (; i < headers.length && keyOf(headers[i] as string) === 'parent'; i++) parents.push(valueOf(headers[i] as string));
+  const rest = new Map<string, string>();
+  for (; i < headers.length; i++) {
+    const key = keyOf(headers[i] as string);
+    if (key !== 'tree' && key !== 'parent' && !rest.has(key)) rest.set(key, valueOf(headers[i] as string));
+  }
+  const author = rest.get('author');
+  const committer = rest.get('committer');
+  if (author === undefined || committer === undefined) throw corrupt('no author or committer');
+  const message = text
+    .slice(split + 2)
+    .replace(/\r/g, '')
+    .replace(/^\n+/, '')
+    .replace(/\n+$/, '');
+  return { tree, parents, message: `${message}\n`, author: parseSignature(author, corrupt), committer: parseSignature(committer, corrupt) };
+}
+
+/** `Name <email> <seconds> <+hhmm>`; the offset becomes minutes west of UTC (0 stays as written, even -0). */
+function parseSignature(value: string, corrupt: (why: string) => Error): Signature {
+  const match = /^(.*) <(.*)> (.*) (.*)$/.exec(value);
+  const zone = match ? /(\+|-)(\d\d)(\d\d)/.exec(match[4] as string) : null;
+  if (!match || !zone) throw corrupt(`bad signature ${JSON.stringify(value)}`);
+  const east = (zone[1] === '+' ? 1 : -1) * (Number(zone[2]) * 60 + Number(zone[3]));
+  return {
+    name: match[1] as string,
+    email: match[2] as string,
+    timestamp: Number(match[3]),
+    timezoneOffset: east === 0 ? east : -east,
+  };
 }
 
 /** Pack entry header: type in bits 6-4 of the first byte, size as a little-endian base-128 varint. */
