@@ -105,10 +105,10 @@ export class Bridge {
     if (embedded) {
       const gitdir = join(settings.dataDir, 'config.git');
       await ObjectStore.init(gitdir, settings.branch);
-      remote = new LocalRemote({ gitdir, branch: settings.branch });
-      if (!(await hasBranch(remote))) {
-        const sig = signatureOf(settings);
-        const oid = await seedRepo(gitdir, settings.branch, SEED_DIR, 'seed the example config repo\n', sig);
+      const local = new LocalRemote({ gitdir, branch: settings.branch });
+      remote = local;
+      if ((await local.readHead()) === null) {
+        const oid = await seedRepo(local, SEED_DIR, 'seed the example config repo\n', signatureOf(settings));
         log.info('created the embedded config repo', { gitdir, commit: oid });
       }
     } else {
@@ -188,6 +188,8 @@ export class Bridge {
   async close(): Promise<void> {
     clearInterval(this.poll);
     await this.queue.idle();
+    // Background object writes of the cache repo, before the process goes.
+    await this.remote.store.idle();
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
     await this.saveIndex();
@@ -421,15 +423,6 @@ function signatureOf(settings: Settings): Signature {
     timestamp: Math.floor(Date.now() / 1000),
     timezoneOffset: 0,
   };
-}
-
-async function hasBranch(remote: Remote): Promise<boolean> {
-  try {
-    await remote.fetch();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The error for an app that kipper.yaml does not list (admin API: 404). */

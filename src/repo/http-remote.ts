@@ -6,7 +6,7 @@
  * new objects, because isomorphic-git's `push` walks whole trees to find what to send
  * (DESIGN.md, "Writing to git").
  */
-import * as nodeFs from 'node:fs';
+import { gitFs } from './git-fs.js';
 import * as git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { KipError } from '../errors.js';
@@ -228,7 +228,7 @@ export class HttpRemote implements Remote {
       const result = await Promise.race([
         // No pack of ours is deleted (merged away) while isomorphic-git walks the packs.
         this.store.withStablePacks(() => git.fetch({
-          fs: nodeFs,
+          fs: gitFs,
           // isomorphic-git has no timeout of its own; the signal tears the sockets down.
           http: { request: (req) => http.request({ ...req, signal }) },
           gitdir: this.store.gitdir,
@@ -307,8 +307,8 @@ export class HttpRemote implements Remote {
       await ObjectStore.init(gitdir, this.branch);
       // isomorphic-git's fetch refuses to run without a fetch refspec for its remote
       // (NoRefspecError). The URL is stored without credentials, for humans poking around.
-      await git.setConfig({ fs: nodeFs, gitdir, path: 'remote.origin.url', value: this.url });
-      await git.setConfig({ fs: nodeFs, gitdir, path: 'remote.origin.fetch', value: '+refs/heads/*:refs/remotes/origin/*' });
+      await git.setConfig({ fs: gitFs, gitdir, path: 'remote.origin.url', value: this.url });
+      await git.setConfig({ fs: gitFs, gitdir, path: 'remote.origin.fetch', value: '+refs/heads/*:refs/remotes/origin/*' });
     })();
     return this.initialised;
   }
@@ -316,7 +316,7 @@ export class HttpRemote implements Remote {
   /** Our last known remote head (refs/heads/<branch> in the local store), if its commit is here. */
   private async localHead(): Promise<string | null> {
     try {
-      const oid = await git.resolveRef({ fs: nodeFs, gitdir: this.store.gitdir, ref: `refs/heads/${this.branch}` });
+      const oid = await git.resolveRef({ fs: gitFs, gitdir: this.store.gitdir, ref: `refs/heads/${this.branch}` });
       await this.store.readCommit(oid);
       return oid;
     } catch {
@@ -325,7 +325,7 @@ export class HttpRemote implements Remote {
   }
 
   private async setLocalHead(oid: string): Promise<void> {
-    await git.writeRef({ fs: nodeFs, gitdir: this.store.gitdir, ref: `refs/heads/${this.branch}`, value: oid, force: true });
+    await git.writeRef({ fs: gitFs, gitdir: this.store.gitdir, ref: `refs/heads/${this.branch}`, value: oid, force: true });
   }
 
   private fetchError(err: unknown): KipError {

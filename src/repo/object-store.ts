@@ -25,7 +25,7 @@
  * through web streams, 7–12 ms of a ~45 ms deploy.
  */
 import { createHash } from 'node:crypto';
-import * as nodeFs from 'node:fs';
+import { gitFs } from './git-fs.js';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -393,7 +393,7 @@ export class ObjectStore {
     try {
       const packed = await this.packs.read(oid);
       if (packed) return packed;
-      const read = () => git.readObject({ fs: nodeFs, gitdir: this.gitdir, oid, format: 'content', cache: this.gitCache });
+      const read = () => git.readObject({ fs: gitFs, gitdir: this.gitdir, oid, format: 'content', cache: this.gitCache });
       const result = await this.packs.hold(async () => {
         try {
           return await read();
