@@ -16,6 +16,7 @@ import { LocalRemote } from '../repo/local-remote.js';
 import { ObjectStore, type Signature } from '../repo/object-store.js';
 import type { Remote } from '../repo/remote.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
+import { nativeGitAvailable } from '../repo/native-git.js';
 import { WriteQueue, type TreeView } from '../repo/write-queue.js';
 import { commitEdit, imageEdit, type DeployTrigger, type ImageEditInput } from './image-edit.js';
 import { planRollback, valueOf } from './plan-rollback.js';
@@ -68,6 +69,7 @@ export class Bridge {
   private lastRefresh = 0;
   /** Resolves once the index covers the whole history (a remote starts shallow). */
   private historyReady: Promise<void> = Promise.resolve();
+  private historyLoaded = false;
   private saveTimer: NodeJS.Timeout | undefined;
   readonly index: RevisionIndex;
   readonly queue: WriteQueue;
@@ -125,39 +127,56 @@ export class Bridge {
     if (snapshot) bridge.index.restore(snapshot);
     bridge.index.onChange = () => bridge.scheduleIndexSave();
     await bridge.queue.refresh();
-    bridge.historyReady = bridge.loadFullHistory();
+    bridge.historyReady = bridge.loadHistory(snapshot !== null);
     bridge.poll = setInterval(() => void bridge.refresh().catch(() => undefined), POLL_INTERVAL_MS);
     bridge.poll.unref();
     return bridge;
   }
 
   /**
-   * A remote is fetched shallow so writes can start at once; revision numbers need the
-   * whole first-parent history, fetched here in the background. Until it is in, history
-   * queries (and the `revision` of a deploy answer) wait for it.
+   * Bring the revision index to the whole history. A persisted index that connects to
+   * the head needs only the new commits. Otherwise: a remote is fetched shallow so writes
+   * can start at once, and its full history is fetched here in the background; then the
+   * history is indexed (with native git when the machine has it: one `git log` and one
+   * `git cat-file`, instead of reading object by object). Until then, history queries
+   * and the `revision` of deploy answers wait.
    */
-  private async loadFullHistory(): Promise<void> {
-    await this.index.update(this.queue.head);
-    // A persisted index that connects to the fetched head needs nothing more.
-    if (this.index.complete || !this.remote.fetchFull) return;
+  private async loadHistory(restored: boolean): Promise<void> {
     const started = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.remote.fetchFull();
-        const fetched = Date.now();
-        await this.index.rebuild(this.queue.head);
-        this.log.info('history indexed', { fetchMs: fetched - started, indexMs: Date.now() - fetched });
-        return;
-      } catch (err) {
-        if (attempt >= 5) {
-          this.log.error('could not fetch the full history; revision numbers count from the shallow head', {
-            error: err instanceof Error ? err.message : String(err),
-          });
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 1000 * attempt));
+    try {
+      if (restored) {
+        await this.index.update(this.queue.head);
+        if (this.index.complete) return;
       }
+      for (let attempt = 1; ; attempt++) {
+        try {
+          if (this.remote.fetchFull) await this.remote.fetchFull();
+          break;
+        } catch (err) {
+          if (attempt >= 5) throw err;
+          await new Promise((r) => setTimeout(r, 1000 * attempt));
+        }
+      }
+      const fetched = Date.now();
+      const head = this.queue.head;
+      if (await nativeGitAvailable()) {
+        // Native git reads the disk: the objects of `head` must be there first.
+        await this.remote.store.flush();
+        await this.index.rebuildNative(this.remote.store.gitdir, head, parseKipperFile);
+      } else {
+        await this.index.rebuild(head);
+      }
+      this.log.info('history indexed', { fetchMs: fetched - started, indexMs: Date.now() - fetched, revisions: this.index.size() });
+    } catch (err) {
+      this.log.error('could not read the full history; revision numbers count from what is here', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+      await this.index.update(this.queue.head).catch(() => undefined);
+    } finally {
+      this.historyLoaded = true;
     }
+    // Pushes that landed meanwhile.
+    await this.index.update(this.queue.head).catch(() => undefined);
   }
 
   /** Which repo the persisted index belongs to (no credentials). */
@@ -389,7 +408,8 @@ export class Bridge {
         error: this.configError.message,
       });
     }
-    await this.index.update(head);
+    // Until the history is loaded, loadHistory owns the index (it may rebuild it whole).
+    if (this.historyLoaded) await this.index.update(head);
   }
 
   /** kipper.yaml at a commit, parsed once per blob. */

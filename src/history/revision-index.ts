@@ -1,6 +1,7 @@
-import type { AppConfig, KipperConfig } from '../config/kipper-file.js';
+import type { KipperConfig } from '../config/kipper-file.js';
 import type { ObjectStore } from '../repo/object-store.js';
 import { KIPPER_FILE } from '../config/kipper-file.js';
+import { CatFile, firstParentLog } from '../repo/native-git.js';
 import { appValue, repositoryOf } from './app-value.js';
 import { parseTrailers, revertedCommit } from './trailers.js';
 
@@ -132,13 +133,68 @@ export class RevisionIndex {
       return; // a commit with a broken kipper.yaml deploys nothing
     }
     const parentTree = await this.treeOf(commit.parents[0]);
-    // Only apps whose files changed in this commit can have a new value; when kipper.yaml
-    // itself changed (apps added, files re-pointed) every app is looked at again.
     const dirs = watchedDirs(config);
-    const changed = new Set(
-      await this.store.changedPaths(parentTree, commit.tree, (d) => dirs.has(d)),
+    const changed = parentTree === null ? null : new Set(await this.store.changedPaths(parentTree, commit.tree, (d) => dirs.has(d)));
+    await this.applyCommit({ oid, message: commit.message, author: commit.author }, config, changed, async (path) => {
+      const bytes = await this.store.readFile(oid, path);
+      return bytes ? Buffer.from(bytes).toString('utf8') : null;
+    });
+  }
+
+  /**
+   * Index the whole first-parent history of `head` with the native git CLI: one
+   * `git log` for the commits and the paths each changed, one `git cat-file --batch` for
+   * the files of the apps they touched. Same rules as `apply`, a hundred times faster on
+   * a long history than reading object by object. The store must hold the full history.
+   */
+  rebuildNative(gitdir: string, head: string, parse: (text: string) => KipperConfig): Promise<void> {
+    this.updating = this.updating.then(
+      () => this.walkNative(gitdir, head, parse),
+      () => this.walkNative(gitdir, head, parse),
     );
-    const all = parentTree === null || changed.has(KIPPER_FILE);
+    return this.updating;
+  }
+
+  private async walkNative(gitdir: string, head: string, parse: (text: string) => KipperConfig): Promise<void> {
+    const commits = await firstParentLog(gitdir, head);
+    const cat = new CatFile(gitdir);
+    try {
+      this.apps.clear();
+      let config: KipperConfig | null = null;
+      for (const [i, c] of commits.entries()) {
+        const read = async (path: string) => (await cat.read(c.oid, path))?.toString('utf8') ?? null;
+        const changed = i === 0 ? null : new Set(c.changed);
+        if (config === null || changed === null || changed.has(KIPPER_FILE)) {
+          const text = await read(KIPPER_FILE);
+          try {
+            config = text === null ? null : parse(text);
+          } catch {
+            config = null;
+          }
+        }
+        if (config) await this.applyCommit(c, config, changed, read);
+      }
+      this.complete = true;
+      this.indexed = head;
+      this.onChange?.();
+    } finally {
+      cat.close();
+    }
+  }
+
+  /**
+   * Record the apps whose value `commit` changed. `changed` is the set of paths it
+   * changed against its first parent, or null for "look at everything" (a root commit,
+   * the edge of a shallow clone). Only apps whose files changed can have a new value;
+   * when kipper.yaml itself changed (apps added, files re-pointed) every app is looked at.
+   */
+  private async applyCommit(
+    commit: { oid: string; message: string; author: { name: string; email: string; timestamp: number } },
+    config: KipperConfig,
+    changed: Set<string> | null,
+    read: (path: string) => Promise<string | null>,
+  ): Promise<void> {
+    const all = changed === null || changed.has(KIPPER_FILE);
     const trailers = parseTrailers(commit.message);
     for (const app of config.apps.values()) {
       const state = this.stateOf(app.id);
@@ -147,7 +203,7 @@ export class RevisionIndex {
       // Our own deploy commits set every target of the app to exactly Kipper-Image, so
       // the file need not be parsed again (the hot path: every push updates the index).
       const ownDeploy = trailers.app === app.id && trailers.image !== undefined && trailers.trigger !== undefined;
-      const value = ownDeploy && !all ? trailers.image! : await this.valueAt(app, oid, state.repository);
+      const value = ownDeploy && !all ? trailers.image! : appValue(app, await Promise.all(app.files.map(read)), state.repository);
       if (value === state.value) continue;
       state.value = value;
       if (value === null) continue;
@@ -163,7 +219,7 @@ export class RevisionIndex {
         trigger: ours && trailers.trigger ? trailers.trigger : revert ? 'revert' : 'git',
         author: `${commit.author.name} <${commit.author.email}>`,
         timestamp: new Date(commit.author.timestamp * 1000).toISOString(),
-        configCommit: oid,
+        configCommit: commit.oid,
         ...(ours && trailers.rollbackTo ? { rollbackTo: trailers.rollbackTo } : {}),
       });
     }
@@ -188,15 +244,6 @@ export class RevisionIndex {
     return s;
   }
 
-  private async valueAt(app: AppConfig, oid: string, repository: string | undefined): Promise<string | null> {
-    const texts = await Promise.all(
-      app.files.map(async (f) => {
-        const bytes = await this.store.readFile(oid, f);
-        return bytes ? Buffer.from(bytes).toString('utf8') : null;
-      }),
-    );
-    return appValue(app, texts, repository);
-  }
 }
 
 const dirsByConfig = new WeakMap<KipperConfig, Set<string>>();

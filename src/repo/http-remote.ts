@@ -6,7 +6,10 @@
  * new objects, because isomorphic-git's `push` walks whole trees to find what to send
  * (DESIGN.md, "Writing to git").
  */
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { gitFs } from './git-fs.js';
+import { nativeGitAvailable, runGit } from './native-git.js';
 import * as git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { KipError } from '../errors.js';
@@ -105,8 +108,43 @@ export class HttpRemote implements Remote {
   }
 
   /** Fetches the branch's whole history (unshallows the local store) and returns the head id. */
-  fetchFull(): Promise<string> {
-    return this.fetchHead(true);
+  async fetchFull(): Promise<string> {
+    if (!(await nativeGitAvailable())) return this.fetchHead(true);
+    await this.init();
+    // Native `git fetch --unshallow`: ~1 s and its own process for a 10,000-commit repo,
+    // where isomorphic-git took 11 s and ~350 MB of this one. The credentials travel in
+    // the environment (GIT_CONFIG_*), never on the command line, and gc stays off so no
+    // pack disappears under isomorphic-git.
+    await this.store.flush();
+    const gitdir = this.store.gitdir;
+    const shallow = await access(join(gitdir, 'shallow')).then(
+      () => true,
+      () => false,
+    );
+    const config: Array<[string, string]> = [
+      ['gc.auto', '0'],
+      ['maintenance.auto', 'false'],
+      ['fetch.writeCommitGraph', 'false'],
+    ];
+    if (this.authHeaders.Authorization) config.push(['http.extraHeader', `Authorization: ${this.authHeaders.Authorization}`]);
+    const env: Record<string, string> = { GIT_CONFIG_COUNT: String(config.length) };
+    config.forEach(([k, v], i) => {
+      env[`GIT_CONFIG_KEY_${i}`] = k;
+      env[`GIT_CONFIG_VALUE_${i}`] = v;
+    });
+    try {
+      await this.store.withStablePacks(() =>
+        runGit(
+          ['--git-dir', gitdir, 'fetch', '--quiet', '--no-tags', '--update-head-ok', ...(shallow ? ['--unshallow'] : []), this.url, `+refs/heads/${this.branch}:refs/heads/${this.branch}`],
+          { env, timeoutMs: this.fullFetchTimeoutMs },
+        ),
+      );
+    } catch (err) {
+      throw this.fetchError(new Error(this.redact(err instanceof Error ? err.message : String(err))));
+    }
+    const head = await this.localHead();
+    if (head === null) throw new KipError('REPO_UNAVAILABLE', `the full history of ${this.description} could not be read after fetching it`);
+    return head;
   }
 
   /**
