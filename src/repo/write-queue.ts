@@ -147,7 +147,15 @@ export class WriteQueue {
   private kick(): void {
     if (this.draining) return;
     this.draining = true;
-    void this.drain().finally(() => {
+    void this.drain()
+      .catch((err: unknown) => {
+        // Only a bug gets here (every known failure is answered per edit): still answer
+        // every waiting caller rather than leave them hanging or crash the process.
+        const e = isKipError(err) ? err : new KipError('INTERNAL', `the write queue failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.lastError = e;
+        for (const p of this.pending.splice(0)) p.reject(e);
+      })
+      .finally(() => {
       this.draining = false;
       if (this.pending.length > 0 || this.refreshWanted.length > 0) this.kick();
       else for (const w of this.idleWaiters.splice(0)) w();
@@ -171,6 +179,8 @@ export class WriteQueue {
       }
       previous = null;
       if (this.refreshWanted.length > 0 || this.current === null) {
+        // Nothing asked for and nothing to write: do not fetch in a loop without a head.
+        if (this.refreshWanted.length === 0 && this.pending.length === 0 && !next) return;
         // A fetch moves the head: whatever was built on the old one is built again.
         await this.serveRefresh();
         continue;
@@ -245,9 +255,26 @@ export class WriteQueue {
   }
 
   /** Push a built batch; on conflicts fetch, rebuild on the new head and retry (bounded). */
-  private async pushBatch(built: Built): Promise<void> {
+  private async pushBatch(first: Built): Promise<void> {
+    try {
+      await this.pushWithRetries(first);
+    } catch (err) {
+      // An error the remote layer did not classify (a disk error writing our packs, a
+      // bug): its outcome is unknown, so the callers get 503 and a retry is safe (it
+      // deploys, or answers unchanged if the push did land).
+      const reason = err instanceof Error ? err.message : String(err);
+      this.lastError = new KipError('REPO_UNAVAILABLE', `writing to the config repo failed: ${reason}`, { retryAfter: 10 });
+      this.fail(first.live, this.lastError);
+    }
+  }
+
+  private async pushWithRetries(first: Built): Promise<void> {
+    let built = first;
     let rejections = 0;
     let unreachable = 0;
+    // Batches whose push got no answer: any of them may have landed (the connection
+    // dropped after the server moved the ref). Checked after every fetch, not just the next.
+    const unanswered: Built[] = [];
     for (;;) {
       if (built.tip === built.base) {
         // Every edit was a no-op (or failed on its own): nothing to push.
@@ -273,6 +300,7 @@ export class WriteQueue {
       } else {
         this.stats.unreachable++;
         unreachable++;
+        unanswered.push(built);
         this.lastError = new KipError('REPO_UNAVAILABLE', `the config repo is unreachable: ${pushed.detail}`, { retryAfter: 10 });
       }
       await sleep(backoff(this.opts.backoffMs, rejections + unreachable));
@@ -283,9 +311,10 @@ export class WriteQueue {
         if (unreachable >= this.opts.maxUnreachable) return this.fail(built.live, err);
         continue;
       }
-      // A push whose answer was lost may still have landed: then it is done, and
-      // building it again would answer "unchanged" to requests that did deploy.
-      if (pushed.kind === 'unreachable' && (await this.contains(this.head, built.tip))) return this.landed(built);
+      // Building a batch that landed again would answer "unchanged" to requests that did deploy.
+      for (const candidate of unanswered) {
+        if (await this.contains(this.head, candidate.tip)) return this.landed(candidate);
+      }
       if (unreachable >= this.opts.maxUnreachable) {
         return this.fail(built.live, this.lastError ?? new KipError('REPO_UNAVAILABLE', 'the config repo is unreachable'));
       }
@@ -300,7 +329,8 @@ export class WriteQueue {
     // After our own push the head moves here; when a fetch found the tip, it already did.
     if (this.current === built.base) {
       this.current = built.tip;
-      await this.opts.onHead?.(built.tip);
+      // The commits are in the remote whatever the listener thinks of them.
+      await Promise.resolve(this.opts.onHead?.(built.tip)).catch(() => undefined);
     }
     for (const b of built.done) b.pending.resolve({ result: b.result, configCommit: b.commit, head: b.head });
   }
@@ -348,13 +378,15 @@ export class WriteQueue {
         continue;
       }
       const sig = this.opts.signature();
-      const written = await store.writeCommit({
-        parent: at,
-        files: decision.files,
-        message: decision.message,
-        author: sig,
-        committer: sig,
-      });
+      let written;
+      try {
+        written = await store.writeCommit({ parent: at, files: decision.files, message: decision.message, author: sig, committer: sig });
+      } catch (err) {
+        // A change the store refuses (a path through a file, say) fails alone as well.
+        live.pop();
+        p.reject(err);
+        continue;
+      }
       newObjects.push(...written.newObjects);
       tip = written.oid;
       done.push({ pending: p, result: decision.result, commit: written.oid, head: written.oid });

@@ -126,6 +126,63 @@ describe('WriteQueue on an HTTP remote', () => {
     expect(log.filter((c) => c.message.startsWith('write notes/once.txt'))).toHaveLength(1);
   });
 
+  it('a landed push whose answer was lost is found even when the next fetch fails first', async () => {
+    const name = `q-${++n}.git`;
+    const bare = await createBareRepo(root, name, seedDir);
+    const real = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`) });
+    let drop = true;
+    let failFetch = 0;
+    const lossy: Remote = {
+      store: real.store,
+      description: real.description,
+      fetch: async () => {
+        if (failFetch-- > 0) throw new Error('network down');
+        return real.fetch();
+      },
+      push: async (o, nw, objs): Promise<PushResult> => {
+        const r = await real.push(o, nw, objs);
+        if (r.ok && drop) {
+          drop = false;
+          failFetch = 1;
+          return { ok: false, kind: 'unreachable', detail: 'connection reset' };
+        }
+        return r;
+      },
+    };
+    const queue = new WriteQueue(lossy, { signature, backoffMs: 5, maxUnreachable: 5 });
+    await queue.refresh();
+    const outcome = await queue.submit(write('notes/sticky.txt', 'sticky\n'));
+    expect(outcome.configCommit).toBe(await headOf(bare));
+    expect((await logOf(bare)).filter((c) => c.message.startsWith('write notes/sticky.txt'))).toHaveLength(1);
+  });
+
+  it('answers REPO_UNAVAILABLE when the push throws, and keeps serving afterwards', async () => {
+    const name = `q-${++n}.git`;
+    const bare = await createBareRepo(root, name, seedDir);
+    const real = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`) });
+    let explode = true;
+    const flaky: Remote = {
+      store: real.store,
+      description: real.description,
+      fetch: () => real.fetch(),
+      push: async (o, nw, objs): Promise<PushResult> => {
+        if (explode) {
+          explode = false;
+          throw new Error('ENOSPC: no space left on device');
+        }
+        return real.push(o, nw, objs);
+      },
+    };
+    const queue = new WriteQueue(flaky, { signature });
+    await queue.refresh();
+    const head = await headOf(bare);
+    const failed = await queue.submit(write('notes/a.txt', 'a\n')).catch((e: unknown) => e);
+    expect(isKipError(failed, 'REPO_UNAVAILABLE')).toBe(true);
+    expect(await headOf(bare)).toBe(head);
+    const ok = await queue.submit(write('notes/b.txt', 'b\n'));
+    expect(ok.configCommit).toBe(await headOf(bare));
+  });
+
   it('gives up with REPO_UNAVAILABLE after bounded attempts, and writes nothing later', async () => {
     const name = `q-${++n}.git`;
     const bare = await createBareRepo(root, name, seedDir);
