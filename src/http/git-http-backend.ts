@@ -64,13 +64,24 @@ export function serveGitHttpBackend(req: IncomingMessage, res: ServerResponse, o
   // The backend may exit before reading the whole body (e.g. an error answer).
   child.stdin.on('error', () => undefined);
   req.pipe(child.stdin);
+  // A client that goes away mid-request must not leave a backend waiting on its stdin
+  // forever (anyone who can reach the route could otherwise pile processes up).
+  res.on('close', () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.stdin.destroy();
+      child.kill('SIGKILL');
+    }
+  });
 
   // CGI response: header lines, a blank line, then the body.
   let head: Buffer = Buffer.alloc(0);
   let headersDone = false;
   child.stdout.on('data', (chunk: Buffer) => {
     if (headersDone) {
-      res.write(chunk);
+      if (!res.write(chunk)) {
+        child.stdout.pause();
+        res.once('drain', () => child.stdout.resume());
+      }
       return;
     }
     head = Buffer.concat([head, chunk]);

@@ -154,3 +154,33 @@ describe('SIGTERM', () => {
     }
   });
 });
+
+describe('the read-only git route under abuse', () => {
+  it('leaves no git http-backend behind when a client sends half a request and goes away', async () => {
+    const { connect } = await import('node:net');
+    const { execFile } = await import('node:child_process');
+    const bridge = await startBridge();
+    try {
+      const url = new URL(bridge.url);
+      const backends = () =>
+        new Promise<number>((resolve) =>
+          execFile('pgrep', ['-c', '-P', String(bridge.child.pid), '-f', 'http-backend'], (_e, out) => resolve(Number(String(out).trim() || 0))),
+        );
+      for (let i = 0; i < 3; i++) {
+        const socket = connect(Number(url.port), url.hostname);
+        await new Promise((r) => socket.once('connect', r));
+        socket.write('POST /git/config.git/git-upload-pack HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-git-upload-pack-request\r\nContent-Length: 100000\r\n\r\n0032want');
+        await new Promise((r) => setTimeout(r, 150));
+        socket.destroy();
+      }
+      let left = await backends();
+      for (let i = 0; i < 20 && left > 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        left = await backends();
+      }
+      expect(left).toBe(0);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
