@@ -196,6 +196,11 @@ export class Bridge {
 
   private async saveIndex(): Promise<void> {
     if (!this.index.complete) return;
+    // Mid-walk, revisions and head disagree: save once the walk is over.
+    if (this.index.busy) {
+      await this.index.update(this.queue.head).catch(() => undefined);
+      if (this.index.busy) return this.scheduleIndexSave();
+    }
     try {
       await saveIndex(this.settings.dataDir, this.indexKey, this.index.snapshot());
     } catch (err) {
@@ -361,6 +366,8 @@ export class Bridge {
 
   /** Enable (or re-enable, which regenerates the token) or disable the webhook of `id`. */
   async setWebhook(id: string, enable: boolean): Promise<{ enabled: boolean; token: string | null }> {
+    // The generations kipper.yaml ever held come from its history.
+    await this.historyReady;
     const outcome = await this.queue.submit(async (view) => {
       const bytes = await view.readFile(KIPPER_FILE);
       if (!bytes) throw new KipError('CONFIG_INVALID', `${KIPPER_FILE} is missing from the config repo`);
@@ -369,7 +376,8 @@ export class Bridge {
       if (!config.apps.has(id)) throw appNotFound(id);
       const current = config.webhooks.get(id);
       if (!enable && current === undefined) return { kind: 'unchanged', result: null };
-      const next = enable ? (current ?? 0) + 1 : null;
+      // Never a generation used before: its token may be the one that was leaked.
+      const next = enable ? Math.max(current ?? 0, this.index.maxGeneration(id)) + 1 : null;
       const updated = setWebhookGeneration(text, id, next);
       const verb = enable ? (current === undefined ? 'enable' : 'regenerate') : 'disable';
       return {

@@ -28,6 +28,8 @@ interface AppState {
 export interface IndexSnapshot {
   head: string | null;
   apps: Record<string, AppState>;
+  /** The highest webhook generation kipper.yaml ever held, per app. */
+  generations: Record<string, number>;
 }
 
 /**
@@ -38,10 +40,13 @@ export interface IndexSnapshot {
  */
 export class RevisionIndex {
   private apps = new Map<string, AppState>();
+  private generations = new Map<string, number>();
   private indexed: string | null = null;
   private updating: Promise<void> = Promise.resolve();
   /** False when the last walk stopped at the edge of a shallow clone: numbers are partial. */
   complete = true;
+  /** True while a walk is applying commits: a snapshot taken then would be torn. */
+  busy = false;
   /** Called after the index moved (to persist it). */
   onChange: (() => void) | undefined;
 
@@ -57,13 +62,23 @@ export class RevisionIndex {
 
   /** Everything the index knows, to persist it (see `restore`). */
   snapshot(): IndexSnapshot {
-    return { head: this.indexed, apps: Object.fromEntries(this.apps) };
+    return { head: this.indexed, apps: Object.fromEntries(this.apps), generations: Object.fromEntries(this.generations) };
   }
 
   /** Start from a persisted snapshot: the next `update` reads only commits after its head. */
   restore(snapshot: IndexSnapshot): void {
     this.apps = new Map(Object.entries(snapshot.apps));
+    this.generations = new Map(Object.entries(snapshot.generations ?? {}));
     this.indexed = snapshot.head;
+  }
+
+  /**
+   * The highest webhook generation `appId` ever had in kipper.yaml history. `disable`
+   * removes the entry, so a later `enable` must go above this, never back to a number
+   * whose token was already handed out.
+   */
+  maxGeneration(appId: string): number {
+    return this.generations.get(appId) ?? 0;
   }
 
   /** Revisions held, over all apps. */
@@ -80,8 +95,17 @@ export class RevisionIndex {
 
   /** Bring the index up to `head`; calls are serialised. */
   update(head: string): Promise<void> {
-    this.updating = this.updating.then(() => this.walk(head), () => this.walk(head));
+    this.updating = this.updating.then(() => this.guarded(() => this.walk(head)), () => this.guarded(() => this.walk(head)));
     return this.updating;
+  }
+
+  private async guarded(fn: () => Promise<void>): Promise<void> {
+    this.busy = true;
+    try {
+      await fn();
+    } finally {
+      this.busy = false;
+    }
   }
 
   /** Forget everything and index from `head` back to the root (after unshallowing). */
@@ -90,9 +114,10 @@ export class RevisionIndex {
       () => {
         this.indexed = null;
         this.apps.clear();
+        this.generations.clear();
       },
       () => undefined,
-    ).then(() => this.walk(head));
+    ).then(() => this.guarded(() => this.walk(head)));
     return this.updating;
   }
 
@@ -149,8 +174,8 @@ export class RevisionIndex {
    */
   rebuildNative(gitdir: string, head: string, parse: (text: string) => KipperConfig): Promise<void> {
     this.updating = this.updating.then(
-      () => this.walkNative(gitdir, head, parse),
-      () => this.walkNative(gitdir, head, parse),
+      () => this.guarded(() => this.walkNative(gitdir, head, parse)),
+      () => this.guarded(() => this.walkNative(gitdir, head, parse)),
     );
     return this.updating;
   }
@@ -160,6 +185,7 @@ export class RevisionIndex {
     const cat = new CatFile(gitdir);
     try {
       this.apps.clear();
+      this.generations.clear();
       let config: KipperConfig | null = null;
       for (const [i, c] of commits.entries()) {
         const read = async (path: string) => (await cat.read(c.oid, path))?.toString('utf8') ?? null;
@@ -195,6 +221,9 @@ export class RevisionIndex {
     read: (path: string) => Promise<string | null>,
   ): Promise<void> {
     const all = changed === null || changed.has(KIPPER_FILE);
+    if (all) {
+      for (const [id, generation] of config.webhooks) this.generations.set(id, Math.max(generation, this.generations.get(id) ?? 0));
+    }
     const trailers = parseTrailers(commit.message);
     for (const app of config.apps.values()) {
       const state = this.stateOf(app.id);

@@ -106,6 +106,14 @@ describe('quick start on the embedded default', () => {
     const refused = await postWebhook(bridge.url, 'demo-test/api', { image: 'registry.example.com/api:0a0a0a0' }, { 'X-Kipper-Token': newToken });
     expect(refused.status).toBe(401);
     expect(await headOf(gitdir)).toBe(head);
+
+    // Enabling again after a disable never brings back a token handed out before.
+    const again = await runKip(['app', 'webhook', 'enable', 'api', ...args, '--json'], env);
+    const third = JSON.parse(again.stdout).token as string;
+    expect([oldToken, newToken]).not.toContain(third);
+    for (const stale of [oldToken, newToken]) {
+      expect((await postWebhook(bridge.url, 'demo-test/api', { image: 'registry.example.com/api:0b0b0b0' }, { 'X-Kipper-Token': stale })).status).toBe(401);
+    }
   });
 
   it('kip fails with one clear line and a non-zero exit for an unknown app or a bad admin token', async () => {
