@@ -330,7 +330,7 @@ export class Bridge {
     const result =
       app.source === 'git'
         ? await this.deployCommitWith(app, plan.target.commit!, 'rollback', extra)
-        : await this.deployImage(app, parseImageReference(plan.target.image!), plan.target.commit ?? undefined, 'rollback', extra);
+        : await this.deployImage(app, rollbackImage(app.id, plan.target), plan.target.commit ?? undefined, 'rollback', extra);
     if (result.status === 'unchanged') {
       throw new KipError('ALREADY_CURRENT', `${app.id} already runs ${valueOf(plan.target)}`, { app: app.id });
     }
@@ -451,6 +451,17 @@ function signatureOf(settings: Settings): Signature {
     timestamp: Math.floor(Date.now() / 1000),
     timezoneOffset: 0,
   };
+}
+
+/** The image a rollback to `target` deploys: what our commit posted, else what the files held. */
+function rollbackImage(app: string, target: Revision): ImageReference {
+  if (target.deployed) return parseImageReference(target.deployed);
+  const image = parseImageReference(target.image!);
+  // A file that holds only a tag (a `:tag` marker) has no image to go back to by itself.
+  if (!image.tag && !image.digest && !image.domain && !image.path.includes('/')) {
+    throw new KipError('NOTHING_TO_ROLL_BACK', `revision #${target.revision} of ${app} holds only "${target.image}", not an image reference`, { app });
+  }
+  return image;
 }
 
 /** The error for an app that kipper.yaml does not list (admin API: 404). */

@@ -16,6 +16,8 @@ export interface Revision {
   configCommit: string;
   /** For a rollback: the config commit of the revision it went back to. */
   rollbackTo?: string;
+  /** The full image our commit deployed, where the files hold only part of it (a `:tag` marker). */
+  deployed?: string;
 }
 
 interface AppState {
@@ -229,10 +231,9 @@ export class RevisionIndex {
       const state = this.stateOf(app.id);
       if (trailers.app === app.id && trailers.image) state.repository = repositoryOf(trailers.image);
       if (!all && !app.files.some((f) => changed.has(f))) continue;
-      // Our own deploy commits set every target of the app to exactly Kipper-Image, so
-      // the file need not be parsed again (the hot path: every push updates the index).
-      const ownDeploy = trailers.app === app.id && trailers.image !== undefined && trailers.trigger !== undefined;
-      const value = ownDeploy && !all ? trailers.image! : appValue(app, await Promise.all(app.files.map(read)), state.repository);
+      // Always read from the files, also for our own commits: a `:tag` marker holds only
+      // the tag, and one value must have one form whoever wrote the commit.
+      const value = appValue(app, await Promise.all(app.files.map(read)), state.repository);
       if (value === state.value) continue;
       state.value = value;
       if (value === null) continue;
@@ -250,6 +251,7 @@ export class RevisionIndex {
         timestamp: new Date(commit.author.timestamp * 1000).toISOString(),
         configCommit: commit.oid,
         ...(ours && trailers.rollbackTo ? { rollbackTo: trailers.rollbackTo } : {}),
+        ...(ours && trailers.image && trailers.image !== value ? { deployed: trailers.image } : {}),
       });
     }
   }

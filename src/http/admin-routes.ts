@@ -109,7 +109,11 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
     const app = await appOf(req.params.namespace, req.params.app);
     const body = validateDeployBody(req.body ?? {});
     if (app.source === 'git') {
-      throw new KipError('GIT_APP_IMAGE', `${app.id} is a git-source app: deploy {"commit": "<sha>"} without an image`, { app: app.id });
+      if (body.image || !body.commit) {
+        throw new KipError('GIT_APP_IMAGE', `${app.id} is a git-source app: deploy {"commit": "<sha>"} without an image`, { app: app.id });
+      }
+      res.json(await bridge.deployCommit(app, body.commit, 'manual'));
+      return;
     }
     if (!body.image) throw new KipError('INVALID_IMAGE', 'image: is required, e.g. {"image": "registry.example.com/api:abc123f"}', { fields: { image: 'is required' } });
     res.json(await bridge.deployImage(app, body.image, body.commit, 'manual'));

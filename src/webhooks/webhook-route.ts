@@ -69,7 +69,10 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger): Router {
       throw unauthorized();
     }
     const started = Date.now();
-    const answer = await deliveries.once(header(req, 'x-github-delivery'), () => handle(app, req, body));
+    // Keyed by app too: a delivery id is no secret, and one app's caller must never be
+    // answered with (or block) another app's deploy.
+    const delivery = header(req, 'x-github-delivery');
+    const answer = await deliveries.once(delivery === undefined ? undefined : `${app.id} ${delivery}`, () => handle(app, req, body));
     const result = answer.body as Record<string, unknown>;
     if (result.status === 'deployed' || result.status === 'building') bridge.metrics.deployDuration.observe((Date.now() - started) / 1000);
     log.info(`webhook ${String(result.status)}`, {

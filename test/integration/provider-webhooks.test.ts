@@ -155,10 +155,34 @@ describe('GitHub and GitLab webhooks', () => {
     expect(wrong.status).toBe(401);
   });
 
+  it('takes a manual commit deploy for a git-source app through the admin API', async () => {
+    const res = await fetch(`${bridge.url}/api/v1/apps/${DOCS}/deploy`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ commit: '1111111111111111111111111111111111111111' }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'building', commit: '1111111111111111111111111111111111111111', revision: 4 });
+    const [c] = await logOf(bare);
+    expect(c!.message).toContain('Kipper-Trigger: manual\n');
+    // and back through a rollback, which for a git-source app sets the commit again
+    const rb = await fetch(`${bridge.url}/api/v1/apps/${DOCS}/rollback`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(await rb.json()).toMatchObject({ status: 'rolled_back', rolledBackTo: 3, image: null, commit: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7', revision: 5 });
+    // The all-digit SHA before it had to be quoted (YAML would read a number); the
+    // scalar keeps that style.
+    expect(await showFile(bare, 'main', DOCS_FILE)).toContain('targetRevision: "da1560886d4f094c3e6c9ef40349f7d38b5d27d7" #');
+  });
+
   it('shows git-source deploys in history with their commits', async () => {
     const res = await fetch(`${bridge.url}/api/v1/apps/${DOCS}/history`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
     const body = (await res.json()) as { revisions: Array<{ revision: number; image: string | null; commit: string; trigger: string }> };
     expect(body.revisions.map((r) => [r.revision, r.image, r.commit.slice(0, 7), r.trigger])).toEqual([
+      [5, null, 'da15608', 'rollback'],
+      [4, null, '1111111', 'manual'],
       [3, null, 'da15608', 'webhook'],
       [2, null, '9c4f2d1', 'webhook'],
       [1, null, '6113728', 'git'],
