@@ -41,7 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server.close();
-  await Promise.all(cleanup.map((dir) => rm(dir, { recursive: true, force: true })));
+  await Promise.all(cleanup.map((dir) => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 })));
 });
 
 describe('HttpRemote + ObjectStore against git http-backend', () => {

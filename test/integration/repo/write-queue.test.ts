@@ -29,8 +29,12 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'kip-write-queue-'));
   seedDir = await makeAppsDir(10);
 });
+/** Every store a test made: their background pack writes must end before the dirs go. */
+const stores: Array<{ idle(): Promise<void> }> = [];
+
 afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
+  await Promise.all(stores.map((s) => s.idle()));
+  await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   await rm(seedDir, { recursive: true, force: true });
 });
 
@@ -38,6 +42,7 @@ describe('WriteQueue on the embedded repo', () => {
   it('turns a burst into chained commits, one per edit, in few pushes', async () => {
     const bare = await createBareRepo(root, `q-${++n}.git`, seedDir);
     const remote = new LocalRemote({ gitdir: bare, branch: 'main' });
+    stores.push(remote.store);
     const pushes: number[] = [];
     const queue = new WriteQueue(remote, { signature, onPush: (e) => pushes.push(e.commits) });
     await queue.refresh();
@@ -54,7 +59,9 @@ describe('WriteQueue on the embedded repo', () => {
 
   it('answers unchanged without a commit, and fails a throwing edit alone', async () => {
     const bare = await createBareRepo(root, `q-${++n}.git`, seedDir);
-    const queue = new WriteQueue(new LocalRemote({ gitdir: bare, branch: 'main' }), { signature });
+    const local = new LocalRemote({ gitdir: bare, branch: 'main' });
+    stores.push(local.store);
+    const queue = new WriteQueue(local, { signature });
     await queue.refresh();
     const first = await queue.submit(write('notes/x.txt', 'x\n'));
     const head = await headOf(bare);
@@ -87,6 +94,7 @@ describe('WriteQueue on an HTTP remote', () => {
     const name = `q-${++n}.git`;
     const bare = await createBareRepo(root, name, seedDir);
     const remote = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`) });
+    stores.push(remote.store);
     const results: string[] = [];
     const queue = new WriteQueue(remote, { signature, onPush: (e) => results.push(e.result) });
     await queue.refresh();
@@ -102,6 +110,7 @@ describe('WriteQueue on an HTTP remote', () => {
     const name = `q-${++n}.git`;
     const bare = await createBareRepo(root, name, seedDir);
     const real = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`) });
+    stores.push(real.store);
     // The push reaches the real server, then the answer is "lost" (a dropped connection).
     let drop = true;
     const lossy: Remote = {
@@ -130,6 +139,7 @@ describe('WriteQueue on an HTTP remote', () => {
     const name = `q-${++n}.git`;
     const bare = await createBareRepo(root, name, seedDir);
     const real = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`) });
+    stores.push(real.store);
     let drop = true;
     let failFetch = 0;
     const lossy: Remote = {
@@ -160,6 +170,7 @@ describe('WriteQueue on an HTTP remote', () => {
     const name = `q-${++n}.git`;
     const bare = await createBareRepo(root, name, seedDir);
     const real = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`) });
+    stores.push(real.store);
     let explode = true;
     const flaky: Remote = {
       store: real.store,
@@ -187,6 +198,7 @@ describe('WriteQueue on an HTTP remote', () => {
     const name = `q-${++n}.git`;
     const bare = await createBareRepo(root, name, seedDir);
     const remote = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`), timeoutMs: 2000 });
+    stores.push(remote.store);
     const queue = new WriteQueue(remote, { signature, backoffMs: 5 });
     await queue.refresh();
     const head = await headOf(bare);
