@@ -10,6 +10,7 @@ import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { KipError } from '../errors.js';
 import { ObjectStore, ZERO_OID } from './object-store.js';
+import { syncDir } from './pack-set.js';
 import type { PushResult, Remote } from './remote.js';
 
 /**
@@ -141,12 +142,3 @@ async function readOptional(path: string): Promise<string | null> {
   }
 }
 
-/** fsync a directory, making a rename or a new entry in it durable. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

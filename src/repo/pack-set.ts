@@ -589,7 +589,8 @@ function forgetPack(cache: object, idxFile: string): void {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** fsync a directory, making a rename or a new entry in it durable. */
+export async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
     await handle.sync();

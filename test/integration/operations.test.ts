@@ -5,6 +5,7 @@ import { postWebhook, startBridge, type BridgeProcess } from '../helpers/bridge-
 import { appIds, createConfigRepo } from '../helpers/config-repo.js';
 import { cloneRepo, commitAndPush, git, logOf, showFile } from '../helpers/git-cli.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
+import { startRemoteBridge } from '../helpers/remote-bridge.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 
 /** The value of one Prometheus sample (0 when absent). */
@@ -44,14 +45,7 @@ describe('metrics, readiness and logs against a real remote', () => {
   const metrics = async () => (await fetch(`${bridge.url}/metrics`)).text();
 
   beforeAll(async () => {
-    server = await startGitServer();
-    await createConfigRepo(server.root, 'config.git', 3);
-    bridge = await startBridge({
-      KIPPER_REPO_URL: server.url('config.git'),
-      KIPPER_SECRET_KEY: TEST_SECRET_KEY,
-      KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-      KIPPER_LOG_LEVEL: 'debug',
-    });
+    ({ server, bridge } = await startRemoteBridge(3, { KIPPER_LOG_LEVEL: 'debug' }));
   });
   afterAll(async () => {
     await bridge?.stop();

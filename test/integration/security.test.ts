@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postWebhook, runKip, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
-import { createConfigRepo } from '../helpers/config-repo.js';
 import { git } from '../helpers/git-cli.js';
-import { startGitServer, type GitServer } from '../helpers/git-server.js';
+import type { GitServer } from '../helpers/git-server.js';
+import { startRemoteBridge } from '../helpers/remote-bridge.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 
 const GIT_USER = 'kipper-bot';
@@ -40,16 +40,11 @@ describe('secrets never leak', () => {
   const bodies: string[] = [];
 
   beforeAll(async () => {
-    server = await startGitServer({ auth: { username: GIT_USER, password: GIT_PASSWORD } });
-    await createConfigRepo(server.root, 'config.git', 3);
-    bridge = await startBridge({
-      KIPPER_REPO_URL: server.url('config.git'),
-      KIPPER_GIT_USERNAME: GIT_USER,
-      KIPPER_GIT_TOKEN: GIT_PASSWORD,
-      KIPPER_SECRET_KEY: TEST_SECRET_KEY,
-      KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-      KIPPER_LOG_LEVEL: 'trace',
-    });
+    ({ server, bridge } = await startRemoteBridge(
+      3,
+      { KIPPER_GIT_USERNAME: GIT_USER, KIPPER_GIT_TOKEN: GIT_PASSWORD, KIPPER_LOG_LEVEL: 'trace' },
+      { auth: { username: GIT_USER, password: GIT_PASSWORD } },
+    ));
   });
   afterAll(async () => {
     await bridge?.stop();
