@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planRollback } from '../../../src/deploys/plan-rollback.js';
-import { isKipError } from '../../../src/errors.js';
+import { codeOf } from '../../helpers/code-of.js';
 import type { Revision } from '../../../src/history/revision-index.js';
 
 const rev = (revision: number, image: string | null, extra: Partial<Revision> = {}): Revision => ({
@@ -13,16 +13,6 @@ const rev = (revision: number, image: string | null, extra: Partial<Revision> = 
   configCommit: `c${revision}`,
   ...extra,
 });
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (isKipError(err)) return err.code;
-    throw err;
-  }
-  return 'OK';
-}
 
 describe('planRollback', () => {
   const base = [rev(1, 'r/a:1'), rev(2, 'r/a:2'), rev(3, 'r/a:3')];

@@ -6,17 +6,10 @@ import {
   parseImageReference,
   tryParseImageReference,
 } from '../../../src/manifests/image-reference.js';
+import { codeOf } from '../../helpers/code-of.js';
 
 const SHA = 'a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4';
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isKipError(err) ? err.code : 'not a KipError';
-  }
-  return undefined;
-}
 
 describe('parseImageReference accepts valid references', () => {
   it.each([

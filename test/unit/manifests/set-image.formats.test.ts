@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { isKipError } from '../../../src/errors.js';
 import { canBePlain } from '../../../src/manifests/can-be-plain.js';
 import { parseImageReference } from '../../../src/manifests/image-reference.js';
 import { findCommits, setCommit } from '../../../src/manifests/set-commit.js';
 import { findImages, setImage } from '../../../src/manifests/set-image.js';
+import { codeOf } from '../../helpers/code-of.js';
 
 const SHA = 'a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4';
 const OLD = '4c4b2f9b0e3a6d7c8e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f';
@@ -13,14 +13,6 @@ function set(text: string, image: string, options: { container?: string; app?: s
   return setImage(text, { image: parseImageReference(image), ...options });
 }
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isKipError(err) ? err.code : 'not a KipError';
-  }
-  return undefined;
-}
 
 describe('kustomize images:', () => {
   const kustomization = (entries: string) =>

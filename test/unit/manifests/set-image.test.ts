@@ -4,15 +4,8 @@ import { canBePlain } from '../../../src/manifests/can-be-plain.js';
 import { parseImageReference } from '../../../src/manifests/image-reference.js';
 import { findImages, setImage } from '../../../src/manifests/set-image.js';
 import { maskSpans, maskTargets, targetSpans } from './yaml-spans.js';
+import { codeOf } from '../../helpers/code-of.js';
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isKipError(err) ? err.code : 'not a KipError';
-  }
-  return undefined;
-}
 
 function set(text: string, image: string, container?: string) {
   return setImage(text, { image: parseImageReference(image), container });
