@@ -90,6 +90,20 @@ describe('WriteQueue on an HTTP remote', () => {
     await server?.close();
   });
 
+  /** A fresh remote repo and an HttpRemote on it. */
+  async function freshRemote(timeoutMs?: number) {
+    const name = `q-${++n}.git`;
+    const bare = await createBareRepo(root, name, seedDir);
+    const real = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`), ...(timeoutMs ? { timeoutMs } : {}) });
+    stores.push(real.store);
+    return { name, bare, real };
+  }
+
+  /** `real` with faults injected at the boundary (the real remote is tested as is elsewhere). */
+  function faulty(real: HttpRemote, over: Partial<Pick<Remote, 'fetch' | 'push'>>): Remote {
+    return { store: real.store, description: real.description, fetch: () => real.fetch(), push: (o, nw, objs) => real.push(o, nw, objs), ...over };
+  }
+
   it('re-applies pending edits on top of a third party push (compare-and-swap)', async () => {
     const name = `q-${++n}.git`;
     const bare = await createBareRepo(root, name, seedDir);
@@ -107,16 +121,10 @@ describe('WriteQueue on an HTTP remote', () => {
   });
 
   it('a push whose answer was lost but that landed resolves as committed, not unchanged', async () => {
-    const name = `q-${++n}.git`;
-    const bare = await createBareRepo(root, name, seedDir);
-    const real = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`) });
-    stores.push(real.store);
+    const { bare, real } = await freshRemote();
     // The push reaches the real server, then the answer is "lost" (a dropped connection).
     let drop = true;
-    const lossy: Remote = {
-      store: real.store,
-      description: real.description,
-      fetch: () => real.fetch(),
+    const lossy = faulty(real, {
       push: async (o, nw, objs): Promise<PushResult> => {
         const r = await real.push(o, nw, objs);
         if (r.ok && drop) {
@@ -125,7 +133,7 @@ describe('WriteQueue on an HTTP remote', () => {
         }
         return r;
       },
-    };
+    });
     const queue = new WriteQueue(lossy, { signature });
     await queue.refresh();
     const outcome = await queue.submit(write('notes/once.txt', 'once\n'));
@@ -136,15 +144,10 @@ describe('WriteQueue on an HTTP remote', () => {
   });
 
   it('a landed push whose answer was lost is found even when the next fetch fails first', async () => {
-    const name = `q-${++n}.git`;
-    const bare = await createBareRepo(root, name, seedDir);
-    const real = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`) });
-    stores.push(real.store);
+    const { bare, real } = await freshRemote();
     let drop = true;
     let failFetch = 0;
-    const lossy: Remote = {
-      store: real.store,
-      description: real.description,
+    const lossy = faulty(real, {
       fetch: async () => {
         if (failFetch-- > 0) throw new Error('network down');
         return real.fetch();
@@ -158,7 +161,7 @@ describe('WriteQueue on an HTTP remote', () => {
         }
         return r;
       },
-    };
+    });
     const queue = new WriteQueue(lossy, { signature, backoffMs: 5, maxUnreachable: 5 });
     await queue.refresh();
     const outcome = await queue.submit(write('notes/sticky.txt', 'sticky\n'));
@@ -167,15 +170,9 @@ describe('WriteQueue on an HTTP remote', () => {
   });
 
   it('answers REPO_UNAVAILABLE when the push throws, and keeps serving afterwards', async () => {
-    const name = `q-${++n}.git`;
-    const bare = await createBareRepo(root, name, seedDir);
-    const real = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`) });
-    stores.push(real.store);
+    const { bare, real } = await freshRemote();
     let explode = true;
-    const flaky: Remote = {
-      store: real.store,
-      description: real.description,
-      fetch: () => real.fetch(),
+    const flaky = faulty(real, {
       push: async (o, nw, objs): Promise<PushResult> => {
         if (explode) {
           explode = false;
@@ -183,7 +180,7 @@ describe('WriteQueue on an HTTP remote', () => {
         }
         return real.push(o, nw, objs);
       },
-    };
+    });
     const queue = new WriteQueue(flaky, { signature });
     await queue.refresh();
     const head = await headOf(bare);
