@@ -1,5 +1,7 @@
 /**
- * Counts authorisation failures per client address. After `limit` failures within
+ * Counts authorisation failures per client address. The limit is generous on purpose:
+ * a 64-hex token is not guessable anyway, so this is about noise from scanners, and a
+ * CI fleet behind one NAT with a few stale tokens must still see its 401s. After `limit` failures within
  * `windowMs`, further FAILED requests from that address are answered 429 until the window
  * passes. A request with the right token is never delayed or refused by it: a CI behind
  * the same NAT as a scanner keeps deploying.
@@ -8,7 +10,7 @@ export class FailureLimiter {
   private failures = new Map<string, { count: number; since: number }>();
 
   constructor(
-    private readonly limit = 20,
+    private readonly limit = 50,
     private readonly windowMs = 60_000,
     private readonly maxTracked = 10_000,
   ) {}

@@ -191,7 +191,7 @@ describe('GitHub and GitLab webhooks', () => {
 
   it('answers 429 after repeated failures from one address, while the right token still deploys', async () => {
     let last = 0;
-    for (let i = 0; i < 25; i++) {
+    for (let i = 0; i < 60; i++) {
       const res = await fetch(`${bridge.url}/api/v1/webhook/${API}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-kipper-token': `${i}`.padStart(64, '0') },
