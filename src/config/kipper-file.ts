@@ -60,11 +60,6 @@ export function appId(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
-/** True when `s` is a syntactically valid namespace or app name. */
-export function isValidName(s: string): boolean {
-  return DNS_LABEL.test(s);
-}
-
 /**
  * Parse kipper.yaml text. An invalid file is a CONFIG_INVALID error whose message names
  * the file and every bad field as `kipper.yaml: apps[0].files: …`.

@@ -349,7 +349,7 @@ export class Bridge {
   async promote(app: AppConfig, to: string): Promise<DeployResponse> {
     const targetId = `${to}/${app.name}`;
     if (targetId === app.id) throw new KipError('INVALID_BODY', 'promote to another environment than the source', { app: app.id });
-    const target = this.currentConfig().apps.get(targetId) ?? (await this.findApp(targetId));
+    const target = await this.findApp(targetId);
     if (!target) throw appNotFound(targetId);
     if (target.source === 'git') {
       throw new KipError('GIT_APP_IMAGE', `${targetId} is a git-source app: images cannot be promoted to it`, { app: targetId });

@@ -57,11 +57,6 @@ export class RevisionIndex {
     private readonly configAt: (commit: string) => Promise<KipperConfig>,
   ) {}
 
-  /** The newest commit the index has read. */
-  get head(): string | null {
-    return this.indexed;
-  }
-
   /** Everything the index knows, to persist it (see `restore`). */
   snapshot(): IndexSnapshot {
     return { head: this.indexed, apps: Object.fromEntries(this.apps), generations: Object.fromEntries(this.generations) };

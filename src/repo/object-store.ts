@@ -263,10 +263,6 @@ export class ObjectStore {
   }
 
   /** Path of the loose object file `oid` would have: objects are written to packs, but older data dirs and native git have loose ones. */
-  looseObjectPath(oid: string): string {
-    return join(this.gitdir, 'objects', oid.slice(0, 2), oid.slice(2));
-  }
-
   /**
    * Paths of the blobs that differ between two trees (null: the empty tree), entering
    * only subtrees whose ids differ and that `wanted(dir)` asks for (`dir` ends in `/`):

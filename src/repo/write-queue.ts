@@ -5,7 +5,6 @@ import type { Remote } from './remote.js';
 
 /** A read-only view of the branch at one commit, handed to an edit. */
 export interface TreeView {
-  readonly head: string;
   readFile(path: string): Promise<Uint8Array | null>;
   /** The blob id at `path` (to cache what is parsed from it), or null. */
   fileOid(path: string): Promise<string | null>;
@@ -26,8 +25,6 @@ export type Edit<T> = (view: TreeView) => Promise<EditDecision<T>>;
 export interface Outcome<T> {
   result: T;
   configCommit: string | null;
-  /** The branch head right after this edit (its own commit, or the head it saw). */
-  head: string;
 }
 
 export interface WriteQueueOptions {
@@ -49,7 +46,7 @@ export interface WriteQueueOptions {
 interface Built {
   base: string;
   tip: string;
-  done: Array<{ pending: Pending; result: unknown; commit: string | null; head: string }>;
+  done: Array<{ pending: Pending; result: unknown; commit: string | null }>;
   live: Pending[];
   newObjects: string[];
   buildMs: number;
@@ -87,7 +84,6 @@ export class WriteQueue {
   private arrivals: Array<() => void> = [];
   /** Set when the last exchange with the remote failed; cleared by the next success. */
   lastError: KipError | null = null;
-  stats = { pushes: 0, rejected: 0, unreachable: 0, commits: 0 };
 
   constructor(
     private readonly remote: Remote,
@@ -278,12 +274,11 @@ export class WriteQueue {
     for (;;) {
       if (built.tip === built.base) {
         // Every edit was a no-op (or failed on its own): nothing to push.
-        for (const b of built.done) b.pending.resolve({ result: b.result, configCommit: null, head: built.base });
+        for (const b of built.done) b.pending.resolve({ result: b.result, configCommit: null });
         return;
       }
       const started = performance.now();
       const pushed = await this.remote.push(built.base, built.tip, built.newObjects);
-      this.stats.pushes++;
       this.opts.onPush?.({
         commits: built.done.filter((d) => d.commit !== null).length,
         result: pushed.ok ? 'ok' : pushed.kind,
@@ -292,13 +287,11 @@ export class WriteQueue {
       });
       if (pushed.ok) return this.landed(built);
       if (pushed.kind === 'rejected') {
-        this.stats.rejected++;
         rejections++;
         if (rejections >= this.opts.maxRejections) {
           return this.fail(built.live, new KipError('REPO_UNAVAILABLE', `the config repo kept moving: ${rejections} pushes rejected; retry later`, { retryAfter: 5 }));
         }
       } else {
-        this.stats.unreachable++;
         unreachable++;
         unanswered.push(built);
         this.lastError = new KipError('REPO_UNAVAILABLE', `the config repo is unreachable: ${pushed.detail}`, { retryAfter: 10 });
@@ -325,14 +318,13 @@ export class WriteQueue {
   /** Resolve a batch whose tip is in the remote. */
   private async landed(built: Built): Promise<void> {
     this.lastError = null;
-    this.stats.commits += built.done.filter((d) => d.commit !== null).length;
     // After our own push the head moves here; when a fetch found the tip, it already did.
     if (this.current === built.base) {
       this.current = built.tip;
       // The commits are in the remote whatever the listener thinks of them.
       await Promise.resolve(this.opts.onHead?.(built.tip)).catch(() => undefined);
     }
-    for (const b of built.done) b.pending.resolve({ result: b.result, configCommit: b.commit, head: b.head });
+    for (const b of built.done) b.pending.resolve({ result: b.result, configCommit: b.commit });
   }
 
   /** True when `oid` is `head` or one of its recent first-parent ancestors. */
@@ -363,7 +355,7 @@ export class WriteQueue {
     const store = this.remote.store;
     for (const p of batch) {
       const at = tip;
-      const view: TreeView = { head: at, readFile: (path) => store.readFile(at, path), fileOid: (path) => store.fileOid(at, path) };
+      const view: TreeView = { readFile: (path) => store.readFile(at, path), fileOid: (path) => store.fileOid(at, path) };
       let decision: EditDecision<unknown>;
       try {
         decision = await p.edit(view);
@@ -374,7 +366,7 @@ export class WriteQueue {
       }
       live.push(p);
       if (decision.kind === 'unchanged') {
-        done.push({ pending: p, result: decision.result, commit: null, head: at });
+        done.push({ pending: p, result: decision.result, commit: null });
         continue;
       }
       const sig = this.opts.signature();
@@ -389,7 +381,7 @@ export class WriteQueue {
       }
       newObjects.push(...written.newObjects);
       tip = written.oid;
-      done.push({ pending: p, result: decision.result, commit: written.oid, head: written.oid });
+      done.push({ pending: p, result: decision.result, commit: written.oid });
     }
     return { base, tip, done, live, newObjects, buildMs: performance.now() - started, count };
   }

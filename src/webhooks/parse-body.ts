@@ -23,15 +23,6 @@ const schema = z
   })
   .strict();
 
-/**
- * Parse and validate a webhook body from its raw bytes. Problems are reported field by
- * field (`fields: {image: "...", commit: "..."}`); the code names the field when only one
- * is wrong (INVALID_IMAGE, INVALID_COMMIT), INVALID_BODY otherwise.
- */
-export function parseWebhookBody(raw: Buffer | undefined): WebhookBody {
-  return validateDeployBody(parseJsonBody(raw));
-}
-
 /** Parse a request body as JSON: empty, invalid, duplicate-key and prototype-key bodies are refused. */
 export function parseJsonBody(raw: Buffer | undefined): unknown {
   const text = raw && raw.length > 0 ? raw.toString('utf8') : '';
@@ -46,7 +37,11 @@ export function parseJsonBody(raw: Buffer | undefined): unknown {
   return json;
 }
 
-/** Validate an already parsed `{image?, commit?}` body (webhook and admin deploy alike). */
+/**
+ * Validate an already parsed `{image?, commit?}` body (webhook and admin deploy alike).
+ * Problems are reported field by field (`fields: {image: "...", commit: "..."}`); the code
+ * names the field when only one is wrong (INVALID_IMAGE, INVALID_COMMIT), INVALID_BODY otherwise.
+ */
 export function validateDeployBody(json: unknown): WebhookBody {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new KipError('INVALID_BODY', 'the body must be a JSON object like {"image": "<ref>", "commit": "<sha>"}');

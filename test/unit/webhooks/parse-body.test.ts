@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { isKipError } from '../../../src/errors.js';
-import { parseWebhookBody } from '../../../src/webhooks/parse-body.js';
+import { parseJsonBody, validateDeployBody } from '../../../src/webhooks/parse-body.js';
+
+/** What the webhook route does with a plain CI body. */
+const parseWebhookBody = (raw: Buffer) => validateDeployBody(parseJsonBody(raw));
 import { deriveWebhookToken, safeEqual } from '../../../src/webhooks/tokens.js';
 
 function codeOf(body: string): string {
