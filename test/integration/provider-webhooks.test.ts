@@ -139,20 +139,17 @@ describe('GitHub and GitLab webhooks', () => {
   });
 
   it('takes a GitLab Push Hook with X-Gitlab-Token', async () => {
-    const res = await fetch(`${bridge.url}/api/v1/webhook/${DOCS}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Push Hook', 'x-gitlab-token': docsToken },
-      body: await payload('gitlab-push-hook.json'),
-    });
+    const pushHook = async (token: string) =>
+      fetch(`${bridge.url}/api/v1/webhook/${DOCS}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Push Hook', 'x-gitlab-token': token },
+        body: await payload('gitlab-push-hook.json'),
+      });
+    const res = await pushHook(docsToken);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'building', commit: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7', revision: 3 });
     expect(await showFile(bare, 'main', DOCS_FILE)).toContain('targetRevision: da1560886d4f094c3e6c9ef40349f7d38b5d27d7 #');
-    const wrong = await fetch(`${bridge.url}/api/v1/webhook/${DOCS}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Push Hook', 'x-gitlab-token': apiToken },
-      body: await payload('gitlab-push-hook.json'),
-    });
-    expect(wrong.status).toBe(401);
+    expect((await pushHook(apiToken)).status).toBe(401);
   });
 
   it('takes a manual commit deploy for a git-source app through the admin API', async () => {
