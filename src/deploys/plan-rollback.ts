@@ -1,5 +1,6 @@
 import { KipError } from '../errors.js';
 import type { Revision } from '../history/revision-index.js';
+import { undoneRevisions } from '../history/undone.js';
 
 /** What a rollback will write: the target revision, and the commit it reverts if exactly one. */
 export interface RollbackPlan {
@@ -9,17 +10,19 @@ export interface RollbackPlan {
   reverts: string | undefined;
 }
 
-/**
- * Choose the revision a rollback goes to (DESIGN.md "History and rollback"). Without a
- * number it is the revision before the current one, where a current rollback counts as
- * the revision it went back to: rolling back again keeps stepping back (3 → 2 → 1)
- * instead of toggling between two images. Pure: revisions in, plan out.
- */
 /** What a revision deployed: the image, or for a git-source app the commit. */
 export function valueOf(r: Revision): string | null {
   return r.image ?? r.commit;
 }
 
+/**
+ * Choose the revision a rollback goes to (DESIGN.md "History and rollback"). Without a
+ * number: the newest revision older than the current one that is not undone and whose
+ * value differs from the current value. A rollback undoes what it skipped, so rolling
+ * back again keeps stepping back (3 → 2 → 1) instead of toggling, and a revision that a
+ * `git revert` took away is never brought back. `requested` goes to that revision, undone
+ * or not: an explicit choice. Pure: revisions in, plan out.
+ */
 export function planRollback(app: string, revisions: Revision[], requested: number | undefined): RollbackPlan {
   const current = revisions.at(-1);
   if (!current) throw new KipError('NOTHING_TO_ROLL_BACK', `${app} has no revisions yet; deploy it first`, { app });
@@ -33,13 +36,11 @@ export function planRollback(app: string, revisions: Revision[], requested: numb
       });
     }
   } else {
-    let position = current.revision;
-    if (current.rollbackTo) {
-      const wentTo = revisions.findLast((r) => r.configCommit === current.rollbackTo);
-      if (wentTo) position = wentTo.revision;
+    const undone = undoneRevisions(revisions);
+    target = revisions.findLast((r) => r !== current && !undone.has(r.revision) && valueOf(r) !== valueOf(current));
+    if (!target) {
+      throw new KipError('NOTHING_TO_ROLL_BACK', `${app} has no earlier revision that was not undone and runs something else`, { app });
     }
-    target = revisions[position - 2];
-    if (!target) throw new KipError('NOTHING_TO_ROLL_BACK', `${app} has no earlier revision to roll back to`, { app });
   }
   const value = valueOf(target);
   if (value === null || value.includes(', ')) {
@@ -51,6 +52,8 @@ export function planRollback(app: string, revisions: Revision[], requested: numb
       revision: target.revision,
     });
   }
-  const reverts = target.revision === current.revision - 1 ? current.configCommit : undefined;
+  // A revert in git's sense: the value goes back to what the current revision replaced.
+  const before = revisions[current.revision - 2];
+  const reverts = before !== undefined && valueOf(before) === value ? current.configCommit : undefined;
   return { target, current, reverts };
 }

@@ -16,6 +16,8 @@ export interface Revision {
   configCommit: string;
   /** For a rollback: the config commit of the revision it went back to. */
   rollbackTo?: string;
+  /** For a `git revert` by someone else: the commit it names (`This reverts commit <sha>.`). */
+  reverts?: string;
   /** The full image our commit deployed, where the files hold only part of it (a `:tag` marker). */
   deployed?: string;
 }
@@ -246,6 +248,7 @@ export class RevisionIndex {
         timestamp: new Date(commit.author.timestamp * 1000).toISOString(),
         configCommit: commit.oid,
         ...(ours && trailers.rollbackTo ? { rollbackTo: trailers.rollbackTo } : {}),
+        ...(!ours && revert ? { reverts: revert } : {}),
         ...(ours && trailers.image && trailers.image !== value ? { deployed: trailers.image } : {}),
       });
     }

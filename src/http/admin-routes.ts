@@ -3,6 +3,7 @@ import { appNotFound, type Bridge } from '../deploys/bridge.js';
 import type { AppConfig } from '../config/kipper-file.js';
 import { KipError } from '../errors.js';
 import type { Revision } from '../history/revision-index.js';
+import { undoneRevisions } from '../history/undone.js';
 import { validateDeployBody } from '../webhooks/parse-body.js';
 import { z } from 'zod';
 import { adminAuth } from './admin-auth.js';
@@ -23,8 +24,9 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new KipError('INVALID_BODY', message, { fields });
 }
 
-/** History as the API shows it: newest first, the newest marked current. */
+/** History as the API shows it: newest first, the newest marked current, undone ones marked. */
 export function historyJson(revisions: Revision[]) {
+  const undone = undoneRevisions(revisions);
   return revisions
     .map((r, i) => ({
       revision: r.revision,
@@ -35,6 +37,7 @@ export function historyJson(revisions: Revision[]) {
       timestamp: r.timestamp,
       configCommit: r.configCommit,
       current: i === revisions.length - 1,
+      undone: undone.has(r.revision),
     }))
     .reverse();
 }

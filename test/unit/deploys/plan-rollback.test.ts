@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planRollback } from '../../../src/deploys/plan-rollback.js';
 import { codeOf } from '../../helpers/code-of.js';
+import { undoneRevisions } from '../../../src/history/undone.js';
 import type { Revision } from '../../../src/history/revision-index.js';
 
 const rev = (revision: number, image: string | null, extra: Partial<Revision> = {}): Revision => ({
@@ -44,5 +45,42 @@ describe('planRollback', () => {
     expect(codeOf(() => planRollback('ns/a', [...base, rev(4, 'r/a:1')], 1))).toBe('ALREADY_CURRENT');
     expect(codeOf(() => planRollback('ns/a', [], undefined))).toBe('NOTHING_TO_ROLL_BACK');
     expect(codeOf(() => planRollback('ns/a', [rev(1, 'r/a:1')], undefined))).toBe('NOTHING_TO_ROLL_BACK');
+  });
+
+  it('never brings back a revision that a git revert undid', () => {
+    // Issue #9: 5 good (webhook), 6 bad (webhook), 7 good (a human's `git revert` of 6).
+    const history = [
+      rev(1, 'r/a:seed'),
+      rev(2, 'r/a:1'),
+      rev(3, 'r/a:2'),
+      rev(4, 'r/a:older'),
+      rev(5, 'r/a:good'),
+      rev(6, 'r/a:bad'),
+      rev(7, 'r/a:good', { trigger: 'revert', reverts: 'c6' }),
+    ];
+    const plan = planRollback('ns/a', history, undefined);
+    expect(plan.target.revision).toBe(4);
+    expect(plan.reverts).toBeUndefined();
+    // An explicit choice still goes there.
+    expect(planRollback('ns/a', history, 6).target.image).toBe('r/a:bad');
+    // With nothing older that differs, it says so instead of resurrecting 6.
+    expect(codeOf(() => planRollback('ns/a', [rev(1, 'r/a:good'), rev(2, 'r/a:bad'), rev(3, 'r/a:good', { reverts: 'c2' })], undefined))).toBe(
+      'NOTHING_TO_ROLL_BACK',
+    );
+  });
+
+  it('matches an abbreviated reverted sha and ignores a revert of another commit', () => {
+    const history = [
+      rev(1, 'r/a:1', { configCommit: 'aaaaaaa1111' }),
+      rev(2, 'r/a:2', { configCommit: 'bbbbbbb2222' }),
+      rev(3, 'r/a:1', { reverts: 'bbbbbbb' }),
+    ];
+    expect(undoneRevisions(history)).toEqual(new Set([2]));
+    expect(undoneRevisions([...history.slice(0, 2), rev(3, 'r/a:3', { reverts: 'fffffff' })])).toEqual(new Set());
+  });
+
+  it('counts every revision between a rollback and its target as undone', () => {
+    const history = [...base, rev(4, 'r/a:4'), rev(5, 'r/a:2', { trigger: 'rollback', rollbackTo: 'c2' })];
+    expect(undoneRevisions(history)).toEqual(new Set([3, 4]));
   });
 });
