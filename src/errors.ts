@@ -13,7 +13,6 @@ export type KipErrorCode =
   | 'INVALID_BODY'
   | 'INVALID_IMAGE'
   | 'INVALID_COMMIT'
-  | 'INVALID_APP_NAME'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'PAYLOAD_TOO_LARGE'
   | 'METHOD_NOT_ALLOWED'
@@ -22,7 +21,6 @@ export type KipErrorCode =
   // deploy semantics
   | 'APP_NOT_FOUND'
   | 'GIT_APP_IMAGE'
-  | 'IMAGE_APP_COMMIT_ONLY'
   | 'NO_IMAGE_TARGET'
   | 'YAML_PARSE_ERROR'
   | 'FILE_NOT_FOUND'
@@ -33,8 +31,8 @@ export type KipErrorCode =
   // configuration and infrastructure
   | 'CONFIG_INVALID'
   | 'REPO_UNAVAILABLE'
-  | 'PUSH_REJECTED'
-  | 'SHUTTING_DOWN'
+  | 'PUSH_REJECTED' // the branch kept moving under us: every push lost its compare-and-swap
+  | 'SHUTTING_DOWN' // a request on a kept-alive connection after SIGTERM
   | 'BRIDGE_UNREACHABLE'
   | 'INTERNAL';
 

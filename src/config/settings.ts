@@ -18,6 +18,8 @@ export interface Settings {
   authorName: string;
   authorEmail: string;
   logLevel: LogLevel;
+  /** The longest a deploy waits for the config repo in all before 503 (KIPPER_DEPLOY_TIMEOUT, seconds). */
+  deployTimeoutMs: number;
 }
 
 export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -53,6 +55,7 @@ const envSchema = z.object({
   KIPPER_GIT_AUTHOR_NAME: z.string().min(1).default('Kipper'),
   KIPPER_GIT_AUTHOR_EMAIL: z.string().min(3).default('kipper@localhost'),
   KIPPER_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  KIPPER_DEPLOY_TIMEOUT: z.coerce.number().positive('must be a number of seconds above 0').max(900).default(30),
 });
 
 /** Read and validate the bridge's environment; every problem is reported as `VAR: message`. */
@@ -77,6 +80,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     authorName: e.KIPPER_GIT_AUTHOR_NAME,
     authorEmail: e.KIPPER_GIT_AUTHOR_EMAIL,
     logLevel: e.KIPPER_LOG_LEVEL,
+    deployTimeoutMs: Math.round(e.KIPPER_DEPLOY_TIMEOUT * 1000),
   };
 }
 

@@ -18,6 +18,7 @@ import type { Remote } from '../repo/remote.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
 import { nativeGitAvailable } from '../repo/native-git.js';
 import { WriteQueue, type TreeView } from '../repo/write-queue.js';
+import { assertTakesImages, imageRequestFor, type DeployRequest } from './deploy-request.js';
 import { commitEdit, imageEdit, type DeployTrigger, type ImageEditInput } from './image-edit.js';
 import { planRollback, valueOf } from './plan-rollback.js';
 import { deriveWebhookToken, safeEqual } from '../webhooks/tokens.js';
@@ -56,6 +57,8 @@ export interface RollbackResponse {
 
 /** How often others' pushes are looked for when idle. */
 const POLL_INTERVAL_MS = 5_000;
+/** A look at the remote that takes longer than this makes the bridge unready: it hangs. */
+const HANG_MS = 5_000;
 
 /**
  * The bridge's use cases over one config repo: deploy, webhook tokens, apps. It owns the
@@ -75,6 +78,8 @@ export class Bridge {
   readonly queue: WriteQueue;
   readonly metrics: Metrics;
   private lastPushAt = Date.now();
+  /** When the look at the remote that is still running started (null: none runs). */
+  private refreshingSince: number | null = null;
 
   private constructor(
     readonly settings: Settings,
@@ -86,6 +91,7 @@ export class Bridge {
   ) {
     this.index = new RevisionIndex(remote.store, (c) => this.configAt(c));
     this.queue = new WriteQueue(remote, {
+      deployTimeoutMs: settings.deployTimeoutMs,
       signature: () => this.signature(),
       onHead: (head) => this.onHead(head),
       onPush: (e) => {
@@ -208,8 +214,12 @@ export class Bridge {
     }
   }
 
+  /** Set once `close` started: new API requests are answered 503 SHUTTING_DOWN. */
+  closing = false;
+
   /** Stop polling and wait for the writes in flight. */
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.poll);
     await this.queue.idle();
     // Background object writes of the cache repo, before the process goes.
@@ -221,8 +231,14 @@ export class Bridge {
 
   /** Look for others' pushes now. */
   async refresh(): Promise<void> {
-    this.lastRefresh = Date.now();
-    await this.queue.refresh();
+    const started = Date.now();
+    this.lastRefresh = started;
+    this.refreshingSince ??= started;
+    try {
+      await this.queue.refresh();
+    } finally {
+      if (this.refreshingSince === started) this.refreshingSince = null;
+    }
   }
 
   /**
@@ -235,12 +251,35 @@ export class Bridge {
     await this.refresh().catch(() => undefined);
   }
 
-  /** Why the bridge should not get traffic now, or null when it is ready (/readyz). */
+  /**
+   * Look at the remote when the last look is older than `maxAgeMs`, waiting for the
+   * answer at most `waitMs`: a quick remote gives fresh state, a hanging one costs the
+   * caller `waitMs` and is judged by what the poll and the writes last saw.
+   */
+  async freshState(maxAgeMs: number, waitMs: number): Promise<void> {
+    if (Date.now() - this.lastRefresh < maxAgeMs) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((r) => (timer = setTimeout(r, waitMs)));
+    await Promise.race([this.refreshQuietly(), late]);
+    clearTimeout(timer);
+  }
+
+  /** Why the bridge should not get traffic now, or null when it is ready (/readyz). State only. */
   unreadyReason(): string | null {
     if (!this.queue.hasHead) return 'the config repo has not been fetched yet';
+    if (this.configError) return `${this.configError.message} (at ${this.queue.head.slice(0, 12)}); deploys answer 422 CONFIG_INVALID until it is fixed`;
     if (this.queue.lastError) return this.queue.lastError.message;
+    const waitingMs = this.refreshingSince === null ? 0 : Date.now() - this.refreshingSince;
+    if (waitingMs > HANG_MS) return `the config repo has not answered for ${Math.round(waitingMs / 1000)} s`;
+    const silentMs = Date.now() - this.queue.lastContact;
+    if (silentMs > 3 * POLL_INTERVAL_MS) return `the config repo has not answered for ${Math.round(silentMs / 1000)} s`;
     if (this.queue.depth > 0 && Date.now() - this.lastPushAt > 60_000) return 'the write queue has not pushed for a minute';
     return null;
+  }
+
+  /** The code /readyz answers with when unready: what kind of problem it is. */
+  unreadyCode(): 'CONFIG_INVALID' | 'REPO_UNAVAILABLE' {
+    return this.queue.hasHead && this.configError ? 'CONFIG_INVALID' : 'REPO_UNAVAILABLE';
   }
 
   /** The parsed kipper.yaml at the head; throws when the file is invalid there. */
@@ -270,18 +309,31 @@ export class Bridge {
     return safeEqual(token, expected);
   }
 
-  /** Commit `image` for `app` (or answer unchanged), and wait until it is in the remote. */
+  /** Deploy what `request` holds (see deploy-request.ts), and wait until it is in the remote. */
+  deploy(app: AppConfig, request: DeployRequest, trigger: DeployTrigger, signal?: AbortSignal): Promise<DeployResponse | CommitDeployResponse> {
+    return request.kind === 'commit'
+      ? this.deployCommitWith(app, request.commit, trigger, {}, signal)
+      : this.deployImage(app, request.image, request.commit, trigger, {}, signal);
+  }
+
+  /**
+   * Commit `image` for `app` (or answer unchanged), and wait until it is in the remote.
+   * `signal`: the caller went away, drop the deploy unless its push is in flight.
+   */
   async deployImage(
     app: AppConfig,
     image: ImageReference,
     sourceCommit: string | undefined,
     trigger: DeployTrigger,
     extra: Pick<ImageEditInput, 'trailers' | 'body'> = {},
+    signal?: AbortSignal,
   ): Promise<DeployResponse> {
+    const deadline = await this.startWrite();
     const outcome = await this.queue.submit(
       imageEdit({ appId: app.id, image, sourceCommit, trigger, configAt: (v) => this.configFromView(v), ...extra }),
+      { deadline, ...(signal ? { signal } : {}) },
     );
-    const revision = await this.revisionAt(app.id, outcome.configCommit);
+    const revision = await this.revisionAt(app.id, outcome.configCommit, deadline);
     return {
       status: outcome.configCommit ? 'deployed' : 'unchanged',
       app: app.id,
@@ -293,20 +345,19 @@ export class Bridge {
   }
 
   /** Commit `commit` to the `:commit` markers of a git-source app; answers `building` (or unchanged). */
-  deployCommit(app: AppConfig, commit: string, trigger: DeployTrigger): Promise<CommitDeployResponse> {
-    return this.deployCommitWith(app, commit, trigger, {});
-  }
-
   private async deployCommitWith(
     app: AppConfig,
     commit: string,
     trigger: DeployTrigger,
     extra: Pick<ImageEditInput, 'trailers' | 'body'>,
+    signal?: AbortSignal,
   ): Promise<CommitDeployResponse> {
+    const deadline = await this.startWrite();
     const outcome = await this.queue.submit(
       commitEdit({ appId: app.id, sourceCommit: commit, trigger, configAt: (v) => this.configFromView(v), ...extra }),
+      { deadline, ...(signal ? { signal } : {}) },
     );
-    const revision = await this.revisionAt(app.id, outcome.configCommit);
+    const revision = await this.revisionAt(app.id, outcome.configCommit, deadline);
     return {
       // The commit is recorded; the cluster side (Argo CD, a build) now builds it.
       status: outcome.configCommit ? 'building' : 'unchanged',
@@ -351,17 +402,15 @@ export class Bridge {
     if (targetId === app.id) throw new KipError('INVALID_BODY', 'promote to another environment than the source', { app: app.id });
     const target = await this.findApp(targetId);
     if (!target) throw appNotFound(targetId);
-    if (target.source === 'git') {
-      throw new KipError('GIT_APP_IMAGE', `${targetId} is a git-source app: images cannot be promoted to it`, { app: targetId });
-    }
+    // A promotion is an image deploy: a git-source target is refused whatever the source holds.
+    assertTakesImages(target);
     await this.refreshQuietly();
     const current = (await this.revisions(app.id)).at(-1);
     if (!current?.image || current.image.includes(', ')) {
       throw new KipError('NO_SOURCE_IMAGE', `${app.id} has no current image to promote; deploy it first`, { app: app.id });
     }
-    return this.deployImage(target, parseImageReference(current.image), current.commit ?? undefined, 'promotion', {
-      trailers: { promotedFrom: app.namespace },
-    });
+    const request = imageRequestFor(target, parseImageReference(current.image), current.commit ?? undefined);
+    return this.deployImage(target, request.image, request.commit, 'promotion', { trailers: { promotedFrom: app.namespace } });
   }
 
   /** Enable (or re-enable, which regenerates the token) or disable the webhook of `id`. */
@@ -399,7 +448,30 @@ export class Bridge {
     return this.index.revisions(id);
   }
 
-  private async revisionAt(id: string, configCommit: string | null): Promise<Revision | undefined> {
+  /**
+   * The deadline of a write that starts now. A kipper.yaml that was invalid at the last
+   * look is looked at again first: its fix may have been pushed a moment ago, and the
+   * answer must not be a stale CONFIG_INVALID.
+   */
+  private async startWrite(): Promise<number> {
+    const deadline = Date.now() + this.settings.deployTimeoutMs;
+    if (this.configError) await this.refresh().catch(() => undefined);
+    return deadline;
+  }
+
+  /**
+   * The revision a deploy's answer names. Waits for the history (a fresh data dir loads it
+   * in the background) at most until the deploy's deadline; after that the answer says
+   * `revision: null` rather than keep a CI waiting on a long history.
+   */
+  private async revisionAt(id: string, configCommit: string | null, deadline: number): Promise<Revision | undefined> {
+    if (!this.historyLoaded) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))));
+      await Promise.race([this.historyReady, late]);
+      clearTimeout(timer);
+      if (!this.historyLoaded) return undefined;
+    }
     const revisions = await this.revisions(id);
     if (configCommit === null) return revisions.at(-1);
     return revisions.findLast((r) => r.configCommit === configCommit);

@@ -4,7 +4,7 @@ import type { AppConfig } from '../config/kipper-file.js';
 import { KipError } from '../errors.js';
 import type { Revision } from '../history/revision-index.js';
 import { undoneRevisions } from '../history/undone.js';
-import { validateDeployBody } from '../webhooks/parse-body.js';
+import { deployRequestFor, validateDeployBody } from '../deploys/deploy-request.js';
 import { z } from 'zod';
 import { adminAuth } from './admin-auth.js';
 
@@ -110,16 +110,8 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
 
   router.post('/api/v1/apps/:namespace/:app/deploy', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
-    const body = validateDeployBody(req.body ?? {});
-    if (app.source === 'git') {
-      if (body.image || !body.commit) {
-        throw new KipError('GIT_APP_IMAGE', `${app.id} is a git-source app: deploy {"commit": "<sha>"} without an image`, { app: app.id });
-      }
-      res.json(await bridge.deployCommit(app, body.commit, 'manual'));
-      return;
-    }
-    if (!body.image) throw new KipError('INVALID_IMAGE', 'image: is required, e.g. {"image": "registry.example.com/api:abc123f"}', { fields: { image: 'is required' } });
-    res.json(await bridge.deployImage(app, body.image, body.commit, 'manual'));
+    const request = deployRequestFor(app, validateDeployBody(req.body ?? {}));
+    res.json(await bridge.deploy(app, request, 'manual'));
   });
 
   router.post('/api/v1/apps/:namespace/:app/promote', async (req, res) => {

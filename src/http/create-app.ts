@@ -17,13 +17,20 @@ export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) 
     res.json({ status: 'ok' });
   });
   app.use(requestId(log));
+  // After SIGTERM the server takes no new connections, but a kept-alive one may still
+  // send a request: it must not start a write that would race the exit.
+  app.use('/api', (_req, res, next) => {
+    if (!bridge.closing) return next();
+    res.setHeader('Connection', 'close');
+    next(new KipError('SHUTTING_DOWN', 'the bridge is shutting down; retry in a moment (another replica may answer)', { retryAfter: 2 }));
+  });
   app.get('/readyz', async (_req, res) => {
-    // Ready means: the config repo answered lately (checked now when the last look is
-    // older than a couple of seconds) and the write queue is moving.
-    await bridge.refreshQuietly(2_000);
+    // A probe must answer at once whatever the remote does: state, refreshed when older
+    // than 2 s by a look at the remote that it waits for only briefly (bridge.freshState).
+    await bridge.freshState(2_000, 50);
     const problem = bridge.unreadyReason();
     if (problem) {
-      res.status(503).json({ status: 'unready', error: problem, code: 'REPO_UNAVAILABLE' });
+      res.status(503).json({ status: 'unready', error: problem, code: bridge.unreadyCode() });
       return;
     }
     res.json({ status: 'ready', head: bridge.queue.head });

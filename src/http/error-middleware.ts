@@ -2,6 +2,7 @@ import type { ErrorRequestHandler } from 'express';
 import { KipError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ERROR_STATUS } from './error-status.js';
+import { requestLog } from './request-id.js';
 
 /** Translate body-parser's errors (size, encoding, aborted) into KipErrors. */
 function fromBodyParser(err: { type?: string; status?: number }): KipError | null {
@@ -25,15 +26,29 @@ function fromBodyParser(err: { type?: string; status?: number }): KipError | nul
   }
 }
 
-/** Every error becomes `{"error": "<what to fix>", "code": "<STABLE_CODE>"}` with the status of its code. */
+/**
+ * Every error becomes `{"error": "<what to fix>", "code": "<STABLE_CODE>"}` with the status
+ * of its code, and one log line: `warn` for a 5xx (with what the remote answered and after
+ * how many attempts, so an operator sees why a deploy failed), `info` for a 4xx of the
+ * webhook (CI callers' mistakes are worth seeing), `debug` for other 4xx.
+ */
 export function errorMiddleware(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const kip = err instanceof KipError ? err : fromBodyParser(err as { type?: string; status?: number });
+    const reqLog = requestLog(res, log);
     if (!kip) {
-      log.error('unhandled error', { method: req.method, path: req.path, error: err instanceof Error ? err.message : String(err) });
+      reqLog.error('unhandled error', { method: req.method, path: req.path, error: err instanceof Error ? err.message : String(err) });
     }
     const e = kip ?? new KipError('INTERNAL', 'internal error; see the bridge log');
     const status = ERROR_STATUS[e.code];
+    const fields = { app: res.locals.app as string | undefined, code: e.code, status };
+    if (status >= 500) {
+      if (kip) reqLog.warn('request failed', { ...fields, remote: e.data.answer, attempts: e.data.attempts, error: e.message });
+    } else if (req.path.startsWith('/api/v1/webhook/')) {
+      reqLog.info('webhook refused', { ...fields, ...(status === 401 || status === 429 ? { address: req.socket.remoteAddress } : {}) });
+    } else {
+      reqLog.debug('request refused', fields);
+    }
     if (status === 503) res.setHeader('Retry-After', String(Number(e.data.retryAfter ?? 5)));
     if (e.code === 'TOO_MANY_REQUESTS') res.setHeader('Retry-After', String(Number(e.data.retryAfter ?? 60)));
     const body: Record<string, unknown> = { error: e.message, code: e.code };

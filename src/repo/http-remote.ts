@@ -103,8 +103,8 @@ export class HttpRemote implements Remote {
   }
 
   /** Fetches the branch head (depth 1 the first time, then only what is new) and returns its id. */
-  fetch(): Promise<string> {
-    return this.fetchHead(false);
+  fetch(signal?: AbortSignal): Promise<string> {
+    return this.fetchHead(false, signal);
   }
 
   /** Fetches the branch's whole history (unshallows the local store) and returns the head id. */
@@ -140,7 +140,7 @@ export class HttpRemote implements Remote {
         ),
       );
     } catch (err) {
-      throw this.fetchError(new Error(this.redact(err instanceof Error ? err.message : String(err))));
+      throw this.fetchError(new NativeFetchError(this.redact(err instanceof Error ? err.message : String(err))));
     }
     const head = await this.localHead();
     if (head === null) throw new KipError('REPO_UNAVAILABLE', `the full history of ${this.description} could not be read after fetching it`);
@@ -155,7 +155,7 @@ export class HttpRemote implements Remote {
    * https://git-scm.com/docs/gitprotocol-pack#_pushing_data_to_a_server
    * https://git-scm.com/docs/gitprotocol-http#_smart_service_git_receive_pack
    */
-  async push(oldOid: string, newOid: string, newObjects: string[]): Promise<PushResult> {
+  async push(oldOid: string, newOid: string, newObjects: string[], signal?: AbortSignal): Promise<PushResult> {
     const ref = `refs/heads/${this.branch}`;
     const pack = await this.store.pack(newObjects);
     // Capabilities ride after a NUL on the first command. No side-band: the answer
@@ -185,65 +185,63 @@ export class HttpRemote implements Remote {
           'User-Agent': `git/${AGENT}`,
         },
         body,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: this.deadline(signal),
       });
       status = res.status;
       contentType = res.headers.get('content-type') ?? '';
       bytes = new Uint8Array(await res.arrayBuffer());
     } catch (err) {
-      return { ok: false, kind: 'unreachable', detail: this.redact(`push to ${this.description} failed: ${describeNetworkError(err, this.timeoutMs)}`) };
+      const answer = networkAnswer(err);
+      return unreachable(answer, this.redact(`push to ${this.description} failed: ${describeNetworkError(err, this.timeoutMs)}`));
     }
 
-    if (status === 401 || status === 403) {
-      return { ok: false, kind: 'unreachable', detail: this.credentialsDetail(status, 'push to') };
-    }
-    if (status !== 200) {
-      return { ok: false, kind: 'unreachable', detail: `push to ${this.description} failed: HTTP ${status}` };
-    }
+    if (status === 401 || status === 403) return unreachable(`HTTP ${status}`, this.credentialsDetail(status, 'push to'));
+    if (status !== 200) return unreachable(`HTTP ${status}`, `push to ${this.description} failed: HTTP ${status}`);
     if (!contentType.startsWith('application/x-git-receive-pack-result')) {
-      return {
-        ok: false,
-        kind: 'unreachable',
-        detail: `push to ${this.description} got a ${contentType || 'untyped'} answer, not git's: is KIPPER_REPO_URL the repo's clone URL?`,
-      };
+      return unreachable(
+        `HTTP 200 ${contentType || 'untyped'}`,
+        `push to ${this.description} got a ${contentType || 'untyped'} answer, not git's: is KIPPER_REPO_URL the repo's clone URL?`,
+      );
     }
 
     let report;
     try {
       report = parseReportStatus(bytes);
     } catch (err) {
-      return { ok: false, kind: 'unreachable', detail: `push to ${this.description}: unreadable answer (${(err as Error).message})` };
+      return unreachable('unreadable answer', `push to ${this.description}: unreadable answer (${(err as Error).message})`);
     }
     if (report.error !== undefined) {
-      return { ok: false, kind: 'unreachable', detail: this.redact(`push to ${this.description}: server error: ${report.error}`) };
+      return unreachable('ERR', this.redact(`push to ${this.description}: server error: ${report.error}`));
     }
     const refStatus = report.refs.get(ref);
     if (report.unpack !== 'ok') {
       // The server answered but could not take the pack (fsck of our objects, quota):
       // not a network problem, and retrying on a fresh head is the caller's bounded loop.
-      return { ok: false, kind: 'rejected', detail: this.redact(`remote could not unpack the push: ${report.unpack || 'no status'}`) };
+      const reason = this.redact(report.unpack || 'no status');
+      return { ok: false, kind: 'rejected', answer: `unpack ${reason}`, detail: `remote could not unpack the push: ${reason}` };
     }
     if (refStatus === undefined) {
-      return { ok: false, kind: 'unreachable', detail: `push to ${this.description}: no status for ${ref} in the answer` };
+      return unreachable('no ref status', `push to ${this.description}: no status for ${ref} in the answer`);
     }
     if (refStatus !== null) {
       // non-fast-forward, fetch first, failed to update ref / cannot lock ref (the CAS
       // lost), stale info, hook declined: someone else moved the branch or said no.
-      return { ok: false, kind: 'rejected', detail: this.redact(`${ref} rejected: ${refStatus}`) };
+      const reason = this.redact(refStatus);
+      return { ok: false, kind: 'rejected', answer: reason, detail: `${ref} rejected: ${reason}` };
     }
     // Our view of the remote head, so the next fetch offers it as a "have".
     await this.setLocalHead(newOid).catch(() => undefined);
     return { ok: true };
   }
 
-  private async fetchHead(full: boolean): Promise<string> {
+  private async fetchHead(full: boolean, signal?: AbortSignal): Promise<string> {
     await this.init();
     const local = await this.localHead();
     if (!full && local !== null) {
       // The usual case before a write: nothing changed. One GET of the ref
       // advertisement answers that; only when the head moved do we pay for
       // isomorphic-git's negotiation (a second GET and a POST that packs on the server).
-      const advertised = await this.advertisedHead();
+      const advertised = await this.advertisedHead(signal);
       if (advertised === local) return local;
     }
     // isomorphic-git reads our objects from disk (the "haves" it offers).
@@ -253,22 +251,24 @@ export class HttpRemote implements Remote {
     // to "everything" from the shallow boundary, like `git fetch --unshallow`.
     const depth = full ? UNSHALLOW_DEPTH : local === null ? 1 : undefined;
     const timeoutMs = full ? this.fullFetchTimeoutMs : this.timeoutMs;
+    // isomorphic-git has no timeout of its own: the race answers at the deadline, and
+    // the aborted signal tears its sockets down.
     const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
+    const limit = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])]);
+    let onAbort: () => void = () => undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      onAbort = () => {
         controller.abort();
         reject(new TimeoutError(timeoutMs));
-      }, timeoutMs);
+      };
+      limit.addEventListener('abort', onAbort, { once: true });
     });
-    const signal = controller.signal;
     try {
       const result = await Promise.race([
         // No pack of ours is deleted (merged away) while isomorphic-git walks the packs.
         this.store.withStablePacks(() => git.fetch({
           fs: gitFs,
-          // isomorphic-git has no timeout of its own; the signal tears the sockets down.
-          http: { request: (req) => http.request({ ...req, signal }) },
+          http: { request: (req) => http.request({ ...req, signal: controller.signal }) },
           gitdir: this.store.gitdir,
           url: this.url,
           ref: this.branch,
@@ -292,7 +292,7 @@ export class HttpRemote implements Remote {
     } catch (err) {
       throw this.fetchError(err);
     } finally {
-      clearTimeout(timer);
+      limit.removeEventListener('abort', onAbort);
     }
   }
 
@@ -300,25 +300,20 @@ export class HttpRemote implements Remote {
    * The branch head from the smart ref advertisement (`GET info/refs?service=git-upload-pack`,
    * https://git-scm.com/docs/gitprotocol-http#_smart_clients). Throws REPO_UNAVAILABLE.
    */
-  private async advertisedHead(): Promise<string> {
-    const data = { remote: this.description, branch: this.branch };
+  private async advertisedHead(signal?: AbortSignal): Promise<string> {
     let status: number;
     let contentType: string;
     let bytes: Uint8Array;
     try {
       const res = await fetch(`${this.url}/info/refs?service=git-upload-pack`, {
         headers: { ...this.authHeaders, 'User-Agent': `git/${AGENT}` },
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: this.deadline(signal),
       });
       status = res.status;
       contentType = res.headers.get('content-type') ?? '';
       bytes = new Uint8Array(await res.arrayBuffer());
     } catch (err) {
-      throw new KipError(
-        'REPO_UNAVAILABLE',
-        this.redact(`fetch from ${this.description} failed: ${describeNetworkError(err, this.timeoutMs)}`),
-        data,
-      );
+      throw this.unavailable(networkAnswer(err), `fetch from ${this.description} failed: ${describeNetworkError(err, this.timeoutMs)}`);
     }
     if (status !== 200) throw this.statusError(status);
     if (contentType !== 'application/x-git-upload-pack-advertisement') throw this.notSmartError();
@@ -367,11 +362,9 @@ export class HttpRemote implements Remote {
   }
 
   private fetchError(err: unknown): KipError {
-    const data = { remote: this.description, branch: this.branch };
     if (err instanceof KipError) return err;
-    if (err instanceof TimeoutError) {
-      return new KipError('REPO_UNAVAILABLE', `fetch from ${this.description} timed out after ${err.ms} ms`, data);
-    }
+    if (err instanceof TimeoutError) return this.unavailable('timeout', `fetch from ${this.description} timed out after ${err.ms} ms`);
+    if (err instanceof NativeFetchError) return this.unavailable('git fetch failed', err.message);
     // isomorphic-git errors carry a stable `code` (its errors/BaseError.js).
     const code = (err as { code?: unknown }).code;
     if (code === 'HttpError') {
@@ -382,38 +375,33 @@ export class HttpRemote implements Remote {
       return this.branchMissingError();
     }
     if (code === 'SmartHttpError') return this.notSmartError();
-    return new KipError(
-      'REPO_UNAVAILABLE',
-      this.redact(`fetch from ${this.description} failed: ${describeNetworkError(err, this.timeoutMs)}`),
-      data,
-    );
+    return this.unavailable(networkAnswer(err), `fetch from ${this.description} failed: ${describeNetworkError(err, this.timeoutMs)}`);
   }
 
   private statusError(status: number): KipError {
-    const data = { remote: this.description, branch: this.branch, status };
-    if (status === 401 || status === 403) {
-      return new KipError('REPO_UNAVAILABLE', this.credentialsDetail(status, 'fetch from'), data);
-    }
-    if (status === 404) {
-      return new KipError('REPO_UNAVAILABLE', `${this.description} was not found (HTTP 404): check KIPPER_REPO_URL`, data);
-    }
-    return new KipError('REPO_UNAVAILABLE', `fetch from ${this.description} failed: HTTP ${status}`, data);
+    const answer = `HTTP ${status}`;
+    if (status === 401 || status === 403) return this.unavailable(answer, this.credentialsDetail(status, 'fetch from'), { status });
+    if (status === 404) return this.unavailable(answer, `${this.description} was not found (HTTP 404): check KIPPER_REPO_URL`, { status });
+    return this.unavailable(answer, `fetch from ${this.description} failed: HTTP ${status}`, { status });
   }
 
   private branchMissingError(): KipError {
-    return new KipError(
-      'REPO_UNAVAILABLE',
-      `branch ${this.branch} does not exist in ${this.description}: check KIPPER_REPO_BRANCH`,
-      { remote: this.description, branch: this.branch },
-    );
+    return this.unavailable('no such branch', `branch ${this.branch} does not exist in ${this.description}: check KIPPER_REPO_BRANCH`);
   }
 
   private notSmartError(): KipError {
-    return new KipError(
-      'REPO_UNAVAILABLE',
-      `${this.description} did not answer as a git smart-HTTP server: is KIPPER_REPO_URL the repo's clone URL?`,
-      { remote: this.description, branch: this.branch },
-    );
+    return this.unavailable('not git', `${this.description} did not answer as a git smart-HTTP server: is KIPPER_REPO_URL the repo's clone URL?`);
+  }
+
+  /** REPO_UNAVAILABLE with what the remote answered (`data.answer`, for logs), redacted. */
+  private unavailable(answer: string, message: string, extra: Record<string, unknown> = {}): KipError {
+    return new KipError('REPO_UNAVAILABLE', this.redact(message), { remote: this.description, branch: this.branch, answer: this.redact(answer), ...extra });
+  }
+
+  /** The remote's own time limit, cut short by the caller's `signal` (a deploy's deadline). */
+  private deadline(signal: AbortSignal | undefined): AbortSignal {
+    const limit = AbortSignal.timeout(this.timeoutMs);
+    return signal ? AbortSignal.any([limit, signal]) : limit;
   }
 
   private credentialsDetail(status: number, action: string): string {
@@ -434,6 +422,22 @@ class TimeoutError extends Error {
   constructor(readonly ms: number) {
     super(`timed out after ${ms} ms`);
   }
+}
+
+/** `git fetch` (native) failed; its message is already redacted. */
+class NativeFetchError extends Error {}
+
+function unreachable(answer: string, detail: string): PushResult {
+  return { ok: false, kind: 'unreachable', answer, detail };
+}
+
+/** What a failed request got, in a word: `timeout`, or the socket error's code (`ECONNREFUSED`). */
+function networkAnswer(err: unknown): string {
+  if (!(err instanceof Error)) return 'error';
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timeout';
+  const cause = (err as { cause?: unknown }).cause;
+  const inner = cause instanceof Error ? cause : err;
+  return (inner as NodeJS.ErrnoException).code ?? inner.name;
 }
 
 /** One line on why a request failed: timeout, refused connection, DNS, TLS. */

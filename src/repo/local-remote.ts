@@ -92,13 +92,13 @@ export class LocalRemote implements Remote {
 
     const lock = await this.acquireLock(lockPath);
     if (lock === null) {
-      return { ok: false, kind: 'rejected', detail: `${this.ref} is locked by another writer (${lockPath})` };
+      return { ok: false, kind: 'rejected', answer: 'ref locked', detail: `${this.ref} is locked by another writer (${lockPath})` };
     }
     let renamed = false;
     try {
       const current = (await this.readHead()) ?? ZERO_OID;
       if (current !== oldOid) {
-        return { ok: false, kind: 'rejected', detail: `${this.ref} is at ${current}, not at ${oldOid}: fetch first` };
+        return { ok: false, kind: 'rejected', answer: 'fetch first', detail: `${this.ref} is at ${current}, not at ${oldOid}: fetch first` };
       }
       await lock.writeFile(`${newOid}\n`);
       await lock.sync();

@@ -10,18 +10,27 @@ import type { ObjectStore } from './object-store.js';
  * the branch, a hook said no): fetch, re-apply, retry. `unreachable`: no usable
  * answer (network, timeout, 5xx, refused credentials); the push MAY still have landed
  * when the connection dropped mid-way, so fetch and compare the head with the new id
- * before writing the same change again.
+ * before writing the same change again. `answer` is what the remote said, in a few
+ * words for logs (`HTTP 503`, `timeout`, `ECONNREFUSED`, `non-fast-forward`), never
+ * with credentials.
  */
-export type PushResult = { ok: true } | { ok: false; kind: 'rejected' | 'unreachable'; detail: string };
+export type PushResult = { ok: true } | { ok: false; kind: 'rejected' | 'unreachable'; detail: string; answer: string };
 
 /** The config repo's branch: fetch its head, compare-and-swap it. */
 export interface Remote {
-  /** Bring the branch head's objects into the local store (shallow is fine) and return the head oid. Throws KipError('REPO_UNAVAILABLE') when unreachable (bounded time). */
-  fetch(): Promise<string>;
+  /**
+   * Bring the branch head's objects into the local store (shallow is fine) and return the
+   * head oid. Throws KipError('REPO_UNAVAILABLE', data.answer) when unreachable, after
+   * at most the remote's timeout or when `signal` aborts, whichever is first.
+   */
+  fetch(signal?: AbortSignal): Promise<string>;
   /** Like `fetch`, but brings the whole history (unshallows); for the history index. */
   fetchFull?(): Promise<string>;
-  /** Compare-and-swap: move branch from `oldOid` to `newOid`, sending only `newObjects`. Never force. */
-  push(oldOid: string, newOid: string, newObjects: string[]): Promise<PushResult>;
+  /**
+   * Compare-and-swap: move branch from `oldOid` to `newOid`, sending only `newObjects`.
+   * Never force. Gives up (unreachable) after the remote's timeout or when `signal` aborts.
+   */
+  push(oldOid: string, newOid: string, newObjects: string[], signal?: AbortSignal): Promise<PushResult>;
   readonly store: ObjectStore;
   /** For logs: the URL or path, never credentials. */
   readonly description: string;

@@ -27,6 +27,14 @@ export interface Outcome<T> {
   configCommit: string | null;
 }
 
+/** How long a submitted edit may wait, and who may take it back. */
+export interface SubmitOptions {
+  /** Epoch ms after which the edit is dropped with 503 unless a push carrying it is in flight. Default: now + deployTimeoutMs. */
+  deadline?: number;
+  /** Aborted when the caller went away: the edit is dropped unless a push carrying it is in flight. */
+  signal?: AbortSignal;
+}
+
 export interface WriteQueueOptions {
   /** Pushes rejected because someone else moved the branch, before giving up. */
   maxRejections?: number;
@@ -36,6 +44,8 @@ export interface WriteQueueOptions {
   backoffMs?: number;
   /** Edits carried by one push at most. */
   maxBatch?: number;
+  /** The longest an edit waits in all (queue, pushes, retries) before it is answered 503. */
+  deployTimeoutMs?: number;
   signature: () => Signature;
   /** Told about every push attempt: how many commits, how long building and pushing took. */
   onPush?: (e: { commits: number; result: 'ok' | 'rejected' | 'unreachable'; buildMs: number; pushMs: number }) => void;
@@ -50,14 +60,21 @@ interface Built {
   live: Pending[];
   newObjects: string[];
   buildMs: number;
-  /** Edits this batch took from the queue (some may have failed on their own). */
-  count: number;
 }
 
 interface Pending {
   edit: Edit<unknown>;
   resolve: (o: Outcome<unknown>) => void;
   reject: (err: unknown) => void;
+  deadline: number;
+  /** Carried by a push request right now: it may land, so only that push's outcome decides. */
+  pushing: boolean;
+  /** Why it fails if the push carrying it does not land (deadline passed or caller gone meanwhile). */
+  lapsed: KipError | null;
+  settled: boolean;
+  /** Push attempts that carried it (for the log line of a failure). */
+  attempts: number;
+  release: () => void;
 }
 
 /**
@@ -72,10 +89,17 @@ interface Pending {
  * Pipelined: while batch N is being pushed, batch N+1 is built on N's tip. N+1 is only
  * pushed (or answered "unchanged") once N's tip is confirmed as the head; if N had to be
  * rebuilt or failed, N+1 is built again on the real head first.
+ *
+ * Deadlines (issue #9): every edit is answered within its deadline. Until a push request
+ * carries it, an edit whose deadline passes or whose caller goes away is dropped at once
+ * (503 / nothing) and never written; each push or fetch is cut off at the earliest
+ * deadline of the edits it serves, so a remote that hangs costs a caller its deadline,
+ * not the remote's own timeout times the retries.
  */
 export class WriteQueue {
   private pending: Pending[] = [];
-  private inFlight = 0;
+  /** Taken from `pending` into a batch and not yet answered. */
+  private readonly taken = new Set<Pending>();
   private draining = false;
   private refreshWanted: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private current: string | null = null;
@@ -84,6 +108,8 @@ export class WriteQueue {
   private arrivals: Array<() => void> = [];
   /** Set when the last exchange with the remote failed; cleared by the next success. */
   lastError: KipError | null = null;
+  /** When the remote last answered anything (a fetch, or a push ok or rejected); epoch ms. */
+  lastContact = 0;
 
   constructor(
     private readonly remote: Remote,
@@ -94,6 +120,7 @@ export class WriteQueue {
       maxUnreachable: 3,
       backoffMs: 20,
       maxBatch: 200,
+      deployTimeoutMs: 30_000,
       ...options,
     };
   }
@@ -110,13 +137,33 @@ export class WriteQueue {
 
   /** Number of edits waiting or being written. */
   get depth(): number {
-    return this.pending.length + this.inFlight;
+    return this.pending.length + this.taken.size;
   }
 
   /** Queue an edit; resolves once its commit is in the remote (or it changed nothing). */
-  submit<T>(edit: Edit<T>): Promise<Outcome<T>> {
+  submit<T>(edit: Edit<T>, options: SubmitOptions = {}): Promise<Outcome<T>> {
     return new Promise<Outcome<T>>((resolve, reject) => {
-      this.pending.push({ edit: edit as Edit<unknown>, resolve: resolve as (o: Outcome<unknown>) => void, reject });
+      const deadline = options.deadline ?? Date.now() + this.opts.deployTimeoutMs;
+      const p: Pending = {
+        edit: edit as Edit<unknown>,
+        resolve: resolve as (o: Outcome<unknown>) => void,
+        reject,
+        deadline,
+        pushing: false,
+        lapsed: null,
+        settled: false,
+        attempts: 0,
+        release: () => undefined,
+      };
+      if (options.signal?.aborted) return reject(withdrawnError());
+      const timer = setTimeout(() => this.withdraw(p, this.deadlineError(p)), Math.max(0, deadline - Date.now()));
+      const onAbort = () => this.withdraw(p, withdrawnError());
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      p.release = () => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+      };
+      this.pending.push(p);
       this.wake();
     });
   }
@@ -149,13 +196,13 @@ export class WriteQueue {
         // every waiting caller rather than leave them hanging or crash the process.
         const e = isKipError(err) ? err : new KipError('INTERNAL', `the write queue failed: ${err instanceof Error ? err.message : String(err)}`);
         this.lastError = e;
-        for (const p of this.pending.splice(0)) p.reject(e);
+        for (const p of [...this.pending, ...this.taken]) this.settle(p, e);
       })
       .finally(() => {
-      this.draining = false;
-      if (this.pending.length > 0 || this.refreshWanted.length > 0) this.kick();
-      else for (const w of this.idleWaiters.splice(0)) w();
-    });
+        this.draining = false;
+        if (this.pending.length > 0 || this.refreshWanted.length > 0) this.kick();
+        else for (const w of this.idleWaiters.splice(0)) w();
+      });
   }
 
   private async drain(): Promise<void> {
@@ -166,7 +213,7 @@ export class WriteQueue {
       if (previous && !previous.settled) {
         // While a push is in flight, build what arrives on its tip, so that the next
         // push can leave the moment this one is confirmed (group commit, pipelined).
-        if (this.pending.length > 0 && (next?.count ?? 0) < this.opts.maxBatch) {
+        if (this.pending.length > 0 && (next?.live.length ?? 0) < this.opts.maxBatch) {
           next = await this.extend(next, previous.tip, this.takePending(next));
           continue;
         }
@@ -181,8 +228,8 @@ export class WriteQueue {
         await this.serveRefresh();
         continue;
       }
-      if (next && next.base !== this.current) next = await this.build(this.head, next.live, next.count);
-      if (this.pending.length > 0 && (next?.count ?? 0) < this.opts.maxBatch) {
+      if (next && next.base !== this.current) next = await this.build(this.head, next.live);
+      if (this.pending.length > 0 && (next?.live.length ?? 0) < this.opts.maxBatch) {
         next = await this.extend(next, this.head, this.takePending(next));
       }
       if (!next) return;
@@ -190,7 +237,6 @@ export class WriteQueue {
       next = null;
       const inflight: { done: Promise<void>; tip: string; settled: boolean } = { done: Promise.resolve(), tip: batch.tip, settled: false };
       inflight.done = this.pushBatch(batch).finally(() => {
-        this.inFlight -= batch.count;
         inflight.settled = true;
       });
       previous = inflight;
@@ -199,14 +245,14 @@ export class WriteQueue {
 
   /** Take as many pending edits as fit in a batch that already holds `into`. */
   private takePending(into: Built | null): Pending[] {
-    const taken = this.pending.splice(0, this.opts.maxBatch - (into?.count ?? 0));
-    this.inFlight += taken.length;
+    const taken = this.pending.splice(0, this.opts.maxBatch - (into?.live.length ?? 0));
+    for (const p of taken) this.taken.add(p);
     return taken;
   }
 
   /** Build `items` on top of `into` (or a new batch on `base`). */
   private async extend(into: Built | null, base: string, items: Pending[]): Promise<Built> {
-    const more = await this.build(into?.tip ?? base, items, items.length);
+    const more = await this.build(into?.tip ?? base, items);
     if (!into) return more;
     return {
       base: into.base,
@@ -215,7 +261,6 @@ export class WriteQueue {
       live: [...into.live, ...more.live],
       newObjects: [...into.newObjects, ...more.newObjects],
       buildMs: into.buildMs + more.buildMs,
-      count: into.count + more.count,
     };
   }
 
@@ -232,20 +277,21 @@ export class WriteQueue {
     } catch (err) {
       for (const w of waiters) w.reject(err);
       // Without a head nothing can be written: fail the queued edits rather than spin.
-      if (this.current === null) for (const p of this.pending.splice(0)) p.reject(err);
+      if (this.current === null) for (const p of this.pending.splice(0)) this.settle(p, err);
     }
   }
 
-  private async fetch(): Promise<void> {
+  private async fetch(signal?: AbortSignal): Promise<void> {
     try {
-      const head = await this.remote.fetch();
+      const head = await this.remote.fetch(signal);
       this.lastError = null;
+      this.lastContact = Date.now();
       if (head !== this.current) {
         this.current = head;
         await this.opts.onHead?.(head);
       }
     } catch (err) {
-      this.lastError = isKipError(err) ? err : new KipError('REPO_UNAVAILABLE', 'the config repo could not be fetched');
+      this.lastError = isKipError(err) ? err : new KipError('REPO_UNAVAILABLE', 'the config repo could not be fetched', { answer: 'error' });
       throw this.lastError;
     }
   }
@@ -259,8 +305,8 @@ export class WriteQueue {
       // bug): its outcome is unknown, so the callers get 503 and a retry is safe (it
       // deploys, or answers unchanged if the push did land).
       const reason = err instanceof Error ? err.message : String(err);
-      this.lastError = new KipError('REPO_UNAVAILABLE', `writing to the config repo failed: ${reason}`, { retryAfter: 10 });
-      this.fail(first.live, this.lastError);
+      this.lastError = new KipError('REPO_UNAVAILABLE', `writing to the config repo failed: ${reason}`, { retryAfter: 10, answer: 'error' });
+      this.failAll(first.live, this.lastError);
     }
   }
 
@@ -268,17 +314,25 @@ export class WriteQueue {
     let built = first;
     let rejections = 0;
     let unreachable = 0;
+    let lastAnswer: string;
     // Batches whose push got no answer: any of them may have landed (the connection
     // dropped after the server moved the ref). Checked after every fetch, not just the next.
     const unanswered: Built[] = [];
     for (;;) {
+      // Edits withdrawn since the build (deadline, caller gone) are never pushed.
+      if (built.live.some((p) => p.settled)) built = await this.build(built.base, built.live.filter((p) => !p.settled));
       if (built.tip === built.base) {
         // Every edit was a no-op (or failed on its own): nothing to push.
-        for (const b of built.done) b.pending.resolve({ result: b.result, configCommit: null });
+        for (const b of built.done) this.answer(b.pending, { result: b.result, configCommit: null });
         return;
       }
       const started = performance.now();
-      const pushed = await this.remote.push(built.base, built.tip, built.newObjects);
+      for (const p of built.live) {
+        p.pushing = true;
+        p.attempts++;
+      }
+      const pushed = await this.remote.push(built.base, built.tip, built.newObjects, this.deadlineSignal(built.live));
+      for (const p of built.live) p.pushing = false;
       this.opts.onPush?.({
         commits: built.done.filter((d) => d.commit !== null).length,
         result: pushed.ok ? 'ok' : pushed.kind,
@@ -286,22 +340,36 @@ export class WriteQueue {
         pushMs: performance.now() - started,
       });
       if (pushed.ok) return this.landed(built);
+      lastAnswer = pushed.answer;
+      // The push did not land (or we cannot know): edits that lapsed while it was in
+      // flight are answered now, with why.
+      for (const p of built.live) if (p.lapsed) this.settle(p, p.lapsed);
       if (pushed.kind === 'rejected') {
+        this.lastContact = Date.now();
         rejections++;
         if (rejections >= this.opts.maxRejections) {
-          return this.fail(built.live, new KipError('REPO_UNAVAILABLE', `the config repo kept moving: ${rejections} pushes rejected; retry later`, { retryAfter: 5 }));
+          return this.failAll(
+            built.live,
+            new KipError('PUSH_REJECTED', `the config repo kept moving: ${rejections} pushes rejected (${pushed.answer}); retry later`, {
+              retryAfter: 5,
+              answer: pushed.answer,
+            }),
+          );
         }
       } else {
         unreachable++;
         unanswered.push(built);
-        this.lastError = new KipError('REPO_UNAVAILABLE', `the config repo is unreachable: ${pushed.detail}`, { retryAfter: 10 });
+        this.lastError = new KipError('REPO_UNAVAILABLE', `the config repo is unreachable: ${pushed.detail}`, { retryAfter: 10, answer: pushed.answer });
       }
-      await sleep(backoff(this.opts.backoffMs, rejections + unreachable));
+      const live = built.live.filter((p) => !p.settled);
+      if (live.length === 0) return;
+      await sleep(Math.min(backoff(this.opts.backoffMs, rejections + unreachable), this.remaining(live)));
       try {
-        await this.fetch();
+        await this.fetch(this.deadlineSignal(live));
       } catch (err) {
         unreachable++;
-        if (unreachable >= this.opts.maxUnreachable) return this.fail(built.live, err);
+        lastAnswer = isKipError(err) ? String(err.data.answer ?? lastAnswer) : lastAnswer;
+        if (unreachable >= this.opts.maxUnreachable) return this.failAll(built.live, this.unreachableError(err, lastAnswer));
         continue;
       }
       // Building a batch that landed again would answer "unchanged" to requests that did deploy.
@@ -309,22 +377,24 @@ export class WriteQueue {
         if (await this.contains(this.head, candidate.tip)) return this.landed(candidate);
       }
       if (unreachable >= this.opts.maxUnreachable) {
-        return this.fail(built.live, this.lastError ?? new KipError('REPO_UNAVAILABLE', 'the config repo is unreachable'));
+        return this.failAll(built.live, this.unreachableError(this.lastError, lastAnswer));
       }
-      built = await this.build(this.head, built.live, built.count);
+      built = await this.build(this.head, built.live.filter((p) => !p.settled));
     }
   }
 
   /** Resolve a batch whose tip is in the remote. */
   private async landed(built: Built): Promise<void> {
     this.lastError = null;
+    this.lastContact = Date.now();
     // After our own push the head moves here; when a fetch found the tip, it already did.
     if (this.current === built.base) {
       this.current = built.tip;
       // The commits are in the remote whatever the listener thinks of them.
       await Promise.resolve(this.opts.onHead?.(built.tip)).catch(() => undefined);
     }
-    for (const b of built.done) b.pending.resolve({ result: b.result, configCommit: b.commit });
+    // Landed: every caller gets its answer, even one whose deadline passed meanwhile.
+    for (const b of built.done) this.answer(b.pending, { result: b.result, configCommit: b.commit });
   }
 
   /** True when `oid` is `head` or one of its recent first-parent ancestors. */
@@ -341,12 +411,68 @@ export class WriteQueue {
     return false;
   }
 
-  private fail(batch: Pending[], err: unknown): void {
-    for (const p of batch) p.reject(err);
+  private failAll(batch: Pending[], err: unknown): void {
+    for (const p of batch) this.settle(p, err);
+  }
+
+  /** Answer an edit with its outcome (once). */
+  private answer(p: Pending, outcome: Outcome<unknown>): void {
+    if (this.finish(p)) p.resolve(outcome);
+  }
+
+  /** Fail an edit (once). */
+  private settle(p: Pending, err: unknown): void {
+    if (this.finish(p)) p.reject(err);
+  }
+
+  /** Marks `p` answered; false when it already was. */
+  private finish(p: Pending): boolean {
+    if (p.settled) return false;
+    p.settled = true;
+    p.release();
+    this.taken.delete(p);
+    return true;
+  }
+
+  /** Drop an edit (deadline passed, caller gone) unless a push request carries it right now. */
+  private withdraw(p: Pending, err: KipError): void {
+    if (p.settled) return;
+    if (p.pushing) {
+      p.lapsed ??= err;
+      return;
+    }
+    const at = this.pending.indexOf(p);
+    if (at >= 0) this.pending.splice(at, 1);
+    this.settle(p, err);
+  }
+
+  /** Ms until the earliest deadline of `live` (at least 1). */
+  private remaining(live: Pending[]): number {
+    const earliest = Math.min(...live.map((p) => p.deadline));
+    return Math.max(1, earliest - Date.now());
+  }
+
+  /** Aborts at the earliest deadline of `live`: the request is of no use to anyone after that. */
+  private deadlineSignal(live: Pending[]): AbortSignal {
+    return AbortSignal.timeout(this.remaining(live));
+  }
+
+  private deadlineError(p: Pending): KipError {
+    const answer = String(this.lastError?.data.answer ?? 'no answer');
+    return new KipError(
+      'REPO_UNAVAILABLE',
+      `the config repo did not take the change within ${Math.round(this.opts.deployTimeoutMs / 1000)} s (last answer: ${answer}); nothing was written, retry later`,
+      { retryAfter: 10, answer, attempts: p.attempts },
+    );
+  }
+
+  private unreachableError(err: unknown, answer: string): KipError {
+    const message = err instanceof Error ? err.message : 'the config repo is unreachable';
+    return new KipError('REPO_UNAVAILABLE', message, { retryAfter: 10, answer });
   }
 
   /** Run each edit on the tip left by the previous one, writing one commit per change. */
-  private async build(base: string, batch: Pending[], count: number): Promise<Built> {
+  private async build(base: string, batch: Pending[]): Promise<Built> {
     const started = performance.now();
     const done: Built['done'] = [];
     const live: Pending[] = [];
@@ -354,6 +480,7 @@ export class WriteQueue {
     let tip = base;
     const store = this.remote.store;
     for (const p of batch) {
+      if (p.settled) continue;
       const at = tip;
       const view: TreeView = { readFile: (path) => store.readFile(at, path), fileOid: (path) => store.fileOid(at, path) };
       let decision: EditDecision<unknown>;
@@ -361,7 +488,7 @@ export class WriteQueue {
         decision = await p.edit(view);
       } catch (err) {
         // An edit that cannot apply (no image target, bad YAML) fails alone, not the batch.
-        p.reject(err);
+        this.settle(p, err);
         continue;
       }
       live.push(p);
@@ -376,15 +503,20 @@ export class WriteQueue {
       } catch (err) {
         // A change the store refuses (a path through a file, say) fails alone as well.
         live.pop();
-        p.reject(err);
+        this.settle(p, err);
         continue;
       }
       newObjects.push(...written.newObjects);
       tip = written.oid;
       done.push({ pending: p, result: decision.result, commit: written.oid });
     }
-    return { base, tip, done, live, newObjects, buildMs: performance.now() - started, count };
+    return { base, tip, done, live, newObjects, buildMs: performance.now() - started };
   }
+}
+
+/** The caller went away: nobody reads this, it only ends the promise. */
+function withdrawnError(): KipError {
+  return new KipError('REPO_UNAVAILABLE', 'the request was withdrawn by its caller before it was pushed', { answer: 'withdrawn' });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -5,7 +5,7 @@ import { KipError } from '../errors.js';
 export type ProviderAction =
   | { kind: 'ping' }
   | { kind: 'push'; ref: string; commit: string }
-  | { kind: 'package'; image: string }
+  | { kind: 'package'; image: string; commit: string | undefined }
   | { kind: 'ignored'; reason: string };
 
 const ZERO = /^0+$/;
@@ -13,7 +13,15 @@ const pushSchema = z.object({ ref: z.string(), after: z.string(), checkout_sha: 
 const versionSchema = z
   .object({
     package_url: z.string().optional(),
-    container_metadata: z.object({ tag: z.object({ name: z.string().optional() }).loose().optional() }).loose().nullish(),
+    target_oid: z.string().nullish(),
+    target_commitish: z.string().nullish(),
+    container_metadata: z
+      .object({
+        tag: z.object({ name: z.string().optional() }).loose().optional(),
+        labels: z.object({ revision: z.string().nullish() }).loose().nullish(),
+      })
+      .loose()
+      .nullish(),
   })
   .loose();
 const packageSchema = z
@@ -57,7 +65,7 @@ export function providerAction(github: string | undefined, gitlab: string | unde
         if (!version?.package_url || (type !== undefined && type !== 'container' && type !== 'docker')) {
           return { kind: 'ignored', reason: 'not a container image package' };
         }
-        return { kind: 'package', image: version.package_url };
+        return { kind: 'package', image: version.package_url, commit: sourceCommitOf(version) };
       }
       default:
         return { kind: 'ignored', reason: `GitHub event "${github}" deploys nothing` };
@@ -71,4 +79,16 @@ export function providerAction(github: string | undefined, gitlab: string | unde
     return { kind: 'push', ref: p.ref, commit };
   }
   return null;
+}
+
+const SHA = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/i;
+
+/**
+ * The commit a published package was built from: GitHub's `target_oid`, else the OCI
+ * `org.opencontainers.image.revision` label GitHub shows as `labels.revision`, else
+ * `target_commitish` when it is a SHA (usually it names a branch).
+ */
+function sourceCommitOf(version: z.infer<typeof versionSchema>): string | undefined {
+  const candidates = [version.target_oid, version.container_metadata?.labels?.revision, version.target_commitish];
+  return candidates.find((c): c is string => typeof c === 'string' && SHA.test(c))?.toLowerCase();
 }

@@ -1,33 +1,51 @@
-import express, { type Request, type Router } from 'express';
+import express, { type Request, type Response, type Router } from 'express';
 import type { AppConfig } from '../config/kipper-file.js';
 import type { Bridge } from '../deploys/bridge.js';
+import { deployRequestFor, imageRequestFor, isCommitSha, validateDeployBody, type DeployRequest } from '../deploys/deploy-request.js';
 import { KipError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseImageReference } from '../manifests/image-reference.js';
 import { repositoryOf } from '../history/app-value.js';
 import { requestLog } from '../http/request-id.js';
-import { authorizeRequest } from './authorize-request.js';
+import { authorizeRequest, credentialOf, type Credential } from './authorize-request.js';
 import { DeliveryCache } from './delivery-cache.js';
 import { FailureLimiter } from './failure-limiter.js';
-import { parseJsonBody, validateDeployBody } from './parse-body.js';
+import { parseJsonBody } from './parse-body.js';
 import { providerAction } from './provider-event.js';
 
 /** Bodies over this are refused with 413, also after gzip inflation. */
 export const WEBHOOK_BODY_LIMIT = 64 * 1024;
-
-const unauthorized = () =>
-  new KipError('UNAUTHORIZED', 'missing or invalid webhook token for this app (send X-Kipper-Token; see `kip app webhook status`)');
-
-const COMMIT = /^[0-9a-f]{7,64}$/i;
 
 interface Answer {
   status: number;
   body: unknown;
 }
 
+/**
+ * Says which credential was checked and did not match, never whether the app exists: the
+ * message depends only on the request's own headers. A token header and no credential at
+ * all share one message (send X-Kipper-Token); a GitLab token or a GitHub signature is
+ * named, so a provider's webhook settings point at the right field.
+ */
+function unauthorized(credential: Credential | null): KipError {
+  const how = 'see `kip app webhook status`';
+  switch (credential?.kind) {
+    case 'gitlab':
+      return new KipError('UNAUTHORIZED', `X-Gitlab-Token (the GitLab webhook's Secret token) is not this app's current webhook token, or its webhook is disabled; ${how}`);
+    case 'github':
+      return new KipError(
+        'UNAUTHORIZED',
+        `X-Hub-Signature-256 does not verify with this app's current webhook token (set it as the GitHub webhook's Secret; sha256 only), or its webhook is disabled; ${how}`,
+      );
+    default:
+      return new KipError('UNAUTHORIZED', `missing or invalid webhook token for this app (send X-Kipper-Token; ${how})`);
+  }
+}
+
+/** application/json or any `+json` type; a request without a Content-Type is not JSON (415). */
 function isJsonContentType(req: Request): boolean {
   const ct = req.headers['content-type'];
-  if (ct === undefined) return true; // `curl -d` without -H still means JSON to a CI author
+  if (ct === undefined) return false;
   const type = ct.split(';')[0]!.trim().toLowerCase();
   return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
 }
@@ -37,10 +55,30 @@ function header(req: Request, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-/** `POST /api/v1/webhook/{namespace}/{app}`: the CI and git-provider entry point (DESIGN.md "Webhook"). */
+/** Aborted when the caller goes away before its answer: its deploy is withdrawn unless already being pushed. */
+function callerGone(res: Response): AbortSignal {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableEnded) controller.abort();
+  });
+  return controller.signal;
+}
+
+/**
+ * `POST /api/v1/webhook/{namespace}/{app}`: the CI and git-provider entry point (DESIGN.md
+ * "Webhook"). Checks run in this order, each answering before the next looks at more:
+ * the credential of a token header (X-Kipper-Token, X-Gitlab-Token) before the body is
+ * read, so an unauthorised caller gets 401 and never 413; the body (64 KiB, also after
+ * gzip) only then, or first for a GitHub request signed over it (X-Hub-Signature-256);
+ * then Content-Type (415), JSON, fields.
+ */
 export function webhookRouter(bridge: Bridge, baseLog: Logger): Router {
   const router = express.Router();
-  const raw = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
+  const readRaw = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
+  const readBody = (req: Request, res: Response) =>
+    new Promise<Buffer>((resolve, reject) =>
+      readRaw(req, res, (err?: unknown) => (err ? reject(err) : resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)))),
+    );
   const limiter = new FailureLimiter();
   const deliveries = new DeliveryCache();
 
@@ -50,29 +88,34 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger): Router {
     next();
   });
 
-  router.post('/api/v1/webhook/:namespace/:app', raw, async (req, res) => {
+  router.post('/api/v1/webhook/:namespace/:app', async (req, res) => {
     const log = requestLog(res, baseLog);
     const id = `${req.params.namespace}/${req.params.app}`;
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    res.locals.app = id.length > 200 ? `${id.slice(0, 200)}…` : id;
     const app = await bridge.findApp(id);
-    // Authorise before looking at the body: an unauthorised caller learns nothing, not
-    // even whether its JSON was valid, and one message covers every failure.
-    const auth = await authorizeRequest(req, body, app ? bridge.webhookToken(app.id) : null);
+    const credential = credentialOf(req.headers);
+    // Only a signature needs the body to be checked; a token header is checked first.
+    const signed = credential?.kind === 'github' ? await readBody(req, res) : undefined;
+    const auth = credential && (await authorizeRequest(credential, signed, app ? bridge.webhookToken(app.id) : null));
     if (!app || !auth) {
       const address = req.socket.remoteAddress ?? 'unknown';
-      log.info('webhook refused', { app: id.length > 200 ? `${id.slice(0, 200)}…` : id, address });
       if (limiter.fail(address)) {
         throw new KipError('TOO_MANY_REQUESTS', 'too many failed authorisations from this address; wait and check the token', {
           retryAfter: limiter.retryAfter(address),
         });
       }
-      throw unauthorized();
+      throw unauthorized(credential);
     }
+    if (!isJsonContentType(req)) {
+      throw new KipError('UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with Content-Type: application/json (GitHub: Content type "application/json")');
+    }
+    const body = signed ?? (await readBody(req, res));
     const started = Date.now();
     // Keyed by app too: a delivery id is no secret, and one app's caller must never be
     // answered with (or block) another app's deploy.
     const delivery = header(req, 'x-github-delivery');
-    const answer = await deliveries.once(delivery === undefined ? undefined : `${app.id} ${delivery}`, () => handle(app, req, body));
+    const signal = callerGone(res);
+    const answer = await deliveries.once(delivery === undefined ? undefined : `${app.id} ${delivery}`, () => handle(app, req, body, signal));
     const result = answer.body as Record<string, unknown>;
     if (result.status === 'deployed' || result.status === 'building') bridge.metrics.deployDuration.observe((Date.now() - started) / 1000);
     log.info(`webhook ${String(result.status)}`, {
@@ -92,31 +135,12 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger): Router {
     throw new KipError('METHOD_NOT_ALLOWED', 'use POST with a JSON body');
   });
 
-  async function handle(app: AppConfig, req: Request, body: Buffer): Promise<Answer> {
-    if (!isJsonContentType(req)) {
-      throw new KipError('UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with Content-Type: application/json (GitHub: Content type "application/json")');
-    }
+  async function handle(app: AppConfig, req: Request, body: Buffer, signal: AbortSignal): Promise<Answer> {
     const json = parseJsonBody(body);
     const action = providerAction(header(req, 'x-github-event'), header(req, 'x-gitlab-event'), json);
     const ignored = (reason: string): Answer => ({ status: 202, body: { status: 'ignored', app: app.id, reason } });
-    if (action === null) {
-      const fields = validateDeployBody(json);
-      if (app.source === 'git') {
-        if (fields.image) {
-          throw new KipError('GIT_APP_IMAGE', `${app.id} is a git-source app: post {"commit": "<sha>"} without an image`, { app: app.id });
-        }
-        if (!fields.commit) {
-          throw new KipError('INVALID_COMMIT', 'commit: is required for a git-source app, e.g. {"commit": "abc123f"}', { fields: { commit: 'is required' } });
-        }
-        return { status: 200, body: await bridge.deployCommit(app, fields.commit, 'webhook') };
-      }
-      if (!fields.image) {
-        throw new KipError('INVALID_IMAGE', 'image: is required for an image app, e.g. {"image": "registry.example.com/api:abc123f"}', {
-          fields: { image: 'is required' },
-        });
-      }
-      return { status: 200, body: await bridge.deployImage(app, fields.image, fields.commit, 'webhook') };
-    }
+    const deploy = async (request: DeployRequest): Promise<Answer> => ({ status: 200, body: await bridge.deploy(app, request, 'webhook', signal) });
+    if (action === null) return deploy(deployRequestFor(app, validateDeployBody(json)));
     switch (action.kind) {
       case 'ping':
         return { status: 200, body: { status: 'pong', app: app.id } };
@@ -125,8 +149,8 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger): Router {
       case 'push': {
         if (app.source !== 'git') return ignored('push events deploy git-source apps; image apps deploy from CI or package events');
         if (action.ref !== `refs/heads/${app.branch}`) return ignored(`${action.ref} is not the app's branch (${app.branch})`);
-        if (!COMMIT.test(action.commit)) throw new KipError('INVALID_COMMIT', 'after: is not a commit SHA');
-        return { status: 200, body: await bridge.deployCommit(app, action.commit.toLowerCase(), 'webhook') };
+        if (!isCommitSha(action.commit)) throw new KipError('INVALID_COMMIT', 'after: is not a commit SHA');
+        return deploy({ kind: 'commit', commit: action.commit.toLowerCase() });
       }
       case 'package': {
         if (app.source === 'git') return ignored('package events deploy image apps');
@@ -135,7 +159,8 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger): Router {
         if (current && repositoryOf(current.split(', ')[0]!) !== repositoryOf(image.raw)) {
           return ignored(`${image.repository} is not the repository ${app.id} runs`);
         }
-        return { status: 200, body: await bridge.deployImage(app, image, undefined, 'webhook') };
+        const commit = action.commit !== undefined && isCommitSha(action.commit) ? action.commit.toLowerCase() : undefined;
+        return deploy(imageRequestFor(app, image, commit));
       }
     }
   }

@@ -35,6 +35,14 @@ export interface GitServer {
   readonly requests: readonly GitServerRequest[];
   /** While down, every request is answered 503 (an overloaded or restarting server). */
   setDown(down: boolean): void;
+  /**
+   * While hanging, requests are accepted and never answered (a stuck proxy, a server out
+   * of workers). Ending the hang drops the held connections unanswered: nothing they
+   * carried reaches git.
+   */
+  setHanging(hanging: boolean): void;
+  /** Requests held by a hang so far. */
+  readonly held: number;
   /** Stops listening and drops open (keep-alive) connections. */
   close(): Promise<void>;
 }
@@ -49,6 +57,9 @@ export interface GitServerOptions {
 export async function startGitServer(opts: GitServerOptions = {}): Promise<GitServer> {
   const root = opts.root ?? (await mkdtemp(join(tmpdir(), 'kip-git-server-')));
   let down = false;
+  let hanging = false;
+  const heldRequests = new Set<IncomingMessage>();
+  let held = 0;
   let pushes = 0;
   const requests: GitServerRequest[] = [];
 
@@ -59,6 +70,12 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
       requests.push({ method: req.method ?? 'GET', path, status: res.statusCode, ms: performance.now() - started });
       if (req.method === 'POST' && path.endsWith('/git-receive-pack') && res.statusCode === 200) pushes++;
     });
+    if (hanging) {
+      held++;
+      heldRequests.add(req);
+      req.resume();
+      return;
+    }
     if (down) {
       req.resume();
       res.writeHead(503, { 'Content-Type': 'text/plain', 'Retry-After': '1' }).end('down for tests\n');
@@ -96,6 +113,16 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
     requests,
     setDown(value: boolean) {
       down = value;
+    },
+    setHanging(value: boolean) {
+      hanging = value;
+      if (!value) {
+        for (const req of heldRequests) req.socket.destroy();
+        heldRequests.clear();
+      }
+    },
+    get held() {
+      return held;
     },
     close: () =>
       new Promise<void>((resolve) => {

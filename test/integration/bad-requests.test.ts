@@ -103,6 +103,12 @@ const CASES: Bad[] = [
   { name: 'a sha1= signature', headers: { 'x-hub-signature-256': `sha1=${createHmac('sha1', TOKEN).update(image(GOOD) as string).digest('hex')}` }, body: image(GOOD), status: 401, code: 'UNAUTHORIZED' },
   { name: 'a valid signature with a tampered body', headers: { 'x-hub-signature-256': sign(TOKEN, image(GOOD) as string) }, body: image('registry.example.com/app-0001:evil'), status: 401, code: 'UNAUTHORIZED' },
   { name: 'a GitLab token of another app', headers: { 'x-gitlab-token': tokenFor(TEST_SECRET_KEY, OTHER, 1) }, body: image(GOOD), status: 401, code: 'UNAUTHORIZED' },
+  // Issue #9: no Content-Type is not JSON; a token header is checked before the body is read.
+  { name: 'no Content-Type at all', headers: { 'content-type': '' }, body: image(GOOD), status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  { name: 'a wrong token with a 70 KB body (401 before 413)', headers: { 'x-kipper-token': 'f'.repeat(64) }, body: json({ image: GOOD, pad: 'x'.repeat(70_000) }), status: 401, code: 'UNAUTHORIZED' },
+  { name: 'a wrong GitLab token with a 70 KB body', headers: { 'x-gitlab-token': 'f'.repeat(64) }, body: json({ image: GOOD, pad: 'x'.repeat(70_000) }), status: 401, code: 'UNAUTHORIZED' },
+  { name: 'a 70 KB body signed for GitHub (the body is read to check it)', headers: { 'x-hub-signature-256': sign(TOKEN, 'x') }, body: json({ image: GOOD, pad: 'x'.repeat(70_000) }), status: 413, code: 'PAYLOAD_TOO_LARGE' },
+  { name: 'the right token with a 70 KB body', body: json({ image: GOOD, pad: 'x'.repeat(70_000) }), status: 413, code: 'PAYLOAD_TOO_LARGE' },
 ];
 
 /** Send a request with node:http, so paths are sent exactly as written (no URL normalising of ..). */

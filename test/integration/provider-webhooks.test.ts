@@ -116,6 +116,9 @@ describe('GitHub and GitLab webhooks', () => {
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ status: 'deployed', app: API, image: 'ghcr.io/yourr-name/api:abc123f' });
     expect(await showFile(bare, 'main', 'apps/yourr-name-test/api/deployment.yaml')).toContain('image: ghcr.io/yourr-name/api:abc123f');
+    // The package version's target_oid is the commit it was built from (issue #9).
+    expect(res.json.commit).toBe('abc123f0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6');
+    expect((await logOf(bare))[0]!.message).toContain('Kipper-Source-Commit: abc123f0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6\n');
     const head = await headOf(bare);
     const elsewhere = Buffer.from((await payload('github-registry-package.json')).toString().replaceAll('ghcr.io/yourr-name/api:abc123f', 'ghcr.io/yourr-name/other:abc123f'));
     const ignored = await github(API, 'registry_package', elsewhere);
@@ -135,6 +138,39 @@ describe('GitHub and GitLab webhooks', () => {
       await github(DOCS, 'push', body, { secret: TEST_ADMIN_TOKEN }),
     ];
     for (const c of cases) expect(c).toMatchObject({ status: 401, json: { code: 'UNAUTHORIZED' } });
+    expect(await headOf(bare)).toBe(head);
+  });
+
+  it('names the credential that failed in a 401, the same for an app that does not exist', async () => {
+    const post = (app: string, headers: Record<string, string>) =>
+      fetch(`${bridge.url}/api/v1/webhook/${app}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"commit":"abc1234"}' });
+    const error = async (res: Response) => {
+      expect(res.status).toBe(401);
+      const body = (await res.json()) as { error: string; code: string };
+      expect(body.code).toBe('UNAUTHORIZED');
+      return body.error;
+    };
+    const gitlab = await error(await post(DOCS, { 'x-gitlab-token': apiToken }));
+    expect(gitlab).toContain('X-Gitlab-Token');
+    expect(gitlab).not.toContain('send X-Kipper-Token');
+    expect(await error(await post('yourr-name-prod/nope', { 'x-gitlab-token': apiToken }))).toBe(gitlab);
+    const github = await error(await post(DOCS, { 'x-hub-signature-256': sign(apiToken, Buffer.from('{"commit":"abc1234"}')) }));
+    expect(github).toContain('X-Hub-Signature-256');
+    expect(github).not.toContain('send X-Kipper-Token');
+    expect(await error(await post('yourr-name-prod/nope', { 'x-hub-signature-256': sign(apiToken, Buffer.from('{"commit":"abc1234"}')) }))).toBe(github);
+  });
+
+  it('decides what a deploy may hold in one place: the webhook and the admin API give a git-source app the same answers', async () => {
+    const head = await headOf(bare);
+    const viaWebhook = (body: string) =>
+      fetch(`${bridge.url}/api/v1/webhook/${DOCS}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-kipper-token': docsToken }, body });
+    const viaAdmin = (body: string) =>
+      fetch(`${bridge.url}/api/v1/apps/${DOCS}/deploy`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, body });
+    for (const body of ['{}', '{"image":"registry.example.com/docs:1"}', '{"image":"registry.example.com/docs:1","commit":"abc1234"}']) {
+      const [a, b] = [await viaWebhook(body), await viaAdmin(body)];
+      const [ja, jb] = [(await a.json()) as { code: string }, (await b.json()) as { code: string }];
+      expect([b.status, jb.code], body).toEqual([a.status, ja.code]);
+    }
     expect(await headOf(bare)).toBe(head);
   });
 

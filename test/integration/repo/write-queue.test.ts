@@ -129,7 +129,7 @@ describe('WriteQueue on an HTTP remote', () => {
         const r = await real.push(o, nw, objs);
         if (r.ok && drop) {
           drop = false;
-          return { ok: false, kind: 'unreachable', detail: 'connection reset' };
+          return { ok: false, kind: 'unreachable', answer: 'ECONNRESET', detail: 'connection reset' };
         }
         return r;
       },
@@ -157,7 +157,7 @@ describe('WriteQueue on an HTTP remote', () => {
         if (r.ok && drop) {
           drop = false;
           failFetch = 1;
-          return { ok: false, kind: 'unreachable', detail: 'connection reset' };
+          return { ok: false, kind: 'unreachable', answer: 'ECONNRESET', detail: 'connection reset' };
         }
         return r;
       },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isKipError } from '../../../src/errors.js';
-import { parseJsonBody, validateDeployBody } from '../../../src/webhooks/parse-body.js';
+import { validateDeployBody } from '../../../src/deploys/deploy-request.js';
+import { parseJsonBody } from '../../../src/webhooks/parse-body.js';
 
 /** What the webhook route does with a plain CI body. */
 const parseWebhookBody = (raw: Buffer) => validateDeployBody(parseJsonBody(raw));
