@@ -49,6 +49,7 @@ describe('setImage golden files (fixtures/manifests)', () => {
         'kustomize-digest-replaces-newtag',
         'kustomize-tag-and-digest-first-key',
         'kustomize-moved-repository',
+        'kustomize-null-values',
         'flux-kustomization-images',
         // Helm values
         'helm-values-nested',
@@ -58,6 +59,8 @@ describe('setImage golden files (fixtures/manifests)', () => {
         'helm-values-digest-in-tag',
         'helm-values-anchors',
         'helm-values-crlf-bom-no-final-newline',
+        'helm-values-tag-null',
+        'helm-values-tag-tilde',
         'helm-multi-document',
         'helmrelease-flux',
         'argocd-application-values-object',
