@@ -24,6 +24,7 @@ export type KipErrorCode =
   | 'GIT_APP_IMAGE'
   | 'IMAGE_APP_COMMIT_ONLY'
   | 'NO_IMAGE_TARGET'
+  | 'AMBIGUOUS_TARGET' // `container:` names containers running different repositories: never guess which
   | 'YAML_PARSE_ERROR'
   | 'FILE_NOT_FOUND'
   | 'REVISION_NOT_FOUND'

@@ -60,6 +60,7 @@ function singleSite(marker: SetterMarker): ImageSite {
     yamlPath: marker.yamlPath,
     fields: [],
     container: undefined,
+    workload: undefined,
     current,
     nodes: [marker.node],
     plan: (image) => {
@@ -81,6 +82,7 @@ function groupSite(group: readonly SetterMarker[]): ImageSite {
     yamlPath: first.parentPath,
     fields: group.map((m) => m.key as string),
     container: undefined,
+    workload: undefined,
     current: read(currentValues),
     nodes: group.map((m) => m.node),
     plan: (image) => {

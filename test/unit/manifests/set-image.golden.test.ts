@@ -12,7 +12,7 @@ const cases = loadGoldenCases();
 function edit(golden: GoldenCase, text = golden.input): EditResult {
   if (golden.commit !== undefined) return setCommit(text, { app: golden.app as string, commit: golden.commit });
   const image = parseImageReference(golden.image as string);
-  return setImage(text, { image, container: golden.container, app: golden.app });
+  return setImage(text, { image, container: golden.container, workload: golden.workload, app: golden.app });
 }
 
 describe('setImage golden files (fixtures/manifests)', () => {
@@ -39,6 +39,7 @@ describe('setImage golden files (fixtures/manifests)', () => {
         'pod',
         'replicaset',
         'container-narrowing',
+        'all-in-one-workload',
         'numeric-tag',
         // kustomize
         'kustomize-commented',
