@@ -22,6 +22,7 @@ export type KipErrorCode =
   | 'APP_NOT_FOUND'
   | 'GIT_APP_IMAGE'
   | 'NO_IMAGE_TARGET'
+  | 'AMBIGUOUS_TARGET' // `container:` names containers running different repositories: never guess which
   | 'YAML_PARSE_ERROR'
   | 'FILE_NOT_FOUND'
   | 'REVISION_NOT_FOUND'

@@ -1,6 +1,7 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { KipError } from '../errors.js';
+import { WORKLOAD_KINDS } from '../manifests/find-workload-images.js';
 
 /** The path of the bridge's own config file at the config repo root. */
 export const KIPPER_FILE = 'kipper.yaml';
@@ -8,6 +9,13 @@ export const KIPPER_FILE = 'kipper.yaml';
 // Kubernetes namespace and object names are DNS-1123 labels; we use the same for
 // Kipper namespaces and apps so a name can never smuggle a path segment (`..`, `/`).
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+// `<Kind>/<metadata.name>` of a workload the finder knows; a name is a DNS-1123 subdomain.
+const WORKLOAD = new RegExp(`^(?:${WORKLOAD_KINDS.join('|')})/[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$`);
+
+const workloadRef = z
+  .string()
+  .regex(WORKLOAD, `must be <Kind>/<name> of one workload in the app's files, e.g. Deployment/api (Kind: ${WORKLOAD_KINDS.join(', ')})`);
 
 const repoPath = z
   .string()
@@ -23,6 +31,7 @@ const appSchema = z
     source: z.enum(['image', 'git']).default('image'),
     files: z.array(repoPath).min(1, 'list at least one YAML file'),
     container: z.string().min(1).optional(),
+    workload: workloadRef.optional(),
     branch: z.string().min(1).optional(),
   })
   .loose();
@@ -45,6 +54,11 @@ export interface AppConfig {
   source: 'image' | 'git';
   files: string[];
   container: string | undefined;
+  /**
+   * `<Kind>/<name>`: only that workload's containers are targets. Needed when
+   * `container` names containers of several workloads that run different images.
+   */
+  workload: string | undefined;
   branch: string;
 }
 
@@ -90,6 +104,7 @@ export function parseKipperFile(text: string): KipperConfig {
       source: a.source,
       files: a.files,
       container: a.container,
+      workload: a.workload,
       branch: a.branch ?? 'main',
     });
   }

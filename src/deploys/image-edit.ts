@@ -1,9 +1,10 @@
 import type { AppConfig, KipperConfig } from '../config/kipper-file.js';
-import { KipError } from '../errors.js';
+import { isKipError, KipError } from '../errors.js';
 import { formatCommitMessage, type KipperTrailers } from '../history/trailers.js';
+import { assertOneRepository } from '../manifests/assert-one-repository.js';
 import type { ImageReference } from '../manifests/image-reference.js';
 import { setCommit } from '../manifests/set-commit.js';
-import { setImage, type EditResult } from '../manifests/set-image.js';
+import { isWorkload, setImage, type EditResult, type ImageMatch } from '../manifests/set-image.js';
 import type { Edit, TreeView } from '../repo/write-queue.js';
 
 /** Why a deploy commit was written (the `Kipper-Trigger` trailer). */
@@ -29,10 +30,13 @@ export function imageEdit(input: ImageEditInput): Edit<null> {
     source: 'image',
     value: input.image.raw,
     trailers: { image: input.image.raw },
-    editText: (text, app) => setImage(text, { image: input.image, container: app.container, app: app.id }),
+    editText: (text, app) =>
+      setImage(text, { image: input.image, container: app.container, workload: app.workload, app: app.id }),
+    checkMatches: checkNamedContainers,
     lookedFor: (app) =>
       `containers/initContainers with image repository ${input.image.repository}` +
       (app.container ? ` or named "${app.container}"` : '') +
+      (app.workload ? ` in ${app.workload}` : '') +
       `, kustomize images: entries named ${input.image.repository}, Helm {repository, tag} values for it, and # {"$kipper": "${app.id}"} markers`,
     hint: (app) => `set \`container\` in kipper.yaml, or add a # {"$kipper": "${app.id}"} marker after the value to set`,
   });
@@ -50,11 +54,24 @@ export function commitEdit(input: DeployEditInput & { sourceCommit: string }): E
   });
 }
 
+/**
+ * `container` without `workload` must name containers of one repository across all
+ * the app's files, as setImage already checks within each file: an app whose files
+ * are a Deployment each with a container `server` must not deploy over all of them.
+ */
+function checkNamedContainers(app: AppConfig, matches: readonly ImageMatch[]): void {
+  if (app.container === undefined || app.workload !== undefined) return;
+  const named = matches.filter((match) => isWorkload(match.kind));
+  assertOneRepository(named.map((match) => ({ workload: match.workload, image: match.before })), app.container);
+}
+
 interface Flavour {
   source: AppConfig['source'];
   value: string;
   trailers: Pick<KipperTrailers, 'image'>;
   editText: (text: string, app: AppConfig) => EditResult;
+  /** Refuses, across all the app's files, what no single file shows is wrong. */
+  checkMatches?: (app: AppConfig, matches: readonly ImageMatch[]) => void;
   lookedFor: (app: AppConfig) => string;
   hint: (app: AppConfig) => string;
 }
@@ -75,17 +92,18 @@ function deployEdit(input: DeployEditInput, flavour: Flavour): Edit<null> {
         : new KipError('INVALID_IMAGE', `${app.id} is an image app: post {"image": "<ref>"}`, { app: app.id });
     }
     const files = new Map<string, Uint8Array>();
-    let matches = 0;
+    const matches: ImageMatch[] = [];
     for (const path of app.files) {
       const bytes = await view.readFile(path);
       if (!bytes) {
         throw new KipError('FILE_NOT_FOUND', `${path} (listed for ${app.id} in kipper.yaml) is not in the config repo`, { app: app.id, path });
       }
-      const edited = flavour.editText(Buffer.from(bytes).toString('utf8'), app);
-      matches += edited.matches.length;
+      const edited = inFiles(app, [path], () => flavour.editText(Buffer.from(bytes).toString('utf8'), app));
+      matches.push(...edited.matches);
       if (edited.changed) files.set(path, Buffer.from(edited.text, 'utf8'));
     }
-    if (matches === 0) {
+    inFiles(app, app.files, () => flavour.checkMatches?.(app, matches));
+    if (matches.length === 0) {
       throw new KipError(
         'NO_IMAGE_TARGET',
         `nothing to update for ${app.id}: looked for ${flavour.lookedFor(app)} in ${app.files.join(', ')}; ${flavour.hint(app)}`,
@@ -100,4 +118,14 @@ function deployEdit(input: DeployEditInput, flavour: Flavour): Edit<null> {
     );
     return { kind: 'commit', files, message, result: null };
   };
+}
+
+/** Runs `edit`, saying which app and files an AMBIGUOUS_TARGET is about: the pure editor knows neither. */
+function inFiles<T>(app: AppConfig, paths: readonly string[], edit: () => T): T {
+  try {
+    return edit();
+  } catch (err) {
+    if (!isKipError(err, 'AMBIGUOUS_TARGET')) throw err;
+    throw new KipError(err.code, `${app.id}: ${paths.join(', ')}: ${err.message}`, { ...err.data, app: app.id, files: paths });
+  }
 }

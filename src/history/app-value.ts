@@ -1,16 +1,21 @@
 import type { AppConfig } from '../config/kipper-file.js';
+import { isKipError } from '../errors.js';
+import { ambiguousWorkloads, type NamedContainer } from '../manifests/assert-one-repository.js';
 import { findCommits } from '../manifests/set-commit.js';
-import { findImages } from '../manifests/set-image.js';
+import { findImages, isWorkload } from '../manifests/set-image.js';
 import { normalizeRepository, parseImageReference } from '../manifests/image-reference.js';
 
 /**
  * The deployed value of an app in one version of its files: the images its targets hold,
  * joined when several differ, or null when none is found. `repository` narrows workload
  * matching the way a deploy of that repository would; without it (an app never deployed
- * by the bridge) the first target found stands for the app.
+ * by the bridge) the first target found stands for the app. An app whose `container`
+ * names containers of different repositories (no `workload`) has no value, as a deploy
+ * to it is refused (AMBIGUOUS_TARGET).
  */
 export function appValue(app: AppConfig, texts: Array<string | null>, repository: string | undefined): string | null {
   const values = new Set<string>();
+  const named: NamedContainer[] = [];
   for (const text of texts) {
     if (text === null) continue;
     let found;
@@ -19,8 +24,10 @@ export function appValue(app: AppConfig, texts: Array<string | null>, repository
         for (const c of findCommits(text, app.id)) values.add(c.value);
         continue;
       }
-      found = findImages(text, { app: app.id, ...(app.container ? { container: app.container } : repository ? { repository } : {}) });
-    } catch {
+      const narrowing = app.container ? { container: app.container } : repository ? { repository } : {};
+      found = findImages(text, { app: app.id, workload: app.workload, ...narrowing });
+    } catch (err) {
+      if (isKipError(err, 'AMBIGUOUS_TARGET')) return null;
       continue; // a file that does not parse at this commit has no readable value
     }
     if (!app.container && !repository && found.length > 0) {
@@ -28,8 +35,11 @@ export function appValue(app: AppConfig, texts: Array<string | null>, repository
       found = found.filter((f) => repositoryOf(f.value) === repository);
     }
     for (const f of found) values.add(f.value);
+    if (app.container && !app.workload) {
+      for (const f of found) if (isWorkload(f.kind)) named.push({ workload: f.workload, image: f.value });
+    }
   }
-  if (values.size === 0) return null;
+  if (values.size === 0 || ambiguousWorkloads(named) !== undefined) return null;
   return [...values].sort().join(', ');
 }
 

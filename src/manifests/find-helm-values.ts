@@ -32,6 +32,7 @@ export const findHelmValues: ImageFinder = (context: FinderContext): ImageSite[]
       yamlPath: place.path,
       fields: digest === undefined ? ['tag'] : ['tag', 'digest'],
       container: undefined,
+      workload: undefined,
       current: composeReference(name, tag.value, digest?.value),
       repositories: [name],
       nodes: KEYS.flatMap((key) => fields.get(key)?.node ?? []).sort(byOffset),

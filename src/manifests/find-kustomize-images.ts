@@ -48,6 +48,7 @@ export const findKustomizeImages: ImageFinder = (context: FinderContext): ImageS
       yamlPath: `${basePath}[${index}]`,
       fields: WRITABLE,
       container: undefined,
+      workload: undefined,
       current: composeReference(newName?.value || name.value, fields.get('newTag')?.value, fields.get('digest')?.value),
       repositories,
       nodes: KEYS.flatMap((key) => fields.get(key)?.node ?? []),

@@ -13,6 +13,9 @@ const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
   CronJob: ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
 };
 
+/** The kinds whose containers are found, and that an app's `workload: <Kind>/<name>` may name. */
+export const WORKLOAD_KINDS: readonly string[] = Object.keys(POD_SPEC_PATHS);
+
 const CONTAINER_LISTS: ReadonlyArray<readonly [key: string, kind: ImageSiteKind]> = [
   ['containers', 'container'],
   ['initContainers', 'initContainer'],
@@ -30,6 +33,10 @@ export const findWorkloadImages: ImageFinder = ({ doc, documentIndex, lookup }: 
     if (podSpec === undefined) return [];
   }
 
+  // A workload without a name (`generateName`) cannot be named in kipper.yaml; its kind
+  // alone still tells the user which document it is.
+  const name = lookup.string(lookup.map(doc.contents, 'metadata'), 'name');
+  const workload = name === undefined ? kind : `${kind}/${name}`;
   const sites: ImageSite[] = [];
   for (const [listKey, siteKind] of CONTAINER_LISTS) {
     const list = lookup.seq(podSpec, listKey);
@@ -51,6 +58,7 @@ export const findWorkloadImages: ImageFinder = ({ doc, documentIndex, lookup }: 
         yamlPath: `${specPath.join('.')}.${listKey}[${index}].image`,
         fields: [],
         container: lookup.string(item, 'name'),
+        workload,
         current,
         nodes: [node],
         plan: (image) => ({ after: image.raw, writes: current === image.raw ? [] : [{ node, value: image.raw }] }),

@@ -49,6 +49,11 @@ export interface ImageSite {
   fields: readonly string[];
   /** The container's `name`, for `container:` narrowing; undefined where there is none. */
   container: string | undefined;
+  /**
+   * The workload a container is in, `<kind>/<metadata.name>` (`Deployment/api`), for
+   * `workload:` narrowing; undefined for sites outside workloads.
+   */
+  workload: string | undefined;
   /** The full image reference the site reads as now. */
   current: string;
   /**

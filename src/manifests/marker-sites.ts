@@ -1,7 +1,7 @@
 import type { ImageReference } from './image-reference.js';
 import type { ImageSite, ScalarWrite } from './image-site.js';
 import type { SetterMarker } from './setter-markers.js';
-import { composeReference, sameRepository } from './site-values.js';
+import { composeReference, sameRepository, scalarValue } from './site-values.js';
 
 type ImagePart = 'image' | 'name' | 'tag' | 'digest';
 const PARTS: readonly ImagePart[] = ['name', 'tag', 'digest'];
@@ -53,13 +53,14 @@ function partValue(part: ImagePart, current: string, image: ImageReference): str
 
 function singleSite(marker: SetterMarker): ImageSite {
   const part = marker.part as ImagePart;
-  const current = String(marker.node.source);
+  const current = scalarValue(marker.node);
   return {
     kind: 'marker',
     documentIndex: marker.documentIndex,
     yamlPath: marker.yamlPath,
     fields: [],
     container: undefined,
+    workload: undefined,
     current,
     nodes: [marker.node],
     plan: (image) => {
@@ -74,13 +75,14 @@ function groupSite(group: readonly SetterMarker[]): ImageSite {
   const byPart = new Map(group.map((m) => [m.part as ImagePart, m]));
   const read = (values: ReadonlyMap<ImagePart, string>): string =>
     composeReference(values.get('name'), values.get('tag'), values.get('digest'));
-  const currentValues = new Map(group.map((m) => [m.part as ImagePart, String(m.node.source)]));
+  const currentValues = new Map(group.map((m) => [m.part as ImagePart, scalarValue(m.node)]));
   return {
     kind: 'marker',
     documentIndex: first.documentIndex,
     yamlPath: first.parentPath,
     fields: group.map((m) => m.key as string),
     container: undefined,
+    workload: undefined,
     current: read(currentValues),
     nodes: group.map((m) => m.node),
     plan: (image) => {

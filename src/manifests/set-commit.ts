@@ -50,6 +50,7 @@ export function setCommit(text: string, target: CommitTarget): EditResult {
       yamlPath: marker.yamlPath,
       fields: [],
       container: undefined,
+      workload: undefined,
       before,
       after: target.commit,
     };

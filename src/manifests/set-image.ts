@@ -7,6 +7,7 @@
  */
 import { isAlias, isScalar } from 'yaml';
 import { applySplices } from './apply-splices.js';
+import { assertOneRepository } from './assert-one-repository.js';
 import { collectSites } from './collect-sites.js';
 import { normalizeRepository, parseImageReference, tryParseImageReference, type ImageReference } from './image-reference.js';
 import type { ImageSite, ImageSiteKind } from './image-site.js';
@@ -14,11 +15,16 @@ import { parseDocuments } from './parse-documents.js';
 import type { Splice } from './render-scalar.js';
 import { spliceWrites, type PendingWrites } from './splice-writes.js';
 
-/** The image to set, optionally narrowed to one container by name, for one app. */
+/** The image to set, optionally narrowed to one workload and one container by name, for one app. */
 export interface ImageTarget {
   image: ImageReference;
   /** Narrows workload containers by name; kustomize and Helm-values sites still match by repository. */
   container?: string | undefined;
+  /**
+   * `<Kind>/<name>`: only that workload's containers are candidates (`container`, or the
+   * repository, then picks among them). Other kinds of sites are not affected.
+   */
+  workload?: string | undefined;
   /**
    * `<namespace>/<app>`. Enables that app's `$kipper` markers, which then replace
    * automatic matching in any file that has them. Without it, markers are not used.
@@ -34,6 +40,8 @@ export interface ImageMatch {
   /** For a site split over keys of the mapping at `yamlPath`, the keys it writes; empty for one scalar. */
   fields: readonly string[];
   container: string | undefined;
+  /** The workload of a container (`Deployment/api`); undefined for other kinds of sites. */
+  workload: string | undefined;
   before: string;
   after: string;
 }
@@ -52,6 +60,7 @@ export interface FoundImage {
   yamlPath: string;
   fields: readonly string[];
   container: string | undefined;
+  workload: string | undefined;
   value: string;
 }
 
@@ -61,7 +70,7 @@ export function setImage(text: string, target: ImageTarget): EditResult {
   const { sites, byMarkers } = collectSites(text, parsed, target.app);
   const selected = byMarkers
     ? sites
-    : selectSites(sites, { repository: target.image.repository, container: target.container });
+    : selectSites(sites, { repository: target.image.repository, container: target.container, workload: target.workload });
   if (selected.length === 0) return { text, changed: false, matches: [] };
 
   const matches: ImageMatch[] = [];
@@ -97,39 +106,51 @@ export function setImage(text: string, target: ImageTarget): EditResult {
  */
 export function findImages(
   text: string,
-  match: { repository?: string | undefined; container?: string | undefined; app?: string | undefined },
+  match: { repository?: string | undefined; container?: string | undefined; workload?: string | undefined; app?: string | undefined },
 ): FoundImage[] {
   const repository = match.repository === undefined ? undefined : parseImageReference(match.repository).repository;
   const { sites, byMarkers } = collectSites(text, parseDocuments(text), match.app);
-  return (byMarkers ? sites : selectSites(sites, { repository, container: match.container })).map((site) => ({
+  const selected = byMarkers ? sites : selectSites(sites, { repository, container: match.container, workload: match.workload });
+  return selected.map((site) => ({
     kind: site.kind,
     documentIndex: site.documentIndex,
     yamlPath: site.yamlPath,
     fields: site.fields,
     container: site.container,
+    workload: site.workload,
     value: site.current,
   }));
 }
 
 /**
- * A named container matches by name alone: narrowing exists for apps whose container
- * runs an image from another repository. Sites without containers (kustomize, Helm
- * values) and every site when no name is given match by repository, after Docker's
- * normalisation (`nginx` is `docker.io/library/nginx`). With neither, all.
+ * A named workload keeps only its own containers. A named container matches by name
+ * alone: narrowing exists for apps whose container runs an image from another
+ * repository. Sites without containers (kustomize, Helm values) and every site when no
+ * name is given match by repository, after Docker's normalisation (`nginx` is
+ * `docker.io/library/nginx`). With neither, all. A container name without a workload
+ * that hits containers of different repositories is refused (AMBIGUOUS_TARGET) rather
+ * than overwriting other services' images.
  */
 function selectSites(
   sites: readonly ImageSite[],
-  match: { repository: string | undefined; container: string | undefined },
+  match: { repository: string | undefined; container: string | undefined; workload: string | undefined },
 ): ImageSite[] {
   const wanted = match.repository === undefined ? undefined : normalizeRepository(match.repository);
-  return sites.filter((site) => {
+  const selected = sites.filter((site) => {
+    if (isWorkload(site.kind) && match.workload !== undefined && site.workload !== match.workload) return false;
     if (match.container !== undefined && isWorkload(site.kind)) return site.container === match.container;
     if (wanted === undefined) return match.container === undefined;
     return repositoriesOf(site).some((repository) => normalizeRepository(repository) === wanted);
   });
+  if (match.container !== undefined && match.workload === undefined) {
+    const named = selected.filter((site) => isWorkload(site.kind));
+    assertOneRepository(named.map((site) => ({ workload: site.workload, image: site.current })), match.container);
+  }
+  return selected;
 }
 
-function isWorkload(kind: ImageSiteKind): boolean {
+/** Whether a site is a workload's container or initContainer (what `container` and `workload` narrow). */
+export function isWorkload(kind: ImageSiteKind): boolean {
   return kind === 'container' || kind === 'initContainer';
 }
 
@@ -146,6 +167,7 @@ function toMatch(site: ImageSite, after: string): ImageMatch {
     yamlPath: site.yamlPath,
     fields: site.fields,
     container: site.container,
+    workload: site.workload,
     before: site.current,
     after,
   };

@@ -29,9 +29,24 @@ export function scalarFields(
     if (!(isScalar(node) || isAlias(node)) || !isScalar(value) || typeof value.source !== 'string') return undefined;
     // An empty value (`tag:`) has no token but a position, so it can still be filled.
     if (isScalar(node) && node.srcToken === undefined && node.range?.[0] !== node.range?.[1]) return undefined;
-    fields.set(pair.key.source, { index, pair, node, value: value.source });
+    fields.set(pair.key.source, { index, pair, node, value: scalarValue(value) });
   }
   return fields;
+}
+
+// YAML's null in both the 1.1 and the 1.2 core schema. The failsafe parse keeps it as text.
+const NULL = /^(?:~|null|Null|NULL)$/;
+
+/**
+ * The string a scalar holds as a value. A plain, untagged YAML null (`tag: null`,
+ * `tag: ~`) is no value at all, the same as `tag:` and `tag: ""`: Helm and kustomize
+ * read it so (keel's own chart ships `tag: null`), and taken as text it would make
+ * `repo:null`, or `~@sha256:…` after a digest deploy (issue #9). A quoted `"null"` or
+ * a `!!str null` is the string it says.
+ */
+export function scalarValue(scalar: Scalar): string {
+  const text = String(scalar.source);
+  return scalar.type === 'PLAIN' && scalar.tag === undefined && NULL.test(text) ? '' : text;
 }
 
 /** The repository a name denotes, when it is a bare repository name (no tag, no digest). */

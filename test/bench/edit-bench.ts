@@ -16,7 +16,7 @@ export function editBench(rounds = 300): Array<{ format: string; fixtures: numbe
       ? () => setCommit(c.input, { app: c.app!, commit: c.commit! })
       : (() => {
           const image = parseImageReference(c.image!);
-          return () => setImage(c.input, { image, container: c.container, app: c.app });
+          return () => setImage(c.input, { image, container: c.container, workload: c.workload, app: c.app });
         })();
     for (let i = 0; i < 30; i++) edit(); // warm up the JIT
     const times: number[] = [];

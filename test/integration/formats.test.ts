@@ -7,6 +7,8 @@ import { startRemoteBridge } from '../helpers/remote-bridge.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 
 const FIXTURE = fileURLToPath(new URL('../../fixtures/repos/formats/', import.meta.url));
+const BOUTIQUE = 'us-central1-docker.pkg.dev/google-samples/microservices-demo';
+const SHA = 'a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4';
 
 /** The lines a commit changed in a file (`-old` / `+new`), from native git. */
 async function changedLines(bare: string, path: string): Promise<string[]> {
@@ -68,6 +70,53 @@ describe('every config format through the webhook', () => {
     expect(res.json.error).toContain('apps/shop-prod/web/kustomization.yaml');
     expect(res.json.error).toContain('kustomize images: entries named registry.example.com/unrelated/thing');
     expect(await headOf(bare)).toBe(head);
+  });
+
+  // Issue #9: real config files. An all-in-one manifest names every container `server`.
+  it('answers 422 AMBIGUOUS_TARGET for a container name that hits other services, writing nothing', async () => {
+    const head = await headOf(bare);
+    for (const [app, image] of [
+      ['boutique-prod/checkoutservice', `${BOUTIQUE}/checkoutservice:v0.10.3`],
+      ['boutique-prod/backend', `${BOUTIQUE}/cartservice:v0.10.3`], // `server` in two files
+    ] as const) {
+      const res = await post(app, image);
+      expect(res.status).toBe(422);
+      expect(res.json).toEqual({ error: expect.any(String), code: 'AMBIGUOUS_TARGET' });
+    }
+    expect(await headOf(bare)).toBe(head);
+  });
+
+  it('with workload: Deployment/<name>, changes that workload image and nothing else', async () => {
+    const path = 'apps/boutique-prod/kubernetes-manifests.yaml';
+    const res = await post('boutique-prod/frontend', `${BOUTIQUE}/frontend:v0.10.3`);
+    expect(res.json).toMatchObject({ status: 'deployed', revision: 2 });
+    expect(await git(['--git-dir', bare, 'diff', '--name-only', 'main~1', 'main'])).toBe(`${path}\n`);
+    expect(await changedLines(bare, path)).toEqual([
+      `-          image: ${BOUTIQUE}/frontend:v0.10.2`,
+      `+          image: ${BOUTIQUE}/frontend:v0.10.3`,
+    ]);
+    const file = await showFile(bare, 'main', path);
+    for (const service of ['emailservice', 'checkoutservice', 'paymentservice', 'loadgenerator']) {
+      expect(file).toContain(`image: ${BOUTIQUE}/${service}:v0.10.2\n`);
+    }
+  });
+
+  it('a digest-only deploy to Helm values with tag: null writes a valid reference', async () => {
+    const path = 'apps/ops-prod/keel/values.yaml';
+    const res = await post('ops-prod/keel', `keelhq/keel@sha256:${SHA}`);
+    expect(res.json).toMatchObject({ status: 'deployed', revision: 2 });
+    expect(await changedLines(bare, path)).toEqual(['-  tag: null', `+  tag: latest@sha256:${SHA}`]);
+  });
+
+  it('reads history as the deploy wrote it: the named workload, and a null tag as no tag', async () => {
+    for (const [app, images] of [
+      ['boutique-prod/frontend', [`${BOUTIQUE}/frontend:v0.10.3`, `${BOUTIQUE}/frontend:v0.10.2`]],
+      ['ops-prod/keel', [`keelhq/keel:latest@sha256:${SHA}`, 'keelhq/keel']],
+    ] as const) {
+      const res = await fetch(`${bridge.url}/api/v1/apps/${app}/history`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+      const body = (await res.json()) as { revisions: Array<{ image: string }> };
+      expect(body.revisions.map((r) => r.image)).toEqual(images);
+    }
   });
 
   it('reads kustomize, marker and Helm values back as history', async () => {

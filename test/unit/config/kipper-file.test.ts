@@ -46,6 +46,30 @@ describe('kipper.yaml', () => {
     expect(codeAndMessage('apps:\n  - {namespace: a, name: b, files: [x.yaml], source: helm}\n').message).toContain('apps[0].source');
   });
 
+  it('reads an optional workload as <Kind>/<name>', () => {
+    const app = (workload: string) => `apps:\n  - {namespace: a, name: b, files: [x.yaml], container: server, workload: ${workload}}\n`;
+    expect(parseKipperFile(app('Deployment/checkoutservice')).apps.get('a/b')).toMatchObject({
+      container: 'server',
+      workload: 'Deployment/checkoutservice',
+    });
+    expect(parseKipperFile(app('CronJob/nightly.report-2')).apps.get('a/b')?.workload).toBe('CronJob/nightly.report-2');
+    expect(parseKipperFile(seed).apps.get('demo-test/api')?.workload).toBeUndefined();
+  });
+
+  it.each([
+    ['no kind', 'api'],
+    ['an empty name', 'Deployment/'],
+    ['a lowercase kind', 'deployment/api'],
+    ['a kind whose containers are not found', 'Rollout/api'],
+    ['a name that is not a Kubernetes name', 'Deployment/API'],
+    ['a namespace in the name', 'Deployment/shop/api'],
+    ['a number', '7'],
+  ])('refuses a workload with %s, naming the field', (_label, workload) => {
+    const bad = codeAndMessage(`apps:\n  - {namespace: a, name: b, files: [x.yaml], workload: "${workload}"}\n`);
+    expect(bad.code).toBe('CONFIG_INVALID');
+    expect(bad.message).toContain('kipper.yaml: apps[0].workload:');
+  });
+
   it('an empty file has no apps', () => {
     expect(parseKipperFile('').apps.size).toBe(0);
   });

@@ -11,6 +11,8 @@ export interface GoldenCase {
   /** A commit case (`setCommit`) posts this instead of an image. */
   commit: string | undefined;
   container: string | undefined;
+  /** `<Kind>/<name>`, for a case whose app names its workload. */
+  workload: string | undefined;
   /** `<namespace>/<app>`, for cases with `$kipper` markers. */
   app: string | undefined;
   /** How many places the edit reports. */
@@ -21,6 +23,7 @@ interface CaseSpec {
   image?: string;
   commit?: string;
   container?: string;
+  workload?: string;
   app?: string;
   matches: number;
 }
@@ -43,6 +46,7 @@ export function loadGoldenCases(): GoldenCase[] {
         image: spec.image,
         commit: spec.commit,
         container: spec.container,
+        workload: spec.workload,
         app: spec.app,
         matches: spec.matches,
       };

@@ -103,6 +103,14 @@ describe('kustomize images:', () => {
     ]);
   });
 
+  it.each(['null', '~', 'Null', 'NULL'])('reads newName, newTag and digest written %s as unset', (nil) => {
+    const text = kustomization(`  - name: api\n    newName: ${nil}\n    newTag: ${nil}\n    digest: ${nil}\n`);
+    expect(findImages(text, {}).map((f) => f.value)).toEqual(['api']);
+    // The entry keeps its repository: a null newName is not a move to another one.
+    expect(set(text, 'api:v2').text).toBe(kustomization(`  - name: api\n    newName: ${nil}\n    newTag: v2\n`));
+    expect(set(text, `api@sha256:${SHA}`).text).toBe(kustomization(`  - name: api\n    newName: ${nil}\n    digest: sha256:${SHA}\n`));
+  });
+
   it('is matched by repository even when the app narrows to a container', () => {
     expect(set(kustomization('  - name: api\n    newTag: v1\n'), 'api:v2', { container: 'web' }).matches).toHaveLength(1);
   });
@@ -152,6 +160,36 @@ describe('Helm values', () => {
     expect(set(text, `api:v2@sha256:${SHA}`).text).toBe(`image: {repository: api, tag: v2@sha256:${SHA}}\n`);
     expect(set(text, `api@sha256:${SHA}`).text).toBe(`image: {repository: api, tag: v1@sha256:${SHA}}\n`);
     expect(set(text, 'api').text).toBe('image: {repository: api, tag: latest}\n');
+  });
+
+  describe.each(['null', '~', 'Null', 'NULL'])('a tag written %s', (nil) => {
+    const values = (tag: string, digest?: string) =>
+      `image:\n  repository: keelhq/keel\n  tag: ${tag}\n${digest === undefined ? '' : `  digest: ${digest}\n`}  pullPolicy: Always\n`;
+
+    it('reads as no tag, like an empty one', () => {
+      expect(findImages(values(nil), {}).map((f) => f.value)).toEqual(['keelhq/keel']);
+      expect(findImages(values(nil, nil), { repository: 'keelhq/keel' }).map((f) => f.value)).toEqual(['keelhq/keel']);
+    });
+
+    it('is replaced by a posted tag, quoted where YAML would not read a string', () => {
+      expect(set(values(nil), 'keelhq/keel:0.19.1').text).toBe(values('0.19.1'));
+      expect(set(values(nil), 'keelhq/keel:1.10').text).toBe(values('"1.10"'));
+      expect(set(values(nil, nil), 'keelhq/keel:0.19.1').text).toBe(values('0.19.1', nil));
+    });
+
+    it('never becomes part of a digest-only reference', () => {
+      const result = set(values(nil), `keelhq/keel@sha256:${SHA}`);
+      expect(result.text).toBe(values(`latest@sha256:${SHA}`));
+      expect(result.matches.map((m) => [m.before, m.after])).toEqual([['keelhq/keel', `keelhq/keel:latest@sha256:${SHA}`]]);
+      const pinned = set(values(nil, nil), `keelhq/keel@sha256:${SHA}`);
+      expect(pinned.text).toBe(values(nil, `sha256:${SHA}`));
+      expect(pinned.matches.map((m) => m.after)).toEqual([`keelhq/keel@sha256:${SHA}`]);
+    });
+  });
+
+  it('reads a quoted or !!str-tagged null as the tag it spells', () => {
+    expect(findImages('image: {repository: api, tag: "null"}\n', {}).map((f) => f.value)).toEqual(['api:null']);
+    expect(findImages('image: {repository: api, tag: !!str null}\n', {}).map((f) => f.value)).toEqual(['api:null']);
   });
 
   it('reads HelmRelease values and Argo CD valuesObject, but not a values block string', () => {
@@ -248,6 +286,12 @@ describe('$kipper setter markers', () => {
     ['a key', 'a: # {"$kipper": "shop/api"}\n  b: x:1\n'],
   ])('is not read from %s', (_label, text) => {
     expect(set(text, 'ghcr.io/acme/api:2', { app }).matches).toEqual([]);
+  });
+
+  it('reads a marked null part as unset and writes over it', () => {
+    const text = 'image:\n  name: api # {"$kipper": "shop/api:name"}\n  tag: null # {"$kipper": "shop/api:tag"}\n';
+    expect(findImages(text, { app }).map((f) => f.value)).toEqual(['api']);
+    expect(set(text, 'api:v2', { app }).text).toBe(text.replace('null', 'v2'));
   });
 
   it('fills a marked empty value', () => {

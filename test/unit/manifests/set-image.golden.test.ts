@@ -12,7 +12,7 @@ const cases = loadGoldenCases();
 function edit(golden: GoldenCase, text = golden.input): EditResult {
   if (golden.commit !== undefined) return setCommit(text, { app: golden.app as string, commit: golden.commit });
   const image = parseImageReference(golden.image as string);
-  return setImage(text, { image, container: golden.container, app: golden.app });
+  return setImage(text, { image, container: golden.container, workload: golden.workload, app: golden.app });
 }
 
 describe('setImage golden files (fixtures/manifests)', () => {
@@ -39,6 +39,7 @@ describe('setImage golden files (fixtures/manifests)', () => {
         'pod',
         'replicaset',
         'container-narrowing',
+        'all-in-one-workload',
         'numeric-tag',
         // kustomize
         'kustomize-commented',
@@ -49,6 +50,7 @@ describe('setImage golden files (fixtures/manifests)', () => {
         'kustomize-digest-replaces-newtag',
         'kustomize-tag-and-digest-first-key',
         'kustomize-moved-repository',
+        'kustomize-null-values',
         'flux-kustomization-images',
         // Helm values
         'helm-values-nested',
@@ -58,6 +60,8 @@ describe('setImage golden files (fixtures/manifests)', () => {
         'helm-values-digest-in-tag',
         'helm-values-anchors',
         'helm-values-crlf-bom-no-final-newline',
+        'helm-values-tag-null',
+        'helm-values-tag-tilde',
         'helm-multi-document',
         'helmrelease-flux',
         'argocd-application-values-object',

@@ -145,7 +145,7 @@ describe('setImage with random valid references on every golden input', () => {
     }
 
     const posted = parseImageReference(golden.image as string);
-    const first = setImage(golden.input, { image: posted, container: golden.container, app: golden.app });
+    const first = setImage(golden.input, { image: posted, container: golden.container, workload: golden.workload, app: golden.app });
     const containers = [...new Set(first.matches.map((m) => m.container))].filter((c) => c !== undefined);
 
     if (golden.app !== undefined) {
@@ -164,7 +164,7 @@ describe('setImage with random valid references on every golden input', () => {
       const repository = parseImageReference(first.matches[0]?.after ?? '').repository;
       for (let i = 0; i < ROUNDS; i += 1) {
         const image = parseImageReference(generate.withSuffix(repository));
-        assertOnlyTargetsChanged(golden.input, { image, container: golden.container }, golden.matches);
+        assertOnlyTargetsChanged(golden.input, { image, container: golden.container, workload: golden.workload }, golden.matches);
       }
     });
 
@@ -174,8 +174,8 @@ describe('setImage with random valid references on every golden input', () => {
         for (let i = 0; i < ROUNDS; i += 1) {
           const image = parseImageReference(generate.reference());
           const container = containers[i % containers.length];
-          const { matches } = setImage(golden.input, { image, container });
-          assertOnlyTargetsChanged(golden.input, { image, container }, matches.length);
+          const { matches } = setImage(golden.input, { image, container, workload: golden.workload });
+          assertOnlyTargetsChanged(golden.input, { image, container, workload: golden.workload }, matches.length);
         }
       });
     }

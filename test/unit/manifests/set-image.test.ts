@@ -55,6 +55,7 @@ describe('setImage', () => {
         yamlPath: 'spec.template.spec.initContainers[0].image',
         fields: [],
         container: 'migrate',
+        workload: 'Deployment/api',
         before: 'registry.example.com/shop/api:1.4.1',
         after: 'registry.example.com/shop/api:1.5.0',
       },
@@ -64,6 +65,7 @@ describe('setImage', () => {
         yamlPath: 'spec.template.spec.containers[1].image',
         fields: [],
         container: 'api',
+        workload: 'Deployment/api',
         before: 'registry.example.com/shop/api:1.4.1',
         after: 'registry.example.com/shop/api:1.5.0',
       },
@@ -266,6 +268,90 @@ spec:
   });
 });
 
+describe('container and workload narrowing in a file of many workloads (issue #9)', () => {
+  const REGISTRY = 'us-central1-docker.pkg.dev/google-samples/microservices-demo';
+  // An all-in-one manifest: every Deployment names its container `server`.
+  const deployment = (name: string, image: string, kind = 'Deployment') =>
+    `apiVersion: apps/v1\nkind: ${kind}\nmetadata:\n  name: ${name}\nspec:\n  template:\n    spec:\n      containers:\n        - name: server\n          image: ${image}\n`;
+  const service = (name: string) => `apiVersion: v1\nkind: Service\nmetadata:\n  name: ${name}\nspec:\n  ports: [{port: 80}]\n`;
+  const ALL_IN_ONE = [
+    deployment('emailservice', `${REGISTRY}/emailservice:v0.10.2`),
+    service('emailservice'),
+    deployment('checkoutservice', `${REGISTRY}/checkoutservice:v0.10.2`),
+    deployment('frontend', `${REGISTRY}/frontend:v0.10.2`),
+  ].join('---\n');
+  const target = (image: string, narrowing: { container?: string; workload?: string }) =>
+    setImage(ALL_IN_ONE, { image: parseImageReference(image), ...narrowing });
+
+  it('refuses a container name that hits workloads of different repositories, naming them', () => {
+    expect(codeOf(() => target(`${REGISTRY}/checkoutservice:v0.10.3`, { container: 'server' }))).toBe('AMBIGUOUS_TARGET');
+    expect(codeOf(() => findImages(ALL_IN_ONE, { container: 'server' }))).toBe('AMBIGUOUS_TARGET');
+    try {
+      target(`${REGISTRY}/checkoutservice:v0.10.3`, { container: 'server' });
+      expect.unreachable();
+    } catch (err) {
+      expect(isKipError(err, 'AMBIGUOUS_TARGET') && err.data['workloads']).toEqual([
+        'Deployment/emailservice',
+        'Deployment/checkoutservice',
+        'Deployment/frontend',
+      ]);
+    }
+  });
+
+  it('changes only the named workload when the app names it', () => {
+    const posted = `${REGISTRY}/checkoutservice:v0.10.3`;
+    const expected = ALL_IN_ONE.replace('checkoutservice:v0.10.2', 'checkoutservice:v0.10.3');
+    const named = target(posted, { container: 'server', workload: 'Deployment/checkoutservice' });
+    expect(named.text).toBe(expected);
+    expect(named.matches.map((m) => [m.workload, m.container, m.documentIndex])).toEqual([['Deployment/checkoutservice', 'server', 2]]);
+    // Without `container`, the repository picks the container inside the workload.
+    expect(target(posted, { workload: 'Deployment/checkoutservice' }).text).toBe(expected);
+    expect(target(posted, { workload: 'Deployment/frontend' }).matches).toEqual([]);
+    // A named workload may run another repository: naming it is what allows that.
+    const moved = target('ghcr.io/acme/frontend:2', { container: 'server', workload: 'Deployment/frontend' });
+    expect(moved.text).toBe(ALL_IN_ONE.replace(`${REGISTRY}/frontend:v0.10.2`, 'ghcr.io/acme/frontend:2'));
+    expect(findImages(ALL_IN_ONE, { container: 'server', workload: 'Deployment/frontend' }).map((f) => f.value)).toEqual([
+      `${REGISTRY}/frontend:v0.10.2`,
+    ]);
+  });
+
+  it('matches the workload by kind and name', () => {
+    const text = `${deployment('api', 'ghcr.io/acme/api:1', 'StatefulSet')}---\n${deployment('api', 'ghcr.io/acme/api:1')}`;
+    const result = setImage(text, { image: parseImageReference('ghcr.io/acme/api:2'), workload: 'StatefulSet/api' });
+    expect(result.matches.map((m) => [m.workload, m.documentIndex])).toEqual([['StatefulSet/api', 0]]);
+    expect(setImage(text, { image: parseImageReference('ghcr.io/acme/api:2'), workload: 'Job/api' }).matches).toEqual([]);
+  });
+
+  it('still updates every workload of one repository, whatever it is, by container name alone', () => {
+    const twice = `${deployment('api', 'ghcr.io/acme/api:1')}---\n${deployment('api-canary', 'docker.io/acme/legacy:7')}`;
+    const same = twice.replace('docker.io/acme/legacy:7', 'ghcr.io/acme/api:1');
+    expect(set(same, 'ghcr.io/acme/api:2', 'server').text).toBe(same.replaceAll('api:1', 'api:2'));
+    // Another repository than the posted one is fine when it is the only one named.
+    const legacy = twice.replace('ghcr.io/acme/api:1', 'docker.io/acme/legacy:7');
+    expect(set(legacy, 'ghcr.io/acme/api:2', 'server').text).toBe(legacy.replaceAll('docker.io/acme/legacy:7', 'ghcr.io/acme/api:2'));
+    // Docker's normalisation decides what is one repository.
+    const spelt = twice.replace('docker.io/acme/legacy:7', 'index.docker.io/acme/legacy:8').replace('ghcr.io/acme/api:1', 'acme/legacy:7');
+    expect(set(spelt, 'ghcr.io/acme/api:2', 'server').matches).toHaveLength(2);
+    expect(codeOf(() => set(twice, 'ghcr.io/acme/api:2', 'server'))).toBe('AMBIGUOUS_TARGET');
+  });
+
+  it('counts an image that is not a reference as a repository of its own', () => {
+    const text = `${deployment('a', 'ghcr.io/acme/api:1')}---\n${deployment('b', '${IMAGE}')}`;
+    expect(codeOf(() => set(text, 'ghcr.io/acme/api:2', 'server'))).toBe('AMBIGUOUS_TARGET');
+  });
+
+  it('leaves kustomize, Helm-values and marker sites to their own rules', () => {
+    const release = 'kind: HelmRelease\nspec:\n  values:\n    image: {repository: ghcr.io/acme/api, tag: "1"}\n';
+    const text = `${deployment('api', 'ghcr.io/acme/api:1')}---\n${deployment('web', 'ghcr.io/acme/web:1')}---\n${release}`;
+    const result = setImage(text, { image: parseImageReference('ghcr.io/acme/api:2'), container: 'server', workload: 'Deployment/api' });
+    expect(result.matches.map((m) => m.kind)).toEqual(['container', 'helmValues']);
+    expect(result.text).toBe(text.replace('api:1', 'api:2').replace('tag: "1"', 'tag: "2"'));
+    // Helm values are not containers, so they never make a container name ambiguous.
+    const single = `${deployment('api', 'ghcr.io/acme/legacy:1')}---\n${release}`;
+    expect(set(single, 'ghcr.io/acme/api:2', 'server').matches.map((m) => m.kind)).toEqual(['container', 'helmValues']);
+  });
+});
+
 describe('findImages', () => {
   it('reads the images setImage would target', () => {
     expect(findImages(DEPLOYMENT, { repository: 'registry.example.com/shop/api' })).toEqual([
@@ -275,6 +361,7 @@ describe('findImages', () => {
         yamlPath: 'spec.template.spec.initContainers[0].image',
         fields: [],
         container: 'migrate',
+        workload: 'Deployment/api',
         value: 'registry.example.com/shop/api:1.4.1',
       },
       {
@@ -283,6 +370,7 @@ describe('findImages', () => {
         yamlPath: 'spec.template.spec.containers[1].image',
         fields: [],
         container: 'api',
+        workload: 'Deployment/api',
         value: 'registry.example.com/shop/api:1.4.1',
       },
     ]);
