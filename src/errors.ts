@@ -18,6 +18,7 @@ export type KipErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'NOT_FOUND'
   | 'READ_ONLY'
+  | 'USAGE' // kip: a command line it cannot run (exit 2); never sent by the bridge
   // deploy semantics
   | 'APP_NOT_FOUND'
   | 'GIT_APP_IMAGE'

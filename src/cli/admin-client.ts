@@ -5,33 +5,32 @@ import { KipError, type KipErrorCode } from '../errors.js';
 
 /** Calls the bridge's admin API and turns its errors into KipErrors. */
 export class AdminClient {
+  private token: Promise<string> | undefined;
+
   constructor(
     private readonly baseUrl: string,
-    private readonly token: string,
+    private readonly readToken: () => Promise<string>,
   ) {}
 
-  /** A client for `baseUrl` with the admin token from KIPPER_ADMIN_TOKEN or the local data dir. */
-  static async fromEnv(baseUrl: string, env: NodeJS.ProcessEnv): Promise<AdminClient> {
-    let token = env.KIPPER_ADMIN_TOKEN?.trim();
-    if (!token) {
-      const path = join(resolve(env.KIPPER_DATA_DIR ?? './.kipper'), ADMIN_TOKEN_FILE);
-      try {
-        token = (await readFile(path, 'utf8')).trim();
-      } catch {
-        throw new KipError('ADMIN_UNAUTHORIZED', `no admin token: set KIPPER_ADMIN_TOKEN, or run kip where the bridge's data dir is (${path} not found)`);
-      }
-    }
-    return new AdminClient(baseUrl, token);
+  /**
+   * A client for `baseUrl` with the admin token from KIPPER_ADMIN_TOKEN, else from
+   * `admin-token` in the bridge's data dir (KIPPER_DATA_DIR, else ./.kipper). The token is
+   * read at the first request, so a usage error is reported before a missing token.
+   */
+  static fromEnv(baseUrl: string, env: NodeJS.ProcessEnv): AdminClient {
+    return new AdminClient(baseUrl, () => adminToken(env));
   }
 
   /** Send a request; resolves with the parsed JSON of a 2xx answer. */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    this.token ??= this.readToken();
+    const token = await this.token;
     let res: Response;
     try {
       res = await fetch(`${this.baseUrl}${path}`, {
         method,
         headers: {
-          authorization: `Bearer ${this.token}`,
+          authorization: `Bearer ${token}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -53,4 +52,26 @@ export class AdminClient {
     }
     return json as T;
   }
+}
+
+/** The admin token from the environment or the data dir; the error says where it looked. */
+async function adminToken(env: NodeJS.ProcessEnv): Promise<string> {
+  const token = env.KIPPER_ADMIN_TOKEN?.trim();
+  if (token) return token;
+  const dataDir = env.KIPPER_DATA_DIR?.trim();
+  const path = join(resolve(dataDir || './.kipper'), ADMIN_TOKEN_FILE);
+  const where = dataDir ? `${path} (from KIPPER_DATA_DIR)` : `${path} (the default data dir ./.kipper, from the current directory)`;
+  let problem: string;
+  try {
+    const text = (await readFile(path, 'utf8')).trim();
+    if (text) return text;
+    problem = 'is empty';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    problem = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (err as Error).message})`;
+  }
+  throw new KipError(
+    'ADMIN_UNAUTHORIZED',
+    `no admin token: KIPPER_ADMIN_TOKEN is not set and ${where} ${problem}; set KIPPER_ADMIN_TOKEN, or KIPPER_DATA_DIR to the data dir of the bridge kip talks to`,
+  );
 }

@@ -8,28 +8,42 @@ export interface HistoryRow {
   trigger: string;
   timestamp: string;
   current: boolean;
+  /** A later rollback or `git revert` took the app away from this revision (DESIGN.md); absent from older bridges. */
+  undone?: boolean;
 }
+
+/** Kipper's own column widths (IMAGE 34, COMMIT 8, TRIGGER 9, each followed by one space), less the gap. */
+const MIN_WIDTH = { revision: 2, image: 33, commit: 7, trigger: 8 };
+const GAP = '  ';
 
 /**
  * The history table in Kipper's own layout:
- * ` #  IMAGE<pad to 34> COMMIT   TRIGGER   WHEN` (the number right-aligned in 2), commits
- * shortened to 7 characters.
+ * ` #  IMAGE<pad to 35>COMMIT   TRIGGER   WHEN` (the number right-aligned), commits
+ * shortened to 7 characters. Every column is as wide as its widest cell and at least
+ * Kipper's width, with two spaces between columns, so the usual case is byte for byte
+ * Kipper's and a long image never runs into COMMIT.
  */
 export function formatHistory(rows: HistoryRow[], now: number = Date.now()): string {
-  const num = Math.max(2, ...rows.map((r) => String(r.revision).length));
-  const image = Math.max(34, ...rows.map((r) => (r.image ?? '-').length));
-  const line = (n: string, img: string, commit: string, trigger: string, when: string) =>
-    `${n.padStart(num)}  ${img.padEnd(image)} ${commit.padEnd(8)} ${trigger.padEnd(9)} ${when}`.trimEnd();
-  return [
-    line('#', 'IMAGE', 'COMMIT', 'TRIGGER', 'WHEN'),
-    ...rows.map((r) =>
-      line(
-        String(r.revision),
-        r.image ?? '-',
-        r.commit ? r.commit.slice(0, 7) : '-',
-        r.trigger,
-        `${relativeTime(r.timestamp, now)}${r.current ? ' (current)' : ''}`,
-      ),
-    ),
-  ].join('\n');
+  const cells = [
+    ['#', 'IMAGE', 'COMMIT', 'TRIGGER', 'WHEN'],
+    ...rows.map((r) => [
+      String(r.revision),
+      r.image ?? '-',
+      r.commit ? r.commit.slice(0, 7) : '-',
+      r.trigger,
+      [relativeTime(r.timestamp, now), r.current ? '(current)' : '', r.undone ? '(undone)' : ''].filter(Boolean).join(' '),
+    ]),
+  ];
+  const widest = (i: number) => Math.max(...cells.map((c) => c[i]!.length));
+  const widths = [
+    Math.max(MIN_WIDTH.revision, widest(0)),
+    Math.max(MIN_WIDTH.image, widest(1)),
+    Math.max(MIN_WIDTH.commit, widest(2)),
+    Math.max(MIN_WIDTH.trigger, widest(3)),
+  ];
+  return cells
+    .map(([n, ...rest]) =>
+      [n!.padStart(widths[0]!), ...rest.map((c, i) => (i + 1 < widths.length ? c.padEnd(widths[i + 1]!) : c))].join(GAP).trimEnd(),
+    )
+    .join('\n');
 }

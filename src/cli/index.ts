@@ -1,66 +1,76 @@
 import { KipError, isKipError } from '../errors.js';
 import { AdminClient } from './admin-client.js';
-import { parseAppArgs } from './args.js';
+import { helpRequest, parseAppArgs, type AppOptions } from './args.js';
 import { appPromote, appUpdate } from './commands/app-deploy.js';
 import { appHistory } from './commands/app-history.js';
 import { appList } from './commands/app-list.js';
 import { appRollback } from './commands/app-rollback.js';
 import { appWebhook } from './commands/app-webhook.js';
 import { serve } from './serve.js';
+import { APP_USAGE, COMMAND_NAMES, USAGE, commandHelp } from './usage.js';
 
-const USAGE = `usage:
-  kip serve                                   run the bridge (env: KIPPER_*)
-  kip app webhook enable|status|disable <app> manage an app's webhook token
-  kip app list                                apps, current image, webhook state
-  kip app history <app>                       revisions from git, newest first
-  kip app rollback <app> [--revision N]       go back one revision, or to #N
-  kip app update <app> --image REF            deploy an image by hand
-  kip app promote <app> --from ENV --to ENV   copy the current image to another environment
+type AppCommand = (client: AdminClient, args: string[], options: AppOptions) => Promise<string>;
 
-app options: --project P --environment E (namespace P-E) | --namespace NS,
-             --json, --url URL (default $KIPPER_URL or http://127.0.0.1:8080)`;
+const APP_COMMANDS: Record<string, AppCommand> = {
+  webhook: appWebhook,
+  list: (client, _args, options) => appList(client, options),
+  history: appHistory,
+  rollback: appRollback,
+  update: appUpdate,
+  promote: appPromote,
+};
 
 /** Exit codes, decided here only: 0 ok, 1 the operation failed, 2 usage error. */
 function exitCodeOf(err: unknown): number {
-  return isKipError(err) && err.data.usage ? 2 : 1;
+  return isKipError(err, 'USAGE') ? 2 : 1;
+}
+
+/** `kip help [app] <command>`: the command's help, or the list of commands. */
+function help(names: string[]): string {
+  const [first, second] = names;
+  if (first === undefined || first === 'help') return USAGE;
+  const name = first === 'app' ? second : first;
+  if (name === undefined) return APP_USAGE;
+  const text = commandHelp(name);
+  if (!text) throw new KipError('USAGE', `no command "${[...names].join(' ')}": kip help takes one of ${COMMAND_NAMES.join(', ')}`);
+  return text;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === 'serve') return serve();
-  if (command === '--help' || command === '-h' || command === 'help' || command === undefined) {
+  if (command === undefined) {
     process.stdout.write(`${USAGE}\n`);
-    return command === undefined ? 2 : 0;
+    return 2;
   }
-  if (command !== 'app') throw new KipError('INVALID_BODY', `unknown command "${command}"\n${USAGE}`, { usage: true });
-  const { positionals, options } = parseAppArgs(rest, process.env);
-  const [sub, ...args] = positionals;
-  const client = await AdminClient.fromEnv(options.url, process.env);
-  let output: string;
-  switch (sub) {
-    case 'webhook':
-      output = await appWebhook(client, args, options);
-      break;
-    case 'list':
-      output = await appList(client, options);
-      break;
-    case 'history':
-      output = await appHistory(client, args, options);
-      break;
-    case 'rollback':
-      output = await appRollback(client, args, options);
-      break;
-    case 'update':
-      output = await appUpdate(client, args, options);
-      break;
-    case 'promote':
-      output = await appPromote(client, args, options);
-      break;
-    default:
-      throw new KipError('INVALID_BODY', `unknown command "app ${sub ?? ''}"\n${USAGE}`, { usage: true });
+  if (command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${help(rest)}\n`);
+    return 0;
   }
-  process.stdout.write(`${output}\n`);
+  if (command === 'serve') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(`${help(['serve'])}\n`);
+      return 0;
+    }
+    return serve();
+  }
+  if (command !== 'app') throw new KipError('USAGE', `unknown command "${command}": use kip serve or kip app <command> (see kip --help)`);
+  process.stdout.write(`${await app(rest)}\n`);
   return 0;
+}
+
+/** `kip app <command> …`: the command's output, or its help. */
+async function app(argv: string[]): Promise<string> {
+  const asked = helpRequest(argv);
+  if (asked) return help(asked[0] === 'help' ? ['app', ...asked.slice(1)] : ['app', ...asked.slice(0, 1)]);
+  const { positionals, options } = parseAppArgs(argv, process.env);
+  const [sub, ...args] = positionals;
+  if (sub === 'help') return help(['app', ...args]);
+  const run = sub !== undefined && Object.hasOwn(APP_COMMANDS, sub) ? APP_COMMANDS[sub] : undefined;
+  if (!run) {
+    const what = sub === undefined ? 'name a command' : `unknown command "app ${sub}"`;
+    throw new KipError('USAGE', `${what}: kip app ${Object.keys(APP_COMMANDS).join('|')} (see kip app --help)`);
+  }
+  return run(AdminClient.fromEnv(options.url, process.env), args, options);
 }
 
 main(process.argv.slice(2)).then(
@@ -72,7 +82,8 @@ main(process.argv.slice(2)).then(
       process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     }
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`Error: ${isKipError(err) && err.data.usage ? message : message.split('\n')[0]}\n`);
+    // One line, always (DESIGN.md "Admin API and CLI"); the help is a command away.
+    process.stderr.write(`Error: ${message.split('\n')[0]}\n`);
     process.exit(exitCodeOf(err));
   },
 );

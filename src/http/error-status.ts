@@ -14,6 +14,7 @@ export const ERROR_STATUS: Record<KipErrorCode, number> = {
   METHOD_NOT_ALLOWED: 405,
   NOT_FOUND: 404,
   READ_ONLY: 403,
+  USAGE: 400,
   APP_NOT_FOUND: 404,
   GIT_APP_IMAGE: 409,
   NO_IMAGE_TARGET: 422,

@@ -66,10 +66,18 @@ export async function startBridge(env: NodeJS.ProcessEnv = {}, nodeArgs: string[
   };
 }
 
+/** Where and as what `runKip` runs `kip`. */
+export interface RunKipOptions {
+  /** The working directory (default: this process's). */
+  cwd?: string;
+  /** The script to run instead of KIP_BIN, e.g. a symlink to it as `npm install -g` makes. */
+  bin?: string;
+}
+
 /** Run the real `kip` binary; resolves with its exit code and output. */
-export function runKip(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runKip(args: string[], env: NodeJS.ProcessEnv, options: RunKipOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [KIP_BIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [options.bin ?? KIP_BIN, ...args], { cwd: options.cwd, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

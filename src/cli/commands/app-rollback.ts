@@ -17,7 +17,7 @@ export async function appRollback(client: AdminClient, positionals: string[], op
   if (options.revision !== undefined) {
     revision = Number(options.revision);
     if (!/^\d+$/.test(options.revision) || revision < 1) {
-      throw new KipError('INVALID_BODY', `--revision must be a revision number from \`kip app history\`, got "${options.revision}"`, { usage: true });
+      throw new KipError('USAGE', `--revision must be a revision number from \`kip app history\`, got "${options.revision}"`);
     }
   }
   const res = await client.request<RollbackResponse>('POST', `/api/v1/apps/${id}/rollback`, revision === undefined ? {} : { revision });
