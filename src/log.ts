@@ -1,5 +1,7 @@
 import { pino, type Logger as PinoLogger } from 'pino';
-import type { LogLevel } from './config/settings.js';
+
+export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** A structured logger: one JSON object per line (pino), fields after the message. */
 export interface Logger {

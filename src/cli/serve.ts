@@ -11,11 +11,11 @@ export async function serve(): Promise<number> {
   const running = await startServer(settings, log);
   const { bridge } = running;
   const out: string[] = [`Kipper bridge listening on ${running.url}`];
-  out.push(`Config repo: ${bridge.remote.description}`);
+  out.push(`Config repo: ${bridge.description}`);
   if (bridge.embedded) {
     // The embedded default is a local playground: printing the example app's token is
     // what makes the quick start a copy-paste. With a real remote nothing secret is printed.
-    const token = bridge.webhookToken(EXAMPLE_APP);
+    const token = bridge.webhooks.token(EXAMPLE_APP);
     if (token) {
       const url = running.webhookUrl(EXAMPLE_APP);
       out.push(
@@ -34,7 +34,7 @@ export async function serve(): Promise<number> {
     out.push('', `Admin token for kip: ${settings.dataDir}/admin-token`);
   }
   process.stdout.write(`${out.join('\n')}\n\n`);
-  log.info('bridge ready', { url: running.url, head: bridge.queue.head });
+  log.info('bridge ready', { url: running.url, head: bridge.head() });
 
   return new Promise<number>((resolve) => {
     let stopping = false;

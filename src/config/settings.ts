@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { KipError } from '../errors.js';
+import { LOG_LEVELS, type LogLevel } from '../log.js';
 
 /** Everything the bridge reads from its environment, validated once at startup. */
 export interface Settings {
@@ -22,8 +23,6 @@ export interface Settings {
   deployTimeoutMs: number;
 }
 
-export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug', 'trace'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const optional = z
   .string()

@@ -10,13 +10,16 @@ import type { Edit, TreeView } from '../repo/write-queue.js';
 /** Why a deploy commit was written (the `Kipper-Trigger` trailer). */
 export type DeployTrigger = 'webhook' | 'manual' | 'promotion' | 'rollback';
 
-interface DeployEditInput {
+/** Extra trailers (promotion source, rollback target) and an optional body paragraph. */
+export interface EditExtras {
+  trailers?: Pick<KipperTrailers, 'promotedFrom' | 'rollbackTo'>;
+  body?: string;
+}
+
+interface DeployEditInput extends EditExtras {
   appId: string;
   sourceCommit: string | undefined;
   trigger: DeployTrigger;
-  /** Extra trailers (promotion source, rollback target) and an optional body paragraph. */
-  trailers?: Pick<KipperTrailers, 'promotedFrom' | 'rollbackTo'>;
-  body?: string;
   configAt: (view: TreeView) => Promise<KipperConfig>;
 }
 

@@ -1,4 +1,5 @@
 import { KipError } from '../errors.js';
+import { describeValue, sameValue } from '../history/app-value.js';
 import type { Revision } from '../history/revision-index.js';
 import { undoneRevisions } from '../history/undone.js';
 
@@ -10,13 +11,8 @@ export interface RollbackPlan {
   reverts: string | undefined;
 }
 
-/** What a revision deployed: the image, or for a git-source app the commit. */
-export function valueOf(r: Revision): string | null {
-  return r.image ?? r.commit;
-}
-
 /**
- * Choose the revision a rollback goes to (DESIGN.md "History and rollback"). Without a
+ * Choose the revision a rollback goes to (docs/design.md "History and rollback"). Without a
  * number: the newest revision older than the current one that is not undone and whose
  * value differs from the current value. A rollback undoes what it skipped, so rolling
  * back again keeps stepping back (3 → 2 → 1) instead of toggling, and a revision that a
@@ -37,23 +33,22 @@ export function planRollback(app: string, revisions: Revision[], requested: numb
     }
   } else {
     const undone = undoneRevisions(revisions);
-    target = revisions.findLast((r) => r !== current && !undone.has(r.revision) && valueOf(r) !== valueOf(current));
+    target = revisions.findLast((r) => r !== current && !undone.has(r.revision) && !sameValue(r.value, current.value));
     if (!target) {
       throw new KipError('NOTHING_TO_ROLL_BACK', `${app} has no earlier revision that was not undone and runs something else`, { app });
     }
   }
-  const value = valueOf(target);
-  if (value === null || value.includes(', ')) {
+  if ('images' in target.value && target.value.images.length !== 1) {
     throw new KipError('NOTHING_TO_ROLL_BACK', `revision #${target.revision} of ${app} has no single image to roll back to`, { app });
   }
-  if (value === valueOf(current)) {
-    throw new KipError('ALREADY_CURRENT', `revision #${target.revision} of ${app} runs ${value}, which is already current`, {
+  if (sameValue(target.value, current.value)) {
+    throw new KipError('ALREADY_CURRENT', `revision #${target.revision} of ${app} runs ${describeValue(target.value)}, which is already current`, {
       app,
       revision: target.revision,
     });
   }
   // A revert in git's sense: the value goes back to what the current revision replaced.
   const before = revisions[current.revision - 2];
-  const reverts = before !== undefined && valueOf(before) === value ? current.configCommit : undefined;
+  const reverts = before !== undefined && sameValue(before.value, target.value) ? current.configCommit : undefined;
   return { target, current, reverts };
 }

@@ -6,14 +6,33 @@ import { findImages, isWorkload } from '../manifests/set-image.js';
 import { normalizeRepository, parseImageReference } from '../manifests/image-reference.js';
 
 /**
- * The deployed value of an app in one version of its files: the images its targets hold,
- * joined when several differ, or null when none is found. `repository` narrows workload
+ * What an app runs in one version of its files: the images its targets hold (sorted,
+ * several when they differ), or a git-source app's commit.
+ */
+export type AppValue = { images: string[] } | { commit: string };
+
+/** The first image of a value (what the API's `image` field shows), or null for a commit. */
+export function firstImage(value: AppValue): string | null {
+  return 'images' in value ? value.images[0]! : null;
+}
+
+/** A value as one line of text, for messages. */
+export function describeValue(value: AppValue): string {
+  return 'images' in value ? value.images.join(', ') : value.commit;
+}
+
+export function sameValue(a: AppValue | null, b: AppValue | null): boolean {
+  return a === b || (a !== null && b !== null && describeValue(a) === describeValue(b) && 'commit' in a === 'commit' in b);
+}
+
+/**
+ * The deployed value of an app in one version of its files, or null when none is found. `repository` narrows workload
  * matching the way a deploy of that repository would; without it (an app never deployed
  * by the bridge) the first target found stands for the app. An app whose `container`
  * names containers of different repositories (no `workload`) has no value, as a deploy
  * to it is refused (AMBIGUOUS_TARGET).
  */
-export function appValue(app: AppConfig, texts: Array<string | null>, repository: string | undefined): string | null {
+export function appValue(app: AppConfig, texts: Array<string | null>, repository: string | undefined): AppValue | null {
   const values = new Set<string>();
   const named: NamedContainer[] = [];
   for (const text of texts) {
@@ -40,7 +59,10 @@ export function appValue(app: AppConfig, texts: Array<string | null>, repository
     }
   }
   if (values.size === 0 || ambiguousWorkloads(named) !== undefined) return null;
-  return [...values].sort().join(', ');
+  const sorted = [...values].sort();
+  if (app.source !== 'git') return { images: sorted };
+  // A git-source app's markers name one commit; markers that disagree have no single value.
+  return sorted.length === 1 ? { commit: sorted[0]! } : null;
 }
 
 /** The normalised repository of an image reference, or the raw text when it does not parse. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { IndexSnapshot } from './revision-index.js';
 
 /** Bump when the meaning of stored revisions changes: an old file is then ignored. */
-const FORMAT = 3;
+const FORMAT = 4;
 const FILE = 'history-index.json';
 
 interface StoredIndex extends IndexSnapshot {
@@ -21,7 +21,7 @@ export async function loadIndex(dataDir: string, repo: string): Promise<IndexSna
     return null;
   }
   if (stored.format !== FORMAT || stored.repo !== repo || typeof stored.head !== 'string') return null;
-  return { head: stored.head, apps: stored.apps, generations: stored.generations ?? {} };
+  return { head: stored.head, complete: stored.complete === true, apps: stored.apps, generations: stored.generations ?? {} };
 }
 
 /** Persist the index atomically (a crash leaves the old file or the new one, never half). */

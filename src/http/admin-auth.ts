@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { KipError } from '../errors.js';
-import { safeEqual } from '../webhooks/tokens.js';
+import { safeEqual } from '../config/tokens.js';
 
 /** Require `Authorization: Bearer <admin token>`, compared in constant time. */
 export function adminAuth(adminToken: string): RequestHandler {

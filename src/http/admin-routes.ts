@@ -1,11 +1,13 @@
 import express, { type Router } from 'express';
-import { appNotFound, type Bridge } from '../deploys/bridge.js';
-import type { AppConfig } from '../config/kipper-file.js';
-import { KipError } from '../errors.js';
-import type { Revision } from '../history/revision-index.js';
-import { undoneRevisions } from '../history/undone.js';
-import { deployRequestFor, validateDeployBody } from '../deploys/deploy-request.js';
 import { z } from 'zod';
+import type { AppsAnswer, AppSummary, HistoryAnswer, WebhookState } from '../api-types.js';
+import type { AppConfig } from '../config/kipper-file.js';
+import { deployRequestFor, validateDeployBody } from '../deploys/deploy-request.js';
+import type { Bridge } from '../deploys/open-bridge.js';
+import { appNotFound } from '../deploys/repo-config.js';
+import { KipError } from '../errors.js';
+import { firstImage } from '../history/app-value.js';
+import { historyJson } from '../history/history-json.js';
 import { adminAuth } from './admin-auth.js';
 
 const rollbackBody = z.object({ revision: z.number().int().positive().optional() }).strict();
@@ -24,59 +26,42 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new KipError('INVALID_BODY', message, { fields });
 }
 
-/** History as the API shows it: newest first, the newest marked current, undone ones marked. */
-export function historyJson(revisions: Revision[]) {
-  const undone = undoneRevisions(revisions);
-  return revisions
-    .map((r, i) => ({
-      revision: r.revision,
-      image: r.image,
-      commit: r.commit,
-      trigger: r.trigger,
-      author: r.author,
-      timestamp: r.timestamp,
-      configCommit: r.configCommit,
-      current: i === revisions.length - 1,
-      undone: undone.has(r.revision),
-    }))
-    .reverse();
-}
-
-/** The admin API under `/api/v1/apps` (DESIGN.md "Admin API and CLI"). */
+/** The admin API under `/api/v1/apps` (docs/design.md "Admin API and CLI"). */
 export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string): Router {
   const router = express.Router();
   router.use('/api/v1/apps', adminAuth(bridge.adminToken), express.json({ limit: '64kb' }));
 
   const appOf = async (ns: string, name: string): Promise<AppConfig> => {
     const id = `${ns}/${name}`;
-    const app = await bridge.findApp(id);
+    const app = await bridge.config.findApp(id);
     if (!app) throw appNotFound(id);
     return app;
   };
 
   router.get('/api/v1/apps', async (_req, res) => {
-    const config = bridge.currentConfig();
+    const config = bridge.config.get();
     const apps = await Promise.all(
-      [...config.apps.values()].map(async (a) => {
-        const revisions = await bridge.revisions(a.id);
-        const current = revisions.at(-1);
+      [...config.apps.values()].map(async (a): Promise<AppSummary> => {
+        const current = (await bridge.history.revisions(a.id)).at(-1);
+        const images = current && 'images' in current.value ? current.value.images : [];
         return {
           app: a.id,
           namespace: a.namespace,
           name: a.name,
           source: a.source,
           files: a.files,
-          image: current?.image ?? null,
+          image: current ? firstImage(current.value) : null,
+          ...(images.length > 1 ? { images } : {}),
           revision: current?.revision ?? null,
           webhook: config.webhooks.has(a.id),
         };
       }),
     );
-    res.json({ apps });
+    res.json({ apps } satisfies AppsAnswer);
   });
 
-  const webhookState = (id: string) => {
-    const token = bridge.webhookToken(id);
+  const webhookState = (id: string): WebhookState => {
+    const token = bridge.webhooks.token(id);
     return token === null ? { enabled: false } : { enabled: true, url: webhookUrl(id), token };
   };
 
@@ -86,38 +71,37 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
   });
   router.post('/api/v1/apps/:namespace/:app/webhook', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
-    await bridge.setWebhook(app.id, true);
+    await bridge.webhooks.set(app.id, true);
     res.json(webhookState(app.id));
   });
   router.delete('/api/v1/apps/:namespace/:app/webhook', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
-    await bridge.setWebhook(app.id, false);
-    res.json({ enabled: false });
+    await bridge.webhooks.set(app.id, false);
+    res.json({ enabled: false } satisfies WebhookState);
   });
   router.get('/api/v1/apps/:namespace/:app/history', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
     // A human's push a moment ago belongs in the answer.
-    await bridge.refreshQuietly();
-    const revisions = await bridge.revisions(app.id);
-    res.json({ app: app.id, revisions: historyJson(revisions) });
+    await bridge.status.refreshQuietly();
+    res.json({ app: app.id, revisions: historyJson(await bridge.history.revisions(app.id)) } satisfies HistoryAnswer);
   });
 
   router.post('/api/v1/apps/:namespace/:app/rollback', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
     const body = parseBody(rollbackBody, req.body);
-    res.json(await bridge.rollback(app, body.revision));
+    res.json(await bridge.deploys.rollback(app, body.revision));
   });
 
   router.post('/api/v1/apps/:namespace/:app/deploy', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
     const request = deployRequestFor(app, validateDeployBody(req.body ?? {}));
-    res.json(await bridge.deploy(app, request, 'manual'));
+    res.json(await bridge.deploys.deploy(app, request, 'manual'));
   });
 
   router.post('/api/v1/apps/:namespace/:app/promote', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
     const body = parseBody(promoteBody, req.body);
-    res.json(await bridge.promote(app, body.to));
+    res.json(await bridge.deploys.promote(app, body.to));
   });
 
   router.all('/api/v1/apps/:namespace/:app/webhook', () => {

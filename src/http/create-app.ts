@@ -1,12 +1,12 @@
 import express, { type Express } from 'express';
-import type { Bridge } from '../deploys/bridge.js';
+import type { Bridge } from '../deploys/open-bridge.js';
 import { KipError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { webhookRouter } from '../webhooks/webhook-route.js';
 import { adminRouter } from './admin-routes.js';
 import { errorMiddleware } from './error-middleware.js';
 import { gitRoute } from './git-route.js';
 import { requestId } from './request-id.js';
+import { webhookRouter } from './webhook-route.js';
 
 /** The bridge's HTTP app: webhook, admin API, health. */
 export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) => string): Express {
@@ -20,20 +20,20 @@ export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) 
   // After SIGTERM the server takes no new connections, but a kept-alive one may still
   // send a request: it must not start a write that would race the exit.
   app.use('/api', (_req, res, next) => {
-    if (!bridge.closing) return next();
+    if (!bridge.status.closing) return next();
     res.setHeader('Connection', 'close');
     next(new KipError('SHUTTING_DOWN', 'the bridge is shutting down; retry in a moment (another replica may answer)', { retryAfter: 2 }));
   });
   app.get('/readyz', async (_req, res) => {
     // A probe must answer at once whatever the remote does: state, refreshed when older
-    // than 2 s by a look at the remote that it waits for only briefly (bridge.freshState).
-    await bridge.freshState(2_000, 50);
-    const problem = bridge.unreadyReason();
+    // than 2 s by a look at the remote that it waits for only briefly.
+    await bridge.status.freshState(2_000, 50);
+    const problem = bridge.status.unready();
     if (problem) {
-      res.status(503).json({ status: 'unready', error: problem, code: bridge.unreadyCode() });
+      res.status(503).json({ status: 'unready', error: problem.reason, code: problem.code });
       return;
     }
-    res.json({ status: 'ready', head: bridge.queue.head });
+    res.json({ status: 'ready', head: bridge.head() });
   });
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', bridge.metrics.registry.contentType);

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { publicBaseUrl, type Settings } from '../config/settings.js';
-import { Bridge } from '../deploys/bridge.js';
+import { openBridge, type Bridge } from '../deploys/open-bridge.js';
 import { KipError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createApp } from './create-app.js';
@@ -30,7 +30,7 @@ export async function startServer(settings: Settings, log: Logger): Promise<Runn
   await listen(server, settings);
   let bridge: Bridge;
   try {
-    bridge = await Bridge.open(settings, log);
+    bridge = await openBridge(settings, log);
   } catch (err) {
     await new Promise((r) => server.close(r));
     throw err;

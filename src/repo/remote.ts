@@ -1,9 +1,9 @@
 /**
- * Where the config repo's branch lives, seen as two operations: bring its head into
- * the local object store, and move it by compare-and-swap. HttpRemote talks to a git
- * server; LocalRemote is the embedded bare repo in the data dir.
+ * Where the config repo's branch lives, seen as two operations: bring its head into the
+ * local gitdir, and move it by compare-and-swap. HttpRemote talks to a git server;
+ * LocalRemote is the embedded bare repo in the data dir.
  */
-import type { ObjectStore } from './object-store.js';
+import type { Gitdir } from './gitdir.js';
 
 /**
  * Outcome of a push. `rejected`: the server answered and refused (someone else moved
@@ -19,19 +19,20 @@ export type PushResult = { ok: true } | { ok: false; kind: 'rejected' | 'unreach
 /** The config repo's branch: fetch its head, compare-and-swap it. */
 export interface Remote {
   /**
-   * Bring the branch head's objects into the local store (shallow is fine) and return the
-   * head oid. Throws KipError('REPO_UNAVAILABLE', data.answer) when unreachable, after
-   * at most the remote's timeout or when `signal` aborts, whichever is first.
+   * Bring the branch head's objects into the gitdir (shallow is fine) and return the head
+   * oid. Throws KipError('REPO_UNAVAILABLE', data.answer) when unreachable, after at most
+   * the remote's timeout or when `signal` aborts, whichever is first.
    */
   fetch(signal?: AbortSignal): Promise<string>;
   /** Like `fetch`, but brings the whole history (unshallows); for the history index. */
-  fetchFull?(): Promise<string>;
+  fetchFull(): Promise<string>;
   /**
    * Compare-and-swap: move branch from `oldOid` to `newOid`, sending only `newObjects`.
    * Never force. Gives up (unreachable) after the remote's timeout or when `signal` aborts.
    */
   push(oldOid: string, newOid: string, newObjects: string[], signal?: AbortSignal): Promise<PushResult>;
-  readonly store: ObjectStore;
+  /** The local gitdir, the one owner of its directory. */
+  readonly gitdir: Gitdir;
   /** For logs: the URL or path, never credentials. */
   readonly description: string;
 }

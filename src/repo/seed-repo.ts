@@ -2,8 +2,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KipError } from '../errors.js';
+import { ZERO_OID, type Signature } from './git-objects.js';
 import type { LocalRemote } from './local-remote.js';
-import { ZERO_OID, type Signature } from './object-store.js';
 
 /** The example config repo shipped with the package (`fixtures/seed`). */
 export const SEED_DIR = fileURLToPath(new URL('../../fixtures/seed/', import.meta.url));
@@ -16,7 +16,7 @@ export const SEED_DIR = fileURLToPath(new URL('../../fixtures/seed/', import.met
 export async function seedRepo(remote: LocalRemote, dir: string, message: string, sig: Signature): Promise<string> {
   const files = new Map<string, Uint8Array>();
   for (const path of await listFiles(dir)) files.set(path, await readFile(join(dir, path)));
-  const { oid, newObjects } = await remote.store.writeCommit({ parent: '', files, message, author: sig, committer: sig });
+  const { oid, newObjects } = await remote.gitdir.writeCommit({ parent: '', files, message, author: sig, committer: sig });
   const pushed = await remote.push(ZERO_OID, oid, newObjects);
   if (!pushed.ok) throw new KipError('INTERNAL', `could not create the embedded config repo: ${pushed.detail}`);
   return oid;

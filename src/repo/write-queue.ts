@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { KipError, isKipError } from '../errors.js';
-import type { Signature } from './object-store.js';
+import type { Signature } from './git-objects.js';
 import type { Remote } from './remote.js';
 
 /** A read-only view of the branch at one commit, handed to an edit. */
@@ -35,6 +35,14 @@ export interface SubmitOptions {
   signal?: AbortSignal;
 }
 
+/** One push attempt: how many commits, its result, how long building and pushing took. */
+export interface PushEvent {
+  commits: number;
+  result: 'ok' | 'rejected' | 'unreachable';
+  buildMs: number;
+  pushMs: number;
+}
+
 export interface WriteQueueOptions {
   /** Pushes rejected because someone else moved the branch, before giving up. */
   maxRejections?: number;
@@ -47,8 +55,8 @@ export interface WriteQueueOptions {
   /** The longest an edit waits in all (queue, pushes, retries) before it is answered 503. */
   deployTimeoutMs?: number;
   signature: () => Signature;
-  /** Told about every push attempt: how many commits, how long building and pushing took. */
-  onPush?: (e: { commits: number; result: 'ok' | 'rejected' | 'unreachable'; buildMs: number; pushMs: number }) => void;
+  /** Told about every push attempt. */
+  onPush?: (e: PushEvent) => void;
   /** Called after the branch head moved (our push or a fetch), before waiters resolve. */
   onHead?: (head: string) => Promise<void> | void;
 }
@@ -403,7 +411,7 @@ export class WriteQueue {
     for (let i = 0; cur && i < 200; i++) {
       if (cur === oid) return true;
       try {
-        cur = (await this.remote.store.readCommit(cur)).parents[0];
+        cur = (await this.remote.gitdir.readCommit(cur)).parents[0];
       } catch {
         return false;
       }
@@ -478,7 +486,7 @@ export class WriteQueue {
     const live: Pending[] = [];
     const newObjects: string[] = [];
     let tip = base;
-    const store = this.remote.store;
+    const store = this.remote.gitdir;
     for (const p of batch) {
       if (p.settled) continue;
       const at = tip;

@@ -1,5 +1,5 @@
 import { verify } from '@octokit/webhooks-methods';
-import { safeEqual } from './tokens.js';
+import { safeEqual } from '../config/tokens.js';
 
 /** How a webhook request proved it may deploy the app. */
 export type Authorization = 'token' | 'gitlab' | 'github';

@@ -1,11 +1,13 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseKipperFile } from '../../../src/config/kipper-file.js';
 import { RevisionIndex } from '../../../src/history/revision-index.js';
-import { ObjectStore } from '../../../src/repo/object-store.js';
+import { firstImage } from '../../../src/history/app-value.js';
+import { Gitdir } from '../../../src/repo/gitdir.js';
 import { cloneRepo, createBareRepo, git, headOf } from '../../helpers/git-cli.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../fixtures/repos/two-envs/', import.meta.url));
@@ -38,20 +40,41 @@ async function historyRepo(): Promise<string> {
   return bare;
 }
 
-describe('the revision index', () => {
-  it('reads the same revisions object by object and with native git', async () => {
-    const bare = await historyRepo();
-    const head = await headOf(bare);
-    const store = new ObjectStore(bare);
-    const configAt = async (c: string) => parseKipperFile(Buffer.from((await store.readFile(c, 'kipper.yaml'))!).toString('utf8'));
-    const byObjects = new RevisionIndex(store, configAt);
-    await byObjects.rebuild(head);
-    const byNative = new RevisionIndex(store, configAt);
-    await byNative.rebuildNative(bare, head, parseKipperFile);
-    expect(byNative.snapshot()).toEqual(byObjects.snapshot());
+/** An index over `gitdir` that reads kipper.yaml as the bridge does. */
+function indexOf(gitdir: Gitdir): RevisionIndex {
+  const configAt = async (c: string) => parseKipperFile(Buffer.from((await gitdir.readFile(c, 'kipper.yaml'))!).toString('utf8'));
+  return new RevisionIndex(gitdir, configAt);
+}
 
-    const api = byObjects.revisions('yourr-name-test/api');
-    expect(api.map((r) => [r.revision, r.image?.split(':')[1], r.trigger])).toEqual([
+describe('the revision index', () => {
+  it('reads the same revisions from git log as from the commits the bridge wrote itself', async () => {
+    const bare = await historyRepo();
+    const base = await headOf(bare);
+    // Three more deploys, written by a Gitdir: its index reads them from memory.
+    const writer = new Gitdir(bare, { branch: 'main', fsync: false });
+    const ours = indexOf(writer);
+    await ours.rebuild(base);
+    let tip = base;
+    for (const tag of ['d4', 'e5', 'f6']) {
+      const text = Buffer.from((await writer.readFile(tip, FILE))!).toString('utf8').replace(/api:[a-z0-9]+/, `api:${tag}`);
+      const sig = { name: 'Kipper', email: 'kipper@localhost', timestamp: 1_700_000_000, timezoneOffset: 0 };
+      const message = `deploy yourr-name-test/api: registry.example.com/api:${tag}\n\nKipper-App: yourr-name-test/api\nKipper-Image: registry.example.com/api:${tag}\nKipper-Trigger: webhook\n`;
+      tip = (await writer.writeCommit({ parent: tip, files: new Map([[FILE, Buffer.from(text)]]), message, author: sig, committer: sig })).oid;
+    }
+    await ours.update(tip);
+    await writer.flush();
+    // A fresh reader of the same objects gets every commit from `git log`.
+    const fresh = indexOf(new Gitdir(bare, { branch: 'main', fsync: false }));
+    await fresh.rebuild(tip);
+    expect(ours.snapshot()).toEqual(fresh.snapshot());
+
+    expect(fresh.revisions('yourr-name-test/api').map((r) => firstImage(r.value)?.split(':')[1]).slice(-3)).toEqual(['d4', 'e5', 'f6']);
+
+    // The history as a human and git wrote it, before our deploys.
+    const atBase = indexOf(new Gitdir(bare, { branch: 'main', fsync: false }));
+    await atBase.rebuild(base);
+    const api = atBase.revisions('yourr-name-test/api');
+    expect(api.map((r) => [r.revision, firstImage(r.value)?.split(':')[1], r.trigger])).toEqual([
       [1, 'seed', 'git'],
       [2, 'a1', 'webhook'],
       [3, 'b2', 'webhook'],
@@ -59,26 +82,52 @@ describe('the revision index', () => {
       [5, 'human', 'git'],
       [6, 'c3', 'revert'],
     ]);
-    expect(byObjects.revisions('yourr-name-prod/api').map((r) => [r.image?.split(':')[1], r.configCommit === head])).toEqual([
+    expect(atBase.revisions('yourr-name-prod/api').map((r) => [firstImage(r.value)?.split(':')[1], r.configCommit === base])).toEqual([
       ['seed', false],
       ['side', false],
     ]);
-    expect(byObjects.revisions('yourr-name-test/api2')).toHaveLength(1);
+    expect(atBase.revisions('yourr-name-test/api2')).toHaveLength(1);
+    expect(fresh.complete).toBe(true);
   });
 
   it('continues from a snapshot with only the new commits', async () => {
     const bare = await historyRepo();
-    const store = new ObjectStore(bare);
-    const configAt = async (c: string) => parseKipperFile(Buffer.from((await store.readFile(c, 'kipper.yaml'))!).toString('utf8'));
+    const gitdir = new Gitdir(bare, { branch: 'main', fsync: false });
     const parent = (await git(['--git-dir', bare, 'rev-parse', 'main~1'])).trim();
-    const first = new RevisionIndex(store, configAt);
-    await first.rebuildNative(bare, parent, parseKipperFile);
-    const resumed = new RevisionIndex(store, configAt);
+    const first = indexOf(gitdir);
+    await first.rebuild(parent);
+    const resumed = indexOf(gitdir);
     resumed.restore(JSON.parse(JSON.stringify(first.snapshot())));
     await resumed.update(await headOf(bare));
-    const fresh = new RevisionIndex(store, configAt);
+    const fresh = indexOf(gitdir);
     await fresh.rebuild(await headOf(bare));
     expect(resumed.snapshot()).toEqual(fresh.snapshot());
     expect(resumed.complete).toBe(true);
+  });
+
+  it('knows a shallow clone is partial, and takes a missing object for an error, not the end of history', async () => {
+    const bare = await historyRepo();
+    const shallow = join(await mkdtemp(join(tmpdir(), 'kip-shallow-')), 'shallow.git');
+    await git(['clone', '-q', '--bare', '--depth=2', `file://${bare}`, shallow]);
+    const partial = indexOf(new Gitdir(shallow, { branch: 'main', fsync: false }));
+    await partial.rebuild(await headOf(shallow));
+    expect(partial.complete).toBe(false);
+
+    // Lose one old commit of a complete repo (its loose object file): indexing must fail.
+    const broken = join(await mkdtemp(join(tmpdir(), 'kip-broken-')), 'broken.git');
+    await git(['clone', '-q', '--bare', '--no-local', bare, broken]);
+    // Loose objects, so one can be lost: the pack is moved out and unpacked back.
+    for (const pack of (await readdir(join(broken, 'objects', 'pack'))).filter((f) => f.endsWith('.pack'))) {
+      const bytes = await readFile(join(broken, 'objects', 'pack', pack));
+      await rm(join(broken, 'objects', 'pack', pack));
+      await rm(join(broken, 'objects', 'pack', pack.replace(/\.pack$/, '.idx')));
+      // No git http-backend is served from this process, so a synchronous child is safe here.
+      const unpacked = spawnSync('git', ['--git-dir', broken, 'unpack-objects', '-q'], { input: bytes });
+      expect(unpacked.status).toBe(0);
+    }
+    const old = (await git(['--git-dir', broken, 'rev-parse', 'main~4'])).trim();
+    await rm(join(broken, 'objects', old.slice(0, 2), old.slice(2)));
+    const index = indexOf(new Gitdir(broken, { branch: 'main', fsync: false }));
+    await expect(index.rebuild(await headOf(broken))).rejects.toThrow();
   });
 });

@@ -39,15 +39,15 @@ async function kipErrorOf(promise: Promise<unknown>): Promise<KipError> {
 /** A fetched remote with one commit written locally, ready to push. */
 async function readyToPush(remote: HttpRemote) {
   const head = await remote.fetch();
-  const written = await remote.store.writeCommit({
+  const written = await remote.gitdir.writeCommit({
     parent: head,
     files: new Map([['apps/a/deployment.yaml', utf8('image: x:2\n')]]),
     message: 'deploy',
     author: KIPPER_SIG,
     committer: KIPPER_SIG,
   });
-  // Another ObjectStore instance on the same gitdir reads the disk: wait for the writes.
-  await remote.store.flush();
+  // Another reader of the same gitdir reads the disk: wait for the writes.
+  await remote.gitdir.flush();
   return { head, ...written };
 }
 
@@ -112,14 +112,14 @@ describe('HttpRemote when the server is not there', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as AddressInfo;
     try {
-      const remote = new HttpRemote({ url: `http://127.0.0.1:${port}/r.git`, branch: 'main', gitdir: remote0.store.gitdir, timeoutMs: TIMEOUT_MS });
+      const remote = new HttpRemote({ url: `http://127.0.0.1:${port}/r.git`, branch: 'main', gitdir: remote0.gitdir.path, timeoutMs: TIMEOUT_MS });
       let started = Date.now();
       const err = await kipErrorOf(remote.fetch());
       expect(err.code).toBe('REPO_UNAVAILABLE');
       expect(err.message).toContain('timed out');
       expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 1_000);
 
-      // First fetch into an empty store: isomorphic-git's path, which has no timeout of its own.
+      // First fetch into an empty store: `git fetch`, bounded by the same timeout.
       const fresh = await remoteFor({ url: `http://127.0.0.1:${port}/r.git` });
       started = Date.now();
       expect((await kipErrorOf(fresh.fetch())).message).toContain('timed out');
@@ -142,7 +142,7 @@ describe('HttpRemote when the server is not there', () => {
     try {
       await createBareRepo(server.root, 'r.git', seedDir);
       const noBranch = await remoteFor({ url: server.url('r.git') });
-      const wrongBranch = new HttpRemote({ url: server.url('r.git'), branch: 'nope', gitdir: noBranch.store.gitdir, timeoutMs: TIMEOUT_MS });
+      const wrongBranch = new HttpRemote({ url: server.url('r.git'), branch: 'nope', gitdir: noBranch.gitdir.path, timeoutMs: TIMEOUT_MS });
       const err = await kipErrorOf(wrongBranch.fetch());
       expect(err.code).toBe('REPO_UNAVAILABLE');
       expect(err.message).toContain('KIPPER_REPO_BRANCH');
@@ -199,7 +199,7 @@ describe('HttpRemote credentials', () => {
     // Push with the objects of a working remote, through the wrong credentials.
     const good = await remoteFor({ url: server.url('private.git'), token: TOKEN });
     const { head, oid, newObjects } = await readyToPush(good);
-    const badPusher = new HttpRemote({ url: server.url('private.git'), branch: 'main', gitdir: good.store.gitdir, token: wrong, timeoutMs: TIMEOUT_MS });
+    const badPusher = new HttpRemote({ url: server.url('private.git'), branch: 'main', gitdir: good.gitdir.path, token: wrong, timeoutMs: TIMEOUT_MS });
     const result = await badPusher.push(head, oid, newObjects);
     expect(result).toMatchObject({ ok: false, kind: 'unreachable' });
     expect(!result.ok && result.detail).toContain('refused the credentials');

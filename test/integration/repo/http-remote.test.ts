@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpRemote } from '../../../src/repo/http-remote.js';
-import { ObjectStore, ZERO_OID } from '../../../src/repo/object-store.js';
+import { ZERO_OID } from '../../../src/repo/git-objects.js';
+import { Gitdir } from '../../../src/repo/gitdir.js';
 import { isKipError } from '../../../src/errors.js';
 import { cloneRepo, commitAndPush, createBareRepo, fsck, git, headOf, logOf, showFile } from '../../helpers/git-cli.js';
 import { startGitServer, type GitServer } from '../../helpers/git-server.js';
@@ -44,13 +45,13 @@ afterAll(async () => {
   await Promise.all(cleanup.map((dir) => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 })));
 });
 
-describe('HttpRemote + ObjectStore against git http-backend', () => {
+describe('HttpRemote + Gitdir against git http-backend', () => {
   it('pushes one file change as 1 blob + the 3 trees on its path + 1 commit, and native git sees exactly that', async () => {
     const { bare, url, remote } = await freshRemote();
     const head = await remote.fetch();
     expect(head).toBe(await headOf(bare));
 
-    const before = new TextDecoder().decode((await remote.store.readFile(head, FILE)) ?? new Uint8Array());
+    const before = new TextDecoder().decode((await remote.gitdir.readFile(head, FILE)) ?? new Uint8Array());
     expect(before).toBe(deploymentYaml('a', 'registry.example.com/a:v1'));
 
     const after = deploymentYaml('a', 'registry.example.com/a:abc123f');
@@ -62,7 +63,7 @@ describe('HttpRemote + ObjectStore against git http-backend', () => {
       'Kipper-Trigger: webhook',
       '',
     ].join('\n');
-    const written = await remote.store.writeCommit({
+    const written = await remote.gitdir.writeCommit({
       parent: head,
       files: new Map([[FILE, utf8(after)]]),
       message,
@@ -72,7 +73,7 @@ describe('HttpRemote + ObjectStore against git http-backend', () => {
     // blob + apps/a + apps + root tree + commit: nothing else, whatever the repo size.
     expect(written.newObjects).toHaveLength(5);
     expect(written.newObjects).toContain(written.oid);
-    expect(packObjectCount(await remote.store.pack(written.newObjects))).toBe(5);
+    expect(packObjectCount(await remote.gitdir.pack(written.newObjects))).toBe(5);
 
     const looseBefore = await looseObjects(bare);
     const requestsBefore = server.requests.length;
@@ -100,11 +101,12 @@ describe('HttpRemote + ObjectStore against git http-backend', () => {
     );
     // The commit header, as git reads it: our timezone convention (-120 = UTC+02:00).
     expect(await git(['--git-dir', bare, 'log', '-1', '--format=%ad', '--date=raw'])).toBe('1700000000 +0200\n');
-    // The local store is a valid git repo too (our loose objects, isomorphic-git's pack),
-    // and what it remembers of the commit is what a cold read from disk gives.
-    await fsck(remote.store.gitdir);
-    const cold = await new ObjectStore(remote.store.gitdir).readCommit(written.oid);
-    expect(await remote.store.readCommit(written.oid)).toEqual(cold);
+    // The local store is a valid git repo too (git's packs), and what it remembers of the
+    // commit is what a cold read from disk gives once its objects are stored.
+    await remote.gitdir.flush();
+    await fsck(remote.gitdir.path);
+    const cold = await new Gitdir(remote.gitdir.path, { branch: 'main', fsync: false }).readCommit(written.oid);
+    expect(await remote.gitdir.readCommit(written.oid)).toEqual(cold);
     expect(cold).toMatchObject({ parents: [head], message, author: KIPPER_SIG, committer: KIPPER_SIG });
   });
 
@@ -120,31 +122,31 @@ describe('HttpRemote + ObjectStore against git http-backend', () => {
       ['apps/zz/deep/er/values.yaml', utf8('tag: 1\n')],
       ['README.md', utf8('# config\n')],
     ]);
-    const written = await remote.store.writeCommit({ parent: head, files, message: 'add files', author: KIPPER_SIG, committer: KIPPER_SIG });
+    const written = await remote.gitdir.writeCommit({ parent: head, files, message: 'add files', author: KIPPER_SIG, committer: KIPPER_SIG });
     expect(await remote.push(head, written.oid, written.newObjects)).toEqual({ ok: true });
     await fsck(bare);
     const changed = (await git(['--git-dir', bare, 'show', '--format=', '--name-status', written.oid])).trim().split('\n').sort();
     expect(changed).toEqual([...files.keys()].map((path) => `A\t${path}`).sort());
     for (const [path, content] of files) {
       expect(await showFile(bare, 'main', path)).toBe(new TextDecoder().decode(content));
-      expect(await remote.store.readFile(written.oid, path)).toEqual(content);
+      expect(await remote.gitdir.readFile(written.oid, path)).toEqual(content);
     }
   });
 
   it('reads null for a missing file, a directory, or a path through a file', async () => {
     const { remote } = await freshRemote();
     const head = await remote.fetch();
-    expect(await remote.store.readFile(head, 'apps/nope/deployment.yaml')).toBeNull();
-    expect(await remote.store.readFile(head, 'apps/a')).toBeNull();
-    expect(await remote.store.readFile(head, 'kipper.yaml/x')).toBeNull();
-    expect(await remote.store.readFile(head, 'kipper.yaml')).not.toBeNull();
+    expect(await remote.gitdir.readFile(head, 'apps/nope/deployment.yaml')).toBeNull();
+    expect(await remote.gitdir.readFile(head, 'apps/a')).toBeNull();
+    expect(await remote.gitdir.readFile(head, 'kipper.yaml/x')).toBeNull();
+    expect(await remote.gitdir.readFile(head, 'kipper.yaml')).not.toBeNull();
   });
 
   it('still writes a commit when the content is unchanged, sending no new blob or tree', async () => {
     const { bare, remote } = await freshRemote();
     const head = await remote.fetch();
-    const same = (await remote.store.readFile(head, FILE)) as Uint8Array;
-    const written = await remote.store.writeCommit({
+    const same = (await remote.gitdir.readFile(head, FILE)) as Uint8Array;
+    const written = await remote.gitdir.writeCommit({
       parent: head,
       files: new Map([[FILE, same]]),
       message: 'no-op',
@@ -152,7 +154,7 @@ describe('HttpRemote + ObjectStore against git http-backend', () => {
       committer: KIPPER_SIG,
     });
     expect(written.newObjects).toEqual([written.oid]);
-    expect((await remote.store.readCommit(written.oid)).tree).toBe((await remote.store.readCommit(head)).tree);
+    expect((await remote.gitdir.readCommit(written.oid)).tree).toBe((await remote.gitdir.readCommit(head)).tree);
     expect(await remote.push(head, written.oid, written.newObjects)).toEqual({ ok: true });
     await fsck(bare);
   });
@@ -164,7 +166,7 @@ describe('HttpRemote + ObjectStore against git http-backend', () => {
     const all = new Set<string>();
     const oids: string[] = [];
     for (const [i, app] of ['a', appName(1), 'a'].entries()) {
-      const written = await remote.store.writeCommit({
+      const written = await remote.gitdir.writeCommit({
         parent,
         files: new Map([[`apps/${app}/deployment.yaml`, utf8(deploymentYaml(app, `registry.example.com/${app}:batch${i}`))]]),
         message: `deploy ${app} batch${i}`,
@@ -195,7 +197,7 @@ describe('HttpRemote + ObjectStore against git http-backend', () => {
     const theirFile = `apps/${appName(3)}/deployment.yaml`;
     const theirs = await commitAndPush(clone, theirFile, deploymentYaml(appName(3), 'registry.example.com/human:1'), 'human edit');
 
-    const stale = await remote.store.writeCommit({
+    const stale = await remote.gitdir.writeCommit({
       parent: head,
       files: new Map([[FILE, utf8(deploymentYaml('a', 'registry.example.com/a:v2'))]]),
       message: 'deploy a v2',
@@ -209,8 +211,8 @@ describe('HttpRemote + ObjectStore against git http-backend', () => {
     // Retry on the new head: the edit is re-applied, nothing of theirs is lost.
     const fresh = await remote.fetch();
     expect(fresh).toBe(theirs);
-    expect(new TextDecoder().decode((await remote.store.readFile(fresh, theirFile)) ?? undefined)).toContain('human:1');
-    const retry = await remote.store.writeCommit({
+    expect(new TextDecoder().decode((await remote.gitdir.readFile(fresh, theirFile)) ?? undefined)).toContain('human:1');
+    const retry = await remote.gitdir.writeCommit({
       parent: fresh,
       files: new Map([[FILE, utf8(deploymentYaml('a', 'registry.example.com/a:v2'))]]),
       message: 'deploy a v2',
@@ -227,10 +229,10 @@ describe('HttpRemote + ObjectStore against git http-backend', () => {
   it('a push whose old id is not the head is rejected even when it would fast-forward (a true CAS)', async () => {
     const { bare, remote } = await freshRemote();
     const head = await remote.fetch();
-    const first = await remote.store.writeCommit({ parent: head, files: new Map([[FILE, utf8('one\n')]]), message: 'one', author: KIPPER_SIG, committer: KIPPER_SIG });
+    const first = await remote.gitdir.writeCommit({ parent: head, files: new Map([[FILE, utf8('one\n')]]), message: 'one', author: KIPPER_SIG, committer: KIPPER_SIG });
     expect(await remote.push(head, first.oid, first.newObjects)).toEqual({ ok: true });
     // Built on `first` (a fast-forward), but claims the branch is still at `head`.
-    const second = await remote.store.writeCommit({ parent: first.oid, files: new Map([[FILE, utf8('two\n')]]), message: 'two', author: KIPPER_SIG, committer: KIPPER_SIG });
+    const second = await remote.gitdir.writeCommit({ parent: first.oid, files: new Map([[FILE, utf8('two\n')]]), message: 'two', author: KIPPER_SIG, committer: KIPPER_SIG });
     expect(await remote.push(head, second.oid, second.newObjects)).toMatchObject({ ok: false, kind: 'rejected' });
     expect(await headOf(bare)).toBe(first.oid);
   });
@@ -245,12 +247,12 @@ describe('HttpRemote + ObjectStore against git http-backend', () => {
     const clone = await cloneRepo(url);
     cleanup.push(clone);
     const theirs = await commitAndPush(clone, 'kipper.yaml', 'apps: []\n', 'empty the list');
-    const inPack = async () => Number(/^in-pack: (\d+)$/m.exec(await git(['--git-dir', remote.store.gitdir, 'count-objects', '-v']))?.[1]);
+    const inPack = async () => Number(/^in-pack: (\d+)$/m.exec(await git(['--git-dir', remote.gitdir.path, 'count-objects', '-v']))?.[1]);
     const objectsBefore = await inPack();
     expect(await remote.fetch()).toBe(theirs);
     // commit + root tree + kipper.yaml blob: our head went as a "have", the rest stayed put.
     expect(await inPack()).toBe(objectsBefore + 3);
-    expect(new TextDecoder().decode((await remote.store.readFile(theirs, 'kipper.yaml')) ?? undefined)).toBe('apps: []\n');
+    expect(new TextDecoder().decode((await remote.gitdir.readFile(theirs, 'kipper.yaml')) ?? undefined)).toBe('apps: []\n');
   });
 
   it('an empty remote is REPO_UNAVAILABLE to fetch, and a root commit pushed with ZERO_OID creates the branch', async () => {
@@ -262,7 +264,7 @@ describe('HttpRemote + ObjectStore against git http-backend', () => {
     const err = await remote.fetch().catch((e: unknown) => e);
     expect(isKipError(err, 'REPO_UNAVAILABLE')).toBe(true);
 
-    const seed = await remote.store.writeCommit({
+    const seed = await remote.gitdir.writeCommit({
       parent: '',
       files: new Map([['kipper.yaml', utf8('apps: []\n')]]),
       message: 'seed',
@@ -283,9 +285,9 @@ describe('HttpRemote + ObjectStore against git http-backend', () => {
     for (let i = 0; i < 3; i++) await commitAndPush(clone, 'notes.txt', `note ${i}\n`, `note ${i}`);
     const head = await remote.fetch();
     // depth 1: native git, honouring the shallow file, sees one commit.
-    expect((await git(['--git-dir', remote.store.gitdir, 'rev-list', '--count', head])).trim()).toBe('1');
+    expect((await git(['--git-dir', remote.gitdir.path, 'rev-list', '--count', head])).trim()).toBe('1');
     expect(await remote.fetchFull()).toBe(head);
-    expect((await git(['--git-dir', remote.store.gitdir, 'rev-list', '--count', head])).trim()).toBe('4');
-    await fsck(remote.store.gitdir);
+    expect((await git(['--git-dir', remote.gitdir.path, 'rev-list', '--count', head])).trim()).toBe('4');
+    await fsck(remote.gitdir.path);
   });
 });

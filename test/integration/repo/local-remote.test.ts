@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKipError } from '../../../src/errors.js';
 import { LocalRemote } from '../../../src/repo/local-remote.js';
-import { ObjectStore, ZERO_OID } from '../../../src/repo/object-store.js';
+import { ZERO_OID } from '../../../src/repo/git-objects.js';
+import { Gitdir } from '../../../src/repo/gitdir.js';
 import { cloneRepo, commitAndPush, createBareRepo, fsck, git, headOf, logOf, showFile } from '../../helpers/git-cli.js';
 import { appName, deploymentYaml, KIPPER_SIG, makeAppsDir, utf8 } from './apps-fixture.js';
 
@@ -20,7 +21,7 @@ async function freshRepo(): Promise<{ bare: string; remote: LocalRemote }> {
 }
 
 async function deploy(remote: LocalRemote, parent: string, image: string, path = FILE) {
-  return remote.store.writeCommit({
+  return remote.gitdir.writeCommit({
     parent,
     files: new Map([[path, utf8(deploymentYaml('a', image))]]),
     message: `deploy a: ${image}`,
@@ -132,13 +133,13 @@ describe('LocalRemote (the embedded bare repo is the config repo)', () => {
 
   it('an empty embedded repo has no head until a root commit is pushed with ZERO_OID as old id', async () => {
     const gitdir = join(root, `empty-${++count}.git`);
-    await ObjectStore.init(gitdir, 'main');
+    await new Gitdir(gitdir, { branch: 'main', fsync: false }).init();
     const remote = new LocalRemote({ gitdir, branch: 'main' });
     expect(await remote.readHead()).toBeNull();
     const err = await remote.fetch().catch((e: unknown) => e);
     expect(isKipError(err, 'REPO_UNAVAILABLE')).toBe(true);
 
-    const seed = await remote.store.writeCommit({
+    const seed = await remote.gitdir.writeCommit({
       parent: '',
       files: new Map([
         ['kipper.yaml', utf8('apps: []\n')],
@@ -154,7 +155,7 @@ describe('LocalRemote (the embedded bare repo is the config repo)', () => {
     expect(await remote.push(ZERO_OID, seed.oid, seed.newObjects)).toMatchObject({ ok: false, kind: 'rejected' });
 
     // Native git reads what we wrote, and init did not clobber the repo.
-    await ObjectStore.init(gitdir, 'other');
+    await new Gitdir(gitdir, { branch: 'other', fsync: false }).init();
     expect(await headOf(gitdir)).toBe(seed.oid);
     expect((await git(['--git-dir', gitdir, 'symbolic-ref', 'HEAD'])).trim()).toBe('refs/heads/main');
     expect(await showFile(gitdir, 'main', 'apps/example/deployment.yaml')).toBe(deploymentYaml('example', 'nginx:1.27'));
@@ -166,7 +167,7 @@ describe('LocalRemote (the embedded bare repo is the config repo)', () => {
     const { remote } = await freshRepo();
     const head = await remote.fetch();
     for (const path of ['kipper.yaml/x', '../x', 'apps/./a', '/abs', 'apps//a', '.git/config']) {
-      const err = await remote.store
+      const err = await remote.gitdir
         .writeCommit({ parent: head, files: new Map([[path, utf8('x')]]), message: 'm', author: KIPPER_SIG, committer: KIPPER_SIG })
         .catch((e: unknown) => e);
       expect(isKipError(err, 'INTERNAL'), path).toBe(true);

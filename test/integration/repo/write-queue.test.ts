@@ -29,11 +29,11 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'kip-write-queue-'));
   seedDir = await makeAppsDir(10);
 });
-/** Every store a test made: their background pack writes must end before the dirs go. */
-const stores: Array<{ idle(): Promise<void> }> = [];
+/** Every gitdir a test made: their background stores must end before the dirs go. */
+const stores: Array<{ close(): Promise<void> }> = [];
 
 afterAll(async () => {
-  await Promise.all(stores.map((s) => s.idle()));
+  await Promise.all(stores.map((s) => s.close()));
   await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   await rm(seedDir, { recursive: true, force: true });
 });
@@ -42,7 +42,7 @@ describe('WriteQueue on the embedded repo', () => {
   it('turns a burst into chained commits, one per edit, in few pushes', async () => {
     const bare = await createBareRepo(root, `q-${++n}.git`, seedDir);
     const remote = new LocalRemote({ gitdir: bare, branch: 'main' });
-    stores.push(remote.store);
+    stores.push(remote.gitdir);
     const pushes: number[] = [];
     const queue = new WriteQueue(remote, { signature, onPush: (e) => pushes.push(e.commits) });
     await queue.refresh();
@@ -60,7 +60,7 @@ describe('WriteQueue on the embedded repo', () => {
   it('answers unchanged without a commit, and fails a throwing edit alone', async () => {
     const bare = await createBareRepo(root, `q-${++n}.git`, seedDir);
     const local = new LocalRemote({ gitdir: bare, branch: 'main' });
-    stores.push(local.store);
+    stores.push(local.gitdir);
     const queue = new WriteQueue(local, { signature });
     await queue.refresh();
     const first = await queue.submit(write('notes/x.txt', 'x\n'));
@@ -95,20 +95,20 @@ describe('WriteQueue on an HTTP remote', () => {
     const name = `q-${++n}.git`;
     const bare = await createBareRepo(root, name, seedDir);
     const real = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`), ...(timeoutMs ? { timeoutMs } : {}) });
-    stores.push(real.store);
+    stores.push(real.gitdir);
     return { name, bare, real };
   }
 
   /** `real` with faults injected at the boundary (the real remote is tested as is elsewhere). */
   function faulty(real: HttpRemote, over: Partial<Pick<Remote, 'fetch' | 'push'>>): Remote {
-    return { store: real.store, description: real.description, fetch: () => real.fetch(), push: (o, nw, objs) => real.push(o, nw, objs), ...over };
+    return { gitdir: real.gitdir, description: real.description, fetch: () => real.fetch(), fetchFull: () => real.fetchFull(), push: (o, nw, objs) => real.push(o, nw, objs), ...over };
   }
 
   it('re-applies pending edits on top of a third party push (compare-and-swap)', async () => {
     const name = `q-${++n}.git`;
     const bare = await createBareRepo(root, name, seedDir);
     const remote = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`) });
-    stores.push(remote.store);
+    stores.push(remote.gitdir);
     const results: string[] = [];
     const queue = new WriteQueue(remote, { signature, onPush: (e) => results.push(e.result) });
     await queue.refresh();
@@ -195,7 +195,7 @@ describe('WriteQueue on an HTTP remote', () => {
     const name = `q-${++n}.git`;
     const bare = await createBareRepo(root, name, seedDir);
     const remote = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`), timeoutMs: 2000 });
-    stores.push(remote.store);
+    stores.push(remote.gitdir);
     const queue = new WriteQueue(remote, { signature, backoffMs: 5 });
     await queue.refresh();
     const head = await headOf(bare);

@@ -4,10 +4,10 @@ import { codeOf } from '../../helpers/code-of.js';
 import { undoneRevisions } from '../../../src/history/undone.js';
 import type { Revision } from '../../../src/history/revision-index.js';
 
-const rev = (revision: number, image: string | null, extra: Partial<Revision> = {}): Revision => ({
+const rev = (revision: number, image: string, extra: Partial<Revision> = {}): Revision => ({
   revision,
-  image,
-  commit: null,
+  value: { images: [image] },
+  sourceCommit: null,
   trigger: 'webhook',
   author: 'Kipper <kipper@localhost>',
   timestamp: '2026-11-22T00:00:00.000Z',
@@ -35,7 +35,7 @@ describe('planRollback', () => {
 
   it('goes to an explicit revision, which may be newer than the last rollback target', () => {
     const afterOne = [...base, rev(4, 'r/a:2', { trigger: 'rollback', rollbackTo: 'c2' })];
-    expect(planRollback('ns/a', afterOne, 3).target.image).toBe('r/a:3');
+    expect(planRollback('ns/a', afterOne, 3).target.value).toEqual({ images: ['r/a:3'] });
   });
 
   it('refuses a missing revision, the current value and an empty history', () => {
@@ -62,7 +62,7 @@ describe('planRollback', () => {
     expect(plan.target.revision).toBe(4);
     expect(plan.reverts).toBeUndefined();
     // An explicit choice still goes there.
-    expect(planRollback('ns/a', history, 6).target.image).toBe('r/a:bad');
+    expect(planRollback('ns/a', history, 6).target.value).toEqual({ images: ['r/a:bad'] });
     // With nothing older that differs, it says so instead of resurrecting 6.
     expect(codeOf(() => planRollback('ns/a', [rev(1, 'r/a:good'), rev(2, 'r/a:bad'), rev(3, 'r/a:good', { reverts: 'c2' })], undefined))).toBe(
       'NOTHING_TO_ROLL_BACK',

@@ -13,8 +13,8 @@ const deployment = (name: string, image: string) =>
 describe('appValue', () => {
   it('reads only the named workload', () => {
     const file = `${deployment('api', 'ghcr.io/acme/api:1')}---\n${deployment('web', 'ghcr.io/acme/web:1')}`;
-    expect(appValue(app(', container: server, workload: Deployment/web'), [file, null], undefined)).toBe('ghcr.io/acme/web:1');
-    expect(appValue(app(', workload: Deployment/api'), [file, null], undefined)).toBe('ghcr.io/acme/api:1');
+    expect(appValue(app(', container: server, workload: Deployment/web'), [file, null], undefined)).toEqual({ images: ['ghcr.io/acme/web:1'] });
+    expect(appValue(app(', workload: Deployment/api'), [file, null], undefined)).toEqual({ images: ['ghcr.io/acme/api:1'] });
   });
 
   it('has no value where a deploy would be refused as ambiguous, within a file or across files', () => {
@@ -22,12 +22,12 @@ describe('appValue', () => {
     expect(appValue(app(', container: server'), [file, null], undefined)).toBeNull();
     const [api, web] = file.split('---\n');
     expect(appValue(app(', container: server'), [api ?? '', web ?? ''], undefined)).toBeNull();
-    expect(appValue(app(', container: server'), [api ?? '', api ?? ''], undefined)).toBe('ghcr.io/acme/api:1');
+    expect(appValue(app(', container: server'), [api ?? '', api ?? ''], undefined)).toEqual({ images: ['ghcr.io/acme/api:1'] });
   });
 
   it('reads a Helm tag: null as no tag', () => {
     const values = 'image:\n  repository: keelhq/keel\n  tag: null\n  pullPolicy: Always\n';
-    expect(appValue(app(''), [values, null], undefined)).toBe('keelhq/keel');
-    expect(appValue(app(''), [values, null], 'docker.io/keelhq/keel')).toBe('keelhq/keel');
+    expect(appValue(app(''), [values, null], undefined)).toEqual({ images: ['keelhq/keel'] });
+    expect(appValue(app(''), [values, null], 'docker.io/keelhq/keel')).toEqual({ images: ['keelhq/keel'] });
   });
 });

@@ -5,7 +5,7 @@ import { parseJsonBody } from '../../../src/webhooks/parse-body.js';
 
 /** What the webhook route does with a plain CI body. */
 const parseWebhookBody = (raw: Buffer) => validateDeployBody(parseJsonBody(raw));
-import { deriveWebhookToken, safeEqual } from '../../../src/webhooks/tokens.js';
+import { deriveWebhookToken, safeEqual } from '../../../src/config/tokens.js';
 
 function codeOf(body: string): string {
   try {

@@ -1,0 +1,89 @@
+/**
+ * The JSON the bridge answers with (docs/design.md "Admin API and CLI", "Webhook"), one
+ * declaration for the server that sends it and the `kip` CLI that reads it.
+ */
+
+/** A deploy of an image app, by the webhook, `kip app update` or a promotion. */
+export interface DeployAnswer {
+  status: 'deployed' | 'unchanged';
+  app: string;
+  image: string;
+  /** The source commit the image was built from, when the caller said. */
+  commit: string | null;
+  revision: number | null;
+  configCommit: string | null;
+}
+
+/** A deploy of a git-source app: the commit is recorded, the cluster side builds it. */
+export interface CommitDeployAnswer {
+  status: 'building' | 'unchanged';
+  app: string;
+  image: null;
+  commit: string;
+  revision: number | null;
+  configCommit: string | null;
+}
+
+export interface RollbackAnswer {
+  status: 'rolled_back';
+  app: string;
+  revision: number | null;
+  rolledBackTo: number;
+  /** null for a git-source app, whose rollback sets a commit. */
+  image: string | null;
+  commit: string | null;
+  configCommit: string | null;
+}
+
+/** One revision as history shows it. */
+export interface HistoryRevision {
+  revision: number;
+  /** The image (the first, when the app's files hold several), or null for a git-source app. */
+  image: string | null;
+  /** Every image, only when the app's files hold more than one. */
+  images?: string[];
+  /** A git-source app's commit, or the source commit an image was built from. */
+  commit: string | null;
+  trigger: string;
+  author: string;
+  timestamp: string;
+  configCommit: string;
+  current: boolean;
+  /** A later rollback or `git revert` took the app away from this revision. */
+  undone: boolean;
+}
+
+export interface HistoryAnswer {
+  app: string;
+  /** Newest first. */
+  revisions: HistoryRevision[];
+}
+
+export interface AppSummary {
+  app: string;
+  namespace: string;
+  name: string;
+  source: 'image' | 'git';
+  files: string[];
+  image: string | null;
+  images?: string[];
+  revision: number | null;
+  webhook: boolean;
+}
+
+export interface AppsAnswer {
+  apps: AppSummary[];
+}
+
+export interface WebhookState {
+  enabled: boolean;
+  url?: string;
+  token?: string;
+}
+
+/** Every error, everywhere. */
+export interface ErrorAnswer {
+  error: string;
+  code: string;
+  fields?: Record<string, string>;
+}

@@ -1,0 +1,116 @@
+import type { CommitDeployAnswer, DeployAnswer, RollbackAnswer } from '../api-types.js';
+import type { AppConfig } from '../config/kipper-file.js';
+import { KipError } from '../errors.js';
+import { describeValue } from '../history/app-value.js';
+import type { Revision } from '../history/revision-index.js';
+import { parseImageReference, type ImageReference } from '../manifests/image-reference.js';
+import type { Signature } from '../repo/git-objects.js';
+import type { WriteQueue } from '../repo/write-queue.js';
+import { assertTakesImages, imageRequestFor, type DeployRequest } from './deploy-request.js';
+import type { HistoryService } from './history-service.js';
+import { commitEdit, imageEdit, type DeployTrigger, type EditExtras } from './image-edit.js';
+import { planRollback } from './plan-rollback.js';
+import { appNotFound, type RepoConfig } from './repo-config.js';
+import type { RepoStatus } from './repo-status.js';
+
+/** Options of one deploy: extra trailers and body, and the caller's "I went away" signal. */
+export interface DeployOptions {
+  extras?: EditExtras;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Deploy, rollback, promote: a request becomes an edit (image-edit.ts), the write queue
+ * commits and pushes it, history names its revision. Each deploy has a deadline
+ * (KIPPER_DEPLOY_TIMEOUT) from the moment it is asked for.
+ */
+export class DeployService {
+  constructor(
+    private readonly queue: WriteQueue,
+    private readonly config: RepoConfig,
+    private readonly history: HistoryService,
+    private readonly status: RepoStatus,
+    private readonly settings: { deployTimeoutMs: number },
+  ) {}
+
+  /** Deploy what `request` holds (deploy-request.ts) and wait until it is in the remote. */
+  deploy(app: AppConfig, request: DeployRequest & { kind: 'image' }, trigger: DeployTrigger, options?: DeployOptions): Promise<DeployAnswer>;
+  deploy(app: AppConfig, request: DeployRequest, trigger: DeployTrigger, options?: DeployOptions): Promise<DeployAnswer | CommitDeployAnswer>;
+  async deploy(app: AppConfig, request: DeployRequest, trigger: DeployTrigger, options: DeployOptions = {}): Promise<DeployAnswer | CommitDeployAnswer> {
+    const deadline = Date.now() + this.settings.deployTimeoutMs;
+    await this.config.beforeWrite();
+    const common = { appId: app.id, trigger, configAt: this.config.at.bind(this.config), ...options.extras };
+    const edit =
+      request.kind === 'image' ? imageEdit({ ...common, image: request.image, sourceCommit: request.commit }) : commitEdit({ ...common, sourceCommit: request.commit });
+    const outcome = await this.queue.submit(edit, { deadline, ...(options.signal ? { signal: options.signal } : {}) });
+    const revision = await this.history.revisionAt(app.id, outcome.configCommit, deadline);
+    const written = {
+      app: app.id,
+      revision: revision?.revision ?? null,
+      configCommit: outcome.configCommit ?? revision?.configCommit ?? null,
+    };
+    if (request.kind === 'commit') {
+      // The commit is recorded; the cluster side (Argo CD, a build) now builds it.
+      return { status: outcome.configCommit ? 'building' : 'unchanged', ...written, image: null, commit: request.commit };
+    }
+    return { status: outcome.configCommit ? 'deployed' : 'unchanged', ...written, image: request.image.raw, commit: request.commit ?? null };
+  }
+
+  /** Roll `app` back to revision `requested`, or by plan-rollback's rule without one. */
+  async rollback(app: AppConfig, requested: number | undefined): Promise<RollbackAnswer> {
+    await this.status.refreshQuietly();
+    const plan = planRollback(app.id, await this.history.revisions(app.id), requested);
+    const extras: EditExtras = {
+      trailers: { rollbackTo: plan.target.configCommit },
+      // git log and the Argo CD UI then show it as what it is: a revert of the current revision.
+      ...(plan.reverts ? { body: `This reverts commit ${plan.reverts}.` } : {}),
+    };
+    const target = plan.target.value;
+    const request: DeployRequest =
+      'commit' in target ? { kind: 'commit', commit: target.commit } : { kind: 'image', image: rollbackImage(app.id, plan.target), commit: plan.target.sourceCommit ?? undefined };
+    const result = await this.deploy(app, request, 'rollback', { extras });
+    if (result.status === 'unchanged') throw new KipError('ALREADY_CURRENT', `${app.id} already runs ${describeValue(target)}`, { app: app.id });
+    return {
+      status: 'rolled_back',
+      app: app.id,
+      revision: result.revision,
+      rolledBackTo: plan.target.revision,
+      image: result.image,
+      commit: result.commit,
+      configCommit: result.configCommit,
+    };
+  }
+
+  /** Deploy the current image of `app` to the app of the same name in namespace `to`. */
+  async promote(app: AppConfig, to: string): Promise<DeployAnswer> {
+    const targetId = `${to}/${app.name}`;
+    if (targetId === app.id) throw new KipError('INVALID_BODY', 'promote to another environment than the source', { app: app.id });
+    const target = await this.config.findApp(targetId);
+    if (!target) throw appNotFound(targetId);
+    // A promotion is an image deploy: a git-source target is refused whatever the source holds.
+    assertTakesImages(target);
+    await this.status.refreshQuietly();
+    const current = (await this.history.revisions(app.id)).at(-1);
+    const images = current && 'images' in current.value ? current.value.images : [];
+    if (images.length !== 1) throw new KipError('NO_SOURCE_IMAGE', `${app.id} has no current image to promote; deploy it first`, { app: app.id });
+    const request = imageRequestFor(target, parseImageReference(images[0]!), current!.sourceCommit ?? undefined);
+    return this.deploy(target, request, 'promotion', { extras: { trailers: { promotedFrom: app.namespace } } });
+  }
+}
+
+/** The image a rollback to `target` deploys: what our commit posted, else what the files held. */
+function rollbackImage(app: string, target: Revision): ImageReference {
+  if (target.deployed) return parseImageReference(target.deployed);
+  const held = describeValue(target.value);
+  const image = parseImageReference(held);
+  // A file that holds only a tag (a `:tag` marker) has no image to go back to by itself.
+  if (!image.tag && !image.digest && !image.domain && !image.path.includes('/')) {
+    throw new KipError('NOTHING_TO_ROLL_BACK', `revision #${target.revision} of ${app} holds only "${held}", not an image reference`, { app });
+  }
+  return image;
+}
+
+/** The author and committer of the bridge's commits, now. */
+export function signatureOf(settings: { authorName: string; authorEmail: string }): Signature {
+  return { name: settings.authorName, email: settings.authorEmail, timestamp: Math.floor(Date.now() / 1000), timezoneOffset: 0 };
+}

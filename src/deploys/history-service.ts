@@ -1,0 +1,130 @@
+import { loadIndex, saveIndex } from '../history/index-file.js';
+import { RevisionIndex, type Revision } from '../history/revision-index.js';
+import type { Logger } from '../log.js';
+import type { Remote } from '../repo/remote.js';
+import type { WriteQueue } from '../repo/write-queue.js';
+import type { RepoConfig } from './repo-config.js';
+
+/**
+ * Deploy history: the revision index, kept up to date with the branch head, persisted in
+ * the data dir (at most once a second, and on close), and brought to the whole history
+ * in the background after a start from a shallow clone.
+ */
+export class HistoryService {
+  readonly index: RevisionIndex;
+  /** The background load of the whole history, while it runs; null once it is done. */
+  private loading: Promise<void> | null = null;
+  private saveTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly remote: Remote,
+    private readonly queue: WriteQueue,
+    config: RepoConfig,
+    private readonly store: { dataDir: string; key: string },
+    private readonly log: Logger,
+  ) {
+    const gitdir = remote.gitdir;
+    const configAt = (commit: string) => config.at({ fileOid: (p) => gitdir.fileOid(commit, p), readFile: (p) => gitdir.readFile(commit, p) });
+    this.index = new RevisionIndex(gitdir, configAt, { onChange: () => this.scheduleSave() });
+  }
+
+  /** Starts from the persisted index, if it is of this repo. Call before the first fetch. */
+  async restore(): Promise<boolean> {
+    const snapshot = await loadIndex(this.store.dataDir, this.store.key);
+    if (snapshot) this.index.restore(snapshot);
+    return snapshot !== null;
+  }
+
+  /**
+   * After the first fetch: bring the index to the whole history in the background. A
+   * persisted index that connects to the head needs only the new commits; otherwise the
+   * remote's full history is fetched (a remote is fetched shallow so writes can start at
+   * once) and indexed. History queries wait for it; deploy answers wait at most until
+   * their deadline.
+   */
+  startLoading(): void {
+    this.loading = this.load().finally(() => {
+      this.loading = null;
+    });
+  }
+
+  /** Follows the branch head (the write queue calls this after it moved). */
+  async onHead(head: string): Promise<void> {
+    // While loading, the load owns the index (it may rebuild it whole) and catches up after.
+    if (this.loading === null) await this.index.update(head);
+  }
+
+  /** Revisions of an app, oldest first, as of the branch head. */
+  async revisions(id: string): Promise<Revision[]> {
+    await this.loading;
+    await this.index.update(this.queue.head);
+    return this.index.revisions(id);
+  }
+
+  /**
+   * The revision a write's answer names (`configCommit` null: it changed nothing, the
+   * current one). Waits for a loading history at most until `deadline`; after that,
+   * undefined, rather than keep a CI waiting on a long history.
+   */
+  async revisionAt(id: string, configCommit: string | null, deadline: number): Promise<Revision | undefined> {
+    if (this.loading !== null) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))));
+      await Promise.race([this.loading, late]);
+      clearTimeout(timer);
+      if (this.loading !== null) return undefined;
+    }
+    const revisions = await this.revisions(id);
+    return configCommit === null ? revisions.at(-1) : revisions.findLast((r) => r.configCommit === configCommit);
+  }
+
+  /** Persists the index now (shutdown). */
+  async close(): Promise<void> {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    if (this.queue.hasHead) await this.index.update(this.queue.head).catch(() => undefined);
+    await this.save();
+  }
+
+  private async load(): Promise<void> {
+    const started = Date.now();
+    try {
+      await this.index.update(this.queue.head);
+      if (this.index.complete) return;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.remote.fetchFull();
+          break;
+        } catch (err) {
+          if (attempt >= 5) throw err;
+          await new Promise((r) => setTimeout(r, 1000 * attempt));
+        }
+      }
+      const fetched = Date.now();
+      await this.index.rebuild(this.queue.head);
+      this.log.info('history indexed', { fetchMs: fetched - started, indexMs: Date.now() - fetched, revisions: this.index.size() });
+    } catch (err) {
+      this.log.error('could not read the full history; revision numbers count from what is here', { error: err instanceof Error ? err.message : String(err) });
+    }
+    // Pushes that landed meanwhile.
+    await this.index.update(this.queue.head).catch(() => undefined);
+  }
+
+  /** Persist the index soon: at most once a second. */
+  private scheduleSave(): void {
+    this.saveTimer ??= setTimeout(() => {
+      this.saveTimer = undefined;
+      void this.save();
+    }, 1_000).unref();
+  }
+
+  private async save(): Promise<void> {
+    // Mid-walk, revisions and head disagree: save once the walk is over.
+    if (this.index.busy) return this.scheduleSave();
+    try {
+      await saveIndex(this.store.dataDir, this.store.key, this.index.snapshot());
+    } catch (err) {
+      this.log.warn('could not persist the history index', { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+}

@@ -1,0 +1,121 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ADMIN_TOKEN_FILE, SECRET_KEY_FILE, loadOrCreateSecret } from '../config/secrets.js';
+import type { Settings } from '../config/settings.js';
+import { KipError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { Metrics } from '../metrics.js';
+import { gitVersion } from '../repo/git-process.js';
+import { HttpRemote } from '../repo/http-remote.js';
+import { LocalRemote } from '../repo/local-remote.js';
+import type { Remote } from '../repo/remote.js';
+import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
+import { WriteQueue, type PushEvent } from '../repo/write-queue.js';
+import { DeployService, signatureOf } from './deploy-service.js';
+import { HistoryService } from './history-service.js';
+import { RepoConfig } from './repo-config.js';
+import { RepoStatus } from './repo-status.js';
+import { WebhookTokens } from './webhook-tokens.js';
+
+/** The bridge's services over one config repo, as the HTTP layer and `kip serve` use them. */
+export interface Bridge {
+  readonly settings: Settings;
+  /** The config repo is the embedded one in the data dir (no KIPPER_REPO_URL). */
+  readonly embedded: boolean;
+  /** The config repo for humans: its URL or path, never credentials. */
+  readonly description: string;
+  readonly adminToken: string;
+  readonly config: RepoConfig;
+  readonly status: RepoStatus;
+  readonly history: HistoryService;
+  readonly deploys: DeployService;
+  readonly webhooks: WebhookTokens;
+  readonly metrics: Metrics;
+  /** The branch head as last seen. */
+  head(): string;
+  /** Stops looking at the remote, finishes the writes in flight, persists the index. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: the one place that builds the secrets, the remote (and the
+ * embedded repo's seed), the write queue, the history index and the services over them.
+ * Resolves once the config repo has been fetched.
+ */
+export async function openBridge(settings: Settings, log: Logger): Promise<Bridge> {
+  if ((await gitVersion()) === null) throw new KipError('CONFIG_INVALID', 'the git binary was not found: install git (the bridge stores the config repo with it)');
+  await mkdir(settings.dataDir, { recursive: true, mode: 0o700 });
+  const secretKey = await loadOrCreateSecret(settings.dataDir, SECRET_KEY_FILE, settings.secretKey);
+  const adminToken = await loadOrCreateSecret(settings.dataDir, ADMIN_TOKEN_FILE, settings.adminToken);
+  const remote = await openRemote(settings, log);
+
+  // The queue tells of a moved head and of every push; who listens is wired below.
+  const heard = { head: [] as Array<(head: string) => Promise<void>>, push: [] as Array<(e: PushEvent) => void> };
+  const queue = new WriteQueue(remote, {
+    deployTimeoutMs: settings.deployTimeoutMs,
+    signature: () => signatureOf(settings),
+    onHead: async (head) => {
+      for (const listener of heard.head) await listener(head);
+    },
+    onPush: (e) => {
+      for (const listener of heard.push) listener(e);
+    },
+  });
+  const config: RepoConfig = new RepoConfig(() => status.refresh(), log);
+  const status: RepoStatus = new RepoStatus(queue, () => config.problem);
+  const history = new HistoryService(remote, queue, config, { dataDir: settings.dataDir, key: `${remote.description}#${settings.branch}` }, log);
+  const metrics = new Metrics({ queueDepth: () => queue.depth, historyRevisions: () => history.index.size() });
+  const gitdir = remote.gitdir;
+  heard.head.push((head) => config.onHead(head, { fileOid: (p: string) => gitdir.fileOid(head, p), readFile: (p: string) => gitdir.readFile(head, p) }));
+  heard.head.push((head) => history.onHead(head));
+  heard.push.push((e) => {
+    status.pushed();
+    metrics.observePush(e);
+    log.debug('push', { ...e, buildMs: Math.round(e.buildMs), pushMs: Math.round(e.pushMs) });
+  });
+
+  await history.restore();
+  await queue.refresh();
+  history.startLoading();
+  status.start();
+  const bridge: Bridge = {
+    settings,
+    embedded: remote instanceof LocalRemote,
+    description: remote.description,
+    adminToken,
+    config,
+    status,
+    history,
+    deploys: new DeployService(queue, config, history, status, settings),
+    webhooks: new WebhookTokens(secretKey, config, queue, history),
+    metrics,
+    head: () => queue.head,
+    async close() {
+      status.stop();
+      await queue.idle();
+      await history.close();
+      await remote.gitdir.close();
+    },
+  };
+  return bridge;
+}
+
+/** The embedded repo in the data dir (seeded on first use), or the remote of KIPPER_REPO_URL. */
+async function openRemote(settings: Settings, log: Logger): Promise<Remote> {
+  if (settings.repoUrl !== undefined) {
+    return new HttpRemote({
+      url: settings.repoUrl,
+      branch: settings.branch,
+      gitdir: join(settings.dataDir, 'cache.git'),
+      username: settings.gitUsername,
+      token: settings.gitToken,
+    });
+  }
+  const gitdir = join(settings.dataDir, 'config.git');
+  const local = new LocalRemote({ gitdir, branch: settings.branch });
+  if ((await local.readHead()) === null) {
+    const oid = await seedRepo(local, SEED_DIR, 'seed the example config repo\n', signatureOf(settings));
+    log.info('created the embedded config repo', { gitdir, commit: oid });
+  }
+  return local;
+}

@@ -1,0 +1,54 @@
+import { KIPPER_FILE, parseKipperFile } from '../config/kipper-file.js';
+import { setWebhookGeneration } from '../config/set-webhook-generation.js';
+import { deriveWebhookToken } from '../config/tokens.js';
+import { KipError } from '../errors.js';
+import { formatCommitMessage } from '../history/trailers.js';
+import type { WriteQueue } from '../repo/write-queue.js';
+import type { HistoryService } from './history-service.js';
+import { appNotFound, type RepoConfig } from './repo-config.js';
+
+/**
+ * Webhook tokens: derived from the secret key and the app's generation in kipper.yaml
+ * (docs/design.md "Webhook"), so nothing secret is stored but the key. Enabling writes a
+ * new generation, disabling removes the entry; both are commits through the write queue.
+ */
+export class WebhookTokens {
+  constructor(
+    private readonly secretKey: string,
+    private readonly config: RepoConfig,
+    private readonly queue: WriteQueue,
+    private readonly history: HistoryService,
+  ) {}
+
+  /** The current webhook token of an app, or null when its webhook is disabled (or it is unknown). */
+  token(id: string): string | null {
+    const config = this.config.known();
+    const generation = config.webhooks.get(id);
+    return generation === undefined || !config.apps.has(id) ? null : deriveWebhookToken(this.secretKey, id, generation);
+  }
+
+  /** Enables (again, which regenerates the token) or disables the webhook of `id`; resolves with the token now valid. */
+  async set(id: string, enable: boolean): Promise<string | null> {
+    // Generations kipper.yaml ever held come from its history.
+    await this.history.revisions(id);
+    await this.queue.submit(async (view) => {
+      const bytes = await view.readFile(KIPPER_FILE);
+      if (!bytes) throw new KipError('CONFIG_INVALID', `${KIPPER_FILE} is missing from the config repo`);
+      const text = Buffer.from(bytes).toString('utf8');
+      const config = parseKipperFile(text);
+      if (!config.apps.has(id)) throw appNotFound(id);
+      const current = config.webhooks.get(id);
+      if (!enable && current === undefined) return { kind: 'unchanged', result: null };
+      // Never a generation used before: its token may be the one that was leaked.
+      const next = enable ? Math.max(current ?? 0, this.history.index.maxGeneration(id)) + 1 : null;
+      const verb = enable ? (current === undefined ? 'enable' : 'regenerate') : 'disable';
+      return {
+        kind: 'commit',
+        files: new Map([[KIPPER_FILE, Buffer.from(setWebhookGeneration(text, id, next), 'utf8')]]),
+        message: formatCommitMessage(`webhook ${verb} ${id}`, { app: id }),
+        result: null,
+      };
+    });
+    return this.token(id);
+  }
+}

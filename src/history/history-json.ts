@@ -1,0 +1,26 @@
+import type { HistoryRevision } from '../api-types.js';
+import { firstImage } from './app-value.js';
+import type { Revision } from './revision-index.js';
+import { undoneRevisions } from './undone.js';
+
+/** Revisions (oldest first) as the API shows them: newest first, the newest current, undone ones marked. */
+export function historyJson(revisions: readonly Revision[]): HistoryRevision[] {
+  const undone = undoneRevisions(revisions);
+  return revisions
+    .map((r, i): HistoryRevision => {
+      const images = 'images' in r.value ? r.value.images : undefined;
+      return {
+        revision: r.revision,
+        image: firstImage(r.value),
+        ...(images && images.length > 1 ? { images } : {}),
+        commit: 'commit' in r.value ? r.value.commit : r.sourceCommit,
+        trigger: r.trigger,
+        author: r.author,
+        timestamp: r.timestamp,
+        configCommit: r.configCommit,
+        current: i === revisions.length - 1,
+        undone: undone.has(r.revision),
+      };
+    })
+    .reverse();
+}

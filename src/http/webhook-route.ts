@@ -1,0 +1,120 @@
+import express, { type Response, type Router } from 'express';
+import type { AppConfig } from '../config/kipper-file.js';
+import { deployRequestFor, imageRequestFor, isCommitSha, validateDeployBody, type DeployRequest } from '../deploys/deploy-request.js';
+import type { Bridge } from '../deploys/open-bridge.js';
+import { isKipError, KipError } from '../errors.js';
+import { firstImage, repositoryOf } from '../history/app-value.js';
+import type { Logger } from '../log.js';
+import { parseImageReference } from '../manifests/image-reference.js';
+import { DeliveryCache } from '../webhooks/delivery-cache.js';
+import { FailureLimiter } from '../webhooks/failure-limiter.js';
+import type { ProviderAction } from '../webhooks/provider-event.js';
+import { verifyAndReceive } from '../webhooks/verify-and-receive.js';
+import { requestLog } from './request-id.js';
+
+/** Bodies over this are refused with 413, also after gzip inflation. */
+export const WEBHOOK_BODY_LIMIT = 64 * 1024;
+
+interface Answer {
+  status: number;
+  body: unknown;
+}
+
+/** Aborted when the caller goes away before its answer: its deploy is withdrawn unless already being pushed. */
+function callerGone(res: Response): AbortSignal {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableEnded) controller.abort();
+  });
+  return controller.signal;
+}
+
+/**
+ * `POST /api/v1/webhook/{namespace}/{app}`: the CI and git-provider entry point
+ * (docs/design.md "Webhook"), the express adapter of webhooks/verify-and-receive.ts.
+ */
+export function webhookRouter(bridge: Bridge, baseLog: Logger): Router {
+  const router = express.Router();
+  const readRaw = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
+  const limiter = new FailureLimiter();
+  const deliveries = new DeliveryCache();
+
+  // Counted for every answer, including body-parser's 413 and authorisation failures.
+  router.use('/api/v1/webhook', (_req, res, next) => {
+    res.on('finish', () => bridge.metrics.webhookRequests.inc({ status: String(res.statusCode) }));
+    next();
+  });
+
+  router.post('/api/v1/webhook/:namespace/:app', async (req, res) => {
+    const log = requestLog(res, baseLog);
+    const id = `${req.params.namespace}/${req.params.app}`;
+    res.locals.app = id.length > 200 ? `${id.slice(0, 200)}…` : id;
+    const app = await bridge.config.findApp(id);
+    const readBody = () =>
+      new Promise<Buffer>((resolve, reject) => readRaw(req, res, (err?: unknown) => (err ? reject(err) : resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)))));
+    let received;
+    try {
+      received = await verifyAndReceive({ headers: req.headers, readBody }, app ? bridge.webhooks.token(app.id) : null);
+    } catch (err) {
+      const address = req.socket.remoteAddress ?? 'unknown';
+      if (isKipError(err, 'UNAUTHORIZED') && limiter.fail(address)) {
+        throw new KipError('TOO_MANY_REQUESTS', 'too many failed authorisations from this address; wait and check the token', { retryAfter: limiter.retryAfter(address) });
+      }
+      throw err;
+    }
+    // An unknown app never gets this far: it has no token, so the request was refused.
+    const known = app!;
+    const started = Date.now();
+    // Keyed by app too: a delivery id is no secret, and one app's caller must never be
+    // answered with (or block) another app's deploy.
+    const delivery = typeof req.headers['x-github-delivery'] === 'string' ? `${known.id} ${req.headers['x-github-delivery']}` : undefined;
+    const signal = callerGone(res);
+    const answer = await deliveries.once(delivery, () => handle(known, received.json, received.action, signal));
+    const result = answer.body as Record<string, unknown>;
+    if (result.status === 'deployed' || result.status === 'building') bridge.metrics.deployDuration.observe((Date.now() - started) / 1000);
+    log.info(`webhook ${String(result.status)}`, {
+      app: known.id,
+      via: received.auth,
+      image: result.image,
+      commit: result.commit,
+      revision: result.revision,
+      configCommit: result.configCommit,
+      durationMs: Date.now() - started,
+    });
+    res.status(answer.status).json(answer.body);
+  });
+
+  router.all('/api/v1/webhook/:namespace/:app', (_req, res) => {
+    res.setHeader('Allow', 'POST');
+    throw new KipError('METHOD_NOT_ALLOWED', 'use POST with a JSON body');
+  });
+
+  async function handle(app: AppConfig, json: unknown, action: ProviderAction | null, signal: AbortSignal): Promise<Answer> {
+    const ignored = (reason: string): Answer => ({ status: 202, body: { status: 'ignored', app: app.id, reason } });
+    const deploy = async (request: DeployRequest): Promise<Answer> => ({ status: 200, body: await bridge.deploys.deploy(app, request, 'webhook', { signal }) });
+    if (action === null) return deploy(deployRequestFor(app, validateDeployBody(json)));
+    switch (action.kind) {
+      case 'ping':
+        return { status: 200, body: { status: 'pong', app: app.id } };
+      case 'ignored':
+        return ignored(action.reason);
+      case 'push': {
+        if (app.source !== 'git') return ignored('push events deploy git-source apps; image apps deploy from CI or package events');
+        if (action.ref !== `refs/heads/${app.branch}`) return ignored(`${action.ref} is not the app's branch (${app.branch})`);
+        if (!isCommitSha(action.commit)) throw new KipError('INVALID_COMMIT', 'after: is not a commit SHA');
+        return deploy({ kind: 'commit', commit: action.commit.toLowerCase() });
+      }
+      case 'package': {
+        if (app.source === 'git') return ignored('package events deploy image apps');
+        const image = parseImageReference(action.image);
+        const current = (await bridge.history.revisions(app.id)).at(-1);
+        const running = current ? firstImage(current.value) : null;
+        if (running !== null && repositoryOf(running) !== repositoryOf(image.raw)) return ignored(`${image.repository} is not the repository ${app.id} runs`);
+        const commit = action.commit !== undefined && isCommitSha(action.commit) ? action.commit.toLowerCase() : undefined;
+        return deploy(imageRequestFor(app, image, commit));
+      }
+    }
+  }
+
+  return router;
+}

@@ -1,0 +1,204 @@
+/**
+ * Git's object formats, pure bytes in and out: ids, trees, commits, pack entries.
+ * https://git-scm.com/book/en/v2/Git-Internals-Git-Objects,
+ * https://git-scm.com/docs/gitformat-pack. The bridge builds the few objects of a deploy
+ * in memory (their ids are known at once, before anything touches the disk), sends them
+ * in a thin push and hands them to `git index-pack`; git itself does every read and
+ * every other write of the gitdir (gitdir.ts).
+ */
+import { createHash } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
+import { KipError } from '../errors.js';
+
+export type ObjectType = 'blob' | 'tree' | 'commit';
+
+/**
+ * Author or committer. `timezoneOffset` is in minutes WEST of UTC (JavaScript's
+ * `Date#getTimezoneOffset` sign), so UTC+02:00 is -120.
+ */
+export interface Signature {
+  name: string;
+  email: string;
+  /** Unix seconds. */
+  timestamp: number;
+  timezoneOffset: number;
+}
+
+/** A parsed commit. */
+export interface CommitInfo {
+  tree: string;
+  parents: string[];
+  message: string;
+  author: Signature;
+  committer: Signature;
+}
+
+/** One raw tree entry: `name` stays bytes so unchanged siblings are rewritten exactly. */
+export interface TreeEntry {
+  mode: string;
+  name: Buffer;
+  oid: string;
+}
+
+/** The all-zero id git uses for "no object" (a ref that does not exist yet). */
+export const ZERO_OID = '0'.repeat(40);
+/** The id of the empty tree, which git treats as always present. */
+export const EMPTY_TREE_OID = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+export const MODE_TREE = '40000';
+export const MODE_FILE = '100644';
+export const MODE_EXEC = '100755';
+
+/** The id of an object: SHA-1 of `<type> <size>\0<content>`. */
+export function hashObject(type: ObjectType, content: Uint8Array): string {
+  return createHash('sha1').update(`${type} ${content.byteLength}\0`, 'latin1').update(content).digest('hex');
+}
+
+/** Splits and checks a repo path: relative, no empty, `.`, `..` or `.git` segments. */
+export function splitPath(path: string): string[] {
+  const segments = path.split('/');
+  const bad = segments.some((s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git' || s.includes('\0'));
+  if (bad) {
+    throw new KipError('INTERNAL', `invalid repo path ${JSON.stringify(path)}: use a relative path like apps/a/deployment.yaml`, { path });
+  }
+  return segments;
+}
+
+/** Tree object format: repeated `<mode> <name>\0<20-byte id>`, sorted git's way. */
+export function parseTree(buf: Uint8Array, oid: string): TreeEntry[] {
+  const data = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const entries: TreeEntry[] = [];
+  let pos = 0;
+  while (pos < data.length) {
+    const space = data.indexOf(0x20, pos);
+    const nul = space < 0 ? -1 : data.indexOf(0, space + 1);
+    if (space < 0 || nul < 0 || nul + 21 > data.length) throw new KipError('INTERNAL', `tree ${oid} is corrupt`, { oid });
+    entries.push({ mode: data.toString('latin1', pos, space), name: Buffer.from(data.subarray(space + 1, nul)), oid: data.toString('hex', nul + 1, nul + 21) });
+    pos = nul + 21;
+  }
+  return entries;
+}
+
+export function serializeTree(entries: readonly TreeEntry[]): Buffer {
+  let size = 0;
+  for (const e of entries) size += e.mode.length + 1 + e.name.length + 1 + 20;
+  const out = Buffer.allocUnsafe(size);
+  let pos = 0;
+  for (const e of entries) {
+    pos += out.write(e.mode, pos, 'latin1');
+    out[pos++] = 0x20;
+    pos += e.name.copy(out, pos);
+    out[pos++] = 0;
+    pos += out.write(e.oid, pos, 'hex');
+  }
+  return out;
+}
+
+export function findEntry(entries: readonly TreeEntry[], name: string): number {
+  const wanted = Buffer.from(name, 'utf8');
+  return entries.findIndex((e) => e.name.equals(wanted));
+}
+
+/**
+ * Inserts in git's order: by name bytes, a directory compared as if its name ended in
+ * '/' (`base_name_compare` in git's tree.c); `git fsck` flags any other order.
+ */
+export function insertEntry(entries: TreeEntry[], entry: TreeEntry): void {
+  const key = sortKey(entry);
+  const at = entries.findIndex((e) => Buffer.compare(sortKey(e), key) > 0);
+  if (at < 0) entries.push(entry);
+  else entries.splice(at, 0, entry);
+}
+
+function sortKey(e: TreeEntry): Buffer {
+  return e.mode === MODE_TREE ? Buffer.concat([e.name, Buffer.from('/')]) : e.name;
+}
+
+/** A commit object's bytes; the message gets exactly one trailing newline, as `git commit` writes it. */
+export function formatCommit(c: { tree: string; parent: string; author: Signature; committer: Signature; message: string }): Buffer {
+  const lines = [`tree ${c.tree}`];
+  if (c.parent !== '') lines.push(`parent ${c.parent}`);
+  lines.push(`author ${formatSignature(c.author)}`, `committer ${formatSignature(c.committer)}`);
+  return Buffer.from(`${lines.join('\n')}\n\n${c.message.replace(/\n+$/, '')}\n`, 'utf8');
+}
+
+/** `Name <email> <seconds> <+hhmm>` as in a commit header. */
+function formatSignature(sig: Signature): string {
+  if (/[<>\n\0]/.test(sig.name) || /[<>\n\0]/.test(sig.email)) {
+    throw new KipError('CONFIG_INVALID', 'commit author/committer name and email must not contain <, > or line breaks', { name: sig.name, email: sig.email });
+  }
+  const east = -sig.timezoneOffset;
+  const abs = Math.abs(east);
+  const hhmm = `${String(Math.floor(abs / 60)).padStart(2, '0')}${String(abs % 60).padStart(2, '0')}`;
+  return `${sig.name} <${sig.email}> ${Math.floor(sig.timestamp)} ${east < 0 ? '-' : '+'}${hhmm}`;
+}
+
+/**
+ * Parses a commit the way git reads one (and isomorphic-git's GitCommit, which the history
+ * index was first built on): one `tree` first, `parent` lines right after it, the first
+ * of any other header wins, continuation lines (gpgsig) start with a space, and the
+ * message has CRs and surrounding blank lines dropped.
+ */
+export function parseCommit(bytes: Uint8Array, oid: string): CommitInfo {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  const corrupt = (why: string) => new KipError('INTERNAL', `commit ${oid} is corrupt (${why})`, { oid });
+  const split = text.indexOf('\n\n');
+  const headers: string[] = [];
+  for (const line of text.slice(0, split < 0 ? text.length : split).split('\n')) {
+    if (line.startsWith(' ') && headers.length > 0) headers[headers.length - 1] += `\n${line.slice(1)}`;
+    else headers.push(line);
+  }
+  const keyOf = (h: string) => h.slice(0, h.indexOf(' '));
+  const valueOf = (h: string) => h.slice(h.indexOf(' ') + 1);
+  if (headers.length === 0 || keyOf(headers[0]!) !== 'tree') throw corrupt('no tree header first');
+  const parents: string[] = [];
+  let i = 1;
+  for (; i < headers.length && keyOf(headers[i]!) === 'parent'; i++) parents.push(valueOf(headers[i]!));
+  const rest = new Map<string, string>();
+  for (; i < headers.length; i++) {
+    const key = keyOf(headers[i]!);
+    if (key !== 'tree' && key !== 'parent' && !rest.has(key)) rest.set(key, valueOf(headers[i]!));
+  }
+  const author = rest.get('author');
+  const committer = rest.get('committer');
+  if (author === undefined || committer === undefined) throw corrupt('no author or committer');
+  const message = split < 0 ? '' : text.slice(split + 2).replace(/\r/g, '').replace(/^\n+/, '').replace(/\n+$/, '');
+  return { tree: valueOf(headers[0]!), parents, message: `${message}\n`, author: parseSignature(author, corrupt), committer: parseSignature(committer, corrupt) };
+}
+
+/** `Name <email> <seconds> <+hhmm>`; the offset becomes minutes west of UTC (0 stays as written, even -0). */
+function parseSignature(value: string, corrupt: (why: string) => Error): Signature {
+  const match = /^(.*) <(.*)> (.*) (.*)$/.exec(value);
+  const zone = match ? /(\+|-)(\d\d)(\d\d)/.exec(match[4]!) : null;
+  if (!match || !zone) throw corrupt(`bad signature ${JSON.stringify(value)}`);
+  const east = (zone[1] === '+' ? 1 : -1) * (Number(zone[2]) * 60 + Number(zone[3]));
+  return { name: match[1]!, email: match[2]!, timestamp: Number(match[3]), timezoneOffset: east === 0 ? east : -east };
+}
+
+/** Pack entry type numbers (https://git-scm.com/docs/gitformat-pack#_object_types). */
+const PACK_TYPE: Record<ObjectType, number> = { commit: 1, tree: 2, blob: 3 };
+
+/** The pack entry of a whole object: type and size header, then the content deflated. */
+export function packEntry(type: ObjectType, content: Uint8Array): Buffer {
+  const size = content.byteLength;
+  const header: number[] = [];
+  let byte = (PACK_TYPE[type] << 4) | (size & 0x0f);
+  let rest = Math.floor(size / 16);
+  while (rest > 0) {
+    header.push(byte | 0x80);
+    byte = rest & 0x7f;
+    rest = Math.floor(rest / 128);
+  }
+  header.push(byte);
+  // Level 1: these objects are small and sent once; git repacks them later anyway.
+  return Buffer.concat([Buffer.from(header), deflateSync(content, { level: 1 })]);
+}
+
+/** A packfile of whole-object entries: `PACK`, version 2, count, the entries, SHA-1 trailer. */
+export function packOf(entries: readonly Buffer[]): Buffer {
+  const header = Buffer.alloc(12);
+  header.write('PACK', 0, 'latin1');
+  header.writeUInt32BE(2, 4);
+  header.writeUInt32BE(entries.length, 8);
+  const body = Buffer.concat([header, ...entries]);
+  return Buffer.concat([body, createHash('sha1').update(body).digest()]);
+}

@@ -1,0 +1,352 @@
+/**
+ * The local gitdir and its one owner: the git binary reads and writes it (cat-file,
+ * index-pack, update-ref, fetch, log, repack); this class only adds the objects of a
+ * deploy, built in memory (git-objects.ts), and keeps small caches.
+ *
+ * Why git owns it (measured, README "How it writes to git"): isomorphic-git and our own
+ * pack reader/merger used to share the directory with native git, which took 630 lines
+ * of pack bookkeeping, a private cache symbol, and two history walkers. A long-lived
+ * `git cat-file --batch` answers a read in ~120 µs, and a deploy's hot path reads from
+ * memory anyway; `git index-pack` stores a batch's objects in ~4 ms, off the hot path.
+ *
+ * Writing one change costs the change, not the repo: the new blob, the trees along its
+ * path (only those), and the commit, hashed in memory. They stay readable from memory
+ * until `git index-pack` has stored them (in the background, `flush` is the barrier),
+ * and the push sends them from memory (`pack`).
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { KipError } from '../errors.js';
+import {
+  EMPTY_TREE_OID, MODE_EXEC, MODE_FILE, MODE_TREE, findEntry, formatCommit, insertEntry, packEntry, packOf,
+  parseCommit, parseTree, serializeTree, splitPath, type CommitInfo, type ObjectType, type Signature, type TreeEntry,
+} from './git-objects.js';
+import { LOG_ARGS, parseLog, type LoggedCommit } from './git-log.js';
+import { CatFile, GitError, configEnv, runGit } from './git-process.js';
+import { NewObjects, syncDir } from './new-objects.js';
+
+/** One commit to write: `files` maps repo paths (`a/b.yaml`) to their full new content. */
+export interface CommitInput {
+  /** Parent commit id; `''` writes a root commit (an empty repo's first commit). */
+  parent: string;
+  files: Map<string, Uint8Array>;
+  message: string;
+  author: Signature;
+  committer: Signature;
+}
+
+/** What `log` found: the commits after `from`, and whether `from` was on the way (false: history was rewritten, or `from` is null). */
+export interface LogResult {
+  commits: LoggedCommit[];
+  fromReached: boolean;
+  /** The oldest commit's parent is missing here: a shallow clone, so the history is partial. */
+  shallow: boolean;
+}
+
+
+const CACHE_SIZE = 256;
+/** The commits we wrote, with the paths each changed: `log` needs no git for them. */
+const OWN_COMMITS = 4096;
+
+export class Gitdir {
+  private readonly cat: CatFile;
+  private readonly trees = new Map<string, TreeEntry[]>();
+  private readonly commits = new Map<string, CommitInfo>();
+  private readonly objects: NewObjects;
+  private readonly own = new Map<string, string[]>();
+  private ready: Promise<void> | undefined;
+
+  /**
+   * The bare repo at `path`, created with HEAD on `branch` when there is none (on first
+   * use). `fsync`: objects and refs are durable before a ref names them (the embedded
+   * repo is the config repo itself); a cache of a remote needs no such care.
+   */
+  constructor(
+    readonly path: string,
+    private readonly opts: { branch: string; fsync: boolean },
+  ) {
+    this.cat = new CatFile(path);
+    this.objects = new NewObjects(path, { env: () => this.durable(), durable: opts.fsync });
+  }
+
+  /** Creates the repo if needed and sets what the bridge relies on; memoised. */
+  init(): Promise<void> {
+    this.ready ??= (async () => {
+      const exists = await readFile(join(this.path, 'HEAD')).then(() => true, () => false);
+      if (!exists) await runGit(['init', '--quiet', '--bare', `--initial-branch=${this.opts.branch}`, this.path]);
+      // Ours to repack, between our own writes (git's auto gc would run inside a fetch);
+      // fetched objects stay in their pack (a loose file each costs more to write and read);
+      // no commit-graph, which a shallow repo cannot use anyway.
+      const settings = [['gc.auto', '0'], ['maintenance.auto', 'false'], ['fetch.unpackLimit', '1'], ['fetch.writeCommitGraph', 'false']];
+      for (const [key, value] of settings) {
+        await runGit(['--git-dir', this.path, 'config', key!, value!]);
+      }
+    })().catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
+    return this.ready;
+  }
+
+  /** Content of the file at `path` in a commit; null when there is no regular file there. */
+  async readFile(commit: string, path: string): Promise<Uint8Array | null> {
+    if (!this.commits.has(commit) && !this.objects.get(commit)) {
+      // A commit we have not parsed (history): one cat-file request resolves the path.
+      await this.init();
+      const found = await this.cat.read(`${commit}:${path}`);
+      return found?.type === 'blob' ? new Uint8Array(found.content) : null;
+    }
+    const oid = await this.fileOid(commit, path);
+    // A copy: the bytes may be shared with the in-memory objects.
+    return oid === null ? null : new Uint8Array(await this.read(oid, 'blob'));
+  }
+
+  /** The blob id of the file at `path` in a commit (no content read); null when absent. */
+  async fileOid(commit: string, path: string): Promise<string | null> {
+    const segments = splitPath(path);
+    let tree = (await this.readCommit(commit)).tree;
+    for (const [i, segment] of segments.entries()) {
+      const entries = await this.readTree(tree);
+      const entry = entries[findEntry(entries, segment)];
+      if (!entry) return null;
+      if (i === segments.length - 1) return entry.mode === MODE_FILE || entry.mode === MODE_EXEC ? entry.oid : null;
+      if (entry.mode !== MODE_TREE) return null;
+      tree = entry.oid;
+    }
+    return null;
+  }
+
+  /** Parsed commit `oid` (a copy: callers may not change the cached one). */
+  async readCommit(oid: string): Promise<CommitInfo> {
+    let info = this.commits.get(oid);
+    if (!info) {
+      info = parseCommit(await this.read(oid, 'commit'), oid);
+      lruSet(this.commits, oid, info);
+    }
+    return { ...info, parents: [...info.parents], author: { ...info.author }, committer: { ...info.committer } };
+  }
+
+  /**
+   * Paths of the blobs that differ between two trees (null: the empty tree), entering
+   * only subtrees whose ids differ and that `wanted(dir)` asks for (`dir` ends in `/`):
+   * the cost is the size of the change, not of the repo.
+   */
+  async changedPaths(before: string | null, after: string | null, wanted: (dir: string) => boolean, prefix = ''): Promise<string[]> {
+    if (before === after) return [];
+    const [a, b] = await Promise.all([before === null ? [] : this.readTree(before), after === null ? [] : this.readTree(after)]);
+    const old = new Map(a.map((e) => [e.name.toString('utf8'), e]));
+    const out: string[] = [];
+    const visit = async (name: string, x: TreeEntry | undefined, y: TreeEntry | undefined) => {
+      if (x?.oid === y?.oid && x?.mode === y?.mode) return;
+      const path = prefix + name;
+      const xTree = x?.mode === MODE_TREE ? x.oid : null;
+      const yTree = y?.mode === MODE_TREE ? y.oid : null;
+      if ((xTree !== null || yTree !== null) && wanted(`${path}/`)) out.push(...(await this.changedPaths(xTree, yTree, wanted, `${path}/`)));
+      if ((x && x.mode !== MODE_TREE) || (y && y.mode !== MODE_TREE)) out.push(path);
+    };
+    for (const y of b) {
+      const name = y.name.toString('utf8');
+      await visit(name, old.get(name), y);
+      old.delete(name);
+    }
+    for (const [name, x] of old) await visit(name, x, undefined);
+    return out;
+  }
+
+  /**
+   * Writes blobs, only the trees along changed paths, and the commit, in memory; returns
+   * the commit id and the objects its parent does not have (what a push sends). Creates
+   * missing directories and files; an existing file keeps its mode.
+   */
+  async writeCommit(input: CommitInput): Promise<{ oid: string; newObjects: string[] }> {
+    const root: Dir = { files: new Map(), dirs: new Map() };
+    for (const [path, content] of input.files) {
+      const segments = splitPath(path);
+      let dir = root;
+      for (const segment of segments.slice(0, -1)) {
+        if (!dir.dirs.has(segment)) dir.dirs.set(segment, { files: new Map(), dirs: new Map() });
+        dir = dir.dirs.get(segment)!;
+      }
+      dir.files.set(segments.at(-1)!, content);
+    }
+    const base = input.parent === '' ? null : (await this.readCommit(input.parent)).tree;
+    const created = new Set<string>();
+    const tree = await this.writeTree(base, root, '', created);
+    const bytes = formatCommit({ ...input, tree });
+    const oid = this.objects.add('commit', bytes);
+    created.add(oid);
+    lruSet(this.commits, oid, parseCommit(bytes, oid));
+    lruSet(this.own, oid, [...input.files.keys()], OWN_COMMITS);
+    return { oid, newObjects: [...created] };
+  }
+
+  /** A packfile of exactly these objects (whole, undeltified), for a push. */
+  async pack(oids: string[]): Promise<Buffer> {
+    await this.init();
+    const entries: Buffer[] = [];
+    for (const oid of new Set(oids)) {
+      const staged = this.objects.get(oid);
+      if (staged) entries.push((staged.entry ??= packEntry(staged.type, staged.content)));
+      else {
+        const found = await this.cat.read(oid);
+        if (!found) throw missing(oid);
+        entries.push(packEntry(found.type as ObjectType, found.content));
+      }
+    }
+    return packOf(entries);
+  }
+
+  /**
+   * The first-parent commits of `to` after `from` (null: all), oldest first, with the
+   * paths each changed. Commits this process wrote come from memory; others from one
+   * `git log`.
+   */
+  async log(from: string | null, to: string): Promise<LogResult> {
+    if (from === to) return { commits: [], fromReached: true, shallow: false };
+    const mine: LoggedCommit[] = [];
+    for (let oid: string | undefined = to; oid !== undefined && oid !== from; ) {
+      const changed = this.own.get(oid);
+      const info: CommitInfo | undefined = changed ? this.commits.get(oid) : undefined;
+      if (!changed || !info) break;
+      mine.push({ oid, parents: info.parents, author: info.author, message: info.message, changed });
+      oid = info.parents[0];
+      if (oid === from) return { commits: mine.reverse(), fromReached: true, shallow: false };
+    }
+    await this.flush();
+    const known = from !== null && (await this.has(from));
+    const commits = parseLog(await runGit(['--git-dir', this.path, 'log', ...LOG_ARGS, to, ...(known ? [`^${from}`] : [])]));
+    const firstParent = commits[0]?.parents[0];
+    const fromReached = known && (commits.length === 0 ? from === to : firstParent === from);
+    // git shows a shallow clone's oldest commit without parents, like a root commit.
+    const shallow = !fromReached && commits.length > 0 && (await this.shallowCommits()).has(commits[0]!.oid);
+    return { commits, fromReached, shallow };
+  }
+
+  /** The id `ref` names, or null when there is no such ref. */
+  async readRef(ref: string): Promise<string | null> {
+    await this.init();
+    try {
+      return (await runGit(['--git-dir', this.path, 'rev-parse', '--quiet', '--verify', `${ref}^{commit}`])).toString().trim();
+    } catch (err) {
+      if (err instanceof GitError && err.exitCode === 1) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Moves `ref` to `to` if it is at `from` (null: whatever it is), git's way (a lock file,
+   * checked under the lock). Stores the objects first: a ref never names a missing
+   * object. Resolves with null, or why the ref was not moved.
+   */
+  async updateRef(ref: string, to: string, from: string | null): Promise<string | null> {
+    await this.flush();
+    try {
+      await runGit(['--git-dir', this.path, 'update-ref', ref, to, ...(from === null ? [] : [from])], { env: this.durable() });
+      if (this.opts.fsync) await syncDir(dirname(join(this.path, ref)));
+      return null;
+    } catch (err) {
+      if (err instanceof GitError) return err.stderr.trim().split('\n').pop() ?? 'rejected';
+      throw err;
+    }
+  }
+
+  /** Runs `git fetch <args>` on this gitdir once every written object is stored (a fetch offers them as haves). */
+  async fetch(args: string[], opts: { env: Record<string, string>; timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+    await this.flush();
+    await runGit(['--git-dir', this.path, 'fetch', '--quiet', '--no-tags', '--update-head-ok', ...args], opts);
+  }
+
+  /** Resolves once every object written so far is stored (and durable, with `fsync`); rethrows a failed store. */
+  async flush(): Promise<void> {
+    await this.init();
+    await this.objects.flush();
+  }
+
+  /** Stops the reader once everything is stored. */
+  async close(): Promise<void> {
+    await this.flush().finally(() => this.cat.close());
+  }
+
+  private async has(oid: string): Promise<boolean> {
+    await this.init();
+    return this.commits.has(oid) || (await this.cat.read(oid)) !== null;
+  }
+
+  private async shallowCommits(): Promise<Set<string>> {
+    const text = await readFile(join(this.path, 'shallow'), 'utf8').catch(() => '');
+    return new Set(text.split('\n').filter(Boolean));
+  }
+
+  private durable(): Record<string, string> {
+    return this.opts.fsync ? configEnv([['core.fsync', 'objects,derived-metadata,reference'], ['core.fsyncMethod', 'fsync']]) : {};
+  }
+
+  private async readTree(oid: string): Promise<TreeEntry[]> {
+    let entries = this.trees.get(oid);
+    if (!entries) entries = parseTree(await this.read(oid, 'tree'), oid);
+    lruSet(this.trees, oid, entries);
+    return entries;
+  }
+
+  /** Content of object `oid`, which must be of `type`: from memory, else from git. */
+  private async read(oid: string, type: ObjectType): Promise<Uint8Array> {
+    if (oid === EMPTY_TREE_OID && type === 'tree') return new Uint8Array(0);
+    const staged = this.objects.get(oid);
+    if (!staged) await this.init();
+    const found = staged ?? (await this.cat.read(oid));
+    if (!found) throw missing(oid);
+    if (found.type !== type) throw new KipError('INTERNAL', `object ${oid} is a ${found.type}, expected a ${type}`, { oid });
+    return found.content;
+  }
+
+  /** Rewrites tree `base` (null: none yet) with `changes`; returns the new tree's id. */
+  private async writeTree(base: string | null, changes: Dir, prefix: string, created: Set<string>): Promise<string> {
+    // A copy: cached arrays are shared and must stay as they were.
+    const entries = base === null ? [] : [...(await this.readTree(base))];
+    // Only what differs from the base is new, to the remote and to the gitdir (an
+    // unchanged file sends and stores nothing).
+    const existing = (name: string, isDir: boolean) => {
+      const entry = entries[findEntry(entries, name)];
+      if (entry && (entry.mode === MODE_TREE) !== isDir) {
+        throw new KipError('INTERNAL', `cannot write ${prefix}${name}: it is a ${isDir ? 'file' : 'directory'} in the repo`, { path: `${prefix}${name}` });
+      }
+      return entry;
+    };
+    const put = (name: string, mode: string, oid: string, before: TreeEntry | undefined) => {
+      if (before) entries[entries.indexOf(before)] = { ...before, oid };
+      else insertEntry(entries, { mode, name: Buffer.from(name, 'utf8'), oid });
+    };
+    for (const [name, content] of changes.files) {
+      const before = existing(name, false);
+      // A copy of the content: the caller may reuse its buffer before the object is stored.
+      const oid = this.objects.add('blob', Buffer.from(content), before?.oid);
+      if (oid !== before?.oid) created.add(oid);
+      put(name, MODE_FILE, oid, before);
+    }
+    for (const [name, sub] of changes.dirs) {
+      const before = existing(name, true);
+      put(name, MODE_TREE, await this.writeTree(before?.oid ?? null, sub, `${prefix}${name}/`, created), before);
+    }
+    const oid = this.objects.add('tree', serializeTree(entries), base);
+    if (oid !== base) created.add(oid);
+    lruSet(this.trees, oid, entries);
+    return oid;
+  }
+}
+
+/** Changes below one directory, grouped so every tree on the way is written once. */
+interface Dir {
+  files: Map<string, Uint8Array>;
+  dirs: Map<string, Dir>;
+}
+
+function missing(oid: string): KipError {
+  return new KipError('INTERNAL', `object ${oid} is not in the local git store`, { oid });
+}
+
+/** Inserts as newest and drops the oldest beyond `limit` (a Map keeps insertion order). */
+function lruSet<V>(map: Map<string, V>, key: string, value: V, limit = CACHE_SIZE): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > limit) map.delete(map.keys().next().value!);
+}
