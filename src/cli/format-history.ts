@@ -1,16 +1,8 @@
+import type { HistoryRevision } from '../api-types.js';
 import { relativeTime } from './relative-time.js';
 
-/** One row of `GET …/history`. */
-export interface HistoryRow {
-  revision: number;
-  image: string | null;
-  commit: string | null;
-  trigger: string;
-  timestamp: string;
-  current: boolean;
-  /** A later rollback or `git revert` took the app away from this revision (DESIGN.md); absent from older bridges. */
-  undone?: boolean;
-}
+/** One row of `GET …/history`: what the table shows of it (`undone` is absent from older bridges). */
+export type HistoryRow = Pick<HistoryRevision, 'revision' | 'image' | 'commit' | 'trigger' | 'timestamp' | 'current'> & { undone?: boolean };
 
 /** Kipper's own column widths (IMAGE 34, COMMIT 8, TRIGGER 9, each followed by one space), less the gap. */
 const MIN_WIDTH = { revision: 2, image: 33, commit: 7, trigger: 8 };
@@ -42,8 +34,6 @@ export function formatHistory(rows: HistoryRow[], now: number = Date.now()): str
     Math.max(MIN_WIDTH.trigger, widest(3)),
   ];
   return cells
-    .map(([n, ...rest]) =>
-      [n!.padStart(widths[0]!), ...rest.map((c, i) => (i + 1 < widths.length ? c.padEnd(widths[i + 1]!) : c))].join(GAP).trimEnd(),
-    )
+    .map(([n, ...rest]) => [n!.padStart(widths[0]!), ...rest.map((c, i) => (i + 1 < widths.length ? c.padEnd(widths[i + 1]!) : c))].join(GAP).trimEnd())
     .join('\n');
 }

@@ -82,7 +82,7 @@ main(process.argv.slice(2)).then(
       process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     }
     const message = err instanceof Error ? err.message : String(err);
-    // One line, always (DESIGN.md "Admin API and CLI"); the help is a command away.
+    // One line, always (docs/design.md "Admin API and CLI"); the help is a command away.
     process.stderr.write(`Error: ${message.split('\n')[0]}\n`);
     process.exit(exitCodeOf(err));
   },

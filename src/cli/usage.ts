@@ -46,7 +46,8 @@ const COMMANDS: CommandHelp[] = [
   {
     name: 'history',
     usage: 'kip app history <app>',
-    summary: "Show an app's revisions from git, newest first: (current) marks the newest, (undone) one\nthat a later rollback or git revert took the app away from.",
+    summary:
+      "Show an app's revisions from git, newest first: (current) marks the newest, (undone) one\nthat a later rollback or git revert took the app away from.",
     flags: [],
     example: 'kip app history api --project demo --environment test',
     namespaced: true,
@@ -54,7 +55,8 @@ const COMMANDS: CommandHelp[] = [
   {
     name: 'rollback',
     usage: 'kip app rollback <app> [--revision N]',
-    summary: 'Roll an app back with a new commit: to the newest earlier revision that is not undone and\nwhose value differs from the current one, or to revision N.',
+    summary:
+      'Roll an app back with a new commit: to the newest earlier revision that is not undone and\nwhose value differs from the current one, or to revision N.',
     flags: [['--revision N', 'the revision to go back to (a number from `kip app history`)']],
     example: 'kip app rollback api --revision 2 --project demo --environment test',
     namespaced: true,

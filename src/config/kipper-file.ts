@@ -41,7 +41,10 @@ const webhookEntry = z.object({ generation: z.number().int().min(1) }).loose();
 const fileSchema = z
   .object({
     apps: z.array(appSchema).default([]),
-    webhooks: z.record(z.string(), webhookEntry).nullish().transform((v) => v ?? {}),
+    webhooks: z
+      .record(z.string(), webhookEntry)
+      .nullish()
+      .transform((v) => v ?? {}),
   })
   .loose();
 

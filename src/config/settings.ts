@@ -23,7 +23,6 @@ export interface Settings {
   deployTimeoutMs: number;
 }
 
-
 const optional = z
   .string()
   .optional()

@@ -5,7 +5,7 @@ import { describeValue } from '../history/app-value.js';
 import type { Revision } from '../history/revision-index.js';
 import { parseImageReference, type ImageReference } from '../manifests/image-reference.js';
 import type { Signature } from '../repo/git-objects.js';
-import type { WriteQueue } from '../repo/write-queue.js';
+import type { WriteQueue } from './write-queue.js';
 import { assertTakesImages, imageRequestFor, type DeployRequest } from './deploy-request.js';
 import type { HistoryService } from './history-service.js';
 import { commitEdit, imageEdit, type DeployTrigger, type EditExtras } from './image-edit.js';
@@ -41,7 +41,9 @@ export class DeployService {
     await this.config.beforeWrite();
     const common = { appId: app.id, trigger, configAt: this.config.at.bind(this.config), ...options.extras };
     const edit =
-      request.kind === 'image' ? imageEdit({ ...common, image: request.image, sourceCommit: request.commit }) : commitEdit({ ...common, sourceCommit: request.commit });
+      request.kind === 'image'
+        ? imageEdit({ ...common, image: request.image, sourceCommit: request.commit })
+        : commitEdit({ ...common, sourceCommit: request.commit });
     const outcome = await this.queue.submit(edit, { deadline, ...(options.signal ? { signal: options.signal } : {}) });
     const revision = await this.history.revisionAt(app.id, outcome.configCommit, deadline);
     const written = {
@@ -67,7 +69,9 @@ export class DeployService {
     };
     const target = plan.target.value;
     const request: DeployRequest =
-      'commit' in target ? { kind: 'commit', commit: target.commit } : { kind: 'image', image: rollbackImage(app.id, plan.target), commit: plan.target.sourceCommit ?? undefined };
+      'commit' in target
+        ? { kind: 'commit', commit: target.commit }
+        : { kind: 'image', image: rollbackImage(app.id, plan.target), commit: plan.target.sourceCommit ?? undefined };
     const result = await this.deploy(app, request, 'rollback', { extras });
     if (result.status === 'unchanged') throw new KipError('ALREADY_CURRENT', `${app.id} already runs ${describeValue(target)}`, { app: app.id });
     return {

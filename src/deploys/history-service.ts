@@ -2,7 +2,7 @@ import { loadIndex, saveIndex } from '../history/index-file.js';
 import { RevisionIndex, type Revision } from '../history/revision-index.js';
 import type { Logger } from '../log.js';
 import type { Remote } from '../repo/remote.js';
-import type { WriteQueue } from '../repo/write-queue.js';
+import type { WriteQueue } from './write-queue.js';
 import type { RepoConfig } from './repo-config.js';
 
 /**

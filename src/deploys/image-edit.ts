@@ -5,7 +5,7 @@ import { assertOneRepository } from '../manifests/assert-one-repository.js';
 import type { ImageReference } from '../manifests/image-reference.js';
 import { setCommit } from '../manifests/set-commit.js';
 import { isWorkload, setImage, type EditResult, type ImageMatch } from '../manifests/set-image.js';
-import type { Edit, TreeView } from '../repo/write-queue.js';
+import type { Edit, TreeView } from './write-queue.js';
 
 /** Why a deploy commit was written (the `Kipper-Trigger` trailer). */
 export type DeployTrigger = 'webhook' | 'manual' | 'promotion' | 'rollback';
@@ -33,8 +33,7 @@ export function imageEdit(input: ImageEditInput): Edit<null> {
     source: 'image',
     value: input.image.raw,
     trailers: { image: input.image.raw },
-    editText: (text, app) =>
-      setImage(text, { image: input.image, container: app.container, workload: app.workload, app: app.id }),
+    editText: (text, app) => setImage(text, { image: input.image, container: app.container, workload: app.workload, app: app.id }),
     checkMatches: checkNamedContainers,
     lookedFor: (app) =>
       `containers/initContainers with image repository ${input.image.repository}` +
@@ -65,7 +64,10 @@ export function commitEdit(input: DeployEditInput & { sourceCommit: string }): E
 function checkNamedContainers(app: AppConfig, matches: readonly ImageMatch[]): void {
   if (app.container === undefined || app.workload !== undefined) return;
   const named = matches.filter((match) => isWorkload(match.kind));
-  assertOneRepository(named.map((match) => ({ workload: match.workload, image: match.before })), app.container);
+  assertOneRepository(
+    named.map((match) => ({ workload: match.workload, image: match.before })),
+    app.container,
+  );
 }
 
 interface Flavour {

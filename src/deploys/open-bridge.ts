@@ -10,7 +10,7 @@ import { HttpRemote } from '../repo/http-remote.js';
 import { LocalRemote } from '../repo/local-remote.js';
 import type { Remote } from '../repo/remote.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
-import { WriteQueue, type PushEvent } from '../repo/write-queue.js';
+import { WriteQueue, type PushEvent } from './write-queue.js';
 import { DeployService, signatureOf } from './deploy-service.js';
 import { HistoryService } from './history-service.js';
 import { RepoConfig } from './repo-config.js';
@@ -43,7 +43,8 @@ export interface Bridge {
  * Resolves once the config repo has been fetched.
  */
 export async function openBridge(settings: Settings, log: Logger): Promise<Bridge> {
-  if ((await gitVersion()) === null) throw new KipError('CONFIG_INVALID', 'the git binary was not found: install git (the bridge stores the config repo with it)');
+  if ((await gitVersion()) === null)
+    throw new KipError('CONFIG_INVALID', 'the git binary was not found: install git (the bridge stores the config repo with it)');
   await mkdir(settings.dataDir, { recursive: true, mode: 0o700 });
   const secretKey = await loadOrCreateSecret(settings.dataDir, SECRET_KEY_FILE, settings.secretKey);
   const adminToken = await loadOrCreateSecret(settings.dataDir, ADMIN_TOKEN_FILE, settings.adminToken);

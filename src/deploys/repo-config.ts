@@ -1,7 +1,7 @@
 import { KIPPER_FILE, parseKipperFile, type AppConfig, type KipperConfig } from '../config/kipper-file.js';
 import { KipError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { TreeView } from '../repo/write-queue.js';
+import type { TreeView } from './write-queue.js';
 
 /** The error for an app that kipper.yaml does not list (admin API: 404). */
 export function appNotFound(id: string): KipError {

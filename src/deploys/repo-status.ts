@@ -1,5 +1,5 @@
 import type { KipError } from '../errors.js';
-import type { WriteQueue } from '../repo/write-queue.js';
+import type { WriteQueue } from './write-queue.js';
 
 /** How often others' pushes are looked for when idle. */
 export const POLL_INTERVAL_MS = 5_000;
@@ -79,7 +79,8 @@ export class RepoStatus {
     const unavailable = (reason: string) => ({ reason, code: 'REPO_UNAVAILABLE' as const });
     if (!this.queue.hasHead) return unavailable('the config repo has not been fetched yet');
     const config = this.configProblem();
-    if (config) return { reason: `${config.message} (at ${this.queue.head.slice(0, 12)}); deploys answer 422 CONFIG_INVALID until it is fixed`, code: 'CONFIG_INVALID' };
+    if (config)
+      return { reason: `${config.message} (at ${this.queue.head.slice(0, 12)}); deploys answer 422 CONFIG_INVALID until it is fixed`, code: 'CONFIG_INVALID' };
     if (this.queue.lastError) return unavailable(this.queue.lastError.message);
     const waitingMs = this.lookingSince === null ? 0 : Date.now() - this.lookingSince;
     if (waitingMs > HANG_MS) return unavailable(`the config repo has not answered for ${Math.round(waitingMs / 1000)} s`);

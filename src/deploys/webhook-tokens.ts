@@ -3,7 +3,7 @@ import { setWebhookGeneration } from '../config/set-webhook-generation.js';
 import { deriveWebhookToken } from '../config/tokens.js';
 import { KipError } from '../errors.js';
 import { formatCommitMessage } from '../history/trailers.js';
-import type { WriteQueue } from '../repo/write-queue.js';
+import type { WriteQueue } from './write-queue.js';
 import type { HistoryService } from './history-service.js';
 import { appNotFound, type RepoConfig } from './repo-config.js';
 

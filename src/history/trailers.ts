@@ -1,4 +1,4 @@
-/** Kipper's commit trailers (DESIGN.md "Commits"), in the order they are written. */
+/** Kipper's commit trailers (docs/design.md "Commits"), in the order they are written. */
 export interface KipperTrailers {
   app?: string;
   image?: string;

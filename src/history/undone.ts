@@ -1,7 +1,7 @@
 import type { Revision } from './revision-index.js';
 
 /**
- * The revisions of one app that were undone (DESIGN.md "History and rollback"): a later
+ * The revisions of one app that were undone (docs/design.md "History and rollback"): a later
  * rollback took the app away from every revision after its target, and a `git revert`
  * took it away from the commit it names. Pure: revisions (oldest first) in, numbers out.
  * A rollback must never bring back what someone deliberately undid (issue #9).

@@ -11,9 +11,7 @@ import { historyJson } from '../history/history-json.js';
 import { adminAuth } from './admin-auth.js';
 
 const rollbackBody = z.object({ revision: z.number().int().positive().optional() }).strict();
-const promoteBody = z
-  .object({ to: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be the target namespace, e.g. yourr-name-prod') })
-  .strict();
+const promoteBody = z.object({ to: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be the target namespace, e.g. yourr-name-prod') }).strict();
 
 /** Validate an admin request body with `schema`, reporting every field as `path: message`. */
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {

@@ -3,7 +3,8 @@ import { KipError } from '../errors.js';
 import { serveGitHttpBackend } from './git-http-backend.js';
 
 /** What a read-only smart/dumb HTTP clone may ask for (git-upload-pack, never receive-pack). */
-const READABLE = /^\/(info\/refs|git-upload-pack|HEAD|objects\/[0-9a-f]{2}\/[0-9a-f]{38}|objects\/pack\/pack-[0-9a-f]{40}\.(pack|idx)|objects\/info\/(packs|alternates|http-alternates))$/;
+const READABLE =
+  /^\/(info\/refs|git-upload-pack|HEAD|objects\/[0-9a-f]{2}\/[0-9a-f]{38}|objects\/pack\/pack-[0-9a-f]{40}\.(pack|idx)|objects\/info\/(packs|alternates|http-alternates))$/;
 
 /**
  * `/git/config.git`: the embedded config repo, read-only over git's smart HTTP, so Argo

@@ -51,14 +51,18 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger): Router {
     res.locals.app = id.length > 200 ? `${id.slice(0, 200)}…` : id;
     const app = await bridge.config.findApp(id);
     const readBody = () =>
-      new Promise<Buffer>((resolve, reject) => readRaw(req, res, (err?: unknown) => (err ? reject(err) : resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)))));
+      new Promise<Buffer>((resolve, reject) =>
+        readRaw(req, res, (err?: unknown) => (err ? reject(err) : resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)))),
+      );
     let received;
     try {
       received = await verifyAndReceive({ headers: req.headers, readBody }, app ? bridge.webhooks.token(app.id) : null);
     } catch (err) {
       const address = req.socket.remoteAddress ?? 'unknown';
       if (isKipError(err, 'UNAUTHORIZED') && limiter.fail(address)) {
-        throw new KipError('TOO_MANY_REQUESTS', 'too many failed authorisations from this address; wait and check the token', { retryAfter: limiter.retryAfter(address) });
+        throw new KipError('TOO_MANY_REQUESTS', 'too many failed authorisations from this address; wait and check the token', {
+          retryAfter: limiter.retryAfter(address),
+        });
       }
       throw err;
     }

@@ -15,7 +15,7 @@ export interface FileSites {
  * The image sites of a file. When `app` has image markers in the file (`ns/app`,
  * `:name`, `:tag`, `:digest`), those are the only sites: a marker says exactly where
  * the image goes, so automatic matching, which could also hit a copy of the image
- * elsewhere in the file, is off (DESIGN.md "The config repo"). Otherwise the automatic
+ * elsewhere in the file, is off (docs/design.md "The config repo"). Otherwise the automatic
  * finders' sites, minus any that would write a scalar carrying a marker: that scalar
  * belongs to the app its marker names (or is a commit), and is left alone.
  */

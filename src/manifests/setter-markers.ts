@@ -2,7 +2,7 @@
  * `$kipper` setter markers, after Flux's image-automation setters
  * (https://fluxcd.io/flux/guides/image-update/#configure-image-update-for-custom-resources):
  * a line comment `# {"$kipper": "<namespace>/<app>[:part]"}` right after a scalar says
- * that the scalar holds that app's image, or one part of it. See DESIGN.md "The config repo".
+ * that the scalar holds that app's image, or one part of it. See docs/design.md "The config repo".
  */
 import { isScalar, type Document, type Scalar, type YAMLMap } from 'yaml';
 import { walkNodes } from './walk-nodes.js';

@@ -161,8 +161,21 @@ export function parseCommit(bytes: Uint8Array, oid: string): CommitInfo {
   const author = rest.get('author');
   const committer = rest.get('committer');
   if (author === undefined || committer === undefined) throw corrupt('no author or committer');
-  const message = split < 0 ? '' : text.slice(split + 2).replace(/\r/g, '').replace(/^\n+/, '').replace(/\n+$/, '');
-  return { tree: valueOf(headers[0]!), parents, message: `${message}\n`, author: parseSignature(author, corrupt), committer: parseSignature(committer, corrupt) };
+  const message =
+    split < 0
+      ? ''
+      : text
+          .slice(split + 2)
+          .replace(/\r/g, '')
+          .replace(/^\n+/, '')
+          .replace(/\n+$/, '');
+  return {
+    tree: valueOf(headers[0]!),
+    parents,
+    message: `${message}\n`,
+    author: parseSignature(author, corrupt),
+    committer: parseSignature(committer, corrupt),
+  };
 }
 
 /** `Name <email> <seconds> <+hhmm>`; the offset becomes minutes west of UTC (0 stays as written, even -0). */

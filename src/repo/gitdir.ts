@@ -18,8 +18,23 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { KipError } from '../errors.js';
 import {
-  EMPTY_TREE_OID, MODE_EXEC, MODE_FILE, MODE_TREE, findEntry, formatCommit, insertEntry, packEntry, packOf,
-  parseCommit, parseTree, serializeTree, splitPath, type CommitInfo, type ObjectType, type Signature, type TreeEntry,
+  EMPTY_TREE_OID,
+  MODE_EXEC,
+  MODE_FILE,
+  MODE_TREE,
+  findEntry,
+  formatCommit,
+  insertEntry,
+  packEntry,
+  packOf,
+  parseCommit,
+  parseTree,
+  serializeTree,
+  splitPath,
+  type CommitInfo,
+  type ObjectType,
+  type Signature,
+  type TreeEntry,
 } from './git-objects.js';
 import { LOG_ARGS, parseLog, type LoggedCommit } from './git-log.js';
 import { CatFile, GitError, configEnv, runGit } from './git-process.js';
@@ -42,7 +57,6 @@ export interface LogResult {
   /** The oldest commit's parent is missing here: a shallow clone, so the history is partial. */
   shallow: boolean;
 }
-
 
 const CACHE_SIZE = 256;
 /** The commits we wrote, with the paths each changed: `log` needs no git for them. */
@@ -72,12 +86,20 @@ export class Gitdir {
   /** Creates the repo if needed and sets what the bridge relies on; memoised. */
   init(): Promise<void> {
     this.ready ??= (async () => {
-      const exists = await readFile(join(this.path, 'HEAD')).then(() => true, () => false);
+      const exists = await readFile(join(this.path, 'HEAD')).then(
+        () => true,
+        () => false,
+      );
       if (!exists) await runGit(['init', '--quiet', '--bare', `--initial-branch=${this.opts.branch}`, this.path]);
       // Ours to repack, between our own writes (git's auto gc would run inside a fetch);
       // fetched objects stay in their pack (a loose file each costs more to write and read);
       // no commit-graph, which a shallow repo cannot use anyway.
-      const settings = [['gc.auto', '0'], ['maintenance.auto', 'false'], ['fetch.unpackLimit', '1'], ['fetch.writeCommitGraph', 'false']];
+      const settings = [
+        ['gc.auto', '0'],
+        ['maintenance.auto', 'false'],
+        ['fetch.unpackLimit', '1'],
+        ['fetch.writeCommitGraph', 'false'],
+      ];
       for (const [key, value] of settings) {
         await runGit(['--git-dir', this.path, 'config', key!, value!]);
       }
@@ -204,7 +226,7 @@ export class Gitdir {
   async log(from: string | null, to: string): Promise<LogResult> {
     if (from === to) return { commits: [], fromReached: true, shallow: false };
     const mine: LoggedCommit[] = [];
-    for (let oid: string | undefined = to; oid !== undefined && oid !== from; ) {
+    for (let oid: string | undefined = to; oid !== undefined && oid !== from;) {
       const changed = this.own.get(oid);
       const info: CommitInfo | undefined = changed ? this.commits.get(oid) : undefined;
       if (!changed || !info) break;
@@ -278,7 +300,12 @@ export class Gitdir {
   }
 
   private durable(): Record<string, string> {
-    return this.opts.fsync ? configEnv([['core.fsync', 'objects,derived-metadata,reference'], ['core.fsyncMethod', 'fsync']]) : {};
+    return this.opts.fsync
+      ? configEnv([
+          ['core.fsync', 'objects,derived-metadata,reference'],
+          ['core.fsyncMethod', 'fsync'],
+        ])
+      : {};
   }
 
   private async readTree(oid: string): Promise<TreeEntry[]> {

@@ -104,7 +104,10 @@ export class HttpRemote implements Remote {
     if (res.status === 401 || res.status === 403) return unreachable(`HTTP ${res.status}`, this.auth.refused(res.status, 'push to', this.description));
     if (res.status !== 200) return unreachable(`HTTP ${res.status}`, `push to ${this.description} failed: HTTP ${res.status}`);
     if (!res.type.startsWith('application/x-git-receive-pack-result')) {
-      return unreachable(`HTTP 200 ${res.type || 'untyped'}`, `push to ${this.description} got a ${res.type || 'untyped'} answer, not git's: is KIPPER_REPO_URL the repo's clone URL?`);
+      return unreachable(
+        `HTTP 200 ${res.type || 'untyped'}`,
+        `push to ${this.description} got a ${res.type || 'untyped'} answer, not git's: is KIPPER_REPO_URL the repo's clone URL?`,
+      );
     }
     let report;
     try {
@@ -140,7 +143,11 @@ export class HttpRemote implements Remote {
     } catch (err) {
       const timedOut = err instanceof Error && err.name === 'AbortError';
       const detail = this.auth.redact(err instanceof Error ? err.message : String(err));
-      throw this.unavailable(timedOut ? 'timeout' : 'git fetch failed', timedOut ? `fetch from ${this.description} timed out` : `fetch from ${this.description}: ${detail}`, { detail });
+      throw this.unavailable(
+        timedOut ? 'timeout' : 'git fetch failed',
+        timedOut ? `fetch from ${this.description} timed out` : `fetch from ${this.description}: ${detail}`,
+        { detail },
+      );
     }
   }
 
@@ -164,7 +171,8 @@ export class HttpRemote implements Remote {
       throw this.unavailable(this.auth.networkAnswer(err), `fetch from ${this.description} failed: ${this.auth.describe(err, this.timeoutMs)}`);
     }
     const answer = `HTTP ${res.status}`;
-    if (res.status === 401 || res.status === 403) throw this.unavailable(answer, this.auth.refused(res.status, 'fetch from', this.description), { status: res.status });
+    if (res.status === 401 || res.status === 403)
+      throw this.unavailable(answer, this.auth.refused(res.status, 'fetch from', this.description), { status: res.status });
     if (res.status === 404) throw this.unavailable(answer, `${this.description} was not found (HTTP 404): check KIPPER_REPO_URL`, { status: 404 });
     if (res.status !== 200) throw this.unavailable(answer, `fetch from ${this.description} failed: HTTP ${res.status}`, { status: res.status });
     const notGit = () => this.unavailable('not git', `${this.description} did not answer as a git smart-HTTP server: is KIPPER_REPO_URL the repo's clone URL?`);
@@ -181,7 +189,10 @@ export class HttpRemote implements Remote {
       const space = line.indexOf(' ');
       if (space === 40 && line.slice(space + 1).split('\0')[0] === this.ref && line.slice(0, 40) !== ZERO_OID) return line.slice(0, 40);
     }
-    throw this.unavailable('no such branch', `branch ${this.branch} does not exist in ${this.description}: check KIPPER_REPO_BRANCH (an empty repo needs a first commit with kipper.yaml)`);
+    throw this.unavailable(
+      'no such branch',
+      `branch ${this.branch} does not exist in ${this.description}: check KIPPER_REPO_BRANCH (an empty repo needs a first commit with kipper.yaml)`,
+    );
   }
 
   private async request(path: string, signal: AbortSignal | undefined, init: RequestInit = {}): Promise<{ status: number; type: string; bytes: Uint8Array }> {
@@ -209,7 +220,12 @@ export class HttpRemote implements Remote {
 
   /** REPO_UNAVAILABLE with what the remote answered (`data.answer`, for logs), redacted. */
   private unavailable(answer: string, message: string, extra: Record<string, unknown> = {}): KipError {
-    return new KipError('REPO_UNAVAILABLE', this.auth.redact(message), { remote: this.description, branch: this.branch, answer: this.auth.redact(answer), ...extra });
+    return new KipError('REPO_UNAVAILABLE', this.auth.redact(message), {
+      remote: this.description,
+      branch: this.branch,
+      answer: this.auth.redact(answer),
+      ...extra,
+    });
   }
 }
 

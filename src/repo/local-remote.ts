@@ -25,7 +25,10 @@ export class LocalRemote implements Remote {
   async fetch(): Promise<string> {
     const head = await this.readHead();
     if (head === null) {
-      throw new KipError('REPO_UNAVAILABLE', `branch ${this.ref.slice(11)} does not exist in ${this.gitdir.path}`, { remote: this.description, answer: 'no such branch' });
+      throw new KipError('REPO_UNAVAILABLE', `branch ${this.ref.slice(11)} does not exist in ${this.gitdir.path}`, {
+        remote: this.description,
+        answer: 'no such branch',
+      });
     }
     return head;
   }

@@ -6,9 +6,7 @@ export type Authorization = 'token' | 'gitlab' | 'github';
 
 /** The credential a request carries, taken from its headers (the first kind present wins). */
 export type Credential =
-  | { kind: 'token'; header: 'X-Kipper-Token' | 'X-Skipper-Token'; value: string }
-  | { kind: 'gitlab'; value: string }
-  | { kind: 'github'; signature: string };
+  { kind: 'token'; header: 'X-Kipper-Token' | 'X-Skipper-Token'; value: string } | { kind: 'gitlab'; value: string } | { kind: 'github'; signature: string };
 
 /**
  * The credential of a request, by any one of the ways CI systems and git providers send

@@ -53,7 +53,10 @@ function unauthorized(credential: Credential | null): KipError {
   const how = 'see `kip app webhook status`';
   switch (credential?.kind) {
     case 'gitlab':
-      return new KipError('UNAUTHORIZED', `X-Gitlab-Token (the GitLab webhook's Secret token) is not this app's current webhook token, or its webhook is disabled; ${how}`);
+      return new KipError(
+        'UNAUTHORIZED',
+        `X-Gitlab-Token (the GitLab webhook's Secret token) is not this app's current webhook token, or its webhook is disabled; ${how}`,
+      );
     case 'github':
       return new KipError(
         'UNAUTHORIZED',

@@ -33,7 +33,10 @@ export async function generateHistoryRepo(server: GitServer, name: string, apps:
     chunks.push(commit(i, msg, blob(file(id), deploymentYaml(name, id.split('/')[0]!, image))));
   }
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('git', ['--git-dir', bare, 'fast-import', '--quiet'], { env: { ...process.env, ...GIT_TEST_ENV }, stdio: ['pipe', 'ignore', 'inherit'] });
+    const child = spawn('git', ['--git-dir', bare, 'fast-import', '--quiet'], {
+      env: { ...process.env, ...GIT_TEST_ENV },
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`fast-import exited ${code}`))));
     child.stdin.end(chunks.join(''));
   });
@@ -81,7 +84,12 @@ export async function historyBench(server: GitServer, rss: (pid: number) => Prom
     const [ms] = await timed(() => git(['--git-dir', bare, 'log', '--first-parent', '--format=%H%x00%an%x00%at%x00%B%x01', 'main', '--', path]));
     native.push(ms);
   }
-  const env = { KIPPER_REPO_URL: server.url('history.git'), KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN, KIPPER_LOG_LEVEL: 'warn' };
+  const env = {
+    KIPPER_REPO_URL: server.url('history.git'),
+    KIPPER_SECRET_KEY: TEST_SECRET_KEY,
+    KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    KIPPER_LOG_LEVEL: 'warn',
+  };
   let bridge = await startBridge(env);
   const [coldFirstMs, revisions] = await timed(() => historyOnce(bridge, app));
   const warm: number[] = [];

@@ -54,12 +54,7 @@ export function git(args: readonly string[], opts: GitOptions = {}): Promise<str
  * accepts pushes over http-backend. With `seedDir`, its files become the first commit
  * on `branch` (written through a temporary index, no clone needed). Returns the path.
  */
-export async function createBareRepo(
-  root: string,
-  name: string,
-  seedDir?: string,
-  branch = 'main',
-): Promise<string> {
+export async function createBareRepo(root: string, name: string, seedDir?: string, branch = 'main'): Promise<string> {
   const bare = join(root, name);
   await mkdir(bare, { recursive: true });
   await git(['init', '--quiet', '--bare', `--initial-branch=${branch}`, bare]);
@@ -71,9 +66,7 @@ export async function createBareRepo(
       const env = { GIT_INDEX_FILE: join(tmp, 'index') };
       await git(['--git-dir', bare, '--work-tree', seedDir, 'add', '--all', '.'], { env });
       const tree = (await git(['--git-dir', bare, 'write-tree'], { env })).trim();
-      const commit = (
-        await git(['--git-dir', bare, 'commit-tree', tree, '-m', 'seed config repo'], { env })
-      ).trim();
+      const commit = (await git(['--git-dir', bare, 'commit-tree', tree, '-m', 'seed config repo'], { env })).trim();
       await git(['--git-dir', bare, 'update-ref', `refs/heads/${branch}`, commit]);
       // Packed, like any server repo that received its history by a push; thousands of
       // loose objects would make every server-side connectivity check slow.

@@ -86,9 +86,7 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
       remoteUser = checkBasicAuth(req, opts.auth);
       if (remoteUser === undefined) {
         req.resume();
-        res
-          .writeHead(401, { 'WWW-Authenticate': 'Basic realm="kipper-test"', 'Content-Type': 'text/plain' })
-          .end('authentication required\n');
+        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="kipper-test"', 'Content-Type': 'text/plain' }).end('authentication required\n');
         return;
       }
     }

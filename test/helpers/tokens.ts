@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 
-/** DESIGN.md's token derivation, written out independently of src/ for tests. */
+/** docs/design.md's token derivation, written out independently of src/ for tests. */
 export function tokenFor(secretKey: string, app: string, generation: number): string {
   return createHmac('sha256', secretKey).update(`${app}:${generation}`).digest('hex');
 }

@@ -48,11 +48,28 @@ const CASES: Bad[] = [
   { name: 'a __proto__ key', body: `{"image":"${GOOD}","__proto__":{"admin":true}}`, status: 400, code: 'INVALID_BODY' },
   { name: 'a constructor key', body: `{"constructor":{"prototype":{"x":1}},"image":"${GOOD}"}`, status: 400, code: 'INVALID_BODY' },
   { name: 'a huge extra field', body: json({ image: GOOD, notes: 'x'.repeat(60_000) }), status: 400, code: 'INVALID_BODY' },
-  { name: 'a body of 64 KiB + 1', body: json({ image: GOOD, pad: 'x'.repeat(64 * 1024 - 24) }).padEnd(64 * 1024 + 1, ' '), status: 413, code: 'PAYLOAD_TOO_LARGE' },
-  { name: 'a gzip bomb', headers: { 'content-encoding': 'gzip' }, body: gzipSync(Buffer.alloc(10 * 1024 * 1024, 0x20)), status: 413, code: 'PAYLOAD_TOO_LARGE' },
+  {
+    name: 'a body of 64 KiB + 1',
+    body: json({ image: GOOD, pad: 'x'.repeat(64 * 1024 - 24) }).padEnd(64 * 1024 + 1, ' '),
+    status: 413,
+    code: 'PAYLOAD_TOO_LARGE',
+  },
+  {
+    name: 'a gzip bomb',
+    headers: { 'content-encoding': 'gzip' },
+    body: gzipSync(Buffer.alloc(10 * 1024 * 1024, 0x20)),
+    status: 413,
+    code: 'PAYLOAD_TOO_LARGE',
+  },
   { name: 'an unknown content encoding', headers: { 'content-encoding': 'br-unknown' }, body: image(GOOD), status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
   { name: 'a text/plain content type', headers: { 'content-type': 'text/plain' }, body: image(GOOD), status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
-  { name: 'a form content type', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: image(GOOD), status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  {
+    name: 'a form content type',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: image(GOOD),
+    status: 415,
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+  },
   // methods
   { name: 'GET on the webhook', method: 'GET', body: undefined, status: 405, code: 'METHOD_NOT_ALLOWED' },
   { name: 'PUT on the webhook', method: 'PUT', body: image(GOOD), status: 405, code: 'METHOD_NOT_ALLOWED' },
@@ -92,22 +109,88 @@ const CASES: Bad[] = [
   // authorisation
   { name: 'no token', headers: { 'x-kipper-token': '' }, body: image(GOOD), status: 401, code: 'UNAUTHORIZED' },
   { name: 'an unknown app', path: '/api/v1/webhook/team-test/nope', body: image(GOOD), status: 401, code: 'UNAUTHORIZED' },
-  { name: 'a disabled webhook', path: `/api/v1/webhook/${DISABLED}`, headers: { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, DISABLED, 1) }, body: image(GOOD), status: 401, code: 'UNAUTHORIZED' },
+  {
+    name: 'a disabled webhook',
+    path: `/api/v1/webhook/${DISABLED}`,
+    headers: { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, DISABLED, 1) },
+    body: image(GOOD),
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
   { name: "another app's token", headers: { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, OTHER, 1) }, body: image(GOOD), status: 401, code: 'UNAUTHORIZED' },
-  { name: 'the previous token after a regenerate', path: `/api/v1/webhook/${OTHER}`, headers: { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, OTHER, 1) }, body: image('registry.example.com/app-0002:x'), status: 401, code: 'UNAUTHORIZED' },
+  {
+    name: 'the previous token after a regenerate',
+    path: `/api/v1/webhook/${OTHER}`,
+    headers: { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, OTHER, 1) },
+    body: image('registry.example.com/app-0002:x'),
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
   { name: 'the admin token', headers: { 'x-kipper-token': TEST_ADMIN_TOKEN }, body: image(GOOD), status: 401, code: 'UNAUTHORIZED' },
-  { name: 'a token with inner whitespace', headers: { 'x-kipper-token': `${TOKEN.slice(0, 30)} ${TOKEN.slice(31)}` }, body: image(GOOD), status: 401, code: 'UNAUTHORIZED' },
+  {
+    name: 'a token with inner whitespace',
+    headers: { 'x-kipper-token': `${TOKEN.slice(0, 30)} ${TOKEN.slice(31)}` },
+    body: image(GOOD),
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
   { name: 'a truncated token', headers: { 'x-kipper-token': TOKEN.slice(0, 63) }, body: image(GOOD), status: 401, code: 'UNAUTHORIZED' },
   { name: 'an uppercased token', headers: { 'x-kipper-token': TOKEN.toUpperCase() }, body: image(GOOD), status: 401, code: 'UNAUTHORIZED' },
-  { name: 'an HMAC over a different body', headers: { 'x-kipper-token': '', 'x-hub-signature-256': sign(TOKEN, image('registry.example.com/app-0001:other') as string) }, body: image(GOOD), status: 401, code: 'UNAUTHORIZED' },
-  { name: 'a sha1= signature', headers: { 'x-hub-signature-256': `sha1=${createHmac('sha1', TOKEN).update(image(GOOD) as string).digest('hex')}` }, body: image(GOOD), status: 401, code: 'UNAUTHORIZED' },
-  { name: 'a valid signature with a tampered body', headers: { 'x-hub-signature-256': sign(TOKEN, image(GOOD) as string) }, body: image('registry.example.com/app-0001:evil'), status: 401, code: 'UNAUTHORIZED' },
-  { name: 'a GitLab token of another app', headers: { 'x-gitlab-token': tokenFor(TEST_SECRET_KEY, OTHER, 1) }, body: image(GOOD), status: 401, code: 'UNAUTHORIZED' },
+  {
+    name: 'an HMAC over a different body',
+    headers: { 'x-kipper-token': '', 'x-hub-signature-256': sign(TOKEN, image('registry.example.com/app-0001:other') as string) },
+    body: image(GOOD),
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
+  {
+    name: 'a sha1= signature',
+    headers: {
+      'x-hub-signature-256': `sha1=${createHmac('sha1', TOKEN)
+        .update(image(GOOD) as string)
+        .digest('hex')}`,
+    },
+    body: image(GOOD),
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
+  {
+    name: 'a valid signature with a tampered body',
+    headers: { 'x-hub-signature-256': sign(TOKEN, image(GOOD) as string) },
+    body: image('registry.example.com/app-0001:evil'),
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
+  {
+    name: 'a GitLab token of another app',
+    headers: { 'x-gitlab-token': tokenFor(TEST_SECRET_KEY, OTHER, 1) },
+    body: image(GOOD),
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
   // Issue #9: no Content-Type is not JSON; a token header is checked before the body is read.
   { name: 'no Content-Type at all', headers: { 'content-type': '' }, body: image(GOOD), status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
-  { name: 'a wrong token with a 70 KB body (401 before 413)', headers: { 'x-kipper-token': 'f'.repeat(64) }, body: json({ image: GOOD, pad: 'x'.repeat(70_000) }), status: 401, code: 'UNAUTHORIZED' },
-  { name: 'a wrong GitLab token with a 70 KB body', headers: { 'x-gitlab-token': 'f'.repeat(64) }, body: json({ image: GOOD, pad: 'x'.repeat(70_000) }), status: 401, code: 'UNAUTHORIZED' },
-  { name: 'a 70 KB body signed for GitHub (the body is read to check it)', headers: { 'x-hub-signature-256': sign(TOKEN, 'x') }, body: json({ image: GOOD, pad: 'x'.repeat(70_000) }), status: 413, code: 'PAYLOAD_TOO_LARGE' },
+  {
+    name: 'a wrong token with a 70 KB body (401 before 413)',
+    headers: { 'x-kipper-token': 'f'.repeat(64) },
+    body: json({ image: GOOD, pad: 'x'.repeat(70_000) }),
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
+  {
+    name: 'a wrong GitLab token with a 70 KB body',
+    headers: { 'x-gitlab-token': 'f'.repeat(64) },
+    body: json({ image: GOOD, pad: 'x'.repeat(70_000) }),
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
+  {
+    name: 'a 70 KB body signed for GitHub (the body is read to check it)',
+    headers: { 'x-hub-signature-256': sign(TOKEN, 'x') },
+    body: json({ image: GOOD, pad: 'x'.repeat(70_000) }),
+    status: 413,
+    code: 'PAYLOAD_TOO_LARGE',
+  },
   { name: 'the right token with a 70 KB body', body: json({ image: GOOD, pad: 'x'.repeat(70_000) }), status: 413, code: 'PAYLOAD_TOO_LARGE' },
 ];
 
@@ -121,14 +204,11 @@ function send(base: string, c: Bad): Promise<{ status: number; body: string }> {
   Object.assign(headers, c.headers ?? {});
   for (const [k, v] of Object.entries(headers)) if (v === '') delete headers[k];
   return new Promise((resolve, reject) => {
-    const req = request(
-      { host: url.hostname, port: url.port, method: c.method ?? 'POST', path: c.path ?? `/api/v1/webhook/${APP}`, headers },
-      (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
+    const req = request({ host: url.hostname, port: url.port, method: c.method ?? 'POST', path: c.path ?? `/api/v1/webhook/${APP}`, headers }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
     req.on('error', reject);
     req.end(c.body);
   });

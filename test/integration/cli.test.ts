@@ -34,7 +34,12 @@ describe('kip help and usage errors', () => {
     expect(lines.filter((l) => l.startsWith(`  kip app ${name} `))).toHaveLength(1);
     expect(lines[lines.length - 2]).toBe('example:');
     // The same text however it is asked for, with or without other arguments.
-    for (const args of [['help', name], ['help', 'app', name], ['app', 'help', name], ['app', name, 'api', '-h', '--namespace', 'x']]) {
+    for (const args of [
+      ['help', name],
+      ['help', 'app', name],
+      ['app', 'help', name],
+      ['app', name, 'api', '-h', '--namespace', 'x'],
+    ]) {
       const again = await runKip(args, {});
       expect([again.code, again.stdout], args.join(' ')).toEqual([0, res.stdout]);
     }
@@ -153,9 +158,7 @@ describe('kip app update --commit and kip app webhook status against a real remo
     expect(res.code).toBe(0);
     expect(res.stdout).toBe(`✔ Updated docs to commit ${SHA} (revision #2): building\n`);
     const [head] = await logOf(bare);
-    expect(head!.message).toContain(
-      'Kipper-App: yourr-name-prod/docs\n' + `Kipper-Source-Commit: ${SHA}\n` + 'Kipper-Trigger: manual\n',
-    );
+    expect(head!.message).toContain('Kipper-App: yourr-name-prod/docs\n' + `Kipper-Source-Commit: ${SHA}\n` + 'Kipper-Trigger: manual\n');
     expect(head!.message).not.toContain('Kipper-Image');
     expect(await showFile(bare, 'main', DOCS_FILE)).toContain(`targetRevision: ${SHA} # {"$kipper": "yourr-name-prod/docs:commit"}`);
 

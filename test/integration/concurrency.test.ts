@@ -33,7 +33,7 @@ async function thirdPartyPushes(url: string, count: number): Promise<string[]> {
   return written;
 }
 
-// DESIGN.md: git's ref update is the compare-and-swap that makes several bridges safe
+// docs/design.md: git's ref update is the compare-and-swap that makes several bridges safe
 // on one repo. Two bridges, 200 webhooks at once over 20 apps, and a human pushing.
 describe('two bridges and a third party on one remote', () => {
   let server: GitServer;

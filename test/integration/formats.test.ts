@@ -91,10 +91,7 @@ describe('every config format through the webhook', () => {
     const res = await post('boutique-prod/frontend', `${BOUTIQUE}/frontend:v0.10.3`);
     expect(res.json).toMatchObject({ status: 'deployed', revision: 2 });
     expect(await git(['--git-dir', bare, 'diff', '--name-only', 'main~1', 'main'])).toBe(`${path}\n`);
-    expect(await changedLines(bare, path)).toEqual([
-      `-          image: ${BOUTIQUE}/frontend:v0.10.2`,
-      `+          image: ${BOUTIQUE}/frontend:v0.10.3`,
-    ]);
+    expect(await changedLines(bare, path)).toEqual([`-          image: ${BOUTIQUE}/frontend:v0.10.2`, `+          image: ${BOUTIQUE}/frontend:v0.10.3`]);
     const file = await showFile(bare, 'main', path);
     for (const service of ['emailservice', 'checkoutservice', 'paymentservice', 'loadgenerator']) {
       expect(file).toContain(`image: ${BOUTIQUE}/${service}:v0.10.2\n`);

@@ -15,7 +15,16 @@ const image = (tag: string) => `registry.example.com/api:${tag}`;
 
 interface HistoryJson {
   app: string;
-  revisions: Array<{ revision: number; image: string | null; commit: string | null; trigger: string; author: string; timestamp: string; configCommit: string; current: boolean }>;
+  revisions: Array<{
+    revision: number;
+    image: string | null;
+    commit: string | null;
+    trigger: string;
+    author: string;
+    timestamp: string;
+    configCommit: string;
+    current: boolean;
+  }>;
 }
 
 // Issue #3's transcript, run as a user would: deploys through the webhook and `kip`, a
@@ -127,7 +136,10 @@ describe('history and rollback from git', () => {
     await writeFile(file, original.replace(image('seed'), image('human01')));
     await git(['-C', clone, 'commit', '-qam', 'hotfix by hand'], { env: { GIT_AUTHOR_NAME: 'Jane Doe', GIT_AUTHOR_EMAIL: 'jane@example.com' } });
     const human = (await git(['-C', clone, 'rev-parse', 'HEAD'])).trim();
-    await writeFile(file, (await showFile(bare, 'main', FILE)).replace(image('seed'), image('human01')).replace('# scaled by hand', '# scaled by hand (see runbook)'));
+    await writeFile(
+      file,
+      (await showFile(bare, 'main', FILE)).replace(image('seed'), image('human01')).replace('# scaled by hand', '# scaled by hand (see runbook)'),
+    );
     await git(['-C', clone, 'commit', '-qam', 'comment only']);
     await git(['-C', clone, 'revert', '--no-edit', human]);
     await git(['-C', clone, 'push', '-q', 'origin', 'HEAD:main']);
@@ -161,11 +173,17 @@ describe('history and rollback from git', () => {
   });
 
   it('fails with one clear line when the bridge is unreachable or the admin token is wrong', async () => {
-    const down = await runKip(['app', 'history', 'api', '--namespace', 'yourr-name-test'], { KIPPER_URL: 'http://127.0.0.1:9', KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    const down = await runKip(['app', 'history', 'api', '--namespace', 'yourr-name-test'], {
+      KIPPER_URL: 'http://127.0.0.1:9',
+      KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    });
     expect(down.code).not.toBe(0);
     expect(down.stderr.trim().split('\n')).toHaveLength(1);
     expect(down.stderr).toContain('cannot reach the bridge');
-    const bad = await runKip(['app', 'history', 'api', '--namespace', 'yourr-name-test'], { KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: 'not-the-admin-token' });
+    const bad = await runKip(['app', 'history', 'api', '--namespace', 'yourr-name-test'], {
+      KIPPER_URL: bridge.url,
+      KIPPER_ADMIN_TOKEN: 'not-the-admin-token',
+    });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('admin token');
   });

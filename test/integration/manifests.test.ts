@@ -364,10 +364,7 @@ function fluxProblems(objects: K8sObject[]): string[] {
 function repoUrlsOf(argo: K8sObject[], flux: K8sObject[]): string[] {
   const app = argo.find((o) => o.kind === 'Application');
   const repo = flux.find((o) => o.kind === 'GitRepository');
-  return [
-    String((app?.spec as ArgoApplicationSpec | undefined)?.source?.repoURL),
-    String((repo?.spec as FluxGitRepositorySpec | undefined)?.url),
-  ];
+  return [String((app?.spec as ArgoApplicationSpec | undefined)?.source?.repoURL), String((repo?.spec as FluxGitRepositorySpec | undefined)?.url)];
 }
 
 // ---- the YAML files as written --------------------------------------------------------
@@ -433,8 +430,7 @@ describe('manifests/ as written (parsed with `yaml`, no kubectl needed)', () => 
   it('the optional Ingress routes only the webhook path to the Service', () => {
     const objects = readKustomizationFiles(join(MANIFESTS, 'ingress'));
     const ingress = find(objects, 'Ingress', 'kipper-webhook');
-    const rules = (ingress?.spec as { rules?: { http?: { paths?: { path?: string; backend?: { service?: { name?: string } } }[] } }[] })
-      ?.rules;
+    const rules = (ingress?.spec as { rules?: { http?: { paths?: { path?: string; backend?: { service?: { name?: string } } }[] } }[] })?.rules;
     const paths = (rules ?? []).flatMap((r) => r.http?.paths ?? []);
     expect(paths.map((p) => [p.path, p.backend?.service?.name])).toEqual([['/api/v1/webhook/', 'kipper']]);
   });
@@ -455,9 +451,7 @@ describe('kubectl kustomize builds', () => {
   it.skipIf(!hasKubectl)('manifests/ builds, and the built Deployment passes every check', async () => {
     const objects = await kustomize(MANIFESTS);
     expect(deploymentProblems(objects)).toEqual([]);
-    expect(objects.map((o) => o.kind).sort()).toEqual(
-      ['ConfigMap', 'Deployment', 'Namespace', 'PodDisruptionBudget', 'Service', 'ServiceAccount'].sort(),
-    );
+    expect(objects.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'Namespace', 'PodDisruptionBudget', 'Service', 'ServiceAccount'].sort());
     const container = ((find(objects, 'Deployment', 'kipper')!.spec as DeploymentSpec).template!.spec!.containers ?? [])[0];
     expect(container?.image).toBe('kipper:0.1.0');
     expect(loadSettings(podEnvironment(objects, VALID_SECRETS)).host).toBe('0.0.0.0');

@@ -163,7 +163,9 @@ describe('the read-only git route under abuse', () => {
       for (let i = 0; i < 3; i++) {
         const socket = connect(Number(url.port), url.hostname);
         await new Promise((r) => socket.once('connect', r));
-        socket.write('POST /git/config.git/git-upload-pack HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-git-upload-pack-request\r\nContent-Length: 100000\r\n\r\n0032want');
+        socket.write(
+          'POST /git/config.git/git-upload-pack HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-git-upload-pack-request\r\nContent-Length: 100000\r\n\r\n0032want',
+        );
         await new Promise((r) => setTimeout(r, 150));
         socket.destroy();
       }

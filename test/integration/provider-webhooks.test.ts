@@ -120,7 +120,9 @@ describe('GitHub and GitLab webhooks', () => {
     expect(res.json.commit).toBe('abc123f0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6');
     expect((await logOf(bare))[0]!.message).toContain('Kipper-Source-Commit: abc123f0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6\n');
     const head = await headOf(bare);
-    const elsewhere = Buffer.from((await payload('github-registry-package.json')).toString().replaceAll('ghcr.io/yourr-name/api:abc123f', 'ghcr.io/yourr-name/other:abc123f'));
+    const elsewhere = Buffer.from(
+      (await payload('github-registry-package.json')).toString().replaceAll('ghcr.io/yourr-name/api:abc123f', 'ghcr.io/yourr-name/other:abc123f'),
+    );
     const ignored = await github(API, 'registry_package', elsewhere);
     expect(ignored.status).toBe(202);
     expect(await headOf(bare)).toBe(head);
@@ -143,7 +145,11 @@ describe('GitHub and GitLab webhooks', () => {
 
   it('names the credential that failed in a 401, the same for an app that does not exist', async () => {
     const post = (app: string, headers: Record<string, string>) =>
-      fetch(`${bridge.url}/api/v1/webhook/${app}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"commit":"abc1234"}' });
+      fetch(`${bridge.url}/api/v1/webhook/${app}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: '{"commit":"abc1234"}',
+      });
     const error = async (res: Response) => {
       expect(res.status).toBe(401);
       const body = (await res.json()) as { error: string; code: string };
@@ -165,7 +171,11 @@ describe('GitHub and GitLab webhooks', () => {
     const viaWebhook = (body: string) =>
       fetch(`${bridge.url}/api/v1/webhook/${DOCS}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-kipper-token': docsToken }, body });
     const viaAdmin = (body: string) =>
-      fetch(`${bridge.url}/api/v1/apps/${DOCS}/deploy`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, body });
+      fetch(`${bridge.url}/api/v1/apps/${DOCS}/deploy`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+        body,
+      });
     for (const body of ['{}', '{"image":"registry.example.com/docs:1"}', '{"image":"registry.example.com/docs:1","commit":"abc1234"}']) {
       const [a, b] = [await viaWebhook(body), await viaAdmin(body)];
       const [ja, jb] = [(await a.json()) as { code: string }, (await b.json()) as { code: string }];
@@ -204,7 +214,13 @@ describe('GitHub and GitLab webhooks', () => {
       headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
       body: '{}',
     });
-    expect(await rb.json()).toMatchObject({ status: 'rolled_back', rolledBackTo: 3, image: null, commit: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7', revision: 5 });
+    expect(await rb.json()).toMatchObject({
+      status: 'rolled_back',
+      rolledBackTo: 3,
+      image: null,
+      commit: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7',
+      revision: 5,
+    });
     // The all-digit SHA before it had to be quoted (YAML would read a number); the
     // scalar keeps that style.
     expect(await showFile(bare, 'main', DOCS_FILE)).toContain('targetRevision: "da1560886d4f094c3e6c9ef40349f7d38b5d27d7" #');

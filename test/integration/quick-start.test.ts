@@ -28,12 +28,7 @@ describe('quick start on the embedded default', () => {
   it('deploys the posted image as one commit with trailers, changing only the image scalar', async () => {
     const token = /Secret token: ([0-9a-f]{64})/.exec(bridge.output())![1]!;
     const before = await headOf(gitdir);
-    const res = await postWebhook(
-      bridge.url,
-      'demo-test/api',
-      { image: 'registry.example.com/api:abc123f', commit: 'abc123f' },
-      { 'X-Kipper-Token': token },
-    );
+    const res = await postWebhook(bridge.url, 'demo-test/api', { image: 'registry.example.com/api:abc123f', commit: 'abc123f' }, { 'X-Kipper-Token': token });
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({
       status: 'deployed',
@@ -65,12 +60,7 @@ describe('quick start on the embedded default', () => {
   it('answers unchanged without a commit when the image is already current', async () => {
     const token = /Secret token: ([0-9a-f]{64})/.exec(bridge.output())![1]!;
     const before = await headOf(gitdir);
-    const res = await postWebhook(
-      bridge.url,
-      'demo-test/api',
-      { image: 'registry.example.com/api:abc123f', commit: 'abc123f' },
-      { 'X-Kipper-Token': token },
-    );
+    const res = await postWebhook(bridge.url, 'demo-test/api', { image: 'registry.example.com/api:abc123f', commit: 'abc123f' }, { 'X-Kipper-Token': token });
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ status: 'unchanged', revision: 2, configCommit: before });
     expect(await headOf(gitdir)).toBe(before);

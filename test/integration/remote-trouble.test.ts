@@ -75,7 +75,14 @@ describe('a remote that accepts connections and never answers', () => {
       if (gaveUp) setTimeout(() => controller.abort(), 300);
       try {
         const res = await deploy(bridge, apps[i % apps.length]!, `hang-${i}`, controller.signal);
-        return { gaveUp, status: res.status, ms: performance.now() - started, retryAfter: res.headers.get('retry-after'), reqId: res.headers.get('x-request-id'), body: (await res.json()) as LogLine };
+        return {
+          gaveUp,
+          status: res.status,
+          ms: performance.now() - started,
+          retryAfter: res.headers.get('retry-after'),
+          reqId: res.headers.get('x-request-id'),
+          body: (await res.json()) as LogLine,
+        };
       } catch {
         return { gaveUp, status: 0, ms: performance.now() - started, retryAfter: null, reqId: null, body: {} };
       }
@@ -106,7 +113,13 @@ describe('a remote that accepts connections and never answers', () => {
     for (const a of waited) {
       const mine = lines.filter((l) => l.reqId === a.reqId && (l.level === 'warn' || l.level === 'error'));
       expect(mine).toHaveLength(1);
-      expect(mine[0]).toMatchObject({ level: 'warn', code: 'REPO_UNAVAILABLE', app: expect.stringMatching(/^team-test\/app-/), remote: expect.any(String), attempts: expect.any(Number) });
+      expect(mine[0]).toMatchObject({
+        level: 'warn',
+        code: 'REPO_UNAVAILABLE',
+        app: expect.stringMatching(/^team-test\/app-/),
+        remote: expect.any(String),
+        attempts: expect.any(Number),
+      });
     }
 
     server.setHanging(false);

@@ -62,7 +62,13 @@ describe('secrets never leak', () => {
       ['POST', `/api/v1/apps/${app}/webhook`],
       ['DELETE', `/api/v1/apps/${app}/webhook`],
     ];
-    const tokens = [undefined, 'Bearer ', `Bearer ${TEST_ADMIN_TOKEN}x`, `Basic ${Buffer.from(`admin:${TEST_ADMIN_TOKEN}`).toString('base64')}`, tokenFor(TEST_SECRET_KEY, app, 1)];
+    const tokens = [
+      undefined,
+      'Bearer ',
+      `Bearer ${TEST_ADMIN_TOKEN}x`,
+      `Basic ${Buffer.from(`admin:${TEST_ADMIN_TOKEN}`).toString('base64')}`,
+      tokenFor(TEST_SECRET_KEY, app, 1),
+    ];
     for (const [method, path] of routes) {
       for (const authorization of tokens) {
         const res = await fetch(`${bridge.url}${path}`, {
@@ -82,7 +88,11 @@ describe('secrets never leak', () => {
     const token = tokenFor(TEST_SECRET_KEY, app, 1);
     const ok = await postWebhook(bridge.url, app, { image: 'registry.example.com/app-0001:abc123f', commit: 'abc123f' }, { 'X-Kipper-Token': token });
     expect(ok.status).toBe(200);
-    const wrong: Array<Record<string, string>> = [{ 'X-Kipper-Token': 'f'.repeat(64) }, { 'X-Gitlab-Token': token.toUpperCase() }, { 'X-Kipper-Token': TEST_ADMIN_TOKEN }];
+    const wrong: Array<Record<string, string>> = [
+      { 'X-Kipper-Token': 'f'.repeat(64) },
+      { 'X-Gitlab-Token': token.toUpperCase() },
+      { 'X-Kipper-Token': TEST_ADMIN_TOKEN },
+    ];
     for (const headers of wrong) {
       const res = await postWebhook(bridge.url, app, { image: 'registry.example.com/app-0001:x' }, headers);
       bodies.push(JSON.stringify(res.json));
@@ -91,7 +101,12 @@ describe('secrets never leak', () => {
     const env = { KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN };
     const enabled = await runKip(['app', 'webhook', 'enable', 'app-0001', '--namespace', 'team-test', '--json'], env);
     const newToken = JSON.parse(enabled.stdout).token as string;
-    for (const args of [['app', 'history', 'app-0001'], ['app', 'rollback', 'app-0001'], ['app', 'rollback', 'app-0001', '--revision', '99'], ['app', 'list']]) {
+    for (const args of [
+      ['app', 'history', 'app-0001'],
+      ['app', 'rollback', 'app-0001'],
+      ['app', 'rollback', 'app-0001', '--revision', '99'],
+      ['app', 'list'],
+    ]) {
       const res = await runKip([...args, '--namespace', 'team-test'], env);
       bodies.push(res.stderr);
     }

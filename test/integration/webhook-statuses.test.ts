@@ -6,7 +6,7 @@ import { headOf, logOf, showFile } from '../helpers/git-cli.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 
-// Every row of DESIGN.md's webhook table for image apps, against a real remote served by
+// Every row of docs/design.md's webhook table for image apps, against a real remote served by
 // `git http-backend`; each rejected request leaves the remote head where it was.
 describe('webhook statuses against a real remote', () => {
   let server: GitServer;
@@ -15,8 +15,7 @@ describe('webhook statuses against a real remote', () => {
   const app = 'team-test/app-0001';
   const token = tokenFor(TEST_SECRET_KEY, app, 1);
   const other = tokenFor(TEST_SECRET_KEY, 'team-test/app-0002', 1);
-  const post = (body: unknown, headers: Record<string, string> = { 'X-Kipper-Token': token }, target = app) =>
-    postWebhook(bridge.url, target, body, headers);
+  const post = (body: unknown, headers: Record<string, string> = { 'X-Kipper-Token': token }, target = app) => postWebhook(bridge.url, target, body, headers);
 
   beforeAll(async () => {
     server = await startGitServer();
@@ -39,9 +38,7 @@ describe('webhook statuses against a real remote', () => {
     expect(res.json.configCommit).toBe(await headOf(bare));
     const [latest] = await logOf(bare);
     expect(latest!.message).toContain('Kipper-Trigger: webhook');
-    expect(await showFile(bare, 'main', 'apps/team-test/app-0001/deployment.yaml')).toContain(
-      'image: registry.example.com/app-0001:abc123f # set by kipper',
-    );
+    expect(await showFile(bare, 'main', 'apps/team-test/app-0001/deployment.yaml')).toContain('image: registry.example.com/app-0001:abc123f # set by kipper');
   });
 
   it('200 unchanged: a CI retry of the same image writes nothing', async () => {
@@ -64,7 +61,12 @@ describe('webhook statuses against a real remote', () => {
     ['the token of another app', () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': other }), 401, 'UNAUTHORIZED'],
     ['an unknown app', () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': token }, 'team-test/nope'), 401, 'UNAUTHORIZED'],
     ['the admin token', () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': TEST_ADMIN_TOKEN }), 401, 'UNAUTHORIZED'],
-    ['a token with a space inside', () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': `${token.slice(0, 32)} ${token.slice(33)}` }), 401, 'UNAUTHORIZED'],
+    [
+      'a token with a space inside',
+      () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': `${token.slice(0, 32)} ${token.slice(33)}` }),
+      401,
+      'UNAUTHORIZED',
+    ],
     ['an empty token', () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': '' }), 401, 'UNAUTHORIZED'],
     ['bad JSON', () => post('{"image": ', { 'X-Kipper-Token': token }), 400, 'INVALID_JSON'],
     ['a JSON array', () => post('[1,2]', { 'X-Kipper-Token': token }), 400, 'INVALID_BODY'],

@@ -1,23 +1,9 @@
+import type { CommitDeployAnswer, DeployAnswer } from '../../api-types.js';
 import { KipError, isKipError } from '../../errors.js';
 import type { AdminClient } from '../admin-client.js';
 import { resolveApp, type AppOptions } from '../args.js';
 
-/** The deploy answer for an image app (src/deploys/bridge.ts `DeployResponse`). */
-interface ImageDeployResponse {
-  status: 'deployed' | 'unchanged';
-  image: string;
-  revision: number | null;
-}
-
-/** The deploy answer for a git-source app (src/deploys/bridge.ts `CommitDeployResponse`). */
-interface CommitDeployResponse {
-  status: 'building' | 'unchanged';
-  image: null;
-  commit: string;
-  revision: number | null;
-}
-
-type DeployResponse = ImageDeployResponse | CommitDeployResponse;
+type DeployResponse = DeployAnswer | CommitDeployAnswer;
 
 function describe(name: string, res: DeployResponse, verb: string): string {
   const rev = res.revision === null ? '' : ` (revision #${res.revision})`;
@@ -74,7 +60,7 @@ export async function appPromote(client: AdminClient, positionals: string[], opt
   // --from/--to are environments of --project; with --namespace-style use they may be
   // whole namespaces.
   const ns = (env: string) => (options.project ? `${options.project}-${env}` : env);
-  const res = await client.request<ImageDeployResponse>('POST', `/api/v1/apps/${ns(options.from)}/${name}/promote`, { to: ns(options.to) });
+  const res = await client.request<DeployAnswer>('POST', `/api/v1/apps/${ns(options.from)}/${name}/promote`, { to: ns(options.to) });
   if (options.json) return JSON.stringify(res, null, 2);
   const rev = res.revision === null ? '' : `, revision #${res.revision}`;
   if (res.status === 'unchanged') return `✔ ${name} in ${options.to} already runs ${res.image}${rev.replace(', ', ' (')}${rev ? ')' : ''}`;

@@ -1,14 +1,7 @@
+import type { RollbackAnswer } from '../../api-types.js';
 import { KipError } from '../../errors.js';
 import type { AdminClient } from '../admin-client.js';
 import { resolveApp, type AppOptions } from '../args.js';
-
-interface RollbackResponse {
-  status: string;
-  revision: number | null;
-  rolledBackTo: number;
-  image: string | null;
-  commit: string | null;
-}
 
 /** `kip app rollback <app> [--revision N]`: a new commit that brings back an earlier image. */
 export async function appRollback(client: AdminClient, positionals: string[], options: AppOptions): Promise<string> {
@@ -20,7 +13,7 @@ export async function appRollback(client: AdminClient, positionals: string[], op
       throw new KipError('USAGE', `--revision must be a revision number from \`kip app history\`, got "${options.revision}"`);
     }
   }
-  const res = await client.request<RollbackResponse>('POST', `/api/v1/apps/${id}/rollback`, revision === undefined ? {} : { revision });
+  const res = await client.request<RollbackAnswer>('POST', `/api/v1/apps/${id}/rollback`, revision === undefined ? {} : { revision });
   if (options.json) return JSON.stringify(res, null, 2);
   return `✔ Rolled back ${name} to revision #${res.rolledBackTo} (${res.image ?? res.commit})`;
 }

@@ -1,12 +1,7 @@
+import type { WebhookState } from '../../api-types.js';
 import { KipError } from '../../errors.js';
 import type { AdminClient } from '../admin-client.js';
 import { resolveApp, type AppOptions } from '../args.js';
-
-interface WebhookState {
-  enabled: boolean;
-  url?: string;
-  token?: string;
-}
 
 const ACTIONS = { enable: 'POST', status: 'GET', disable: 'DELETE' } as const;
 type Action = keyof typeof ACTIONS;
@@ -20,7 +15,7 @@ export async function appWebhook(client: AdminClient, positionals: string[], opt
   const state = await client.request<WebhookState>(ACTIONS[action], `/api/v1/apps/${id}/webhook`);
   if (options.json) return JSON.stringify(state, null, 2);
   const secret = [`Webhook URL: ${state.url}`, `Secret token: ${state.token}`];
-  // status reports; enable and disable say what they did (DESIGN.md "Admin API and CLI").
+  // status reports; enable and disable say what they did (docs/design.md "Admin API and CLI").
   if (action === 'status') return state.enabled ? [`Webhook for ${name}: enabled`, ...secret].join('\n') : `Webhook for ${name}: disabled`;
   if (!state.enabled) return `✔ Webhook disabled for ${name}`;
   return [`✔ Webhook enabled for ${name}`, ...secret].join('\n');

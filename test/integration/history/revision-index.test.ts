@@ -24,7 +24,11 @@ async function historyRepo(): Promise<string> {
     await git(['-C', clone, 'commit', '-qam', message]);
   };
   for (const tag of ['a1', 'b2', 'c3']) {
-    await commitFile(FILE, (s) => s.replace(/api:[a-z0-9]+/, `api:${tag}`), `deploy yourr-name-test/api: registry.example.com/api:${tag}\n\nKipper-App: yourr-name-test/api\nKipper-Image: registry.example.com/api:${tag}\nKipper-Trigger: webhook`);
+    await commitFile(
+      FILE,
+      (s) => s.replace(/api:[a-z0-9]+/, `api:${tag}`),
+      `deploy yourr-name-test/api: registry.example.com/api:${tag}\n\nKipper-App: yourr-name-test/api\nKipper-Image: registry.example.com/api:${tag}\nKipper-Trigger: webhook`,
+    );
   }
   await commitFile(FILE, (s) => s.replace('# scaled by hand', '# scaled by hand (runbook)'), 'comment only');
   await commitFile(FILE, (s) => s.replace(/api:[a-z0-9]+/, 'api:human'), 'hotfix');
@@ -35,7 +39,11 @@ async function historyRepo(): Promise<string> {
   await commitFile('apps/yourr-name-prod/api/deployment.yaml', (s) => s.replace('api:seed', 'api:side'), 'side change');
   await git(['-C', clone, 'checkout', '-q', 'main']);
   await git(['-C', clone, 'merge', '-q', '--no-ff', '-m', 'merge side', 'side']);
-  await commitFile('kipper.yaml', (s) => s.replace('webhooks:', '  - namespace: yourr-name-test\n    name: api2\n    files: [apps/yourr-name-test/api/deployment.yaml]\nwebhooks:'), 'add api2');
+  await commitFile(
+    'kipper.yaml',
+    (s) => s.replace('webhooks:', '  - namespace: yourr-name-test\n    name: api2\n    files: [apps/yourr-name-test/api/deployment.yaml]\nwebhooks:'),
+    'add api2',
+  );
   await git(['-C', clone, 'push', '-q', 'origin', 'main']);
   return bare;
 }
@@ -56,7 +64,9 @@ describe('the revision index', () => {
     await ours.rebuild(base);
     let tip = base;
     for (const tag of ['d4', 'e5', 'f6']) {
-      const text = Buffer.from((await writer.readFile(tip, FILE))!).toString('utf8').replace(/api:[a-z0-9]+/, `api:${tag}`);
+      const text = Buffer.from((await writer.readFile(tip, FILE))!)
+        .toString('utf8')
+        .replace(/api:[a-z0-9]+/, `api:${tag}`);
       const sig = { name: 'Kipper', email: 'kipper@localhost', timestamp: 1_700_000_000, timezoneOffset: 0 };
       const message = `deploy yourr-name-test/api: registry.example.com/api:${tag}\n\nKipper-App: yourr-name-test/api\nKipper-Image: registry.example.com/api:${tag}\nKipper-Trigger: webhook\n`;
       tip = (await writer.writeCommit({ parent: tip, files: new Map([[FILE, Buffer.from(text)]]), message, author: sig, committer: sig })).oid;
@@ -68,7 +78,12 @@ describe('the revision index', () => {
     await fresh.rebuild(tip);
     expect(ours.snapshot()).toEqual(fresh.snapshot());
 
-    expect(fresh.revisions('yourr-name-test/api').map((r) => firstImage(r.value)?.split(':')[1]).slice(-3)).toEqual(['d4', 'e5', 'f6']);
+    expect(
+      fresh
+        .revisions('yourr-name-test/api')
+        .map((r) => firstImage(r.value)?.split(':')[1])
+        .slice(-3),
+    ).toEqual(['d4', 'e5', 'f6']);
 
     // The history as a human and git wrote it, before our deploys.
     const atBase = indexOf(new Gitdir(bare, { branch: 'main', fsync: false }));

@@ -79,9 +79,7 @@ describe('HttpRemote + Gitdir against git http-backend', () => {
     const requestsBefore = server.requests.length;
     expect(await remote.push(head, written.oid, written.newObjects)).toEqual({ ok: true });
     // One POST: http-backend needs no `GET info/refs?service=git-receive-pack` first.
-    expect(server.requests.slice(requestsBefore).map((r) => `${r.method} ${r.path}`)).toEqual([
-      `POST /${url.split('/').pop()}/git-receive-pack`,
-    ]);
+    expect(server.requests.slice(requestsBefore).map((r) => `${r.method} ${r.path}`)).toEqual([`POST /${url.split('/').pop()}/git-receive-pack`]);
     expect(await looseObjects(bare)).toBe(looseBefore + 5);
 
     expect(await headOf(bare)).toBe(written.oid);
@@ -229,10 +227,22 @@ describe('HttpRemote + Gitdir against git http-backend', () => {
   it('a push whose old id is not the head is rejected even when it would fast-forward (a true CAS)', async () => {
     const { bare, remote } = await freshRemote();
     const head = await remote.fetch();
-    const first = await remote.gitdir.writeCommit({ parent: head, files: new Map([[FILE, utf8('one\n')]]), message: 'one', author: KIPPER_SIG, committer: KIPPER_SIG });
+    const first = await remote.gitdir.writeCommit({
+      parent: head,
+      files: new Map([[FILE, utf8('one\n')]]),
+      message: 'one',
+      author: KIPPER_SIG,
+      committer: KIPPER_SIG,
+    });
     expect(await remote.push(head, first.oid, first.newObjects)).toEqual({ ok: true });
     // Built on `first` (a fast-forward), but claims the branch is still at `head`.
-    const second = await remote.gitdir.writeCommit({ parent: first.oid, files: new Map([[FILE, utf8('two\n')]]), message: 'two', author: KIPPER_SIG, committer: KIPPER_SIG });
+    const second = await remote.gitdir.writeCommit({
+      parent: first.oid,
+      files: new Map([[FILE, utf8('two\n')]]),
+      message: 'two',
+      author: KIPPER_SIG,
+      committer: KIPPER_SIG,
+    });
     expect(await remote.push(head, second.oid, second.newObjects)).toMatchObject({ ok: false, kind: 'rejected' });
     expect(await headOf(bare)).toBe(first.oid);
   });

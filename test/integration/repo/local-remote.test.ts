@@ -54,9 +54,7 @@ describe('LocalRemote (the embedded bare repo is the config repo)', () => {
     const clone = await cloneRepo(bare);
     try {
       expect(await readFile(join(clone, FILE), 'utf8')).toBe(deploymentYaml('a', 'registry.example.com/a:abc123f'));
-      expect((await git(['log', '-1', '--format=%H %s'], { cwd: clone })).trim()).toBe(
-        `${written.oid} deploy a: registry.example.com/a:abc123f`,
-      );
+      expect((await git(['log', '-1', '--format=%H %s'], { cwd: clone })).trim()).toBe(`${written.oid} deploy a: registry.example.com/a:abc123f`);
     } finally {
       await rm(clone, { recursive: true, force: true });
     }

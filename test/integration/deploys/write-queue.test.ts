@@ -6,10 +6,10 @@ import { isKipError } from '../../../src/errors.js';
 import { HttpRemote } from '../../../src/repo/http-remote.js';
 import { LocalRemote } from '../../../src/repo/local-remote.js';
 import type { PushResult, Remote } from '../../../src/repo/remote.js';
-import { WriteQueue, type Edit } from '../../../src/repo/write-queue.js';
+import { WriteQueue, type Edit } from '../../../src/deploys/write-queue.js';
 import { cloneRepo, commitAndPush, createBareRepo, fsck, headOf, logOf, showFile } from '../../helpers/git-cli.js';
 import { startGitServer, type GitServer } from '../../helpers/git-server.js';
-import { KIPPER_SIG, makeAppsDir, utf8 } from './apps-fixture.js';
+import { KIPPER_SIG, makeAppsDir, utf8 } from '../repo/apps-fixture.js';
 
 /** An edit that writes `content` to `path`, or reports unchanged when it is already there. */
 function write(path: string, content: string): Edit<string> {
@@ -101,7 +101,14 @@ describe('WriteQueue on an HTTP remote', () => {
 
   /** `real` with faults injected at the boundary (the real remote is tested as is elsewhere). */
   function faulty(real: HttpRemote, over: Partial<Pick<Remote, 'fetch' | 'push'>>): Remote {
-    return { gitdir: real.gitdir, description: real.description, fetch: () => real.fetch(), fetchFull: () => real.fetchFull(), push: (o, nw, objs) => real.push(o, nw, objs), ...over };
+    return {
+      gitdir: real.gitdir,
+      description: real.description,
+      fetch: () => real.fetch(),
+      fetchFull: () => real.fetchFull(),
+      push: (o, nw, objs) => real.push(o, nw, objs),
+      ...over,
+    };
   }
 
   it('re-applies pending edits on top of a third party push (compare-and-swap)', async () => {

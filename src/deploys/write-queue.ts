@@ -1,47 +1,22 @@
 import { performance } from 'node:perf_hooks';
 import { KipError, isKipError } from '../errors.js';
-import type { Signature } from './git-objects.js';
-import type { Remote } from './remote.js';
+import type { Signature } from '../repo/git-objects.js';
+import type { Remote } from '../repo/remote.js';
+import {
+  PendingEdit,
+  backoff,
+  buildBatch,
+  joinBatches,
+  sleep,
+  withdrawnError,
+  type Batch,
+  type Edit,
+  type Outcome,
+  type PushEvent,
+  type SubmitOptions,
+} from './write-batch.js';
 
-/** A read-only view of the branch at one commit, handed to an edit. */
-export interface TreeView {
-  readFile(path: string): Promise<Uint8Array | null>;
-  /** The blob id at `path` (to cache what is parsed from it), or null. */
-  fileOid(path: string): Promise<string | null>;
-}
-
-/** What an edit decided for the view it was given. */
-export type EditDecision<T> =
-  | { kind: 'commit'; files: Map<string, Uint8Array>; message: string; result: T }
-  | { kind: 'unchanged'; result: T };
-
-/**
- * An edit is a pure function of the files it reads: the queue may run it again on a
- * newer head after a rejected push, so it must not keep state between calls.
- */
-export type Edit<T> = (view: TreeView) => Promise<EditDecision<T>>;
-
-/** The outcome of a submitted edit: `configCommit` is null when nothing changed. */
-export interface Outcome<T> {
-  result: T;
-  configCommit: string | null;
-}
-
-/** How long a submitted edit may wait, and who may take it back. */
-export interface SubmitOptions {
-  /** Epoch ms after which the edit is dropped with 503 unless a push carrying it is in flight. Default: now + deployTimeoutMs. */
-  deadline?: number;
-  /** Aborted when the caller went away: the edit is dropped unless a push carrying it is in flight. */
-  signal?: AbortSignal;
-}
-
-/** One push attempt: how many commits, its result, how long building and pushing took. */
-export interface PushEvent {
-  commits: number;
-  result: 'ok' | 'rejected' | 'unreachable';
-  buildMs: number;
-  pushMs: number;
-}
+export type { Edit, EditDecision, Outcome, PushEvent, SubmitOptions, TreeView } from './write-batch.js';
 
 export interface WriteQueueOptions {
   /** Pushes rejected because someone else moved the branch, before giving up. */
@@ -59,30 +34,6 @@ export interface WriteQueueOptions {
   onPush?: (e: PushEvent) => void;
   /** Called after the branch head moved (our push or a fetch), before waiters resolve. */
   onHead?: (head: string) => Promise<void> | void;
-}
-
-interface Built {
-  base: string;
-  tip: string;
-  done: Array<{ pending: Pending; result: unknown; commit: string | null }>;
-  live: Pending[];
-  newObjects: string[];
-  buildMs: number;
-}
-
-interface Pending {
-  edit: Edit<unknown>;
-  resolve: (o: Outcome<unknown>) => void;
-  reject: (err: unknown) => void;
-  deadline: number;
-  /** Carried by a push request right now: it may land, so only that push's outcome decides. */
-  pushing: boolean;
-  /** Why it fails if the push carrying it does not land (deadline passed or caller gone meanwhile). */
-  lapsed: KipError | null;
-  settled: boolean;
-  /** Push attempts that carried it (for the log line of a failure). */
-  attempts: number;
-  release: () => void;
 }
 
 /**
@@ -105,9 +56,9 @@ interface Pending {
  * not the remote's own timeout times the retries.
  */
 export class WriteQueue {
-  private pending: Pending[] = [];
+  private pending: PendingEdit[] = [];
   /** Taken from `pending` into a batch and not yet answered. */
-  private readonly taken = new Set<Pending>();
+  private readonly taken = new Set<PendingEdit>();
   private draining = false;
   private refreshWanted: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private current: string | null = null;
@@ -151,26 +102,19 @@ export class WriteQueue {
   /** Queue an edit; resolves once its commit is in the remote (or it changed nothing). */
   submit<T>(edit: Edit<T>, options: SubmitOptions = {}): Promise<Outcome<T>> {
     return new Promise<Outcome<T>>((resolve, reject) => {
+      if (options.signal?.aborted) return reject(withdrawnError());
       const deadline = options.deadline ?? Date.now() + this.opts.deployTimeoutMs;
-      const p: Pending = {
-        edit: edit as Edit<unknown>,
+      const p = new PendingEdit(edit as Edit<unknown>, deadline, {
         resolve: resolve as (o: Outcome<unknown>) => void,
         reject,
-        deadline,
-        pushing: false,
-        lapsed: null,
-        settled: false,
-        attempts: 0,
-        release: () => undefined,
-      };
-      if (options.signal?.aborted) return reject(withdrawnError());
-      const timer = setTimeout(() => this.withdraw(p, this.deadlineError(p)), Math.max(0, deadline - Date.now()));
-      const onAbort = () => this.withdraw(p, withdrawnError());
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      p.release = () => {
-        clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-      };
+        settled: (done) => this.taken.delete(done),
+      });
+      p.watch(
+        options.signal,
+        () => this.deadlineError(p),
+        withdrawnError,
+        (q, err) => this.withdraw(q, err),
+      );
       this.pending.push(p);
       this.wake();
     });
@@ -204,7 +148,7 @@ export class WriteQueue {
         // every waiting caller rather than leave them hanging or crash the process.
         const e = isKipError(err) ? err : new KipError('INTERNAL', `the write queue failed: ${err instanceof Error ? err.message : String(err)}`);
         this.lastError = e;
-        for (const p of [...this.pending, ...this.taken]) this.settle(p, e);
+        for (const p of [...this.pending, ...this.taken]) p.fail(e);
       })
       .finally(() => {
         this.draining = false;
@@ -216,7 +160,7 @@ export class WriteQueue {
   private async drain(): Promise<void> {
     // The push in flight, if any, and the batch being assembled on its tip meanwhile.
     let previous: { done: Promise<void>; tip: string; settled: boolean } | null = null;
-    let next: Built | null = null;
+    let next: Batch | null = null;
     for (;;) {
       if (previous && !previous.settled) {
         // While a push is in flight, build what arrives on its tip, so that the next
@@ -252,24 +196,15 @@ export class WriteQueue {
   }
 
   /** Take as many pending edits as fit in a batch that already holds `into`. */
-  private takePending(into: Built | null): Pending[] {
+  private takePending(into: Batch | null): PendingEdit[] {
     const taken = this.pending.splice(0, this.opts.maxBatch - (into?.live.length ?? 0));
     for (const p of taken) this.taken.add(p);
     return taken;
   }
 
   /** Build `items` on top of `into` (or a new batch on `base`). */
-  private async extend(into: Built | null, base: string, items: Pending[]): Promise<Built> {
-    const more = await this.build(into?.tip ?? base, items);
-    if (!into) return more;
-    return {
-      base: into.base,
-      tip: more.tip,
-      done: [...into.done, ...more.done],
-      live: [...into.live, ...more.live],
-      newObjects: [...into.newObjects, ...more.newObjects],
-      buildMs: into.buildMs + more.buildMs,
-    };
+  private async extend(into: Batch | null, base: string, items: PendingEdit[]): Promise<Batch> {
+    return joinBatches(into, await this.build(into?.tip ?? base, items));
   }
 
   /** Resolves at the next `submit` or `refresh`. */
@@ -285,7 +220,7 @@ export class WriteQueue {
     } catch (err) {
       for (const w of waiters) w.reject(err);
       // Without a head nothing can be written: fail the queued edits rather than spin.
-      if (this.current === null) for (const p of this.pending.splice(0)) this.settle(p, err);
+      if (this.current === null) for (const p of this.pending.splice(0)) p.fail(err);
     }
   }
 
@@ -305,7 +240,7 @@ export class WriteQueue {
   }
 
   /** Push a built batch; on conflicts fetch, rebuild on the new head and retry (bounded). */
-  private async pushBatch(first: Built): Promise<void> {
+  private async pushBatch(first: Batch): Promise<void> {
     try {
       await this.pushWithRetries(first);
     } catch (err) {
@@ -318,20 +253,24 @@ export class WriteQueue {
     }
   }
 
-  private async pushWithRetries(first: Built): Promise<void> {
+  private async pushWithRetries(first: Batch): Promise<void> {
     let built = first;
     let rejections = 0;
     let unreachable = 0;
     let lastAnswer: string;
     // Batches whose push got no answer: any of them may have landed (the connection
     // dropped after the server moved the ref). Checked after every fetch, not just the next.
-    const unanswered: Built[] = [];
+    const unanswered: Batch[] = [];
     for (;;) {
       // Edits withdrawn since the build (deadline, caller gone) are never pushed.
-      if (built.live.some((p) => p.settled)) built = await this.build(built.base, built.live.filter((p) => !p.settled));
+      if (built.live.some((p) => p.settled))
+        built = await this.build(
+          built.base,
+          built.live.filter((p) => !p.settled),
+        );
       if (built.tip === built.base) {
         // Every edit was a no-op (or failed on its own): nothing to push.
-        for (const b of built.done) this.answer(b.pending, { result: b.result, configCommit: null });
+        for (const b of built.done) b.pending.answer({ result: b.result, configCommit: null });
         return;
       }
       const started = performance.now();
@@ -351,7 +290,7 @@ export class WriteQueue {
       lastAnswer = pushed.answer;
       // The push did not land (or we cannot know): edits that lapsed while it was in
       // flight are answered now, with why.
-      for (const p of built.live) if (p.lapsed) this.settle(p, p.lapsed);
+      for (const p of built.live) if (p.lapsed) p.fail(p.lapsed);
       if (pushed.kind === 'rejected') {
         this.lastContact = Date.now();
         rejections++;
@@ -387,12 +326,15 @@ export class WriteQueue {
       if (unreachable >= this.opts.maxUnreachable) {
         return this.failAll(built.live, this.unreachableError(this.lastError, lastAnswer));
       }
-      built = await this.build(this.head, built.live.filter((p) => !p.settled));
+      built = await this.build(
+        this.head,
+        built.live.filter((p) => !p.settled),
+      );
     }
   }
 
   /** Resolve a batch whose tip is in the remote. */
-  private async landed(built: Built): Promise<void> {
+  private async landed(built: Batch): Promise<void> {
     this.lastError = null;
     this.lastContact = Date.now();
     // After our own push the head moves here; when a fetch found the tip, it already did.
@@ -402,7 +344,7 @@ export class WriteQueue {
       await Promise.resolve(this.opts.onHead?.(built.tip)).catch(() => undefined);
     }
     // Landed: every caller gets its answer, even one whose deadline passed meanwhile.
-    for (const b of built.done) this.answer(b.pending, { result: b.result, configCommit: b.commit });
+    for (const b of built.done) b.pending.answer({ result: b.result, configCommit: b.commit });
   }
 
   /** True when `oid` is `head` or one of its recent first-parent ancestors. */
@@ -419,31 +361,12 @@ export class WriteQueue {
     return false;
   }
 
-  private failAll(batch: Pending[], err: unknown): void {
-    for (const p of batch) this.settle(p, err);
-  }
-
-  /** Answer an edit with its outcome (once). */
-  private answer(p: Pending, outcome: Outcome<unknown>): void {
-    if (this.finish(p)) p.resolve(outcome);
-  }
-
-  /** Fail an edit (once). */
-  private settle(p: Pending, err: unknown): void {
-    if (this.finish(p)) p.reject(err);
-  }
-
-  /** Marks `p` answered; false when it already was. */
-  private finish(p: Pending): boolean {
-    if (p.settled) return false;
-    p.settled = true;
-    p.release();
-    this.taken.delete(p);
-    return true;
+  private failAll(batch: PendingEdit[], err: unknown): void {
+    for (const p of batch) p.fail(err);
   }
 
   /** Drop an edit (deadline passed, caller gone) unless a push request carries it right now. */
-  private withdraw(p: Pending, err: KipError): void {
+  private withdraw(p: PendingEdit, err: KipError): void {
     if (p.settled) return;
     if (p.pushing) {
       p.lapsed ??= err;
@@ -451,21 +374,21 @@ export class WriteQueue {
     }
     const at = this.pending.indexOf(p);
     if (at >= 0) this.pending.splice(at, 1);
-    this.settle(p, err);
+    p.fail(err);
   }
 
   /** Ms until the earliest deadline of `live` (at least 1). */
-  private remaining(live: Pending[]): number {
+  private remaining(live: PendingEdit[]): number {
     const earliest = Math.min(...live.map((p) => p.deadline));
     return Math.max(1, earliest - Date.now());
   }
 
   /** Aborts at the earliest deadline of `live`: the request is of no use to anyone after that. */
-  private deadlineSignal(live: Pending[]): AbortSignal {
+  private deadlineSignal(live: PendingEdit[]): AbortSignal {
     return AbortSignal.timeout(this.remaining(live));
   }
 
-  private deadlineError(p: Pending): KipError {
+  private deadlineError(p: PendingEdit): KipError {
     const answer = String(this.lastError?.data.answer ?? 'no answer');
     return new KipError(
       'REPO_UNAVAILABLE',
@@ -479,60 +402,7 @@ export class WriteQueue {
     return new KipError('REPO_UNAVAILABLE', message, { retryAfter: 10, answer });
   }
 
-  /** Run each edit on the tip left by the previous one, writing one commit per change. */
-  private async build(base: string, batch: Pending[]): Promise<Built> {
-    const started = performance.now();
-    const done: Built['done'] = [];
-    const live: Pending[] = [];
-    const newObjects: string[] = [];
-    let tip = base;
-    const store = this.remote.gitdir;
-    for (const p of batch) {
-      if (p.settled) continue;
-      const at = tip;
-      const view: TreeView = { readFile: (path) => store.readFile(at, path), fileOid: (path) => store.fileOid(at, path) };
-      let decision: EditDecision<unknown>;
-      try {
-        decision = await p.edit(view);
-      } catch (err) {
-        // An edit that cannot apply (no image target, bad YAML) fails alone, not the batch.
-        this.settle(p, err);
-        continue;
-      }
-      live.push(p);
-      if (decision.kind === 'unchanged') {
-        done.push({ pending: p, result: decision.result, commit: null });
-        continue;
-      }
-      const sig = this.opts.signature();
-      let written;
-      try {
-        written = await store.writeCommit({ parent: at, files: decision.files, message: decision.message, author: sig, committer: sig });
-      } catch (err) {
-        // A change the store refuses (a path through a file, say) fails alone as well.
-        live.pop();
-        this.settle(p, err);
-        continue;
-      }
-      newObjects.push(...written.newObjects);
-      tip = written.oid;
-      done.push({ pending: p, result: decision.result, commit: written.oid });
-    }
-    return { base, tip, done, live, newObjects, buildMs: performance.now() - started };
+  private build(base: string, edits: PendingEdit[]): Promise<Batch> {
+    return buildBatch(this.remote.gitdir, base, edits, this.opts.signature);
   }
-}
-
-/** The caller went away: nobody reads this, it only ends the promise. */
-function withdrawnError(): KipError {
-  return new KipError('REPO_UNAVAILABLE', 'the request was withdrawn by its caller before it was pushed', { answer: 'withdrawn' });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Random backoff that grows with the attempt: without the randomness one writer starves the others. */
-function backoff(base: number, attempt: number): number {
-  const cap = base * 2 ** Math.min(attempt, 6);
-  return Math.floor(base / 2 + Math.random() * cap);
 }

@@ -1,0 +1,161 @@
+import { performance } from 'node:perf_hooks';
+import { KipError } from '../errors.js';
+import type { Signature } from '../repo/git-objects.js';
+import type { Gitdir } from '../repo/gitdir.js';
+
+/** A read-only view of the branch at one commit, handed to an edit. */
+export interface TreeView {
+  readFile(path: string): Promise<Uint8Array | null>;
+  /** The blob id at `path` (to cache what is parsed from it), or null. */
+  fileOid(path: string): Promise<string | null>;
+}
+
+/** What an edit decided for the view it was given. */
+export type EditDecision<T> = { kind: 'commit'; files: Map<string, Uint8Array>; message: string; result: T } | { kind: 'unchanged'; result: T };
+
+/**
+ * An edit is a pure function of the files it reads: the queue may run it again on a
+ * newer head after a rejected push, so it must not keep state between calls.
+ */
+export type Edit<T> = (view: TreeView) => Promise<EditDecision<T>>;
+
+/** The outcome of a submitted edit: `configCommit` is null when nothing changed. */
+export interface Outcome<T> {
+  result: T;
+  configCommit: string | null;
+}
+
+/** How long a submitted edit may wait, and who may take it back. */
+export interface SubmitOptions {
+  /** Epoch ms after which the edit is dropped with 503 unless a push carrying it is in flight. Default: now + deployTimeoutMs. */
+  deadline?: number;
+  /** Aborted when the caller went away: the edit is dropped unless a push carrying it is in flight. */
+  signal?: AbortSignal;
+}
+
+/** One push attempt: how many commits, its result, how long building and pushing took. */
+export interface PushEvent {
+  commits: number;
+  result: 'ok' | 'rejected' | 'unreachable';
+  buildMs: number;
+  pushMs: number;
+}
+
+/**
+ * One submitted edit until it is answered, once: resolved with its outcome, or failed.
+ * Until a push request carries it, it may be withdrawn (deadline passed, caller gone);
+ * while one does, only that push's outcome decides (it may land), and a withdrawal
+ * waits as `lapsed` for a push that did not.
+ */
+export class PendingEdit {
+  /** Carried by a push request right now. */
+  pushing = false;
+  lapsed: KipError | null = null;
+  settled = false;
+  /** Push attempts that carried it (for the log line of a failure). */
+  attempts = 0;
+  private release: () => void = () => undefined;
+
+  constructor(
+    readonly edit: Edit<unknown>,
+    readonly deadline: number,
+    private readonly done: { resolve: (o: Outcome<unknown>) => void; reject: (err: unknown) => void; settled: (p: PendingEdit) => void },
+  ) {}
+
+  /** Withdraws the edit at `deadline` (with `expired()`) and when `signal` aborts (with `gone()`). */
+  watch(signal: AbortSignal | undefined, expired: () => KipError, gone: () => KipError, withdraw: (p: PendingEdit, err: KipError) => void): void {
+    const timer = setTimeout(() => withdraw(this, expired()), Math.max(0, this.deadline - Date.now()));
+    const onAbort = () => withdraw(this, gone());
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.release = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+  }
+
+  answer(outcome: Outcome<unknown>): void {
+    if (this.finish()) this.done.resolve(outcome);
+  }
+
+  fail(err: unknown): void {
+    if (this.finish()) this.done.reject(err);
+  }
+
+  private finish(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.release();
+    this.done.settled(this);
+    return true;
+  }
+}
+
+/** Edits built into commits chained on `base`, ready for one push. */
+export interface Batch {
+  base: string;
+  tip: string;
+  done: Array<{ pending: PendingEdit; result: unknown; commit: string | null }>;
+  /** The edits that applied (committed or unchanged); the others failed alone. */
+  live: PendingEdit[];
+  newObjects: string[];
+  buildMs: number;
+}
+
+/**
+ * Runs each edit on the tip the previous one left, writing one commit per change. An
+ * edit that cannot apply (no image target, bad YAML, a path through a file) fails alone,
+ * not the batch; withdrawn ones are skipped.
+ */
+export async function buildBatch(gitdir: Gitdir, base: string, edits: readonly PendingEdit[], signature: () => Signature): Promise<Batch> {
+  const started = performance.now();
+  const batch: Batch = { base, tip: base, done: [], live: [], newObjects: [], buildMs: 0 };
+  for (const p of edits) {
+    if (p.settled) continue;
+    const at = batch.tip;
+    const view: TreeView = { readFile: (path) => gitdir.readFile(at, path), fileOid: (path) => gitdir.fileOid(at, path) };
+    try {
+      const decision = await p.edit(view);
+      let commit: string | null = null;
+      if (decision.kind === 'commit') {
+        const sig = signature();
+        const written = await gitdir.writeCommit({ parent: at, files: decision.files, message: decision.message, author: sig, committer: sig });
+        batch.newObjects.push(...written.newObjects);
+        batch.tip = commit = written.oid;
+      }
+      batch.live.push(p);
+      batch.done.push({ pending: p, result: decision.result, commit });
+    } catch (err) {
+      p.fail(err);
+    }
+  }
+  batch.buildMs = performance.now() - started;
+  return batch;
+}
+
+/** `more`, built on `first`'s tip, joined to it: one push carries both. */
+export function joinBatches(first: Batch | null, more: Batch): Batch {
+  if (!first) return more;
+  return {
+    base: first.base,
+    tip: more.tip,
+    done: [...first.done, ...more.done],
+    live: [...first.live, ...more.live],
+    newObjects: [...first.newObjects, ...more.newObjects],
+    buildMs: first.buildMs + more.buildMs,
+  };
+}
+
+/** The caller went away: nobody reads this, it only ends the promise. */
+export function withdrawnError(): KipError {
+  return new KipError('REPO_UNAVAILABLE', 'the request was withdrawn by its caller before it was pushed', { answer: 'withdrawn' });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Random backoff that grows with the attempt: without the randomness one writer starves the others. */
+export function backoff(base: number, attempt: number): number {
+  const cap = base * 2 ** Math.min(attempt, 6);
+  return Math.floor(base / 2 + Math.random() * cap);
+}

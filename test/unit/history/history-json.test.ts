@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { historyJson } from '../../../src/history/history-json.js';
+import type { Revision } from '../../../src/history/revision-index.js';
+
+const base = { trigger: 'git', author: 'A <a@example.com>', timestamp: '2026-11-22T00:00:00.000Z' };
+
+// Issue #10: values are typed; the API keeps `image` (the first) and adds `images` where there are several.
+describe('historyJson', () => {
+  it('shows image apps, several images and git-source commits in the documented fields', () => {
+    const revisions: Revision[] = [
+      { ...base, revision: 1, value: { images: ['r/a:1'] }, sourceCommit: 'abc1234', configCommit: 'c1' },
+      { ...base, revision: 2, value: { images: ['r/a:2', 'r/b:2'] }, sourceCommit: null, configCommit: 'c2' },
+      { ...base, revision: 3, value: { commit: 'def5678' }, sourceCommit: null, configCommit: 'c3', trigger: 'rollback', rollbackTo: 'c1' },
+    ];
+    expect(historyJson(revisions)).toEqual([
+      { ...base, revision: 3, image: null, commit: 'def5678', configCommit: 'c3', trigger: 'rollback', current: true, undone: false },
+      { ...base, revision: 2, image: 'r/a:2', images: ['r/a:2', 'r/b:2'], commit: null, configCommit: 'c2', current: false, undone: true },
+      { ...base, revision: 1, image: 'r/a:1', commit: 'abc1234', configCommit: 'c1', current: false, undone: false },
+    ]);
+  });
+});

@@ -1,0 +1,72 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+
+/**
+ * The layers of src (issue #10): dependencies point down only. Each module may import
+ * the modules listed for it, and nothing above. The leaves (errors, log, metrics,
+ * api-types) import no other module.
+ */
+const ALLOWED: Record<string, readonly string[]> = {
+  cli: ['http', 'config', 'errors', 'log', 'api-types'],
+  http: ['webhooks', 'deploys', 'history', 'manifests', 'config', 'errors', 'log', 'metrics', 'api-types'],
+  webhooks: ['config', 'errors'],
+  deploys: ['history', 'manifests', 'config', 'repo', 'errors', 'log', 'metrics', 'api-types'],
+  history: ['manifests', 'config', 'repo', 'errors', 'api-types'],
+  manifests: ['errors'],
+  config: ['manifests', 'errors', 'log'],
+  repo: ['errors'],
+  errors: [],
+  log: [],
+  metrics: [],
+  'api-types': [],
+};
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+/** `http` for src/http/x.ts, `errors` for src/errors.ts. */
+function moduleOf(file: string): string {
+  const [first] = relative(SRC, file).split('/');
+  return first!.replace(/\.ts$/, '');
+}
+
+/** Every `importer -> imported` edge between modules of src. */
+function edges(): Array<{ from: string; to: string; file: string }> {
+  const out: Array<{ from: string; to: string; file: string }> = [];
+  for (const file of sourceFiles(SRC)) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/(?:import|export)[^'"]*?from\s+'(\.[^']+)'/g)) {
+      const target = resolve(dirname(file), m[1]!.replace(/\.js$/, '.ts'));
+      const from = moduleOf(file);
+      const to = moduleOf(target);
+      if (from !== to) out.push({ from, to, file: relative(SRC, file) });
+    }
+  }
+  return out;
+}
+
+describe('the layers of src', () => {
+  it('has every module in the table', () => {
+    const modules = new Set(sourceFiles(SRC).map(moduleOf));
+    expect([...modules].sort()).toEqual(Object.keys(ALLOWED).sort());
+  });
+
+  it('points dependencies down only: cli → http → (webhooks, deploys) → (history, manifests, config) → repo', () => {
+    const found = edges();
+    expect(found.length).toBeGreaterThan(20);
+    const upward = found.filter((e) => !ALLOWED[e.from]?.includes(e.to)).map((e) => `${e.file}: ${e.from} → ${e.to}`);
+    expect(upward).toEqual([]);
+  });
+
+  it('keeps express in src/http', () => {
+    const outside = sourceFiles(SRC).filter((f) => moduleOf(f) !== 'http' && /from 'express'/.test(readFileSync(f, 'utf8')));
+    expect(outside.map((f) => relative(SRC, f))).toEqual([]);
+  });
+});
