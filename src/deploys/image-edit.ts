@@ -1,5 +1,6 @@
 import type { AppConfig, KipperConfig } from '../config/kipper-file.js';
 import { isKipError, KipError } from '../errors.js';
+import { assertTakesImages, deployRequestFor } from './deploy-request.js';
 import { formatCommitMessage, type KipperTrailers } from '../history/trailers.js';
 import { assertOneRepository } from '../manifests/assert-one-repository.js';
 import type { ImageReference } from '../manifests/image-reference.js';
@@ -30,7 +31,7 @@ export interface ImageEditInput extends DeployEditInput {
 /** The edit of one image deploy (image apps). */
 export function imageEdit(input: ImageEditInput): Edit<null> {
   return deployEdit(input, {
-    source: 'image',
+    check: assertTakesImages,
     value: input.image.raw,
     trailers: { image: input.image.raw },
     editText: (text, app) => setImage(text, { image: input.image, container: app.container, workload: app.workload, app: app.id }),
@@ -47,7 +48,7 @@ export function imageEdit(input: ImageEditInput): Edit<null> {
 /** The edit of one commit deploy (git-source apps): the commit goes to the app's `:commit` markers. */
 export function commitEdit(input: DeployEditInput & { sourceCommit: string }): Edit<null> {
   return deployEdit(input, {
-    source: 'git',
+    check: (app) => deployRequestFor(app, { image: undefined, commit: input.sourceCommit }),
     value: input.sourceCommit,
     trailers: {},
     editText: (text, app) => setCommit(text, { app: app.id, commit: input.sourceCommit }),
@@ -71,7 +72,8 @@ function checkNamedContainers(app: AppConfig, matches: readonly ImageMatch[]): v
 }
 
 interface Flavour {
-  source: AppConfig['source'];
+  /** Throws when the app (as kipper.yaml at this head has it) cannot take this deploy. */
+  check: (app: AppConfig) => void;
   value: string;
   trailers: Pick<KipperTrailers, 'image'>;
   editText: (text: string, app: AppConfig) => EditResult;
@@ -91,11 +93,9 @@ function deployEdit(input: DeployEditInput, flavour: Flavour): Edit<null> {
     const config = await input.configAt(view);
     const app = config.apps.get(input.appId);
     if (!app) throw new KipError('APP_NOT_FOUND', `no app ${input.appId} in kipper.yaml`, { app: input.appId });
-    if (app.source !== flavour.source) {
-      throw app.source === 'git'
-        ? new KipError('GIT_APP_IMAGE', `${app.id} is a git-source app: post {"commit": "<sha>"} without an image`, { app: app.id })
-        : new KipError('INVALID_IMAGE', `${app.id} is an image app: post {"image": "<ref>"}`, { app: app.id });
-    }
+    // kipper.yaml at this head may have changed the app's kind since the request was
+    // checked: the same rule (deploy-request.ts), again.
+    flavour.check(app);
     const files = new Map<string, Uint8Array>();
     const matches: ImageMatch[] = [];
     for (const path of app.files) {
