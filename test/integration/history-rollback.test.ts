@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HistoryAnswer } from '../../src/api-types.js';
 import { postWebhook, runKip, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
 import { cloneRepo, git, headOf, logOf, showFile } from '../helpers/git-cli.js';
 import type { GitServer } from '../helpers/git-server.js';
@@ -13,19 +14,8 @@ const API = 'yourr-name-test/api';
 const FILE = 'apps/yourr-name-test/api/deployment.yaml';
 const image = (tag: string) => `registry.example.com/api:${tag}`;
 
-interface HistoryJson {
-  app: string;
-  revisions: Array<{
-    revision: number;
-    image: string | null;
-    commit: string | null;
-    trigger: string;
-    author: string;
-    timestamp: string;
-    configCommit: string;
-    current: boolean;
-  }>;
-}
+/** What `kip app history --json` prints: the admin API's answer. */
+type HistoryJson = HistoryAnswer;
 
 // Issue #3's transcript, run as a user would: deploys through the webhook and `kip`, a
 // human commit and a native `git revert` pushed to the remote, history and rollbacks read

@@ -1,25 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, KIP_BIN, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
-
-/** Run `kip serve` to its exit (it must exit on its own); resolves with the exit code and output. */
-function serveToExit(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [KIP_BIN, 'serve'], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { runKip, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
 
 describe('kip serve on a port that is taken', () => {
   let first: BridgeProcess;
@@ -33,14 +16,14 @@ describe('kip serve on a port that is taken', () => {
   it('says which port is in use, exits non-zero and creates nothing in its data dir', async () => {
     const port = new URL(first.url).port;
     const dataDir = await mkdtemp(join(tmpdir(), 'kipper-second-'));
-    const res = await serveToExit({ KIPPER_PORT: port, KIPPER_HOST: '127.0.0.1', KIPPER_DATA_DIR: dataDir });
+    const res = await runKip(['serve'], { KIPPER_PORT: port, KIPPER_HOST: '127.0.0.1', KIPPER_DATA_DIR: dataDir });
     expect(res.code).not.toBe(0);
     expect(res.code).not.toBeNull();
     expect(res.stderr.trim()).toBe(`Error: port ${port} on 127.0.0.1 is already in use (set KIPPER_PORT)`);
     expect(await readdir(dataDir)).toEqual([]);
     // A data dir that does not exist yet is not created either.
     const missing = join(dataDir, 'not-yet');
-    const again = await serveToExit({ KIPPER_PORT: port, KIPPER_HOST: '127.0.0.1', KIPPER_DATA_DIR: missing });
+    const again = await runKip(['serve'], { KIPPER_PORT: port, KIPPER_HOST: '127.0.0.1', KIPPER_DATA_DIR: missing });
     expect(again.code).not.toBe(0);
     expect(await readdir(dataDir)).toEqual([]);
     // The first bridge is unharmed.
