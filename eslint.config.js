@@ -14,4 +14,16 @@ export default tseslint.config(
     files: ['bin/**/*.js', '.ci/**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
+  {
+    // The console's ES module runs in the browser.
+    files: ['src/http/console/assets/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['document', 'window', 'fetch', 'requestAnimationFrame', 'URLSearchParams', 'EventSource', 'navigator', 'setInterval', 'clearInterval'].map((g) => [
+          g,
+          'readonly',
+        ]),
+      ),
+    },
+  },
 );

@@ -51,6 +51,10 @@ export interface HistoryRevision {
   current: boolean;
   /** A later rollback or `git revert` took the app away from this revision. */
   undone: boolean;
+  /** A promotion: the namespace it was promoted from. */
+  promotedFrom?: string;
+  /** A rollback: the revision it went back to. */
+  rolledBackTo?: number;
 }
 
 export interface HistoryAnswer {

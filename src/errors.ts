@@ -7,6 +7,7 @@ export type KipErrorCode =
   // authorisation
   | 'UNAUTHORIZED' // webhook: one code for every failure, so callers cannot probe which apps exist
   | 'ADMIN_UNAUTHORIZED'
+  | 'CSRF_INVALID' // a console POST without the token of its session
   | 'TOO_MANY_REQUESTS'
   // request validation
   | 'INVALID_JSON'

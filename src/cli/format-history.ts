@@ -1,5 +1,5 @@
 import type { HistoryRevision } from '../api-types.js';
-import { relativeTime } from './relative-time.js';
+import { relativeTime } from '../history/relative-time.js';
 
 /** One row of `GET …/history`: what the table shows of it (`undone` is absent from older bridges). */
 export type HistoryRow = Pick<HistoryRevision, 'revision' | 'image' | 'commit' | 'trigger' | 'timestamp' | 'current'> & { undone?: boolean };

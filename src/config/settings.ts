@@ -21,6 +21,10 @@ export interface Settings {
   logLevel: LogLevel;
   /** The longest a deploy waits for the config repo in all before 503 (KIPPER_DEPLOY_TIMEOUT, seconds). */
   deployTimeoutMs: number;
+  /** A link to a config commit in the git host's UI, `{sha}` replaced (KIPPER_COMMIT_URL). */
+  commitUrl: string | undefined;
+  /** Which proxies to believe about the client (X-Forwarded-For/-Proto): express's `trust proxy` (KIPPER_TRUST_PROXY). */
+  trustProxy: boolean | number | string;
 }
 
 const optional = z
@@ -54,6 +58,12 @@ const envSchema = z.object({
   KIPPER_GIT_AUTHOR_EMAIL: z.string().min(3).default('kipper@localhost'),
   KIPPER_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   KIPPER_DEPLOY_TIMEOUT: z.coerce.number().positive('must be a number of seconds above 0').max(900).default(30),
+  KIPPER_COMMIT_URL: optional.refine((v) => v === undefined || (/^https?:\/\/[^\s]+$/.test(v) && v.includes('{sha}')), {
+    message: 'must be an http(s) URL with {sha} in it, e.g. https://github.com/acme/config/commit/{sha}',
+  }),
+  KIPPER_TRUST_PROXY: optional.refine((v) => v === undefined || /^(true|false|\d+|[0-9a-fA-F:.,/ ]+|loopback|linklocal|uniquelocal)$/.test(v), {
+    message: 'must be true, false, a number of hops, or proxy addresses (express "trust proxy")',
+  }),
 });
 
 /** Read and validate the bridge's environment; every problem is reported as `VAR: message`. */
@@ -79,6 +89,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     authorEmail: e.KIPPER_GIT_AUTHOR_EMAIL,
     logLevel: e.KIPPER_LOG_LEVEL,
     deployTimeoutMs: Math.round(e.KIPPER_DEPLOY_TIMEOUT * 1000),
+    commitUrl: e.KIPPER_COMMIT_URL,
+    trustProxy: trustProxyOf(e.KIPPER_TRUST_PROXY),
   };
 }
 
@@ -87,4 +99,11 @@ export function publicBaseUrl(settings: Settings, boundPort: number): string {
   if (settings.publicUrl) return settings.publicUrl;
   const h = settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host;
   return `http://${h.includes(':') ? `[${h}]` : h}:${boundPort}`;
+}
+
+/** KIPPER_TRUST_PROXY as express's `trust proxy`: unset is false (X-Forwarded-* ignored). */
+function trustProxyOf(value: string | undefined): boolean | number | string {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  return /^\d+$/.test(value) ? Number(value) : value;
 }

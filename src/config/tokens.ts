@@ -20,3 +20,11 @@ export function safeEqual(presented: string, expected: string): boolean {
   if (a.length !== b.length) return false;
   return timingSafeEqual(a, b);
 }
+
+/**
+ * A key for one purpose (console sessions, notification signatures), derived from the
+ * secret key: nothing else to store or rotate, and no purpose can forge another's values.
+ */
+export function deriveKey(secretKey: string, purpose: string): Buffer {
+  return createHmac('sha256', secretKey).update(`kipper key: ${purpose}`).digest();
+}

@@ -15,6 +15,7 @@ export class HistoryService {
   /** The background load of the whole history, while it runs; null once it is done. */
   private loading: Promise<void> | null = null;
   private saveTimer: NodeJS.Timeout | undefined;
+  private readonly listeners = new Set<() => void>();
 
   constructor(
     private readonly remote: Remote,
@@ -25,7 +26,18 @@ export class HistoryService {
   ) {
     const gitdir = remote.gitdir;
     const configAt = (commit: string) => config.at({ fileOid: (p) => gitdir.fileOid(commit, p), readFile: (p) => gitdir.readFile(commit, p) });
-    this.index = new RevisionIndex(gitdir, configAt, { onChange: () => this.scheduleSave() });
+    this.index = new RevisionIndex(gitdir, configAt, {
+      onChange: () => {
+        this.scheduleSave();
+        for (const listener of this.listeners) listener();
+      },
+    });
+  }
+
+  /** Tells `listener` after every move of the index (a deploy, a fetched push); returns the unsubscribe. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Starts from the persisted index, if it is of this repo. Call before the first fetch. */

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ADMIN_TOKEN_FILE, SECRET_KEY_FILE, loadOrCreateSecret } from '../config/secrets.js';
 import type { Settings } from '../config/settings.js';
+import { deriveKey } from '../config/tokens.js';
 import { KipError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
@@ -25,6 +26,8 @@ export interface Bridge {
   /** The config repo for humans: its URL or path, never credentials. */
   readonly description: string;
   readonly adminToken: string;
+  /** Signs console sessions (derived from the secret key). */
+  readonly sessionKey: Buffer;
   readonly config: RepoConfig;
   readonly status: RepoStatus;
   readonly history: HistoryService;
@@ -84,6 +87,7 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
     embedded: remote instanceof LocalRemote,
     description: remote.description,
     adminToken,
+    sessionKey: deriveKey(secretKey, 'console sessions'),
     config,
     status,
     history,

@@ -3,6 +3,8 @@ import type { WriteQueue } from './write-queue.js';
 
 /** How often others' pushes are looked for when idle. */
 export const POLL_INTERVAL_MS = 5_000;
+/** ...and while a console page watches for live updates, which should show a push within 5 s. */
+const WATCHED_POLL_MS = 2_000;
 /** A look at the remote that takes longer than this makes the bridge unready: it hangs. */
 const HANG_MS = 5_000;
 
@@ -12,6 +14,7 @@ const HANG_MS = 5_000;
  */
 export class RepoStatus {
   private poll: NodeJS.Timeout | undefined;
+  private watchers = 0;
   private lastLook = 0;
   /** When the look at the remote that is still running started (null: none runs). */
   private lookingSince: number | null = null;
@@ -24,15 +27,32 @@ export class RepoStatus {
     private readonly configProblem: () => KipError | null,
   ) {}
 
-  /** Looks for others' pushes every POLL_INTERVAL_MS until `stop`. */
+  /** Looks for others' pushes every POLL_INTERVAL_MS (faster while watched) until `stop`. */
   start(): void {
-    this.poll = setInterval(() => void this.refresh().catch(() => undefined), POLL_INTERVAL_MS);
-    this.poll.unref();
+    const next = () => {
+      this.poll = setTimeout(
+        () => {
+          void this.refresh()
+            .catch(() => undefined)
+            .finally(() => {
+              if (!this.closing) next();
+            });
+        },
+        this.watchers > 0 ? WATCHED_POLL_MS : POLL_INTERVAL_MS,
+      );
+      this.poll.unref();
+    };
+    next();
+  }
+
+  /** A live view opened (+1) or closed (-1). */
+  watch(delta: 1 | -1): void {
+    this.watchers += delta;
   }
 
   stop(): void {
     this.closing = true;
-    clearInterval(this.poll);
+    clearTimeout(this.poll);
   }
 
   /** A push went out (for "the write queue is moving"). */

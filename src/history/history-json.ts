@@ -20,7 +20,15 @@ export function historyJson(revisions: readonly Revision[]): HistoryRevision[] {
         configCommit: r.configCommit,
         current: i === revisions.length - 1,
         undone: undone.has(r.revision),
+        ...(r.promotedFrom ? { promotedFrom: r.promotedFrom } : {}),
+        ...(r.rollbackTo ? withTarget(revisions, r.rollbackTo, r.revision) : {}),
       };
     })
     .reverse();
+}
+
+/** `rolledBackTo`: the number of the revision a rollback's config commit names, when it is in this history. */
+function withTarget(revisions: readonly Revision[], configCommit: string, before: number): { rolledBackTo?: number } {
+  const target = revisions.findLast((t) => t.revision < before && t.configCommit === configCommit);
+  return target ? { rolledBackTo: target.revision } : {};
 }

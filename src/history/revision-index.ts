@@ -18,6 +18,8 @@ export interface Revision {
   rollbackTo?: string;
   /** For a `git revert` by someone else: the commit it names (`This reverts commit <sha>.`). */
   reverts?: string;
+  /** For a promotion: the namespace it came from. */
+  promotedFrom?: string;
   /** The full image our commit deployed, where the files hold only part of it (a `:tag` marker). */
   deployed?: string;
 }
@@ -180,6 +182,7 @@ export class RevisionIndex {
         configCommit: commit.oid,
         ...(ours && trailers.rollbackTo ? { rollbackTo: trailers.rollbackTo } : {}),
         ...(!ours && revert ? { reverts: revert } : {}),
+        ...(ours && trailers.promotedFrom ? { promotedFrom: trailers.promotedFrom } : {}),
         ...(ours && trailers.image && trailers.image !== image ? { deployed: trailers.image } : {}),
       });
     }

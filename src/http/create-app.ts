@@ -7,12 +7,19 @@ import { errorMiddleware } from './error-middleware.js';
 import { gitRoute } from './git-route.js';
 import { requestId } from './request-id.js';
 import { webhookRouter } from './webhook-route.js';
+import { consoleAssets } from './console/console-assets.js';
+import { consoleRouter } from './console/console-routes.js';
+import { FailureLimiter } from '../webhooks/failure-limiter.js';
 
-/** The bridge's HTTP app: webhook, admin API, health. */
+/** The bridge's HTTP app: webhook, admin API, console, health. */
 export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) => string): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // X-Forwarded-For/-Proto only from proxies KIPPER_TRUST_PROXY names (req.ip, req.secure).
+  app.set('trust proxy', bridge.settings.trustProxy);
+  // One count of failed authorisations per address, for webhooks and console sign-ins.
+  const limiter = new FailureLimiter();
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -40,8 +47,10 @@ export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) 
     res.send(await bridge.metrics.registry.metrics());
   });
   if (bridge.embedded) app.use('/git/config.git', gitRoute(bridge.settings.dataDir));
-  app.use(webhookRouter(bridge, log));
+  app.use(webhookRouter(bridge, log, limiter));
   app.use(adminRouter(bridge, webhookUrl));
+  app.use('/console/assets', consoleAssets());
+  app.use(consoleRouter(bridge, { webhookUrl, limiter, sessionKey: bridge.sessionKey, commitUrl: bridge.settings.commitUrl }));
   app.use(() => {
     throw new KipError('NOT_FOUND', 'no such route; see the README for the API');
   });

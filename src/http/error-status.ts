@@ -4,6 +4,7 @@ import type { KipErrorCode } from '../errors.js';
 export const ERROR_STATUS: Record<KipErrorCode, number> = {
   UNAUTHORIZED: 401,
   ADMIN_UNAUTHORIZED: 401,
+  CSRF_INVALID: 403,
   TOO_MANY_REQUESTS: 429,
   INVALID_JSON: 400,
   INVALID_BODY: 400,

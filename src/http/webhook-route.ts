@@ -7,7 +7,7 @@ import { firstImage, repositoryOf } from '../history/app-value.js';
 import type { Logger } from '../log.js';
 import { parseImageReference } from '../manifests/image-reference.js';
 import { DeliveryCache } from '../webhooks/delivery-cache.js';
-import { FailureLimiter } from '../webhooks/failure-limiter.js';
+import type { FailureLimiter } from '../webhooks/failure-limiter.js';
 import type { ProviderAction } from '../webhooks/provider-event.js';
 import { verifyAndReceive } from '../webhooks/verify-and-receive.js';
 import { requestLog } from './request-id.js';
@@ -33,10 +33,9 @@ function callerGone(res: Response): AbortSignal {
  * `POST /api/v1/webhook/{namespace}/{app}`: the CI and git-provider entry point
  * (docs/design.md "Webhook"), the express adapter of webhooks/verify-and-receive.ts.
  */
-export function webhookRouter(bridge: Bridge, baseLog: Logger): Router {
+export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureLimiter): Router {
   const router = express.Router();
   const readRaw = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
-  const limiter = new FailureLimiter();
   const deliveries = new DeliveryCache();
 
   // Counted for every answer, including body-parser's 413 and authorisation failures.
@@ -58,7 +57,7 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger): Router {
     try {
       received = await verifyAndReceive({ headers: req.headers, readBody }, app ? bridge.webhooks.token(app.id) : null);
     } catch (err) {
-      const address = req.socket.remoteAddress ?? 'unknown';
+      const address = req.ip ?? 'unknown';
       if (isKipError(err, 'UNAUTHORIZED') && limiter.fail(address)) {
         throw new KipError('TOO_MANY_REQUESTS', 'too many failed authorisations from this address; wait and check the token', {
           retryAfter: limiter.retryAfter(address),

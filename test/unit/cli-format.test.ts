@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatHistory } from '../../src/cli/format-history.js';
-import { relativeTime } from '../../src/cli/relative-time.js';
+import { relativeTime } from '../../src/history/relative-time.js';
 
 const now = Date.parse('2026-11-22T12:00:00Z');
 const ago = (s: number) => new Date(now - s * 1000).toISOString();

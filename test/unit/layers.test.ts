@@ -11,7 +11,7 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
  * api-types) import no other module.
  */
 const ALLOWED: Record<string, readonly string[]> = {
-  cli: ['http', 'config', 'errors', 'log', 'api-types'],
+  cli: ['http', 'history', 'config', 'errors', 'log', 'api-types'],
   http: ['webhooks', 'deploys', 'history', 'manifests', 'config', 'errors', 'log', 'metrics', 'api-types'],
   webhooks: ['config', 'errors'],
   deploys: ['history', 'manifests', 'config', 'repo', 'errors', 'log', 'metrics', 'api-types'],

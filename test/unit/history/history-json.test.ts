@@ -13,7 +13,7 @@ describe('historyJson', () => {
       { ...base, revision: 3, value: { commit: 'def5678' }, sourceCommit: null, configCommit: 'c3', trigger: 'rollback', rollbackTo: 'c1' },
     ];
     expect(historyJson(revisions)).toEqual([
-      { ...base, revision: 3, image: null, commit: 'def5678', configCommit: 'c3', trigger: 'rollback', current: true, undone: false },
+      { ...base, revision: 3, image: null, commit: 'def5678', configCommit: 'c3', trigger: 'rollback', rolledBackTo: 1, current: true, undone: false },
       { ...base, revision: 2, image: 'r/a:2', images: ['r/a:2', 'r/b:2'], commit: null, configCommit: 'c2', current: false, undone: true },
       { ...base, revision: 1, image: 'r/a:1', commit: 'abc1234', configCommit: 'c1', current: false, undone: false },
     ]);

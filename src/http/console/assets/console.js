@@ -1,0 +1,210 @@
+// Kipper console: what JavaScript adds to pages that work without it — the rollback
+// dialog, live updates (server-sent events, polling as the fallback), "Show older" in
+// place, the apps filter as you type, confirmations, copying a new token.
+
+const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
+const statusRegion = document.getElementById('status');
+
+/** Says `text` in the aria-live status region. */
+function announce(text) {
+  if (!statusRegion) return;
+  statusRegion.textContent = '';
+  // A change the screen reader notices even when the text repeats.
+  requestAnimationFrame(() => (statusRegion.textContent = text));
+}
+
+/** A console action as fetch: form fields and the CSRF token in, JSON out; throws the bridge's `{error}`. */
+async function post(path, fields) {
+  const body = new URLSearchParams({ ...fields, _csrf: csrf });
+  const res = await fetch(path, { method: 'POST', body, headers: { Accept: 'application/json', 'X-CSRF-Token': csrf } });
+  const json = await res.json().catch(() => ({ error: `the bridge answered ${res.status}` }));
+  if (!res.ok) throw new Error(json.error ?? `the bridge answered ${res.status}`);
+  return json;
+}
+
+// --- Apps: filter as you type -------------------------------------------------------
+const filter = document.querySelector('input[data-filter]');
+if (filter) {
+  const root = document.querySelector(filter.dataset.filter);
+  const apply = () => {
+    const wanted = filter.value.trim().toLowerCase();
+    for (const row of root.querySelectorAll('tr[data-filter-text]')) row.hidden = wanted !== '' && !row.dataset.filterText.includes(wanted);
+    for (const group of [...root.querySelectorAll('[data-group]')].reverse()) {
+      group.hidden = group.querySelectorAll('tr[data-filter-text]:not([hidden])').length === 0;
+    }
+  };
+  filter.addEventListener('input', apply);
+  filter.form?.addEventListener('submit', (e) => {
+    e.preventDefault();
+    apply();
+  });
+}
+
+// --- Tabs: arrow keys move between them -------------------------------------------
+const tabs = [...document.querySelectorAll('[role="tab"]')];
+for (const [i, tab] of tabs.entries()) {
+  tab.addEventListener('keydown', (e) => {
+    const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+    if (step === 0) return;
+    e.preventDefault();
+    tabs[(i + step + tabs.length) % tabs.length].focus();
+  });
+}
+
+// --- Deploys: rows, rollback dialog, live updates, show older ------------------------
+const table = document.querySelector('table.deploys');
+if (table) {
+  const app = table.dataset.app;
+  const tbody = table.querySelector('tbody');
+  const dialog = document.getElementById('rollback-dialog');
+  let shownNewest = Number(tbody.querySelector('tr')?.dataset.revision ?? 0);
+  let opener = null;
+  let target = 0;
+
+  /** The first page of rows again, as the server renders them. */
+  async function reloadRows() {
+    const res = await fetch(`/apps/${app}/rows`, { headers: { Accept: 'application/json' } });
+    if (!res.ok) return;
+    const page = await res.json();
+    tbody.innerHTML = page.html;
+    shownNewest = page.current ?? 0;
+    const older = document.getElementById('older');
+    older.textContent = '';
+    if (page.older !== null) older.append(olderLink(page.older));
+  }
+
+  function olderLink(before) {
+    const a = document.createElement('a');
+    a.href = `/apps/${app}?before=${before}`;
+    a.dataset.older = String(before);
+    a.textContent = 'Show older';
+    return a;
+  }
+
+  const field = (name) => dialog.querySelectorAll(`[data-field="${name}"]`);
+  const setField = (name, text) => field(name).forEach((el) => (el.textContent = text));
+
+  table.addEventListener('click', (e) => {
+    const button = e.target.closest('button[data-rollback]');
+    if (!button || !dialog) return;
+    e.preventDefault();
+    opener = button;
+    target = Number(button.dataset.rollback);
+    dialog.querySelector('h2').textContent = `Roll back ${app} to revision ${target}?`;
+    setField('target', button.dataset.target || '–');
+    setField('commit', button.dataset.commit || '–');
+    setField('current', button.dataset.current || '–');
+    const error = field('error')[0];
+    error.hidden = true;
+    error.textContent = '';
+    dialog.showModal();
+    dialog.querySelector('[data-cancel]').focus();
+  });
+
+  dialog?.querySelector('[data-cancel]').addEventListener('click', () => dialog.close());
+  dialog?.addEventListener('close', () => {
+    // Focus goes back where it came from, or to the table when that row was redrawn.
+    if (opener?.isConnected) opener.focus();
+    else table.focus();
+  });
+  dialog?.querySelector('[data-confirm]').addEventListener('click', async (e) => {
+    const confirm = e.currentTarget;
+    confirm.disabled = true;
+    try {
+      const answer = await post(`/apps/${app}/rollback`, { revision: String(target) });
+      dialog.close();
+      await reloadRows();
+      announce(`Rolled back ${app} to revision #${answer.rolledBackTo}: now revision #${answer.revision} (current).`);
+    } catch (err) {
+      const error = field('error')[0];
+      error.textContent = err.message;
+      error.hidden = false;
+    } finally {
+      confirm.disabled = false;
+    }
+  });
+
+  document.getElementById('older')?.addEventListener('click', async (e) => {
+    const link = e.target.closest('a[data-older]');
+    if (!link) return;
+    e.preventDefault();
+    const res = await fetch(`/apps/${app}/rows?before=${link.dataset.older}`, { headers: { Accept: 'application/json' } });
+    if (!res.ok) return;
+    const page = await res.json();
+    tbody.insertAdjacentHTML('beforeend', page.html);
+    link.replaceWith(...(page.older === null ? [] : [olderLink(page.older)]));
+  });
+
+  /** A newer revision than the one shown: redraw the rows and say so. */
+  async function caughtUp(newest) {
+    if (newest <= shownNewest) return;
+    await reloadRows();
+    announce(`New revision #${newest} of ${app}.`);
+  }
+
+  let polling = null;
+  const poll = () => {
+    polling ??= setInterval(async () => {
+      const res = await fetch(`/apps/${app}/rows`, { headers: { Accept: 'application/json' } }).catch(() => null);
+      if (res?.ok) await caughtUp((await res.json()).current ?? 0);
+    }, 5000);
+  };
+  if ('EventSource' in window) {
+    const events = new EventSource(`/apps/${app}/events`);
+    events.addEventListener('revision', (e) => void caughtUp(JSON.parse(e.data).revision));
+    // The stream reconnects by itself; while it is down, poll.
+    events.addEventListener('error', poll);
+    events.addEventListener('open', () => {
+      clearInterval(polling);
+      polling = null;
+    });
+  } else {
+    poll();
+  }
+}
+
+// --- Confirmations (promote, regenerate, disable) --------------------------------------
+const confirmDialog = document.getElementById('confirm-dialog');
+for (const button of document.querySelectorAll('button[data-confirm-text]')) {
+  button.addEventListener('click', (e) => {
+    if (!confirmDialog || button.dataset.confirmed) return;
+    e.preventDefault();
+    // `{to}`: the value of the form's select (the promotion target).
+    const to = button.form?.querySelector('select')?.value ?? '';
+    confirmDialog.querySelector('#confirm-text').textContent = button.dataset.confirmText.replace('{to}', to);
+    const ok = confirmDialog.querySelector('[data-confirm]');
+    const cancel = confirmDialog.querySelector('[data-cancel]');
+    const done = () => {
+      ok.removeEventListener('click', go);
+      cancel.removeEventListener('click', stop);
+    };
+    const go = () => {
+      done();
+      button.dataset.confirmed = 'yes';
+      confirmDialog.close();
+      button.click();
+    };
+    const stop = () => {
+      done();
+      confirmDialog.close();
+      button.focus();
+    };
+    ok.addEventListener('click', go);
+    cancel.addEventListener('click', stop);
+    confirmDialog.showModal();
+    cancel.focus();
+  });
+}
+
+// --- Copy a new token ------------------------------------------------------------------------
+for (const button of document.querySelectorAll('button[data-copy]')) {
+  button.addEventListener('click', async () => {
+    const text = document.querySelector(button.dataset.copy)?.textContent ?? '';
+    try {
+      await navigator.clipboard.writeText(text);
+      announce('Token copied.');
+    } catch {
+      announce('Copying failed: select the token and copy it by hand.');
+    }
+  });
+}

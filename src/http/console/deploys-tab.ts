@@ -1,0 +1,165 @@
+import type { HistoryRevision } from '../../api-types.js';
+import type { AppConfig } from '../../config/kipper-file.js';
+import { authorName } from './app-pages.js';
+import { attrs, html, type Html } from './html.js';
+import { valueCell, when } from './pages.js';
+
+/** Rows shown at once; older ones come with "Show older". */
+export const PAGE_ROWS = 50;
+
+/** What the Deploys tab shows. */
+export interface DeploysView {
+  app: AppConfig;
+  /** This page of revisions, newest first. */
+  rows: HistoryRevision[];
+  /** The newest revision (whether or not this page shows it). */
+  current: HistoryRevision | undefined;
+  /** The revision number older rows start below, when there are older ones. */
+  older: number | null;
+  /** Other namespaces of the project with an app of this name (promotion targets). */
+  promoteTo: string[];
+  /** `KIPPER_COMMIT_URL`: a template with `{sha}` for config commit links. */
+  commitUrl: string | undefined;
+  csrf: string;
+  now: number;
+}
+
+/** The Deploys tab: actions, then the history table (the same rows as `kip app history`). */
+export function deploysTab(v: DeploysView): Html {
+  const git = v.app.source === 'git';
+  return html`<h2 class="visually-hidden">Deploys</h2>
+    <div class="actions">
+      <form class="action" method="post" action="/apps/${v.app.id}/deploy" data-action="deploy">
+        <h3>${git ? 'Deploy a commit' : 'Update image'}</h3>
+        <input type="hidden" name="_csrf" value="${v.csrf}" />
+        ${
+          git
+            ? html`<label for="deploy-commit">Commit</label> <input id="deploy-commit" name="commit" required pattern="[0-9a-fA-F]{7,64}" autocomplete="off" />`
+            : html`<label for="deploy-image">Image</label>
+                <input id="deploy-image" name="image" required placeholder="registry.example.com/api:abc123f" autocomplete="off" />
+                <label for="deploy-commit">Source commit <span class="muted">(optional)</span></label>
+                <input id="deploy-commit" name="commit" pattern="[0-9a-fA-F]{7,64}" autocomplete="off" />`
+        }
+        <button type="submit">${git ? 'Deploy commit' : 'Update image'}</button>
+      </form>
+      ${
+        git || v.promoteTo.length === 0
+          ? ''
+          : html`<form class="action" method="post" action="/apps/${v.app.id}/promote" data-action="promote">
+              <h3>Promote</h3>
+              <input type="hidden" name="_csrf" value="${v.csrf}" />
+              <label for="promote-to">To environment</label>
+              <select id="promote-to" name="to">
+                ${v.promoteTo.map((ns) => html`<option value="${ns}">${ns}</option>`)}
+              </select>
+              <button type="submit" ${attrs({ 'data-confirm-text': `Promote ${v.current?.image ?? 'the current image'} of ${v.app.id} to {to}?` })}>
+                Promote
+              </button>
+            </form>`
+      }
+    </div>
+    <div class="scroll">
+      <table class="deploys" tabindex="-1" data-app="${v.app.id}" data-source="${v.app.source}">
+        <caption>
+          Deploys of ${v.app.id}, newest first
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">#</th>
+            <th scope="col">Image</th>
+            <th scope="col">Commit</th>
+            <th scope="col">Trigger</th>
+            <th scope="col">When</th>
+            <th scope="col">Author</th>
+          </tr>
+        </thead>
+        <tbody id="deploys">
+          ${deployRows(v)}
+        </tbody>
+      </table>
+    </div>
+    ${v.rows.length === 0 ? html`<p>No revisions yet: the first deploy will be one.</p>` : ''}
+    <p id="older">${v.older === null ? '' : html`<a href="/apps/${v.app.id}?before=${v.older}" data-older="${v.older}">Show older</a>`}</p>
+    ${rollbackDialog()} ${confirmDialog()}`;
+}
+
+/** The rows of one page (also what the live update and "Show older" fetch). */
+export function deployRows(v: Pick<DeploysView, 'app' | 'rows' | 'current' | 'commitUrl' | 'csrf' | 'now'>): Html {
+  return html`${v.rows.map((r) => deployRow(r, v))}`;
+}
+
+function deployRow(r: HistoryRevision, v: Pick<DeploysView, 'app' | 'current' | 'commitUrl' | 'csrf' | 'now'>): Html {
+  const git = v.app.source === 'git';
+  const target = git ? r.commit : (r.images?.join(', ') ?? r.image);
+  const number = v.commitUrl
+    ? html`<a href="${v.commitUrl.replace('{sha}', r.configCommit)}" title="config commit ${r.configCommit}">${r.revision}</a>`
+    : html`<span title="config commit ${r.configCommit}">${r.revision}</span>`;
+  return html`<tr ${attrs({ 'data-revision': r.revision, class: r.current ? 'current' : r.undone ? 'undone' : null })}>
+    <td class="num">
+      ${number}
+      ${
+        r.current
+          ? ''
+          : html`<form class="rollback" method="post" action="/apps/${v.app.id}/rollback">
+              <input type="hidden" name="_csrf" value="${v.csrf}" />
+              <input type="hidden" name="revision" value="${r.revision}" />
+              <button
+                type="submit"
+                class="small"
+                ${attrs({
+                  'aria-label': `Rollback to revision ${r.revision}`,
+                  'data-rollback': r.revision,
+                  'data-target': target ?? '',
+                  'data-commit': r.commit ?? '',
+                  'data-current': v.current ? ((git ? v.current.commit : (v.current.images?.join(', ') ?? v.current.image)) ?? '') : '',
+                })}
+              >
+                Rollback
+              </button>
+            </form>`
+      }
+    </td>
+    <td>${git ? html`<span class="muted">–</span>` : valueCell(r, 'image')}</td>
+    <td>${r.commit ? html`<code title="${r.commit}">${r.commit.slice(0, 7)}</code>` : html`<span class="muted">–</span>`}</td>
+    <td>${triggerBadge(r)}</td>
+    <td>${when(r.timestamp, v.now)}${r.current ? ' (current)' : ''}${r.undone ? ' (undone)' : ''}</td>
+    <td>${authorName(r.author)}</td>
+  </tr>`;
+}
+
+/** webhook, manual, promotion (with its source), rollback (with its target), git, revert. */
+function triggerBadge(r: HistoryRevision): Html {
+  const detail =
+    r.trigger === 'promotion' && r.promotedFrom ? ` from ${r.promotedFrom}` : r.trigger === 'rollback' && r.rolledBackTo ? ` to #${r.rolledBackTo}` : '';
+  return html`<span class="badge trigger-${r.trigger}">${r.trigger}${detail}</span>`;
+}
+
+/** A yes/no question before a form is sent (console.js fills in the text). */
+export function confirmDialog(): Html {
+  return html`<dialog id="confirm-dialog" aria-labelledby="confirm-text">
+    <p id="confirm-text"></p>
+    <div class="buttons">
+      <button type="button" data-confirm>Confirm</button>
+      <button type="button" class="quiet" data-cancel>Cancel</button>
+    </div>
+  </dialog>`;
+}
+
+/** The confirmation of a rollback (filled in by console.js from the row's button). */
+function rollbackDialog(): Html {
+  return html`<dialog id="rollback-dialog" aria-labelledby="rollback-title" aria-describedby="rollback-change">
+    <h2 id="rollback-title">Roll back</h2>
+    <dl>
+      <dt>Image</dt>
+      <dd><code data-field="target"></code></dd>
+      <dt>Commit</dt>
+      <dd><code data-field="commit"></code></dd>
+    </dl>
+    <p id="rollback-change">Changes <code data-field="current"></code> → <code data-field="target"></code></p>
+    <p class="alert" role="alert" data-field="error" hidden></p>
+    <div class="buttons">
+      <button type="button" data-confirm>Roll back</button>
+      <button type="button" class="quiet" data-cancel>Cancel</button>
+    </div>
+  </dialog>`;
+}
