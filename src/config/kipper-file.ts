@@ -22,7 +22,9 @@ const repoPath = z
   .min(1)
   .refine((p) => !p.startsWith('/') && !p.split('/').some((s) => s === '' || s === '.' || s === '..'), {
     message: 'must be a relative path inside the repo (no leading /, no . or .. segments)',
-  });
+  })
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), { message: 'must not contain control characters or line breaks' });
 
 const appSchema = z
   .object({

@@ -59,7 +59,12 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
     deployTimeoutMs: settings.deployTimeoutMs,
     signature: () => signatureOf(settings),
     onHead: async (head) => {
-      for (const listener of heard.head) await listener(head);
+      for (const listener of heard.head) {
+        // One listener's failure (history that cannot be read) is logged, not the remote's.
+        await listener(head).catch((err: unknown) =>
+          log.error('could not follow the new head', { head, error: err instanceof Error ? err.message : String(err) }),
+        );
+      }
     },
     onPush: (e) => {
       for (const listener of heard.push) listener(e);

@@ -3,6 +3,9 @@ import { KipError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TreeView } from './write-queue.js';
 
+/** The longest a request waits for a look at the remote (an unknown app, a kipper.yaml that was invalid). */
+const LOOK_WAIT_MS = 3_000;
+
 /** The error for an app that kipper.yaml does not list (admin API: 404). */
 export function appNotFound(id: string): KipError {
   return new KipError('APP_NOT_FOUND', `no app ${id} in ${KIPPER_FILE}; add it there and commit`, { app: id });
@@ -85,8 +88,15 @@ export class RepoConfig {
     return config;
   }
 
+  /**
+   * Looks at the remote, waiting at most LOOK_WAIT_MS: behind a push to a hanging remote
+   * the look could take the remote's timeouts, longer than a deploy may wait in all.
+   */
   private async lookAgain(): Promise<void> {
     this.lastLook = Date.now();
-    await this.refresh().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((r) => (timer = setTimeout(r, LOOK_WAIT_MS)));
+    await Promise.race([this.refresh().catch(() => undefined), late]);
+    clearTimeout(timer);
   }
 }

@@ -54,6 +54,8 @@ export class PendingEdit {
   settled = false;
   /** Push attempts that carried it (for the log line of a failure). */
   attempts = 0;
+  /** A push carrying it got no answer: it may be in the remote. */
+  uncertain = false;
   private release: () => void = () => undefined;
 
   constructor(

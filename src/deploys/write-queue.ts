@@ -225,18 +225,19 @@ export class WriteQueue {
   }
 
   private async fetch(signal?: AbortSignal): Promise<void> {
+    let head: string;
     try {
-      const head = await this.remote.fetch(signal);
-      this.lastError = null;
-      this.lastContact = Date.now();
-      if (head !== this.current) {
-        this.current = head;
-        await this.opts.onHead?.(head);
-      }
+      head = await this.remote.fetch(signal);
     } catch (err) {
       this.lastError = isKipError(err) ? err : new KipError('REPO_UNAVAILABLE', 'the config repo could not be fetched', { answer: 'error' });
       throw this.lastError;
     }
+    this.lastError = null;
+    this.lastContact = Date.now();
+    if (head === this.current) return;
+    this.current = head;
+    // What listeners make of the new head is theirs to report: the remote answered.
+    await Promise.resolve(this.opts.onHead?.(head)).catch(() => undefined);
   }
 
   /** Push a built batch; on conflicts fetch, rebuild on the new head and retry (bounded). */
@@ -262,14 +263,20 @@ export class WriteQueue {
     // dropped after the server moved the ref). Checked after every fetch, not just the next.
     const unanswered: Batch[] = [];
     for (;;) {
-      // Edits withdrawn since the build (deadline, caller gone) are never pushed.
-      if (built.live.some((p) => p.settled))
+      // Edits withdrawn since the build (deadline, caller gone) are never pushed; the
+      // check and `pushing` below are in one synchronous step.
+      while (built.live.some((p) => p.settled))
         built = await this.build(
           built.base,
           built.live.filter((p) => !p.settled),
         );
       if (built.tip === built.base) {
-        // Every edit was a no-op (or failed on its own): nothing to push.
+        // Every edit was a no-op (or failed on its own): nothing to push. "unchanged" is a
+        // claim about the remote, so the head it was judged on must still be the remote's.
+        if (!(await this.stillHead(built))) {
+          built = await this.build(this.head, built.live);
+          continue;
+        }
         for (const b of built.done) b.pending.answer({ result: b.result, configCommit: null });
         return;
       }
@@ -279,7 +286,8 @@ export class WriteQueue {
         p.attempts++;
       }
       const pushed = await this.remote.push(built.base, built.tip, built.newObjects, this.deadlineSignal(built.live));
-      for (const p of built.live) p.pushing = false;
+      // Landed: they stay "pushing" (no deadline can fail them) until `landed` answers.
+      if (!pushed.ok) for (const p of built.live) p.pushing = false;
       this.opts.onPush?.({
         commits: built.done.filter((d) => d.commit !== null).length,
         result: pushed.ok ? 'ok' : pushed.kind,
@@ -306,6 +314,7 @@ export class WriteQueue {
       } else {
         unreachable++;
         unanswered.push(built);
+        for (const p of built.live) p.uncertain = true;
         this.lastError = new KipError('REPO_UNAVAILABLE', `the config repo is unreachable: ${pushed.detail}`, { retryAfter: 10, answer: pushed.answer });
       }
       const live = built.live.filter((p) => !p.settled);
@@ -390,11 +399,30 @@ export class WriteQueue {
 
   private deadlineError(p: PendingEdit): KipError {
     const answer = String(this.lastError?.data.answer ?? 'no answer');
+    // After a push whose answer was lost, the change may be in the remote: a retry is safe
+    // either way (it answers unchanged if it landed).
+    const outcome = p.uncertain ? 'it may have been written: retry (a retry answers unchanged if it was)' : 'nothing was written, retry later';
     return new KipError(
       'REPO_UNAVAILABLE',
-      `the config repo did not take the change within ${Math.round(this.opts.deployTimeoutMs / 1000)} s (last answer: ${answer}); nothing was written, retry later`,
-      { retryAfter: 10, answer, attempts: p.attempts },
+      `the config repo did not confirm the change within ${Math.round(this.opts.deployTimeoutMs / 1000)} s (last answer: ${answer}); ${outcome}`,
+      {
+        retryAfter: 10,
+        answer,
+        attempts: p.attempts,
+      },
     );
+  }
+
+  /** True when the remote's head is still `built.base` (looked up now; a moved head is fetched). */
+  private async stillHead(built: Batch): Promise<boolean> {
+    if (built.live.length === 0) return true;
+    try {
+      await this.fetch(this.deadlineSignal(built.live));
+    } catch {
+      // Unreachable: "unchanged" as of the last head we saw is the best answer there is.
+      return true;
+    }
+    return this.head === built.base;
   }
 
   private unreachableError(err: unknown, answer: string): KipError {

@@ -1,4 +1,5 @@
 import { KIPPER_FILE, type KipperConfig } from '../config/kipper-file.js';
+import { isKipError } from '../errors.js';
 import type { LoggedCommit } from '../repo/git-log.js';
 import type { Gitdir } from '../repo/gitdir.js';
 import { appValue, firstImage, repositoryOf, sameValue, type AppValue } from './app-value.js';
@@ -128,18 +129,30 @@ export class RevisionIndex {
     let log = await this.gitdir.log(this.indexed, head);
     if (!log.fromReached) {
       // From the start (first walk, rebuild), or history was rewritten under us: all of it.
-      if (this.indexed !== null) log = await this.gitdir.log(null, head);
+      if (!log.whole) log = await this.gitdir.log(null, head);
       this.apps.clear();
       this.complete = !log.shallow;
     }
     let config: KipperConfig | null | undefined;
     for (const commit of log.commits) {
-      if (config === undefined || commit.changed === null || commit.changed.includes(KIPPER_FILE)) config = await this.configAt(commit.oid).catch(() => null);
+      if (config === undefined || commit.changed === null || commit.changed.includes(KIPPER_FILE)) config = await this.configOrNull(commit.oid);
       // A commit with a missing or broken kipper.yaml deploys nothing.
       if (config) await this.apply(commit, config);
+      // Per commit: a walk that fails half-way resumes after what it applied, never twice.
+      this.indexed = commit.oid;
     }
     this.indexed = head;
     this.events.onChange?.();
+  }
+
+  /** kipper.yaml at a commit, or null where it is missing or invalid; any other failure (a missing object) is an error. */
+  private async configOrNull(commit: string): Promise<KipperConfig | null> {
+    try {
+      return await this.configAt(commit);
+    } catch (err) {
+      if (isKipError(err, 'CONFIG_INVALID')) return null;
+      throw err;
+    }
   }
 
   /**

@@ -56,7 +56,7 @@ export function hashObject(type: ObjectType, content: Uint8Array): string {
 /** Splits and checks a repo path: relative, no empty, `.`, `..` or `.git` segments. */
 export function splitPath(path: string): string[] {
   const segments = path.split('/');
-  const bad = segments.some((s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git' || s.includes('\0'));
+  const bad = segments.some((s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git' || /[\0\n\r]/.test(s));
   if (bad) {
     throw new KipError('INTERNAL', `invalid repo path ${JSON.stringify(path)}: use a relative path like apps/a/deployment.yaml`, { path });
   }

@@ -55,13 +55,26 @@ export function runGit(args: string[], opts: RunOptions = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const limit = AbortSignal.timeout(opts.timeoutMs ?? 120_000);
     const signal = opts.signal ? AbortSignal.any([limit, opts.signal]) : limit;
-    const child = spawn('git', args, { env: gitEnv(opts.env), signal, stdio: ['pipe', 'pipe', 'pipe'] });
+    // A group of its own: `git fetch` runs `git remote-http` below it, which must go too
+    // when the fetch is given up (it holds a socket and the credentials).
+    const child = spawn('git', args, { env: gitEnv(opts.env), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
+    const onAbort = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+      reject(Object.assign(new Error(`git ${command} was stopped: no answer in time`), { name: 'AbortError' }));
+    };
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-    child.on('error', (e) => reject(e.name === 'AbortError' ? e : new KipError('INTERNAL', `cannot run git (is it installed?): ${e.message}`)));
+    child.on('error', (e) => reject(new KipError('INTERNAL', `cannot run git (is it installed?): ${e.message}`)));
     child.on('close', (code) => {
+      signal.removeEventListener('abort', onAbort);
       if (code === 0) resolve(Buffer.concat(out));
       else if (!signal.aborted) reject(new GitError(command, code, err));
     });
@@ -101,6 +114,8 @@ export class CatFile {
 
   /** The object named `name` (an id, or `<commit>:<path>`), or null when there is none. */
   read(name: string): Promise<RawObject | null> {
+    // One request per line: a name with a line break would answer for two.
+    if (/[\n\r\0]/.test(name)) return Promise.reject(new KipError('INTERNAL', `cannot read ${JSON.stringify(name)}: a line break in an object name`));
     const child = this.start();
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
@@ -146,19 +161,20 @@ export class CatFile {
         nl = data.indexOf(10);
         if (nl < 0) return;
       }
-      // "<name> missing" (or "ambiguous"), else "<oid> <type> <size>" and the content.
-      const header = data.toString('latin1', 0, nl).split(' ');
-      if (header.length !== 3) {
+      // "<oid> <type> <size>" and the content, else "<name> missing" (or "ambiguous"),
+      // where the name may hold spaces: only a well-formed header is an object.
+      const found = /^([0-9a-f]{40}|[0-9a-f]{64}) ([a-z]+) (\d+)$/.exec(data.toString('latin1', 0, nl));
+      if (!found) {
         this.keep(this.joined().subarray(nl + 1));
         this.waiting.shift()!.resolve(null);
         continue;
       }
-      const size = Number(header[2]);
+      const size = Number(found[3]);
       if (this.buffered < nl + 1 + size + 1) return;
       data = this.joined();
       const content = Buffer.from(data.subarray(nl + 1, nl + 1 + size));
       this.keep(data.subarray(nl + 1 + size + 1));
-      this.waiting.shift()!.resolve({ type: header[1]!, content });
+      this.waiting.shift()!.resolve({ type: found[2]!, content });
     }
   }
 

@@ -56,6 +56,8 @@ export interface LogResult {
   fromReached: boolean;
   /** The oldest commit's parent is missing here: a shallow clone, so the history is partial. */
   shallow: boolean;
+  /** The commits are the whole first-parent history of `to` (`from` was null or is not here). */
+  whole: boolean;
 }
 
 const CACHE_SIZE = 256;
@@ -113,10 +115,12 @@ export class Gitdir {
   /** Content of the file at `path` in a commit; null when there is no regular file there. */
   async readFile(commit: string, path: string): Promise<Uint8Array | null> {
     if (!this.commits.has(commit) && !this.objects.get(commit)) {
-      // A commit we have not parsed (history): one cat-file request resolves the path.
+      // A commit we have not parsed (history): one cat-file request resolves the path. A
+      // miss is looked at again tree by tree below, which tells an absent file (null)
+      // from a missing object (an error, never "no file").
       await this.init();
-      const found = await this.cat.read(`${commit}:${path}`);
-      return found?.type === 'blob' ? new Uint8Array(found.content) : null;
+      const found = await this.cat.read(`${commit}:${splitPath(path).join('/')}`);
+      if (found?.type === 'blob') return new Uint8Array(found.content);
     }
     const oid = await this.fileOid(commit, path);
     // A copy: the bytes may be shared with the in-memory objects.
@@ -224,7 +228,7 @@ export class Gitdir {
    * `git log`.
    */
   async log(from: string | null, to: string): Promise<LogResult> {
-    if (from === to) return { commits: [], fromReached: true, shallow: false };
+    if (from === to) return { commits: [], fromReached: true, shallow: false, whole: false };
     const mine: LoggedCommit[] = [];
     for (let oid: string | undefined = to; oid !== undefined && oid !== from;) {
       const changed = this.own.get(oid);
@@ -232,7 +236,7 @@ export class Gitdir {
       if (!changed || !info) break;
       mine.push({ oid, parents: info.parents, author: info.author, message: info.message, changed });
       oid = info.parents[0];
-      if (oid === from) return { commits: mine.reverse(), fromReached: true, shallow: false };
+      if (oid === from) return { commits: mine.reverse(), fromReached: true, shallow: false, whole: false };
     }
     await this.flush();
     const known = from !== null && (await this.has(from));
@@ -241,7 +245,7 @@ export class Gitdir {
     const fromReached = known && (commits.length === 0 ? from === to : firstParent === from);
     // git shows a shallow clone's oldest commit without parents, like a root commit.
     const shallow = !fromReached && commits.length > 0 && (await this.shallowCommits()).has(commits[0]!.oid);
-    return { commits, fromReached, shallow };
+    return { commits, fromReached, shallow, whole: !known };
   }
 
   /** The id `ref` names, or null when there is no such ref. */

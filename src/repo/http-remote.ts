@@ -71,12 +71,17 @@ export class HttpRemote implements Remote {
   /** Brings the branch's whole history (unshallows the local store) and returns the head id. */
   async fetchFull(): Promise<string> {
     this.known ??= await this.gitdir.readRef(this.ref);
-    await this.gitFetch(this.known === null ? [] : ['--unshallow'], this.fullFetchTimeoutMs).catch(async (err: unknown) => {
+    // Into a ref of its own: this can take minutes, beside the queue's fetches of the branch.
+    const into = 'refs/kipper/history';
+    await this.gitFetch(this.known === null ? [] : ['--unshallow'], this.fullFetchTimeoutMs, undefined, into).catch(async (err: unknown) => {
       // Already whole (git refuses --unshallow on a complete repo): fetch what is new.
-      if (err instanceof KipError && /unshallow on a complete/.test(String(err.data.detail))) return this.gitFetch([], this.fullFetchTimeoutMs);
+      if (err instanceof KipError && /unshallow on a complete/.test(String(err.data.detail)))
+        return this.gitFetch([], this.fullFetchTimeoutMs, undefined, into);
       throw err;
     });
-    return this.afterFetch();
+    const head = await this.gitdir.readRef(into);
+    if (head === null) throw this.unavailable('no head', `${this.description} gave no ${this.ref}`);
+    return head;
   }
 
   /**
@@ -134,12 +139,18 @@ export class HttpRemote implements Remote {
   }
 
   /** `git fetch <args> <url> +ref:ref`, credentials in the environment only; the local ref first follows our pushes. */
-  private async gitFetch(args: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  private async gitFetch(args: string[], timeoutMs: number, signal?: AbortSignal, into = this.ref): Promise<void> {
     const local = await this.gitdir.readRef(this.ref);
     if (this.known && this.known !== local) await this.gitdir.updateRef(this.ref, this.known, null);
-    const env = configEnv(this.auth.header ? [['http.extraHeader', `Authorization: ${this.auth.header}`]] : []);
+    // A transfer slower than 1 KB/s for the whole time limit is given up by git itself too.
+    const settings: Array<[string, string]> = [
+      ['http.lowSpeedLimit', '1000'],
+      ['http.lowSpeedTime', String(Math.ceil(timeoutMs / 1000))],
+    ];
+    if (this.auth.header) settings.push(['http.extraHeader', `Authorization: ${this.auth.header}`]);
+    const env = configEnv(settings);
     try {
-      await this.gitdir.fetch([...args, this.url, `+${this.ref}:${this.ref}`], { env, timeoutMs, ...(signal ? { signal } : {}) });
+      await this.gitdir.fetch([...args, this.url, `+${this.ref}:${into}`], { env, timeoutMs, ...(signal ? { signal } : {}) });
     } catch (err) {
       const timedOut = err instanceof Error && err.name === 'AbortError';
       const detail = this.auth.redact(err instanceof Error ? err.message : String(err));

@@ -66,13 +66,14 @@ export class NewObjects {
     return oid;
   }
 
-  /** Resolves once every object added so far is stored; rethrows a failed store (its objects wait for the next). */
+  /**
+   * Resolves once every object added so far is stored. Rejects, for every caller, while
+   * objects are still unstored after the last store failed (they wait for the next).
+   */
   async flush(): Promise<void> {
     this.startStore();
     await this.chain;
-    const err = this.failed;
-    this.failed = null;
-    if (err) throw err;
+    if (this.unstored.size > 0 && this.failed) throw this.failed;
   }
 
   private startStore(): void {
@@ -89,20 +90,26 @@ export class NewObjects {
         // git fsyncs the files but not the directory that names them (its link()s).
         if (this.git.durable) await syncDir(join(this.gitdir, 'objects', 'pack'));
         for (const o of batch.values()) delete o.entry;
-        await this.repackIfMany();
+        this.failed = null;
       } catch (err) {
-        this.failed ??= err instanceof Error ? err : new Error(String(err));
+        this.failed = err instanceof Error ? err : new Error(String(err));
         this.unstored = new Map([...batch, ...this.unstored]);
+        return;
       } finally {
         for (const oid of batch.keys()) this.storing.delete(oid);
       }
+      await this.repackIfMany();
     });
   }
 
-  /** `git repack --geometric=2`: each object is rewritten O(log n) times over the repo's life. */
+  /**
+   * `git repack --geometric=2`: each object is rewritten O(log n) times over the repo's
+   * life. A failed repack leaves the packs as they were: harmless, tried again next time.
+   */
   private async repackIfMany(): Promise<void> {
-    const packs = (await readdir(join(this.gitdir, 'objects', 'pack'))).filter((f) => f.endsWith('.idx'));
-    if (packs.length > MAX_PACKS) await runGit(['--git-dir', this.gitdir, 'repack', '-d', '-q', '--geometric=2'], { env: this.git.env() });
+    const packs = (await readdir(join(this.gitdir, 'objects', 'pack')).catch(() => [])).filter((f) => f.endsWith('.idx'));
+    if (packs.length <= MAX_PACKS) return;
+    await runGit(['--git-dir', this.gitdir, 'repack', '-d', '-q', '--geometric=2'], { env: this.git.env() }).catch(() => undefined);
   }
 }
 

@@ -220,4 +220,48 @@ describe('WriteQueue on an HTTP remote', () => {
     await queue.idle();
     expect(await headOf(bare)).toBe(head);
   });
+
+  // Review of issue #10: withdrawals and deadlines around pushes.
+  it('never pushes an edit withdrawn while the batch was being rebuilt for another withdrawal', async () => {
+    const { bare, real } = await freshRemote();
+    const queue = new WriteQueue(real, { signature });
+    await queue.refresh();
+    const gone = { a: new AbortController(), b: new AbortController() };
+    let runsOfB = 0;
+    // A's caller leaves while A is first built; B's while the batch is built again without A.
+    const a: Edit<string> = async (view) => {
+      gone.a.abort();
+      return write('notes/a.txt', 'a\n')(view);
+    };
+    const b: Edit<string> = async (view) => {
+      if (++runsOfB === 2) gone.b.abort();
+      return write('notes/b.txt', 'b\n')(view);
+    };
+    const c = queue.submit(write('notes/c.txt', 'c\n'));
+    const results = await Promise.allSettled([queue.submit(a, { signal: gone.a.signal }), queue.submit(b, { signal: gone.b.signal }), c]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
+    const log = await logOf(bare);
+    expect(log.map((e) => e.message.trim())).toContain('write notes/c.txt');
+    expect(log.some((e) => /notes\/(a|b)\.txt/.test(e.message))).toBe(false);
+  });
+
+  it('answers a landed edit with its commit even when its deadline passed while the head was being followed', async () => {
+    const { bare, real } = await freshRemote();
+    const queue = new WriteQueue(real, { signature, onHead: () => new Promise((r) => setTimeout(r, 300)) });
+    await queue.refresh();
+    const outcome = await queue.submit(write('notes/slow.txt', 'slow\n'), { deadline: Date.now() + 150 });
+    expect(outcome.configCommit).toBe(await headOf(bare));
+  });
+
+  it('does not answer unchanged from a head that someone else moved since', async () => {
+    const { name, bare, real } = await freshRemote();
+    const queue = new WriteQueue(real, { signature });
+    await queue.refresh();
+    await queue.submit(write('notes/value.txt', 'mine\n'));
+    // A human changes the value; the queue has not looked since.
+    await commitAndPush(await cloneRepo(server.url(name)), 'notes/value.txt', 'theirs\n', 'human edit');
+    const again = await queue.submit(write('notes/value.txt', 'mine\n'));
+    expect(again.configCommit).not.toBeNull();
+    expect(await showFile(bare, 'main', 'notes/value.txt')).toBe('mine\n');
+  });
 });

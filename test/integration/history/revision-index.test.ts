@@ -140,6 +140,12 @@ describe('the revision index', () => {
       const unpacked = spawnSync('git', ['--git-dir', broken, 'unpack-objects', '-q'], { input: bytes });
       expect(unpacked.status).toBe(0);
     }
+    // An app file's blob of an old deploy: not "no file then", an error.
+    const deploy = (await git(['--git-dir', broken, 'log', '--format=%H', '--grep=api:b2', 'main'])).trim();
+    const blob = (await git(['--git-dir', broken, 'rev-parse', `${deploy}:${FILE}`])).trim();
+    await rm(join(broken, 'objects', blob.slice(0, 2), blob.slice(2)));
+    await expect(indexOf(new Gitdir(broken, { branch: 'main', fsync: false })).rebuild(await headOf(broken))).rejects.toThrow();
+    // A lost commit: `git log` itself fails.
     const old = (await git(['--git-dir', broken, 'rev-parse', 'main~4'])).trim();
     await rm(join(broken, 'objects', old.slice(0, 2), old.slice(2)));
     const index = indexOf(new Gitdir(broken, { branch: 'main', fsync: false }));

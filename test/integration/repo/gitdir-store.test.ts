@@ -267,6 +267,9 @@ describe('Gitdir stores new objects as packs, not loose objects', () => {
     // A file where the directory was stops the write whoever runs this (permissions do not stop root).
     await rename(packs, `${packs}.away`);
     await writeFile(packs, 'not a directory\n');
+    // Every caller waiting on that store hears of the failure, not only the first.
+    const waiting = [store.flush(), store.flush()];
+    for (const flush of waiting) await expect(flush).rejects.toThrow();
     await expect(store.flush()).rejects.toThrow();
     // Still readable from memory meanwhile.
     expect(await store.readCommit(w.oid)).toMatchObject({ parents: [base] });
@@ -385,3 +388,20 @@ async function traceSelf(log: string): Promise<{ stop: () => Promise<string[]> }
   await exited;
   return null;
 }
+
+describe('the cat-file reader', () => {
+  it('stays in step after a missing name with spaces, and refuses a name with a line break', async () => {
+    const bare = await freshRepo();
+    const reader = gitdirOf(bare);
+    const head = await headOf(bare);
+    expect(await reader.readFile(head, 'apps/no such/file.yaml')).toBeNull();
+    expect(await reader.readFile(head, 'apps/a c')).toBeNull();
+    // The next reads answer for themselves, not for the misses before them.
+    expect(new TextDecoder().decode((await reader.readFile(head, 'apps/a/deployment.yaml')) ?? undefined)).toBe(
+      deploymentYaml('a', 'registry.example.com/a:v1'),
+    );
+    expect(await reader.readFile(head, 'kipper.yaml')).not.toBeNull();
+    await expect(reader.readFile(head, 'apps/a\nb')).rejects.toThrow();
+    await reader.close();
+  });
+});

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -133,6 +134,34 @@ describe('HttpRemote when the server is not there', () => {
     } finally {
       silent.closeAllConnections();
       await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('a git fetch given up for a server that stops mid-way leaves no git process behind', async () => {
+    const server = await startGitServer();
+    cleanup.push(server.root);
+    await createBareRepo(server.root, 'r.git', seedDir);
+    // The ref advertisement answers (from the real server); the fetch's POST never does.
+    const halfway: Server = createServer((req, res) => {
+      if (req.method !== 'GET') return;
+      void fetch(server.url(req.url!.slice(1))).then(async (r) => {
+        res.writeHead(r.status, { 'Content-Type': r.headers.get('content-type') ?? '' });
+        res.end(Buffer.from(await r.arrayBuffer()));
+      });
+    });
+    await new Promise<void>((resolve) => halfway.listen(0, '127.0.0.1', resolve));
+    const { port } = halfway.address() as AddressInfo;
+    try {
+      const remote = await remoteFor({ url: `http://127.0.0.1:${port}/r.git` });
+      expect((await kipErrorOf(remote.fetch())).code).toBe('REPO_UNAVAILABLE');
+      // git fetch ran `git remote-http` for the transfer: it must be gone with it.
+      await new Promise((r) => setTimeout(r, 200));
+      const ps = await new Promise<string>((resolve) => execFile('ps', ['-eo', 'args'], (_e, out) => resolve(out)));
+      expect(ps.split('\n').filter((line) => line.includes(`127.0.0.1:${port}`))).toEqual([]);
+    } finally {
+      halfway.closeAllConnections();
+      await new Promise<void>((resolve) => halfway.close(() => resolve()));
+      await server.close();
     }
   });
 
