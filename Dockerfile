@@ -43,6 +43,8 @@ COPY package.json ./
 COPY bin ./bin
 # The seed of the embedded config repo (the demo app), used when KIPPER_REPO_URL is unset.
 COPY fixtures/seed ./fixtures/seed
+# The console's CSS and ES module, served as they are (no build step).
+COPY src/http/console/assets ./src/http/console/assets
 
 # HOME: git reads $HOME/.gitconfig if present; point it at the writable /tmp rather than
 # a home directory on the read-only root filesystem.

@@ -67,7 +67,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
   });
   const sessionOf = (req: Request): Session | null => sessions.open(cookiesOf(req)[SESSION_COOKIE]);
   const wantsJson = (req: Request) => (req.headers.accept ?? '').includes('application/json');
-  const send = (res: Response, page: Html, status = 200) => res.status(status).type('html').send(page.toString());
+  const send = (res: Response, page: Html, status = 200) => res.status(status).type('html').send(compact(page.toString()));
 
   /** The sign-in page, with a fresh nonce cookie for its CSRF token. */
   const signIn = (req: Request, res: Response, error?: string, status = 200) => {
@@ -196,7 +196,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
     const revisions = historyJson(await bridge.history.revisions(app.id));
     const before = Number(req.query.before);
     const page = (Number.isInteger(before) && before > 0 ? revisions.filter((r) => r.revision < before) : revisions).slice(0, PAGE_ROWS);
-    const rows = deployRows({ app, rows: page, current: revisions[0], commitUrl: opts.commitUrl, csrf: res.locals.csrf as string, now: Date.now() });
+    const rows = deployRows({ app, rows: page, commitUrl: opts.commitUrl, now: Date.now() });
     const last = page.at(-1);
     res.json({ html: rows.toString(), older: last && last.revision > 1 ? last.revision : null, current: revisions[0]?.revision ?? null });
   });
@@ -300,6 +300,14 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
   };
 
   return router;
+}
+
+/** HTML without the indentation of its templates (a third of a page), `<pre>` blocks as they are. */
+function compact(page: string): string {
+  return page
+    .split(/(<pre[\s\S]*?<\/pre>)/)
+    .map((part, i) => (i % 2 === 1 ? part : part.replace(/\n\s+/g, '\n')))
+    .join('');
 }
 
 /** The console's own paths (the API, /git and the probes keep their headers). */

@@ -78,53 +78,43 @@ export function deploysTab(v: DeploysView): Html {
         </tbody>
       </table>
     </div>
+    <form id="rollback-form" method="post" action="/apps/${v.app.id}/rollback"><input type="hidden" name="_csrf" value="${v.csrf}" /></form>
     ${v.rows.length === 0 ? html`<p>No revisions yet: the first deploy will be one.</p>` : ''}
     <p id="older">${v.older === null ? '' : html`<a href="/apps/${v.app.id}?before=${v.older}" data-older="${v.older}">Show older</a>`}</p>
     ${rollbackDialog()} ${confirmDialog()}`;
 }
 
 /** The rows of one page (also what the live update and "Show older" fetch). */
-export function deployRows(v: Pick<DeploysView, 'app' | 'rows' | 'current' | 'commitUrl' | 'csrf' | 'now'>): Html {
+export function deployRows(v: Pick<DeploysView, 'app' | 'rows' | 'commitUrl' | 'now'>): Html {
   return html`${v.rows.map((r) => deployRow(r, v))}`;
 }
 
-function deployRow(r: HistoryRevision, v: Pick<DeploysView, 'app' | 'current' | 'commitUrl' | 'csrf' | 'now'>): Html {
-  const git = v.app.source === 'git';
-  const target = git ? r.commit : (r.images?.join(', ') ?? r.image);
+/**
+ * One row. Its Rollback button submits the one rollback form of the page (`form=`) with
+ * its revision as the button's value: no form and no CSRF token per row, which keeps a
+ * page of 50 rows small.
+ */
+function deployRow(r: HistoryRevision, v: Pick<DeploysView, 'app' | 'commitUrl' | 'now'>): Html {
+  const title = `config commit ${r.configCommit}`;
   const number = v.commitUrl
-    ? html`<a href="${v.commitUrl.replace('{sha}', r.configCommit)}" title="config commit ${r.configCommit}">${r.revision}</a>`
-    : html`<span title="config commit ${r.configCommit}">${r.revision}</span>`;
+    ? html`<a href="${v.commitUrl.replace('{sha}', r.configCommit)}" title="${title}">${r.revision}</a>`
+    : html`<span title="${title}">${r.revision}</span>`;
+  const rollback = r.current
+    ? ''
+    : html` <button type="submit" form="rollback-form" name="revision" value="${r.revision}" class="small" aria-label="Rollback to revision ${r.revision}">
+        Rollback
+      </button>`;
+  const commit = r.commit ? html`<code title="${r.commit}">${r.commit.slice(0, 7)}</code>` : html`<span class="muted">–</span>`;
+  const marks = `${r.current ? ' (current)' : ''}${r.undone ? ' (undone)' : ''}`;
+  const image = v.app.source === 'git' ? html`<span class="muted">–</span>` : valueCell(r, 'image');
   return html`<tr ${attrs({ 'data-revision': r.revision, class: r.current ? 'current' : r.undone ? 'undone' : null })}>
-    <td class="num">
-      ${number}
-      ${
-        r.current
-          ? ''
-          : html`<form class="rollback" method="post" action="/apps/${v.app.id}/rollback">
-              <input type="hidden" name="_csrf" value="${v.csrf}" />
-              <input type="hidden" name="revision" value="${r.revision}" />
-              <button
-                type="submit"
-                class="small"
-                ${attrs({
-                  'aria-label': `Rollback to revision ${r.revision}`,
-                  'data-rollback': r.revision,
-                  'data-target': target ?? '',
-                  'data-commit': r.commit ?? '',
-                  'data-current': v.current ? ((git ? v.current.commit : (v.current.images?.join(', ') ?? v.current.image)) ?? '') : '',
-                })}
-              >
-                Rollback
-              </button>
-            </form>`
-      }
-    </td>
-    <td>${git ? html`<span class="muted">–</span>` : valueCell(r, 'image')}</td>
-    <td>${r.commit ? html`<code title="${r.commit}">${r.commit.slice(0, 7)}</code>` : html`<span class="muted">–</span>`}</td>
+    <td class="num">${number}${rollback}</td>
+    <td>${image}</td>
+    <td>${commit}</td>
     <td>${triggerBadge(r)}</td>
-    <td>${when(r.timestamp, v.now)}${r.current ? ' (current)' : ''}${r.undone ? ' (undone)' : ''}</td>
+    <td>${when(r.timestamp, v.now)}${marks}</td>
     <td>${authorName(r.author)}</td>
-  </tr>`;
+  </tr> `;
 }
 
 /** webhook, manual, promotion (with its source), rollback (with its target), git, revert. */

@@ -84,16 +84,24 @@ if (table) {
   const field = (name) => dialog.querySelectorAll(`[data-field="${name}"]`);
   const setField = (name, text) => field(name).forEach((el) => (el.textContent = text));
 
+  /** What a row deployed: its image(s), or a git-source app's commit. */
+  const valueOf = (row) => {
+    const cells = row?.querySelectorAll('td') ?? [];
+    if (table.dataset.source === 'git') return cells[2]?.querySelector('code')?.title ?? '–';
+    return cells[1]?.textContent.trim() || '–';
+  };
+
   table.addEventListener('click', (e) => {
-    const button = e.target.closest('button[data-rollback]');
+    const button = e.target.closest('button[form="rollback-form"]');
     if (!button || !dialog) return;
     e.preventDefault();
     opener = button;
-    target = Number(button.dataset.rollback);
+    target = Number(button.value);
+    const row = button.closest('tr');
     dialog.querySelector('h2').textContent = `Roll back ${app} to revision ${target}?`;
-    setField('target', button.dataset.target || '–');
-    setField('commit', button.dataset.commit || '–');
-    setField('current', button.dataset.current || '–');
+    setField('target', valueOf(row));
+    setField('commit', row.querySelectorAll('td')[2]?.querySelector('code')?.title ?? '–');
+    setField('current', valueOf(tbody.querySelector('tr.current')));
     const error = field('error')[0];
     error.hidden = true;
     error.textContent = '';
@@ -112,6 +120,8 @@ if (table) {
     confirm.disabled = true;
     try {
       const answer = await post(`/apps/${app}/rollback`, { revision: String(target) });
+      // Ours: the live update of the same revision has nothing to add.
+      shownNewest = Math.max(shownNewest, answer.revision ?? 0);
       dialog.close();
       await reloadRows();
       announce(`Rolled back ${app} to revision #${answer.rolledBackTo}: now revision #${answer.revision} (current).`);

@@ -1,0 +1,365 @@
+import { AxeBuilder } from '@axe-core/playwright';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HistoryAnswer } from '../../src/api-types.js';
+import { postWebhook, runKip } from '../helpers/bridge-process.js';
+import { launchBrowser } from '../helpers/browser.js';
+import { cloneRepo, git, headOf, logOf, showFile } from '../helpers/git-cli.js';
+import { startRemoteBridge, type RemoteBridge } from '../helpers/remote-bridge.js';
+import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
+
+const FIXTURE = fileURLToPath(new URL('../../fixtures/repos/two-envs/', import.meta.url));
+/** Screenshots land here (test artifacts; two of them are copied into docs/ for the README). */
+export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/console/', import.meta.url));
+const API = 'yourr-name-test/api';
+const FILE = 'apps/yourr-name-test/api/deployment.yaml';
+const image = (tag: string) => `registry.example.com/api:${tag}`;
+
+// Issue #11: the console in a real Chromium, against a bridge process on a real remote.
+describe('the web console', () => {
+  let rb: RemoteBridge;
+  let browser: Browser;
+  let context: BrowserContext;
+  const url = (path = '/') => `${rb.bridge.url}${path}`;
+  const deploy = async (tag: string) => {
+    const res = await postWebhook(rb.bridge.url, API, { image: image(tag), commit: 'abc1234' }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, API, 1) });
+    expect(res.json.status).toBe('deployed');
+    return res.json.configCommit as string;
+  };
+  const history = async (): Promise<HistoryAnswer> => {
+    const res = await runKip(['app', 'history', API, '--json'], { KIPPER_URL: rb.bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    expect(res.code, res.stderr).toBe(0);
+    return JSON.parse(res.stdout) as HistoryAnswer;
+  };
+
+  /** Signs in on `page` (a context that is signed in already goes straight to the Apps). */
+  async function signIn(page: Page): Promise<void> {
+    await page.goto(url('/'));
+    if ((await page.getByLabel('Admin token').count()) === 0) return;
+    await page.getByLabel('Admin token').fill(TEST_ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
+  }
+
+  /** The Deploys table as [revision, trigger] pairs, newest first. */
+  async function rowsOf(page: Page): Promise<Array<[number, string]>> {
+    const rows = page.locator('table.deploys tbody tr');
+    const out: Array<[number, string]> = [];
+    for (const row of await rows.all()) {
+      out.push([Number(await row.getAttribute('data-revision')), ((await row.locator('td').nth(3).textContent()) ?? '').trim()]);
+    }
+    return out;
+  }
+
+  beforeAll(async () => {
+    rb = await startRemoteBridge(FIXTURE, { KIPPER_COMMIT_URL: 'https://git.example.com/acme/config/-/commit/{sha}' });
+    // 2, 3: webhook deploys; 4: a human's edit; 5: their `git revert` of it.
+    await deploy('abc123f');
+    await deploy('def456a');
+    const clone = await cloneRepo(rb.server.url('config.git'));
+    await writeFile(join(clone, FILE), (await showFile(rb.bare, 'main', FILE)).replace(image('def456a'), image('human01')));
+    await git(['-C', clone, 'commit', '-qam', 'hotfix by hand'], { env: { GIT_AUTHOR_NAME: 'Jane Doe', GIT_AUTHOR_EMAIL: 'jane@example.com' } });
+    await git(['-C', clone, 'revert', '--no-edit', 'HEAD']);
+    await git(['-C', clone, 'push', '-q', 'origin', 'HEAD:main']);
+    browser = await launchBrowser();
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await rb?.bridge.stop();
+    await rb?.server.close();
+  });
+
+  it('refuses a wrong token, then signs in with a session cookie and lists every app', async () => {
+    const page = await context.newPage();
+    await page.goto(url('/'));
+    await page.getByLabel('Admin token').fill('not-the-admin-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').waitFor();
+    expect(await page.getByRole('button', { name: 'Sign in' }).count()).toBe(1);
+
+    await signIn(page);
+    for (const id of [
+      'yourr-name-test/api',
+      'yourr-name-prod/api',
+      'yourr-name-test/worker',
+      'yourr-name-prod/worker',
+      'yourr-name-test/docs',
+      'yourr-name-prod/docs',
+    ]) {
+      expect(await page.getByRole('link', { name: id, exact: true }).count(), id).toBe(1);
+    }
+    const cookie = (await context.cookies()).find((c) => c.name === 'kipper_session');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    // The token is in no URL and no storage.
+    expect(page.url()).not.toContain(TEST_ADMIN_TOKEN);
+    expect(await page.evaluate<string>('JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage })')).not.toContain(TEST_ADMIN_TOKEN);
+    expect(rb.bridge.output()).not.toContain(TEST_ADMIN_TOKEN);
+
+    // The filter box narrows the list as you type.
+    await page.getByLabel('Filter apps').fill('worker');
+    expect(await page.getByRole('link', { name: 'yourr-name-test/worker' }).isVisible()).toBe(true);
+    expect(await page.getByRole('link', { name: 'yourr-name-test/api' }).isVisible()).toBe(false);
+    await page.close();
+  });
+
+  it('shows the same revisions as kip app history, triggers included, with the current one marked', async () => {
+    const page = await context.newPage();
+    await signIn(page);
+    await page.getByRole('link', { name: API, exact: true }).click();
+    await page.getByRole('heading', { name: API, level: 1 }).waitFor();
+    expect(new URL(page.url()).pathname).toBe(`/apps/${API}`);
+    expect(await page.getByRole('tab', { name: 'Deploys' }).getAttribute('aria-selected')).toBe('true');
+    expect(await page.getByRole('tab', { name: 'Webhook' }).getAttribute('aria-selected')).toBe('false');
+    const headers = await page.locator('table.deploys thead th').allTextContents();
+    expect(headers.map((h) => h.trim())).toEqual(['#', 'Image', 'Commit', 'Trigger', 'When', 'Author']);
+
+    const kip = await history();
+    expect(await rowsOf(page)).toEqual(kip.revisions.map((r) => [r.revision, r.trigger]));
+    const current = page.locator('table.deploys tbody tr').first();
+    expect(await current.textContent()).toContain('(current)');
+    expect(await current.getByRole('button').count()).toBe(0);
+    // Every other row has its Rollback button; the human's reverted edit reads as undone.
+    for (const r of kip.revisions.slice(1)) expect(await page.getByRole('button', { name: `Rollback to revision ${r.revision}` }).count()).toBe(1);
+    expect(await page.locator('tr[data-revision="4"]').textContent()).toContain('(undone)');
+    // The config commit links to the git host.
+    expect(await page.locator('tr[data-revision="3"] td').first().getByRole('link').getAttribute('href')).toBe(
+      `https://git.example.com/acme/config/-/commit/${kip.revisions.find((r) => r.revision === 3)!.configCommit}`,
+    );
+    await page.close();
+  });
+
+  it('rolls back through the dialog: Cancel writes nothing, Roll back writes the rollback commit', async () => {
+    const page = await context.newPage();
+    await signIn(page);
+    await page.goto(url(`/apps/${API}`));
+    const target = (await history()).revisions.find((r) => r.revision === 2)!;
+    const before = await headOf(rb.bare);
+
+    await page.getByRole('button', { name: 'Rollback to revision 2' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain('revision 2');
+    expect(await dialog.textContent()).toContain(image('abc123f'));
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await headOf(rb.bare)).toBe(before);
+
+    await page.getByRole('button', { name: 'Rollback to revision 2' }).click();
+    await dialog.getByRole('button', { name: 'Roll back' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await page.locator('tr[data-revision="6"].current').waitFor();
+    const [top] = await logOf(rb.bare);
+    expect(top!.message).toContain(`Kipper-Rollback-To: ${target.configCommit}\n`);
+    expect(await page.locator('tr[data-revision="6"]').textContent()).toContain('(current)');
+    expect(await page.getByRole('status').textContent()).toContain('revision #2');
+    await page.close();
+  });
+
+  it('shows an error in the dialog and writes nothing when the target is already current', async () => {
+    const page = await context.newPage();
+    await signIn(page);
+    await page.goto(url(`/apps/${API}`));
+    const before = await headOf(rb.bare);
+    // Revision 2 runs what is current now (revision 6 went back to it).
+    await page.getByRole('button', { name: 'Rollback to revision 2' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Roll back' }).click();
+    const error = page.getByRole('dialog').getByRole('alert');
+    await error.waitFor();
+    expect(await error.textContent()).toContain('already current');
+    expect(await headOf(rb.bare)).toBe(before);
+    await page.close();
+  });
+
+  it('rolls back with the keyboard alone', async () => {
+    const page = await context.newPage();
+    await signIn(page);
+    await page.goto(url(`/apps/${API}`));
+    const target = (await history()).revisions.find((r) => r.revision === 3)!;
+    const focusedName = () => page.evaluate<string>("document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent?.trim() ?? ''");
+    for (let i = 0; i < 60 && (await focusedName()) !== 'Rollback to revision 3'; i++) await page.keyboard.press('Tab');
+    expect(await focusedName()).toBe('Rollback to revision 3');
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog').waitFor();
+    // Focus is in the dialog (on Cancel), and stays there: Roll back is one Shift+Tab away.
+    expect(await focusedName()).toBe('Cancel');
+    await page.keyboard.press('Shift+Tab');
+    expect(await focusedName()).toBe('Roll back');
+    await page.keyboard.press('Enter');
+    await page.locator('tr[data-revision="7"].current').waitFor();
+    expect((await logOf(rb.bare))[0]!.message).toContain(`Kipper-Rollback-To: ${target.configCommit}\n`);
+    await page.close();
+  });
+
+  it('rolls back without JavaScript: a form POST, then the Deploys tab again', async () => {
+    const plain = await browser.newContext({ javaScriptEnabled: false });
+    const page = await plain.newPage();
+    await signIn(page);
+    await page.goto(url(`/apps/${API}`));
+    const target = (await history()).revisions.find((r) => r.revision === 2)!;
+    await page.getByRole('button', { name: 'Rollback to revision 2' }).click();
+    await page.locator('tr[data-revision="8"].current').waitFor();
+    expect(new URL(page.url()).pathname).toBe(`/apps/${API}`);
+    expect(await page.getByRole('status').textContent()).toContain('revision #2');
+    expect((await logOf(rb.bare))[0]!.message).toContain(`Kipper-Rollback-To: ${target.configCommit}\n`);
+    await plain.close();
+  });
+
+  it('shows a webhook deploy made while the page is open, without a reload', async () => {
+    const page = await context.newPage();
+    await signIn(page);
+    await page.goto(url(`/apps/${API}`));
+    let reloads = 0;
+    page.on('load', () => reloads++);
+    await deploy('live001');
+    await page.locator('table.deploys tbody tr').first().getByText(image('live001')).waitFor({ timeout: 5_000 });
+    expect(await page.locator('table.deploys tbody tr').first().textContent()).toContain('(current)');
+    expect(reloads).toBe(0);
+    await page.close();
+  });
+
+  it('refuses a POST without the CSRF token, a signed-out POST and a wrong sign-in, writing nothing', async () => {
+    const page = await context.newPage();
+    await signIn(page);
+    const before = await headOf(rb.bare);
+    const cookie = (await context.cookies()).find((c) => c.name === 'kipper_session')!;
+    const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+      fetch(url(path), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...headers },
+        body,
+        redirect: 'manual',
+      });
+    expect((await post(`/apps/${API}/rollback`, 'revision=1', { cookie: `kipper_session=${cookie.value}` })).status).toBe(403);
+    expect((await post(`/apps/${API}/rollback`, 'revision=1&_csrf=forged', { cookie: `kipper_session=${cookie.value}` })).status).toBe(403);
+    expect((await post(`/apps/${API}/rollback`, 'revision=1')).status).toBe(401);
+    expect((await post(`/apps/${API}/webhook/disable`, '')).status).toBe(401);
+    expect((await post('/sign-in', `token=${TEST_ADMIN_TOKEN}`)).status).toBe(403);
+    expect(await headOf(rb.bare)).toBe(before);
+    await page.close();
+  });
+
+  it('makes, shows once and disables a webhook token from the Webhook tab', async () => {
+    const page = await context.newPage();
+    await signIn(page);
+    const app = 'yourr-name-prod/api';
+    await page.goto(url(`/apps/${app}/webhook`));
+    expect(await page.getByRole('tab', { name: 'Webhook' }).getAttribute('aria-selected')).toBe('true');
+    expect(await page.locator('#webhook-state').textContent()).toBe('disabled');
+    expect(await page.locator('pre').first().textContent()).toContain(`${rb.bridge.url}/api/v1/webhook/${app}`);
+    await page.getByRole('button', { name: 'Enable' }).click();
+    const token = (await page.locator('#new-token').textContent())!.trim();
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(await page.getByRole('button', { name: 'Copy token' }).count()).toBe(1);
+    const deployed = await postWebhook(rb.bridge.url, app, { image: image('prod01') }, { 'X-Kipper-Token': token });
+    expect(deployed.json.status).toBe('deployed');
+    // Shown once: the tab read again does not show it.
+    await page.goto(url(`/apps/${app}/webhook`));
+    expect(await page.locator('#new-token').count()).toBe(0);
+    expect(await page.content()).not.toContain(token);
+    // Regenerate asks first, saying the old token stops working.
+    await page.getByRole('button', { name: 'Regenerate token' }).click();
+    expect(await page.getByRole('dialog').textContent()).toContain('old token stops working');
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    const regenerated = (await page.locator('#new-token').textContent())!.trim();
+    expect(regenerated).not.toBe(token);
+    expect((await postWebhook(rb.bridge.url, app, { image: image('prod02') }, { 'X-Kipper-Token': token })).status).toBe(401);
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await page.locator('#webhook-state', { hasText: 'disabled' }).waitFor();
+    expect((await postWebhook(rb.bridge.url, app, { image: image('prod03') }, { 'X-Kipper-Token': regenerated })).status).toBe(401);
+    await page.close();
+  });
+
+  it('updates an image and promotes it to another environment', async () => {
+    const page = await context.newPage();
+    await signIn(page);
+    await page.goto(url(`/apps/${API}`));
+    await page.getByLabel('Image', { exact: true }).fill(image('manual01'));
+    await page.getByRole('button', { name: 'Update image' }).click();
+    await page.getByRole('status').getByText('Deployed').waitFor();
+    expect((await logOf(rb.bare))[0]!.message).toContain('Kipper-Trigger: manual\n');
+    await page.getByRole('button', { name: 'Promote' }).click();
+    expect(await page.getByRole('dialog').textContent()).toContain('yourr-name-prod');
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await page.getByRole('status').getByText('Promoted').waitFor();
+    expect(await showFile(rb.bare, 'main', 'apps/yourr-name-prod/api/deployment.yaml')).toContain(image('manual01'));
+    await page.close();
+  });
+
+  it('passes an accessibility scan on every page, and serves a strict CSP', async () => {
+    const page = await context.newPage();
+    const scan = async (name: string) => {
+      const result = await new AxeBuilder({ page }).analyze();
+      const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      expect(
+        serious.map((v) => `${name}: ${v.id} ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+        name,
+      ).toEqual([]);
+    };
+    const signedOut = await browser.newContext();
+    const outPage = await signedOut.newPage();
+    const res = await outPage.goto(url('/'));
+    expect(res!.headers()['content-security-policy']).toMatch(/default-src 'self'.*frame-ancestors 'none'/);
+    expect(res!.headers()['content-security-policy']).not.toContain('unsafe-inline');
+    expect(res!.headers()['referrer-policy']).toBe('same-origin');
+    await new AxeBuilder({ page: outPage }).analyze().then((r) => {
+      expect(r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
+    });
+    await signedOut.close();
+    await signIn(page);
+    await scan('apps');
+    await page.goto(url(`/apps/${API}`));
+    await scan('deploys');
+    await page.getByRole('button', { name: 'Rollback to revision 2' }).click();
+    await page.getByRole('dialog').waitFor();
+    await scan('rollback dialog');
+    await page.goto(url(`/apps/${API}/webhook`));
+    await scan('webhook');
+    await page.close();
+  });
+
+  it('keeps the Deploys tab under 60 KB, shows 50 rows, then older ones on request', async () => {
+    for (let i = 0; i < 50; i++) await deploy(`many${String(i).padStart(2, '0')}`);
+    const page = await context.newPage();
+    await signIn(page);
+    let bytes = 0;
+    page.on(
+      'response',
+      (r) =>
+        void r
+          .body()
+          .then((b) => (bytes += b.length))
+          .catch(() => undefined),
+    );
+    await page.goto(url(`/apps/${API}`), { waitUntil: 'networkidle' });
+    expect(bytes).toBeGreaterThan(0);
+    expect(bytes).toBeLessThan(60 * 1024);
+    expect(await page.locator('table.deploys tbody tr').count()).toBe(50);
+    const total = (await history()).revisions.length;
+    await page.getByRole('link', { name: 'Show older' }).click();
+    await page.locator(`tr[data-revision="1"]`).waitFor();
+    expect(await page.locator('table.deploys tbody tr').count()).toBe(total);
+    await page.close();
+  });
+
+  it('writes screenshots of the sign-in, Apps and Deploys pages at 1440 and 375 px', async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    for (const width of [1440, 375]) {
+      const shots = await browser.newContext({ viewport: { width, height: width > 500 ? 900 : 800 } });
+      const page = await shots.newPage();
+      await page.goto(url('/'));
+      await page.screenshot({ path: join(ARTIFACTS, `sign-in-${width}.png`), fullPage: true });
+      await signIn(page);
+      await page.screenshot({ path: join(ARTIFACTS, `apps-${width}.png`), fullPage: true });
+      await page.goto(url(`/apps/${API}`));
+      await page.screenshot({ path: join(ARTIFACTS, `deploys-${width}.png`), fullPage: false });
+      // Usable at this width: nothing runs off the side of the page itself.
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
+      await shots.close();
+    }
+  });
+});
