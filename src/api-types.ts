@@ -55,12 +55,40 @@ export interface HistoryRevision {
   promotedFrom?: string;
   /** A rollback: the revision it went back to. */
   rolledBackTo?: number;
+  /** What Argo CD or Flux make of it (docs/design.md "Rollout"). */
+  rollout?: RolloutAnswer;
+}
+
+/** The rollout of a revision. */
+export interface RolloutAnswer {
+  state: 'pending' | 'progressing' | 'healthy' | 'degraded' | 'failed' | 'superseded' | 'unknown';
+  /** The commit the syncer is at, when known. */
+  revision: string | null;
+  /** The syncer's health of the application (`Healthy`, `Degraded`, …). */
+  health: string | null;
+  message: string | null;
+  /** When the bridge first saw this state (ISO 8601). */
+  since: string | null;
+}
+
+/** The cluster runs an older revision than git's current one, and will not catch up by itself. */
+export interface DriftAnswer {
+  cluster: number;
+  git: number;
+  reason: string;
 }
 
 export interface HistoryAnswer {
   app: string;
   /** Newest first. */
   revisions: HistoryRevision[];
+  drift?: DriftAnswer;
+}
+
+/** `GET …/revisions/{n}`: one revision, with its rollout. */
+export interface RevisionAnswer extends HistoryRevision {
+  app: string;
+  drift?: DriftAnswer;
 }
 
 export interface AppSummary {

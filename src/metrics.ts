@@ -28,6 +28,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly rollouts = new Counter({
+    name: 'kipper_rollouts_total',
+    help: 'Revisions whose rollout settled, by state (healthy, degraded, failed, superseded)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  readonly rolloutDuration = new Histogram({
+    name: 'kipper_rollout_duration_seconds',
+    help: 'From a revision committed and pushed to its syncer reporting it healthy',
+    buckets: [5, 10, 30, 60, 120, 300, 600, 1800],
+    registers: [this.registry],
+  });
+
   constructor(sources: { queueDepth: () => number; historyRevisions: () => number }) {
     new Gauge({
       name: 'kipper_write_queue_depth',

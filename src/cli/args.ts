@@ -14,6 +14,7 @@ export interface AppOptions {
   to: string | undefined;
   project: string | undefined;
   environment: string | undefined;
+  timeout: string | undefined;
 }
 
 const OPTIONS = {
@@ -27,6 +28,7 @@ const OPTIONS = {
   commit: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
+  timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -68,6 +70,7 @@ export function parseAppArgs(argv: string[], env: NodeJS.ProcessEnv): { position
       to: v.to,
       project: v.project,
       environment: v.environment,
+      timeout: v.timeout,
     },
   };
 }

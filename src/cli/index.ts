@@ -5,6 +5,7 @@ import { appPromote, appUpdate } from './commands/app-deploy.js';
 import { appHistory } from './commands/app-history.js';
 import { appList } from './commands/app-list.js';
 import { appRollback } from './commands/app-rollback.js';
+import { appWait } from './commands/app-wait.js';
 import { appWebhook } from './commands/app-webhook.js';
 import { serve } from './serve.js';
 import { APP_USAGE, COMMAND_NAMES, USAGE, commandHelp } from './usage.js';
@@ -18,11 +19,13 @@ const APP_COMMANDS: Record<string, AppCommand> = {
   rollback: appRollback,
   update: appUpdate,
   promote: appPromote,
+  wait: (client, args, options) => appWait(client, args, options, (line) => process.stdout.write(`${line}\n`)),
 };
 
-/** Exit codes, decided here only: 0 ok, 1 the operation failed, 2 usage error. */
+/** Exit codes, decided here only: 0 ok, 1 the operation failed, 2 usage error, 3 `wait` timed out. */
 function exitCodeOf(err: unknown): number {
-  return isKipError(err, 'USAGE') ? 2 : 1;
+  if (isKipError(err, 'USAGE')) return 2;
+  return isKipError(err, 'ROLLOUT_TIMEOUT') ? 3 : 1;
 }
 
 /** `kip help [app] <command>`: the command's help, or the list of commands. */

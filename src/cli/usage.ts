@@ -62,6 +62,20 @@ const COMMANDS: CommandHelp[] = [
     namespaced: true,
   },
   {
+    name: 'wait',
+    usage: 'kip app wait <app> [--revision N] [--timeout 10m]',
+    summary:
+      'Wait until a revision (default: the current one) is running, as Argo CD or Flux report it;\n' +
+      'a line each time its rollout state changes. Exit 0 healthy, 1 degraded, failed or superseded,\n' +
+      '3 when --timeout passes first.',
+    flags: [
+      ['--revision N', 'the revision to wait for (default: the current one)'],
+      ['--timeout T', 'how long to wait: 90s, 10m, 1h, or seconds (default 10m)'],
+    ],
+    example: 'kip app wait api --timeout 15m --project demo --environment test',
+    namespaced: true,
+  },
+  {
     name: 'update',
     usage: 'kip app update <app> (--image REF [--commit SHA] | --commit SHA)',
     summary: 'Deploy by hand (trigger manual): an image app gets an image, with the source commit it was\nbuilt from if given; a git-source app gets a commit.',
@@ -105,6 +119,7 @@ export const USAGE = `usage:
   kip app list                                apps, current image, webhook state
   kip app history <app>                       revisions from git, newest first
   kip app rollback <app> [--revision N]       go back one revision, or to #N
+  kip app wait <app> [--revision N]           wait until a revision runs (Argo CD / Flux)
   kip app update <app> --image REF            deploy an image by hand
   kip app update <app> --commit SHA           deploy a git-source app's commit by hand
   kip app promote <app> --from ENV --to ENV   copy the current image to another environment

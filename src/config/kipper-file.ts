@@ -26,6 +26,22 @@ const repoPath = z
   // eslint-disable-next-line no-control-regex -- control characters are what is refused
   .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), { message: 'must not contain control characters or line breaks' });
 
+// `<namespace>/<name>` of a Flux object (both DNS-1123).
+const NAMESPACED = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?\/[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$/;
+const namespaced = z.string().regex(NAMESPACED, 'must be <namespace>/<name>, e.g. flux-system/apps');
+
+/** Who applies the app's commits to the cluster: an Argo CD Application, or a Flux Kustomization or HelmRelease. */
+const argocdSchema = z
+  .object({
+    application: z.string().regex(/^[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$/, 'must be the Argo CD Application name'),
+    namespace: z.string().regex(DNS_LABEL, 'must be the namespace of the Application (default argocd)').default('argocd'),
+  })
+  .strict();
+const fluxSchema = z
+  .object({ kustomization: namespaced.optional(), helmRelease: namespaced.optional() })
+  .strict()
+  .refine((f) => (f.kustomization === undefined) !== (f.helmRelease === undefined), { message: 'name exactly one of kustomization or helmRelease' });
+
 const appSchema = z
   .object({
     namespace: z.string().regex(DNS_LABEL, 'must be a DNS label (lowercase letters, digits, -; at most 63)'),
@@ -35,8 +51,11 @@ const appSchema = z
     container: z.string().min(1).optional(),
     workload: workloadRef.optional(),
     branch: z.string().min(1).optional(),
+    argocd: argocdSchema.optional(),
+    flux: fluxSchema.optional(),
   })
-  .loose();
+  .loose()
+  .refine((a) => a.argocd === undefined || a.flux === undefined, { message: 'an app is synced by Argo CD or by Flux, not both', path: ['flux'] });
 
 const webhookEntry = z.object({ generation: z.number().int().min(1) }).loose();
 
@@ -65,6 +84,16 @@ export interface AppConfig {
    */
   workload: string | undefined;
   branch: string;
+  /** Who applies its commits to the cluster, for rollout status (none: state `unknown`). */
+  syncer: Syncer | undefined;
+}
+
+/** An Argo CD Application, or a Flux Kustomization or HelmRelease, that syncs an app. */
+export type Syncer = { kind: 'argocd'; application: string; namespace: string } | { kind: 'kustomization' | 'helmrelease'; namespace: string; name: string };
+
+/** A syncer as one string (a key for watchers, and for humans). */
+export function syncerId(s: Syncer): string {
+  return s.kind === 'argocd' ? `argocd:${s.namespace}/${s.application}` : `${s.kind}:${s.namespace}/${s.name}`;
 }
 
 /** kipper.yaml, parsed and checked. */
@@ -111,11 +140,20 @@ export function parseKipperFile(text: string): KipperConfig {
       container: a.container,
       workload: a.workload,
       branch: a.branch ?? 'main',
+      syncer: syncerOf(a),
     });
   }
   const webhooks = new Map<string, number>();
   for (const [id, entry] of Object.entries(parsed.data.webhooks)) webhooks.set(id, entry.generation);
   return { apps, webhooks };
+}
+
+function syncerOf(a: z.infer<typeof appSchema>): Syncer | undefined {
+  if (a.argocd) return { kind: 'argocd', application: a.argocd.application, namespace: a.argocd.namespace };
+  const ref = a.flux?.kustomization ?? a.flux?.helmRelease;
+  if (!ref) return undefined;
+  const [namespace, name] = ref.split('/') as [string, string];
+  return { kind: a.flux?.kustomization ? 'kustomization' : 'helmrelease', namespace, name };
 }
 
 function formatPath(path: PropertyKey[]): string {

@@ -25,6 +25,11 @@ export interface Settings {
   commitUrl: string | undefined;
   /** Which proxies to believe about the client (X-Forwarded-For/-Proto): express's `trust proxy` (KIPPER_TRUST_PROXY). */
   trustProxy: boolean | number | string;
+  /** Argo CD's API for rollout status (KIPPER_ARGOCD_URL, KIPPER_ARGOCD_TOKEN). */
+  argocdUrl: string | undefined;
+  argocdToken: string | undefined;
+  /** A kubeconfig for Flux status outside a cluster (KIPPER_KUBECONFIG); inside one, the pod's service account. */
+  kubeconfig: string | undefined;
 }
 
 const optional = z
@@ -61,6 +66,11 @@ const envSchema = z.object({
   KIPPER_COMMIT_URL: optional.refine((v) => v === undefined || (/^https?:\/\/[^\s]+$/.test(v) && v.includes('{sha}')), {
     message: 'must be an http(s) URL with {sha} in it, e.g. https://github.com/acme/config/commit/{sha}',
   }),
+  KIPPER_ARGOCD_URL: optional.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
+    message: 'must be the http(s) URL of Argo CD (its API server)',
+  }),
+  KIPPER_ARGOCD_TOKEN: optional,
+  KIPPER_KUBECONFIG: optional,
   KIPPER_TRUST_PROXY: optional.refine((v) => v === undefined || /^(true|false|\d+|[0-9a-fA-F:.,/ ]+|loopback|linklocal|uniquelocal)$/.test(v), {
     message: 'must be true, false, a number of hops, or proxy addresses (express "trust proxy")',
   }),
@@ -91,6 +101,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     deployTimeoutMs: Math.round(e.KIPPER_DEPLOY_TIMEOUT * 1000),
     commitUrl: e.KIPPER_COMMIT_URL,
     trustProxy: trustProxyOf(e.KIPPER_TRUST_PROXY),
+    argocdUrl: e.KIPPER_ARGOCD_URL?.replace(/\/+$/, ''),
+    argocdToken: e.KIPPER_ARGOCD_TOKEN,
+    kubeconfig: e.KIPPER_KUBECONFIG,
   };
 }
 

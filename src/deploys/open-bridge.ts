@@ -16,6 +16,8 @@ import { DeployService, signatureOf } from './deploy-service.js';
 import { HistoryService } from './history-service.js';
 import { RepoConfig } from './repo-config.js';
 import { RepoStatus } from './repo-status.js';
+import { RolloutMemory } from './rollout-memory.js';
+import { RolloutService } from './rollout-service.js';
 import { WebhookTokens } from './webhook-tokens.js';
 
 /** The bridge's services over one config repo, as the HTTP layer and `kip serve` use them. */
@@ -34,8 +36,11 @@ export interface Bridge {
   readonly deploys: DeployService;
   readonly webhooks: WebhookTokens;
   readonly metrics: Metrics;
+  readonly rollouts: RolloutService;
   /** The branch head as last seen. */
   head(): string;
+  /** Aborted when shutdown starts: long-lived answers (live views, rollout waits) end then. */
+  readonly closing: AbortSignal;
   /** Stops looking at the remote, finishes the writes in flight, persists the index. */
   close(): Promise<void>;
 }
@@ -83,6 +88,11 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
     log.debug('push', { ...e, buildMs: Math.round(e.buildMs), pushMs: Math.round(e.pushMs) });
   });
 
+  const memory = new RolloutMemory(settings.dataDir);
+  await memory.load();
+  const closing = new AbortController();
+  const rollouts = new RolloutService(settings, remote.gitdir, history, memory, metrics, log, closing.signal);
+
   await history.restore();
   await queue.refresh();
   history.startLoading();
@@ -99,9 +109,14 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
     deploys: new DeployService(queue, config, history, status, settings),
     webhooks: new WebhookTokens(secretKey, config, queue, history),
     metrics,
+    rollouts,
     head: () => queue.head,
+    closing: closing.signal,
     async close() {
       status.stop();
+      closing.abort();
+      rollouts.close();
+      await memory.close();
       await queue.idle();
       await history.close();
       await remote.gitdir.close();

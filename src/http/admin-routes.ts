@@ -1,14 +1,14 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import type { AppsAnswer, AppSummary, HistoryAnswer, WebhookState } from '../api-types.js';
+import type { AppsAnswer, AppSummary, RevisionAnswer, WebhookState } from '../api-types.js';
 import type { AppConfig } from '../config/kipper-file.js';
 import { deployRequestFor, validateDeployBody } from '../deploys/deploy-request.js';
 import type { Bridge } from '../deploys/open-bridge.js';
 import { appNotFound } from '../deploys/repo-config.js';
 import { KipError } from '../errors.js';
 import { firstImage } from '../history/app-value.js';
-import { historyJson } from '../history/history-json.js';
 import { adminAuth } from './admin-auth.js';
+import { appHistory } from './app-history.js';
 
 const rollbackBody = z.object({ revision: z.number().int().positive().optional() }).strict();
 const promoteBody = z.object({ to: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be the target namespace, e.g. yourr-name-prod') }).strict();
@@ -81,7 +81,19 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
     const app = await appOf(req.params.namespace, req.params.app);
     // A human's push a moment ago belongs in the answer.
     await bridge.status.refreshQuietly();
-    res.json({ app: app.id, revisions: historyJson(await bridge.history.revisions(app.id)) } satisfies HistoryAnswer);
+    res.json(await appHistory(bridge, app));
+  });
+
+  router.get('/api/v1/apps/:namespace/:app/revisions/:revision', async (req, res) => {
+    const app = await appOf(req.params.namespace, req.params.app);
+    await bridge.status.refreshQuietly();
+    const history = await appHistory(bridge, app);
+    const n = Number(req.params.revision);
+    const revision = history.revisions.find((r) => r.revision === n);
+    if (!revision) {
+      throw new KipError('REVISION_NOT_FOUND', `${app.id} has no revision #${req.params.revision}; see \`kip app history\``, { app: app.id });
+    }
+    res.json({ app: app.id, ...revision, ...(history.drift ? { drift: history.drift } : {}) } satisfies RevisionAnswer);
   });
 
   router.post('/api/v1/apps/:namespace/:app/rollback', async (req, res) => {

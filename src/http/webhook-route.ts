@@ -17,7 +17,20 @@ export const WEBHOOK_BODY_LIMIT = 64 * 1024;
 
 interface Answer {
   status: number;
+  headers?: Record<string, string>;
   body: unknown;
+}
+
+/** `?wait=<seconds>` (at most 900), or null without one. */
+function waitSeconds(value: unknown): number | null {
+  if (value === undefined) return null;
+  const seconds = Number(value);
+  if (typeof value !== 'string' || !/^\d+(\.\d+)?$/.test(value) || seconds <= 0 || seconds > 900) {
+    throw new KipError('INVALID_BODY', 'wait: must be a number of seconds above 0 and at most 900, e.g. ?wait=300', {
+      fields: { wait: 'must be 1 to 900 seconds' },
+    });
+  }
+  return seconds;
 }
 
 /** Aborted when the caller goes away before its answer: its deploy is withdrawn unless already being pushed. */
@@ -72,7 +85,11 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
     // answered with (or block) another app's deploy.
     const delivery = typeof req.headers['x-github-delivery'] === 'string' ? `${known.id} ${req.headers['x-github-delivery']}` : undefined;
     const signal = callerGone(res);
-    const answer = await deliveries.once(delivery, () => handle(known, received.json, received.action, signal));
+    const wait = waitSeconds(req.query.wait);
+    let answer: Answer = await deliveries.once(delivery, () => handle(known, received.json, received.action, signal));
+    if (wait !== null && answer.status === 200 && typeof (answer.body as { configCommit?: unknown }).configCommit === 'string') {
+      answer = await awaitRollout(known, answer.body as Record<string, unknown>, wait, signal);
+    }
     const result = answer.body as Record<string, unknown>;
     if (result.status === 'deployed' || result.status === 'building') bridge.metrics.deployDuration.observe((Date.now() - started) / 1000);
     log.info(`webhook ${String(result.status)}`, {
@@ -84,6 +101,7 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
       configCommit: result.configCommit,
       durationMs: Date.now() - started,
     });
+    if (answer.headers) res.set(answer.headers);
     res.status(answer.status).json(answer.body);
   });
 
@@ -91,6 +109,42 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
     res.setHeader('Allow', 'POST');
     throw new KipError('METHOD_NOT_ALLOWED', 'use POST with a JSON body');
   });
+
+  /**
+   * `?wait=`: after the commit, the answer waits until the rollout settles: 200 healthy,
+   * 424 ROLLOUT_FAILED (degraded, failed, superseded), 504 ROLLOUT_TIMEOUT. Every answer
+   * keeps the deploy's fields (`configCommit`, `revision`), so a retry answers
+   * `unchanged` and waits again, never deploying twice.
+   */
+  async function awaitRollout(app: AppConfig, deployed: Record<string, unknown>, seconds: number, signal: AbortSignal): Promise<Answer> {
+    const { rollout, ended } = await bridge.rollouts.wait(app, deployed.configCommit as string, seconds * 1000, { signal });
+    const body = { ...deployed, rollout };
+    if (rollout.state === 'healthy' || (rollout.state === 'unknown' && !app.syncer)) return { status: 200, body };
+    if (ended === 'shutdown') {
+      // The deploy is in git; a retry (here after the restart, or another replica) answers
+      // `unchanged` and waits again.
+      return {
+        status: 503,
+        headers: { 'Retry-After': '2', Connection: 'close' },
+        body: {
+          error: `the bridge is shutting down while the rollout is ${rollout.state}; the deploy is committed: retry to keep waiting`,
+          code: 'SHUTTING_DOWN',
+          ...body,
+        },
+      };
+    }
+    if (ended === 'timeout') {
+      return {
+        status: 504,
+        body: {
+          error: `the rollout did not settle within ${seconds} s (it is ${rollout.state}${rollout.message ? `: ${rollout.message}` : ''})`,
+          code: 'ROLLOUT_TIMEOUT',
+          ...body,
+        },
+      };
+    }
+    return { status: 424, body: { error: `the rollout is ${rollout.state}${rollout.message ? `: ${rollout.message}` : ''}`, code: 'ROLLOUT_FAILED', ...body } };
+  }
 
   async function handle(app: AppConfig, json: unknown, action: ProviderAction | null, signal: AbortSignal): Promise<Answer> {
     const ignored = (reason: string): Answer => ({ status: 202, body: { status: 'ignored', app: app.id, reason } });

@@ -14,6 +14,7 @@ import { startGitServer, type GitServer } from '../helpers/git-server.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 import { editBench } from './edit-bench.js';
 import { historyBench } from './history-bench.js';
+import { rolloutBench } from './rollout-bench.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 const WARMUP = 5;
@@ -22,6 +23,8 @@ const nodeArgs = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=
 const SIZES = (process.env.BENCH_SIZES ?? '200,2000').split(',').filter(Boolean).map(Number);
 // BENCH_HISTORY=0 skips the 10,000-commit history case.
 const HISTORY = process.env.BENCH_HISTORY !== '0';
+// BENCH_ROLLOUT=0 skips the 500 rollout waiters.
+const ROLLOUT = process.env.BENCH_ROLLOUT !== '0';
 
 interface Row {
   name: string;
@@ -171,6 +174,29 @@ async function main(): Promise<void> {
         ok: h.restartTotalMs <= 3000,
       });
       rows.push({ name: 'peak RSS of the bridge (history)', value: `${h.peakRssMb.toFixed(0)} MB`, target: '≤ 250 MB', ok: h.peakRssMb <= 250 });
+    }
+    if (ROLLOUT) {
+      const r = await rolloutBench(server, ROUNDS);
+      const label = `${r.waiters} webhooks waiting (?wait=) on ${r.applications} Argo CD apps`;
+      rows.push({
+        name: `${label}: bridge memory`,
+        value: `+${(r.rssWaitingMb - r.rssIdleMb).toFixed(1)} MB (${r.rssIdleMb.toFixed(0)} → ${r.rssWaitingMb.toFixed(0)} MB RSS)`,
+        target: '< 50 MB',
+        ok: r.rssWaitingMb - r.rssIdleMb < 50,
+      });
+      rows.push({ name: `${label}: bridge CPU, requests to Argo CD`, value: `${r.cpuMsPerSecond.toFixed(0)} ms/s, ${r.syncerGetsPerSecond.toFixed(1)} GET/s` });
+      rows.push({
+        name: `${label}: deploy p50 of other apps`,
+        value: `${ms(r.waitingP50)} (idle ${ms(r.idleP50)}, ${(r.waitingP50 / r.idleP50).toFixed(2)}×)`,
+        target: '≤ 1.2× idle',
+        ok: r.waitingP50 / r.idleP50 <= 1.2,
+      });
+      rows.push({
+        name: `${label}: answered 200 healthy`,
+        value: `${r.healthy}/${r.waiters}, the last ${ms(r.releaseMs)} after Argo CD said so`,
+        target: 'all',
+        ok: r.healthy === r.waiters,
+      });
     }
   } finally {
     await Promise.all(bridges.map((b) => b.stop()));

@@ -31,11 +31,17 @@ spec:
 `;
 }
 
+/** Options of a generated config repo. */
+export interface ConfigTreeOptions {
+  /** More keys of an app's kipper.yaml entry, e.g. `argocd: { application: x }`. */
+  appKeys?: (id: string, index: number) => string | undefined;
+}
+
 /**
  * Write a config repo of `count` generated apps (plus the seed's demo app) into a new
  * directory, each with its webhook enabled (generation 1). Returns the directory.
  */
-export async function writeConfigTree(count: number, namespace = 'team-test'): Promise<string> {
+export async function writeConfigTree(count: number, namespace = 'team-test', options: ConfigTreeOptions = {}): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'kip-config-tree-'));
   await cp(SEED_FIXTURE, dir, { recursive: true });
   const ids = appIds(count, namespace);
@@ -46,7 +52,8 @@ export async function writeConfigTree(count: number, namespace = 'team-test'): P
     const file = `apps/${namespace}/${name}/deployment.yaml`;
     await mkdir(dirname(join(dir, file)), { recursive: true });
     await writeFile(join(dir, file), deploymentYaml(name, namespace, `registry.example.com/${name}:v0`));
-    apps.push(`  - namespace: ${namespace}\n    name: ${name}\n    files: [${file}]`);
+    const keys = options.appKeys?.(id, apps.length);
+    apps.push(`  - namespace: ${namespace}\n    name: ${name}\n    files: [${file}]${keys ? `\n    ${keys}` : ''}`);
     hooks.push(`  ${id}: { generation: 1 }`);
   }
   const kipper = `apps:
@@ -63,6 +70,6 @@ ${hooks.join('\n')}
 }
 
 /** A bare repo under `root` seeded with `count` generated apps. */
-export async function createConfigRepo(root: string, name: string, count: number): Promise<string> {
-  return createBareRepo(root, name, await writeConfigTree(count));
+export async function createConfigRepo(root: string, name: string, count: number, options: ConfigTreeOptions = {}): Promise<string> {
+  return createBareRepo(root, name, await writeConfigTree(count, 'team-test', options));
 }

@@ -435,6 +435,23 @@ describe('manifests/ as written (parsed with `yaml`, no kubectl needed)', () => 
     expect(paths.map((p) => [p.path, p.backend?.service?.name])).toEqual([['/api/v1/webhook/', 'kipper']]);
   });
 
+  it('the optional Flux status component only reads Kustomizations and HelmReleases, and only it mounts a token', () => {
+    const objects = readKustomizationFiles(join(MANIFESTS, 'flux-status'));
+    const role = find(objects, 'ClusterRole', 'kipper-flux-status') as unknown as {
+      rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
+    };
+    expect(role.rules.map((r) => [r.apiGroups, r.resources, [...r.verbs].sort()])).toEqual([
+      [['kustomize.toolkit.fluxcd.io'], ['kustomizations'], ['get', 'list', 'watch']],
+      [['helm.toolkit.fluxcd.io'], ['helmreleases'], ['get', 'list', 'watch']],
+    ]);
+    const binding = find(objects, 'ClusterRoleBinding', 'kipper-flux-status') as unknown as {
+      subjects: Array<{ kind: string; name: string; namespace: string }>;
+    };
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'kipper', namespace: 'kipper-system' }]);
+    // Without the component, no token: the base keeps automount off.
+    expect((find(base, 'ServiceAccount', 'kipper') as unknown as { automountServiceAccountToken: boolean }).automountServiceAccountToken).toBe(false);
+  });
+
   it('the Argo CD and Flux examples sync an app path of one config repo and keep kipper.yaml out', () => {
     const argo = readKustomizationFiles(join(MANIFESTS, 'examples', 'argocd'));
     const flux = readKustomizationFiles(join(MANIFESTS, 'examples', 'flux'));

@@ -12,9 +12,10 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
  */
 const ALLOWED: Record<string, readonly string[]> = {
   cli: ['http', 'history', 'config', 'errors', 'log', 'api-types'],
-  http: ['webhooks', 'deploys', 'history', 'manifests', 'config', 'errors', 'log', 'metrics', 'api-types'],
+  http: ['webhooks', 'deploys', 'rollout', 'history', 'manifests', 'config', 'errors', 'log', 'metrics', 'api-types'],
   webhooks: ['config', 'errors'],
-  deploys: ['history', 'manifests', 'config', 'repo', 'errors', 'log', 'metrics', 'api-types'],
+  deploys: ['rollout', 'history', 'manifests', 'config', 'repo', 'errors', 'log', 'metrics', 'api-types'],
+  rollout: ['config', 'errors'],
   history: ['manifests', 'config', 'repo', 'errors', 'api-types'],
   manifests: ['errors'],
   config: ['manifests', 'errors', 'log'],

@@ -5,6 +5,7 @@ import { deployRequestFor, validateDeployBody } from '../../deploys/deploy-reque
 import type { Bridge } from '../../deploys/open-bridge.js';
 import { isKipError, KipError } from '../../errors.js';
 import { historyJson } from '../../history/history-json.js';
+import { appHistory } from '../app-history.js';
 import type { FailureLimiter } from '../../webhooks/failure-limiter.js';
 import { ERROR_STATUS } from '../error-status.js';
 import { appPanel, appsPage, projectOf, type AppListing } from './app-pages.js';
@@ -143,7 +144,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
 
   /** The Deploys tab, with a status message or an error. */
   const deploysPage = async (req: Request, res: Response, app: AppConfig, extra: { status?: string; error?: string } = {}) => {
-    const revisions = historyJson(await bridge.history.revisions(app.id));
+    const { revisions, drift } = await appHistory(bridge, app);
     const before = Number(req.query.before);
     const page = Number.isInteger(before) && before > 0 ? revisions.filter((r) => r.revision < before) : revisions;
     const rows = page.slice(0, PAGE_ROWS);
@@ -161,6 +162,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
       commitUrl: opts.commitUrl,
       csrf,
       now: Date.now(),
+      drift,
     };
     return appPanel(app, 'deploys', deploysTab(view), { csrf, now: view.now, ...extra });
   };
@@ -193,7 +195,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
   /** Rows for the live view and "Show older": the tbody's HTML and the next cursor. */
   router.get('/apps/:namespace/:app/rows', signedIn, async (req, res) => {
     const app = await appOf(req);
-    const revisions = historyJson(await bridge.history.revisions(app.id));
+    const { revisions } = await appHistory(bridge, app);
     const before = Number(req.query.before);
     const page = (Number.isInteger(before) && before > 0 ? revisions.filter((r) => r.revision < before) : revisions).slice(0, PAGE_ROWS);
     const rows = deployRows({ app, rows: page, commitUrl: opts.commitUrl, now: Date.now() });
@@ -213,10 +215,17 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
       sent = newest();
       res.write(`event: revision\ndata: ${JSON.stringify({ revision: sent })}\n\n`);
     });
+    // The syncer's view changes too (a rollout coming up): the rows show it.
+    const unwatch = bridge.rollouts.view(app, () => res.write(`event: rollout\ndata: ${JSON.stringify({ revision: sent })}\n\n`));
     const heartbeat = setInterval(() => res.write(': ping\n\n'), 20_000);
     bridge.status.watch(1);
+    // Shutdown ends the stream (the browser reconnects to whoever serves next).
+    const end = () => res.end();
+    bridge.closing.addEventListener('abort', end);
     res.on('close', () => {
+      bridge.closing.removeEventListener('abort', end);
       unsubscribe();
+      unwatch();
       clearInterval(heartbeat);
       bridge.status.watch(-1);
     });

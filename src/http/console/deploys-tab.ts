@@ -1,4 +1,4 @@
-import type { HistoryRevision } from '../../api-types.js';
+import type { DriftAnswer, HistoryRevision } from '../../api-types.js';
 import type { AppConfig } from '../../config/kipper-file.js';
 import { authorName } from './app-pages.js';
 import { attrs, html, type Html } from './html.js';
@@ -22,6 +22,8 @@ export interface DeploysView {
   commitUrl: string | undefined;
   csrf: string;
   now: number;
+  /** The cluster runs an older revision and its syncer will not catch up by itself. */
+  drift?: DriftAnswer | undefined;
 }
 
 /** The Deploys tab: actions, then the history table (the same rows as `kip app history`). */
@@ -58,6 +60,13 @@ export function deploysTab(v: DeploysView): Html {
             </form>`
       }
     </div>
+    ${
+      v.drift
+        ? html`<p class="alert" role="alert">
+            Drift: ${v.drift.reason}. Make git agree with the cluster with a rollback to revision #${v.drift.cluster}, or re-enable the syncer.
+          </p>`
+        : ''
+    }
     <div class="scroll">
       <table class="deploys" tabindex="-1" data-app="${v.app.id}" data-source="${v.app.source}">
         <caption>
@@ -106,13 +115,17 @@ function deployRow(r: HistoryRevision, v: Pick<DeploysView, 'app' | 'commitUrl' 
       </button>`;
   const commit = r.commit ? html`<code title="${r.commit}">${r.commit.slice(0, 7)}</code>` : html`<span class="muted">–</span>`;
   const marks = `${r.current ? ' (current)' : ''}${r.undone ? ' (undone)' : ''}`;
+  const rollout =
+    r.rollout && r.rollout.state !== 'unknown'
+      ? html` <span class="badge rollout-${r.rollout.state}" title="${r.rollout.message ?? r.rollout.health ?? ''}">${r.rollout.state}</span>`
+      : '';
   const image = v.app.source === 'git' ? html`<span class="muted">–</span>` : valueCell(r, 'image');
   return html`<tr ${attrs({ 'data-revision': r.revision, class: r.current ? 'current' : r.undone ? 'undone' : null })}>
     <td class="num">${number}${rollback}</td>
     <td>${image}</td>
     <td>${commit}</td>
     <td>${triggerBadge(r)}</td>
-    <td>${when(r.timestamp, v.now)}${marks}</td>
+    <td>${when(r.timestamp, v.now)}${marks}${rollout}</td>
     <td>${authorName(r.author)}</td>
   </tr> `;
 }

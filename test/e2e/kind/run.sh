@@ -3,6 +3,7 @@
 #
 #   webhook -> bridge commits -> Argo CD syncs -> Deployment spec has the new image
 #   kip app rollback -> bridge commits -> Argo CD syncs -> Deployment spec has the old image
+#   webhook ?wait= -> bridge reads Argo CD's API -> 200 healthy / 504 timeout; kip app wait
 #
 # Exit status: 0 passed; 77 skipped (a prerequisite is missing: each one is printed, with
 # why); 1 failed. Never 0 without having run. See README.md next to this file.
@@ -80,6 +81,8 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/kipper-e2e.XXXXXX")
 readonly WORK
 export KUBECONFIG="$WORK/kubeconfig" # never touches the user's ~/.kube/config
 BRIDGE_PID=''
+PORT_FORWARD_PID=''
+REFRESHER_PID=''
 CREATED_CLUSTER=0
 
 diagnostics() {
@@ -97,6 +100,7 @@ cleanup() {
   set +e
   trap - EXIT INT TERM
   [ "$rc" -ne 0 ] && diagnostics
+  for pid in $REFRESHER_PID $PORT_FORWARD_PID; do kill "$pid" 2>/dev/null; done
   if [ -n "$BRIDGE_PID" ]; then
     kill -TERM "$BRIDGE_PID" 2>/dev/null
     wait "$BRIDGE_PID" 2>/dev/null
@@ -259,3 +263,113 @@ log "rolling back with kip"
 (cd "$ROOT" && node bin/kip.js app rollback "$APP" --project demo --environment test) >&2 \
   || fail "kip app rollback failed"
 wait_for_image "$OLD_IMAGE" "rollback"
+
+# ---- rollout status through the real Argo CD API (`?wait=`, `kip app wait`) -----------
+# The bridge reads Argo CD's API, never the cluster. For the run, argocd-server serves
+# plain HTTP (server.insecure) behind a port-forward, and the bridge signs in as admin.
+log "rollout: making argocd-server reachable from this machine"
+kubectl -n argocd patch configmap argocd-cmd-params-cm --type merge -p '{"data":{"server.insecure":"true"}}' >/dev/null
+kubectl -n argocd rollout restart deployment/argocd-server >/dev/null
+kubectl -n argocd rollout status deployment/argocd-server --timeout=300s
+ARGOCD_PORT=$(node -e 'const s=require("net").createServer().listen(0,()=>{console.log(s.address().port);s.close()})')
+kubectl -n argocd port-forward svc/argocd-server "$ARGOCD_PORT:80" >"$WORK/port-forward.log" 2>&1 &
+PORT_FORWARD_PID=$!
+readonly ARGOCD_URL="http://127.0.0.1:$ARGOCD_PORT"
+deadline=$((SECONDS + 60))
+until curl -fsS --max-time 2 "$ARGOCD_URL/api/version" >/dev/null 2>&1; do
+  [ $SECONDS -lt $deadline ] || fail "Argo CD's API did not answer on $ARGOCD_URL (port-forward log: $(tail -n 3 "$WORK/port-forward.log"))"
+  sleep 1
+done
+ARGOCD_PASSWORD=$(kubectl -n argocd get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d)
+KIPPER_ARGOCD_TOKEN=$(curl -fsS --max-time 10 -X POST "$ARGOCD_URL/api/v1/session" -H 'Content-Type: application/json' \
+  -d "{\"username\":\"admin\",\"password\":\"$ARGOCD_PASSWORD\"}" | node -e 'let s="";process.stdin.on("data",(c)=>s+=c).on("end",()=>console.log(JSON.parse(s).token))') \
+  || fail "could not sign in to Argo CD's API as admin"
+export KIPPER_ARGOCD_TOKEN
+export KIPPER_ARGOCD_URL="$ARGOCD_URL"
+
+# A config change a human would make, straight in git while the bridge is stopped:
+#  - kipper.yaml: the app's Argo CD Application, so the bridge reports its rollouts;
+#  - the Deployment: without the example init container (its image does not exist) and
+#    with a 60 s progress deadline, so a pod that cannot start turns Degraded quickly.
+log "rollout: stopping the bridge to tell it about the Argo CD Application"
+kill -TERM "$BRIDGE_PID"
+wait "$BRIDGE_PID" || true
+BRIDGE_PID=''
+git clone -q "$WORK/data/config.git" "$WORK/config"
+(
+  cd "$WORK/config"
+  node -e '
+    const fs = require("fs");
+    const y = fs.readFileSync("kipper.yaml", "utf8");
+    const entry = /(- namespace: demo-test\s[\s\S]*?\n    container: api[^\n]*\n)/;
+    if (!entry.test(y)) { console.error("kipper.yaml: no demo-test/api entry with container: api"); process.exit(1); }
+    fs.writeFileSync("kipper.yaml", y.replace(entry, "$1    argocd: { application: demo-test-api }\n"));
+    const f = "apps/demo-test/api/deployment.yaml";
+    let d = fs.readFileSync(f, "utf8");
+    d = d.replace(/      initContainers:\n(        [^\n]*\n|          [^\n]*\n)*/, "");
+    d = d.replace("spec:\n  replicas: 2\n", "spec:\n  replicas: 2\n  progressDeadlineSeconds: 60\n");
+    fs.writeFileSync(f, d);
+  '
+  grep -q 'argocd: { application: demo-test-api }' kipper.yaml || fail "kipper.yaml was not changed"
+  grep -q 'progressDeadlineSeconds: 60' apps/demo-test/api/deployment.yaml || fail "the Deployment was not changed"
+  git -c user.name=e2e -c user.email=e2e@kipper.invalid commit -qam 'e2e: report demo-test/api rollouts from Argo CD'
+  git push -q origin HEAD:main
+) || fail "could not change the config repo"
+
+log "rollout: restarting the bridge with KIPPER_ARGOCD_URL"
+(
+  cd "$ROOT"
+  KIPPER_HOST=0.0.0.0 KIPPER_PORT="$PORT" KIPPER_DATA_DIR="$WORK/data" KIPPER_LOG_LEVEL=info \
+    exec node bin/kip.js serve
+) >>"$WORK/bridge.log" 2>&1 &
+BRIDGE_PID=$!
+deadline=$((SECONDS + 60))
+until curl -fsS --max-time 2 "$LOCAL_URL/readyz" >/dev/null 2>&1; do
+  kill -0 "$BRIDGE_PID" 2>/dev/null || { BRIDGE_PID=''; fail "the bridge exited at restart"; }
+  [ $SECONDS -lt $deadline ] || fail "the bridge did not become ready again within 60s"
+  sleep 1
+done
+
+# Argo CD is asked to look at git now and then while the webhook waits (it polls every 3 min).
+refresher() {
+  while :; do
+    kubectl -n argocd annotate application demo-test-api argocd.argoproj.io/refresh=normal --overwrite >/dev/null 2>&1 || true
+    sleep 5
+  done
+}
+refresher &
+REFRESHER_PID=$!
+
+# post_wait IMAGE SECONDS: the webhook with ?wait=; prints "<http status> <body>".
+post_wait() {
+  curl -sS --max-time $(($2 + 30)) -o "$WORK/answer.json" -w '%{http_code}' -X POST "$LOCAL_URL/api/v1/webhook/$APP_NS/$APP?wait=$2" \
+    -H "X-Kipper-Token: $TOKEN" -H 'Content-Type: application/json' \
+    -d "{\"image\":\"$1\",\"commit\":\"$(node -e 'console.log(require("crypto").randomBytes(20).toString("hex"))')\"}" || true
+  printf ' %s' "$(cat "$WORK/answer.json" 2>/dev/null)"
+}
+
+# 1. A pullable image: the same curl answers 200 once Argo CD synced OUR commit and it is Healthy.
+GOOD_IMAGE=registry.k8s.io/pause:3.10
+log "rollout: posting $GOOD_IMAGE with ?wait=$TIMEOUT"
+answer=$(post_wait "$GOOD_IMAGE" "$TIMEOUT")
+log "bridge answered: $answer"
+case $answer in '200 '*'"state":"healthy"'*) ;; *) fail "expected 200 with a healthy rollout" ;; esac
+(cd "$ROOT" && node bin/kip.js app wait "$APP" --project demo --environment test --timeout 60s) >&2 \
+  || fail "kip app wait did not report the healthy revision (exit $?)"
+
+# 2. An image that cannot be pulled: a short wait times out (504, last state progressing),
+#    then `kip app wait` sees the Deployment pass its progress deadline (exit 1, degraded).
+BAD_IMAGE="registry.example.com/api:missing-$(date +%s)"
+log "rollout: posting $BAD_IMAGE with ?wait=20"
+answer=$(post_wait "$BAD_IMAGE" 20)
+log "bridge answered: $answer"
+case $answer in '504 '*'ROLLOUT_TIMEOUT'*) ;; *) fail "expected 504 ROLLOUT_TIMEOUT for an image that cannot be pulled" ;; esac
+set +e
+(cd "$ROOT" && node bin/kip.js app wait "$APP" --project demo --environment test --timeout "${TIMEOUT}s") >&2
+status=$?
+set -e
+[ "$status" = 1 ] || fail "kip app wait exited $status for a Deployment past its progress deadline, expected 1 (degraded)"
+kill "$REFRESHER_PID" "$PORT_FORWARD_PID" 2>/dev/null || true
+REFRESHER_PID=''
+PORT_FORWARD_PID=''
+log "rollout: 200 healthy, 504 timeout and a degraded exit 1 read from the real Argo CD"

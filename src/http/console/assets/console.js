@@ -162,6 +162,8 @@ if (table) {
   if ('EventSource' in window) {
     const events = new EventSource(`/apps/${app}/events`);
     events.addEventListener('revision', (e) => void caughtUp(JSON.parse(e.data).revision));
+    // A rollout moved on (Argo CD or Flux): the rows show its state.
+    events.addEventListener('rollout', () => void reloadRows());
     // The stream reconnects by itself; while it is down, poll.
     events.addEventListener('error', poll);
     events.addEventListener('open', () => {

@@ -1,0 +1,323 @@
+import { syncerId, type AppConfig, type Syncer } from '../config/kipper-file.js';
+import type { Revision } from '../history/revision-index.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Gitdir } from '../repo/gitdir.js';
+import { observeArgoApplication, observeFluxObject, type Observation } from '../rollout/observe.js';
+import { judge, SETTLED, type Rollout } from '../rollout/rollout-state.js';
+import { getJson, kubeEndpoint, pathOf, type ApiEndpoint } from '../rollout/syncer-api.js';
+import type { HistoryService } from './history-service.js';
+import type { RolloutMemory } from './rollout-memory.js';
+
+/** How often a watched syncer is asked again. */
+const POLL_MS = 2_000;
+/** An observation younger than this answers a history query as is. */
+const FRESH_MS = 5_000;
+/** A first-parent walk for ancestry stops after this many commits (then: not a descendant). */
+const WALK_LIMIT = 2_000;
+
+/** The cluster runs an older revision than git's current one, and its syncer will not catch up by itself. */
+export interface Drift {
+  cluster: number;
+  git: number;
+  reason: string;
+}
+
+/** One syncer object, asked once per interval however many requests wait on it. */
+interface Watched {
+  syncer: Syncer;
+  last: { at: number; obs: Observation } | { at: number; reason: string } | undefined;
+  asking: Promise<void> | null;
+  interest: number;
+  timer: NodeJS.Timeout | undefined;
+  listeners: Set<() => void>;
+}
+
+export interface RolloutSettings {
+  argocdUrl: string | undefined;
+  argocdToken: string | undefined;
+  kubeconfig: string | undefined;
+}
+
+/**
+ * Rollout status (docs/design.md "Rollout"): what Argo CD or Flux make of each revision.
+ * One poll per syncer object while anyone waits or looks (shared by every waiter); a
+ * wait holds no write-queue slot and does no git work but reading the ancestry of the
+ * commits the syncer names.
+ */
+export class RolloutService {
+  private readonly watched = new Map<string, Watched>();
+  private readonly argocd: ApiEndpoint | undefined;
+  private readonly kube: (() => ApiEndpoint) | undefined;
+  private readonly ancestry = new Map<string, boolean>();
+
+  constructor(
+    settings: RolloutSettings,
+    private readonly gitdir: Gitdir,
+    private readonly history: HistoryService,
+    private readonly memory: RolloutMemory,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    /** Shutdown: every wait ends at once (its caller answers "retry elsewhere"). */
+    private readonly closing: AbortSignal,
+  ) {
+    this.argocd = settings.argocdUrl ? { base: settings.argocdUrl, token: settings.argocdToken } : undefined;
+    this.kube = kubeEndpoint(settings.kubeconfig);
+  }
+
+  /** The rollout of every revision (by number), and the drift, for an app's history. */
+  async ofHistory(app: AppConfig, revisions: readonly Revision[]): Promise<{ rollouts: Map<number, Rollout>; drift: Drift | null }> {
+    const rollouts = new Map<number, Rollout>();
+    const current = revisions.at(-1);
+    const now = current && app.syncer ? await this.current(app, current) : undefined;
+    for (const r of revisions) rollouts.set(r.revision, r === current && now ? now : this.remembered(app, r));
+    const last = app.syncer ? this.watch(app.syncer).last : undefined;
+    const drift = current && last && 'obs' in last ? await this.drift(revisions, current, last.obs, app.syncer!) : null;
+    return { rollouts, drift };
+  }
+
+  /** The rollout of one revision (current or not). */
+  async of(app: AppConfig, revision: Revision, current: Revision | undefined): Promise<Rollout> {
+    return revision === current || revision.configCommit === current?.configCommit ? this.current(app, revision) : this.remembered(app, revision);
+  }
+
+  /**
+   * Waits until the rollout of `configCommit` settles (healthy, degraded, failed, or
+   * superseded by a newer revision), `timeoutMs` passes, the caller goes (`signal`) or the
+   * bridge shuts down; `ended` says which. `onChange` hears every state.
+   */
+  async wait(
+    app: AppConfig,
+    configCommit: string,
+    timeoutMs: number,
+    opts: { onChange?: (r: Rollout) => void; signal?: AbortSignal } = {},
+  ): Promise<{ rollout: Rollout; ended: 'settled' | 'timeout' | 'shutdown' }> {
+    const until = Date.now() + timeoutMs;
+    const watched = app.syncer ? this.watch(app.syncer) : undefined;
+    if (watched) this.interest(watched, 1);
+    // A wake-up while the loop is looking (not sleeping) must not be lost: it is noted, and
+    // the loop looks again at once instead of sleeping.
+    let poked: boolean;
+    let wake: () => void = () => (poked = true);
+    const woken = () => wake();
+    watched?.listeners.add(woken);
+    // History wakes this wait only when this app got a new revision (not on every deploy of any app).
+    let newest = this.history.index.revisions(app.id).at(-1);
+    const unsubscribe = this.history.onChange(() => {
+      const now = this.history.index.revisions(app.id).at(-1);
+      if (now === newest) return;
+      newest = now;
+      woken();
+    });
+    opts.signal?.addEventListener('abort', woken);
+    this.closing.addEventListener('abort', woken);
+    try {
+      let last: Rollout | undefined;
+      for (;;) {
+        poked = false;
+        const revisions = await this.history.revisions(app.id);
+        const revision = revisions.findLast((r) => r.configCommit === configCommit);
+        const current = revisions.at(-1);
+        // A newer revision may land between the deploy's answer and this first look: the
+        // waited-for one was on its way, so it is superseded, never "not watched".
+        const rollout = !revision
+          ? pendingOf(configCommit)
+          : revision.configCommit === current?.configCommit
+            ? await this.current(app, revision)
+            : this.remembered(app, revision, true);
+        if (rollout.state !== last?.state || rollout.message !== last.message) opts.onChange?.(rollout);
+        last = rollout;
+        if (SETTLED.has(rollout.state) || (rollout.state === 'unknown' && !app.syncer)) return { rollout, ended: 'settled' };
+        if (this.closing.aborted) return { rollout, ended: 'shutdown' };
+        const left = until - Date.now();
+        if (left <= 0 || opts.signal?.aborted) return { rollout, ended: 'timeout' };
+        if (poked) continue;
+        await new Promise<void>((resolve) => {
+          // Woken by what can change the answer: the syncer's view, history, the caller, shutdown.
+          const timer = setTimeout(resolve, left);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = () => (poked = true);
+      }
+    } finally {
+      watched?.listeners.delete(woken);
+      opts.signal?.removeEventListener('abort', woken);
+      this.closing.removeEventListener('abort', woken);
+      unsubscribe();
+      if (watched) this.interest(watched, -1);
+    }
+  }
+
+  /** A live view of the app (the console) keeps its syncer watched; returns the release. */
+  view(app: AppConfig, onChange: () => void): () => void {
+    if (!app.syncer) return () => undefined;
+    const watched = this.watch(app.syncer);
+    watched.listeners.add(onChange);
+    this.interest(watched, 1);
+    return () => {
+      watched.listeners.delete(onChange);
+      this.interest(watched, -1);
+    };
+  }
+
+  close(): void {
+    for (const w of this.watched.values()) clearInterval(w.timer);
+  }
+
+  /** The current revision's rollout, from an observation at most FRESH_MS old (asked now otherwise). */
+  private async current(app: AppConfig, revision: Revision): Promise<Rollout> {
+    if (!app.syncer) return unknown('no syncer for this app: add argocd: or flux: to it in kipper.yaml');
+    const watched = this.watch(app.syncer);
+    if (!watched.last || Date.now() - watched.last.at > FRESH_MS) await this.ask(watched);
+    const last = watched.last!;
+    if (!('obs' in last)) return unknown(last.reason);
+    const reach = {
+      applied: await this.atOrAfter(revision.configCommit, last.obs.applied),
+      attempted: await this.atOrAfter(revision.configCommit, last.obs.attempted),
+    };
+    const images = 'images' in revision.value ? revision.value.images : null;
+    const { state, message } = judge(last.obs, reach, images);
+    const before = this.memory.get(app.id, revision.configCommit);
+    const stored = this.memory.set(app.id, revision.configCommit, {
+      state,
+      revision: last.obs.attempted ?? last.obs.applied,
+      health: last.obs.health,
+      message,
+    });
+    if (before?.state !== state) this.counted(app, revision, state);
+    return stored;
+  }
+
+  /**
+   * A revision that is not current: what it reached while it was, else superseded; unknown
+   * when this bridge never watched it, unless someone was waiting for it (`awaited`).
+   */
+  private remembered(app: AppConfig, revision: Revision, awaited = false): Rollout {
+    if (!app.syncer) return unknown('no syncer for this app: add argocd: or flux: to it in kipper.yaml');
+    const seen = this.memory.get(app.id, revision.configCommit) ?? (awaited ? pendingOf(revision.configCommit) : undefined);
+    if (!seen) return unknown('not watched by this bridge while it was current');
+    if (SETTLED.has(seen.state) || (seen.state === 'unknown' && !awaited)) return seen;
+    const superseded = this.memory.set(app.id, revision.configCommit, {
+      ...seen,
+      state: 'superseded',
+      message: 'a newer revision became current before this one was healthy',
+    });
+    this.counted(app, revision, 'superseded');
+    return superseded;
+  }
+
+  private counted(app: AppConfig, revision: Revision, state: Rollout['state']): void {
+    if (!SETTLED.has(state)) return;
+    this.metrics.rollouts.inc({ state });
+    if (state === 'healthy') this.metrics.rolloutDuration.observe(Math.max(0, Date.now() - Date.parse(revision.timestamp)) / 1000);
+    this.log.info(`rollout ${state}`, { app: app.id, revision: revision.revision, configCommit: revision.configCommit });
+  }
+
+  private async drift(revisions: readonly Revision[], current: Revision, obs: Observation, syncer: Syncer): Promise<Drift | null> {
+    if (obs.automatic) return null;
+    const running = obs.attempted ?? obs.applied;
+    if (!running) return null;
+    const byCommit = new Map(revisions.map((r) => [r.configCommit, r.revision]));
+    let cluster: number | undefined;
+    await this.walk(running, (oid) => (cluster = byCommit.get(oid)) !== undefined);
+    if (cluster === undefined || cluster >= current.revision) return null;
+    const reason =
+      syncer.kind === 'argocd'
+        ? `Argo CD runs revision #${cluster} with auto-sync off (a rollback in its UI?); git says #${current.revision}`
+        : `the Flux ${syncer.kind === 'kustomization' ? 'Kustomization' : 'HelmRelease'} is suspended at revision #${cluster}; git says #${current.revision}`;
+    return { cluster, git: current.revision, reason };
+  }
+
+  /** True when `other` is `commit` or a first-parent descendant of it (the syncer is there or past it). */
+  private async atOrAfter(commit: string, other: string | null): Promise<boolean> {
+    if (!other) return false;
+    if (other === commit || (other.length < 40 && commit.startsWith(other))) return true;
+    const key = `${commit} ${other}`;
+    let known = this.ancestry.get(key);
+    if (known === undefined) {
+      known = false;
+      await this.walk(other, (oid) => (known = oid === commit));
+      // Only a definite answer is kept: an unknown commit may arrive with the next fetch.
+      if (known || this.ancestry.size < 10_000) this.ancestry.set(key, known);
+    }
+    return known;
+  }
+
+  /** Walks the first-parent chain from `from` until `found` says so, WALK_LIMIT commits, or a commit not here. */
+  private async walk(from: string, found: (oid: string) => boolean): Promise<void> {
+    let oid: string | undefined = from;
+    for (let i = 0; oid && i < WALK_LIMIT; i++) {
+      if (found(oid)) return;
+      try {
+        oid = (await this.gitdir.readCommit(oid)).parents[0];
+      } catch {
+        return;
+      }
+    }
+  }
+
+  private watch(syncer: Syncer): Watched {
+    const id = syncerId(syncer);
+    let w = this.watched.get(id);
+    if (!w) {
+      w = { syncer, last: undefined, asking: null, interest: 0, timer: undefined, listeners: new Set() };
+      this.watched.set(id, w);
+    }
+    return w;
+  }
+
+  /** Starts polling with the first who waits or looks, stops with the last. */
+  private interest(w: Watched, delta: 1 | -1): void {
+    w.interest += delta;
+    if (w.interest > 0 && w.timer === undefined) {
+      w.timer = setInterval(() => void this.ask(w), POLL_MS);
+      w.timer.unref();
+    } else if (w.interest === 0) {
+      clearInterval(w.timer);
+      w.timer = undefined;
+    }
+  }
+
+  /** Asks the syncer (one request at a time per object); tells the listeners when its view changed. */
+  private ask(w: Watched): Promise<void> {
+    w.asking ??= (async () => {
+      const before = w.last && ('obs' in w.last ? JSON.stringify(w.last.obs) : w.last.reason);
+      const endpoint = this.endpointOf(w.syncer);
+      if (typeof endpoint === 'string') {
+        w.last = { at: Date.now(), reason: endpoint };
+      } else {
+        const answer = await getJson(endpoint, pathOf(w.syncer));
+        const who = w.syncer.kind === 'argocd' ? 'Argo CD' : 'the Kubernetes API';
+        w.last = answer.ok
+          ? { at: Date.now(), obs: w.syncer.kind === 'argocd' ? observeArgoApplication(answer.json) : observeFluxObject(answer.json) }
+          : { at: Date.now(), reason: `${who} did not answer for ${syncerId(w.syncer)}: ${answer.reason}` };
+      }
+      if (('obs' in w.last ? JSON.stringify(w.last.obs) : w.last.reason) !== before) for (const l of w.listeners) l();
+    })().finally(() => {
+      w.asking = null;
+    });
+    return w.asking;
+  }
+
+  /** The API of a syncer, or why there is none (a setting to make). */
+  private endpointOf(syncer: Syncer): ApiEndpoint | string {
+    if (syncer.kind === 'argocd') return this.argocd ?? 'KIPPER_ARGOCD_URL is not set: the bridge cannot ask Argo CD';
+    try {
+      return this.kube?.() ?? 'no Kubernetes API: set KIPPER_KUBECONFIG, or run in the cluster with a service account that may read Flux objects';
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+}
+
+function unknown(message: string): Rollout {
+  return { state: 'unknown', revision: null, health: null, message, since: null };
+}
+
+/** A config commit history has not reached yet (indexing): on its way. */
+function pendingOf(configCommit: string): Rollout {
+  return { state: 'pending', revision: null, health: null, message: `waiting for ${configCommit.slice(0, 12)} in history`, since: null };
+}

@@ -1,0 +1,142 @@
+/**
+ * Waiting is cheap (issue #12): 500 CI requests with `?wait=` on 50 Argo CD applications
+ * (ten retries of one deploy per app, as `curl --retry` makes them) against an Argo CD
+ * double over real HTTP. Measures the bridge's memory and CPU while they wait, the
+ * requests Argo CD gets, and the latency of deploys to other apps beside an idle run.
+ */
+import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { postWebhook, startBridge } from '../helpers/bridge-process.js';
+import { appIds, createConfigRepo } from '../helpers/config-repo.js';
+import { git } from '../helpers/git-cli.js';
+import type { GitServer } from '../helpers/git-server.js';
+import { startArgoDouble } from '../helpers/syncer-doubles.js';
+import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
+
+const WATCHED = 50;
+const RETRIES = 10;
+const WAIT_S = 600;
+const WINDOW_MS = 10_000;
+
+export interface RolloutBenchResult {
+  waiters: number;
+  applications: number;
+  /** p50 of one deploy at a time to apps nobody waits on: idle, then while the waiters wait (ms). */
+  idleP50: number;
+  waitingP50: number;
+  /** Resident memory before the waiters and with all of them waiting (MB). */
+  rssIdleMb: number;
+  rssWaitingMb: number;
+  /** The bridge's CPU while they wait, in ms per second of wall time. */
+  cpuMsPerSecond: number;
+  /** Requests Argo CD got per second while they wait. */
+  syncerGetsPerSecond: number;
+  /** From Argo CD reporting every app healthy to the last waiter answered (ms). */
+  releaseMs: number;
+  /** How many waiters were answered 200 with a healthy rollout. */
+  healthy: number;
+}
+
+async function procStatus(pid: number): Promise<{ rssMb: number; cpuMs: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  // utime and stime, fields 14 and 15 of /proc/pid/stat, in clock ticks (100 per second on Linux).
+  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return { rssMb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024, cpuMs: (Number(stat[11]) + Number(stat[12])) * 10 };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+
+export async function rolloutBench(server: GitServer, rounds: number): Promise<RolloutBenchResult> {
+  const ids = appIds(WATCHED * 2);
+  const watched = ids.slice(0, WATCHED);
+  const others = ids.slice(WATCHED);
+  const appName = (id: string) => id.split('/')[1]!;
+  const bare = await createConfigRepo(server.root, 'config-rollout.git', ids.length, {
+    appKeys: (id, i) => (i < WATCHED ? `argocd: { application: ${appName(id)} }` : undefined),
+  });
+  const seed = (await git(['--git-dir', bare, 'rev-parse', 'refs/heads/main'])).trim();
+  const argo = await startArgoDouble();
+  // Argo CD runs the seed, healthy: every new revision is pending until it says otherwise.
+  for (const id of watched) argo.set(appName(id), 'argocd', { syncRevision: seed, phase: 'Succeeded', health: 'Healthy', images: [] });
+  const bridge = await startBridge({
+    KIPPER_REPO_URL: server.url('config-rollout.git'),
+    KIPPER_SECRET_KEY: TEST_SECRET_KEY,
+    KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    KIPPER_LOG_LEVEL: 'warn',
+    KIPPER_ARGOCD_URL: argo.url,
+    KIPPER_ARGOCD_TOKEN: argo.token,
+  });
+  const pid = bridge.child.pid!;
+  const post = (id: string, image: string, query = '') =>
+    postWebhook(bridge.url, `${id}${query}`, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, id, 1) });
+  const sequential = async (tag: string): Promise<number> => {
+    const times: number[] = [];
+    for (let i = 0; i < rounds + 5; i++) {
+      const id = others[i % others.length]!;
+      const t0 = performance.now();
+      const res = await post(id, `registry.example.com/${appName(id)}:${tag}-${i}`);
+      if (res.status !== 200 || res.json.status !== 'deployed') throw new Error(`deploy failed: ${JSON.stringify(res.json)}`);
+      if (i >= 5) times.push(performance.now() - t0);
+    }
+    return median(times);
+  };
+  try {
+    const idleP50 = await sequential('idle');
+    const rssIdleMb = (await procStatus(pid)).rssMb;
+
+    // Every app gets one deploy and nine retries of it, all at once, all waiting.
+    const imageOf = (id: string) => `registry.example.com/${appName(id)}:waited`;
+    const answers = watched.flatMap((id) => Array.from({ length: RETRIES }, () => post(id, imageOf(id), `?wait=${WAIT_S}`)));
+    let answered = 0;
+    for (const a of answers) void a.then(() => answered++);
+    // Until each app's deploy is in history, then a poll interval for the retries to queue up.
+    const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+    for (const id of watched) {
+      for (;;) {
+        const h = (await (await fetch(`${bridge.url}/api/v1/apps/${id}/history`, { headers: admin })).json()) as { revisions: Array<{ image: string }> };
+        if (h.revisions[0]?.image === imageOf(id)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    await new Promise((r) => setTimeout(r, 3_000));
+    if (answered > 0) throw new Error(`${answered} waiters were answered before their rollout settled`);
+
+    const before = await procStatus(pid);
+    const gets0 = argo.gets;
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, WINDOW_MS));
+    const after = await procStatus(pid);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpuMsPerSecond = (after.cpuMs - before.cpuMs) / seconds;
+    const syncerGetsPerSecond = (argo.gets - gets0) / seconds;
+    const waitingP50 = await sequential('beside');
+    const rssWaitingMb = Math.max(after.rssMb, (await procStatus(pid)).rssMb);
+    if (answered > 0) throw new Error(`${answered} waiters were answered before their rollout settled`);
+
+    // Argo CD syncs the head (a descendant of every waited-for commit), healthy, new images.
+    const head = (await git(['--git-dir', bare, 'rev-parse', 'refs/heads/main'])).trim();
+    const released = performance.now();
+    for (const id of watched) argo.set(appName(id), 'argocd', { syncRevision: head, phase: 'Succeeded', health: 'Healthy', images: [imageOf(id)] });
+    const results = await Promise.all(answers);
+    const releaseMs = performance.now() - released;
+    const healthy = results.filter((r) => r.status === 200 && (r.json.rollout as { state?: string } | undefined)?.state === 'healthy').length;
+    return {
+      waiters: answers.length,
+      applications: WATCHED,
+      idleP50,
+      waitingP50,
+      rssIdleMb,
+      rssWaitingMb,
+      cpuMsPerSecond,
+      syncerGetsPerSecond,
+      releaseMs,
+      healthy,
+    };
+  } finally {
+    await bridge.stop();
+    await argo.close();
+  }
+}
