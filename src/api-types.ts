@@ -33,6 +33,26 @@ export interface RollbackAnswer {
   image: string | null;
   commit: string | null;
   configCommit: string | null;
+  /** Set when the rollback also locked the app (`--lock`), in the same commit. */
+  lock?: LockInfo;
+}
+
+/** An app's lock, as kipper.yaml `locks:` has it. */
+export interface LockInfo {
+  reason: string;
+  /** Who locked it ("" where kipper.yaml does not say). */
+  by: string;
+  /** When (ISO 8601; "" where kipper.yaml does not say). */
+  at: string;
+}
+
+/** `POST|DELETE …/lock`. */
+export interface LockAnswer {
+  app: string;
+  locked: boolean;
+  lock: LockInfo | null;
+  /** The commit that locked or unlocked it; null when it already was. */
+  configCommit: string | null;
 }
 
 /** One revision as history shows it. */
@@ -51,6 +71,8 @@ export interface HistoryRevision {
   current: boolean;
   /** A later rollback or `git revert` took the app away from this revision. */
   undone: boolean;
+  /** Why (`--reason`, the `Kipper-Reason` trailer), or null. */
+  reason: string | null;
   /** A promotion: the namespace it was promoted from. */
   promotedFrom?: string;
   /** A rollback: the revision it went back to. */
@@ -83,6 +105,8 @@ export interface HistoryAnswer {
   /** Newest first. */
   revisions: HistoryRevision[];
   drift?: DriftAnswer;
+  /** The app's lock, or null. */
+  lock: LockInfo | null;
 }
 
 /** `GET …/revisions/{n}`: one revision, with its rollout. */
@@ -101,6 +125,8 @@ export interface AppSummary {
   images?: string[];
   revision: number | null;
   webhook: boolean;
+  /** The app's lock, or null. */
+  lock: LockInfo | null;
 }
 
 export interface AppsAnswer {

@@ -41,6 +41,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly notifications = new Counter({
+    name: 'kipper_notifications_total',
+    help: 'Notification deliveries (one per event and target), by result: delivered, retried (an attempt failed, another follows), dropped',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly notificationsDropped = new Counter({
+    name: 'kipper_notifications_dropped_total',
+    help: 'Notification deliveries given up, by reason (queue_full, rejected, exhausted, shutdown, error)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(sources: { queueDepth: () => number; historyRevisions: () => number }) {
     new Gauge({
       name: 'kipper_write_queue_depth',

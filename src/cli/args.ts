@@ -15,6 +15,12 @@ export interface AppOptions {
   project: string | undefined;
   environment: string | undefined;
   timeout: string | undefined;
+  /** Why (`--reason`): the commit's body and `Kipper-Reason` trailer, or a lock's reason. */
+  reason: string | undefined;
+  /** `rollback --lock`: lock the app in the same commit. */
+  lock: boolean;
+  /** `history --wide`: more columns (REASON). */
+  wide: boolean;
 }
 
 const OPTIONS = {
@@ -29,6 +35,9 @@ const OPTIONS = {
   from: { type: 'string' },
   to: { type: 'string' },
   timeout: { type: 'string' },
+  reason: { type: 'string' },
+  lock: { type: 'boolean' },
+  wide: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -71,8 +80,42 @@ export function parseAppArgs(argv: string[], env: NodeJS.ProcessEnv): { position
       project: v.project,
       environment: v.environment,
       timeout: v.timeout,
+      reason: v.reason,
+      lock: v.lock ?? false,
+      wide: v.wide ?? false,
     },
   };
+}
+
+/**
+ * The flags added with locks and reasons, and the commands that take them. Any other
+ * command refuses them rather than ignore them: `kip app update --lock` must not look as
+ * if it had locked anything.
+ */
+const TAKEN_BY: Array<[keyof AppOptions, string, string[]]> = [
+  ['reason', '--reason', ['lock', 'unlock', 'rollback', 'update', 'promote']],
+  ['lock', '--lock', ['rollback']],
+  ['wide', '--wide', ['history']],
+];
+
+/** Throws USAGE when `kip app <command>` was given one of the flags in TAKEN_BY it does not take. */
+export function checkFlagsOf(command: string, options: AppOptions): void {
+  for (const [key, flag, commands] of TAKEN_BY) {
+    if (options[key] === undefined || options[key] === false || commands.includes(command)) continue;
+    throw new KipError('USAGE', `kip app ${command} takes no ${flag}: it goes with kip app ${commands.join('|')}; see \`kip help ${command}\``);
+  }
+}
+
+/**
+ * `--reason TEXT`, checked where kip can: a missing or blank one is a usage error. The
+ * bridge checks the rest (one line, at most 500 characters).
+ */
+export function reasonOf(options: AppOptions, required: string | undefined): string | undefined {
+  if (options.reason !== undefined && options.reason.trim() === '') {
+    throw new KipError('USAGE', '--reason needs a text: say why, e.g. --reason "INC-42: bad migration"');
+  }
+  if (options.reason === undefined && required !== undefined) throw new KipError('USAGE', required);
+  return options.reason;
 }
 
 /**

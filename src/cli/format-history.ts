@@ -1,12 +1,23 @@
 import type { HistoryRevision } from '../api-types.js';
 import { relativeTime } from '../history/relative-time.js';
 
-/** One row of `GET …/history`: what the table shows of it (`undone` is absent from older bridges). */
+/** One row of `GET …/history`: what the table shows of it (`undone`, `reason` are absent from older bridges). */
 export type HistoryRow = Pick<HistoryRevision, 'revision' | 'image' | 'commit' | 'trigger' | 'timestamp' | 'current'> &
-  Partial<Pick<HistoryRevision, 'undone' | 'rollout'>>;
+  Partial<Pick<HistoryRevision, 'undone' | 'rollout' | 'reason'>>;
 
-/** Kipper's own column widths (IMAGE 34, COMMIT 8, TRIGGER 9, each followed by one space), less the gap. */
-const MIN_WIDTH = { revision: 2, image: 33, commit: 7, trigger: 8, status: 6 };
+/** How the table is laid out besides the rows. */
+export interface HistoryTableOptions {
+  /** `kip app history --wide`: a REASON column, last, `-` where a revision has none. */
+  wide?: boolean;
+}
+
+interface Column {
+  title: string;
+  /** Kipper's own width (IMAGE 34, COMMIT 8, TRIGGER 9, each followed by one space), less the gap. */
+  min: number;
+  cell: (r: HistoryRow, now: number) => string;
+}
+
 const GAP = '  ';
 
 /**
@@ -16,30 +27,33 @@ const GAP = '  ';
  * Kipper's width, with two spaces between columns, so the usual case is byte for byte
  * Kipper's and a long image never runs into COMMIT.
  */
-export function formatHistory(rows: HistoryRow[], now: number = Date.now()): string {
+export function formatHistory(rows: HistoryRow[], now: number = Date.now(), options: HistoryTableOptions = {}): string {
   // STATUS (the rollout, issue #12) only where a syncer reports on the app: Kipper's
   // own table, byte for byte, otherwise.
   const status = rows.some((r) => r.rollout && r.rollout.state !== 'unknown');
-  const cells = [
-    ['#', 'IMAGE', 'COMMIT', 'TRIGGER', ...(status ? ['STATUS'] : []), 'WHEN'],
-    ...rows.map((r) => [
-      String(r.revision),
-      r.image ?? '-',
-      r.commit ? r.commit.slice(0, 7) : '-',
-      r.trigger,
-      ...(status ? [r.rollout?.state ?? '-'] : []),
-      [relativeTime(r.timestamp, now), r.current ? '(current)' : '', r.undone ? '(undone)' : ''].filter(Boolean).join(' '),
-    ]),
+  const columns: Column[] = [
+    { title: '#', min: 2, cell: (r) => String(r.revision) },
+    { title: 'IMAGE', min: 33, cell: (r) => r.image ?? '-' },
+    { title: 'COMMIT', min: 7, cell: (r) => (r.commit ? r.commit.slice(0, 7) : '-') },
+    { title: 'TRIGGER', min: 8, cell: (r) => r.trigger },
+    ...(status ? [{ title: 'STATUS', min: 6, cell: (r: HistoryRow) => r.rollout?.state ?? '-' }] : []),
+    {
+      title: 'WHEN',
+      min: 0,
+      cell: (r, at) => [relativeTime(r.timestamp, at), r.current ? '(current)' : '', r.undone ? '(undone)' : ''].filter(Boolean).join(' '),
+    },
+    // Last, so a long reason widens nothing else.
+    ...(options.wide ? [{ title: 'REASON', min: 0, cell: (r: HistoryRow) => r.reason ?? '-' }] : []),
   ];
-  const widest = (i: number) => Math.max(...cells.map((c) => c[i]!.length));
-  const widths = [
-    Math.max(MIN_WIDTH.revision, widest(0)),
-    Math.max(MIN_WIDTH.image, widest(1)),
-    Math.max(MIN_WIDTH.commit, widest(2)),
-    Math.max(MIN_WIDTH.trigger, widest(3)),
-    ...(status ? [Math.max(MIN_WIDTH.status, widest(4))] : []),
-  ];
+  const cells = [columns.map((c) => c.title), ...rows.map((r) => columns.map((c) => c.cell(r, now)))];
+  const widths = columns.map((c, i) => Math.max(c.min, ...cells.map((row) => row[i]!.length)));
+  const last = columns.length - 1;
   return cells
-    .map(([n, ...rest]) => [n!.padStart(widths[0]!), ...rest.map((c, i) => (i + 1 < widths.length ? c.padEnd(widths[i + 1]!) : c))].join(GAP).trimEnd())
+    .map((row) =>
+      row
+        .map((c, i) => (i === 0 ? c.padStart(widths[0]!) : i < last ? c.padEnd(widths[i]!) : c))
+        .join(GAP)
+        .trimEnd(),
+    )
     .join('\n');
 }

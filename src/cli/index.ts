@@ -1,24 +1,31 @@
 import { KipError, isKipError } from '../errors.js';
 import { AdminClient } from './admin-client.js';
-import { helpRequest, parseAppArgs, type AppOptions } from './args.js';
+import { checkFlagsOf, helpRequest, parseAppArgs, type AppOptions } from './args.js';
 import { appPromote, appUpdate } from './commands/app-deploy.js';
 import { appHistory } from './commands/app-history.js';
 import { appList } from './commands/app-list.js';
+import { appLock, appUnlock } from './commands/app-lock.js';
 import { appRollback } from './commands/app-rollback.js';
 import { appWait } from './commands/app-wait.js';
 import { appWebhook } from './commands/app-webhook.js';
+import { currentUser } from './current-user.js';
 import { serve } from './serve.js';
 import { APP_USAGE, COMMAND_NAMES, USAGE, commandHelp } from './usage.js';
 
 type AppCommand = (client: AdminClient, args: string[], options: AppOptions) => Promise<string>;
 
+/** Who a lock names (`by`). */
+const whoAmI = () => currentUser(process.env);
+
 const APP_COMMANDS: Record<string, AppCommand> = {
   webhook: appWebhook,
   list: (client, _args, options) => appList(client, options),
   history: appHistory,
-  rollback: appRollback,
+  rollback: (client, args, options) => appRollback(client, args, options, whoAmI),
   update: appUpdate,
   promote: appPromote,
+  lock: (client, args, options) => appLock(client, args, options, whoAmI),
+  unlock: (client, args, options) => appUnlock(client, args, options, whoAmI),
   wait: (client, args, options) => appWait(client, args, options, (line) => process.stdout.write(`${line}\n`)),
 };
 
@@ -69,10 +76,11 @@ async function app(argv: string[]): Promise<string> {
   const [sub, ...args] = positionals;
   if (sub === 'help') return help(['app', ...args]);
   const run = sub !== undefined && Object.hasOwn(APP_COMMANDS, sub) ? APP_COMMANDS[sub] : undefined;
-  if (!run) {
+  if (sub === undefined || !run) {
     const what = sub === undefined ? 'name a command' : `unknown command "app ${sub}"`;
     throw new KipError('USAGE', `${what}: kip app ${Object.keys(APP_COMMANDS).join('|')} (see kip app --help)`);
   }
+  checkFlagsOf(sub, options);
   return run(AdminClient.fromEnv(options.url, process.env), args, options);
 }
 

@@ -24,6 +24,9 @@ const APP_FLAGS: Array<[string, string]> = [
   ['-h, --help', 'print this help'],
 ];
 
+/** `--reason`, as update, promote and unlock take it. */
+const REASON: [string, string] = ['--reason TEXT', 'why, one line: the commit says it (body and Kipper-Reason trailer)'];
+
 const COMMANDS: CommandHelp[] = [
   {
     name: 'webhook',
@@ -38,27 +41,37 @@ const COMMANDS: CommandHelp[] = [
   {
     name: 'list',
     usage: 'kip app list',
-    summary: 'List the apps in kipper.yaml with their current image and webhook state (only the\nnamespace given, if one is).',
+    summary:
+      'List the apps in kipper.yaml with their current image and webhook state (only the\n' +
+      'namespace given, if one is); when an app is locked, a LOCKED column says why.',
     flags: [],
     example: 'kip app list --project demo --environment test',
     namespaced: true,
   },
   {
     name: 'history',
-    usage: 'kip app history <app>',
+    usage: 'kip app history <app> [--wide]',
     summary:
-      "Show an app's revisions from git, newest first: (current) marks the newest, (undone) one\nthat a later rollback or git revert took the app away from.",
-    flags: [],
+      "Show an app's revisions from git, newest first: (current) marks the newest, (undone) one\n" +
+      'that a later rollback or git revert took the app away from. A locked app first gets a\n' +
+      'line saying who locked it, when and why.',
+    flags: [['--wide', "also show each revision's REASON (from --reason), last"]],
     example: 'kip app history api --project demo --environment test',
     namespaced: true,
   },
   {
     name: 'rollback',
-    usage: 'kip app rollback <app> [--revision N]',
+    usage: 'kip app rollback <app> [--revision N] [--reason TEXT [--lock]]',
     summary:
-      'Roll an app back with a new commit: to the newest earlier revision that is not undone and\nwhose value differs from the current one, or to revision N.',
-    flags: [['--revision N', 'the revision to go back to (a number from `kip app history`)']],
-    example: 'kip app rollback api --revision 2 --project demo --environment test',
+      'Roll an app back with a new commit: to the newest earlier revision that is not undone and\n' +
+      'whose value differs from the current one, or to revision N. With --lock the same commit\n' +
+      'locks the app (see kip help lock), so no CI run deploys in between.',
+    flags: [
+      ['--revision N', 'the revision to go back to (a number from `kip app history`)'],
+      REASON,
+      ['--lock', "also lock the app's webhook, for --reason (needs --reason)"],
+    ],
+    example: 'kip app rollback api --lock --reason "INC-42: bad migration" --project demo --environment test',
     namespaced: true,
   },
   {
@@ -79,10 +92,7 @@ const COMMANDS: CommandHelp[] = [
     name: 'update',
     usage: 'kip app update <app> (--image REF [--commit SHA] | --commit SHA)',
     summary: 'Deploy by hand (trigger manual): an image app gets an image, with the source commit it was\nbuilt from if given; a git-source app gets a commit.',
-    flags: [
-      ['--image REF', 'the image to deploy (image apps)'],
-      ['--commit SHA', "a git-source app's commit, or the source commit of the image"],
-    ],
+    flags: [['--image REF', 'the image to deploy (image apps)'], ['--commit SHA', "a git-source app's commit, or the source commit of the image"], REASON],
     example: 'kip app update api --image registry.example.com/api:hotfix1 --project demo --environment test',
     namespaced: true,
   },
@@ -94,9 +104,30 @@ const COMMANDS: CommandHelp[] = [
       ['-p, --project P', 'the project: the app goes from namespace P-FROM to P-TO'],
       ['--from ENV', 'the environment to copy from (a whole namespace without --project)'],
       ['--to ENV', 'the environment to deploy to (a whole namespace without --project)'],
+      REASON,
     ],
     example: 'kip app promote api --project demo --from test --to prod',
     namespaced: false,
+  },
+  {
+    name: 'lock',
+    usage: 'kip app lock <app> --reason TEXT',
+    summary:
+      'Lock an app during an incident: its webhook (and GitHub/GitLab push events) deploy nothing\n' +
+      'and answer 423 APP_LOCKED until kip app unlock; kip app update, promote and rollback still\n' +
+      'work. The lock is a commit to kipper.yaml (locks:) naming you: $KIPPER_USER, else git config\n' +
+      'user.email, else your OS user name. Locking again replaces the reason.',
+    flags: [['--reason TEXT', 'why, one line (required): shown by history and list, and in the commit']],
+    example: 'kip app lock api --reason "INC-42: bad migration" --project demo --environment test',
+    namespaced: true,
+  },
+  {
+    name: 'unlock',
+    usage: 'kip app unlock <app> [--reason TEXT]',
+    summary: 'Unlock an app: its webhook deploys again. An app that is not locked is left as it is.',
+    flags: [['--reason TEXT', 'why, one line: the commit says it (body and Kipper-Reason trailer)']],
+    example: 'kip app unlock api --reason "INC-42 fixed" --project demo --environment test',
+    namespaced: true,
   },
 ];
 
@@ -117,8 +148,10 @@ export const USAGE = `usage:
   kip serve                                   run the bridge (env: KIPPER_*)
   kip app webhook enable|status|disable <app> manage an app's webhook token
   kip app list                                apps, current image, webhook state
-  kip app history <app>                       revisions from git, newest first
+  kip app history <app> [--wide]              revisions from git, newest first
   kip app rollback <app> [--revision N]       go back one revision, or to #N
+  kip app lock <app> --reason TEXT            stop the app's webhook deploying (incidents)
+  kip app unlock <app>                        let the webhook deploy again
   kip app wait <app> [--revision N]           wait until a revision runs (Argo CD / Flux)
   kip app update <app> --image REF            deploy an image by hand
   kip app update <app> --commit SHA           deploy a git-source app's commit by hand
@@ -126,7 +159,8 @@ export const USAGE = `usage:
   kip help <command>                          a command's flags and an example
 
 app options: --project P --environment E (namespace P-E) | --namespace NS,
-             --json, --url URL (default $KIPPER_URL or http://127.0.0.1:8080)`;
+             --json, --url URL (default $KIPPER_URL or http://127.0.0.1:8080);
+             --reason TEXT on rollback, update, promote, lock, unlock`;
 
 /** `kip app --help`: the app commands. */
 export const APP_USAGE = `usage: kip app <command> <app> [flags]
@@ -134,13 +168,17 @@ export const APP_USAGE = `usage: kip app <command> <app> [flags]
 commands:
   webhook enable|status|disable <app>   manage an app's webhook token
   list                                  apps, current image, webhook state
-  history <app>                         revisions from git, newest first
+  history <app> [--wide]                revisions from git, newest first
   rollback <app> [--revision N]         go back one revision, or to #N
+  lock <app> --reason TEXT              stop the app's webhook deploying (incidents)
+  unlock <app>                          let the webhook deploy again
+  wait <app> [--revision N]             wait until a revision runs (Argo CD / Flux)
   update <app> --image REF | --commit SHA
                                         deploy by hand
   promote <app> --from ENV --to ENV     copy the current image to another environment
 
-Every command takes --project P --environment E (namespace P-E) or --namespace NS, and --json.
+Every command takes --project P --environment E (namespace P-E) or --namespace NS, and --json;
+rollback, update, promote, lock and unlock take --reason TEXT (rollback --lock also locks).
 \`kip app <command> --help\` (or \`kip help <command>\`) shows its flags and an example.`;
 
 /** The names `kip help` knows, for error messages. */

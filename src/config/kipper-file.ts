@@ -2,6 +2,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { KipError } from '../errors.js';
 import { WORKLOAD_KINDS } from '../manifests/find-workload-images.js';
+import { notificationsSchema, type NotifyTarget } from '../notify/targets.js';
 
 /** The path of the bridge's own config file at the config repo root. */
 export const KIPPER_FILE = 'kipper.yaml';
@@ -59,6 +60,18 @@ const appSchema = z
 
 const webhookEntry = z.object({ generation: z.number().int().min(1) }).loose();
 
+/** Why an app is locked, or a deploy was made: one line a human reads in git log and the console. */
+export const reasonSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(500, 'must be at most 500 characters')
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  .refine((r) => !/[\u0000-\u001f\u007f]/.test(r), { message: 'must be one line, without control characters' });
+
+// Written by the bridge (`kip app lock`); `by` and `at` may be missing where a human wrote one.
+const lockEntry = z.object({ reason: reasonSchema, by: z.string().max(200).nullish(), at: z.string().max(64).nullish() }).loose();
+
 const fileSchema = z
   .object({
     apps: z.array(appSchema).default([]),
@@ -66,6 +79,11 @@ const fileSchema = z
       .record(z.string(), webhookEntry)
       .nullish()
       .transform((v) => v ?? {}),
+    locks: z
+      .record(z.string(), lockEntry)
+      .nullish()
+      .transform((v) => v ?? {}),
+    notifications: notificationsSchema,
   })
   .loose();
 
@@ -96,11 +114,24 @@ export function syncerId(s: Syncer): string {
   return s.kind === 'argocd' ? `argocd:${s.namespace}/${s.application}` : `${s.kind}:${s.namespace}/${s.name}`;
 }
 
+/** An app's lock (`locks:`): its webhook deploys nothing until it is unlocked. */
+export interface Lock {
+  reason: string;
+  /** Who locked it, as they said (the CLI sends the git user), or "" where kipper.yaml does not say. */
+  by: string;
+  /** When (ISO 8601), or "" where kipper.yaml does not say. */
+  at: string;
+}
+
 /** kipper.yaml, parsed and checked. */
 export interface KipperConfig {
   apps: Map<string, AppConfig>;
   /** Webhook generations by app id; a missing entry means the webhook is disabled. */
   webhooks: Map<string, number>;
+  /** Locked apps by id. */
+  locks: Map<string, Lock>;
+  /** Where the bridge posts its events (`notifications:`), besides KIPPER_NOTIFY_URL. */
+  notifications: NotifyTarget[];
 }
 
 /** The app id for a namespace and name. */
@@ -145,7 +176,9 @@ export function parseKipperFile(text: string): KipperConfig {
   }
   const webhooks = new Map<string, number>();
   for (const [id, entry] of Object.entries(parsed.data.webhooks)) webhooks.set(id, entry.generation);
-  return { apps, webhooks };
+  const locks = new Map<string, Lock>();
+  for (const [id, entry] of Object.entries(parsed.data.locks)) locks.set(id, { reason: entry.reason, by: entry.by ?? '', at: entry.at ?? '' });
+  return { apps, webhooks, locks, notifications: parsed.data.notifications };
 }
 
 function syncerOf(a: z.infer<typeof appSchema>): Syncer | undefined {

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { KipError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
+import { notifyUrlEnvSchema, type NotifyTarget } from '../notify/targets.js';
 
 /** Everything the bridge reads from its environment, validated once at startup. */
 export interface Settings {
@@ -30,6 +31,10 @@ export interface Settings {
   argocdToken: string | undefined;
   /** A kubeconfig for Flux status outside a cluster (KIPPER_KUBECONFIG); inside one, the pod's service account. */
   kubeconfig: string | undefined;
+  /** Where events go besides kipper.yaml's `notifications:` (KIPPER_NOTIFY_URL). */
+  notifyTargets: NotifyTarget[];
+  /** The SSH or OpenPGP private key every bridge commit is signed with (KIPPER_SIGNING_KEY, a path). */
+  signingKey: string | undefined;
 }
 
 const optional = z
@@ -71,6 +76,8 @@ const envSchema = z.object({
   }),
   KIPPER_ARGOCD_TOKEN: optional,
   KIPPER_KUBECONFIG: optional,
+  KIPPER_NOTIFY_URL: notifyUrlEnvSchema,
+  KIPPER_SIGNING_KEY: optional,
   KIPPER_TRUST_PROXY: optional.refine((v) => v === undefined || /^(true|false|\d+|[0-9a-fA-F:.,/ ]+|loopback|linklocal|uniquelocal)$/.test(v), {
     message: 'must be true, false, a number of hops, or proxy addresses (express "trust proxy")',
   }),
@@ -104,6 +111,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     argocdUrl: e.KIPPER_ARGOCD_URL?.replace(/\/+$/, ''),
     argocdToken: e.KIPPER_ARGOCD_TOKEN,
     kubeconfig: e.KIPPER_KUBECONFIG,
+    notifyTargets: e.KIPPER_NOTIFY_URL,
+    signingKey: e.KIPPER_SIGNING_KEY,
   };
 }
 

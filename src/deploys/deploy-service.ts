@@ -6,6 +6,7 @@ import type { Revision } from '../history/revision-index.js';
 import { parseImageReference, type ImageReference } from '../manifests/image-reference.js';
 import type { Signature } from '../repo/git-objects.js';
 import type { WriteQueue } from './write-queue.js';
+import type { Announce } from './announce.js';
 import { assertTakesImages, imageRequestFor, type DeployRequest } from './deploy-request.js';
 import type { HistoryService } from './history-service.js';
 import { commitEdit, imageEdit, type DeployTrigger, type EditExtras } from './image-edit.js';
@@ -31,6 +32,7 @@ export class DeployService {
     private readonly history: HistoryService,
     private readonly status: RepoStatus,
     private readonly settings: { deployTimeoutMs: number },
+    private readonly announce: Announce,
   ) {}
 
   /** Deploy what `request` holds (deploy-request.ts) and wait until it is in the remote. */
@@ -52,21 +54,41 @@ export class DeployService {
       revision: revision?.revision ?? null,
       configCommit: outcome.configCommit ?? revision?.configCommit ?? null,
     };
+    const image = request.kind === 'image' ? request.image.raw : null;
+    const commit = request.commit ?? null;
+    if (outcome.configCommit) {
+      this.announce({
+        event: trigger === 'rollback' ? 'rolled_back' : 'deployed',
+        ...written,
+        image,
+        commit,
+        trigger,
+        reason: options.extras?.trailers?.reason ?? null,
+        author: options.extras?.lock?.by ?? null,
+      });
+    }
     if (request.kind === 'commit') {
       // The commit is recorded; the cluster side (Argo CD, a build) now builds it.
       return { status: outcome.configCommit ? 'building' : 'unchanged', ...written, image: null, commit: request.commit };
     }
-    return { status: outcome.configCommit ? 'deployed' : 'unchanged', ...written, image: request.image.raw, commit: request.commit ?? null };
+    return { status: outcome.configCommit ? 'deployed' : 'unchanged', ...written, image: request.image.raw, commit };
   }
 
-  /** Roll `app` back to revision `requested`, or by plan-rollback's rule without one. */
-  async rollback(app: AppConfig, requested: number | undefined): Promise<RollbackAnswer> {
+  /**
+   * Roll `app` back to revision `requested`, or by plan-rollback's rule without one; with
+   * `lockBy`, lock the app in the same commit (one push: CI cannot deploy in between).
+   */
+  async rollback(app: AppConfig, requested: number | undefined, opts: { reason?: string | undefined; lockBy?: string } = {}): Promise<RollbackAnswer> {
+    if (opts.lockBy !== undefined && !opts.reason)
+      throw new KipError('INVALID_BODY', 'a rollback that locks needs a reason', { fields: { reason: 'required with lock' } });
     await this.status.refreshQuietly();
     const plan = planRollback(app.id, await this.history.revisions(app.id), requested);
+    const lock = opts.lockBy !== undefined && opts.reason ? { reason: opts.reason, by: opts.lockBy, at: new Date().toISOString() } : undefined;
     const extras: EditExtras = {
-      trailers: { rollbackTo: plan.target.configCommit },
+      trailers: { rollbackTo: plan.target.configCommit, ...(opts.reason ? { reason: opts.reason } : {}) },
       // git log and the Argo CD UI then show it as what it is: a revert of the current revision.
       ...(plan.reverts ? { body: `This reverts commit ${plan.reverts}.` } : {}),
+      ...(lock ? { lock } : {}),
     };
     const target = plan.target.value;
     const request: DeployRequest =
@@ -83,11 +105,12 @@ export class DeployService {
       image: result.image,
       commit: result.commit,
       configCommit: result.configCommit,
+      ...(lock ? { lock } : {}),
     };
   }
 
   /** Deploy the current image of `app` to the app of the same name in namespace `to`. */
-  async promote(app: AppConfig, to: string): Promise<DeployAnswer> {
+  async promote(app: AppConfig, to: string, reason?: string): Promise<DeployAnswer> {
     const targetId = `${to}/${app.name}`;
     if (targetId === app.id) throw new KipError('INVALID_BODY', 'promote to another environment than the source', { app: app.id });
     const target = await this.config.findApp(targetId);
@@ -99,7 +122,7 @@ export class DeployService {
     const images = current && 'images' in current.value ? current.value.images : [];
     if (images.length !== 1) throw new KipError('NO_SOURCE_IMAGE', `${app.id} has no current image to promote; deploy it first`, { app: app.id });
     const request = imageRequestFor(target, parseImageReference(images[0]!), current!.sourceCommit ?? undefined);
-    return this.deploy(target, request, 'promotion', { extras: { trailers: { promotedFrom: app.namespace } } });
+    return this.deploy(target, request, 'promotion', { extras: { trailers: { promotedFrom: app.namespace, ...(reason ? { reason } : {}) } } });
   }
 }
 

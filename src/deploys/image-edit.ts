@@ -1,4 +1,5 @@
-import type { AppConfig, KipperConfig } from '../config/kipper-file.js';
+import { KIPPER_FILE, type AppConfig, type KipperConfig, type Lock } from '../config/kipper-file.js';
+import { setLock } from '../config/set-section-entry.js';
 import { isKipError, KipError } from '../errors.js';
 import { assertTakesImages, deployRequestFor } from './deploy-request.js';
 import { formatCommitMessage, type KipperTrailers } from '../history/trailers.js';
@@ -11,10 +12,21 @@ import type { Edit, TreeView } from './write-queue.js';
 /** Why a deploy commit was written (the `Kipper-Trigger` trailer). */
 export type DeployTrigger = 'webhook' | 'manual' | 'promotion' | 'rollback';
 
-/** Extra trailers (promotion source, rollback target) and an optional body paragraph. */
+/** Extra trailers (promotion source, rollback target, reason), an optional body paragraph, a lock to set with it. */
 export interface EditExtras {
-  trailers?: Pick<KipperTrailers, 'promotedFrom' | 'rollbackTo'>;
+  trailers?: Pick<KipperTrailers, 'promotedFrom' | 'rollbackTo' | 'reason'>;
   body?: string;
+  /** Lock the app in the same commit (`kip app rollback --lock`): kipper.yaml changes with the files. */
+  lock?: Lock;
+}
+
+/** The error of a deploy the app's lock refuses (webhooks and provider events; 423). */
+export function appLocked(id: string, lock: Lock): KipError {
+  const who = [lock.by && `by ${lock.by}`, lock.at && `at ${lock.at}`].filter(Boolean).join(' ');
+  return new KipError('APP_LOCKED', `${id} is locked${who ? ` ${who}` : ''}: ${lock.reason}; \`kip app unlock\` lets webhooks deploy again`, {
+    app: id,
+    body: { lock },
+  });
 }
 
 interface DeployEditInput extends EditExtras {
@@ -93,6 +105,9 @@ function deployEdit(input: DeployEditInput, flavour: Flavour): Edit<null> {
     const config = await input.configAt(view);
     const app = config.apps.get(input.appId);
     if (!app) throw new KipError('APP_NOT_FOUND', `no app ${input.appId} in kipper.yaml`, { app: input.appId });
+    // The lock as of this head: one pushed by another replica a moment ago counts too.
+    const lock = config.locks.get(app.id);
+    if (lock && input.trigger === 'webhook') throw appLocked(app.id, lock);
     // kipper.yaml at this head may have changed the app's kind since the request was
     // checked: the same rule (deploy-request.ts), again.
     flavour.check(app);
@@ -116,6 +131,11 @@ function deployEdit(input: DeployEditInput, flavour: Flavour): Edit<null> {
       );
     }
     if (files.size === 0) return { kind: 'unchanged', result: null };
+    if (input.lock) {
+      const kipper = await view.readFile(KIPPER_FILE);
+      if (!kipper) throw new KipError('CONFIG_INVALID', `${KIPPER_FILE} is missing from the config repo`);
+      files.set(KIPPER_FILE, Buffer.from(setLock(Buffer.from(kipper).toString('utf8'), app.id, input.lock), 'utf8'));
+    }
     const message = formatCommitMessage(
       `deploy ${app.id}: ${flavour.value}`,
       { app: app.id, ...flavour.trailers, sourceCommit: input.sourceCommit, trigger: input.trigger, ...input.trailers },

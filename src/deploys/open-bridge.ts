@@ -6,6 +6,10 @@ import { deriveKey } from '../config/tokens.js';
 import { KipError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
+import { notificationEvent } from '../notify/events.js';
+import { Notifier } from '../notify/notifier.js';
+import { mergeTargets } from '../notify/targets.js';
+import { loadSigner } from '../repo/commit-signing.js';
 import { gitVersion } from '../repo/git-process.js';
 import { HttpRemote } from '../repo/http-remote.js';
 import { LocalRemote } from '../repo/local-remote.js';
@@ -17,8 +21,10 @@ import { HistoryService } from './history-service.js';
 import { RepoConfig } from './repo-config.js';
 import { RepoStatus } from './repo-status.js';
 import { RolloutMemory } from './rollout-memory.js';
+import { AppLocks } from './app-locks.js';
 import { RolloutService } from './rollout-service.js';
 import { WebhookTokens } from './webhook-tokens.js';
+import type { Announce } from './announce.js';
 
 /** The bridge's services over one config repo, as the HTTP layer and `kip serve` use them. */
 export interface Bridge {
@@ -37,6 +43,9 @@ export interface Bridge {
   readonly webhooks: WebhookTokens;
   readonly metrics: Metrics;
   readonly rollouts: RolloutService;
+  readonly locks: AppLocks;
+  /** Tells the notification targets (never throws, never waits). */
+  readonly announce: Announce;
   /** The branch head as last seen. */
   head(): string;
   /** Aborted when shutdown starts: long-lived answers (live views, rollout waits) end then. */
@@ -56,11 +65,16 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
   await mkdir(settings.dataDir, { recursive: true, mode: 0o700 });
   const secretKey = await loadOrCreateSecret(settings.dataDir, SECRET_KEY_FILE, settings.secretKey);
   const adminToken = await loadOrCreateSecret(settings.dataDir, ADMIN_TOKEN_FILE, settings.adminToken);
-  const remote = await openRemote(settings, log);
+  // A key that cannot sign stops the start: never unsigned commits in a signed setup.
+  const signer = settings.signingKey ? await loadSigner(settings.signingKey) : undefined;
+  if (signer) log.info('signing commits', { key: signer.description });
+  const sign = signer ? (payload: Buffer) => signer.sign(payload) : undefined;
+  const remote = await openRemote(settings, log, sign);
 
   // The queue tells of a moved head and of every push; who listens is wired below.
   const heard = { head: [] as Array<(head: string) => Promise<void>>, push: [] as Array<(e: PushEvent) => void> };
   const queue = new WriteQueue(remote, {
+    sign,
     deployTimeoutMs: settings.deployTimeoutMs,
     signature: () => signatureOf(settings),
     onHead: async (head) => {
@@ -88,10 +102,28 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
     log.debug('push', { ...e, buildMs: Math.round(e.buildMs), pushMs: Math.round(e.pushMs) });
   });
 
+  // Events go out after the push, from the notifier's own queue (docs/design.md "Notifications").
+  const notifier = new Notifier({
+    targets: () => mergeTargets(settings.notifyTargets, config.known().notifications),
+    key: deriveKey(secretKey, 'notifications'),
+    log,
+    metrics: {
+      delivered: () => metrics.notifications.inc({ result: 'delivered' }),
+      retried: () => metrics.notifications.inc({ result: 'retried' }),
+      dropped: (reason) => {
+        metrics.notifications.inc({ result: 'dropped' });
+        metrics.notificationsDropped.inc({ reason });
+      },
+    },
+  });
+  const linkOf = (app: string, configCommit: string | null | undefined): string | null =>
+    settings.commitUrl && configCommit ? settings.commitUrl.replaceAll('{sha}', configCommit) : settings.publicUrl ? `${settings.publicUrl}/apps/${app}` : null;
+  const announce: Announce = (input) => notifier.notify(notificationEvent({ ...input, url: input.url ?? linkOf(input.app, input.configCommit) }));
+
   const memory = new RolloutMemory(settings.dataDir);
   await memory.load();
   const closing = new AbortController();
-  const rollouts = new RolloutService(settings, remote.gitdir, history, memory, metrics, log, closing.signal);
+  const rollouts = new RolloutService(settings, remote.gitdir, history, memory, metrics, log, closing.signal, announce);
 
   await history.restore();
   await queue.refresh();
@@ -106,10 +138,12 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
     config,
     status,
     history,
-    deploys: new DeployService(queue, config, history, status, settings),
+    deploys: new DeployService(queue, config, history, status, settings, announce),
     webhooks: new WebhookTokens(secretKey, config, queue, history),
     metrics,
     rollouts,
+    locks: new AppLocks(config, queue, announce),
+    announce,
     head: () => queue.head,
     closing: closing.signal,
     async close() {
@@ -118,6 +152,8 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
       rollouts.close();
       await memory.close();
       await queue.idle();
+      // What the last pushes announced gets a bounded chance to go out.
+      await notifier.close(5_000);
       await history.close();
       await remote.gitdir.close();
     },
@@ -126,7 +162,7 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
 }
 
 /** The embedded repo in the data dir (seeded on first use), or the remote of KIPPER_REPO_URL. */
-async function openRemote(settings: Settings, log: Logger): Promise<Remote> {
+async function openRemote(settings: Settings, log: Logger, sign: ((payload: Buffer) => string) | undefined): Promise<Remote> {
   if (settings.repoUrl !== undefined) {
     return new HttpRemote({
       url: settings.repoUrl,
@@ -139,7 +175,7 @@ async function openRemote(settings: Settings, log: Logger): Promise<Remote> {
   const gitdir = join(settings.dataDir, 'config.git');
   const local = new LocalRemote({ gitdir, branch: settings.branch });
   if ((await local.readHead()) === null) {
-    const oid = await seedRepo(local, SEED_DIR, 'seed the example config repo\n', signatureOf(settings));
+    const oid = await seedRepo(local, SEED_DIR, 'seed the example config repo\n', signatureOf(settings), sign);
     log.info('created the embedded config repo', { gitdir, commit: oid });
   }
   return local;

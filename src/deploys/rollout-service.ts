@@ -8,6 +8,7 @@ import { judge, SETTLED, type Rollout } from '../rollout/rollout-state.js';
 import { getJson, kubeEndpoint, pathOf, type ApiEndpoint } from '../rollout/syncer-api.js';
 import type { HistoryService } from './history-service.js';
 import type { RolloutMemory } from './rollout-memory.js';
+import type { Announce } from './announce.js';
 
 /** How often a watched syncer is asked again. */
 const POLL_MS = 2_000;
@@ -60,6 +61,7 @@ export class RolloutService {
     private readonly log: Logger,
     /** Shutdown: every wait ends at once (its caller answers "retry elsewhere"). */
     private readonly closing: AbortSignal,
+    private readonly announce: Announce,
   ) {
     this.argocd = settings.argocdUrl ? { base: settings.argocdUrl, token: settings.argocdToken } : undefined;
     this.kube = kubeEndpoint(settings.kubeconfig);
@@ -214,6 +216,20 @@ export class RolloutService {
     this.metrics.rollouts.inc({ state });
     if (state === 'healthy') this.metrics.rolloutDuration.observe(Math.max(0, Date.now() - Date.parse(revision.timestamp)) / 1000);
     this.log.info(`rollout ${state}`, { app: app.id, revision: revision.revision, configCommit: revision.configCommit });
+    if (state === 'healthy' || state === 'degraded') {
+      const image = 'images' in revision.value ? (revision.value.images[0] ?? null) : null;
+      const commit = 'commit' in revision.value ? revision.value.commit : revision.sourceCommit;
+      this.announce({
+        event: state,
+        app: app.id,
+        revision: revision.revision,
+        image,
+        commit,
+        configCommit: revision.configCommit,
+        trigger: revision.trigger,
+        reason: revision.reason ?? null,
+      });
+    }
   }
 
   private async drift(revisions: readonly Revision[], current: Revision, obs: Observation, syncer: Syncer): Promise<Drift | null> {

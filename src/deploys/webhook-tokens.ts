@@ -1,5 +1,5 @@
 import { KIPPER_FILE, parseKipperFile } from '../config/kipper-file.js';
-import { setWebhookGeneration } from '../config/set-webhook-generation.js';
+import { setWebhookGeneration } from '../config/set-section-entry.js';
 import { deriveWebhookToken } from '../config/tokens.js';
 import { KipError } from '../errors.js';
 import { formatCommitMessage } from '../history/trailers.js';

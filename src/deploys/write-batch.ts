@@ -108,7 +108,13 @@ export interface Batch {
  * edit that cannot apply (no image target, bad YAML, a path through a file) fails alone,
  * not the batch; withdrawn ones are skipped.
  */
-export async function buildBatch(gitdir: Gitdir, base: string, edits: readonly PendingEdit[], signature: () => Signature): Promise<Batch> {
+export async function buildBatch(
+  gitdir: Gitdir,
+  base: string,
+  edits: readonly PendingEdit[],
+  signature: () => Signature,
+  sign?: (payload: Buffer) => string,
+): Promise<Batch> {
   const started = performance.now();
   const batch: Batch = { base, tip: base, done: [], live: [], newObjects: [], buildMs: 0 };
   for (const p of edits) {
@@ -120,7 +126,7 @@ export async function buildBatch(gitdir: Gitdir, base: string, edits: readonly P
       let commit: string | null = null;
       if (decision.kind === 'commit') {
         const sig = signature();
-        const written = await gitdir.writeCommit({ parent: at, files: decision.files, message: decision.message, author: sig, committer: sig });
+        const written = await gitdir.writeCommit({ parent: at, files: decision.files, message: decision.message, author: sig, committer: sig, sign });
         batch.newObjects.push(...written.newObjects);
         batch.tip = commit = written.oid;
       }

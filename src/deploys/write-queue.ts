@@ -30,6 +30,8 @@ export interface WriteQueueOptions {
   /** The longest an edit waits in all (queue, pushes, retries) before it is answered 503. */
   deployTimeoutMs?: number;
   signature: () => Signature;
+  /** Signs every commit (KIPPER_SIGNING_KEY); unsigned without. */
+  sign?: ((payload: Buffer) => string) | undefined;
   /** Told about every push attempt. */
   onPush?: (e: PushEvent) => void;
   /** Called after the branch head moved (our push or a fetch), before waiters resolve. */
@@ -62,7 +64,7 @@ export class WriteQueue {
   private draining = false;
   private refreshWanted: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private current: string | null = null;
-  private readonly opts: Required<Omit<WriteQueueOptions, 'onHead' | 'onPush'>> & Pick<WriteQueueOptions, 'onHead' | 'onPush'>;
+  private readonly opts: Required<Omit<WriteQueueOptions, 'onHead' | 'onPush' | 'sign'>> & Pick<WriteQueueOptions, 'onHead' | 'onPush' | 'sign'>;
   private idleWaiters: Array<() => void> = [];
   private arrivals: Array<() => void> = [];
   /** Set when the last exchange with the remote failed; cleared by the next success. */
@@ -431,6 +433,6 @@ export class WriteQueue {
   }
 
   private build(base: string, edits: PendingEdit[]): Promise<Batch> {
-    return buildBatch(this.remote.gitdir, base, edits, this.opts.signature);
+    return buildBatch(this.remote.gitdir, base, edits, this.opts.signature, this.opts.sign);
   }
 }

@@ -20,6 +20,7 @@ export function historyJson(revisions: readonly Revision[]): HistoryRevision[] {
         configCommit: r.configCommit,
         current: i === revisions.length - 1,
         undone: undone.has(r.revision),
+        reason: r.reason ?? null,
         ...(r.promotedFrom ? { promotedFrom: r.promotedFrom } : {}),
         ...(r.rollbackTo ? withTarget(revisions, r.rollbackTo, r.revision) : {}),
       };

@@ -23,6 +23,8 @@ export interface Revision {
   promotedFrom?: string;
   /** The full image our commit deployed, where the files hold only part of it (a `:tag` marker). */
   deployed?: string;
+  /** Why (`Kipper-Reason` of our commits). */
+  reason?: string;
 }
 
 interface AppState {
@@ -197,6 +199,7 @@ export class RevisionIndex {
         ...(!ours && revert ? { reverts: revert } : {}),
         ...(ours && trailers.promotedFrom ? { promotedFrom: trailers.promotedFrom } : {}),
         ...(ours && trailers.image && trailers.image !== image ? { deployed: trailers.image } : {}),
+        ...(ours && trailers.reason ? { reason: trailers.reason } : {}),
       });
     }
   }

@@ -6,6 +6,8 @@ export interface KipperTrailers {
   trigger?: string;
   promotedFrom?: string;
   rollbackTo?: string;
+  /** Why (`--reason`): also the first paragraph of the body. */
+  reason?: string;
 }
 
 const KEYS: Array<[keyof KipperTrailers, string]> = [
@@ -15,12 +17,17 @@ const KEYS: Array<[keyof KipperTrailers, string]> = [
   ['trigger', 'Kipper-Trigger'],
   ['promotedFrom', 'Kipper-Promoted-From'],
   ['rollbackTo', 'Kipper-Rollback-To'],
+  ['reason', 'Kipper-Reason'],
 ];
 
-/** Format a commit message: subject, optional body paragraph, then the trailer block. */
+/**
+ * Format a commit message: subject, the reason (when there is one) and the optional body
+ * as paragraphs, then the trailer block.
+ */
 export function formatCommitMessage(subject: string, trailers: KipperTrailers, body?: string): string {
   const lines = KEYS.filter(([k]) => trailers[k] !== undefined).map(([k, name]) => `${name}: ${trailers[k]}`);
-  return `${subject}\n\n${body ? `${body}\n\n` : ''}${lines.join('\n')}\n`;
+  const paragraphs = [trailers.reason, body].filter((p): p is string => Boolean(p));
+  return `${subject}\n\n${paragraphs.map((p) => `${p}\n\n`).join('')}${lines.join('\n')}\n`;
 }
 
 /** Read Kipper trailers from the last paragraph of a commit message. */

@@ -1,7 +1,7 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { AppsAnswer, AppSummary, RevisionAnswer, WebhookState } from '../api-types.js';
-import type { AppConfig } from '../config/kipper-file.js';
+import { reasonSchema, type AppConfig } from '../config/kipper-file.js';
 import { deployRequestFor, validateDeployBody } from '../deploys/deploy-request.js';
 import type { Bridge } from '../deploys/open-bridge.js';
 import { appNotFound } from '../deploys/repo-config.js';
@@ -10,8 +10,28 @@ import { firstImage } from '../history/app-value.js';
 import { adminAuth } from './admin-auth.js';
 import { appHistory } from './app-history.js';
 
-const rollbackBody = z.object({ revision: z.number().int().positive().optional() }).strict();
-const promoteBody = z.object({ to: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be the target namespace, e.g. yourr-name-prod') }).strict();
+/** Who did it, as the caller says (`kip` sends the git user): shown with a lock. */
+const bySchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), { message: 'must be one line' });
+const rollbackBody = z
+  .object({ revision: z.number().int().positive().optional(), reason: reasonSchema.optional(), lock: z.boolean().optional(), by: bySchema.optional() })
+  .strict()
+  .refine((b) => !b.lock || b.reason !== undefined, { message: 'a rollback that locks needs a reason', path: ['reason'] });
+const promoteBody = z
+  .object({
+    to: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be the target namespace, e.g. yourr-name-prod'),
+    reason: reasonSchema.optional(),
+  })
+  .strict();
+const lockBody = z.object({ reason: reasonSchema, by: bySchema.optional() }).strict();
+const unlockBody = z.object({ reason: reasonSchema.optional(), by: bySchema.optional() }).strict();
+/** Who a lock names when the caller does not say. */
+const ADMIN_API = 'admin API';
 
 /** Validate an admin request body with `schema`, reporting every field as `path: message`. */
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -52,6 +72,7 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
           ...(images.length > 1 ? { images } : {}),
           revision: current?.revision ?? null,
           webhook: config.webhooks.has(a.id),
+          lock: config.locks.get(a.id) ?? null,
         };
       }),
     );
@@ -99,19 +120,36 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
   router.post('/api/v1/apps/:namespace/:app/rollback', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
     const body = parseBody(rollbackBody, req.body);
-    res.json(await bridge.deploys.rollback(app, body.revision));
+    res.json(await bridge.deploys.rollback(app, body.revision, { reason: body.reason, ...(body.lock ? { lockBy: body.by ?? ADMIN_API } : {}) }));
   });
 
   router.post('/api/v1/apps/:namespace/:app/deploy', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
-    const request = deployRequestFor(app, validateDeployBody(req.body ?? {}));
-    res.json(await bridge.deploys.deploy(app, request, 'manual'));
+    // The webhook's body and rules (deploy-request.ts), plus a reason.
+    const { reason: rawReason, ...deployBody } = (req.body ?? {}) as Record<string, unknown>;
+    const { reason } = parseBody(z.object({ reason: reasonSchema.optional() }), { reason: rawReason });
+    const request = deployRequestFor(app, validateDeployBody(deployBody));
+    res.json(await bridge.deploys.deploy(app, request, 'manual', { extras: reason ? { trailers: { reason } } : {} }));
   });
 
   router.post('/api/v1/apps/:namespace/:app/promote', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
     const body = parseBody(promoteBody, req.body);
-    res.json(await bridge.deploys.promote(app, body.to));
+    res.json(await bridge.deploys.promote(app, body.to, body.reason));
+  });
+
+  router.post('/api/v1/apps/:namespace/:app/lock', async (req, res) => {
+    const app = await appOf(req.params.namespace, req.params.app);
+    const body = parseBody(lockBody, req.body);
+    res.json(await bridge.locks.lock(app.id, body.reason, body.by ?? ADMIN_API));
+  });
+  router.delete('/api/v1/apps/:namespace/:app/lock', async (req, res) => {
+    const app = await appOf(req.params.namespace, req.params.app);
+    const body = parseBody(unlockBody, req.body);
+    res.json(await bridge.locks.unlock(app.id, body.reason, body.by ?? ADMIN_API));
+  });
+  router.all('/api/v1/apps/:namespace/:app/lock', () => {
+    throw new KipError('METHOD_NOT_ALLOWED', 'use POST (lock) or DELETE (unlock)');
   });
 
   router.all('/api/v1/apps/:namespace/:app/webhook', () => {

@@ -53,6 +53,8 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
     if (e.code === 'TOO_MANY_REQUESTS') res.setHeader('Retry-After', String(Number(e.data.retryAfter ?? 60)));
     const body: Record<string, unknown> = { error: e.message, code: e.code };
     if (e.data.fields) body.fields = e.data.fields;
+    // What the error says besides its message (an app's lock): never secrets, by construction.
+    if (e.data.body && typeof e.data.body === 'object') Object.assign(body, e.data.body, { error: e.message, code: e.code });
     if (!res.headersSent) res.status(status).json(body);
   };
 }

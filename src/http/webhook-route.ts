@@ -11,6 +11,7 @@ import type { FailureLimiter } from '../webhooks/failure-limiter.js';
 import type { ProviderAction } from '../webhooks/provider-event.js';
 import { verifyAndReceive } from '../webhooks/verify-and-receive.js';
 import { requestLog } from './request-id.js';
+import { ERROR_STATUS } from './error-status.js';
 
 /** Bodies over this are refused with 413, also after gzip inflation. */
 export const WEBHOOK_BODY_LIMIT = 64 * 1024;
@@ -86,7 +87,14 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
     const delivery = typeof req.headers['x-github-delivery'] === 'string' ? `${known.id} ${req.headers['x-github-delivery']}` : undefined;
     const signal = callerGone(res);
     const wait = waitSeconds(req.query.wait);
-    let answer: Answer = await deliveries.once(delivery, () => handle(known, received.json, received.action, signal));
+    let answer: Answer = await deliveries
+      .once(delivery, () => handle(known, received.json, received.action, signal))
+      .catch((err: unknown) => {
+        // A deploy the bridge could not make (the repo unreachable, the branch never still):
+        // someone should know besides the CI job that failed.
+        if (isKipError(err) && ERROR_STATUS[err.code] >= 500) bridge.announce({ event: 'refused', app: known.id, code: err.code, error: err.message });
+        throw err;
+      });
     if (wait !== null && answer.status === 200 && typeof (answer.body as { configCommit?: unknown }).configCommit === 'string') {
       answer = await awaitRollout(known, answer.body as Record<string, unknown>, wait, signal);
     }

@@ -14,6 +14,7 @@
  * until `git index-pack` has stored them (in the background, `flush` is the barrier),
  * and the push sends them from memory (`pack`).
  */
+import { insertSignature } from './commit-signing.js';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { KipError } from '../errors.js';
@@ -48,6 +49,8 @@ export interface CommitInput {
   message: string;
   author: Signature;
   committer: Signature;
+  /** Signs the commit object (KIPPER_SIGNING_KEY): its armored signature goes into a `gpgsig` header. */
+  sign?: ((payload: Buffer) => string) | undefined;
 }
 
 /** What `log` found: the commits after `from`, and whether `from` was on the way (false: history was rewritten, or `from` is null). */
@@ -198,7 +201,8 @@ export class Gitdir {
     const base = input.parent === '' ? null : (await this.readCommit(input.parent)).tree;
     const created = new Set<string>();
     const tree = await this.writeTree(base, root, '', created);
-    const bytes = formatCommit({ ...input, tree });
+    const unsigned = formatCommit({ ...input, tree });
+    const bytes = input.sign ? insertSignature(unsigned, input.sign(unsigned)) : unsigned;
     const oid = this.objects.add('commit', bytes);
     created.add(oid);
     lruSet(this.commits, oid, parseCommit(bytes, oid));

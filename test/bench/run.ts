@@ -15,6 +15,7 @@ import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.j
 import { editBench } from './edit-bench.js';
 import { historyBench } from './history-bench.js';
 import { rolloutBench } from './rollout-bench.js';
+import { signingBench } from './signing-bench.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 const WARMUP = 5;
@@ -23,8 +24,9 @@ const nodeArgs = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=
 const SIZES = (process.env.BENCH_SIZES ?? '200,2000').split(',').filter(Boolean).map(Number);
 // BENCH_HISTORY=0 skips the 10,000-commit history case.
 const HISTORY = process.env.BENCH_HISTORY !== '0';
-// BENCH_ROLLOUT=0 skips the 500 rollout waiters.
+// BENCH_ROLLOUT=0 skips the 500 rollout waiters; BENCH_SIGNING=0 the signed commits.
 const ROLLOUT = process.env.BENCH_ROLLOUT !== '0';
+const SIGNING = process.env.BENCH_SIGNING !== '0';
 
 interface Row {
   name: string;
@@ -197,6 +199,17 @@ async function main(): Promise<void> {
         target: 'all',
         ok: r.healthy === r.waiters,
       });
+    }
+    if (SIGNING) {
+      for (const r of await signingBench(server, ROUNDS)) {
+        const extra = r.signedP50 - r.unsignedP50;
+        rows.push({
+          name: `signed commits (${r.key}), 200 apps: deploy p50`,
+          value: `${ms(r.signedP50)} (unsigned ${ms(r.unsignedP50)}, ${extra >= 0 ? '+' : ''}${ms(extra)})`,
+          target: '≤ +5 ms',
+          ok: extra <= 5,
+        });
+      }
     }
   } finally {
     await Promise.all(bridges.map((b) => b.stop()));

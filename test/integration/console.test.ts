@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryAnswer } from '../../src/api-types.js';
+import { parseKipperFile } from '../../src/config/kipper-file.js';
 import { postWebhook, runKip } from '../helpers/bridge-process.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { cloneRepo, git, headOf, logOf, showFile } from '../helpers/git-cli.js';
@@ -44,15 +45,31 @@ describe('the web console', () => {
     await page.getByRole('heading', { name: 'Apps', level: 1 }).waitFor();
   }
 
-  /** The Deploys table as [revision, trigger] pairs, newest first. */
+  /** The Deploys table as [revision, trigger badge] pairs, newest first (a reason under the badge is apart). */
   async function rowsOf(page: Page): Promise<Array<[number, string]>> {
     const rows = page.locator('table.deploys tbody tr');
     const out: Array<[number, string]> = [];
     for (const row of await rows.all()) {
-      out.push([Number(await row.getAttribute('data-revision')), ((await row.locator('td').nth(3).textContent()) ?? '').trim()]);
+      out.push([Number(await row.getAttribute('data-revision')), ((await row.locator('td').nth(3).locator('.badge').textContent()) ?? '').trim()]);
     }
     return out;
   }
+
+  /** The lock of API in the remote's kipper.yaml, as git has it (not as the bridge says). */
+  const remoteLock = async () => parseKipperFile(await showFile(rb.bare, 'main', 'kipper.yaml')).locks.get(API) ?? null;
+  /** A webhook deploy of API, whatever it answers. */
+  const webhook = (tag: string) => postWebhook(rb.bridge.url, API, { image: image(tag) }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, API, 1) });
+  /** The admin API on API's lock (`kip app lock|unlock`), as another client would. */
+  const adminLock = async (method: 'POST' | 'DELETE', body: Record<string, unknown> = {}) => {
+    const res = await fetch(url(`/api/v1/apps/${API}/lock`), {
+      method,
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(200);
+  };
+  /** The lock banner of an app page (the page's own status region is another `status`). */
+  const banner = (page: Page) => page.locator('#lock').getByRole('status');
 
   beforeAll(async () => {
     rb = await startRemoteBridge(FIXTURE, { KIPPER_COMMIT_URL: 'https://git.example.com/acme/config/-/commit/{sha}' });
@@ -237,6 +254,11 @@ describe('the web console', () => {
     expect((await post(`/apps/${API}/rollback`, 'revision=1&_csrf=forged', { cookie: `kipper_session=${cookie.value}` })).status).toBe(403);
     expect((await post(`/apps/${API}/rollback`, 'revision=1')).status).toBe(401);
     expect((await post(`/apps/${API}/webhook/disable`, '')).status).toBe(401);
+    // Issue #13's lock and unlock are console actions like the others.
+    expect((await post(`/apps/${API}/lock`, 'reason=INC-1', { cookie: `kipper_session=${cookie.value}` })).status).toBe(403);
+    expect((await post(`/apps/${API}/lock`, 'reason=INC-1')).status).toBe(401);
+    expect((await post(`/apps/${API}/unlock`, '', { cookie: `kipper_session=${cookie.value}` })).status).toBe(403);
+    expect((await post(`/apps/${API}/unlock`, '')).status).toBe(401);
     expect((await post('/sign-in', `token=${TEST_ADMIN_TOKEN}`)).status).toBe(403);
     expect(await headOf(rb.bare)).toBe(before);
     await page.close();
@@ -361,5 +383,270 @@ describe('the web console', () => {
       expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
       await shots.close();
     }
+  });
+
+  // Issue #13: locks and reasons in the console.
+  it('locks an app by mouse with a reason: banner, lock in kipper.yaml, webhook 423; Unlock lets it deploy again', async () => {
+    const page = await context.newPage();
+    await signIn(page);
+    await page.goto(url(`/apps/${API}`));
+    let reloads = 0;
+    page.on('load', () => reloads++);
+    expect(await banner(page).count()).toBe(0);
+    const before = await headOf(rb.bare);
+
+    // Cancel writes nothing; neither does Lock with an empty reason (the field is required).
+    await page.getByRole('button', { name: 'Lock', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    expect(await dialog.getByRole('heading').textContent()).toContain(API);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await page.getByRole('button', { name: 'Lock', exact: true }).click();
+    await dialog.getByRole('button', { name: 'Lock', exact: true }).click();
+    expect(await dialog.getByLabel('Reason').evaluate((el) => (el as unknown as { validity: { valueMissing: boolean } }).validity.valueMissing)).toBe(true);
+    expect(await dialog.isVisible()).toBe(true);
+    expect(await headOf(rb.bare)).toBe(before);
+
+    await dialog.getByLabel('Reason').fill('INC-7: bad image in test');
+    await dialog.getByRole('button', { name: 'Lock', exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await banner(page).waitFor();
+    expect((await banner(page).textContent())!.trim()).toMatch(/^Locked by console \d+ sec ago: INC-7: bad image in test$/);
+    expect(await page.getByRole('button', { name: 'Unlock' }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Lock', exact: true }).count()).toBe(0);
+    expect(reloads).toBe(0);
+    // One commit, to kipper.yaml, in the remote.
+    const log = await logOf(rb.bare);
+    expect(log[1]!.oid).toBe(before);
+    expect(await remoteLock()).toMatchObject({ reason: 'INC-7: bad image in test', by: 'console' });
+    const refused = await webhook('locked01');
+    expect(refused.status).toBe(423);
+    expect(refused.json.code).toBe('APP_LOCKED');
+
+    // The Webhook tab shows the banner too, and the Apps list marks the app.
+    await page.goto(url(`/apps/${API}/webhook`));
+    expect(await banner(page).textContent()).toContain('INC-7: bad image in test');
+    expect(await page.getByRole('button', { name: 'Unlock' }).count()).toBe(1);
+    await page.goto(url('/'));
+    const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: API, exact: true }) });
+    const badge = row.locator('.badge.locked');
+    expect(await badge.textContent()).toContain('Locked');
+    expect(await badge.getAttribute('title')).toBe('Locked by console: INC-7: bad image in test');
+    expect(
+      await page
+        .getByRole('row')
+        .filter({ has: page.getByRole('link', { name: 'yourr-name-prod/api', exact: true }) })
+        .locator('.badge.locked')
+        .count(),
+    ).toBe(0);
+
+    // Unlock: the banner goes without a reload, and the webhook deploys again.
+    await page.goto(url(`/apps/${API}`));
+    reloads = 0;
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await banner(page).waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Lock', exact: true }).waitFor();
+    expect(reloads).toBe(0);
+    expect(await remoteLock()).toBeNull();
+    expect((await webhook('unlocked01')).json.status).toBe('deployed');
+    await page.close();
+  });
+
+  it('rolls back with a reason and "Lock the app after rolling back": one commit, the reason in the row, the banner', async () => {
+    const page = await context.newPage();
+    await signIn(page);
+    await page.goto(url(`/apps/${API}`));
+    const kip = await history();
+    const current = kip.revisions[0]!;
+    const target = kip.revisions.slice(1).find((r) => r.image !== current.image)!;
+    const before = await headOf(rb.bare);
+
+    await page.getByRole('button', { name: `Rollback to revision ${target.revision}` }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    // Locking needs a reason: a clear error, and nothing written.
+    await dialog.getByRole('checkbox', { name: 'Lock the app after rolling back' }).check();
+    await dialog.getByRole('button', { name: 'Roll back' }).click();
+    expect(await dialog.getByRole('alert').textContent()).toContain('Reason');
+    expect(await headOf(rb.bare)).toBe(before);
+
+    // User text with markup in it: shown as text in the row and the banner, never run or parsed.
+    const reason = 'INC-8 <script>window.pwned = 1</script><b>bold</b> & "quoted"';
+    await dialog.getByLabel('Reason').fill(reason);
+    await dialog.getByRole('button', { name: 'Roll back' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const newRow = page.locator(`tr[data-revision="${current.revision + 1}"].current`);
+    await newRow.waitFor();
+    await banner(page).waitFor();
+
+    // One commit: the rollback and the lock together.
+    const log = await logOf(rb.bare);
+    expect(log[1]!.oid).toBe(before);
+    expect(log[0]!.message).toContain(`Kipper-Rollback-To: ${target.configCommit}\n`);
+    expect(await git(['--git-dir', rb.bare, 'diff', '--name-only', before, log[0]!.oid])).toContain('kipper.yaml');
+    expect(await remoteLock()).toMatchObject({ reason, by: 'console' });
+    expect((await history()).revisions[0]!.reason).toBe(reason);
+
+    const trigger = newRow.locator('td').nth(3);
+    expect(await trigger.locator('.badge').textContent()).toBe(`rollback to #${target.revision}`);
+    expect(await trigger.locator('.reason').textContent()).toBe(reason);
+    expect((await banner(page).textContent())!.trim()).toMatch(/^Locked by console \d+ sec ago: /);
+    expect(await banner(page).locator('.lock-reason').textContent()).toBe(reason);
+    expect(await page.locator('#deploys script, #deploys b, #lock script, #lock b').count()).toBe(0);
+    expect(await page.evaluate<unknown>('window.pwned')).toBeUndefined();
+    expect(await page.getByRole('status').filter({ hasText: 'Rolled back' }).textContent()).toContain('locked');
+    // As the server renders it too (not only as console.js inserted it).
+    await page.reload();
+    expect(await page.locator('#lock .lock-reason').textContent()).toBe(reason);
+    expect(await page.locator(`tr[data-revision="${current.revision + 1}"] .reason`).textContent()).toBe(reason);
+    expect(await page.locator('#deploys script, #lock script').count()).toBe(0);
+    expect((await webhook('locked02')).status).toBe(423);
+    await page.close();
+  });
+
+  it('unlocks, locks and rolls back with a reason without JavaScript: plain forms, answers on the same tab', async () => {
+    const plain = await browser.newContext({ javaScriptEnabled: false });
+    const page = await plain.newPage();
+    await signIn(page);
+    await adminLock('POST', { reason: 'INC-9: set elsewhere' });
+
+    // Unlock from the Webhook tab: back on the Webhook tab, unlocked.
+    await page.goto(url(`/apps/${API}/webhook`));
+    expect(await banner(page).textContent()).toContain('INC-9: set elsewhere');
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await page.locator('#status', { hasText: 'Unlocked' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe(`/apps/${API}/webhook`);
+    expect(await banner(page).count()).toBe(0);
+    expect(await remoteLock()).toBeNull();
+
+    // Lock from the Deploys tab: the form with its Reason field is on the page itself.
+    await page.goto(url(`/apps/${API}`));
+    const lockForm = page.getByRole('form', { name: `Lock ${API}` });
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'lock-without-js-1440.png') });
+    await lockForm.getByLabel('Reason').fill('INC-10: <script>no JS here</script>');
+    await lockForm.getByRole('button', { name: 'Lock' }).click();
+    await page.locator('#status', { hasText: 'Locked' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe(`/apps/${API}`);
+    expect(await banner(page).locator('.lock-reason').textContent()).toBe('INC-10: <script>no JS here</script>');
+    expect(await remoteLock()).toMatchObject({ reason: 'INC-10: <script>no JS here</script>', by: 'console' });
+
+    // A POST without a reason is refused, writing nothing.
+    const before = await headOf(rb.bare);
+    const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute('content'))!;
+    const empty = await plain.request.post(url(`/apps/${API}/lock`), { form: { _csrf: csrf, reason: ' ' }, maxRedirects: 0 });
+    expect(empty.status()).toBe(400);
+    expect(await empty.text()).toContain('Reason');
+
+    // Rollback with its options: the lock box without a reason is refused with the page and an alert.
+    const kip = await history();
+    const target = kip.revisions.slice(1).find((r) => r.image !== kip.revisions[0]!.image)!;
+    const options = page.getByRole('group', { name: 'Rollback options' });
+    await options.getByRole('checkbox', { name: 'Lock the app after rolling back' }).check();
+    await page.getByRole('button', { name: `Rollback to revision ${target.revision}` }).click();
+    expect(await page.getByRole('alert').textContent()).toContain('Reason');
+    expect(await headOf(rb.bare)).toBe(before);
+    await page.goto(url(`/apps/${API}`));
+    await options.getByLabel('Reason').fill('INC-11: back to the last good one');
+    await page.getByRole('button', { name: `Rollback to revision ${target.revision}` }).click();
+    await page.locator(`tr[data-revision="${kip.revisions[0]!.revision + 1}"].current`).waitFor();
+    expect(await page.locator('#status').textContent()).toContain(`revision #${target.revision}`);
+    expect(await page.locator('tr.current .reason').textContent()).toBe('INC-11: back to the last good one');
+    // Unchecked: the lock of INC-10 stays as it was.
+    expect(await remoteLock()).toMatchObject({ reason: 'INC-10: <script>no JS here</script>' });
+    await adminLock('DELETE');
+    await plain.close();
+  });
+
+  it('shows a lock made elsewhere (kip, another replica) without a reload', async () => {
+    const page = await context.newPage();
+    await signIn(page);
+    await page.goto(url(`/apps/${API}`));
+    let reloads = 0;
+    page.on('load', () => reloads++);
+    expect(await banner(page).count()).toBe(0);
+    await adminLock('POST', { reason: 'INC-12: from the CLI', by: 'ana' });
+    await banner(page).getByText('INC-12: from the CLI').waitFor({ timeout: 5_000 });
+    expect((await banner(page).textContent())!.trim()).toMatch(/^Locked by ana \d+ sec ago: INC-12: from the CLI$/);
+    await adminLock('DELETE');
+    await banner(page).waitFor({ state: 'detached', timeout: 5_000 });
+    await page.getByRole('button', { name: 'Lock', exact: true }).waitFor();
+    expect(reloads).toBe(0);
+    await page.close();
+  });
+
+  it('updates an image and promotes with a reason, shown under the trigger', async () => {
+    const page = await context.newPage();
+    await signIn(page);
+    await page.goto(url(`/apps/${API}`));
+    const deployForm = page.locator('form[data-action="deploy"]');
+    await deployForm.getByLabel('Image', { exact: true }).fill(image('reason01'));
+    await deployForm.getByLabel('Reason').fill('hotfix for INC-13');
+    await deployForm.getByRole('button', { name: 'Update image' }).click();
+    await page.locator('#status', { hasText: 'Deployed' }).waitFor();
+    expect((await logOf(rb.bare))[0]!.message).toContain('Kipper-Reason: hotfix for INC-13\n');
+    expect(await page.locator('tr.current .reason').textContent()).toBe('hotfix for INC-13');
+    // Rows without a reason show none.
+    expect(await page.locator('tr:not(.current) .reason').count()).toBeLessThan(await page.locator('tr:not(.current)').count());
+
+    const promoteForm = page.locator('form[data-action="promote"]');
+    await promoteForm.getByLabel('Reason').fill('INC-13 fixed in test');
+    await promoteForm.getByRole('button', { name: 'Promote' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await page.locator('#status', { hasText: 'Promoted' }).waitFor();
+    const top = (await logOf(rb.bare))[0]!.message;
+    expect(top).toContain('Kipper-Promoted-From: yourr-name-test\n');
+    expect(top).toContain('Kipper-Reason: INC-13 fixed in test\n');
+    await page.close();
+  });
+
+  it('passes an accessibility scan locked and unlocked, and fits 375 px with the banner', async () => {
+    const page = await context.newPage();
+    const scan = async (name: string) => {
+      const result = await new AxeBuilder({ page }).analyze();
+      const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      expect(
+        serious.map((v) => `${name}: ${v.id} ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+        name,
+      ).toEqual([]);
+    };
+    await signIn(page);
+    await page.goto(url(`/apps/${API}`));
+    await page.getByRole('button', { name: 'Lock', exact: true }).click();
+    await page.getByRole('dialog').waitFor();
+    await scan('lock dialog');
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'lock-dialog-1440.png') });
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('table.deploys tbody tr:not(.current)').first().getByRole('button').click();
+    await page.getByRole('dialog').waitFor();
+    await scan('rollback dialog with reason and lock');
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+
+    await adminLock('POST', { reason: 'INC-14: <b>frozen</b> for the release', by: 'console' });
+    await page.goto(url(`/apps/${API}`));
+    await banner(page).waitFor();
+    await scan('deploys, locked');
+    await page.goto(url(`/apps/${API}/webhook`));
+    await scan('webhook, locked');
+    await page.goto(url('/'));
+    await scan('apps, one locked');
+
+    for (const [width, scheme] of [
+      [1440, 'light'],
+      [375, 'dark'],
+    ] as const) {
+      const shots = await browser.newContext({ viewport: { width, height: width > 500 ? 900 : 800 }, colorScheme: scheme });
+      const shot = await shots.newPage();
+      await signIn(shot);
+      await shot.goto(url(`/apps/${API}`));
+      await banner(shot).waitFor();
+      await shot.screenshot({ path: join(ARTIFACTS, `locked-${width}-${scheme}.png`), fullPage: false });
+      expect(await shot.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
+      await shots.close();
+    }
+    await adminLock('DELETE');
+    await page.close();
   });
 });

@@ -4,6 +4,7 @@ import type { HistoryAnswer, RevisionAnswer } from '../../src/api-types.js';
 import { runKip } from '../helpers/bridge-process.js';
 import { headOf, logOf } from '../helpers/git-cli.js';
 import { startRemoteBridge, type RemoteBridge } from '../helpers/remote-bridge.js';
+import { Receiver } from '../helpers/notify-receiver.js';
 import { startArgoDouble, startKubeDouble, type ArgoDouble, type KubeDouble } from '../helpers/syncer-doubles.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 
@@ -18,6 +19,9 @@ describe('rollout status', () => {
   let rb: RemoteBridge;
   let argo: ArgoDouble;
   let kube: KubeDouble;
+  let receiver: Receiver;
+  /** The notification events received so far, by name and revision. */
+  const notified = () => receiver.requests.map((r) => JSON.parse(r.body.toString('utf8')) as { event: string; app: string; revision: number | null });
   const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
   const kipEnv = () => ({ KIPPER_URL: rb.bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
 
@@ -36,13 +40,20 @@ describe('rollout status', () => {
   beforeAll(async () => {
     argo = await startArgoDouble();
     kube = await startKubeDouble();
-    rb = await startRemoteBridge(FIXTURE, { KIPPER_ARGOCD_URL: argo.url, KIPPER_ARGOCD_TOKEN: argo.token, KIPPER_KUBECONFIG: await kube.kubeconfig() });
+    receiver = await Receiver.start();
+    rb = await startRemoteBridge(FIXTURE, {
+      KIPPER_ARGOCD_URL: argo.url,
+      KIPPER_ARGOCD_TOKEN: argo.token,
+      KIPPER_KUBECONFIG: await kube.kubeconfig(),
+      KIPPER_NOTIFY_URL: receiver.url(),
+    });
   });
   afterAll(async () => {
     await rb?.bridge.stop();
     await rb?.server.close();
     await argo?.close();
     await kube?.close();
+    await receiver?.close();
   });
 
   it('waits through OutOfSync, a sync of an older commit and Progressing, and answers when this commit is Healthy', async () => {
@@ -90,6 +101,13 @@ describe('rollout status', () => {
     expect(await headOf(rb.bare)).toBe(ours);
     expect(await metrics()).toMatch(/^kipper_rollouts_total\{state="healthy"\} [1-9]/m);
     expect(await metrics()).toMatch(/^kipper_rollout_duration_seconds_count [1-9]/m);
+    // Notified too: the deploy, then its rollout healthy.
+    await receiver.waitFor(2);
+    expect(
+      notified()
+        .filter((e) => e.app === ARGO_APP && e.revision === 2)
+        .map((e) => e.event),
+    ).toEqual(['deployed', 'healthy']);
   });
 
   it('answers 424 ROLLOUT_FAILED with the failing resources when it comes up Degraded', async () => {
@@ -107,6 +125,12 @@ describe('rollout status', () => {
     expect(done.status).toBe(424);
     expect(done.json).toMatchObject({ code: 'ROLLOUT_FAILED', status: 'deployed', configCommit: ours, revision: 3, rollout: { state: 'degraded' } });
     expect(String((done.json.rollout as { message: string }).message)).toContain('exceeded its progress deadline');
+    await receiver.waitFor(4);
+    expect(
+      notified()
+        .filter((e) => e.revision === 3)
+        .map((e) => e.event),
+    ).toEqual(['deployed', 'degraded']);
   });
 
   it('answers 424 for a failed sync, and 504 ROLLOUT_TIMEOUT with the last state when time runs out', async () => {

@@ -1,7 +1,7 @@
 import type { CommitDeployAnswer, DeployAnswer } from '../../api-types.js';
 import { KipError, isKipError } from '../../errors.js';
 import type { AdminClient } from '../admin-client.js';
-import { resolveApp, type AppOptions } from '../args.js';
+import { reasonOf, resolveApp, type AppOptions } from '../args.js';
 
 type DeployResponse = DeployAnswer | CommitDeployAnswer;
 
@@ -17,7 +17,7 @@ function describe(name: string, res: DeployResponse, verb: string): string {
 }
 
 /**
- * `kip app update <app> --image REF [--commit SHA]`, or `--commit SHA` for a git-source app:
+ * `kip app update <app> --image REF [--commit SHA] [--reason TEXT]`, or `--commit SHA` for a git-source app:
  * a manual deploy (trigger `manual`). The bridge decides which the app takes; its refusals
  * are reworded here into the flags to use.
  */
@@ -26,7 +26,12 @@ export async function appUpdate(client: AdminClient, positionals: string[], opti
   if (!options.image && !options.commit) {
     throw new KipError('USAGE', 'say what to deploy: kip app update <app> --image REF [--commit SHA], or --commit SHA for a git-source app');
   }
-  const body = { ...(options.image ? { image: options.image } : {}), ...(options.commit ? { commit: options.commit } : {}) };
+  const reason = reasonOf(options, undefined);
+  const body = {
+    ...(options.image ? { image: options.image } : {}),
+    ...(options.commit ? { commit: options.commit } : {}),
+    ...(reason === undefined ? {} : { reason }),
+  };
   let res: DeployResponse;
   try {
     res = await client.request<DeployResponse>('POST', `/api/v1/apps/${id}/deploy`, body);
@@ -49,7 +54,7 @@ function reworded(err: unknown, id: string, options: AppOptions): unknown {
 }
 
 /**
- * `kip app promote <app> --project P --from ENV --to ENV`: the current image of
+ * `kip app promote <app> --project P --from ENV --to ENV [--reason TEXT]`: the current image of
  * `P-from/app` is deployed to `P-to/app` (trigger `promotion`).
  */
 export async function appPromote(client: AdminClient, positionals: string[], options: AppOptions): Promise<string> {
@@ -60,7 +65,11 @@ export async function appPromote(client: AdminClient, positionals: string[], opt
   // --from/--to are environments of --project; with --namespace-style use they may be
   // whole namespaces.
   const ns = (env: string) => (options.project ? `${options.project}-${env}` : env);
-  const res = await client.request<DeployAnswer>('POST', `/api/v1/apps/${ns(options.from)}/${name}/promote`, { to: ns(options.to) });
+  const reason = reasonOf(options, undefined);
+  const res = await client.request<DeployAnswer>('POST', `/api/v1/apps/${ns(options.from)}/${name}/promote`, {
+    to: ns(options.to),
+    ...(reason === undefined ? {} : { reason }),
+  });
   if (options.json) return JSON.stringify(res, null, 2);
   const rev = res.revision === null ? '' : `, revision #${res.revision}`;
   if (res.status === 'unchanged') return `✔ ${name} in ${options.to} already runs ${res.image}${rev.replace(', ', ' (')}${rev ? ')' : ''}`;

@@ -1,10 +1,15 @@
 import type { RollbackAnswer } from '../../api-types.js';
 import { KipError } from '../../errors.js';
 import type { AdminClient } from '../admin-client.js';
-import { resolveApp, type AppOptions } from '../args.js';
+import { reasonOf, resolveApp, type AppOptions } from '../args.js';
+import { lockedLine, type WhoAmI } from './app-lock.js';
 
-/** `kip app rollback <app> [--revision N]`: a new commit that brings back an earlier image. */
-export async function appRollback(client: AdminClient, positionals: string[], options: AppOptions): Promise<string> {
+/**
+ * `kip app rollback <app> [--revision N] [--reason TEXT] [--lock]`: a new commit that brings
+ * back an earlier image; with --lock the same commit locks the app, so no CI run can
+ * deploy between the rollback and the lock.
+ */
+export async function appRollback(client: AdminClient, positionals: string[], options: AppOptions, whoAmI: WhoAmI): Promise<string> {
   const { id, name } = resolveApp(positionals[0], options);
   let revision: number | undefined;
   if (options.revision !== undefined) {
@@ -13,7 +18,18 @@ export async function appRollback(client: AdminClient, positionals: string[], op
       throw new KipError('USAGE', `--revision must be a revision number from \`kip app history\`, got "${options.revision}"`);
     }
   }
-  const res = await client.request<RollbackAnswer>('POST', `/api/v1/apps/${id}/rollback`, revision === undefined ? {} : { revision });
+  const reason = reasonOf(
+    options,
+    options.lock ? `--lock needs --reason TEXT: say why, e.g. kip app rollback ${positionals[0]} --lock --reason "INC-42: bad migration"` : undefined,
+  );
+  const by = options.lock ? await whoAmI() : undefined;
+  const body = {
+    ...(revision === undefined ? {} : { revision }),
+    ...(reason === undefined ? {} : { reason }),
+    ...(options.lock ? { lock: true, ...(by ? { by } : {}) } : {}),
+  };
+  const res = await client.request<RollbackAnswer>('POST', `/api/v1/apps/${id}/rollback`, body);
   if (options.json) return JSON.stringify(res, null, 2);
-  return `✔ Rolled back ${name} to revision #${res.rolledBackTo} (${res.image ?? res.commit})`;
+  const line = `✔ Rolled back ${name} to revision #${res.rolledBackTo} (${res.image ?? res.commit})`;
+  return res.lock ? `${line}\n${lockedLine(name, res.lock.reason)}` : line;
 }

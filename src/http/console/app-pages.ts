@@ -1,6 +1,7 @@
-import type { HistoryRevision } from '../../api-types.js';
+import type { HistoryRevision, LockInfo } from '../../api-types.js';
 import type { AppConfig } from '../../config/kipper-file.js';
 import { attrs, html, type Html } from './html.js';
+import { lockDialog, lockRegion, type AppTab } from './lock-controls.js';
 import { layout, valueCell, when, type PageContext } from './pages.js';
 
 /** One app on the Apps page. */
@@ -8,6 +9,8 @@ export interface AppListing {
   app: AppConfig;
   current: HistoryRevision | undefined;
   webhook: boolean;
+  /** Its lock (kipper.yaml `locks:`), or null. */
+  lock: LockInfo | null;
 }
 
 /** `yourr-name-test` is project `yourr-name`, environment `test` (a namespace without `-` is a project of its own). */
@@ -74,7 +77,7 @@ function appTable(project: string, environment: string, list: AppListing[], now:
           ${list.map(
             (a) =>
               html`<tr data-filter-text="${a.app.id}">
-                <th scope="row"><a href="/apps/${a.app.id}">${a.app.id}</a></th>
+                <th scope="row"><a href="/apps/${a.app.id}">${a.app.id}</a>${a.lock ? html` ${lockedBadge(a.lock)}` : ''}</th>
                 <td>${a.app.source}</td>
                 <td>${a.current ? valueCell(a.current, a.app.source) : html`<span class="muted">–</span>`}</td>
                 <td>${a.current ? `#${a.current.revision}` : '–'}</td>
@@ -89,15 +92,24 @@ function appTable(project: string, environment: string, list: AppListing[], now:
   </div>`;
 }
 
+/**
+ * A locked app on the Apps page: the badge, with who and why on hover, and the reason as
+ * hidden text for screen readers (a plain span's title is not reliably read out).
+ */
+function lockedBadge(lock: LockInfo): Html {
+  const why = `Locked${lock.by ? ` by ${lock.by}` : ''}: ${lock.reason}`;
+  return html`<span class="badge locked" title="${why}">Locked<span class="visually-hidden">: ${lock.reason}</span></span>`;
+}
+
 /** `Jane Doe <jane@example.com>` → `Jane Doe`, the address on hover. */
 export function authorName(author: string): Html {
   const m = /^(.*?)\s*<([^>]*)>$/.exec(author);
   return m ? html`<span title="${m[2]}">${m[1] || m[2]}</span>` : html`${author}`;
 }
 
-/** The app panel's shell: heading, the two tabs, the selected tab's panel. */
-export function appPanel(app: AppConfig, tab: 'deploys' | 'webhook', body: Html, ctx: PageContext): Html {
-  const tabLink = (name: 'deploys' | 'webhook', label: string, href: string) =>
+/** The app panel's shell: heading, the lock banner or button, the two tabs, the selected tab's panel. */
+export function appPanel(app: AppConfig, tab: AppTab, body: Html, ctx: PageContext & { csrf: string; lock: LockInfo | null }): Html {
+  const tabLink = (name: AppTab, label: string, href: string) =>
     html`<a
       ${attrs({
         role: 'tab',
@@ -115,6 +127,7 @@ export function appPanel(app: AppConfig, tab: 'deploys' | 'webhook', body: Html,
     html`<nav class="crumbs" aria-label="Breadcrumb"><a href="/">Apps</a> <span aria-hidden="true">/</span> ${app.id}</nav>
       <h1>${app.id}</h1>
       <p class="meta">${app.source === 'git' ? 'git-source app' : 'image app'} · ${app.files.join(', ')}</p>
+      ${lockRegion({ app, lock: ctx.lock, csrf: ctx.csrf, tab, now: ctx.now })} ${lockDialog({ app })}
       <div class="tabs" role="tablist" aria-label="${app.id}">
         ${tabLink('deploys', 'Deploys', `/apps/${app.id}`)} ${tabLink('webhook', 'Webhook', `/apps/${app.id}/webhook`)}
       </div>

@@ -1,5 +1,5 @@
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
-import type { AppConfig } from '../../config/kipper-file.js';
+import { reasonSchema, type AppConfig } from '../../config/kipper-file.js';
 import { safeEqual } from '../../config/tokens.js';
 import { deployRequestFor, validateDeployBody } from '../../deploys/deploy-request.js';
 import type { Bridge } from '../../deploys/open-bridge.js';
@@ -11,6 +11,7 @@ import { ERROR_STATUS } from '../error-status.js';
 import { appPanel, appsPage, projectOf, type AppListing } from './app-pages.js';
 import { deployRows, deploysTab, PAGE_ROWS } from './deploys-tab.js';
 import { html, type Html } from './html.js';
+import { lockControls, lockKey, type AppTab } from './lock-controls.js';
 import { layout, signInPage } from './pages.js';
 import { ConsoleSessions, IDLE_SECONDS, SESSION_COOKIE, SIGN_IN_COOKIE, type Session } from './session.js';
 import { webhookTab } from './webhook-tab.js';
@@ -42,11 +43,37 @@ const SECURITY_HEADERS = {
 /** Messages of the status region after a form POST without JavaScript (`?done=`). */
 const DONE: Record<string, (q: Request['query']) => string> = {
   'rolled-back': (q) => `Rolled back to revision #${String(q.to)}: now revision #${String(q.rev)}.`,
+  'rolled-back-locked': (q) => `Rolled back to revision #${String(q.to)}: now revision #${String(q.rev)}, and the app is locked.`,
   deployed: (q) => `Deployed: revision #${String(q.rev)}.`,
   unchanged: () => 'Already running that: nothing to commit.',
   promoted: (q) => `Promoted to ${String(q.to)}: revision #${String(q.rev)} there.`,
   disabled: () => 'Webhook disabled.',
+  locked: () => 'Locked: its webhook deploys nothing until it is unlocked.',
+  unlocked: () => 'Unlocked: its webhook deploys again.',
 };
+
+/** Who a lock made in the console names (kipper.yaml `locks:`, the banner, `kip app history`). */
+const CONSOLE_BY = 'console';
+
+/** A form's `reason`: undefined when left empty, else one line of 1–500 characters (reasonSchema). */
+function reasonOf(body: Record<string, unknown>): string | undefined {
+  const raw = body.reason;
+  if (raw === undefined || (typeof raw === 'string' && raw.trim() === '')) return undefined;
+  const parsed = reasonSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const message = `Reason: ${parsed.error.issues[0]?.message ?? 'invalid'}`;
+  throw new KipError('INVALID_BODY', message, { fields: { reason: message } });
+}
+
+/** A checkbox of a form (or `true` from console.js). */
+function checked(value: unknown): boolean {
+  return value === 'yes' || value === 'on' || value === 'true' || value === true;
+}
+
+/** The tab a form came from (a hidden `_tab`): where its answer goes. */
+function tabOf(body: Record<string, unknown>): AppTab {
+  return body._tab === 'webhook' ? 'webhook' : 'deploys';
+}
 
 /** The web console (docs/design.md "Console"): HTML rendered here, one CSS file, one small ES module. */
 export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
@@ -130,6 +157,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
         app,
         current: historyJson(await bridge.history.revisions(app.id))[0],
         webhook: config.webhooks.has(app.id),
+        lock: config.locks.get(app.id) ?? null,
       })),
     );
     send(res, appsPage(apps, typeof req.query.q === 'string' ? req.query.q : '', { csrf: res.locals.csrf as string, now: Date.now() }));
@@ -144,7 +172,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
 
   /** The Deploys tab, with a status message or an error. */
   const deploysPage = async (req: Request, res: Response, app: AppConfig, extra: { status?: string; error?: string } = {}) => {
-    const { revisions, drift } = await appHistory(bridge, app);
+    const { revisions, drift, lock } = await appHistory(bridge, app);
     const before = Number(req.query.before);
     const page = Number.isInteger(before) && before > 0 ? revisions.filter((r) => r.revision < before) : revisions;
     const rows = page.slice(0, PAGE_ROWS);
@@ -164,7 +192,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
       now: Date.now(),
       drift,
     };
-    return appPanel(app, 'deploys', deploysTab(view), { csrf, now: view.now, ...extra });
+    return appPanel(app, 'deploys', deploysTab(view), { csrf, now: view.now, lock, ...extra });
   };
 
   /** A GET page: an error it meets (an unknown app) is a page too. */
@@ -203,14 +231,35 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
     res.json({ html: rows.toString(), older: last && last.revision > 1 ? last.revision : null, current: revisions[0]?.revision ?? null });
   });
 
-  /** Server-sent events: `revision` whenever the app's newest revision changes (a deploy, another replica's, a fetched push). */
+  /** The lock region's content for console.js: after a lock or unlock, and on an SSE `lock`. */
+  router.get('/apps/:namespace/:app/lock', signedIn, async (req, res) => {
+    const app = await appOf(req);
+    const lock = bridge.locks.of(app.id);
+    const tab: AppTab = req.query.tab === 'webhook' ? 'webhook' : 'deploys';
+    const content = lockControls({ app, lock, csrf: res.locals.csrf as string, tab, now: Date.now() });
+    res.json({ locked: lock !== null, key: lockKey(lock), html: content.toString() });
+  });
+
+  /**
+   * Server-sent events: `revision` whenever the app's newest revision changes (a deploy,
+   * another replica's, a fetched push); `lock` when its lock does (a commit to kipper.yaml
+   * moves the head too, and the config is read before the history hears of it).
+   */
   router.get('/apps/:namespace/:app/events', signedIn, async (req, res) => {
     const app = await appOf(req);
     const newest = () => bridge.history.index.revisions(app.id).length;
+    const lockNow = () => lockKey(bridge.locks.of(app.id));
     let sent = newest();
+    let sentLock = lockNow();
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.write(`retry: 3000\nevent: revision\ndata: ${JSON.stringify({ revision: sent })}\n\n`);
+    // The lock as it is now: the page may be older than the stream (a reconnect).
+    res.write(`event: lock\ndata: ${JSON.stringify({ key: sentLock })}\n\n`);
     const unsubscribe = bridge.history.onChange(() => {
+      if (lockNow() !== sentLock) {
+        sentLock = lockNow();
+        res.write(`event: lock\ndata: ${JSON.stringify({ key: sentLock })}\n\n`);
+      }
       if (newest() === sent) return;
       sent = newest();
       res.write(`event: revision\ndata: ${JSON.stringify({ revision: sent })}\n\n`);
@@ -233,20 +282,24 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
 
   /**
    * An action of the console: JSON for console.js (errors through the error middleware),
-   * else a redirect to the Deploys tab with a message, or the page again with the error.
+   * else a redirect to the tab the form was on (`_tab`, the Deploys tab by default) with a
+   * message, or that page again with the error.
    */
   const action = (run: (app: AppConfig, body: Record<string, unknown>, req: Request) => Promise<{ json: unknown; done: string }>): RequestHandler[] => [
     form,
     signedIn,
     async (req, res) => {
       const app = await appOf(req);
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const tab = tabOf(body);
       try {
-        const { json, done } = await run(app, req.body as Record<string, unknown>, req);
+        const { json, done } = await run(app, body, req);
         if (wantsJson(req)) res.json(json);
-        else res.redirect(303, `/apps/${app.id}?${done}`);
+        else res.redirect(303, `/apps/${app.id}${tab === 'webhook' ? '/webhook' : ''}?${done}`);
       } catch (err) {
         if (wantsJson(req) || !isKipError(err)) throw err;
-        send(res, await deploysPage(req, res, app, { error: err.message }), ERROR_STATUS[err.code]);
+        const again = tab === 'webhook' ? webhookPage(app, res, undefined, undefined, err.message) : await deploysPage(req, res, app, { error: err.message });
+        send(res, again, ERROR_STATUS[err.code]);
       }
     },
   ];
@@ -256,8 +309,15 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
     ...action(async (app, body) => {
       const revision = Number(body.revision);
       if (!Number.isInteger(revision) || revision < 1) throw new KipError('INVALID_BODY', 'revision: must be a revision number');
-      const answer = await bridge.deploys.rollback(app, revision);
-      return { json: answer, done: `done=rolled-back&to=${answer.rolledBackTo}&rev=${answer.revision ?? ''}` };
+      const reason = reasonOf(body);
+      const lock = checked(body.lock);
+      // Checked without a reason, deploys.rollback would roll back and quietly not lock.
+      if (lock && !reason) {
+        const message = 'Reason: say why, to lock the app after rolling back (e.g. INC-42: bad image)';
+        throw new KipError('INVALID_BODY', message, { fields: { reason: message } });
+      }
+      const answer = await bridge.deploys.rollback(app, revision, { reason, ...(lock ? { lockBy: CONSOLE_BY } : {}) });
+      return { json: answer, done: `done=rolled-back${answer.lock ? '-locked' : ''}&to=${answer.rolledBackTo}&rev=${answer.revision ?? ''}` };
     }),
   );
 
@@ -267,7 +327,9 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
       const fields = Object.fromEntries(
         ['image', 'commit'].filter((k) => typeof body[k] === 'string' && body[k] !== '').map((k) => [k, String(body[k]).trim()]),
       );
-      const answer = await bridge.deploys.deploy(app, deployRequestFor(app, validateDeployBody(fields)), 'manual');
+      const reason = reasonOf(body);
+      const request = deployRequestFor(app, validateDeployBody(fields));
+      const answer = await bridge.deploys.deploy(app, request, 'manual', { extras: reason ? { trailers: { reason } } : {} });
       return { json: answer, done: answer.status === 'unchanged' ? 'done=unchanged' : `done=deployed&rev=${answer.revision ?? ''}` };
     }),
   );
@@ -275,15 +337,36 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
   router.post(
     '/apps/:namespace/:app/promote',
     ...action(async (app, body) => {
-      const answer = await bridge.deploys.promote(app, String(body.to ?? ''));
+      const answer = await bridge.deploys.promote(app, String(body.to ?? ''), reasonOf(body));
       return { json: answer, done: answer.status === 'unchanged' ? 'done=unchanged' : `done=promoted&to=${String(body.to)}&rev=${answer.revision ?? ''}` };
+    }),
+  );
+
+  router.post(
+    '/apps/:namespace/:app/lock',
+    ...action(async (app, body) => {
+      const reason = reasonOf(body);
+      if (!reason) throw new KipError('INVALID_BODY', 'Reason: say why the app is locked (e.g. INC-42: bad image)', { fields: { reason: 'required' } });
+      const answer = await bridge.locks.lock(app.id, reason, CONSOLE_BY);
+      return { json: answer, done: 'done=locked' };
+    }),
+  );
+
+  router.post(
+    '/apps/:namespace/:app/unlock',
+    ...action(async (app, body) => {
+      const answer = await bridge.locks.unlock(app.id, reasonOf(body));
+      return { json: answer, done: 'done=unlocked' };
     }),
   );
 
   router.get(
     '/apps/:namespace/:app/webhook',
     signedIn,
-    page(async (req, res) => webhookPage(await appOf(req), res, undefined)),
+    page(async (req, res) => {
+      const done = typeof req.query.done === 'string' ? DONE[req.query.done] : undefined;
+      return webhookPage(await appOf(req), res, undefined, done?.(req.query));
+    }),
   );
 
   /** Enable or regenerate: the new token is shown in this answer, once (never in a URL). */
@@ -301,11 +384,11 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
     send(res, webhookPage(app, res, undefined, 'Webhook disabled.'));
   });
 
-  const webhookPage = (app: AppConfig, res: Response, newToken: string | undefined, status?: string) => {
+  const webhookPage = (app: AppConfig, res: Response, newToken: string | undefined, status?: string, error?: string) => {
     const csrf = res.locals.csrf as string;
     const enabled = bridge.webhooks.token(app.id) !== null;
     const body = webhookTab({ app, enabled, url: opts.webhookUrl(app.id), newToken, csrf });
-    return appPanel(app, 'webhook', body, { csrf, status, now: Date.now() });
+    return appPanel(app, 'webhook', body, { csrf, status, error, now: Date.now(), lock: bridge.locks.of(app.id) });
   };
 
   return router;

@@ -42,6 +42,7 @@ export function deploysTab(v: DeploysView): Html {
                 <label for="deploy-commit">Source commit <span class="muted">(optional)</span></label>
                 <input id="deploy-commit" name="commit" pattern="[0-9a-fA-F]{7,64}" autocomplete="off" />`
         }
+        ${reasonField('deploy')}
         <button type="submit">${git ? 'Deploy commit' : 'Update image'}</button>
       </form>
       ${
@@ -54,6 +55,7 @@ export function deploysTab(v: DeploysView): Html {
               <select id="promote-to" name="to">
                 ${v.promoteTo.map((ns) => html`<option value="${ns}">${ns}</option>`)}
               </select>
+              ${reasonField('promote')}
               <button type="submit" ${attrs({ 'data-confirm-text': `Promote ${v.current?.image ?? 'the current image'} of ${v.app.id} to {to}?` })}>
                 Promote
               </button>
@@ -88,7 +90,7 @@ export function deploysTab(v: DeploysView): Html {
       </table>
     </div>
     <form id="rollback-form" method="post" action="/apps/${v.app.id}/rollback"><input type="hidden" name="_csrf" value="${v.csrf}" /></form>
-    ${v.rows.length === 0 ? html`<p>No revisions yet: the first deploy will be one.</p>` : ''}
+    ${rollbackOptions()} ${v.rows.length === 0 ? html`<p>No revisions yet: the first deploy will be one.</p>` : ''}
     <p id="older">${v.older === null ? '' : html`<a href="/apps/${v.app.id}?before=${v.older}" data-older="${v.older}">Show older</a>`}</p>
     ${rollbackDialog()} ${confirmDialog()}`;
 }
@@ -124,7 +126,7 @@ function deployRow(r: HistoryRevision, v: Pick<DeploysView, 'app' | 'commitUrl' 
     <td class="num">${number}${rollback}</td>
     <td>${image}</td>
     <td>${commit}</td>
-    <td>${triggerBadge(r)}</td>
+    <td>${triggerBadge(r)}${r.reason ? html`<small class="reason">${r.reason}</small>` : ''}</td>
     <td>${when(r.timestamp, v.now)}${marks}${rollout}</td>
     <td>${authorName(r.author)}</td>
   </tr> `;
@@ -135,6 +137,27 @@ function triggerBadge(r: HistoryRevision): Html {
   const detail =
     r.trigger === 'promotion' && r.promotedFrom ? ` from ${r.promotedFrom}` : r.trigger === 'rollback' && r.rolledBackTo ? ` to #${r.rolledBackTo}` : '';
   return html`<span class="badge trigger-${r.trigger}">${r.trigger}${detail}</span>`;
+}
+
+/** The optional Reason of a manual deploy or promotion: the commit's body and `Kipper-Reason` trailer, shown under the trigger. */
+function reasonField(id: string): Html {
+  return html`<label for="${id}-reason">Reason</label>
+    <input id="${id}-reason" name="reason" maxlength="500" autocomplete="off" placeholder="Optional: why (INC-42…)" />`;
+}
+
+/**
+ * Without JavaScript a row's Rollback button sends the page's one rollback form at once: these
+ * fields (tied to it by `form=`) are its reason and lock. With JavaScript the dialog asks instead.
+ */
+function rollbackOptions(): Html {
+  return html`<noscript>
+    <fieldset class="rollback-options">
+      <legend>Rollback options</legend>
+      <label for="rollback-reason-plain">Reason</label>
+      <input id="rollback-reason-plain" name="reason" form="rollback-form" maxlength="500" autocomplete="off" />
+      <label class="check"><input type="checkbox" name="lock" value="yes" form="rollback-form" /> Lock the app after rolling back</label>
+    </fieldset>
+  </noscript>`;
 }
 
 /** A yes/no question before a form is sent (console.js fills in the text). */
@@ -159,6 +182,9 @@ function rollbackDialog(): Html {
       <dd><code data-field="commit"></code></dd>
     </dl>
     <p id="rollback-change">Changes <code data-field="current"></code> → <code data-field="target"></code></p>
+    <label for="rollback-reason">Reason</label>
+    <input id="rollback-reason" name="reason" maxlength="500" autocomplete="off" placeholder="Optional; needed to lock" />
+    <label class="check"><input type="checkbox" id="rollback-lock" name="lock" value="yes" /> Lock the app after rolling back</label>
     <p class="alert" role="alert" data-field="error" hidden></p>
     <div class="buttons">
       <button type="button" data-confirm>Roll back</button>

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parseKipperFile } from '../../../src/config/kipper-file.js';
-import { setWebhookGeneration } from '../../../src/config/set-webhook-generation.js';
+import { setLock, setWebhookGeneration } from '../../../src/config/set-section-entry.js';
 import { isKipError } from '../../../src/errors.js';
 
 const seed = await readFile(new URL('../../../fixtures/seed/kipper.yaml', import.meta.url), 'utf8');
@@ -111,5 +111,47 @@ describe('webhook generation edits are byte-exact', () => {
   it('a file without the section gets one appended', () => {
     const text = 'apps: []  # none yet\n';
     expect(setWebhookGeneration(text, 'a/b', 1)).toBe('apps: []  # none yet\nwebhooks:\n  a/b: { generation: 1 }\n');
+  });
+});
+
+describe('locks in kipper.yaml', () => {
+  const lock = { reason: 'INC-42: bad migration', by: 'ana@example.com', at: '2026-11-28T10:00:00.000Z' };
+
+  it('locking appends a locks: section of one line; unlocking the only lock gives the file back', () => {
+    const locked = setLock(seed, 'demo-test/api', lock);
+    expect(locked).toBe(`${seed}locks:\n  demo-test/api: { reason: "INC-42: bad migration", by: "ana@example.com", at: "2026-11-28T10:00:00.000Z" }\n`);
+    expect(parseKipperFile(locked).locks.get('demo-test/api')).toEqual(lock);
+    expect(setLock(locked, 'demo-test/api', null)).toBe(seed);
+  });
+
+  it('a second lock is one more line; locking again replaces only that line; the rest stays byte for byte', () => {
+    const one = setLock(seed, 'demo-test/api', lock);
+    const two = setLock(one, 'demo-prod/api', { ...lock, reason: 'freeze' });
+    expect(two).toBe(`${one}  demo-prod/api: { reason: "freeze", by: "ana@example.com", at: "2026-11-28T10:00:00.000Z" }\n`);
+    const again = setLock(two, 'demo-test/api', { ...lock, reason: 'INC-43' });
+    expect(again).toBe(two.replace('reason: "INC-42: bad migration"', 'reason: "INC-43"'));
+    expect(setLock(again, 'demo-test/api', null)).toBe(
+      `${seed}locks:\n  demo-prod/api: { reason: "freeze", by: "ana@example.com", at: "2026-11-28T10:00:00.000Z" }\n`,
+    );
+  });
+
+  it('a hand-written block entry is replaced by one line in its indentation, comments around it kept', () => {
+    const text = `${seed}locks:   # incident controls\n    demo-test/api:\n      reason: by hand\n    # keep me\n    demo-prod/api: { reason: x }\n`;
+    const out = setLock(text, 'demo-test/api', lock);
+    expect(out).toBe(
+      `${seed}locks:   # incident controls\n    demo-test/api: { reason: "INC-42: bad migration", by: "ana@example.com", at: "2026-11-28T10:00:00.000Z" }\n    # keep me\n    demo-prod/api: { reason: x }\n`,
+    );
+    expect(parseKipperFile(text).locks.get('demo-prod/api')).toEqual({ reason: 'x', by: '', at: '' });
+  });
+
+  it('a reason with quotes, backslashes, colons and a # survives as one YAML string', () => {
+    const reason = 'say "no" \\ to: #tags & {flows}: [x]';
+    const out = setLock(seed, 'demo-test/api', { ...lock, reason });
+    expect(parseKipperFile(out).locks.get('demo-test/api')?.reason).toBe(reason);
+  });
+
+  it('refuses a reason of several lines or none', () => {
+    expect(() => parseKipperFile(`${seed}locks:\n  demo-test/api: { reason: "a\\nb" }\n`)).toThrow(/locks\.demo-test\/api\.reason: must be one line/);
+    expect(() => parseKipperFile(`${seed}locks:\n  demo-test/api: { reason: "" }\n`)).toThrow(/reason/);
   });
 });

@@ -8,14 +8,25 @@ const base = { trigger: 'git', author: 'A <a@example.com>', timestamp: '2026-11-
 describe('historyJson', () => {
   it('shows image apps, several images and git-source commits in the documented fields', () => {
     const revisions: Revision[] = [
-      { ...base, revision: 1, value: { images: ['r/a:1'] }, sourceCommit: 'abc1234', configCommit: 'c1' },
+      { ...base, revision: 1, value: { images: ['r/a:1'] }, sourceCommit: 'abc1234', configCommit: 'c1', reason: 'INC-1' },
       { ...base, revision: 2, value: { images: ['r/a:2', 'r/b:2'] }, sourceCommit: null, configCommit: 'c2' },
       { ...base, revision: 3, value: { commit: 'def5678' }, sourceCommit: null, configCommit: 'c3', trigger: 'rollback', rollbackTo: 'c1' },
     ];
     expect(historyJson(revisions)).toEqual([
-      { ...base, revision: 3, image: null, commit: 'def5678', configCommit: 'c3', trigger: 'rollback', rolledBackTo: 1, current: true, undone: false },
-      { ...base, revision: 2, image: 'r/a:2', images: ['r/a:2', 'r/b:2'], commit: null, configCommit: 'c2', current: false, undone: true },
-      { ...base, revision: 1, image: 'r/a:1', commit: 'abc1234', configCommit: 'c1', current: false, undone: false },
+      {
+        ...base,
+        revision: 3,
+        image: null,
+        commit: 'def5678',
+        configCommit: 'c3',
+        trigger: 'rollback',
+        rolledBackTo: 1,
+        current: true,
+        undone: false,
+        reason: null,
+      },
+      { ...base, revision: 2, image: 'r/a:2', images: ['r/a:2', 'r/b:2'], commit: null, configCommit: 'c2', current: false, undone: true, reason: null },
+      { ...base, revision: 1, image: 'r/a:1', commit: 'abc1234', configCommit: 'c1', current: false, undone: false, reason: 'INC-1' },
     ]);
   });
 });

@@ -1,5 +1,5 @@
-// Kipper console: what JavaScript adds to pages that work without it — the rollback
-// dialog, live updates (server-sent events, polling as the fallback), "Show older" in
+// Kipper console: what JavaScript adds to pages that work without it — the rollback and
+// lock dialogs, live updates (server-sent events, polling as the fallback), "Show older" in
 // place, the apps filter as you type, confirmations, copying a new token.
 
 const csrf = document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
@@ -51,13 +51,95 @@ for (const [i, tab] of tabs.entries()) {
   });
 }
 
-// --- Deploys: rows, rollback dialog, live updates, show older ------------------------
+// --- Lock: the banner or the Lock button (both tabs) -----------------------------------
+const lockRegion = document.getElementById('lock');
+const lockDialog = document.getElementById('lock-dialog');
+
+/** Shows the Lock button that opens the dialog (hidden for pages without JavaScript). */
+const revealLock = () => lockRegion?.querySelectorAll('[data-open-lock]').forEach((b) => (b.hidden = false));
+revealLock();
+
+/** Redraws the lock region as the bridge has it, only when the lock changed (a poll must not move the focus). */
+async function refreshLock() {
+  if (!lockRegion) return;
+  const { app, tab } = lockRegion.dataset;
+  const res = await fetch(`/apps/${app}/lock?tab=${tab}`, { headers: { Accept: 'application/json' } }).catch(() => null);
+  const state = res?.ok ? await res.json() : null;
+  if (!state || state.key === lockRegion.dataset.lock) return;
+  const hadFocus = lockRegion.contains(document.activeElement);
+  lockRegion.innerHTML = state.html;
+  lockRegion.dataset.lock = state.key;
+  revealLock();
+  if (hadFocus) lockRegion.focus();
+}
+
+if (lockRegion) {
+  const app = lockRegion.dataset.app;
+  const lockForm = lockDialog?.querySelector('form');
+  const lockError = lockDialog?.querySelector('[data-field="error"]');
+  let lockOpener = null;
+
+  lockRegion.addEventListener('click', (e) => {
+    const opener = e.target.closest('[data-open-lock]');
+    if (!opener || !lockDialog) return;
+    lockOpener = opener;
+    lockForm.reset();
+    lockError.hidden = true;
+    lockError.textContent = '';
+    lockDialog.showModal();
+    lockForm.elements.reason.focus();
+  });
+  lockDialog?.querySelector('[data-cancel]').addEventListener('click', () => lockDialog.close());
+  lockDialog?.addEventListener('close', () => {
+    if (lockOpener?.isConnected) lockOpener.focus();
+    else lockRegion.focus();
+  });
+  // The browser checks `required` before this runs; the bridge checks the rest.
+  lockForm?.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const submit = lockForm.querySelector('button[type="submit"]');
+    submit.disabled = true;
+    try {
+      await post(`/apps/${app}/lock`, { reason: lockForm.elements.reason.value });
+      lockDialog.close();
+      await refreshLock();
+      announce(`Locked ${app}: its webhook deploys nothing until it is unlocked.`);
+    } catch (err) {
+      lockError.textContent = err.message;
+      lockError.hidden = false;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  lockRegion.addEventListener('submit', async (e) => {
+    const form = e.target.closest('form[data-lock-action="unlock"]');
+    if (!form) return;
+    e.preventDefault();
+    const button = form.querySelector('button');
+    button.disabled = true;
+    try {
+      await post(`/apps/${app}/unlock`, {});
+      await refreshLock();
+      announce(`Unlocked ${app}: its webhook deploys again.`);
+    } catch (err) {
+      button.disabled = false;
+      announce(`Could not unlock: ${err.message}`);
+    }
+  });
+}
+
+// --- Deploys: rows, rollback dialog, show older ---------------------------------------
 const table = document.querySelector('table.deploys');
+/** What the live updates call on the Deploys tab (set below when there is one). */
+let rowsLive = null;
 if (table) {
   const app = table.dataset.app;
   const tbody = table.querySelector('tbody');
   const dialog = document.getElementById('rollback-dialog');
   let shownNewest = Number(tbody.querySelector('tr')?.dataset.revision ?? 0);
+  /** The newest revision this page made itself: its own message says so, the live update does not. */
+  let ownNewest = 0;
   let opener = null;
   let target = 0;
 
@@ -83,6 +165,13 @@ if (table) {
 
   const field = (name) => dialog.querySelectorAll(`[data-field="${name}"]`);
   const setField = (name, text) => field(name).forEach((el) => (el.textContent = text));
+  const reasonInput = document.getElementById('rollback-reason');
+  const lockBox = document.getElementById('rollback-lock');
+  const showError = (text) => {
+    const error = field('error')[0];
+    error.textContent = text;
+    error.hidden = text === '';
+  };
 
   /** What a row deployed: its image(s), or a git-source app's commit. */
   const valueOf = (row) => {
@@ -102,9 +191,9 @@ if (table) {
     setField('target', valueOf(row));
     setField('commit', row.querySelectorAll('td')[2]?.querySelector('code')?.title ?? '–');
     setField('current', valueOf(tbody.querySelector('tr.current')));
-    const error = field('error')[0];
-    error.hidden = true;
-    error.textContent = '';
+    reasonInput.value = '';
+    lockBox.checked = false;
+    showError('');
     dialog.showModal();
     dialog.querySelector('[data-cancel]').focus();
   });
@@ -116,19 +205,26 @@ if (table) {
     else table.focus();
   });
   dialog?.querySelector('[data-confirm]').addEventListener('click', async (e) => {
+    const reason = reasonInput.value.trim();
+    if (lockBox.checked && reason === '') {
+      showError('Reason: say why, to lock the app after rolling back (e.g. INC-42: bad image).');
+      reasonInput.focus();
+      return;
+    }
     const confirm = e.currentTarget;
     confirm.disabled = true;
     try {
-      const answer = await post(`/apps/${app}/rollback`, { revision: String(target) });
+      const fields = { revision: String(target), ...(reason ? { reason } : {}), ...(lockBox.checked ? { lock: 'yes' } : {}) };
+      const answer = await post(`/apps/${app}/rollback`, fields);
       // Ours: the live update of the same revision has nothing to add.
       shownNewest = Math.max(shownNewest, answer.revision ?? 0);
+      ownNewest = Math.max(ownNewest, answer.revision ?? 0);
       dialog.close();
       await reloadRows();
-      announce(`Rolled back ${app} to revision #${answer.rolledBackTo}: now revision #${answer.revision} (current).`);
+      if (answer.lock) await refreshLock();
+      announce(`Rolled back ${app} to revision #${answer.rolledBackTo}: now revision #${answer.revision} (current)${answer.lock ? ', and locked' : ''}.`);
     } catch (err) {
-      const error = field('error')[0];
-      error.textContent = err.message;
-      error.hidden = false;
+      showError(err.message);
     } finally {
       confirm.disabled = false;
     }
@@ -149,21 +245,40 @@ if (table) {
   async function caughtUp(newest) {
     if (newest <= shownNewest) return;
     await reloadRows();
+    // The event may have come before our own action's answer: that answer speaks for it.
+    if (newest <= ownNewest) return;
     announce(`New revision #${newest} of ${app}.`);
   }
 
+  rowsLive = {
+    revision: caughtUp,
+    rollout: reloadRows,
+    poll: async () => {
+      const res = await fetch(`/apps/${app}/rows`, { headers: { Accept: 'application/json' } }).catch(() => null);
+      if (res?.ok) await caughtUp((await res.json()).current ?? 0);
+    },
+  };
+}
+
+// --- Live updates: new revisions, rollouts, a lock made elsewhere ----------------------
+const panelApp = document.getElementById('panel')?.dataset.app;
+if (panelApp && (rowsLive || lockRegion)) {
   let polling = null;
   const poll = () => {
     polling ??= setInterval(async () => {
-      const res = await fetch(`/apps/${app}/rows`, { headers: { Accept: 'application/json' } }).catch(() => null);
-      if (res?.ok) await caughtUp((await res.json()).current ?? 0);
+      await rowsLive?.poll();
+      await refreshLock();
     }, 5000);
   };
   if ('EventSource' in window) {
-    const events = new EventSource(`/apps/${app}/events`);
-    events.addEventListener('revision', (e) => void caughtUp(JSON.parse(e.data).revision));
+    const events = new EventSource(`/apps/${panelApp}/events`);
+    events.addEventListener('revision', (e) => void rowsLive?.revision(JSON.parse(e.data).revision));
     // A rollout moved on (Argo CD or Flux): the rows show its state.
-    events.addEventListener('rollout', () => void reloadRows());
+    events.addEventListener('rollout', () => void rowsLive?.rollout());
+    // A lock or unlock (here, in another tab, from kip, by hand in kipper.yaml).
+    events.addEventListener('lock', (e) => {
+      if (JSON.parse(e.data).key !== lockRegion?.dataset.lock) void refreshLock();
+    });
     // The stream reconnects by itself; while it is down, poll.
     events.addEventListener('error', poll);
     events.addEventListener('open', () => {
