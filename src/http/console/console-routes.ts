@@ -12,6 +12,7 @@ import { appPanel, appsPage, projectOf, type AppListing } from './app-pages.js';
 import { deployRows, deploysTab, PAGE_ROWS } from './deploys-tab.js';
 import { html, type Html } from './html.js';
 import { lockControls, lockKey, type AppTab } from './lock-controls.js';
+import { sendCompressed } from './console-assets.js';
 import { layout, signInPage } from './pages.js';
 import { ConsoleSessions, IDLE_SECONDS, SESSION_COOKIE, SIGN_IN_COOKIE, type Session } from './session.js';
 import { webhookTab } from './webhook-tab.js';
@@ -95,7 +96,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
   });
   const sessionOf = (req: Request): Session | null => sessions.open(cookiesOf(req)[SESSION_COOKIE]);
   const wantsJson = (req: Request) => (req.headers.accept ?? '').includes('application/json');
-  const send = (res: Response, page: Html, status = 200) => res.status(status).type('html').send(compact(page.toString()));
+  const send = (res: Response, page: Html, status = 200) => sendCompressed(res.status(status), compact(page.toString()), 'html');
 
   /** The sign-in page, with a fresh nonce cookie for its CSRF token. */
   const signIn = (req: Request, res: Response, error?: string, status = 200) => {
