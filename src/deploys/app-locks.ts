@@ -1,9 +1,8 @@
 import type { LockAnswer } from '../api-types.js';
-import { KIPPER_FILE, parseKipperFile, type Lock } from '../config/kipper-file.js';
+import { KIPPER_FILE, type Lock } from '../config/kipper-file.js';
 import { setLock } from '../config/set-section-entry.js';
-import { KipError } from '../errors.js';
 import { formatCommitMessage } from '../history/trailers.js';
-import { appNotFound, type RepoConfig } from './repo-config.js';
+import { appNotFound, kipperFileAt, type RepoConfig } from './repo-config.js';
 import type { WriteQueue } from './write-queue.js';
 import type { Announce } from './announce.js';
 
@@ -44,10 +43,7 @@ export class AppLocks {
   private async write(id: string, lock: Lock | null, subject: string, reason = lock?.reason): Promise<string | null> {
     await this.config.beforeWrite();
     const outcome = await this.queue.submit(async (view) => {
-      const bytes = await view.readFile(KIPPER_FILE);
-      if (!bytes) throw new KipError('CONFIG_INVALID', `${KIPPER_FILE} is missing from the config repo`);
-      const text = Buffer.from(bytes).toString('utf8');
-      const config = parseKipperFile(text);
+      const { text, config } = await kipperFileAt(view);
       if (!config.apps.has(id)) throw appNotFound(id);
       const before = config.locks.get(id);
       if (lock === null && before === undefined) return { kind: 'unchanged', result: null };

@@ -7,6 +7,7 @@ import { assertOneRepository } from '../manifests/assert-one-repository.js';
 import type { ImageReference } from '../manifests/image-reference.js';
 import { setCommit } from '../manifests/set-commit.js';
 import { isWorkload, setImage, type EditResult, type ImageMatch } from '../manifests/set-image.js';
+import { kipperFileAt } from './repo-config.js';
 import type { Edit, TreeView } from './write-queue.js';
 
 /** Why a deploy commit was written (the `Kipper-Trigger` trailer). */
@@ -132,9 +133,8 @@ function deployEdit(input: DeployEditInput, flavour: Flavour): Edit<null> {
     }
     if (files.size === 0) return { kind: 'unchanged', result: null };
     if (input.lock) {
-      const kipper = await view.readFile(KIPPER_FILE);
-      if (!kipper) throw new KipError('CONFIG_INVALID', `${KIPPER_FILE} is missing from the config repo`);
-      files.set(KIPPER_FILE, Buffer.from(setLock(Buffer.from(kipper).toString('utf8'), app.id, input.lock), 'utf8'));
+      const { text } = await kipperFileAt(view);
+      files.set(KIPPER_FILE, Buffer.from(setLock(text, app.id, input.lock), 'utf8'));
     }
     const message = formatCommitMessage(
       `deploy ${app.id}: ${flavour.value}`,

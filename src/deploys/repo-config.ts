@@ -6,6 +6,14 @@ import type { TreeView } from './write-queue.js';
 /** The longest a request waits for a look at the remote (an unknown app, a kipper.yaml that was invalid). */
 const LOOK_WAIT_MS = 3_000;
 
+/** kipper.yaml in the tree an edit is built on, as text (to splice) and parsed (to check). */
+export async function kipperFileAt(view: Pick<TreeView, 'readFile'>): Promise<{ text: string; config: KipperConfig }> {
+  const bytes = await view.readFile(KIPPER_FILE);
+  if (!bytes) throw new KipError('CONFIG_INVALID', `${KIPPER_FILE} is missing from the config repo`);
+  const text = Buffer.from(bytes).toString('utf8');
+  return { text, config: parseKipperFile(text) };
+}
+
 /** The error for an app that kipper.yaml does not list (admin API: 404). */
 export function appNotFound(id: string): KipError {
   return new KipError('APP_NOT_FOUND', `no app ${id} in ${KIPPER_FILE}; add it there and commit`, { app: id });

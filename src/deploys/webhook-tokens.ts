@@ -1,11 +1,10 @@
-import { KIPPER_FILE, parseKipperFile } from '../config/kipper-file.js';
+import { KIPPER_FILE } from '../config/kipper-file.js';
 import { setWebhookGeneration } from '../config/set-section-entry.js';
 import { deriveWebhookToken } from '../config/tokens.js';
-import { KipError } from '../errors.js';
 import { formatCommitMessage } from '../history/trailers.js';
 import type { WriteQueue } from './write-queue.js';
 import type { HistoryService } from './history-service.js';
-import { appNotFound, type RepoConfig } from './repo-config.js';
+import { appNotFound, kipperFileAt, type RepoConfig } from './repo-config.js';
 
 /**
  * Webhook tokens: derived from the secret key and the app's generation in kipper.yaml
@@ -32,10 +31,7 @@ export class WebhookTokens {
     // Generations kipper.yaml ever held come from its history.
     await this.history.revisions(id);
     await this.queue.submit(async (view) => {
-      const bytes = await view.readFile(KIPPER_FILE);
-      if (!bytes) throw new KipError('CONFIG_INVALID', `${KIPPER_FILE} is missing from the config repo`);
-      const text = Buffer.from(bytes).toString('utf8');
-      const config = parseKipperFile(text);
+      const { text, config } = await kipperFileAt(view);
       if (!config.apps.has(id)) throw appNotFound(id);
       const current = config.webhooks.get(id);
       if (!enable && current === undefined) return { kind: 'unchanged', result: null };

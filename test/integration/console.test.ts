@@ -20,6 +20,16 @@ const FILE = 'apps/yourr-name-test/api/deployment.yaml';
 const image = (tag: string) => `registry.example.com/api:${tag}`;
 
 // Issue #11: the console in a real Chromium, against a bridge process on a real remote.
+/** An axe-core scan of what `page` shows: no serious or critical violation. */
+async function axeScan(page: Page, name: string): Promise<void> {
+  const result = await new AxeBuilder({ page }).analyze();
+  const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(
+    serious.map((v) => `${name}: ${v.id} ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+    name,
+  ).toEqual([]);
+}
+
 describe('the web console', () => {
   let rb: RemoteBridge;
   let browser: Browser;
@@ -314,14 +324,7 @@ describe('the web console', () => {
 
   it('passes an accessibility scan on every page, and serves a strict CSP', async () => {
     const page = await context.newPage();
-    const scan = async (name: string) => {
-      const result = await new AxeBuilder({ page }).analyze();
-      const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-      expect(
-        serious.map((v) => `${name}: ${v.id} ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
-        name,
-      ).toEqual([]);
-    };
+    const scan = (name: string) => axeScan(page, name);
     const signedOut = await browser.newContext();
     const outPage = await signedOut.newPage();
     const res = await outPage.goto(url('/'));
@@ -609,14 +612,7 @@ describe('the web console', () => {
 
   it('passes an accessibility scan locked and unlocked, and fits 375 px with the banner', async () => {
     const page = await context.newPage();
-    const scan = async (name: string) => {
-      const result = await new AxeBuilder({ page }).analyze();
-      const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-      expect(
-        serious.map((v) => `${name}: ${v.id} ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
-        name,
-      ).toEqual([]);
-    };
+    const scan = (name: string) => axeScan(page, name);
     await signIn(page);
     await page.goto(url(`/apps/${API}`));
     await page.getByRole('button', { name: 'Lock', exact: true }).click();
