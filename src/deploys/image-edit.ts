@@ -1,6 +1,7 @@
 import type { AppConfig, KipperConfig } from '../config/kipper-file.js';
 import { isKipError, KipError } from '../errors.js';
 import { assertTakesImages, deployRequestFor } from './deploy-request.js';
+import { valueAfterEdit, type LearnedValue } from '../history/app-value.js';
 import { formatCommitMessage, type KipperTrailers } from '../history/trailers.js';
 import { assertOneRepository } from '../manifests/assert-one-repository.js';
 import type { ImageReference } from '../manifests/image-reference.js';
@@ -121,7 +122,10 @@ function deployEdit(input: DeployEditInput, flavour: Flavour): Edit<null> {
       { app: app.id, ...flavour.trailers, sourceCommit: input.sourceCommit, trigger: input.trigger, ...input.trailers },
       input.body,
     );
-    return { kind: 'commit', files, message, result: null };
+    // History reads this deploy's value from here instead of parsing the files again.
+    const value = valueAfterEdit(app, matches);
+    const memo: LearnedValue | undefined = value === undefined ? undefined : { app: app.id, value };
+    return { kind: 'commit', files, message, result: null, memo };
   };
 }
 

@@ -1,8 +1,8 @@
-import { KIPPER_FILE, type KipperConfig } from '../config/kipper-file.js';
+import { KIPPER_FILE, type AppConfig, type KipperConfig } from '../config/kipper-file.js';
 import { isKipError } from '../errors.js';
 import type { LoggedCommit } from '../repo/git-log.js';
 import type { Gitdir } from '../repo/gitdir.js';
-import { appValue, firstImage, repositoryOf, sameValue, type AppValue } from './app-value.js';
+import { appValue, firstImage, learnedValue, repositoryOf, sameValue, type AppValue } from './app-value.js';
 import { parseTrailers, revertedCommit } from './trailers.js';
 
 /** One revision of an app: a first-parent commit that changed its deployed value. */
@@ -51,6 +51,8 @@ export class RevisionIndex {
   private apps = new Map<string, AppState>();
   private generations = new Map<string, number>();
   private indexed: string | null = null;
+  /** kipper.yaml as the last applied commit had it; null: unknown (every app is looked at when it changes). */
+  private applied: KipperConfig | null = null;
   private updating: Promise<void> = Promise.resolve();
   /** False when the walk started at the edge of a shallow clone: numbers are partial. */
   complete = false;
@@ -131,13 +133,16 @@ export class RevisionIndex {
       // From the start (first walk, rebuild), or history was rewritten under us: all of it.
       if (!log.whole) log = await this.gitdir.log(null, head);
       this.apps.clear();
+      this.applied = null;
       this.complete = !log.shallow;
     }
     let config: KipperConfig | null | undefined;
     for (const commit of log.commits) {
       if (config === undefined || commit.changed === null || commit.changed.includes(KIPPER_FILE)) config = await this.configOrNull(commit.oid);
-      // A commit with a missing or broken kipper.yaml deploys nothing.
+      // A commit with a missing or broken kipper.yaml deploys nothing; files may change
+      // unseen meanwhile, so the next valid one looks at every app.
       if (config) await this.apply(commit, config);
+      else this.applied = null;
       // Per commit: a walk that fails half-way resumes after what it applied, never twice.
       this.indexed = commit.oid;
     }
@@ -158,13 +163,28 @@ export class RevisionIndex {
   /**
    * Record the apps whose value `commit` changed. Only apps whose files changed can have
    * a new value (`changed` null: look at every app, at a root commit or a shallow edge);
-   * when kipper.yaml itself changed (apps added, files re-pointed) every app is looked at.
+   * when kipper.yaml itself changed, also the apps it added or changed (every app when
+   * the one before is not known). An app's value depends only on its entry, its files and
+   * its repository, which moves only with commits that change its files: looking at the
+   * others again would read what they already hold (and cost 10,000 parses on a webhook
+   * enable in a repo of 10,000 apps, issue #14).
    */
   private async apply(commit: LoggedCommit, config: KipperConfig): Promise<void> {
     const changed = commit.changed;
-    const all = changed === null || changed.includes(KIPPER_FILE);
-    if (all) {
+    const configChanged = changed === null || changed.includes(KIPPER_FILE);
+    if (configChanged) {
       for (const [id, generation] of config.webhooks) this.generations.set(id, Math.max(generation, this.generations.get(id) ?? 0));
+    }
+    const before = this.applied;
+    this.applied = config;
+    let visit: Iterable<AppConfig>;
+    if (changed === null || (configChanged && before === null)) visit = config.apps.values();
+    else {
+      const apps = new Set<AppConfig>();
+      const byPath = appsByPath(config);
+      for (const path of changed) for (const app of byPath.get(path) ?? []) apps.add(app);
+      if (configChanged && before !== config) for (const app of config.apps.values()) if (!sameEntry(app, before!.apps.get(app.id))) apps.add(app);
+      visit = apps;
     }
     const trailers = parseTrailers(commit.message);
     const revert = revertedCommit(commit.message);
@@ -172,14 +192,15 @@ export class RevisionIndex {
       const bytes = await this.gitdir.readFile(commit.oid, path);
       return bytes ? Buffer.from(bytes).toString('utf8') : null;
     };
-    for (const app of config.apps.values()) {
+    if (trailers.app !== undefined && trailers.image && config.apps.has(trailers.app)) this.stateOf(trailers.app).repository = repositoryOf(trailers.image);
+    for (const app of visit) {
       const state = this.stateOf(app.id);
       const ours = trailers.app === app.id;
-      if (ours && trailers.image) state.repository = repositoryOf(trailers.image);
-      if (!all && !app.files.some((f) => changed.includes(f))) continue;
-      // Always read from the files, also for our own commits: a `:tag` marker holds only
-      // the tag, and one value must have one form whoever wrote the commit.
-      const value = appValue(app, await Promise.all(app.files.map(read)), state.repository);
+      // Read from the files, also for our own commits (a `:tag` marker holds only the tag,
+      // and one value must have one form whoever wrote the commit): by the edit that wrote
+      // them, when it told what a reading gives, else by reading them.
+      const learned = learnedValue(commit.memo, app.id);
+      const value = learned !== undefined ? learned : appValue(app, await Promise.all(app.files.map(read)), state.repository);
       if (sameValue(value, state.value)) continue;
       state.value = value;
       if (value === null) continue;
@@ -209,4 +230,35 @@ export class RevisionIndex {
     }
     return s;
   }
+}
+
+const pathIndexes = new WeakMap<KipperConfig, Map<string, AppConfig[]>>();
+
+/** The apps that list each file, per parsed kipper.yaml (built once: configs are cached by blob). */
+function appsByPath(config: KipperConfig): Map<string, AppConfig[]> {
+  let index = pathIndexes.get(config);
+  if (!index) {
+    index = new Map();
+    for (const app of config.apps.values()) {
+      for (const path of app.files) {
+        const apps = index.get(path);
+        if (apps) apps.push(app);
+        else index.set(path, [app]);
+      }
+    }
+    pathIndexes.set(config, index);
+  }
+  return index;
+}
+
+/** Whether an app's entry in kipper.yaml reads the same (what its value depends on). */
+function sameEntry(a: AppConfig, b: AppConfig | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.source === b.source &&
+    a.container === b.container &&
+    a.workload === b.workload &&
+    a.files.length === b.files.length &&
+    a.files.every((f, i) => f === b.files[i])
+  );
 }

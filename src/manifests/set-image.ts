@@ -44,6 +44,11 @@ export interface ImageMatch {
   workload: string | undefined;
   before: string;
   after: string;
+  /**
+   * Not a target itself: an alias of a scalar that a target wrote, reported because it
+   * changed too. Whether a reading narrowed another way counts it is not known here.
+   */
+  throughAlias?: true;
 }
 
 /** The edited text and what matched. */
@@ -93,7 +98,7 @@ export function setImage(text: string, target: ImageTarget): EditResult {
     if (chosen.has(site) || site.nodes.length !== 1 || !isAlias(node)) continue;
     const anchored = lookupFor(site.documentIndex).resolve(node);
     const write = isScalar(anchored) ? writes.get(anchored) : undefined;
-    if (write && write.value !== site.current) matches.push(toMatch(site, write.value));
+    if (write && write.value !== site.current) matches.push({ ...toMatch(site, write.value), throughAlias: true });
   }
 
   const out = applySplices(text, [...splices, ...edits]);

@@ -8,6 +8,8 @@ export interface LoggedCommit {
   message: string;
   /** Paths changed against the first parent; null when it has none here (a root commit, the edge of a shallow clone). */
   changed: string[] | null;
+  /** For a commit this process wrote: what its writer knew of it (`CommitInput.memo`), opaque here. */
+  memo?: unknown;
 }
 
 /**

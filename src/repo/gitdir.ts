@@ -48,6 +48,12 @@ export interface CommitInput {
   message: string;
   author: Signature;
   committer: Signature;
+  /**
+   * Kept in memory with the commit and handed back by `log`: what its writer knew of it,
+   * so a reader need not work it out from the files again (the history index learns a
+   * deploy's value from the edit, issue #14).
+   */
+  memo?: unknown;
 }
 
 /** What `log` found: the commits after `from`, and whether `from` was on the way (false: history was rewritten, or `from` is null). */
@@ -69,7 +75,7 @@ export class Gitdir {
   private readonly trees = new Map<string, TreeEntry[]>();
   private readonly commits = new Map<string, CommitInfo>();
   private readonly objects: NewObjects;
-  private readonly own = new Map<string, string[]>();
+  private readonly own = new Map<string, { changed: string[]; memo: unknown }>();
   private ready: Promise<void> | undefined;
 
   /**
@@ -202,7 +208,7 @@ export class Gitdir {
     const oid = this.objects.add('commit', bytes);
     created.add(oid);
     lruSet(this.commits, oid, parseCommit(bytes, oid));
-    lruSet(this.own, oid, [...input.files.keys()], OWN_COMMITS);
+    lruSet(this.own, oid, { changed: [...input.files.keys()], memo: input.memo }, OWN_COMMITS);
     return { oid, newObjects: [...created] };
   }
 
@@ -231,10 +237,10 @@ export class Gitdir {
     if (from === to) return { commits: [], fromReached: true, shallow: false, whole: false };
     const mine: LoggedCommit[] = [];
     for (let oid: string | undefined = to; oid !== undefined && oid !== from;) {
-      const changed = this.own.get(oid);
-      const info: CommitInfo | undefined = changed ? this.commits.get(oid) : undefined;
-      if (!changed || !info) break;
-      mine.push({ oid, parents: info.parents, author: info.author, message: info.message, changed });
+      const written = this.own.get(oid);
+      const info: CommitInfo | undefined = written ? this.commits.get(oid) : undefined;
+      if (!written || !info) break;
+      mine.push({ oid, parents: info.parents, author: info.author, message: info.message, changed: written.changed, memo: written.memo });
       oid = info.parents[0];
       if (oid === from) return { commits: mine.reverse(), fromReached: true, shallow: false, whole: false };
     }
