@@ -109,6 +109,8 @@ export class CatFile {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private waiting: Array<{ resolve: (o: RawObject | null) => void; reject: (e: Error) => void }> = [];
+  /** Names asked for in this tick, written to git together (one write, not one each). */
+  private outgoing: string[] = [];
 
   constructor(private readonly gitdir: string) {}
 
@@ -119,8 +121,17 @@ export class CatFile {
     const child = this.start();
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
-      child.stdin.write(`${name}\n`);
+      this.outgoing.push(`${name}\n`);
+      if (this.outgoing.length === 1) queueMicrotask(() => this.send(child));
     });
+  }
+
+  private send(child: ChildProcessWithoutNullStreams): void {
+    // A process that stopped meanwhile failed these reads already (and cleared them).
+    if (this.child !== child) return;
+    const names = this.outgoing.join('');
+    this.outgoing = [];
+    child.stdin.write(names);
   }
 
   close(): void {
@@ -138,7 +149,10 @@ export class CatFile {
       this.drain();
     });
     const fail = (err: Error) => {
-      if (this.child === child) this.child = null;
+      if (this.child === child) {
+        this.child = null;
+        this.outgoing = [];
+      }
       this.chunks = [];
       this.buffered = 0;
       for (const w of this.waiting.splice(0)) w.reject(new KipError('INTERNAL', `git cat-file stopped: ${err.message}`));

@@ -18,7 +18,9 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { KipError } from '../errors.js';
 import {
+  commitInfoOf,
   EMPTY_TREE_OID,
+  emptyTree,
   MODE_EXEC,
   MODE_FILE,
   MODE_TREE,
@@ -29,13 +31,16 @@ import {
   packOf,
   parseCommit,
   parseTree,
-  serializeTree,
   splitPath,
+  treeOf,
+  withIds,
   type CommitInfo,
   type ObjectType,
   type Signature,
+  type Tree,
   type TreeEntry,
 } from './git-objects.js';
+import { BoundedCache } from './bounded-cache.js';
 import { LOG_ARGS, parseLog, type LoggedCommit } from './git-log.js';
 import { CatFile, GitError, configEnv, runGit } from './git-process.js';
 import { NewObjects, syncDir } from './new-objects.js';
@@ -67,12 +72,18 @@ export interface LogResult {
 }
 
 const CACHE_SIZE = 256;
+/**
+ * Tree entries kept parsed (~200 bytes each): every tree a deploy walks and writes, for
+ * 10,000 apps in directories of 100 (issue #14), so that a deploy reads no tree through
+ * git. Counted by entries, not trees: one directory of 10,000 apps is one tree.
+ */
+const TREE_CACHE_ENTRIES = 100_000;
 /** The commits we wrote, with the paths each changed: `log` needs no git for them. */
 const OWN_COMMITS = 4096;
 
 export class Gitdir {
   private readonly cat: CatFile;
-  private readonly trees = new Map<string, TreeEntry[]>();
+  private readonly trees = new BoundedCache<Tree>(TREE_CACHE_ENTRIES, (tree) => tree.entries.length + 1);
   private readonly commits = new Map<string, CommitInfo>();
   private readonly objects: NewObjects;
   private readonly own = new Map<string, { changed: string[]; memo: unknown }>();
@@ -136,10 +147,10 @@ export class Gitdir {
   /** The blob id of the file at `path` in a commit (no content read); null when absent. */
   async fileOid(commit: string, path: string): Promise<string | null> {
     const segments = splitPath(path);
-    let tree = (await this.readCommit(commit)).tree;
+    let tree = (await this.commitInfo(commit)).tree;
     for (const [i, segment] of segments.entries()) {
-      const entries = await this.readTree(tree);
-      const entry = entries[findEntry(entries, segment)];
+      const parsed = await this.readTree(tree);
+      const entry = parsed.entries[findEntry(parsed, segment)];
       if (!entry) return null;
       if (i === segments.length - 1) return entry.mode === MODE_FILE || entry.mode === MODE_EXEC ? entry.oid : null;
       if (entry.mode !== MODE_TREE) return null;
@@ -150,12 +161,18 @@ export class Gitdir {
 
   /** Parsed commit `oid` (a copy: callers may not change the cached one). */
   async readCommit(oid: string): Promise<CommitInfo> {
+    const info = await this.commitInfo(oid);
+    return { ...info, parents: [...info.parents], author: { ...info.author }, committer: { ...info.committer } };
+  }
+
+  /** The cached parsed commit itself, for reads here that change nothing. */
+  private async commitInfo(oid: string): Promise<CommitInfo> {
     let info = this.commits.get(oid);
     if (!info) {
       info = parseCommit(await this.read(oid, 'commit'), oid);
       lruSet(this.commits, oid, info);
     }
-    return { ...info, parents: [...info.parents], author: { ...info.author }, committer: { ...info.committer } };
+    return info;
   }
 
   /**
@@ -165,8 +182,8 @@ export class Gitdir {
    */
   async changedPaths(before: string | null, after: string | null, wanted: (dir: string) => boolean, prefix = ''): Promise<string[]> {
     if (before === after) return [];
-    const [a, b] = await Promise.all([before === null ? [] : this.readTree(before), after === null ? [] : this.readTree(after)]);
-    const old = new Map(a.map((e) => [e.name.toString('utf8'), e]));
+    const [a, b] = await Promise.all([before === null ? [] : this.entriesOf(before), after === null ? [] : this.entriesOf(after)]);
+    const old = new Map(a.map((e) => [Buffer.from(e.name, 'latin1').toString('utf8'), e]));
     const out: string[] = [];
     const visit = async (name: string, x: TreeEntry | undefined, y: TreeEntry | undefined) => {
       if (x?.oid === y?.oid && x?.mode === y?.mode) return;
@@ -177,7 +194,7 @@ export class Gitdir {
       if ((x && x.mode !== MODE_TREE) || (y && y.mode !== MODE_TREE)) out.push(path);
     };
     for (const y of b) {
-      const name = y.name.toString('utf8');
+      const name = Buffer.from(y.name, 'latin1').toString('utf8');
       await visit(name, old.get(name), y);
       old.delete(name);
     }
@@ -201,13 +218,13 @@ export class Gitdir {
       }
       dir.files.set(segments.at(-1)!, content);
     }
-    const base = input.parent === '' ? null : (await this.readCommit(input.parent)).tree;
+    const base = input.parent === '' ? null : (await this.commitInfo(input.parent)).tree;
     const created = new Set<string>();
     const tree = await this.writeTree(base, root, '', created);
     const bytes = formatCommit({ ...input, tree });
     const oid = this.objects.add('commit', bytes);
     created.add(oid);
-    lruSet(this.commits, oid, parseCommit(bytes, oid));
+    lruSet(this.commits, oid, commitInfoOf({ ...input, tree }));
     lruSet(this.own, oid, { changed: [...input.files.keys()], memo: input.memo }, OWN_COMMITS);
     return { oid, newObjects: [...created] };
   }
@@ -299,6 +316,11 @@ export class Gitdir {
     await this.flush().finally(() => this.cat.close());
   }
 
+  /** Whether the gitdir is a shallow clone (its history is cut off somewhere). */
+  async isShallow(): Promise<boolean> {
+    return (await this.shallowCommits()).size > 0;
+  }
+
   private async has(oid: string): Promise<boolean> {
     await this.init();
     return this.commits.has(oid) || (await this.cat.read(oid)) !== null;
@@ -318,11 +340,17 @@ export class Gitdir {
       : {};
   }
 
-  private async readTree(oid: string): Promise<TreeEntry[]> {
-    let entries = this.trees.get(oid);
-    if (!entries) entries = parseTree(await this.read(oid, 'tree'), oid);
-    lruSet(this.trees, oid, entries);
-    return entries;
+  private async readTree(oid: string): Promise<Tree> {
+    let tree = this.trees.get(oid);
+    if (!tree) {
+      tree = parseTree(await this.read(oid, 'tree'), oid);
+      this.trees.set(oid, tree);
+    }
+    return tree;
+  }
+
+  private async entriesOf(oid: string): Promise<TreeEntry[]> {
+    return (await this.readTree(oid)).entries;
   }
 
   /** Content of object `oid`, which must be of `type`: from memory, else from git. */
@@ -336,37 +364,53 @@ export class Gitdir {
     return found.content;
   }
 
-  /** Rewrites tree `base` (null: none yet) with `changes`; returns the new tree's id. */
+  /**
+   * Rewrites tree `base` (null: none yet) with `changes`; returns the new tree's id. An
+   * entry that only gets a new id is rewritten in a copy of the bytes (withIds); a new
+   * entry writes the tree again. Cached trees are shared and stay as they were.
+   */
   private async writeTree(base: string | null, changes: Dir, prefix: string, created: Set<string>): Promise<string> {
-    // A copy: cached arrays are shared and must stay as they were.
-    const entries = base === null ? [] : [...(await this.readTree(base))];
-    // Only what differs from the base is new, to the remote and to the gitdir (an
-    // unchanged file sends and stores nothing).
-    const existing = (name: string, isDir: boolean) => {
-      const entry = entries[findEntry(entries, name)];
+    const tree = base === null ? emptyTree() : await this.readTree(base);
+    const existing = (name: string, isDir: boolean): number => {
+      const i = findEntry(tree, name);
+      const entry = tree.entries[i];
       if (entry && (entry.mode === MODE_TREE) !== isDir) {
         throw new KipError('INTERNAL', `cannot write ${prefix}${name}: it is a ${isDir ? 'file' : 'directory'} in the repo`, { path: `${prefix}${name}` });
       }
-      return entry;
+      return i;
     };
-    const put = (name: string, mode: string, oid: string, before: TreeEntry | undefined) => {
-      if (before) entries[entries.indexOf(before)] = { ...before, oid };
-      else insertEntry(entries, { mode, name: Buffer.from(name, 'utf8'), oid });
+    const ids = new Map<number, string>();
+    const added: TreeEntry[] = [];
+    // An existing entry keeps its mode (an executable stays one).
+    const put = (i: number, name: string, mode: string, oid: string) => {
+      if (i < 0) added.push({ mode, name: Buffer.from(name, 'utf8').toString('latin1'), oid });
+      else if (tree.entries[i]!.oid !== oid) ids.set(i, oid);
     };
+    // Only what differs from the base is new, to the remote and to the gitdir (an
+    // unchanged file sends and stores nothing).
     for (const [name, content] of changes.files) {
-      const before = existing(name, false);
+      const i = existing(name, false);
+      const before = tree.entries[i]?.oid;
       // A copy of the content: the caller may reuse its buffer before the object is stored.
-      const oid = this.objects.add('blob', Buffer.from(content), before?.oid);
-      if (oid !== before?.oid) created.add(oid);
-      put(name, MODE_FILE, oid, before);
+      const oid = this.objects.add('blob', Buffer.from(content), before);
+      if (oid !== before) created.add(oid);
+      put(i, name, MODE_FILE, oid);
     }
     for (const [name, sub] of changes.dirs) {
-      const before = existing(name, true);
-      put(name, MODE_TREE, await this.writeTree(before?.oid ?? null, sub, `${prefix}${name}/`, created), before);
+      const i = existing(name, true);
+      put(i, name, MODE_TREE, await this.writeTree(tree.entries[i]?.oid ?? null, sub, `${prefix}${name}/`, created));
     }
-    const oid = this.objects.add('tree', serializeTree(entries), base);
+    if (base !== null && ids.size === 0 && added.length === 0) return base;
+    let next: Tree;
+    if (added.length === 0) next = withIds(tree, ids);
+    else {
+      const entries = tree.entries.map((e, i) => (ids.has(i) ? { ...e, oid: ids.get(i)! } : e));
+      for (const entry of added) insertEntry(entries, entry);
+      next = treeOf(entries);
+    }
+    const oid = this.objects.add('tree', next.bytes, base);
     if (oid !== base) created.add(oid);
-    lruSet(this.trees, oid, entries);
+    this.trees.set(oid, next);
     return oid;
   }
 }
