@@ -66,9 +66,11 @@ export class RevisionIndex {
     private readonly events: { onChange?: () => void } = {},
   ) {}
 
-  /** Everything the index knows, to persist it (see `restore`). */
+  /** Everything the index knows, to persist it (see `restore`): a copy, which later updates leave as it is. */
   snapshot(): IndexSnapshot {
-    return { head: this.indexed, complete: this.complete, apps: Object.fromEntries(this.apps), generations: Object.fromEntries(this.generations) };
+    const apps: Record<string, AppState> = {};
+    for (const [id, s] of this.apps) apps[id] = { revisions: s.revisions.slice(), value: s.value, repository: s.repository };
+    return { head: this.indexed, complete: this.complete, apps, generations: Object.fromEntries(this.generations) };
   }
 
   /** Start from a persisted snapshot: the next `update` reads only commits after its head. */
@@ -137,17 +139,53 @@ export class RevisionIndex {
       this.complete = !log.shallow;
     }
     let config: KipperConfig | null | undefined;
-    for (const commit of log.commits) {
-      if (config === undefined || commit.changed === null || commit.changed.includes(KIPPER_FILE)) config = await this.configOrNull(commit.oid);
-      // A commit with a missing or broken kipper.yaml deploys nothing; files may change
-      // unseen meanwhile, so the next valid one looks at every app.
-      if (config) await this.apply(commit, config);
-      else this.applied = null;
-      // Per commit: a walk that fails half-way resumes after what it applied, never twice.
-      this.indexed = commit.oid;
+    const reads = new ReadAhead(this.gitdir);
+    try {
+      for (const [i, commit] of log.commits.entries()) {
+        if (config === undefined || configChanges(commit)) config = await this.configOrNull(commit.oid);
+        // A commit with a missing or broken kipper.yaml deploys nothing; files may change
+        // unseen meanwhile, so the next valid one looks at every app.
+        if (config) {
+          this.readAhead(log.commits, i, config, reads);
+          await this.apply(commit, config, reads);
+        } else this.applied = null;
+        reads.forget(commit.oid);
+        // Per commit: a walk that fails half-way resumes after what it applied, never twice.
+        this.indexed = commit.oid;
+      }
+    } finally {
+      reads.drop();
     }
     this.indexed = head;
     this.events.onChange?.();
+  }
+
+  /**
+   * Asks git for the files the next commits will be read at, so that git reads them while
+   * the ones before are parsed (`cat-file` answers in order): a first history of 100,000
+   * commits waited on git one file at a time (issue #14). Up to the next change of
+   * kipper.yaml, which may change what is read.
+   */
+  private readAhead(commits: readonly LoggedCommit[], at: number, config: KipperConfig, reads: ReadAhead): void {
+    for (let i = Math.max(at, reads.until); i < commits.length && i < at + READ_AHEAD; i++) {
+      const commit = commits[i]!;
+      if (i > at && configChanges(commit)) return;
+      const apps = i === at ? this.appsToVisit(commit, config, this.applied) : this.appsToVisit(commit, config, config);
+      for (const app of apps) if (learnedValue(commit.memo, app.id) === undefined) for (const path of app.files) reads.start(commit.oid, path);
+      reads.until = i + 1;
+    }
+  }
+
+  /** The apps whose value `commit` may change (see `apply`), with kipper.yaml `before` it as applied. */
+  private appsToVisit(commit: LoggedCommit, config: KipperConfig, before: KipperConfig | null): Iterable<AppConfig> {
+    const changed = commit.changed;
+    const configChanged = configChanges(commit);
+    if (changed === null || (configChanged && before === null)) return config.apps.values();
+    const apps = new Set<AppConfig>();
+    const byPath = appsByPath(config);
+    for (const path of changed) for (const app of byPath.get(path) ?? []) apps.add(app);
+    if (configChanged && before !== config) for (const app of config.apps.values()) if (!sameEntry(app, before!.apps.get(app.id))) apps.add(app);
+    return apps;
   }
 
   /** kipper.yaml at a commit, or null where it is missing or invalid; any other failure (a missing object) is an error. */
@@ -169,29 +207,15 @@ export class RevisionIndex {
    * others again would read what they already hold (and cost 10,000 parses on a webhook
    * enable in a repo of 10,000 apps, issue #14).
    */
-  private async apply(commit: LoggedCommit, config: KipperConfig): Promise<void> {
-    const changed = commit.changed;
-    const configChanged = changed === null || changed.includes(KIPPER_FILE);
-    if (configChanged) {
+  private async apply(commit: LoggedCommit, config: KipperConfig, reads: ReadAhead): Promise<void> {
+    if (configChanges(commit)) {
       for (const [id, generation] of config.webhooks) this.generations.set(id, Math.max(generation, this.generations.get(id) ?? 0));
     }
-    const before = this.applied;
+    const visit = this.appsToVisit(commit, config, this.applied);
     this.applied = config;
-    let visit: Iterable<AppConfig>;
-    if (changed === null || (configChanged && before === null)) visit = config.apps.values();
-    else {
-      const apps = new Set<AppConfig>();
-      const byPath = appsByPath(config);
-      for (const path of changed) for (const app of byPath.get(path) ?? []) apps.add(app);
-      if (configChanged && before !== config) for (const app of config.apps.values()) if (!sameEntry(app, before!.apps.get(app.id))) apps.add(app);
-      visit = apps;
-    }
     const trailers = parseTrailers(commit.message);
     const revert = revertedCommit(commit.message);
-    const read = async (path: string) => {
-      const bytes = await this.gitdir.readFile(commit.oid, path);
-      return bytes ? Buffer.from(bytes).toString('utf8') : null;
-    };
+    const read = (path: string) => reads.start(commit.oid, path);
     if (trailers.app !== undefined && trailers.image && config.apps.has(trailers.app)) this.stateOf(trailers.app).repository = repositoryOf(trailers.image);
     for (const app of visit) {
       const state = this.stateOf(app.id);
@@ -261,4 +285,43 @@ function sameEntry(a: AppConfig, b: AppConfig | undefined): boolean {
     a.files.length === b.files.length &&
     a.files.every((f, i) => f === b.files[i])
   );
+}
+
+/** Commits read ahead of the walk at most (their files, a few KB each, wait in memory). */
+const READ_AHEAD = 256;
+
+/** Whether kipper.yaml may differ at `commit` from its parent (a root or shallow-edge commit has no parent here). */
+function configChanges(commit: LoggedCommit): boolean {
+  return commit.changed === null || commit.changed.includes(KIPPER_FILE);
+}
+
+/** Files asked of git ahead of the walk, by commit and path, until the walk has passed them. */
+class ReadAhead {
+  private readonly pending = new Map<string, Map<string, Promise<string | null>>>();
+  /** Commits of the log up to here have their reads started. */
+  until = 0;
+
+  constructor(private readonly gitdir: Gitdir) {}
+
+  /** The text of `path` at `commit` (null: no file there), asked for once. */
+  start(commit: string, path: string): Promise<string | null> {
+    let files = this.pending.get(commit);
+    if (!files) this.pending.set(commit, (files = new Map()));
+    let text = files.get(path);
+    if (!text) {
+      text = this.gitdir.readFile(commit, path).then((bytes) => (bytes ? Buffer.from(bytes).toString('utf8') : null));
+      // Read ahead and never used (a walk that failed half-way): not an unhandled rejection.
+      text.catch(() => undefined);
+      files.set(path, text);
+    }
+    return text;
+  }
+
+  forget(commit: string): void {
+    this.pending.delete(commit);
+  }
+
+  drop(): void {
+    this.pending.clear();
+  }
 }
