@@ -25,7 +25,11 @@ import { cpuBetween, sampleCpu } from './proc-cpu.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 // BENCH_PROFILE_DIR=/tmp/prof writes a CPU profile of each bridge process there.
-const nodeArgs = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+// BENCH_NODE_ARGS: more node flags for the bridges (e.g. --trace-gc).
+const nodeArgs = [
+  ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+  ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+];
 const SIZES = (process.env.BENCH_SIZES ?? '200,2000').split(',').filter(Boolean).map(Number);
 // BENCH_HISTORY=0 skips the 10,000-commit history case.
 const HISTORY = process.env.BENCH_HISTORY !== '0';
@@ -118,6 +122,7 @@ async function main(): Promise<void> {
       const apps = appIds(size);
       const native = quantile(await nativeSequential(url, apps, ROUNDS), 0.5);
       const group = size === 200 ? await nativeGroupCommit(url, apps, BURST, 50, 'group') : 0;
+      const spawned = performance.now();
       const bridge = await startBridge(bridgeEnv(url), nodeArgs);
       bridges.push(bridge);
       const seq = await bridgeSequential(bridge, server, apps, ROUNDS);
@@ -133,8 +138,10 @@ async function main(): Promise<void> {
       rows.push({ name: `one deploy at a time, ${size} apps: bridge's share p50 (less the push's server time)`, value: ms(p50[size].share) });
       if (size === 200) {
         const before = await sampleCpu(bridge.child.pid!);
+        const from = performance.now() - spawned;
         const b = await burst(bridge, apps, BURST, 50);
         const cpu = cpuBetween(before, await sampleCpu(bridge.child.pid!));
+        profileWindow(`burst of bridge ${bridge.child.pid}`, from, performance.now() - spawned);
         rows.push({ name: 'burst: native git CLI group commit (50 commits, one push), 200 apps', value: `${group.toFixed(0)} deploys/s` });
         rows.push({
           name: 'burst: 1,000 webhooks, 50 in flight, 200 apps',
@@ -205,6 +212,11 @@ async function main(): Promise<void> {
   }
 }
 
+/** With BENCH_PROFILE_DIR: when a case ran, in ms after its bridge was spawned, to cut its part out of the profile. */
+function profileWindow(what: string, fromMs: number, toMs: number): void {
+  if (process.env.BENCH_PROFILE_DIR) console.log(`profile window: ${what} from ${fromMs.toFixed(0)} to ${toMs.toFixed(0)} ms after spawn`);
+}
+
 /** A remote 100 ms away: every request to it is held 100 ms before it is served. */
 async function farBench(): Promise<void> {
   const far = await startGitServer({ delayMs: 100 });
@@ -213,9 +225,12 @@ async function farBench(): Promise<void> {
     const url = await startRemote(far, 200);
     const apps = appIds(200);
     const group = await nativeGroupCommit(url, apps, BURST, 50, 'far-group');
+    const spawned = performance.now();
     bridge = await startBridge(bridgeEnv(url), nodeArgs);
     await bridgeSequential(bridge, far, apps, 10, 'far-warm');
+    const from = performance.now() - spawned;
     const b = await burst(bridge, apps, BURST, 100, 'far');
+    profileWindow(`far burst of bridge ${bridge.child.pid}`, from, performance.now() - spawned);
     rows.push({ name: 'remote 100 ms away: native git CLI group commit (50 commits, one push)', value: `${group.toFixed(0)} deploys/s` });
     rows.push({
       name: 'remote 100 ms away: 1,000 deploys, 100 in flight, 200 apps',
