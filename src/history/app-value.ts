@@ -2,7 +2,8 @@ import type { AppConfig } from '../config/kipper-file.js';
 import { isKipError } from '../errors.js';
 import { ambiguousWorkloads, type NamedContainer } from '../manifests/assert-one-repository.js';
 import { findCommits } from '../manifests/set-commit.js';
-import { findImages, isWorkload, type ImageMatch } from '../manifests/set-image.js';
+import { readSites, type FileReading } from '../manifests/read-sites.js';
+import { findInReading, isWorkload, type ImageMatch } from '../manifests/set-image.js';
 import { normalizeRepository, parseImageReference } from '../manifests/image-reference.js';
 
 /**
@@ -31,11 +32,15 @@ export function sameValue(a: AppValue | null, b: AppValue | null): boolean {
  * by the bridge) the first target found stands for the app. An app whose `container`
  * names containers of different repositories (no `workload`) has no value, as a deploy
  * to it is refused (AMBIGUOUS_TARGET).
+ *
+ * `texts` are those of `app.files`, in order. With `readings`, each file is read from its
+ * last reading there when only one image changed since (read-sites.ts), and its reading
+ * is kept there for the next version.
  */
-export function appValue(app: AppConfig, texts: Array<string | null>, repository: string | undefined): AppValue | null {
+export function appValue(app: AppConfig, texts: Array<string | null>, repository: string | undefined, readings?: Readings): AppValue | null {
   const values = new Set<string>();
   const named: NamedContainer[] = [];
-  for (const text of texts) {
+  for (const [i, text] of texts.entries()) {
     if (text === null) continue;
     let found;
     try {
@@ -44,7 +49,10 @@ export function appValue(app: AppConfig, texts: Array<string | null>, repository
         continue;
       }
       const narrowing = app.container ? { container: app.container } : repository ? { repository } : {};
-      found = findImages(text, { app: app.id, workload: app.workload, ...narrowing });
+      const path = app.files[i]!;
+      const reading = readSites(text, app.id, readings?.get(path));
+      readings?.set(path, reading);
+      found = findInReading(reading, { app: app.id, workload: app.workload, ...narrowing });
     } catch (err) {
       if (isKipError(err, 'AMBIGUOUS_TARGET')) return null;
       continue; // a file that does not parse at this commit has no readable value
@@ -63,6 +71,12 @@ export function appValue(app: AppConfig, texts: Array<string | null>, repository
   if (app.source !== 'git') return { images: sorted };
   // A git-source app's markers name one commit; markers that disagree have no single value.
   return sorted.length === 1 ? { commit: sorted[0]! } : null;
+}
+
+/** The last reading of each file, by path (kept by the history index between commits). */
+export interface Readings {
+  get(path: string): FileReading | undefined;
+  set(path: string, reading: FileReading): void;
 }
 
 /**

@@ -12,6 +12,7 @@ import { collectSites } from './collect-sites.js';
 import { normalizeRepository, parseImageReference, tryParseImageReference, type ImageReference } from './image-reference.js';
 import type { ImageSite, ImageSiteKind } from './image-site.js';
 import { parseDocuments } from './parse-documents.js';
+import { readSites, type FileReading, type SiteReading } from './read-sites.js';
 import type { Splice } from './render-scalar.js';
 import { spliceWrites, type PendingWrites } from './splice-writes.js';
 
@@ -109,12 +110,22 @@ export function setImage(text: string, target: ImageTarget): EditResult {
  * Read the images that `setImage` would target (same matching rules, markers first
  * when `app` is given), for "already current" checks and history.
  */
-export function findImages(
-  text: string,
-  match: { repository?: string | undefined; container?: string | undefined; workload?: string | undefined; app?: string | undefined },
-): FoundImage[] {
+export function findImages(text: string, match: ImageQuery): FoundImage[] {
+  return findInReading(readSites(text, match.app), match);
+}
+
+/** What `findImages` looks for. */
+export interface ImageQuery {
+  repository?: string | undefined;
+  container?: string | undefined;
+  workload?: string | undefined;
+  app?: string | undefined;
+}
+
+/** `findImages` over a reading of the file (read-sites.ts; `reading.app` must be `match.app`). */
+export function findInReading(reading: FileReading, match: ImageQuery): FoundImage[] {
   const repository = match.repository === undefined ? undefined : parseImageReference(match.repository).repository;
-  const { sites, byMarkers } = collectSites(text, parseDocuments(text), match.app);
+  const { sites, byMarkers } = reading;
   const selected = byMarkers ? sites : selectSites(sites, { repository, container: match.container, workload: match.workload });
   return selected.map((site) => ({
     kind: site.kind,
@@ -136,10 +147,10 @@ export function findImages(
  * that hits containers of different repositories is refused (AMBIGUOUS_TARGET) rather
  * than overwriting other services' images.
  */
-function selectSites(
-  sites: readonly ImageSite[],
+function selectSites<S extends SiteReading | ImageSite>(
+  sites: readonly S[],
   match: { repository: string | undefined; container: string | undefined; workload: string | undefined },
-): ImageSite[] {
+): S[] {
   const wanted = match.repository === undefined ? undefined : normalizeRepository(match.repository);
   const selected = sites.filter((site) => {
     if (isWorkload(site.kind) && match.workload !== undefined && site.workload !== match.workload) return false;
@@ -159,7 +170,7 @@ export function isWorkload(kind: ImageSiteKind): boolean {
   return kind === 'container' || kind === 'initContainer';
 }
 
-function repositoriesOf(site: ImageSite): readonly string[] {
+function repositoriesOf(site: SiteReading | ImageSite): readonly string[] {
   if (site.repositories) return site.repositories;
   const current = tryParseImageReference(site.current);
   return current === undefined ? [] : [current.repository];
