@@ -1,7 +1,9 @@
 import { KIPPER_FILE, type AppConfig, type KipperConfig } from '../config/kipper-file.js';
 import { isKipError } from '../errors.js';
 import type { LoggedCommit } from '../repo/git-log.js';
-import type { Gitdir } from '../repo/gitdir.js';
+import type { FileReading } from '../manifests/read-sites.js';
+import { BoundedCache } from '../repo/bounded-cache.js';
+import type { Gitdir, LogInfo } from '../repo/gitdir.js';
 import { appValue, firstImage, learnedValue, repositoryOf, sameValue, type AppValue } from './app-value.js';
 import { parseTrailers, revertedCommit } from './trailers.js';
 
@@ -51,6 +53,8 @@ export class RevisionIndex {
   private apps = new Map<string, AppState>();
   private generations = new Map<string, number>();
   private indexed: string | null = null;
+  /** The last reading of each file (most commits change one image of one file: read-sites.ts). */
+  private readonly readings = new BoundedCache<FileReading>(READINGS_BYTES, (r) => 2 * r.text.length + 200 * r.sites.length);
   /** kipper.yaml as the last applied commit had it; null: unknown (every app is looked at when it changes). */
   private applied: KipperConfig | null = null;
   private updating: Promise<void> = Promise.resolve();
@@ -130,32 +134,37 @@ export class RevisionIndex {
 
   private async walk(head: string): Promise<void> {
     if (head === this.indexed) return;
-    let log = await this.gitdir.log(this.indexed, head);
-    if (!log.fromReached) {
-      // From the start (first walk, rebuild), or history was rewritten under us: all of it.
-      if (!log.whole) log = await this.gitdir.log(null, head);
+    let again = false;
+    // From the start (first walk, rebuild), or history was rewritten under us: all of it.
+    const start = (info: LogInfo, restarted: boolean) => {
+      if (info.fromReached) return true;
+      if (!info.whole && !restarted) {
+        again = true;
+        return false;
+      }
       this.apps.clear();
       this.applied = null;
-      this.complete = !log.shallow;
-    }
+      this.complete = !info.shallow;
+      return true;
+    };
     let config: KipperConfig | null | undefined;
-    const reads = new ReadAhead(this.gitdir);
-    try {
-      for (const [i, commit] of log.commits.entries()) {
+    const each = async (commits: LoggedCommit[]) => {
+      const reads = new ReadAhead(this.gitdir);
+      for (const [i, commit] of commits.entries()) {
         if (config === undefined || configChanges(commit)) config = await this.configOrNull(commit.oid);
         // A commit with a missing or broken kipper.yaml deploys nothing; files may change
         // unseen meanwhile, so the next valid one looks at every app.
         if (config) {
-          this.readAhead(log.commits, i, config, reads);
+          this.readAhead(commits, i, config, reads);
           await this.apply(commit, config, reads);
         } else this.applied = null;
         reads.forget(commit.oid);
         // Per commit: a walk that fails half-way resumes after what it applied, never twice.
         this.indexed = commit.oid;
       }
-    } finally {
-      reads.drop();
-    }
+    };
+    await this.gitdir.logEach(this.indexed, head, (info) => start(info, false), each);
+    if (again) await this.gitdir.logEach(null, head, (info) => start(info, true), each);
     this.indexed = head;
     this.events.onChange?.();
   }
@@ -167,11 +176,11 @@ export class RevisionIndex {
    * kipper.yaml, which may change what is read.
    */
   private readAhead(commits: readonly LoggedCommit[], at: number, config: KipperConfig, reads: ReadAhead): void {
-    for (let i = Math.max(at, reads.until); i < commits.length && i < at + READ_AHEAD; i++) {
+    for (let i = Math.max(at + 1, reads.until); i < commits.length && reads.size < READ_AHEAD; i++) {
       const commit = commits[i]!;
-      if (i > at && configChanges(commit)) return;
-      const apps = i === at ? this.appsToVisit(commit, config, this.applied) : this.appsToVisit(commit, config, config);
-      for (const app of apps) if (learnedValue(commit.memo, app.id) === undefined) for (const path of app.files) reads.start(commit.oid, path);
+      if (configChanges(commit)) return;
+      for (const app of this.appsToVisit(commit, config, config))
+        if (learnedValue(commit.memo, app.id) === undefined) for (const path of app.files) reads.start(commit.oid, path);
       reads.until = i + 1;
     }
   }
@@ -215,17 +224,26 @@ export class RevisionIndex {
     this.applied = config;
     const trailers = parseTrailers(commit.message);
     const revert = revertedCommit(commit.message);
-    const read = (path: string) => reads.start(commit.oid, path);
+    const readFile = (path: string) => reads.start(commit.oid, path);
     if (trailers.app !== undefined && trailers.image && config.apps.has(trailers.app)) this.stateOf(trailers.app).repository = repositoryOf(trailers.image);
-    for (const app of visit) {
+    // The files of the next apps are asked for while this one is parsed (a root commit has
+    // 10,000 apps: a window of them, not all at once).
+    const apps = [...visit];
+    let asked = 0;
+    for (const [k, app] of apps.entries()) {
+      for (; asked < apps.length && asked < k + READ_AHEAD; asked++) {
+        const next = apps[asked]!;
+        if (learnedValue(commit.memo, next.id) === undefined) for (const path of next.files) readFile(path);
+      }
       const state = this.stateOf(app.id);
       const ours = trailers.app === app.id;
       // Read from the files, also for our own commits (a `:tag` marker holds only the tag,
       // and one value must have one form whoever wrote the commit): by the edit that wrote
       // them, when it told what a reading gives, else by reading them.
       const learned = learnedValue(commit.memo, app.id);
-      const value = learned !== undefined ? learned : appValue(app, await Promise.all(app.files.map(read)), state.repository);
-      if (sameValue(value, state.value)) continue;
+      const read = learned !== undefined ? learned : appValue(app, await Promise.all(app.files.map(readFile)), state.repository, this.readings);
+      if (sameValue(read, state.value)) continue;
+      const value = read && ('images' in read ? { images: read.images.map(own) } : { commit: own(read.commit) });
       state.value = value;
       if (value === null) continue;
       const image = firstImage(value);
@@ -233,15 +251,15 @@ export class RevisionIndex {
       state.revisions.push({
         revision: state.revisions.length + 1,
         value,
-        sourceCommit: ours && image !== null ? (trailers.sourceCommit ?? null) : null,
-        trigger: ours && trailers.trigger ? trailers.trigger : revert ? 'revert' : 'git',
-        author: `${commit.author.name} <${commit.author.email}>`,
+        sourceCommit: ours && image !== null && trailers.sourceCommit ? own(trailers.sourceCommit) : null,
+        trigger: ours && trailers.trigger ? own(trailers.trigger) : revert ? 'revert' : 'git',
+        author: own(`${commit.author.name} <${commit.author.email}>`),
         timestamp: new Date(commit.author.timestamp * 1000).toISOString(),
-        configCommit: commit.oid,
-        ...(ours && trailers.rollbackTo ? { rollbackTo: trailers.rollbackTo } : {}),
-        ...(!ours && revert ? { reverts: revert } : {}),
-        ...(ours && trailers.promotedFrom ? { promotedFrom: trailers.promotedFrom } : {}),
-        ...(ours && trailers.image && trailers.image !== image ? { deployed: trailers.image } : {}),
+        configCommit: own(commit.oid),
+        ...(ours && trailers.rollbackTo ? { rollbackTo: own(trailers.rollbackTo) } : {}),
+        ...(!ours && revert ? { reverts: own(revert) } : {}),
+        ...(ours && trailers.promotedFrom ? { promotedFrom: own(trailers.promotedFrom) } : {}),
+        ...(ours && trailers.image && trailers.image !== image ? { deployed: own(trailers.image) } : {}),
       });
     }
   }
@@ -287,8 +305,20 @@ function sameEntry(a: AppConfig, b: AppConfig | undefined): boolean {
   );
 }
 
-/** Commits read ahead of the walk at most (their files, a few KB each, wait in memory). */
-const READ_AHEAD = 256;
+/**
+ * A copy of `s` that keeps no larger string alive. A slice of a file's text or of git's
+ * output would, for as long as history holds the revision: 100,000 revisions held most
+ * of a 35 MB log and a file's text each (issue #14).
+ */
+function own(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}
+
+/** Readings of files kept between commits, by their approximate size in memory. */
+const READINGS_BYTES = 32 * 1024 * 1024;
+
+/** Files read ahead of the walk at most (a few KB each, waiting in memory). */
+const READ_AHEAD = 64;
 
 /** Whether kipper.yaml may differ at `commit` from its parent (a root or shallow-edge commit has no parent here). */
 function configChanges(commit: LoggedCommit): boolean {
@@ -300,6 +330,8 @@ class ReadAhead {
   private readonly pending = new Map<string, Map<string, Promise<string | null>>>();
   /** Commits of the log up to here have their reads started. */
   until = 0;
+  /** Files asked for and not forgotten. */
+  size = 0;
 
   constructor(private readonly gitdir: Gitdir) {}
 
@@ -313,15 +345,13 @@ class ReadAhead {
       // Read ahead and never used (a walk that failed half-way): not an unhandled rejection.
       text.catch(() => undefined);
       files.set(path, text);
+      this.size++;
     }
     return text;
   }
 
   forget(commit: string): void {
+    this.size -= this.pending.get(commit)?.size ?? 0;
     this.pending.delete(commit);
-  }
-
-  drop(): void {
-    this.pending.clear();
   }
 }

@@ -4,6 +4,7 @@
  * string; credentials only ever travel in the environment (GIT_CONFIG_*).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import { KipError } from '../errors.js';
 
 /** Environment for a git child: no user or system config, never a credential prompt. */
@@ -81,6 +82,45 @@ export function runGit(args: string[], opts: RunOptions = {}): Promise<Buffer> {
     child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input);
   });
+}
+
+/**
+ * Runs `git <args>` and hands its stdout to `each` as text, chunk by chunk, reading the
+ * next chunk only once `each` is done with the last (git waits meanwhile): a long output
+ * is never all in memory. `each` returns false to stop git early. Rejects like `runGit`.
+ */
+export async function streamGit(args: string[], each: (text: string) => Promise<boolean>): Promise<void> {
+  const command = args.find((a) => !a.startsWith('-') && !a.includes('/')) ?? args[0] ?? '';
+  const child = spawn('git', args, { env: gitEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', (e) => reject(new KipError('INTERNAL', `cannot run git (is it installed?): ${e.message}`)));
+    child.on('close', (code) => resolve(code));
+  });
+  // Not an unhandled rejection while the loop below is still reading.
+  exited.catch(() => undefined);
+  const decoder = new StringDecoder('utf8');
+  let stopped = false;
+  try {
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+      if (!(await each(decoder.write(chunk)))) {
+        stopped = true;
+        break;
+      }
+    }
+    if (!stopped) await each(decoder.end());
+  } finally {
+    if (stopped || child.exitCode === null) {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+  const code = await exited;
+  if (!stopped && code !== 0) throw new GitError(command, code, err);
 }
 
 /** True when a `git` binary runs here. */

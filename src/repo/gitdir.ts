@@ -41,8 +41,8 @@ import {
   type TreeEntry,
 } from './git-objects.js';
 import { BoundedCache } from './bounded-cache.js';
-import { LOG_ARGS, parseLog, type LoggedCommit } from './git-log.js';
-import { CatFile, GitError, configEnv, runGit } from './git-process.js';
+import { LOG_ARGS, LogRecords, type LoggedCommit } from './git-log.js';
+import { CatFile, GitError, configEnv, runGit, streamGit } from './git-process.js';
 import { NewObjects, syncDir } from './new-objects.js';
 
 /** One commit to write: `files` maps repo paths (`a/b.yaml`) to their full new content. */
@@ -61,9 +61,8 @@ export interface CommitInput {
   memo?: unknown;
 }
 
-/** What `log` found: the commits after `from`, and whether `from` was on the way (false: history was rewritten, or `from` is null). */
-export interface LogResult {
-  commits: LoggedCommit[];
+/** What a log of the commits after `from` is: whether `from` was on the way (false: history was rewritten, or `from` is null). */
+export interface LogInfo {
   fromReached: boolean;
   /** The oldest commit's parent is missing here: a shallow clone, so the history is partial. */
   shallow: boolean;
@@ -84,6 +83,7 @@ const OWN_COMMITS = 4096;
 export class Gitdir {
   private readonly cat: CatFile;
   private readonly trees = new BoundedCache<Tree>(TREE_CACHE_ENTRIES, (tree) => tree.entries.length + 1);
+  private readonly treeReads = new Map<string, Promise<Tree>>();
   private readonly commits = new Map<string, CommitInfo>();
   private readonly objects: NewObjects;
   private readonly own = new Map<string, { changed: string[]; memo: unknown }>();
@@ -247,11 +247,16 @@ export class Gitdir {
 
   /**
    * The first-parent commits of `to` after `from` (null: all), oldest first, with the
-   * paths each changed. Commits this process wrote come from memory; others from one
-   * `git log`.
+   * paths each changed, handed to `each` in batches. Commits this process wrote come from
+   * memory; others from one `git log`, as git writes it: 100,000 commits are never all in
+   * memory, and the first are indexed while git still diffs the later ones (issue #14).
+   * `start` is told what the log is before the first batch, and returns false to stop.
    */
-  async log(from: string | null, to: string): Promise<LogResult> {
-    if (from === to) return { commits: [], fromReached: true, shallow: false, whole: false };
+  async logEach(from: string | null, to: string, start: (info: LogInfo) => boolean, each: (commits: LoggedCommit[]) => Promise<void>): Promise<void> {
+    if (from === to) {
+      start({ fromReached: true, shallow: false, whole: false });
+      return;
+    }
     const mine: LoggedCommit[] = [];
     for (let oid: string | undefined = to; oid !== undefined && oid !== from;) {
       const written = this.own.get(oid);
@@ -259,16 +264,32 @@ export class Gitdir {
       if (!written || !info) break;
       mine.push({ oid, parents: info.parents, author: info.author, message: info.message, changed: written.changed, memo: written.memo });
       oid = info.parents[0];
-      if (oid === from) return { commits: mine.reverse(), fromReached: true, shallow: false, whole: false };
+      if (oid === from) {
+        if (start({ fromReached: true, shallow: false, whole: false })) await each(mine.reverse());
+        return;
+      }
     }
     await this.flush();
     const known = from !== null && (await this.has(from));
-    const commits = parseLog(await runGit(['--git-dir', this.path, 'log', ...LOG_ARGS, to, ...(known ? [`^${from}`] : [])]));
-    const firstParent = commits[0]?.parents[0];
-    const fromReached = known && (commits.length === 0 ? from === to : firstParent === from);
-    // git shows a shallow clone's oldest commit without parents, like a root commit.
-    const shallow = !fromReached && commits.length > 0 && (await this.shallowCommits()).has(commits[0]!.oid);
-    return { commits, fromReached, shallow, whole: !known };
+    const records = new LogRecords();
+    let started = false;
+    const open = async (first: LoggedCommit | undefined): Promise<boolean> => {
+      started = true;
+      const fromReached = known && first?.parents[0] === from;
+      // git shows a shallow clone's oldest commit without parents, like a root commit.
+      const shallow = !fromReached && first !== undefined && (await this.shallowCommits()).has(first.oid);
+      return start({ fromReached, shallow, whole: !known });
+    };
+    let go = true;
+    const handOver = async (commits: LoggedCommit[]): Promise<boolean> => {
+      if (commits.length === 0) return true;
+      if (!started) go = await open(commits[0]);
+      if (go) await each(commits);
+      return go;
+    };
+    await streamGit(['--git-dir', this.path, 'log', ...LOG_ARGS, to, ...(known ? [`^${from}`] : [])], (text) => handOver(records.push(text)));
+    if (go) await handOver(records.end());
+    if (!started) await open(undefined);
   }
 
   /** The id `ref` names, or null when there is no such ref. */
@@ -341,12 +362,22 @@ export class Gitdir {
   }
 
   private async readTree(oid: string): Promise<Tree> {
-    let tree = this.trees.get(oid);
-    if (!tree) {
-      tree = parseTree(await this.read(oid, 'tree'), oid);
-      this.trees.set(oid, tree);
+    const tree = this.trees.get(oid);
+    if (tree) return tree;
+    // One read and parse for all who ask at once: the 10,000 files of a root commit,
+    // read together, asked for the same 100 directory trees 10,000 times (issue #14).
+    let reading = this.treeReads.get(oid);
+    if (!reading) {
+      reading = this.read(oid, 'tree')
+        .then((bytes) => {
+          const parsed = parseTree(bytes, oid);
+          this.trees.set(oid, parsed);
+          return parsed;
+        })
+        .finally(() => this.treeReads.delete(oid));
+      this.treeReads.set(oid, reading);
     }
-    return tree;
+    return reading;
   }
 
   private async entriesOf(oid: string): Promise<TreeEntry[]> {
