@@ -42,16 +42,17 @@ export interface FileReading {
 
 /** The sites of `text` for `app`; from `previous` (an earlier version of the same file) when only one simple image changed. */
 export function readSites(text: string, app: string | undefined, previous?: FileReading): FileReading {
-  if (previous && previous.app === app) {
-    if (previous.text === text) return previous;
-    const derived = previous.simple ? fromPrevious(previous, text) : undefined;
-    if (derived) return derived;
-  }
-  return parse(text, app);
+  return (previous && followingReading(previous, text, app)) ?? readingOf(text, app, collectSites(text, parseDocuments(text), app));
 }
 
-function parse(text: string, app: string | undefined): FileReading {
-  const { sites, byMarkers } = collectSites(text, parseDocuments(text), app);
+/** The reading of `text` when it follows from `previous` without a parse (then it is `simple`); undefined otherwise. */
+export function followingReading(previous: FileReading, text: string, app: string | undefined): FileReading | undefined {
+  if (previous.app !== app || !previous.simple) return undefined;
+  return previous.text === text ? previous : fromPrevious(previous, text);
+}
+
+/** The reading of `text` from the sites a parse found (collect-sites.ts). */
+export function readingOf(text: string, app: string | undefined, { sites, byMarkers }: { sites: readonly ImageSite[]; byMarkers: boolean }): FileReading {
   const nodes = new Map<unknown, number>();
   const readings = sites.map((site) => {
     const scalar = simpleScalar(text, site);

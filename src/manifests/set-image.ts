@@ -12,8 +12,8 @@ import { collectSites } from './collect-sites.js';
 import { normalizeRepository, parseImageReference, tryParseImageReference, type ImageReference } from './image-reference.js';
 import type { ImageSite, ImageSiteKind } from './image-site.js';
 import { parseDocuments } from './parse-documents.js';
-import { readSites, type FileReading, type SiteReading } from './read-sites.js';
-import type { Splice } from './render-scalar.js';
+import { followingReading, readingOf, readSites, type FileReading, type SiteReading } from './read-sites.js';
+import { renderNewScalar, type Splice } from './render-scalar.js';
 import { spliceWrites, type PendingWrites } from './splice-writes.js';
 
 /** The image to set, optionally narrowed to one workload and one container by name, for one app. */
@@ -73,7 +73,49 @@ export interface FoundImage {
 /** Set every matching image in `text`; zero matches is NOT an error here (the caller checks across the app's files). */
 export function setImage(text: string, target: ImageTarget): EditResult {
   const parsed = parseDocuments(text);
-  const { sites, byMarkers } = collectSites(text, parsed, target.app);
+  return editParsed(text, parsed, collectSites(text, parsed, target.app), target);
+}
+
+/**
+ * `setImage`, with the reading of `text` (read-sites.ts) to edit its next version from.
+ * When the reading of `text` follows from `previous` (a reading of an earlier version:
+ * one plain image changed), the file is edited without a parse (issue #14: a deploy's
+ * largest cost): every site is then a container's plain `image:` scalar, so the splices
+ * are those `setImage` makes, the new value in place of the scalar's bytes, written as
+ * `renderScalar` writes a plain token.
+ */
+export function setImageFrom(text: string, target: ImageTarget, previous: FileReading | undefined): { edit: EditResult; reading: FileReading } {
+  const following = previous && followingReading(previous, text, target.app);
+  if (following) return { edit: editSimple(following, target), reading: following };
+  const parsed = parseDocuments(text);
+  const collected = collectSites(text, parsed, target.app);
+  return { edit: editParsed(text, parsed, collected, target), reading: readingOf(text, target.app, collected) };
+}
+
+/** `setImage` of a simple reading (every site a plain scalar of a container's image, no markers). */
+function editSimple(reading: FileReading, target: ImageTarget): EditResult {
+  const { text } = reading;
+  const selected = selectSites(reading.sites, { repository: target.image.repository, container: target.container, workload: target.workload });
+  if (selected.length === 0) return { text, changed: false, matches: [] };
+  const raw = target.image.raw;
+  const splices: Splice[] = [];
+  const written = new Set<number>();
+  for (const site of selected) {
+    const scalar = site.scalar!;
+    if (site.current === raw || written.has(scalar.node)) continue;
+    written.add(scalar.node);
+    splices.push({ start: scalar.start, end: scalar.end, source: renderNewScalar(raw) });
+  }
+  const out = applySplices(text, splices);
+  return { text: out, changed: out !== text, matches: selected.map((site) => toMatch(site, raw)) };
+}
+
+function editParsed(
+  text: string,
+  parsed: ReturnType<typeof parseDocuments>,
+  { sites, byMarkers }: { sites: ImageSite[]; byMarkers: boolean },
+  target: ImageTarget,
+): EditResult {
   const selected = byMarkers
     ? sites
     : selectSites(sites, { repository: target.image.repository, container: target.container, workload: target.workload });
@@ -176,7 +218,7 @@ function repositoriesOf(site: SiteReading | ImageSite): readonly string[] {
   return current === undefined ? [] : [current.repository];
 }
 
-function toMatch(site: ImageSite, after: string): ImageMatch {
+function toMatch(site: ImageSite | SiteReading, after: string): ImageMatch {
   return {
     kind: site.kind,
     documentIndex: site.documentIndex,

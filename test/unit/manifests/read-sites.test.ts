@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseImageReference } from '../../../src/manifests/image-reference.js';
 import { readSites, type FileReading } from '../../../src/manifests/read-sites.js';
-import { setImage } from '../../../src/manifests/set-image.js';
+import { setImage, setImageFrom, type EditResult, type ImageTarget } from '../../../src/manifests/set-image.js';
 import { loadGoldenCases } from './load-fixtures.js';
 
 /** A reading by a full parse, or the error code a full parse throws. */
@@ -106,5 +106,60 @@ describe('readSites from an earlier reading', () => {
     }
     // The shortcut must actually be taken on the simple cases, not only the parse.
     expect(shortcuts).toBeGreaterThan(100);
+  });
+});
+
+/** An edit's result, or the error code it throws. */
+function outcome(edit: () => EditResult): EditResult | string {
+  try {
+    return edit();
+  } catch (err) {
+    return (err as { code?: string }).code ?? 'error';
+  }
+}
+
+// A deploy edits a file from its last reading when only one image changed since (issue #14).
+describe('setImageFrom an earlier reading', () => {
+  it('edits as setImage does, without a parse when the reading follows', () => {
+    const target = (tag: string, container?: string): ImageTarget => ({ image: parseImageReference(`registry.example.com/api:${tag}`), container, app: 'shop-test/api' });
+    let { reading } = setImageFrom(DEPLOYMENT, target('v1'), undefined);
+    let text = DEPLOYMENT;
+    for (const [i, t] of [target('v2', 'api'), target('10', 'api'), target('v3', 'api'), target('v3', 'migrate'), target('v4'), target('1.10', 'api')].entries()) {
+      const next = setImageFrom(text, t, reading);
+      expect(next.edit, String(i)).toEqual(setImage(text, t));
+      // While only the api container changes, its reading is taken from the last one, not
+      // parsed again: the migrate site before it is the same object.
+      if (i > 0 && i < 4) expect(next.reading.sites[0]).toBe(reading.sites[0]);
+      reading = next.reading;
+      text = next.edit.text;
+    }
+    expect(text).toContain('image: registry.example.com/api:1.10 # set by kipper');
+  });
+
+  it('edits every golden file and any change of it as setImage does', () => {
+    const random = mulberry32(41);
+    const alphabet = 'abc019:/.@-_+ #"\'\n{}[],&*';
+    for (const golden of loadGoldenCases().filter((c) => c.image !== undefined)) {
+      const app = golden.app ?? 'shop-test/api';
+      const target: ImageTarget = { image: parseImageReference(golden.image!), container: golden.container, workload: golden.workload, app };
+      let previous: FileReading | undefined;
+      let text = golden.input;
+      for (let round = 0; round < 40; round++) {
+        const expected = outcome(() => setImage(text, target));
+        let reading: FileReading | undefined;
+        const got = outcome(() => {
+          const r = setImageFrom(text, target, previous);
+          reading = r.reading;
+          return r.edit;
+        });
+        expect(got, `${golden.name} round ${round}`).toEqual(expected);
+        if (reading) previous = reading;
+        // Next: the edit's output, or a random change near an image.
+        const site = previous?.sites[Math.floor(random() * Math.max(1, previous.sites.length))]?.scalar;
+        const at = site ? site.start + Math.floor(random() * (site.end - site.start + 1)) : Math.floor(random() * text.length);
+        const insert = Array.from({ length: Math.floor(random() * 3) }, () => alphabet[Math.floor(random() * alphabet.length)]!).join('');
+        text = typeof expected !== 'string' && random() < 0.5 ? expected.text : text.slice(0, at) + insert + text.slice(at + Math.floor(random() * 2));
+      }
+    }
   });
 });
