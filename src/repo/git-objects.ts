@@ -130,7 +130,8 @@ export function findEntry(tree: Tree, name: string): number {
     tree.byName = new Map();
     tree.entries.forEach((e, i) => tree.byName!.set(e.name, i));
   }
-  return tree.byName.get(Buffer.from(name, 'utf8').toString('latin1')) ?? -1;
+  // latin1 of the name's UTF-8 bytes; an ASCII name is that already.
+  return tree.byName.get(/^[\x20-\x7e]*$/.test(name) ? name : Buffer.from(name, 'utf8').toString('latin1')) ?? -1;
 }
 
 /**

@@ -70,7 +70,8 @@ export interface LogInfo {
   whole: boolean;
 }
 
-const CACHE_SIZE = 256;
+/** Parsed commits kept (our own are kept apart, with what `logEach` needs). */
+const CACHE_SIZE = 1024;
 /**
  * Tree entries kept parsed (~200 bytes each): every tree a deploy walks and writes, for
  * 10,000 apps in directories of 100 (issue #14), so that a deploy reads no tree through
@@ -84,9 +85,9 @@ export class Gitdir {
   private readonly cat: CatFile;
   private readonly trees = new BoundedCache<Tree>(TREE_CACHE_ENTRIES, (tree) => tree.entries.length + 1);
   private readonly treeReads = new Map<string, Promise<Tree>>();
-  private readonly commits = new Map<string, CommitInfo>();
+  private readonly commits = new BoundedCache<CommitInfo>(CACHE_SIZE, () => 1);
   private readonly objects: NewObjects;
-  private readonly own = new Map<string, { changed: string[]; memo: unknown }>();
+  private readonly own = new BoundedCache<{ info: CommitInfo; changed: string[]; memo: unknown }>(OWN_COMMITS, () => 1);
   private ready: Promise<void> | undefined;
 
   /**
@@ -131,7 +132,7 @@ export class Gitdir {
 
   /** Content of the file at `path` in a commit; null when there is no regular file there. */
   async readFile(commit: string, path: string): Promise<Uint8Array | null> {
-    if (!this.commits.has(commit) && !this.objects.get(commit)) {
+    if (this.commits.get(commit) === undefined && !this.objects.get(commit)) {
       // A commit we have not parsed (history): one cat-file request resolves the path. A
       // miss is looked at again tree by tree below, which tells an absent file (null)
       // from a missing object (an error, never "no file").
@@ -170,7 +171,7 @@ export class Gitdir {
     let info = this.commits.get(oid);
     if (!info) {
       info = parseCommit(await this.read(oid, 'commit'), oid);
-      lruSet(this.commits, oid, info);
+      this.commits.set(oid, info);
     }
     return info;
   }
@@ -224,8 +225,9 @@ export class Gitdir {
     const bytes = formatCommit({ ...input, tree });
     const oid = this.objects.add('commit', bytes);
     created.add(oid);
-    lruSet(this.commits, oid, commitInfoOf({ ...input, tree }));
-    lruSet(this.own, oid, { changed: [...input.files.keys()], memo: input.memo }, OWN_COMMITS);
+    const info = commitInfoOf({ ...input, tree });
+    this.commits.set(oid, info);
+    this.own.set(oid, { info, changed: [...input.files.keys()], memo: input.memo });
     return { oid, newObjects: [...created] };
   }
 
@@ -260,8 +262,8 @@ export class Gitdir {
     const mine: LoggedCommit[] = [];
     for (let oid: string | undefined = to; oid !== undefined && oid !== from;) {
       const written = this.own.get(oid);
-      const info: CommitInfo | undefined = written ? this.commits.get(oid) : undefined;
-      if (!written || !info) break;
+      if (!written) break;
+      const { info } = written;
       mine.push({ oid, parents: info.parents, author: info.author, message: info.message, changed: written.changed, memo: written.memo });
       oid = info.parents[0];
       if (oid === from) {
@@ -344,7 +346,7 @@ export class Gitdir {
 
   private async has(oid: string): Promise<boolean> {
     await this.init();
-    return this.commits.has(oid) || (await this.cat.read(oid)) !== null;
+    return this.commits.get(oid) !== undefined || (await this.cat.read(oid)) !== null;
   }
 
   private async shallowCommits(): Promise<Set<string>> {
@@ -454,11 +456,4 @@ interface Dir {
 
 function missing(oid: string): KipError {
   return new KipError('INTERNAL', `object ${oid} is not in the local git store`, { oid });
-}
-
-/** Inserts as newest and drops the oldest beyond `limit` (a Map keeps insertion order). */
-function lruSet<V>(map: Map<string, V>, key: string, value: V, limit = CACHE_SIZE): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size > limit) map.delete(map.keys().next().value!);
 }
