@@ -27,7 +27,7 @@ export async function loadIndex(dataDir: string, repo: string): Promise<IndexSna
 
 /**
  * Persist the index atomically (a crash leaves the old file or the new one, never half).
- * Written app by app, a MB at a time, giving the event loop back in between: one
+ * Written app by app, 64 KB at a time, giving the event loop back in between: one
  * JSON.stringify of 100,000 revisions held it for half a second (issue #14). `snapshot`
  * must not change meanwhile (RevisionIndex.snapshot is a copy). Resolves with the ms
  * spent serialising.
@@ -63,4 +63,4 @@ export async function saveIndex(dataDir: string, repo: string, snapshot: IndexSn
   return busyMs;
 }
 
-const CHUNK = 1 << 20;
+const CHUNK = 64 * 1024;

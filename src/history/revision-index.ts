@@ -80,6 +80,13 @@ export class RevisionIndex {
   /** Start from a persisted snapshot: the next `update` reads only commits after its head. */
   restore(snapshot: IndexSnapshot): void {
     this.apps = new Map(Object.entries(snapshot.apps));
+    // JSON.parse makes a string per revision of what most of them share.
+    for (const state of this.apps.values()) {
+      for (const r of state.revisions) {
+        r.author = shared(r.author);
+        r.trigger = shared(r.trigger);
+      }
+    }
     this.generations = new Map(Object.entries(snapshot.generations));
     this.indexed = snapshot.head;
     this.complete = snapshot.complete;
@@ -252,8 +259,8 @@ export class RevisionIndex {
         revision: state.revisions.length + 1,
         value,
         sourceCommit: ours && image !== null && trailers.sourceCommit ? own(trailers.sourceCommit) : null,
-        trigger: ours && trailers.trigger ? own(trailers.trigger) : revert ? 'revert' : 'git',
-        author: own(`${commit.author.name} <${commit.author.email}>`),
+        trigger: ours && trailers.trigger ? shared(trailers.trigger) : revert ? 'revert' : 'git',
+        author: shared(`${commit.author.name} <${commit.author.email}>`),
         timestamp: new Date(commit.author.timestamp * 1000).toISOString(),
         configCommit: own(commit.oid),
         ...(ours && trailers.rollbackTo ? { rollbackTo: own(trailers.rollbackTo) } : {}),
@@ -312,6 +319,19 @@ function sameEntry(a: AppConfig, b: AppConfig | undefined): boolean {
  */
 function own(s: string): string {
   return Buffer.from(s, 'utf8').toString('utf8');
+}
+
+const sharedStrings = new Map<string, string>();
+
+/** One copy (see `own`) of a string that many revisions hold (an author, a trigger); a few thousand at most are kept. */
+function shared(s: string): string {
+  let kept = sharedStrings.get(s);
+  if (kept === undefined) {
+    if (sharedStrings.size >= 4096) sharedStrings.clear();
+    kept = own(s);
+    sharedStrings.set(kept, kept);
+  }
+  return kept;
 }
 
 /** Readings of files kept between commits, by their approximate size in memory. */
