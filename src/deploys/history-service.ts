@@ -6,6 +6,21 @@ import type { WriteQueue } from './write-queue.js';
 import type { RepoConfig } from './repo-config.js';
 
 /**
+ * The longest a deploy's answer waits for a history that is still loading (a fresh data
+ * dir): the whole history of a big repo takes longer to fetch and index than a CI job
+ * should wait for its answer, which then says `"revision": null` (issue #14). A small
+ * repo's loads in a fraction of this.
+ */
+const LOADING_WAIT_MS = 2_000;
+/**
+ * Persisting the index costs time in proportion to its size (~0.5 s for 100,000
+ * revisions): after a save that took T, the next waits SAVE_SPACING × T (at least 1 s), so
+ * that saving takes a few percent of the time at most. A restart reads what a lost save
+ * missed from git again.
+ */
+const SAVE_SPACING = 40;
+
+/**
  * Deploy history: the revision index, kept up to date with the branch head, persisted in
  * the data dir (at most once a second, and on close), and brought to the whole history
  * in the background after a start from a shallow clone.
@@ -15,7 +30,14 @@ export class HistoryService {
   /** The background load of the whole history, while it runs; null once it is done. */
   private loading: Promise<void> | null = null;
   private saveTimer: NodeJS.Timeout | undefined;
+  /** When the next save may start (epoch ms). */
+  private nextSave = 0;
+  private saving: Promise<void> | null = null;
   private readonly listeners = new Set<() => void>();
+  /** Set by the persisted index: the first load needs only what is new. */
+  private restored = false;
+  /** False until `startLoading`: heads seen before it (the first fetch) are the load's to index. */
+  private started = false;
 
   constructor(
     private readonly remote: Remote,
@@ -44,7 +66,8 @@ export class HistoryService {
   async restore(): Promise<boolean> {
     const snapshot = await loadIndex(this.store.dataDir, this.store.key);
     if (snapshot) this.index.restore(snapshot);
-    return snapshot !== null;
+    this.restored = snapshot !== null;
+    return this.restored;
   }
 
   /**
@@ -55,6 +78,7 @@ export class HistoryService {
    * their deadline.
    */
   startLoading(): void {
+    this.started = true;
     this.loading = this.load().finally(() => {
       this.loading = null;
     });
@@ -62,8 +86,10 @@ export class HistoryService {
 
   /** Follows the branch head (the write queue calls this after it moved). */
   async onHead(head: string): Promise<void> {
-    // While loading, the load owns the index (it may rebuild it whole) and catches up after.
-    if (this.loading === null) await this.index.update(head);
+    // While loading, the load owns the index (it may rebuild it whole) and catches up after;
+    // before it starts, the head is the load's to index (from a shallow first fetch, it would
+    // read every app's files only to read them again from the whole history).
+    if (this.started && this.loading === null) await this.index.update(head);
   }
 
   /** Revisions of an app, oldest first, as of the branch head. */
@@ -75,13 +101,14 @@ export class HistoryService {
 
   /**
    * The revision a write's answer names (`configCommit` null: it changed nothing, the
-   * current one). Waits for a loading history at most until `deadline`; after that,
-   * undefined, rather than keep a CI waiting on a long history.
+   * current one). Waits for a loading history at most LOADING_WAIT_MS (and never past
+   * `deadline`); after that, undefined, rather than keep a CI waiting on a long history.
    */
   async revisionAt(id: string, configCommit: string | null, deadline: number): Promise<Revision | undefined> {
     if (this.loading !== null) {
       let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))));
+      const wait = Math.min(deadline - Date.now(), LOADING_WAIT_MS);
+      const late = new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, wait))));
       await Promise.race([this.loading, late]);
       clearTimeout(timer);
       if (this.loading !== null) return undefined;
@@ -95,13 +122,16 @@ export class HistoryService {
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
     if (this.queue.hasHead) await this.index.update(this.queue.head).catch(() => undefined);
+    await this.saving;
     await this.save();
   }
 
   private async load(): Promise<void> {
     const started = Date.now();
     try {
-      await this.index.update(this.queue.head);
+      // A shallow first fetch and nothing persisted: the whole history is fetched and
+      // indexed next, so indexing the shallow head first would be work thrown away.
+      if (this.restored || !(await this.remote.gitdir.isShallow())) await this.index.update(this.queue.head);
       if (this.index.complete) return;
       for (let attempt = 1; ; attempt++) {
         try {
@@ -122,21 +152,34 @@ export class HistoryService {
     await this.index.update(this.queue.head).catch(() => undefined);
   }
 
-  /** Persist the index soon: at most once a second. */
+  /** Persist the index soon: at most once a second, and spaced by what the last save cost. */
   private scheduleSave(): void {
-    this.saveTimer ??= setTimeout(() => {
-      this.saveTimer = undefined;
-      void this.save();
-    }, 1_000).unref();
+    this.saveTimer ??= setTimeout(
+      () => {
+        this.saveTimer = undefined;
+        void this.save();
+      },
+      Math.max(1_000, this.nextSave - Date.now()),
+    ).unref();
   }
 
-  private async save(): Promise<void> {
-    // Mid-walk, revisions and head disagree: save once the walk is over.
-    if (this.index.busy) return this.scheduleSave();
-    try {
-      await saveIndex(this.store.dataDir, this.store.key, this.index.snapshot());
-    } catch (err) {
-      this.log.warn('could not persist the history index', { error: err instanceof Error ? err.message : String(err) });
+  private save(): Promise<void> {
+    // Mid-walk, revisions and head disagree: save once the walk is over. One save at a time.
+    if (this.index.busy || this.saving) {
+      this.scheduleSave();
+      return this.saving ?? Promise.resolve();
     }
+    const snapshot = this.index.snapshot();
+    this.saving = saveIndex(this.store.dataDir, this.store.key, snapshot)
+      .then(
+        (busyMs) => {
+          this.nextSave = Date.now() + SAVE_SPACING * busyMs;
+        },
+        (err: unknown) => this.log.warn('could not persist the history index', { error: err instanceof Error ? err.message : String(err) }),
+      )
+      .finally(() => {
+        this.saving = null;
+      });
+    return this.saving;
   }
 }

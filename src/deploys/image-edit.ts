@@ -2,13 +2,24 @@ import { KIPPER_FILE, type AppConfig, type KipperConfig, type Lock } from '../co
 import { setLock } from '../config/set-section-entry.js';
 import { isKipError, KipError } from '../errors.js';
 import { assertTakesImages, deployRequestFor } from './deploy-request.js';
+import { valueAfterEdit, type LearnedValue } from '../history/app-value.js';
 import { formatCommitMessage, type KipperTrailers } from '../history/trailers.js';
 import { assertOneRepository } from '../manifests/assert-one-repository.js';
 import type { ImageReference } from '../manifests/image-reference.js';
 import { setCommit } from '../manifests/set-commit.js';
-import { isWorkload, setImage, type EditResult, type ImageMatch } from '../manifests/set-image.js';
+import type { FileReading } from '../manifests/read-sites.js';
+import { isWorkload, setImageFrom, type EditResult, type ImageMatch } from '../manifests/set-image.js';
+import { BoundedCache } from '../repo/bounded-cache.js';
 import { kipperFileAt } from './repo-config.js';
 import type { Edit, TreeView } from './write-queue.js';
+
+/**
+ * The last reading of each file a deploy edited (read-sites.ts): the next deploy of the
+ * file edits it without a parse when only one image changed since, which is what our own
+ * deploys change (issue #14). Any reading is a safe start: it is used only where the text
+ * outside one image scalar is byte for byte the same, so one cache serves every repo.
+ */
+const readings = new BoundedCache<FileReading>(8 * 1024 * 1024, (r) => 2 * r.text.length + 200 * r.sites.length);
 
 /** Why a deploy commit was written (the `Kipper-Trigger` trailer). */
 export type DeployTrigger = 'webhook' | 'manual' | 'promotion' | 'rollback';
@@ -47,7 +58,11 @@ export function imageEdit(input: ImageEditInput): Edit<null> {
     check: assertTakesImages,
     value: input.image.raw,
     trailers: { image: input.image.raw },
-    editText: (text, app) => setImage(text, { image: input.image, container: app.container, workload: app.workload, app: app.id }),
+    editText: (text, app, path) => {
+      const { edit, reading } = setImageFrom(text, { image: input.image, container: app.container, workload: app.workload, app: app.id }, readings.get(path));
+      readings.set(path, reading);
+      return edit;
+    },
     checkMatches: checkNamedContainers,
     lookedFor: (app) =>
       `containers/initContainers with image repository ${input.image.repository}` +
@@ -89,7 +104,7 @@ interface Flavour {
   check: (app: AppConfig) => void;
   value: string;
   trailers: Pick<KipperTrailers, 'image'>;
-  editText: (text: string, app: AppConfig) => EditResult;
+  editText: (text: string, app: AppConfig, path: string) => EditResult;
   /** Refuses, across all the app's files, what no single file shows is wrong. */
   checkMatches?: (app: AppConfig, matches: readonly ImageMatch[]) => void;
   lookedFor: (app: AppConfig) => string;
@@ -119,7 +134,7 @@ function deployEdit(input: DeployEditInput, flavour: Flavour): Edit<null> {
       if (!bytes) {
         throw new KipError('FILE_NOT_FOUND', `${path} (listed for ${app.id} in kipper.yaml) is not in the config repo`, { app: app.id, path });
       }
-      const edited = inFiles(app, [path], () => flavour.editText(Buffer.from(bytes).toString('utf8'), app));
+      const edited = inFiles(app, [path], () => flavour.editText(Buffer.from(bytes).toString('utf8'), app, path));
       matches.push(...edited.matches);
       if (edited.changed) files.set(path, Buffer.from(edited.text, 'utf8'));
     }
@@ -141,7 +156,10 @@ function deployEdit(input: DeployEditInput, flavour: Flavour): Edit<null> {
       { app: app.id, ...flavour.trailers, sourceCommit: input.sourceCommit, trigger: input.trigger, ...input.trailers },
       input.body,
     );
-    return { kind: 'commit', files, message, result: null };
+    // History reads this deploy's value from here instead of parsing the files again.
+    const value = valueAfterEdit(app, matches);
+    const memo: LearnedValue | undefined = value === undefined ? undefined : { app: app.id, value };
+    return { kind: 'commit', files, message, result: null, memo };
   };
 }
 

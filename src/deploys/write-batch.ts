@@ -11,7 +11,16 @@ export interface TreeView {
 }
 
 /** What an edit decided for the view it was given. */
-export type EditDecision<T> = { kind: 'commit'; files: Map<string, Uint8Array>; message: string; result: T } | { kind: 'unchanged'; result: T };
+export type EditDecision<T> =
+  | {
+      kind: 'commit';
+      files: Map<string, Uint8Array>;
+      message: string;
+      result: T;
+      /** What the edit knows of its commit, for whoever reads it back (`CommitInput.memo`). */
+      memo?: unknown;
+    }
+  | { kind: 'unchanged'; result: T };
 
 /**
  * An edit is a pure function of the files it reads: the queue may run it again on a
@@ -126,7 +135,15 @@ export async function buildBatch(
       let commit: string | null = null;
       if (decision.kind === 'commit') {
         const sig = signature();
-        const written = await gitdir.writeCommit({ parent: at, files: decision.files, message: decision.message, author: sig, committer: sig, sign });
+        const written = await gitdir.writeCommit({
+          parent: at,
+          files: decision.files,
+          message: decision.message,
+          author: sig,
+          committer: sig,
+          memo: decision.memo,
+          sign,
+        });
         batch.newObjects.push(...written.newObjects);
         batch.tip = commit = written.oid;
       }

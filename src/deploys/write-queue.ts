@@ -49,7 +49,10 @@ export interface WriteQueueOptions {
  *
  * Pipelined: while batch N is being pushed, batch N+1 is built on N's tip. N+1 is only
  * pushed (or answered "unchanged") once N's tip is confirmed as the head; if N had to be
- * rebuilt or failed, N+1 is built again on the real head first.
+ * rebuilt or failed, N+1 is built again on the real head first. N+1 leaves the moment
+ * the remote confirms N: N's callers are answered (after the listeners followed the new
+ * head, in order) while N+1 is on its way, so a far remote's round trip is paid once per
+ * batch and nothing else sits between two pushes (issue #14).
  *
  * Deadlines (issue #9): every edit is answered within its deadline. Until a push request
  * carries it, an edit whose deadline passes or whose caller goes away is dropped at once
@@ -67,6 +70,10 @@ export class WriteQueue {
   private readonly opts: Required<Omit<WriteQueueOptions, 'onHead' | 'onPush' | 'sign'>> & Pick<WriteQueueOptions, 'onHead' | 'onPush' | 'sign'>;
   private idleWaiters: Array<() => void> = [];
   private arrivals: Array<() => void> = [];
+  /** Batches confirmed by the remote whose callers are still being answered. */
+  private readonly answering = new Set<Promise<void>>();
+  /** The listeners' work on the heads seen so far, in order (onHead is never run twice at once). */
+  private following: Promise<void> = Promise.resolve();
   /** Set when the last exchange with the remote failed; cleared by the next success. */
   lastError: KipError | null = null;
   /** When the remote last answered anything (a fetch, or a push ok or rejected); epoch ms. */
@@ -130,10 +137,18 @@ export class WriteQueue {
     });
   }
 
-  /** Resolves when nothing is queued or in flight. */
+  /** Resolves when nothing is queued, in flight or being answered. */
   idle(): Promise<void> {
-    if (!this.draining && this.pending.length === 0 && this.refreshWanted.length === 0) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return !this.draining && this.pending.length === 0 && this.refreshWanted.length === 0 && this.answering.size === 0;
+  }
+
+  private wakeIdle(): void {
+    if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private wake(): void {
@@ -155,7 +170,7 @@ export class WriteQueue {
       .finally(() => {
         this.draining = false;
         if (this.pending.length > 0 || this.refreshWanted.length > 0) this.kick();
-        else for (const w of this.idleWaiters.splice(0)) w();
+        else this.wakeIdle();
       });
   }
 
@@ -175,7 +190,10 @@ export class WriteQueue {
         continue;
       }
       previous = null;
-      if (this.refreshWanted.length > 0 || this.current === null) {
+      // A look asked for while a batch waits goes with that batch's push, whose landing
+      // answers it (see `landed`): the batch does not wait a round trip for a fetch.
+      const lookRides = next !== null && this.current !== null && next.base === this.current;
+      if ((this.refreshWanted.length > 0 && !lookRides) || this.current === null) {
         // Nothing asked for and nothing to write: do not fetch in a loop without a head.
         if (this.refreshWanted.length === 0 && this.pending.length === 0 && !next) return;
         // A fetch moves the head: whatever was built on the old one is built again.
@@ -189,8 +207,13 @@ export class WriteQueue {
       if (!next) return;
       const batch = next;
       next = null;
+      // Settled once the remote confirmed the batch (its answers may still be going out),
+      // or once it is done with.
       const inflight: { done: Promise<void>; tip: string; settled: boolean } = { done: Promise.resolve(), tip: batch.tip, settled: false };
-      inflight.done = this.pushBatch(batch).finally(() => {
+      let confirm: () => void = () => undefined;
+      const confirmed = new Promise<void>((resolve) => (confirm = resolve));
+      const pushed = this.pushBatch(batch, confirm);
+      inflight.done = Promise.race([confirmed, pushed]).finally(() => {
         inflight.settled = true;
       });
       previous = inflight;
@@ -226,6 +249,14 @@ export class WriteQueue {
     }
   }
 
+  /** Runs the listeners on `head` after those of every head before it. */
+  private follow(head: string): Promise<void> {
+    // What listeners make of the new head is theirs to report: the remote answered.
+    const run = () => Promise.resolve(this.opts.onHead?.(head)).catch(() => undefined);
+    this.following = this.following.then(run, run);
+    return this.following;
+  }
+
   private async fetch(signal?: AbortSignal): Promise<void> {
     let head: string;
     try {
@@ -238,14 +269,13 @@ export class WriteQueue {
     this.lastContact = Date.now();
     if (head === this.current) return;
     this.current = head;
-    // What listeners make of the new head is theirs to report: the remote answered.
-    await Promise.resolve(this.opts.onHead?.(head)).catch(() => undefined);
+    await this.follow(head);
   }
 
-  /** Push a built batch; on conflicts fetch, rebuild on the new head and retry (bounded). */
-  private async pushBatch(first: Batch): Promise<void> {
+  /** Push a built batch; on conflicts fetch, rebuild on the new head and retry (bounded). `confirmed`: the remote took it. */
+  private async pushBatch(first: Batch, confirmed: () => void): Promise<void> {
     try {
-      await this.pushWithRetries(first);
+      await this.pushWithRetries(first, confirmed);
     } catch (err) {
       // An error the remote layer did not classify (a disk error writing our packs, a
       // bug): its outcome is unknown, so the callers get 503 and a retry is safe (it
@@ -256,7 +286,7 @@ export class WriteQueue {
     }
   }
 
-  private async pushWithRetries(first: Batch): Promise<void> {
+  private async pushWithRetries(first: Batch, confirmed: () => void): Promise<void> {
     let built = first;
     let rejections = 0;
     let unreachable = 0;
@@ -287,6 +317,9 @@ export class WriteQueue {
         p.pushing = true;
         p.attempts++;
       }
+      // Asked for before this push left: if it lands, the remote's head was ours when it
+      // moved, later than they asked, which is all a fetch would have told them.
+      const looks = [...this.refreshWanted];
       const pushed = await this.remote.push(built.base, built.tip, built.newObjects, this.deadlineSignal(built.live));
       // Landed: they stay "pushing" (no deadline can fail them) until `landed` answers.
       if (!pushed.ok) for (const p of built.live) p.pushing = false;
@@ -296,7 +329,7 @@ export class WriteQueue {
         buildMs: built.buildMs,
         pushMs: performance.now() - started,
       });
-      if (pushed.ok) return this.landed(built);
+      if (pushed.ok) return this.landed(built, confirmed, looks);
       lastAnswer = pushed.answer;
       // The push did not land (or we cannot know): edits that lapsed while it was in
       // flight are answered now, with why.
@@ -332,7 +365,7 @@ export class WriteQueue {
       }
       // Building a batch that landed again would answer "unchanged" to requests that did deploy.
       for (const candidate of unanswered) {
-        if (await this.contains(this.head, candidate.tip)) return this.landed(candidate);
+        if (await this.contains(this.head, candidate.tip)) return this.landed(candidate, confirmed);
       }
       if (unreachable >= this.opts.maxUnreachable) {
         return this.failAll(built.live, this.unreachableError(this.lastError, lastAnswer));
@@ -344,18 +377,34 @@ export class WriteQueue {
     }
   }
 
-  /** Resolve a batch whose tip is in the remote. */
-  private async landed(built: Batch): Promise<void> {
+  /**
+   * Resolve a batch whose tip is in the remote: the next batch may leave at once
+   * (`confirmed`), and `looks` (refreshes asked for before the push left) are answered;
+   * the callers get their answers once the listeners followed the new head.
+   */
+  private async landed(built: Batch, confirmed: () => void, looks: ReadonlyArray<(typeof this.refreshWanted)[number]> = []): Promise<void> {
     this.lastError = null;
     this.lastContact = Date.now();
     // After our own push the head moves here; when a fetch found the tip, it already did.
-    if (this.current === built.base) {
-      this.current = built.tip;
-      // The commits are in the remote whatever the listener thinks of them.
-      await Promise.resolve(this.opts.onHead?.(built.tip)).catch(() => undefined);
+    const moved = this.current === built.base;
+    if (moved) this.current = built.tip;
+    for (const look of looks) {
+      const at = this.refreshWanted.indexOf(look);
+      if (at < 0) continue;
+      this.refreshWanted.splice(at, 1);
+      look.resolve();
     }
-    // Landed: every caller gets its answer, even one whose deadline passed meanwhile.
-    for (const b of built.done) b.pending.answer({ result: b.result, configCommit: b.commit });
+    const answered = (async () => {
+      // The commits are in the remote whatever the listener thinks of them.
+      if (moved) await this.follow(built.tip);
+      // Landed: every caller gets its answer, even one whose deadline passed meanwhile.
+      for (const b of built.done) b.pending.answer({ result: b.result, configCommit: b.commit });
+    })();
+    this.answering.add(answered);
+    confirmed();
+    await answered;
+    this.answering.delete(answered);
+    this.wakeIdle();
   }
 
   /** True when `oid` is `head` or one of its recent first-parent ancestors. */

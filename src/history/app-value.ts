@@ -2,7 +2,8 @@ import type { AppConfig } from '../config/kipper-file.js';
 import { isKipError } from '../errors.js';
 import { ambiguousWorkloads, type NamedContainer } from '../manifests/assert-one-repository.js';
 import { findCommits } from '../manifests/set-commit.js';
-import { findImages, isWorkload } from '../manifests/set-image.js';
+import { readSites, type FileReading } from '../manifests/read-sites.js';
+import { findInReading, isWorkload, type ImageMatch } from '../manifests/set-image.js';
 import { normalizeRepository, parseImageReference } from '../manifests/image-reference.js';
 
 /**
@@ -31,11 +32,15 @@ export function sameValue(a: AppValue | null, b: AppValue | null): boolean {
  * by the bridge) the first target found stands for the app. An app whose `container`
  * names containers of different repositories (no `workload`) has no value, as a deploy
  * to it is refused (AMBIGUOUS_TARGET).
+ *
+ * `texts` are those of `app.files`, in order. With `readings`, each file is read from its
+ * last reading there when only one image changed since (read-sites.ts), and its reading
+ * is kept there for the next version.
  */
-export function appValue(app: AppConfig, texts: Array<string | null>, repository: string | undefined): AppValue | null {
+export function appValue(app: AppConfig, texts: Array<string | null>, repository: string | undefined, readings?: Readings): AppValue | null {
   const values = new Set<string>();
   const named: NamedContainer[] = [];
-  for (const text of texts) {
+  for (const [i, text] of texts.entries()) {
     if (text === null) continue;
     let found;
     try {
@@ -44,7 +49,10 @@ export function appValue(app: AppConfig, texts: Array<string | null>, repository
         continue;
       }
       const narrowing = app.container ? { container: app.container } : repository ? { repository } : {};
-      found = findImages(text, { app: app.id, workload: app.workload, ...narrowing });
+      const path = app.files[i]!;
+      const reading = readSites(text, app.id, readings?.get(path));
+      readings?.set(path, reading);
+      found = findInReading(reading, { app: app.id, workload: app.workload, ...narrowing });
     } catch (err) {
       if (isKipError(err, 'AMBIGUOUS_TARGET')) return null;
       continue; // a file that does not parse at this commit has no readable value
@@ -63,6 +71,42 @@ export function appValue(app: AppConfig, texts: Array<string | null>, repository
   if (app.source !== 'git') return { images: sorted };
   // A git-source app's markers name one commit; markers that disagree have no single value.
   return sorted.length === 1 ? { commit: sorted[0]! } : null;
+}
+
+/** The last reading of each file, by path (kept by the history index between commits). */
+export interface Readings {
+  get(path: string): FileReading | undefined;
+  set(path: string, reading: FileReading): void;
+}
+
+/**
+ * What `appValue` reads from the files an edit of `app` just wrote, told by the edit's own
+ * matches instead of a second parse of every file (issue #14): every match reads back as
+ * its `after` (test/unit/manifests/site-reading.ts), and a deploy narrows as `appValue`
+ * does for the repository it posts, except that with `container` only markers and the
+ * workloads' containers count. `matches` are those of all the app's files. Undefined when
+ * the matches cannot tell: an alias that followed an edited anchor may or may not be a
+ * target when the files are read back.
+ */
+export function valueAfterEdit(app: AppConfig, matches: readonly ImageMatch[]): AppValue | null | undefined {
+  if (matches.some((m) => m.throughAlias)) return undefined;
+  const counted = app.source === 'git' || !app.container ? matches : matches.filter((m) => m.kind === 'marker' || isWorkload(m.kind));
+  const values = [...new Set(counted.map((m) => m.after))].sort();
+  if (values.length === 0) return null;
+  if (app.source !== 'git') return { images: values };
+  return values.length === 1 ? { commit: values[0]! } : null;
+}
+
+/** A deploy's value as its edit told it (`valueAfterEdit`), carried with its commit. */
+export interface LearnedValue {
+  app: string;
+  value: AppValue | null;
+}
+
+/** The value `memo` tells for `appId`, or undefined when it tells nothing about it. */
+export function learnedValue(memo: unknown, appId: string): AppValue | null | undefined {
+  if (typeof memo !== 'object' || memo === null || (memo as Partial<LearnedValue>).app !== appId) return undefined;
+  return (memo as LearnedValue).value;
 }
 
 /** The normalised repository of an image reference, or the raw text when it does not parse. */

@@ -1,8 +1,10 @@
-import { KIPPER_FILE, type KipperConfig } from '../config/kipper-file.js';
+import { KIPPER_FILE, type AppConfig, type KipperConfig } from '../config/kipper-file.js';
 import { isKipError } from '../errors.js';
 import type { LoggedCommit } from '../repo/git-log.js';
-import type { Gitdir } from '../repo/gitdir.js';
-import { appValue, firstImage, repositoryOf, sameValue, type AppValue } from './app-value.js';
+import type { FileReading } from '../manifests/read-sites.js';
+import { BoundedCache } from '../repo/bounded-cache.js';
+import type { Gitdir, LogInfo } from '../repo/gitdir.js';
+import { appValue, firstImage, learnedValue, repositoryOf, sameValue, type AppValue } from './app-value.js';
 import { parseTrailers, revertedCommit } from './trailers.js';
 
 /** One revision of an app: a first-parent commit that changed its deployed value. */
@@ -53,6 +55,10 @@ export class RevisionIndex {
   private apps = new Map<string, AppState>();
   private generations = new Map<string, number>();
   private indexed: string | null = null;
+  /** The last reading of each file (most commits change one image of one file: read-sites.ts). */
+  private readonly readings = new BoundedCache<FileReading>(READINGS_BYTES, (r) => 2 * r.text.length + 200 * r.sites.length);
+  /** kipper.yaml as the last applied commit had it; null: unknown (every app is looked at when it changes). */
+  private applied: KipperConfig | null = null;
   private updating: Promise<void> = Promise.resolve();
   /** False when the walk started at the edge of a shallow clone: numbers are partial. */
   complete = false;
@@ -66,14 +72,23 @@ export class RevisionIndex {
     private readonly events: { onChange?: () => void } = {},
   ) {}
 
-  /** Everything the index knows, to persist it (see `restore`). */
+  /** Everything the index knows, to persist it (see `restore`): a copy, which later updates leave as it is. */
   snapshot(): IndexSnapshot {
-    return { head: this.indexed, complete: this.complete, apps: Object.fromEntries(this.apps), generations: Object.fromEntries(this.generations) };
+    const apps: Record<string, AppState> = {};
+    for (const [id, s] of this.apps) apps[id] = { revisions: s.revisions.slice(), value: s.value, repository: s.repository };
+    return { head: this.indexed, complete: this.complete, apps, generations: Object.fromEntries(this.generations) };
   }
 
   /** Start from a persisted snapshot: the next `update` reads only commits after its head. */
   restore(snapshot: IndexSnapshot): void {
     this.apps = new Map(Object.entries(snapshot.apps));
+    // JSON.parse makes a string per revision of what most of them share.
+    for (const state of this.apps.values()) {
+      for (const r of state.revisions) {
+        r.author = shared(r.author);
+        r.trigger = shared(r.trigger);
+      }
+    }
     this.generations = new Map(Object.entries(snapshot.generations));
     this.indexed = snapshot.head;
     this.complete = snapshot.complete;
@@ -128,23 +143,67 @@ export class RevisionIndex {
 
   private async walk(head: string): Promise<void> {
     if (head === this.indexed) return;
-    let log = await this.gitdir.log(this.indexed, head);
-    if (!log.fromReached) {
-      // From the start (first walk, rebuild), or history was rewritten under us: all of it.
-      if (!log.whole) log = await this.gitdir.log(null, head);
+    let again = false;
+    // From the start (first walk, rebuild), or history was rewritten under us: all of it.
+    const start = (info: LogInfo, restarted: boolean) => {
+      if (info.fromReached) return true;
+      if (!info.whole && !restarted) {
+        again = true;
+        return false;
+      }
       this.apps.clear();
-      this.complete = !log.shallow;
-    }
+      this.applied = null;
+      this.complete = !info.shallow;
+      return true;
+    };
     let config: KipperConfig | null | undefined;
-    for (const commit of log.commits) {
-      if (config === undefined || commit.changed === null || commit.changed.includes(KIPPER_FILE)) config = await this.configOrNull(commit.oid);
-      // A commit with a missing or broken kipper.yaml deploys nothing.
-      if (config) await this.apply(commit, config);
-      // Per commit: a walk that fails half-way resumes after what it applied, never twice.
-      this.indexed = commit.oid;
-    }
+    const each = async (commits: LoggedCommit[]) => {
+      const reads = new ReadAhead(this.gitdir);
+      for (const [i, commit] of commits.entries()) {
+        if (config === undefined || configChanges(commit)) config = await this.configOrNull(commit.oid);
+        // A commit with a missing or broken kipper.yaml deploys nothing; files may change
+        // unseen meanwhile, so the next valid one looks at every app.
+        if (config) {
+          this.readAhead(commits, i, config, reads);
+          await this.apply(commit, config, reads);
+        } else this.applied = null;
+        reads.forget(commit.oid);
+        // Per commit: a walk that fails half-way resumes after what it applied, never twice.
+        this.indexed = commit.oid;
+      }
+    };
+    await this.gitdir.logEach(this.indexed, head, (info) => start(info, false), each);
+    if (again) await this.gitdir.logEach(null, head, (info) => start(info, true), each);
     this.indexed = head;
     this.events.onChange?.();
+  }
+
+  /**
+   * Asks git for the files the next commits will be read at, so that git reads them while
+   * the ones before are parsed (`cat-file` answers in order): a first history of 100,000
+   * commits waited on git one file at a time (issue #14). Up to the next change of
+   * kipper.yaml, which may change what is read.
+   */
+  private readAhead(commits: readonly LoggedCommit[], at: number, config: KipperConfig, reads: ReadAhead): void {
+    for (let i = Math.max(at + 1, reads.until); i < commits.length && reads.size < READ_AHEAD; i++) {
+      const commit = commits[i]!;
+      if (configChanges(commit)) return;
+      for (const app of this.appsToVisit(commit, config, config))
+        if (learnedValue(commit.memo, app.id) === undefined) for (const path of app.files) reads.start(commit.oid, path);
+      reads.until = i + 1;
+    }
+  }
+
+  /** The apps whose value `commit` may change (see `apply`), with kipper.yaml `before` it as applied. */
+  private appsToVisit(commit: LoggedCommit, config: KipperConfig, before: KipperConfig | null): Iterable<AppConfig> {
+    const changed = commit.changed;
+    const configChanged = configChanges(commit);
+    if (changed === null || (configChanged && before === null)) return config.apps.values();
+    const apps = new Set<AppConfig>();
+    const byPath = appsByPath(config);
+    for (const path of changed) for (const app of byPath.get(path) ?? []) apps.add(app);
+    if (configChanged && before !== config) for (const app of config.apps.values()) if (!sameEntry(app, before!.apps.get(app.id))) apps.add(app);
+    return apps;
   }
 
   /** kipper.yaml at a commit, or null where it is missing or invalid; any other failure (a missing object) is an error. */
@@ -160,29 +219,40 @@ export class RevisionIndex {
   /**
    * Record the apps whose value `commit` changed. Only apps whose files changed can have
    * a new value (`changed` null: look at every app, at a root commit or a shallow edge);
-   * when kipper.yaml itself changed (apps added, files re-pointed) every app is looked at.
+   * when kipper.yaml itself changed, also the apps it added or changed (every app when
+   * the one before is not known). An app's value depends only on its entry, its files and
+   * its repository, which moves only with commits that change its files: looking at the
+   * others again would read what they already hold (and cost 10,000 parses on a webhook
+   * enable in a repo of 10,000 apps, issue #14).
    */
-  private async apply(commit: LoggedCommit, config: KipperConfig): Promise<void> {
-    const changed = commit.changed;
-    const all = changed === null || changed.includes(KIPPER_FILE);
-    if (all) {
+  private async apply(commit: LoggedCommit, config: KipperConfig, reads: ReadAhead): Promise<void> {
+    if (configChanges(commit)) {
       for (const [id, generation] of config.webhooks) this.generations.set(id, Math.max(generation, this.generations.get(id) ?? 0));
     }
+    const visit = this.appsToVisit(commit, config, this.applied);
+    this.applied = config;
     const trailers = parseTrailers(commit.message);
     const revert = revertedCommit(commit.message);
-    const read = async (path: string) => {
-      const bytes = await this.gitdir.readFile(commit.oid, path);
-      return bytes ? Buffer.from(bytes).toString('utf8') : null;
-    };
-    for (const app of config.apps.values()) {
+    const readFile = (path: string) => reads.start(commit.oid, path);
+    if (trailers.app !== undefined && trailers.image && config.apps.has(trailers.app)) this.stateOf(trailers.app).repository = repositoryOf(trailers.image);
+    // The files of the next apps are asked for while this one is parsed (a root commit has
+    // 10,000 apps: a window of them, not all at once).
+    const apps = [...visit];
+    let asked = 0;
+    for (const [k, app] of apps.entries()) {
+      for (; asked < apps.length && asked < k + READ_AHEAD; asked++) {
+        const next = apps[asked]!;
+        if (learnedValue(commit.memo, next.id) === undefined) for (const path of next.files) readFile(path);
+      }
       const state = this.stateOf(app.id);
       const ours = trailers.app === app.id;
-      if (ours && trailers.image) state.repository = repositoryOf(trailers.image);
-      if (!all && !app.files.some((f) => changed.includes(f))) continue;
-      // Always read from the files, also for our own commits: a `:tag` marker holds only
-      // the tag, and one value must have one form whoever wrote the commit.
-      const value = appValue(app, await Promise.all(app.files.map(read)), state.repository);
-      if (sameValue(value, state.value)) continue;
+      // Read from the files, also for our own commits (a `:tag` marker holds only the tag,
+      // and one value must have one form whoever wrote the commit): by the edit that wrote
+      // them, when it told what a reading gives, else by reading them.
+      const learned = learnedValue(commit.memo, app.id);
+      const read = learned !== undefined ? learned : appValue(app, await Promise.all(app.files.map(readFile)), state.repository, this.readings);
+      if (sameValue(read, state.value)) continue;
+      const value = read && ('images' in read ? { images: read.images.map(own) } : { commit: own(read.commit) });
       state.value = value;
       if (value === null) continue;
       const image = firstImage(value);
@@ -190,16 +260,16 @@ export class RevisionIndex {
       state.revisions.push({
         revision: state.revisions.length + 1,
         value,
-        sourceCommit: ours && image !== null ? (trailers.sourceCommit ?? null) : null,
-        trigger: ours && trailers.trigger ? trailers.trigger : revert ? 'revert' : 'git',
-        author: `${commit.author.name} <${commit.author.email}>`,
+        sourceCommit: ours && image !== null && trailers.sourceCommit ? own(trailers.sourceCommit) : null,
+        trigger: ours && trailers.trigger ? shared(trailers.trigger) : revert ? 'revert' : 'git',
+        author: shared(`${commit.author.name} <${commit.author.email}>`),
         timestamp: new Date(commit.author.timestamp * 1000).toISOString(),
-        configCommit: commit.oid,
-        ...(ours && trailers.rollbackTo ? { rollbackTo: trailers.rollbackTo } : {}),
-        ...(!ours && revert ? { reverts: revert } : {}),
-        ...(ours && trailers.promotedFrom ? { promotedFrom: trailers.promotedFrom } : {}),
-        ...(ours && trailers.image && trailers.image !== image ? { deployed: trailers.image } : {}),
-        ...(ours && trailers.reason ? { reason: trailers.reason } : {}),
+        configCommit: own(commit.oid),
+        ...(ours && trailers.rollbackTo ? { rollbackTo: own(trailers.rollbackTo) } : {}),
+        ...(!ours && revert ? { reverts: own(revert) } : {}),
+        ...(ours && trailers.promotedFrom ? { promotedFrom: own(trailers.promotedFrom) } : {}),
+        ...(ours && trailers.image && trailers.image !== image ? { deployed: own(trailers.image) } : {}),
+        ...(ours && trailers.reason ? { reason: own(trailers.reason) } : {}),
       });
     }
   }
@@ -211,5 +281,100 @@ export class RevisionIndex {
       this.apps.set(id, s);
     }
     return s;
+  }
+}
+
+const pathIndexes = new WeakMap<KipperConfig, Map<string, AppConfig[]>>();
+
+/** The apps that list each file, per parsed kipper.yaml (built once: configs are cached by blob). */
+function appsByPath(config: KipperConfig): Map<string, AppConfig[]> {
+  let index = pathIndexes.get(config);
+  if (!index) {
+    index = new Map();
+    for (const app of config.apps.values()) {
+      for (const path of app.files) {
+        const apps = index.get(path);
+        if (apps) apps.push(app);
+        else index.set(path, [app]);
+      }
+    }
+    pathIndexes.set(config, index);
+  }
+  return index;
+}
+
+/** Whether an app's entry in kipper.yaml reads the same (what its value depends on). */
+function sameEntry(a: AppConfig, b: AppConfig | undefined): boolean {
+  return (
+    b !== undefined &&
+    a.source === b.source &&
+    a.container === b.container &&
+    a.workload === b.workload &&
+    a.files.length === b.files.length &&
+    a.files.every((f, i) => f === b.files[i])
+  );
+}
+
+/**
+ * A copy of `s` that keeps no larger string alive. A slice of a file's text or of git's
+ * output would, for as long as history holds the revision: 100,000 revisions held most
+ * of a 35 MB log and a file's text each (issue #14).
+ */
+function own(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}
+
+const sharedStrings = new Map<string, string>();
+
+/** One copy (see `own`) of a string that many revisions hold (an author, a trigger); a few thousand at most are kept. */
+function shared(s: string): string {
+  let kept = sharedStrings.get(s);
+  if (kept === undefined) {
+    if (sharedStrings.size >= 4096) sharedStrings.clear();
+    kept = own(s);
+    sharedStrings.set(kept, kept);
+  }
+  return kept;
+}
+
+/** Readings of files kept between commits, by their approximate size in memory. */
+const READINGS_BYTES = 32 * 1024 * 1024;
+
+/** Files read ahead of the walk at most (a few KB each, waiting in memory). */
+const READ_AHEAD = 64;
+
+/** Whether kipper.yaml may differ at `commit` from its parent (a root or shallow-edge commit has no parent here). */
+function configChanges(commit: LoggedCommit): boolean {
+  return commit.changed === null || commit.changed.includes(KIPPER_FILE);
+}
+
+/** Files asked of git ahead of the walk, by commit and path, until the walk has passed them. */
+class ReadAhead {
+  private readonly pending = new Map<string, Map<string, Promise<string | null>>>();
+  /** Commits of the log up to here have their reads started. */
+  until = 0;
+  /** Files asked for and not forgotten. */
+  size = 0;
+
+  constructor(private readonly gitdir: Gitdir) {}
+
+  /** The text of `path` at `commit` (null: no file there), asked for once. */
+  start(commit: string, path: string): Promise<string | null> {
+    let files = this.pending.get(commit);
+    if (!files) this.pending.set(commit, (files = new Map()));
+    let text = files.get(path);
+    if (!text) {
+      text = this.gitdir.readFile(commit, path).then((bytes) => (bytes ? Buffer.from(bytes).toString('utf8') : null));
+      // Read ahead and never used (a walk that failed half-way): not an unhandled rejection.
+      text.catch(() => undefined);
+      files.set(path, text);
+      this.size++;
+    }
+    return text;
+  }
+
+  forget(commit: string): void {
+    this.size -= this.pending.get(commit)?.size ?? 0;
+    this.pending.delete(commit);
   }
 }

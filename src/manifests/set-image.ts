@@ -12,7 +12,8 @@ import { collectSites } from './collect-sites.js';
 import { normalizeRepository, parseImageReference, tryParseImageReference, type ImageReference } from './image-reference.js';
 import type { ImageSite, ImageSiteKind } from './image-site.js';
 import { parseDocuments } from './parse-documents.js';
-import type { Splice } from './render-scalar.js';
+import { followingReading, readingOf, readSites, type FileReading, type SiteReading } from './read-sites.js';
+import { renderNewScalar, type Splice } from './render-scalar.js';
 import { spliceWrites, type PendingWrites } from './splice-writes.js';
 
 /** The image to set, optionally narrowed to one workload and one container by name, for one app. */
@@ -44,6 +45,11 @@ export interface ImageMatch {
   workload: string | undefined;
   before: string;
   after: string;
+  /**
+   * Not a target itself: an alias of a scalar that a target wrote, reported because it
+   * changed too. Whether a reading narrowed another way counts it is not known here.
+   */
+  throughAlias?: true;
 }
 
 /** The edited text and what matched. */
@@ -67,7 +73,49 @@ export interface FoundImage {
 /** Set every matching image in `text`; zero matches is NOT an error here (the caller checks across the app's files). */
 export function setImage(text: string, target: ImageTarget): EditResult {
   const parsed = parseDocuments(text);
-  const { sites, byMarkers } = collectSites(text, parsed, target.app);
+  return editParsed(text, parsed, collectSites(text, parsed, target.app), target);
+}
+
+/**
+ * `setImage`, with the reading of `text` (read-sites.ts) to edit its next version from.
+ * When the reading of `text` follows from `previous` (a reading of an earlier version:
+ * one plain image changed), the file is edited without a parse (issue #14: a deploy's
+ * largest cost): every site is then a container's plain `image:` scalar, so the splices
+ * are those `setImage` makes, the new value in place of the scalar's bytes, written as
+ * `renderScalar` writes a plain token.
+ */
+export function setImageFrom(text: string, target: ImageTarget, previous: FileReading | undefined): { edit: EditResult; reading: FileReading } {
+  const following = previous && followingReading(previous, text, target.app);
+  if (following) return { edit: editSimple(following, target), reading: following };
+  const parsed = parseDocuments(text);
+  const collected = collectSites(text, parsed, target.app);
+  return { edit: editParsed(text, parsed, collected, target), reading: readingOf(text, target.app, collected) };
+}
+
+/** `setImage` of a simple reading (every site a plain scalar of a container's image, no markers). */
+function editSimple(reading: FileReading, target: ImageTarget): EditResult {
+  const { text } = reading;
+  const selected = selectSites(reading.sites, { repository: target.image.repository, container: target.container, workload: target.workload });
+  if (selected.length === 0) return { text, changed: false, matches: [] };
+  const raw = target.image.raw;
+  const splices: Splice[] = [];
+  const written = new Set<number>();
+  for (const site of selected) {
+    const scalar = site.scalar!;
+    if (site.current === raw || written.has(scalar.node)) continue;
+    written.add(scalar.node);
+    splices.push({ start: scalar.start, end: scalar.end, source: renderNewScalar(raw) });
+  }
+  const out = applySplices(text, splices);
+  return { text: out, changed: out !== text, matches: selected.map((site) => toMatch(site, raw)) };
+}
+
+function editParsed(
+  text: string,
+  parsed: ReturnType<typeof parseDocuments>,
+  { sites, byMarkers }: { sites: ImageSite[]; byMarkers: boolean },
+  target: ImageTarget,
+): EditResult {
   const selected = byMarkers
     ? sites
     : selectSites(sites, { repository: target.image.repository, container: target.container, workload: target.workload });
@@ -93,7 +141,7 @@ export function setImage(text: string, target: ImageTarget): EditResult {
     if (chosen.has(site) || site.nodes.length !== 1 || !isAlias(node)) continue;
     const anchored = lookupFor(site.documentIndex).resolve(node);
     const write = isScalar(anchored) ? writes.get(anchored) : undefined;
-    if (write && write.value !== site.current) matches.push(toMatch(site, write.value));
+    if (write && write.value !== site.current) matches.push({ ...toMatch(site, write.value), throughAlias: true });
   }
 
   const out = applySplices(text, [...splices, ...edits]);
@@ -104,12 +152,22 @@ export function setImage(text: string, target: ImageTarget): EditResult {
  * Read the images that `setImage` would target (same matching rules, markers first
  * when `app` is given), for "already current" checks and history.
  */
-export function findImages(
-  text: string,
-  match: { repository?: string | undefined; container?: string | undefined; workload?: string | undefined; app?: string | undefined },
-): FoundImage[] {
+export function findImages(text: string, match: ImageQuery): FoundImage[] {
+  return findInReading(readSites(text, match.app), match);
+}
+
+/** What `findImages` looks for. */
+export interface ImageQuery {
+  repository?: string | undefined;
+  container?: string | undefined;
+  workload?: string | undefined;
+  app?: string | undefined;
+}
+
+/** `findImages` over a reading of the file (read-sites.ts; `reading.app` must be `match.app`). */
+export function findInReading(reading: FileReading, match: ImageQuery): FoundImage[] {
   const repository = match.repository === undefined ? undefined : parseImageReference(match.repository).repository;
-  const { sites, byMarkers } = collectSites(text, parseDocuments(text), match.app);
+  const { sites, byMarkers } = reading;
   const selected = byMarkers ? sites : selectSites(sites, { repository, container: match.container, workload: match.workload });
   return selected.map((site) => ({
     kind: site.kind,
@@ -131,10 +189,10 @@ export function findImages(
  * that hits containers of different repositories is refused (AMBIGUOUS_TARGET) rather
  * than overwriting other services' images.
  */
-function selectSites(
-  sites: readonly ImageSite[],
+function selectSites<S extends SiteReading | ImageSite>(
+  sites: readonly S[],
   match: { repository: string | undefined; container: string | undefined; workload: string | undefined },
-): ImageSite[] {
+): S[] {
   const wanted = match.repository === undefined ? undefined : normalizeRepository(match.repository);
   const selected = sites.filter((site) => {
     if (isWorkload(site.kind) && match.workload !== undefined && site.workload !== match.workload) return false;
@@ -154,13 +212,13 @@ export function isWorkload(kind: ImageSiteKind): boolean {
   return kind === 'container' || kind === 'initContainer';
 }
 
-function repositoriesOf(site: ImageSite): readonly string[] {
+function repositoriesOf(site: SiteReading | ImageSite): readonly string[] {
   if (site.repositories) return site.repositories;
   const current = tryParseImageReference(site.current);
   return current === undefined ? [] : [current.repository];
 }
 
-function toMatch(site: ImageSite, after: string): ImageMatch {
+function toMatch(site: ImageSite | SiteReading, after: string): ImageMatch {
   return {
     kind: site.kind,
     documentIndex: site.documentIndex,

@@ -8,6 +8,8 @@ export interface LoggedCommit {
   message: string;
   /** Paths changed against the first parent; null when it has none here (a root commit, the edge of a shallow clone). */
   changed: string[] | null;
+  /** For a commit this process wrote: what its writer knew of it (`CommitInput.memo`), opaque here. */
+  memo?: unknown;
 }
 
 /**
@@ -25,24 +27,39 @@ export const LOG_ARGS = [
   '--format=%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%at%x1f%B%x1f',
 ];
 
-/** The commits of `git log ${LOG_ARGS}` output. */
-export function parseLog(out: Buffer): LoggedCommit[] {
-  const commits: LoggedCommit[] = [];
-  for (const record of out.toString('utf8').split('\x1e')) {
-    if (record === '') continue;
-    const [oid = '', parents = '', name = '', email = '', at = '0', message = '', rest = ''] = record.split('\x1f');
-    const paths = rest
-      .split('\0')
-      .map((p) => p.replace(/^\n/, ''))
-      .filter((p) => p !== '');
-    commits.push({
-      oid,
-      parents: parents === '' ? [] : parents.split(' '),
-      author: { name, email, timestamp: Number(at) },
-      // As git stores it: exactly one trailing newline (what readCommit gives for our own commits).
-      message: message.replace(/\n*$/, '\n'),
-      changed: parents === '' ? null : paths,
-    });
+/**
+ * Cuts `git log ${LOG_ARGS}` output into commits as it arrives: `push` takes the next piece
+ * of text and returns the commits it completed, `end` the last one.
+ */
+export class LogRecords {
+  private rest = '';
+
+  push(text: string): LoggedCommit[] {
+    const parts = (this.rest + text).split('\x1e');
+    this.rest = parts.pop()!;
+    return parts.filter((p) => p !== '').map(parseRecord);
   }
-  return commits;
+
+  end(): LoggedCommit[] {
+    const last = this.rest;
+    this.rest = '';
+    return last === '' ? [] : [parseRecord(last)];
+  }
+}
+
+/** One record (without its leading RS). */
+function parseRecord(record: string): LoggedCommit {
+  const [oid = '', parents = '', name = '', email = '', at = '0', message = '', rest = ''] = record.split('\x1f');
+  const paths = rest
+    .split('\0')
+    .map((p) => p.replace(/^\n/, ''))
+    .filter((p) => p !== '');
+  return {
+    oid,
+    parents: parents === '' ? [] : parents.split(' '),
+    author: { name, email, timestamp: Number(at) },
+    // As git stores it: exactly one trailing newline (what readCommit gives for our own commits).
+    message: message.replace(/\n*$/, '\n'),
+    changed: parents === '' ? null : paths,
+  };
 }

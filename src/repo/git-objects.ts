@@ -33,11 +33,28 @@ export interface CommitInfo {
   committer: Signature;
 }
 
-/** One raw tree entry: `name` stays bytes so unchanged siblings are rewritten exactly. */
+/**
+ * One raw tree entry. `name` holds the name's bytes as latin1 (one character per byte):
+ * it compares and sorts byte-wise as git does, and unchanged siblings are written back
+ * exactly.
+ */
 export interface TreeEntry {
   mode: string;
-  name: Buffer;
+  name: string;
   oid: string;
+}
+
+/**
+ * A parsed tree: its bytes, its entries in order, and where each entry's 20-byte id sits
+ * in the bytes, so a deploy rewrites one id in a copy of the bytes instead of writing the
+ * whole tree again (a directory of 10,000 apps is 370 KB, issue #14).
+ */
+export interface Tree {
+  bytes: Buffer;
+  entries: TreeEntry[];
+  idAt: number[];
+  /** Entry index by name (latin1), built on the first lookup; shared by trees with the same names. */
+  byName?: Map<string, number>;
 }
 
 /** The all-zero id git uses for "no object" (a ref that does not exist yet). */
@@ -63,39 +80,73 @@ export function splitPath(path: string): string[] {
   return segments;
 }
 
-/** Tree object format: repeated `<mode> <name>\0<20-byte id>`, sorted git's way. */
-export function parseTree(buf: Uint8Array, oid: string): TreeEntry[] {
-  const data = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+// One string per mode, not one per entry of every parsed tree.
+const MODES = new Map([MODE_TREE, MODE_FILE, MODE_EXEC].map((m) => [m, m]));
+
+/** Tree object format: repeated `<mode> <name>\0<20-byte id>`, sorted git's way. `buf` is kept, not copied. */
+export function parseTree(buf: Uint8Array, oid: string): Tree {
+  const data = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const entries: TreeEntry[] = [];
+  const idAt: number[] = [];
   let pos = 0;
   while (pos < data.length) {
     const space = data.indexOf(0x20, pos);
     const nul = space < 0 ? -1 : data.indexOf(0, space + 1);
     if (space < 0 || nul < 0 || nul + 21 > data.length) throw new KipError('INTERNAL', `tree ${oid} is corrupt`, { oid });
-    entries.push({ mode: data.toString('latin1', pos, space), name: Buffer.from(data.subarray(space + 1, nul)), oid: data.toString('hex', nul + 1, nul + 21) });
+    const mode = data.toString('latin1', pos, space);
+    entries.push({ mode: MODES.get(mode) ?? mode, name: data.toString('latin1', space + 1, nul), oid: data.toString('hex', nul + 1, nul + 21) });
+    idAt.push(nul + 1);
     pos = nul + 21;
   }
-  return entries;
+  return { bytes: data, entries, idAt };
 }
 
-export function serializeTree(entries: readonly TreeEntry[]): Buffer {
+/** The empty tree. */
+export function emptyTree(): Tree {
+  return { bytes: Buffer.alloc(0), entries: [], idAt: [] };
+}
+
+/** The tree of `entries` (in git's order). */
+export function treeOf(entries: readonly TreeEntry[]): Tree {
   let size = 0;
   for (const e of entries) size += e.mode.length + 1 + e.name.length + 1 + 20;
   const out = Buffer.allocUnsafe(size);
+  const idAt: number[] = [];
   let pos = 0;
   for (const e of entries) {
     pos += out.write(e.mode, pos, 'latin1');
     out[pos++] = 0x20;
-    pos += e.name.copy(out, pos);
+    pos += out.write(e.name, pos, 'latin1');
     out[pos++] = 0;
+    idAt.push(pos);
     pos += out.write(e.oid, pos, 'hex');
   }
-  return out;
+  return { bytes: out, entries: [...entries], idAt };
 }
 
-export function findEntry(entries: readonly TreeEntry[], name: string): number {
-  const wanted = Buffer.from(name, 'utf8');
-  return entries.findIndex((e) => e.name.equals(wanted));
+/** The index of the entry named `name` (a path segment), or -1. */
+export function findEntry(tree: Tree, name: string): number {
+  if (!tree.byName) {
+    tree.byName = new Map();
+    tree.entries.forEach((e, i) => tree.byName!.set(e.name, i));
+  }
+  // latin1 of the name's UTF-8 bytes; an ASCII name is that already.
+  return tree.byName.get(/^[\x20-\x7e]*$/.test(name) ? name : Buffer.from(name, 'utf8').toString('latin1')) ?? -1;
+}
+
+/**
+ * A copy of `tree` with the ids of some entries replaced (same names, same modes): the
+ * bytes are copied and the ids overwritten in place, no entry is written again.
+ */
+export function withIds(tree: Tree, ids: ReadonlyMap<number, string>): Tree {
+  const bytes = Buffer.allocUnsafe(tree.bytes.length);
+  tree.bytes.copy(bytes);
+  const entries = [...tree.entries];
+  for (const [i, oid] of ids) {
+    bytes.write(oid, tree.idAt[i]!, 'hex');
+    entries[i] = { ...entries[i]!, oid };
+  }
+  return { bytes, entries, idAt: tree.idAt, ...(tree.byName ? { byName: tree.byName } : {}) };
 }
 
 /**
@@ -104,13 +155,19 @@ export function findEntry(entries: readonly TreeEntry[], name: string): number {
  */
 export function insertEntry(entries: TreeEntry[], entry: TreeEntry): void {
   const key = sortKey(entry);
-  const at = entries.findIndex((e) => Buffer.compare(sortKey(e), key) > 0);
-  if (at < 0) entries.push(entry);
-  else entries.splice(at, 0, entry);
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sortKey(entries[mid]!) > key) hi = mid;
+    else lo = mid + 1;
+  }
+  entries.splice(lo, 0, entry);
 }
 
-function sortKey(e: TreeEntry): Buffer {
-  return e.mode === MODE_TREE ? Buffer.concat([e.name, Buffer.from('/')]) : e.name;
+// latin1 strings compare code unit by code unit, which is byte by byte.
+function sortKey(e: TreeEntry): string {
+  return e.mode === MODE_TREE ? `${e.name}/` : e.name;
 }
 
 /** A commit object's bytes; the message gets exactly one trailing newline, as `git commit` writes it. */
@@ -119,6 +176,22 @@ export function formatCommit(c: { tree: string; parent: string; author: Signatur
   if (c.parent !== '') lines.push(`parent ${c.parent}`);
   lines.push(`author ${formatSignature(c.author)}`, `committer ${formatSignature(c.committer)}`);
   return Buffer.from(`${lines.join('\n')}\n\n${c.message.replace(/\n+$/, '')}\n`, 'utf8');
+}
+
+/** What `parseCommit` reads back from `formatCommit(c)`, without formatting and parsing (a deploy writes one per commit). */
+export function commitInfoOf(c: { tree: string; parent: string; author: Signature; committer: Signature; message: string }): CommitInfo {
+  const readBack = (sig: Signature): Signature => ({
+    ...sig,
+    timestamp: Math.floor(sig.timestamp),
+    timezoneOffset: sig.timezoneOffset === 0 ? 0 : sig.timezoneOffset,
+  });
+  return {
+    tree: c.tree,
+    parents: c.parent === '' ? [] : [c.parent],
+    message: `${c.message.replace(/\r/g, '').replace(/^\n+/, '').replace(/\n+$/, '')}\n`,
+    author: readBack(c.author),
+    committer: readBack(c.committer),
+  };
 }
 
 /** `Name <email> <seconds> <+hhmm>` as in a commit header. */
@@ -202,8 +275,52 @@ export function packEntry(type: ObjectType, content: Uint8Array): Buffer {
     rest = Math.floor(rest / 128);
   }
   header.push(byte);
-  // Level 1: these objects are small and sent once; git repacks them later anyway.
-  return Buffer.concat([Buffer.from(header), deflateSync(content, { level: 1 })]);
+  return Buffer.concat([Buffer.from(header), size <= STORE_LIMIT ? storedZlib(content) : deflateSync(content, { level: 1 })]);
+}
+
+/**
+ * Objects up to this size go into the pack as stored (uncompressed) zlib streams. deflateSync
+ * sets up a zlib stream per object, ~35 µs, the largest native share of a deploy's CPU
+ * (issue #14), to save little on a few KB of YAML and of tree entries whose ids do not
+ * compress; git compresses them its own way when it repacks. Bigger objects (the tree of
+ * a directory of thousands of apps) are still deflated, for the bytes on the wire.
+ */
+const STORE_LIMIT = 16 * 1024;
+
+/** `content` as a zlib stream of stored deflate blocks (RFC 1950/1951): header, blocks of at most 65,535 bytes, Adler-32. */
+export function storedZlib(content: Uint8Array): Buffer {
+  const blocks = Math.max(1, Math.ceil(content.byteLength / 65_535));
+  const out = Buffer.allocUnsafe(2 + blocks * 5 + content.byteLength + 4);
+  out[0] = 0x78; // deflate, 32 KiB window
+  out[1] = 0x01; // no dictionary, "fastest"; (0x78 << 8 | 0x01) % 31 === 0
+  let pos = 2;
+  for (let i = 0, at = 0; i < blocks; i++) {
+    const length = Math.min(65_535, content.byteLength - at);
+    out[pos] = i === blocks - 1 ? 1 : 0; // BFINAL, BTYPE 00 (stored)
+    out.writeUInt16LE(length, pos + 1);
+    out.writeUInt16LE(~length & 0xffff, pos + 3);
+    out.set(content.subarray(at, at + length), pos + 5);
+    pos += 5 + length;
+    at += length;
+  }
+  out.writeUInt32BE(adler32(content), pos);
+  return out;
+}
+
+/** Adler-32 (RFC 1950): the sums are reduced every 5,552 bytes, before they can overflow 32 bits. */
+function adler32(data: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  for (let i = 0; i < data.length;) {
+    const end = Math.min(i + 5552, data.length);
+    for (; i < end; i++) {
+      a += data[i]!;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return (b * 65536 + a) >>> 0;
 }
 
 /** A packfile of whole-object entries: `PACK`, version 2, count, the entries, SHA-1 trailer. */

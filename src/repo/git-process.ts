@@ -4,6 +4,7 @@
  * string; credentials only ever travel in the environment (GIT_CONFIG_*).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import { KipError } from '../errors.js';
 
 /** Environment for a git child: no user or system config, never a credential prompt. */
@@ -83,6 +84,45 @@ export function runGit(args: string[], opts: RunOptions = {}): Promise<Buffer> {
   });
 }
 
+/**
+ * Runs `git <args>` and hands its stdout to `each` as text, chunk by chunk, reading the
+ * next chunk only once `each` is done with the last (git waits meanwhile): a long output
+ * is never all in memory. `each` returns false to stop git early. Rejects like `runGit`.
+ */
+export async function streamGit(args: string[], each: (text: string) => Promise<boolean>): Promise<void> {
+  const command = args.find((a) => !a.startsWith('-') && !a.includes('/')) ?? args[0] ?? '';
+  const child = spawn('git', args, { env: gitEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', (e) => reject(new KipError('INTERNAL', `cannot run git (is it installed?): ${e.message}`)));
+    child.on('close', (code) => resolve(code));
+  });
+  // Not an unhandled rejection while the loop below is still reading.
+  exited.catch(() => undefined);
+  const decoder = new StringDecoder('utf8');
+  let stopped = false;
+  try {
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+      if (!(await each(decoder.write(chunk)))) {
+        stopped = true;
+        break;
+      }
+    }
+    if (!stopped) await each(decoder.end());
+  } finally {
+    if (stopped || child.exitCode === null) {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+  const code = await exited;
+  if (!stopped && code !== 0) throw new GitError(command, code, err);
+}
+
 /** True when a `git` binary runs here. */
 export async function gitVersion(): Promise<string | null> {
   try {
@@ -109,6 +149,8 @@ export class CatFile {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private waiting: Array<{ resolve: (o: RawObject | null) => void; reject: (e: Error) => void }> = [];
+  /** Names asked for in this tick, written to git together (one write, not one each). */
+  private outgoing: string[] = [];
 
   constructor(private readonly gitdir: string) {}
 
@@ -119,8 +161,17 @@ export class CatFile {
     const child = this.start();
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
-      child.stdin.write(`${name}\n`);
+      this.outgoing.push(`${name}\n`);
+      if (this.outgoing.length === 1) queueMicrotask(() => this.send(child));
     });
+  }
+
+  private send(child: ChildProcessWithoutNullStreams): void {
+    // A process that stopped meanwhile failed these reads already (and cleared them).
+    if (this.child !== child) return;
+    const names = this.outgoing.join('');
+    this.outgoing = [];
+    child.stdin.write(names);
   }
 
   close(): void {
@@ -138,7 +189,10 @@ export class CatFile {
       this.drain();
     });
     const fail = (err: Error) => {
-      if (this.child === child) this.child = null;
+      if (this.child === child) {
+        this.child = null;
+        this.outgoing = [];
+      }
       this.chunks = [];
       this.buffered = 0;
       for (const w of this.waiting.splice(0)) w.reject(new KipError('INTERNAL', `git cat-file stopped: ${err.message}`));

@@ -19,7 +19,9 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { KipError } from '../errors.js';
 import {
+  commitInfoOf,
   EMPTY_TREE_OID,
+  emptyTree,
   MODE_EXEC,
   MODE_FILE,
   MODE_TREE,
@@ -30,15 +32,18 @@ import {
   packOf,
   parseCommit,
   parseTree,
-  serializeTree,
   splitPath,
+  treeOf,
+  withIds,
   type CommitInfo,
   type ObjectType,
   type Signature,
+  type Tree,
   type TreeEntry,
 } from './git-objects.js';
-import { LOG_ARGS, parseLog, type LoggedCommit } from './git-log.js';
-import { CatFile, GitError, configEnv, runGit } from './git-process.js';
+import { BoundedCache } from './bounded-cache.js';
+import { LOG_ARGS, LogRecords, type LoggedCommit } from './git-log.js';
+import { CatFile, GitError, configEnv, runGit, streamGit } from './git-process.js';
 import { NewObjects, syncDir } from './new-objects.js';
 
 /** One commit to write: `files` maps repo paths (`a/b.yaml`) to their full new content. */
@@ -51,11 +56,16 @@ export interface CommitInput {
   committer: Signature;
   /** Signs the commit object (KIPPER_SIGNING_KEY): its armored signature goes into a `gpgsig` header. */
   sign?: ((payload: Buffer) => string) | undefined;
+  /**
+   * Kept in memory with the commit and handed back by `log`: what its writer knew of it,
+   * so a reader need not work it out from the files again (the history index learns a
+   * deploy's value from the edit, issue #14).
+   */
+  memo?: unknown;
 }
 
-/** What `log` found: the commits after `from`, and whether `from` was on the way (false: history was rewritten, or `from` is null). */
-export interface LogResult {
-  commits: LoggedCommit[];
+/** What a log of the commits after `from` is: whether `from` was on the way (false: history was rewritten, or `from` is null). */
+export interface LogInfo {
   fromReached: boolean;
   /** The oldest commit's parent is missing here: a shallow clone, so the history is partial. */
   shallow: boolean;
@@ -63,16 +73,24 @@ export interface LogResult {
   whole: boolean;
 }
 
-const CACHE_SIZE = 256;
+/** Parsed commits kept (our own are kept apart, with what `logEach` needs). */
+const CACHE_SIZE = 1024;
+/**
+ * Tree entries kept parsed (~200 bytes each): every tree a deploy walks and writes, for
+ * 10,000 apps in directories of 100 (issue #14), so that a deploy reads no tree through
+ * git. Counted by entries, not trees: one directory of 10,000 apps is one tree.
+ */
+const TREE_CACHE_ENTRIES = 100_000;
 /** The commits we wrote, with the paths each changed: `log` needs no git for them. */
 const OWN_COMMITS = 4096;
 
 export class Gitdir {
   private readonly cat: CatFile;
-  private readonly trees = new Map<string, TreeEntry[]>();
-  private readonly commits = new Map<string, CommitInfo>();
+  private readonly trees = new BoundedCache<Tree>(TREE_CACHE_ENTRIES, (tree) => tree.entries.length + 1);
+  private readonly treeReads = new Map<string, Promise<Tree>>();
+  private readonly commits = new BoundedCache<CommitInfo>(CACHE_SIZE, () => 1);
   private readonly objects: NewObjects;
-  private readonly own = new Map<string, string[]>();
+  private readonly own = new BoundedCache<{ info: CommitInfo; changed: string[]; memo: unknown }>(OWN_COMMITS, () => 1);
   private ready: Promise<void> | undefined;
 
   /**
@@ -117,7 +135,7 @@ export class Gitdir {
 
   /** Content of the file at `path` in a commit; null when there is no regular file there. */
   async readFile(commit: string, path: string): Promise<Uint8Array | null> {
-    if (!this.commits.has(commit) && !this.objects.get(commit)) {
+    if (this.commits.get(commit) === undefined && !this.objects.get(commit)) {
       // A commit we have not parsed (history): one cat-file request resolves the path. A
       // miss is looked at again tree by tree below, which tells an absent file (null)
       // from a missing object (an error, never "no file").
@@ -133,10 +151,10 @@ export class Gitdir {
   /** The blob id of the file at `path` in a commit (no content read); null when absent. */
   async fileOid(commit: string, path: string): Promise<string | null> {
     const segments = splitPath(path);
-    let tree = (await this.readCommit(commit)).tree;
+    let tree = (await this.commitInfo(commit)).tree;
     for (const [i, segment] of segments.entries()) {
-      const entries = await this.readTree(tree);
-      const entry = entries[findEntry(entries, segment)];
+      const parsed = await this.readTree(tree);
+      const entry = parsed.entries[findEntry(parsed, segment)];
       if (!entry) return null;
       if (i === segments.length - 1) return entry.mode === MODE_FILE || entry.mode === MODE_EXEC ? entry.oid : null;
       if (entry.mode !== MODE_TREE) return null;
@@ -147,12 +165,18 @@ export class Gitdir {
 
   /** Parsed commit `oid` (a copy: callers may not change the cached one). */
   async readCommit(oid: string): Promise<CommitInfo> {
+    const info = await this.commitInfo(oid);
+    return { ...info, parents: [...info.parents], author: { ...info.author }, committer: { ...info.committer } };
+  }
+
+  /** The cached parsed commit itself, for reads here that change nothing. */
+  private async commitInfo(oid: string): Promise<CommitInfo> {
     let info = this.commits.get(oid);
     if (!info) {
       info = parseCommit(await this.read(oid, 'commit'), oid);
-      lruSet(this.commits, oid, info);
+      this.commits.set(oid, info);
     }
-    return { ...info, parents: [...info.parents], author: { ...info.author }, committer: { ...info.committer } };
+    return info;
   }
 
   /**
@@ -162,8 +186,8 @@ export class Gitdir {
    */
   async changedPaths(before: string | null, after: string | null, wanted: (dir: string) => boolean, prefix = ''): Promise<string[]> {
     if (before === after) return [];
-    const [a, b] = await Promise.all([before === null ? [] : this.readTree(before), after === null ? [] : this.readTree(after)]);
-    const old = new Map(a.map((e) => [e.name.toString('utf8'), e]));
+    const [a, b] = await Promise.all([before === null ? [] : this.entriesOf(before), after === null ? [] : this.entriesOf(after)]);
+    const old = new Map(a.map((e) => [Buffer.from(e.name, 'latin1').toString('utf8'), e]));
     const out: string[] = [];
     const visit = async (name: string, x: TreeEntry | undefined, y: TreeEntry | undefined) => {
       if (x?.oid === y?.oid && x?.mode === y?.mode) return;
@@ -174,7 +198,7 @@ export class Gitdir {
       if ((x && x.mode !== MODE_TREE) || (y && y.mode !== MODE_TREE)) out.push(path);
     };
     for (const y of b) {
-      const name = y.name.toString('utf8');
+      const name = Buffer.from(y.name, 'latin1').toString('utf8');
       await visit(name, old.get(name), y);
       old.delete(name);
     }
@@ -198,15 +222,16 @@ export class Gitdir {
       }
       dir.files.set(segments.at(-1)!, content);
     }
-    const base = input.parent === '' ? null : (await this.readCommit(input.parent)).tree;
+    const base = input.parent === '' ? null : (await this.commitInfo(input.parent)).tree;
     const created = new Set<string>();
     const tree = await this.writeTree(base, root, '', created);
     const unsigned = formatCommit({ ...input, tree });
     const bytes = input.sign ? insertSignature(unsigned, input.sign(unsigned)) : unsigned;
     const oid = this.objects.add('commit', bytes);
     created.add(oid);
-    lruSet(this.commits, oid, parseCommit(bytes, oid));
-    lruSet(this.own, oid, [...input.files.keys()], OWN_COMMITS);
+    const info = commitInfoOf({ ...input, tree });
+    this.commits.set(oid, info);
+    this.own.set(oid, { info, changed: [...input.files.keys()], memo: input.memo });
     return { oid, newObjects: [...created] };
   }
 
@@ -228,28 +253,49 @@ export class Gitdir {
 
   /**
    * The first-parent commits of `to` after `from` (null: all), oldest first, with the
-   * paths each changed. Commits this process wrote come from memory; others from one
-   * `git log`.
+   * paths each changed, handed to `each` in batches. Commits this process wrote come from
+   * memory; others from one `git log`, as git writes it: 100,000 commits are never all in
+   * memory, and the first are indexed while git still diffs the later ones (issue #14).
+   * `start` is told what the log is before the first batch, and returns false to stop.
    */
-  async log(from: string | null, to: string): Promise<LogResult> {
-    if (from === to) return { commits: [], fromReached: true, shallow: false, whole: false };
+  async logEach(from: string | null, to: string, start: (info: LogInfo) => boolean, each: (commits: LoggedCommit[]) => Promise<void>): Promise<void> {
+    if (from === to) {
+      start({ fromReached: true, shallow: false, whole: false });
+      return;
+    }
     const mine: LoggedCommit[] = [];
     for (let oid: string | undefined = to; oid !== undefined && oid !== from;) {
-      const changed = this.own.get(oid);
-      const info: CommitInfo | undefined = changed ? this.commits.get(oid) : undefined;
-      if (!changed || !info) break;
-      mine.push({ oid, parents: info.parents, author: info.author, message: info.message, changed });
+      const written = this.own.get(oid);
+      if (!written) break;
+      const { info } = written;
+      mine.push({ oid, parents: info.parents, author: info.author, message: info.message, changed: written.changed, memo: written.memo });
       oid = info.parents[0];
-      if (oid === from) return { commits: mine.reverse(), fromReached: true, shallow: false, whole: false };
+      if (oid === from) {
+        if (start({ fromReached: true, shallow: false, whole: false })) await each(mine.reverse());
+        return;
+      }
     }
     await this.flush();
     const known = from !== null && (await this.has(from));
-    const commits = parseLog(await runGit(['--git-dir', this.path, 'log', ...LOG_ARGS, to, ...(known ? [`^${from}`] : [])]));
-    const firstParent = commits[0]?.parents[0];
-    const fromReached = known && (commits.length === 0 ? from === to : firstParent === from);
-    // git shows a shallow clone's oldest commit without parents, like a root commit.
-    const shallow = !fromReached && commits.length > 0 && (await this.shallowCommits()).has(commits[0]!.oid);
-    return { commits, fromReached, shallow, whole: !known };
+    const records = new LogRecords();
+    let started = false;
+    const open = async (first: LoggedCommit | undefined): Promise<boolean> => {
+      started = true;
+      const fromReached = known && first?.parents[0] === from;
+      // git shows a shallow clone's oldest commit without parents, like a root commit.
+      const shallow = !fromReached && first !== undefined && (await this.shallowCommits()).has(first.oid);
+      return start({ fromReached, shallow, whole: !known });
+    };
+    let go = true;
+    const handOver = async (commits: LoggedCommit[]): Promise<boolean> => {
+      if (commits.length === 0) return true;
+      if (!started) go = await open(commits[0]);
+      if (go) await each(commits);
+      return go;
+    };
+    await streamGit(['--git-dir', this.path, 'log', ...LOG_ARGS, to, ...(known ? [`^${from}`] : [])], (text) => handOver(records.push(text)));
+    if (go) await handOver(records.end());
+    if (!started) await open(undefined);
   }
 
   /** The id `ref` names, or null when there is no such ref. */
@@ -297,9 +343,14 @@ export class Gitdir {
     await this.flush().finally(() => this.cat.close());
   }
 
+  /** Whether the gitdir is a shallow clone (its history is cut off somewhere). */
+  async isShallow(): Promise<boolean> {
+    return (await this.shallowCommits()).size > 0;
+  }
+
   private async has(oid: string): Promise<boolean> {
     await this.init();
-    return this.commits.has(oid) || (await this.cat.read(oid)) !== null;
+    return this.commits.get(oid) !== undefined || (await this.cat.read(oid)) !== null;
   }
 
   private async shallowCommits(): Promise<Set<string>> {
@@ -316,11 +367,27 @@ export class Gitdir {
       : {};
   }
 
-  private async readTree(oid: string): Promise<TreeEntry[]> {
-    let entries = this.trees.get(oid);
-    if (!entries) entries = parseTree(await this.read(oid, 'tree'), oid);
-    lruSet(this.trees, oid, entries);
-    return entries;
+  private async readTree(oid: string): Promise<Tree> {
+    const tree = this.trees.get(oid);
+    if (tree) return tree;
+    // One read and parse for all who ask at once: the 10,000 files of a root commit,
+    // read together, asked for the same 100 directory trees 10,000 times (issue #14).
+    let reading = this.treeReads.get(oid);
+    if (!reading) {
+      reading = this.read(oid, 'tree')
+        .then((bytes) => {
+          const parsed = parseTree(bytes, oid);
+          this.trees.set(oid, parsed);
+          return parsed;
+        })
+        .finally(() => this.treeReads.delete(oid));
+      this.treeReads.set(oid, reading);
+    }
+    return reading;
+  }
+
+  private async entriesOf(oid: string): Promise<TreeEntry[]> {
+    return (await this.readTree(oid)).entries;
   }
 
   /** Content of object `oid`, which must be of `type`: from memory, else from git. */
@@ -334,37 +401,53 @@ export class Gitdir {
     return found.content;
   }
 
-  /** Rewrites tree `base` (null: none yet) with `changes`; returns the new tree's id. */
+  /**
+   * Rewrites tree `base` (null: none yet) with `changes`; returns the new tree's id. An
+   * entry that only gets a new id is rewritten in a copy of the bytes (withIds); a new
+   * entry writes the tree again. Cached trees are shared and stay as they were.
+   */
   private async writeTree(base: string | null, changes: Dir, prefix: string, created: Set<string>): Promise<string> {
-    // A copy: cached arrays are shared and must stay as they were.
-    const entries = base === null ? [] : [...(await this.readTree(base))];
-    // Only what differs from the base is new, to the remote and to the gitdir (an
-    // unchanged file sends and stores nothing).
-    const existing = (name: string, isDir: boolean) => {
-      const entry = entries[findEntry(entries, name)];
+    const tree = base === null ? emptyTree() : await this.readTree(base);
+    const existing = (name: string, isDir: boolean): number => {
+      const i = findEntry(tree, name);
+      const entry = tree.entries[i];
       if (entry && (entry.mode === MODE_TREE) !== isDir) {
         throw new KipError('INTERNAL', `cannot write ${prefix}${name}: it is a ${isDir ? 'file' : 'directory'} in the repo`, { path: `${prefix}${name}` });
       }
-      return entry;
+      return i;
     };
-    const put = (name: string, mode: string, oid: string, before: TreeEntry | undefined) => {
-      if (before) entries[entries.indexOf(before)] = { ...before, oid };
-      else insertEntry(entries, { mode, name: Buffer.from(name, 'utf8'), oid });
+    const ids = new Map<number, string>();
+    const added: TreeEntry[] = [];
+    // An existing entry keeps its mode (an executable stays one).
+    const put = (i: number, name: string, mode: string, oid: string) => {
+      if (i < 0) added.push({ mode, name: Buffer.from(name, 'utf8').toString('latin1'), oid });
+      else if (tree.entries[i]!.oid !== oid) ids.set(i, oid);
     };
+    // Only what differs from the base is new, to the remote and to the gitdir (an
+    // unchanged file sends and stores nothing).
     for (const [name, content] of changes.files) {
-      const before = existing(name, false);
+      const i = existing(name, false);
+      const before = tree.entries[i]?.oid;
       // A copy of the content: the caller may reuse its buffer before the object is stored.
-      const oid = this.objects.add('blob', Buffer.from(content), before?.oid);
-      if (oid !== before?.oid) created.add(oid);
-      put(name, MODE_FILE, oid, before);
+      const oid = this.objects.add('blob', Buffer.from(content), before);
+      if (oid !== before) created.add(oid);
+      put(i, name, MODE_FILE, oid);
     }
     for (const [name, sub] of changes.dirs) {
-      const before = existing(name, true);
-      put(name, MODE_TREE, await this.writeTree(before?.oid ?? null, sub, `${prefix}${name}/`, created), before);
+      const i = existing(name, true);
+      put(i, name, MODE_TREE, await this.writeTree(tree.entries[i]?.oid ?? null, sub, `${prefix}${name}/`, created));
     }
-    const oid = this.objects.add('tree', serializeTree(entries), base);
+    if (base !== null && ids.size === 0 && added.length === 0) return base;
+    let next: Tree;
+    if (added.length === 0) next = withIds(tree, ids);
+    else {
+      const entries = tree.entries.map((e, i) => (ids.has(i) ? { ...e, oid: ids.get(i)! } : e));
+      for (const entry of added) insertEntry(entries, entry);
+      next = treeOf(entries);
+    }
+    const oid = this.objects.add('tree', next.bytes, base);
     if (oid !== base) created.add(oid);
-    lruSet(this.trees, oid, entries);
+    this.trees.set(oid, next);
     return oid;
   }
 }
@@ -377,11 +460,4 @@ interface Dir {
 
 function missing(oid: string): KipError {
   return new KipError('INTERNAL', `object ${oid} is not in the local git store`, { oid });
-}
-
-/** Inserts as newest and drops the oldest beyond `limit` (a Map keeps insertion order). */
-function lruSet<V>(map: Map<string, V>, key: string, value: V, limit = CACHE_SIZE): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size > limit) map.delete(map.keys().next().value!);
 }

@@ -1,5 +1,6 @@
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BoundedCache } from './bounded-cache.js';
 import { hashObject, packEntry, packOf, type ObjectType } from './git-objects.js';
 import { runGit } from './git-process.js';
 
@@ -13,8 +14,15 @@ export interface MemoryObject {
 
 /** Objects we wrote, kept for reads after they are stored (the next deploy reads what the last wrote). */
 const RECENT_BYTES = 16 * 1024 * 1024;
-/** A background store of new objects runs this long after the first one waits. */
-const STORE_DELAY_MS = 50;
+/**
+ * A background store of new objects runs this long after the first one waits. Each store
+ * is a `git index-pack` process, whose spawn alone costs this process ~2.5 ms of CPU (a
+ * fork of a large heap): at 50 ms it was a tenth of the CPU of a burst of deploys (issue
+ * #14). Nothing waits for it: the objects are read from memory until stored, pushes send
+ * them from memory, and whatever needs them in the gitdir (fetch, log, update-ref)
+ * calls `flush` first.
+ */
+const STORE_DELAY_MS = 1_000;
 /** More packs than this and `git repack --geometric=2` merges the small ones (git's gc.autoPackLimit is 50). */
 const MAX_PACKS = 16;
 
@@ -25,8 +33,7 @@ const MAX_PACKS = 16;
  * deploy; a pack per batch of deploys costs one ~4 ms `index-pack`, off the hot path.
  */
 export class NewObjects {
-  private readonly recent = new Map<string, MemoryObject>();
-  private recentBytes = 0;
+  private readonly recent = new BoundedCache<MemoryObject>(RECENT_BYTES, (o) => o.content.byteLength);
   private unstored = new Map<string, MemoryObject>();
   private storing = new Map<string, MemoryObject>();
   private chain: Promise<void> = Promise.resolve();
@@ -56,12 +63,6 @@ export class NewObjects {
     const object: MemoryObject = { type, content };
     this.unstored.set(oid, object);
     this.recent.set(oid, object);
-    this.recentBytes += content.byteLength;
-    for (const [old, o] of this.recent) {
-      if (this.recentBytes <= RECENT_BYTES) break;
-      this.recent.delete(old);
-      this.recentBytes -= o.content.byteLength;
-    }
     this.timer ??= setTimeout(() => this.startStore(), STORE_DELAY_MS).unref();
     return oid;
   }

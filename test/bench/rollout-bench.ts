@@ -12,6 +12,8 @@ import { git } from '../helpers/git-cli.js';
 import type { GitServer } from '../helpers/git-server.js';
 import { startArgoDouble } from '../helpers/syncer-doubles.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
+import { bridgeEnv, bridgeSequential, quantile } from './deploy-timing.js';
+import { cpuBetween, sampleCpu } from './proc-cpu.js';
 
 const WATCHED = 50;
 const RETRIES = 10;
@@ -37,16 +39,9 @@ export interface RolloutBenchResult {
   healthy: number;
 }
 
-async function procStatus(pid: number): Promise<{ rssMb: number; cpuMs: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  // utime and stime, fields 14 and 15 of /proc/pid/stat, in clock ticks (100 per second on Linux).
-  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return { rssMb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024, cpuMs: (Number(stat[11]) + Number(stat[12])) * 10 };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
+/** Resident memory now (VmRSS), in MB: what the waiters hold, not the peak of earlier work. */
+async function rssMb(pid: number): Promise<number> {
+  return Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 }
 
 export async function rolloutBench(server: GitServer, rounds: number): Promise<RolloutBenchResult> {
@@ -61,31 +56,14 @@ export async function rolloutBench(server: GitServer, rounds: number): Promise<R
   const argo = await startArgoDouble();
   // Argo CD runs the seed, healthy: every new revision is pending until it says otherwise.
   for (const id of watched) argo.set(appName(id), 'argocd', { syncRevision: seed, phase: 'Succeeded', health: 'Healthy', images: [] });
-  const bridge = await startBridge({
-    KIPPER_REPO_URL: server.url('config-rollout.git'),
-    KIPPER_SECRET_KEY: TEST_SECRET_KEY,
-    KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    KIPPER_LOG_LEVEL: 'warn',
-    KIPPER_ARGOCD_URL: argo.url,
-    KIPPER_ARGOCD_TOKEN: argo.token,
-  });
+  const bridge = await startBridge({ ...bridgeEnv(server.url('config-rollout.git')), KIPPER_ARGOCD_URL: argo.url, KIPPER_ARGOCD_TOKEN: argo.token });
   const pid = bridge.child.pid!;
   const post = (id: string, image: string, query = '') =>
     postWebhook(bridge.url, `${id}${query}`, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, id, 1) });
-  const sequential = async (tag: string): Promise<number> => {
-    const times: number[] = [];
-    for (let i = 0; i < rounds + 5; i++) {
-      const id = others[i % others.length]!;
-      const t0 = performance.now();
-      const res = await post(id, `registry.example.com/${appName(id)}:${tag}-${i}`);
-      if (res.status !== 200 || res.json.status !== 'deployed') throw new Error(`deploy failed: ${JSON.stringify(res.json)}`);
-      if (i >= 5) times.push(performance.now() - t0);
-    }
-    return median(times);
-  };
+  const sequential = async (tag: string) => quantile((await bridgeSequential(bridge, server, others, rounds, tag)).times, 0.5);
   try {
     const idleP50 = await sequential('idle');
-    const rssIdleMb = (await procStatus(pid)).rssMb;
+    const rssIdleMb = await rssMb(pid);
 
     // Every app gets one deploy and nine retries of it, all at once, all waiting.
     const imageOf = (id: string) => `registry.example.com/${appName(id)}:waited`;
@@ -104,16 +82,17 @@ export async function rolloutBench(server: GitServer, rounds: number): Promise<R
     await new Promise((r) => setTimeout(r, 3_000));
     if (answered > 0) throw new Error(`${answered} waiters were answered before their rollout settled`);
 
-    const before = await procStatus(pid);
+    const before = await sampleCpu(pid);
     const gets0 = argo.gets;
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, WINDOW_MS));
-    const after = await procStatus(pid);
+    const cpu = cpuBetween(before, await sampleCpu(pid));
+    const rssWaiting = await rssMb(pid);
     const seconds = (performance.now() - t0) / 1000;
-    const cpuMsPerSecond = (after.cpuMs - before.cpuMs) / seconds;
+    const cpuMsPerSecond = cpu.self / seconds;
     const syncerGetsPerSecond = (argo.gets - gets0) / seconds;
     const waitingP50 = await sequential('beside');
-    const rssWaitingMb = Math.max(after.rssMb, (await procStatus(pid)).rssMb);
+    const rssWaitingMb = Math.max(rssWaiting, await rssMb(pid));
     if (answered > 0) throw new Error(`${answered} waiters were answered before their rollout settled`);
 
     // Argo CD syncs the head (a descendant of every waited-for commit), healthy, new images.

@@ -2,7 +2,12 @@
  * `npm run bench`: deploy latency and throughput of the bridge over HTTP against a
  * native-git baseline (a kept clone: edit, `git commit`, `git push`) in the same run,
  * both pushing to a `git http-backend` remote on loopback. Prints medians and ratios
- * against the targets of issue #2; it asserts nothing (machines here are noisy).
+ * against the targets of issues #2 and #14; it asserts nothing (machines here are noisy).
+ *
+ * Issue #14's cases, each beside its baseline from the same run: the CPU the bridge
+ * spends per deploy in a burst (its own, from /proc, and its git children's) against a
+ * native group commit; a remote 100 ms away (BENCH_FAR=0 skips it); 10,000 apps with
+ * 100,000 commits (BENCH_BIG=0 skips it).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,56 +16,39 @@ import { postWebhook, startBridge, type BridgeProcess } from '../helpers/bridge-
 import { appIds, createConfigRepo } from '../helpers/config-repo.js';
 import { cloneRepo, git } from '../helpers/git-cli.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
-import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
+import { TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
+import { bigBench } from './big-bench.js';
 import { editBench } from './edit-bench.js';
 import { historyBench } from './history-bench.js';
 import { rolloutBench } from './rollout-bench.js';
 import { signingBench } from './signing-bench.js';
+import { bridgeEnv, bridgeSequential, ms, peakRssMb, quantile, WARMUP, type Row } from './deploy-timing.js';
+import { cpuBetween, sampleCpu } from './proc-cpu.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
-const WARMUP = 5;
 // BENCH_PROFILE_DIR=/tmp/prof writes a CPU profile of each bridge process there.
-const nodeArgs = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+// BENCH_NODE_ARGS: more node flags for the bridges (e.g. --trace-gc).
+const nodeArgs = [
+  ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+  ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+];
 const SIZES = (process.env.BENCH_SIZES ?? '200,2000').split(',').filter(Boolean).map(Number);
 // BENCH_HISTORY=0 skips the 10,000-commit history case.
 const HISTORY = process.env.BENCH_HISTORY !== '0';
 // BENCH_ROLLOUT=0 skips the 500 rollout waiters; BENCH_SIGNING=0 the signed commits.
 const ROLLOUT = process.env.BENCH_ROLLOUT !== '0';
 const SIGNING = process.env.BENCH_SIGNING !== '0';
+// BENCH_FAR=0 skips the remote 100 ms away; BENCH_BIG=0 the 10,000 apps / 100,000 commits.
+const FAR = process.env.BENCH_FAR !== '0';
+const BIG = process.env.BENCH_BIG !== '0';
+const BURST = 1000;
 
-interface Row {
-  name: string;
-  value: string;
-  target?: string;
-  ok?: boolean;
-}
 const rows: Row[] = [];
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-}
-const ms = (x: number) => `${x.toFixed(1)} ms`;
 
 async function startRemote(server: GitServer, apps: number): Promise<string> {
   const name = `config-${apps}.git`;
   await createConfigRepo(server.root, name, apps);
   return server.url(name);
-}
-
-/** One deploy at a time through the bridge's webhook; returns per-deploy latencies. */
-async function bridgeSequential(bridge: BridgeProcess, apps: string[], rounds: number): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i < rounds + WARMUP; i++) {
-    const app = apps[i % apps.length]!;
-    const image = `registry.example.com/${app.split('/')[1]}:seq-${i}-${Date.now()}`;
-    const t0 = performance.now();
-    const res = await postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
-    const dt = performance.now() - t0;
-    if (res.status !== 200 || res.json.status !== 'deployed') throw new Error(`deploy failed: ${JSON.stringify(res.json)}`);
-    if (i >= WARMUP) times.push(dt);
-  }
-  return times;
 }
 
 /** The native baseline: edit the file in a kept clone, `git commit`, `git push`. */
@@ -81,8 +69,26 @@ async function nativeSequential(url: string, apps: string[], rounds: number): Pr
   return times;
 }
 
+/**
+ * The native group commit: the same kind of edits in a kept clone, `git commit` each,
+ * one `git push` per `perPush` commits. Returns edits per second.
+ */
+async function nativeGroupCommit(url: string, apps: string[], total: number, perPush: number, tag: string): Promise<number> {
+  const dir = await cloneRepo(url);
+  const t0 = performance.now();
+  for (let i = 0; i < total; i++) {
+    const name = apps[i % apps.length]!.split('/')[1]!;
+    const file = join(dir, 'apps', 'team-test', name, 'deployment.yaml');
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, text.replace(/image: registry\.example\.com\/\S+/, `image: registry.example.com/${name}:${tag}-${i}`));
+    await git(['-C', dir, 'commit', '--quiet', '-am', `deploy ${name}`]);
+    if ((i + 1) % perPush === 0 || i === total - 1) await git(['-C', dir, 'push', '--quiet', 'origin', 'HEAD:main']);
+  }
+  return total / ((performance.now() - t0) / 1000);
+}
+
 /** `total` webhooks with `inFlight` at a time over `apps`. */
-async function burst(bridge: BridgeProcess, apps: string[], total: number, inFlight: number) {
+async function burst(bridge: BridgeProcess, apps: string[], total: number, inFlight: number, tag = 'burst') {
   const latencies: number[] = [];
   let next = 0;
   const t0 = performance.now();
@@ -90,7 +96,7 @@ async function burst(bridge: BridgeProcess, apps: string[], total: number, inFli
     while (next < total) {
       const i = next++;
       const app = apps[i % apps.length]!;
-      const image = `registry.example.com/${app.split('/')[1]}:burst-${i}`;
+      const image = `registry.example.com/${app.split('/')[1]}:${tag}-${i}`;
       const s = performance.now();
       const res = await postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
       if (res.status !== 200) throw new Error(`burst deploy failed: ${res.status} ${JSON.stringify(res.json)}`);
@@ -100,12 +106,6 @@ async function burst(bridge: BridgeProcess, apps: string[], total: number, inFli
   await Promise.all(Array.from({ length: inFlight }, worker));
   const seconds = (performance.now() - t0) / 1000;
   return { perSecond: total / seconds, p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) };
-}
-
-async function peakRssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  return kb / 1024;
 }
 
 async function main(): Promise<void> {
@@ -120,19 +120,19 @@ async function main(): Promise<void> {
   const server = await startGitServer();
   const bridges: BridgeProcess[] = [];
   try {
-    const p50: Record<number, { bridge: number; native: number }> = {};
+    const p50: Record<number, { bridge: number; native: number; share: number }> = {};
     let rss = 0;
     for (const size of SIZES) {
       const url = await startRemote(server, size);
       const apps = appIds(size);
       const native = quantile(await nativeSequential(url, apps, ROUNDS), 0.5);
-      const bridge = await startBridge(
-        { KIPPER_REPO_URL: url, KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN, KIPPER_LOG_LEVEL: 'warn' },
-        nodeArgs,
-      );
+      const group = size === 200 ? await nativeGroupCommit(url, apps, BURST, 50, 'group') : 0;
+      const spawned = performance.now();
+      const bridge = await startBridge(bridgeEnv(url), nodeArgs);
       bridges.push(bridge);
-      const ours = quantile(await bridgeSequential(bridge, apps, ROUNDS), 0.5);
-      p50[size] = { bridge: ours, native };
+      const seq = await bridgeSequential(bridge, server, apps, ROUNDS);
+      const ours = quantile(seq.times, 0.5);
+      p50[size] = { bridge: ours, native, share: quantile(seq.shares, 0.5) };
       rows.push({ name: `one deploy at a time, ${size} apps: native git CLI p50`, value: ms(native) });
       rows.push({
         name: `one deploy at a time, ${size} apps: bridge p50`,
@@ -140,15 +140,37 @@ async function main(): Promise<void> {
         target: '≤ 0.6× native',
         ok: ours / native <= 0.6,
       });
+      rows.push({ name: `one deploy at a time, ${size} apps: bridge's share p50 (less the push's server time)`, value: ms(p50[size].share) });
       if (size === 200) {
-        const b = await burst(bridge, apps, 1000, 50);
+        const before = await sampleCpu(bridge.child.pid!);
+        const from = performance.now() - spawned;
+        const b = await burst(bridge, apps, BURST, 50);
+        const cpu = cpuBetween(before, await sampleCpu(bridge.child.pid!));
+        profileWindow(`burst of bridge ${bridge.child.pid}`, from, performance.now() - spawned);
+        rows.push({ name: 'burst: native git CLI group commit (50 commits, one push), 200 apps', value: `${group.toFixed(0)} deploys/s` });
         rows.push({
           name: 'burst: 1,000 webhooks, 50 in flight, 200 apps',
           value: `${b.perSecond.toFixed(0)} deploys/s`,
           target: '≥ 200/s',
           ok: b.perSecond >= 200,
         });
+        rows.push({
+          name: 'burst rate / native group commit rate',
+          value: `${(b.perSecond / group).toFixed(2)}×`,
+          target: '≥ 4×',
+          ok: b.perSecond >= 4 * group,
+        });
         rows.push({ name: 'burst latency p50 / p95', value: `${ms(b.p50)} / ${ms(b.p95)}`, target: 'p95 ≤ 1 s', ok: b.p95 <= 1000 });
+        rows.push({
+          name: 'burst: bridge process CPU per deploy (/proc utime+stime)',
+          value: `${ms(cpu.self / BURST)} (${(cpu.self / 1000).toFixed(2)} s over ${BURST})`,
+          target: '≤ 1.5 ms',
+          ok: cpu.self / BURST <= 1.5,
+        });
+        rows.push({
+          name: "burst: CPU of the bridge's git children per deploy",
+          value: `${ms(cpu.children / BURST)} (${(cpu.children / 1000).toFixed(2)} s over ${BURST})`,
+        });
       }
       rss = Math.max(rss, await peakRssMb(bridge.child.pid!));
       await bridge.stop();
@@ -158,6 +180,11 @@ async function main(): Promise<void> {
       rows.push({ name: 'bridge p50 2,000 apps / 200 apps', value: `${growth.toFixed(2)}×`, target: '≤ 1.2×', ok: growth <= 1.2 });
     }
     if (SIZES.length > 0) rows.push({ name: 'peak RSS of the bridge (deploys)', value: `${rss.toFixed(0)} MB`, target: '≤ 250 MB', ok: rss <= 250 });
+    if (FAR) await farBench();
+    if (BIG) {
+      const share200 = p50[200]?.share;
+      for (const row of await bigBench(server, nodeArgs, ROUNDS, share200)) rows.push(row);
+    }
     if (HISTORY) {
       const h = await historyBench(server, peakRssMb);
       const ratio = h.warmMs / h.nativeMs;
@@ -219,8 +246,41 @@ async function main(): Promise<void> {
   const v = Math.max(...rows.map((r) => r.value.length));
   console.log(`\nKipper bench (${ROUNDS} rounds after ${WARMUP} warm-up, git http-backend on loopback)\n`);
   for (const r of rows) {
-    const verdict = r.target ? `${r.target.padEnd(14)} ${r.ok ? 'met' : 'MISSED'}` : '';
+    const verdict = r.target ? `${r.target.padEnd(16)} ${r.ok ? 'met' : 'MISSED'}` : '';
     console.log(`${r.name.padEnd(w)}  ${r.value.padEnd(v)}  ${verdict}`);
+  }
+}
+
+/** With BENCH_PROFILE_DIR: when a case ran, in ms after its bridge was spawned, to cut its part out of the profile. */
+function profileWindow(what: string, fromMs: number, toMs: number): void {
+  if (process.env.BENCH_PROFILE_DIR) console.log(`profile window: ${what} from ${fromMs.toFixed(0)} to ${toMs.toFixed(0)} ms after spawn`);
+}
+
+/** A remote 100 ms away: every request to it is held 100 ms before it is served. */
+async function farBench(): Promise<void> {
+  const far = await startGitServer({ delayMs: 100 });
+  let bridge: BridgeProcess | undefined;
+  try {
+    const url = await startRemote(far, 200);
+    const apps = appIds(200);
+    const group = await nativeGroupCommit(url, apps, BURST, 50, 'far-group');
+    const spawned = performance.now();
+    bridge = await startBridge(bridgeEnv(url), nodeArgs);
+    await bridgeSequential(bridge, far, apps, 10, 'far-warm');
+    const from = performance.now() - spawned;
+    const b = await burst(bridge, apps, BURST, 100, 'far');
+    profileWindow(`far burst of bridge ${bridge.child.pid}`, from, performance.now() - spawned);
+    rows.push({ name: 'remote 100 ms away: native git CLI group commit (50 commits, one push)', value: `${group.toFixed(0)} deploys/s` });
+    rows.push({
+      name: 'remote 100 ms away: 1,000 deploys, 100 in flight, 200 apps',
+      value: `${b.perSecond.toFixed(0)} deploys/s (${(b.perSecond / group).toFixed(2)}× native group commit)`,
+      target: '≥ 300/s',
+      ok: b.perSecond >= 300,
+    });
+    rows.push({ name: 'remote 100 ms away: latency p50 / p95', value: `${ms(b.p50)} / ${ms(b.p95)}`, target: 'p95 ≤ 1 s', ok: b.p95 <= 1000 });
+  } finally {
+    await bridge?.stop();
+    await far.close();
   }
 }
 

@@ -7,15 +7,13 @@ import { execFile } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { postWebhook, startBridge } from '../helpers/bridge-process.js';
+import { startBridge } from '../helpers/bridge-process.js';
 import { appIds, createConfigRepo } from '../helpers/config-repo.js';
 import type { GitServer } from '../helpers/git-server.js';
-import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
+import { bridgeEnv, bridgeSequential, quantile } from './deploy-timing.js';
 
 const APPS = 200;
-const WARMUP = 5;
 
 export interface SigningBenchResult {
   key: string;
@@ -23,36 +21,11 @@ export interface SigningBenchResult {
   signedP50: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
-
 async function p50(server: GitServer, repo: string, rounds: number, signingKey: string | undefined): Promise<number> {
   await createConfigRepo(server.root, repo, APPS);
-  const bridge = await startBridge({
-    KIPPER_REPO_URL: server.url(repo),
-    KIPPER_SECRET_KEY: TEST_SECRET_KEY,
-    KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    KIPPER_LOG_LEVEL: 'warn',
-    ...(signingKey ? { KIPPER_SIGNING_KEY: signingKey } : {}),
-  });
+  const bridge = await startBridge({ ...bridgeEnv(server.url(repo)), ...(signingKey ? { KIPPER_SIGNING_KEY: signingKey } : {}) });
   try {
-    const apps = appIds(APPS);
-    const times: number[] = [];
-    for (let i = 0; i < rounds + WARMUP; i++) {
-      const app = apps[i % apps.length]!;
-      const t0 = performance.now();
-      const res = await postWebhook(
-        bridge.url,
-        app,
-        { image: `registry.example.com/${app.split('/')[1]}:signed-${i}` },
-        { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) },
-      );
-      if (res.status !== 200 || res.json.status !== 'deployed') throw new Error(`deploy failed: ${JSON.stringify(res.json)}`);
-      if (i >= WARMUP) times.push(performance.now() - t0);
-    }
-    return median(times);
+    return quantile((await bridgeSequential(bridge, server, appIds(APPS), rounds, 'signed')).times, 0.5);
   } finally {
     await bridge.stop();
   }

@@ -18,6 +18,8 @@ export interface GitServerRequest {
   method: string;
   path: string;
   status: number;
+  /** When it arrived (`performance.now()` of this process). */
+  at: number;
   /** From the request's arrival to the end of the answer (mostly git's own time). */
   ms: number;
 }
@@ -51,6 +53,11 @@ export interface GitServerOptions {
   root?: string;
   /** Require HTTP basic auth with exactly these credentials (401 otherwise). */
   auth?: { username: string; password: string };
+  /**
+   * Hold every request this long before serving it: a remote this far away, as a hosted
+   * git server is (issue #14). Counted in `requests[].ms`.
+   */
+  delayMs?: number;
 }
 
 /** Starts a `git http-backend` server on a random loopback port. */
@@ -64,10 +71,14 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
   const requests: GitServerRequest[] = [];
 
   const server = createServer((req, res) => {
-    const started = performance.now();
+    const arrived = performance.now();
+    if (opts.delayMs) setTimeout(() => serve(req, res, arrived), opts.delayMs);
+    else serve(req, res, arrived);
+  });
+  const serve = (req: IncomingMessage, res: ServerResponse, started: number) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     res.on('finish', () => {
-      requests.push({ method: req.method ?? 'GET', path, status: res.statusCode, ms: performance.now() - started });
+      requests.push({ method: req.method ?? 'GET', path, status: res.statusCode, at: started, ms: performance.now() - started });
       if (req.method === 'POST' && path.endsWith('/git-receive-pack') && res.statusCode === 200) pushes++;
     });
     if (hanging) {
@@ -91,7 +102,7 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
       }
     }
     runBackend(root, req, res, remoteUser);
-  });
+  };
   // Native git and undici both keep connections alive; close() must not wait for them.
   server.keepAliveTimeout = 5_000;
 

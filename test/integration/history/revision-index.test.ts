@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseKipperFile } from '../../../src/config/kipper-file.js';
 import { RevisionIndex } from '../../../src/history/revision-index.js';
-import { firstImage } from '../../../src/history/app-value.js';
+import { firstImage, valueAfterEdit, type LearnedValue } from '../../../src/history/app-value.js';
+import { parseImageReference } from '../../../src/manifests/image-reference.js';
+import { setImage } from '../../../src/manifests/set-image.js';
 import { Gitdir } from '../../../src/repo/gitdir.js';
 import { cloneRepo, createBareRepo, git, headOf } from '../../helpers/git-cli.js';
 
@@ -63,13 +65,18 @@ describe('the revision index', () => {
     const ours = indexOf(writer);
     await ours.rebuild(base);
     let tip = base;
+    const app = parseKipperFile(Buffer.from((await writer.readFile(base, 'kipper.yaml'))!).toString('utf8')).apps.get('yourr-name-test/api')!;
     for (const tag of ['d4', 'e5', 'f6']) {
-      const text = Buffer.from((await writer.readFile(tip, FILE))!)
-        .toString('utf8')
-        .replace(/api:[a-z0-9]+/, `api:${tag}`);
+      // As a deploy writes it: the edit tells the value it wrote (the commit's memo), so
+      // this index learns it without reading the file; api2, on the same file, reads it.
+      const image = parseImageReference(`registry.example.com/api:${tag}`);
+      const edited = setImage(Buffer.from((await writer.readFile(tip, FILE))!).toString('utf8'), { image, container: app.container, app: app.id });
+      const memo: LearnedValue = { app: app.id, value: valueAfterEdit(app, edited.matches)! };
+      expect(memo.value).toEqual({ images: [image.raw] });
       const sig = { name: 'Kipper', email: 'kipper@localhost', timestamp: 1_700_000_000, timezoneOffset: 0 };
       const message = `deploy yourr-name-test/api: registry.example.com/api:${tag}\n\nKipper-App: yourr-name-test/api\nKipper-Image: registry.example.com/api:${tag}\nKipper-Trigger: webhook\n`;
-      tip = (await writer.writeCommit({ parent: tip, files: new Map([[FILE, Buffer.from(text)]]), message, author: sig, committer: sig })).oid;
+      const files = new Map([[FILE, Buffer.from(edited.text)]]);
+      tip = (await writer.writeCommit({ parent: tip, files, message, author: sig, committer: sig, memo })).oid;
     }
     await ours.update(tip);
     await writer.flush();

@@ -1,0 +1,70 @@
+/** Shared by the bench cases: timing deploys through a bridge's webhook, quantiles, peak RSS. */
+import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { postWebhook, type BridgeProcess } from '../helpers/bridge-process.js';
+import type { GitServer } from '../helpers/git-server.js';
+import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
+
+/** Deploys before the timed ones (JIT, connections). */
+export const WARMUP = 5;
+
+/** One printed line: a measurement, and its target if it has one. */
+export interface Row {
+  name: string;
+  value: string;
+  target?: string;
+  ok?: boolean;
+}
+
+/** The `q` quantile (0.5: the median) of `xs`. */
+export function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+}
+export const ms = (x: number) => `${x.toFixed(1)} ms`;
+
+/** Per-deploy latencies, and each less the remote's push round trip (the bridge's own share). */
+export interface Sequential {
+  times: number[];
+  shares: number[];
+}
+
+/**
+ * One deploy at a time through the bridge's webhook. The bridge's share of a deploy is
+ * its answer time less the time the git server took for the pushes that arrived during
+ * it (from arrival to the end of its answer, any delay of a far remote included).
+ */
+export async function bridgeSequential(bridge: BridgeProcess, server: GitServer, apps: readonly string[], rounds: number, tag = 'seq'): Promise<Sequential> {
+  const times: number[] = [];
+  const shares: number[] = [];
+  for (let i = 0; i < rounds + WARMUP; i++) {
+    const app = apps[i % apps.length]!;
+    const image = `registry.example.com/${app.split('/')[1]}:${tag}-${i}-${Date.now()}`;
+    const seen = server.requests.length;
+    const t0 = performance.now();
+    const res = await postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
+    const dt = performance.now() - t0;
+    if (res.status !== 200 || res.json.status !== 'deployed') throw new Error(`deploy failed: ${JSON.stringify(res.json)}`);
+    const pushMs = server.requests
+      .slice(seen)
+      .filter((r) => r.method === 'POST' && r.path.endsWith('/git-receive-pack') && r.at >= t0)
+      .reduce((sum, r) => sum + r.ms, 0);
+    if (i >= WARMUP) {
+      times.push(dt);
+      shares.push(dt - pushMs);
+    }
+  }
+  return { times, shares };
+}
+
+/** Peak resident set size (VmHWM) of a process, in MB. */
+export async function peakRssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+/** The environment of a bench bridge on the remote at `url`. */
+export function bridgeEnv(url: string): NodeJS.ProcessEnv {
+  return { KIPPER_REPO_URL: url, KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN, KIPPER_LOG_LEVEL: 'warn' };
+}
