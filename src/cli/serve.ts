@@ -50,7 +50,10 @@ export async function serve(): Promise<number> {
       force.unref();
       void running.close().then(
         () => resolve(0),
-        () => resolve(1),
+        (err: unknown) => {
+          log.error('shutdown failed', { error: err instanceof Error ? err.message : String(err) });
+          resolve(1);
+        },
       );
     };
     process.on('SIGTERM', () => stop('SIGTERM'));

@@ -53,10 +53,17 @@ export async function startServer(settings: Settings, log: Logger): Promise<Runn
     webhookUrl,
     async close() {
       // Stop accepting, let the requests in flight finish (their pushes included), then stop.
+      // A connection whose answer ends now (a live view, a rollout wait) turns idle after
+      // the first sweep: without more sweeps it would hold the exit for the keep-alive timeout.
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
-      await bridge.close();
-      await closed;
+      const sweep = setInterval(() => server.closeIdleConnections(), 100);
+      try {
+        await bridge.close();
+        await closed;
+      } finally {
+        clearInterval(sweep);
+      }
     },
   };
 }
