@@ -11,6 +11,8 @@ export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   trace(msg: string, fields?: Record<string, unknown>): void;
   child(fields: Record<string, unknown>): Logger;
+  /** Whether a line at `level` would be written (to skip work for lines that would not). */
+  enabled(level: Exclude<LogLevel, 'silent'>): boolean;
 }
 
 // Defence in depth: a field with one of these names never reaches a log line, whatever
@@ -40,5 +42,6 @@ function wrap(p: PinoLogger): Logger {
     debug: (msg, fields) => p.debug(fields ?? {}, msg),
     trace: (msg, fields) => p.trace(fields ?? {}, msg),
     child: (fields) => wrap(p.child(fields)),
+    enabled: (level) => p.isLevelEnabled(level),
   };
 }

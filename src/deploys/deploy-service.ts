@@ -5,6 +5,7 @@ import { describeValue } from '../history/app-value.js';
 import type { Revision } from '../history/revision-index.js';
 import { parseImageReference, type ImageReference } from '../manifests/image-reference.js';
 import type { Signature } from '../repo/git-objects.js';
+import type { Withdrawal } from './write-batch.js';
 import type { WriteQueue } from './write-queue.js';
 import type { Announce } from './announce.js';
 import { assertTakesImages, imageRequestFor, type DeployRequest } from './deploy-request.js';
@@ -17,7 +18,7 @@ import type { RepoStatus } from './repo-status.js';
 /** Options of one deploy: extra trailers and body, and the caller's "I went away" signal. */
 export interface DeployOptions {
   extras?: EditExtras;
-  signal?: AbortSignal | undefined;
+  signal?: Withdrawal | undefined;
 }
 
 /**

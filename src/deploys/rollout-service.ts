@@ -9,6 +9,7 @@ import { getJson, kubeEndpoint, pathOf, type ApiEndpoint } from '../rollout/sync
 import type { HistoryService } from './history-service.js';
 import type { RolloutMemory } from './rollout-memory.js';
 import type { Announce } from './announce.js';
+import type { Withdrawal } from './write-batch.js';
 
 /** How often a watched syncer is asked again. */
 const POLL_MS = 2_000;
@@ -92,7 +93,7 @@ export class RolloutService {
     app: AppConfig,
     configCommit: string,
     timeoutMs: number,
-    opts: { onChange?: (r: Rollout) => void; signal?: AbortSignal } = {},
+    opts: { onChange?: (r: Rollout) => void; signal?: Withdrawal } = {},
   ): Promise<{ rollout: Rollout; ended: 'settled' | 'timeout' | 'shutdown' }> {
     const until = Date.now() + timeoutMs;
     const watched = app.syncer ? this.watch(app.syncer) : undefined;

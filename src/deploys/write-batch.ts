@@ -34,12 +34,19 @@ export interface Outcome<T> {
   configCommit: string | null;
 }
 
+/** A caller's going away, as a deploy sees it: an AbortSignal is one (webhook-route.ts has a lighter one). */
+export interface Withdrawal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 /** How long a submitted edit may wait, and who may take it back. */
 export interface SubmitOptions {
   /** Epoch ms after which the edit is dropped with 503 unless a push carrying it is in flight. Default: now + deployTimeoutMs. */
   deadline?: number;
   /** Aborted when the caller went away: the edit is dropped unless a push carrying it is in flight. */
-  signal?: AbortSignal;
+  signal?: Withdrawal;
 }
 
 /** One push attempt: how many commits, its result, how long building and pushing took. */
@@ -74,7 +81,7 @@ export class PendingEdit {
   ) {}
 
   /** Withdraws the edit at `deadline` (with `expired()`) and when `signal` aborts (with `gone()`). */
-  watch(signal: AbortSignal | undefined, expired: () => KipError, gone: () => KipError, withdraw: (p: PendingEdit, err: KipError) => void): void {
+  watch(signal: Withdrawal | undefined, expired: () => KipError, gone: () => KipError, withdraw: (p: PendingEdit, err: KipError) => void): void {
     const timer = setTimeout(() => withdraw(this, expired()), Math.max(0, this.deadline - Date.now()));
     const onAbort = () => withdraw(this, gone());
     signal?.addEventListener('abort', onAbort, { once: true });

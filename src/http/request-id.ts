@@ -12,13 +12,21 @@ export function requestId(log: Logger): RequestHandler {
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
     res.setHeader('X-Request-Id', id);
-    const reqLog = log.child({ reqId: id });
-    res.locals.log = reqLog;
-    const started = performance.now();
-    res.on('finish', () => {
-      // The path only: query strings are not ours to log.
-      reqLog.debug('request', { method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(performance.now() - started) });
-    });
+    // Made on first use: most requests at info level log nothing (a deploy's CPU, issue #14).
+    let reqLog: Logger | undefined;
+    Object.defineProperty(res.locals, 'log', { get: () => (reqLog ??= log.child({ reqId: id })), enumerable: true });
+    if (log.enabled('debug')) {
+      const started = performance.now();
+      res.on('finish', () => {
+        // The path only: query strings are not ours to log.
+        requestLog(res, log).debug('request', {
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          durationMs: Math.round(performance.now() - started),
+        });
+      });
+    }
     next();
   };
 }

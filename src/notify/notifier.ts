@@ -120,6 +120,7 @@ export class Notifier {
   notify(event: NotificationEvent): void {
     try {
       const targets = typeof this.targets === 'function' ? this.targets() : this.targets;
+      if (targets.length === 0) return;
       // One id per event, the same for every target and attempt: receivers dedupe on it.
       const id = randomUUID();
       const bodies = new Map<NotifyFormat, { body: Buffer; signature: string }>();

@@ -118,6 +118,7 @@ export function memoryLogger(lines: LogLine[] = [], base: Record<string, unknown
     debug: at('debug'),
     trace: at('trace'),
     child: (fields) => memoryLogger(lines, { ...base, ...fields }),
+    enabled: () => true,
   };
 }
 
