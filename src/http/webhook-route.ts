@@ -78,7 +78,6 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
   });
 
   router.post('/api/v1/webhook/:namespace/:app', async (req, res) => {
-    const log = requestLog(res, baseLog);
     const id = `${req.params.namespace}/${req.params.app}`;
     res.locals.app = id.length > 200 ? `${id.slice(0, 200)}…` : id;
     const app = await bridge.config.findApp(id);
@@ -119,7 +118,7 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
     }
     const result = answer.body as Record<string, unknown>;
     if (result.status === 'deployed' || result.status === 'building') bridge.metrics.deployDuration.observe((Date.now() - started) / 1000);
-    log.info(`webhook ${String(result.status)}`, {
+    requestLog(res, baseLog).info(`webhook ${String(result.status)}`, {
       app: known.id,
       via: received.auth,
       image: result.image,

@@ -3,7 +3,7 @@
  * A bridge on a fresh data dir (time from spawn to its first webhook answer and to its
  * first history answer), deploys one at a time (the bridge's share, against the 200-app
  * figure of the same run), a restart on the kept data dir (spawn to first answer), and
- * the peak RSS of both processes.
+ * the peak RSS of both processes, each run with the heap it has in the Deployment.
  */
 import { performance } from 'node:perf_hooks';
 import { postWebhook, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
@@ -13,6 +13,14 @@ import { generateBigRepo, spreadAppIds } from './big-repo.js';
 import { bridgeEnv, bridgeSequential, ms, peakRssMb, quantile, type Row } from './deploy-timing.js';
 
 const APPS = 10_000;
+/**
+ * The heap the bridge has in its container. Node sizes V8's heap from the memory limit of
+ * the cgroup it runs in (uv_get_constrained_memory): 259 MB under the Deployment's 512Mi
+ * (and 384Mi), measured here in a memory cgroup of that limit; `--max-old-space-size=211`
+ * gives the same 259 MB. Unconstrained, on this 24 GiB machine, V8 allows itself 4 GB
+ * and lets the first history's garbage grow the heap to ~4× what is live (~330 MB RSS).
+ */
+export const DEPLOYED_HEAP = '--max-old-space-size=211';
 const COMMITS = 100_000;
 const PER_NAMESPACE = 100;
 
@@ -31,8 +39,9 @@ async function historyOf(bridge: BridgeProcess, app: string): Promise<number> {
 }
 
 /** Runs the case on `server`; `share200` is the 200-app bridge share p50 of the same run. */
-export async function bigBench(server: GitServer, nodeArgs: string[], rounds: number, share200: number | undefined): Promise<Row[]> {
+export async function bigBench(server: GitServer, givenArgs: string[], rounds: number, share200: number | undefined): Promise<Row[]> {
   const rows: Row[] = [];
+  const nodeArgs = givenArgs.some((a) => a.startsWith('--max-old-space-size')) ? givenArgs : [...givenArgs, DEPLOYED_HEAP];
   const ids = spreadAppIds(APPS, PER_NAMESPACE);
   let t0 = performance.now();
   await generateBigRepo(server.root, 'big.git', ids, COMMITS);
@@ -82,7 +91,12 @@ export async function bigBench(server: GitServer, nodeArgs: string[], rounds: nu
     const restartMs = performance.now() - t0;
     rows.push({ name: '10,000 apps: restart, spawn to first webhook answer', value: ms(restartMs), target: '≤ 3 s', ok: restartMs <= 3000 });
     rss = Math.max(rss, await peakRssMb(bridge.child.pid!));
-    rows.push({ name: '10,000 apps: peak RSS of the bridge (VmHWM)', value: `${rss.toFixed(0)} MB`, target: '≤ 300 MB', ok: rss <= 300 });
+    rows.push({
+      name: `10,000 apps: peak RSS of the bridge (VmHWM; heap as in its container, ${nodeArgs.find((a) => a.startsWith('--max-old-space-size'))})`,
+      value: `${rss.toFixed(0)} MB`,
+      target: '≤ 300 MB',
+      ok: rss <= 300,
+    });
   } finally {
     await bridge?.stop();
   }
