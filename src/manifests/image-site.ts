@@ -33,6 +33,9 @@ export interface SitePlan {
   splices?: Splice[];
 }
 
+/** Where a site is and what kind it is: what a site, a reading of it and a match share. */
+export type SiteWhere = Pick<ImageSite, 'kind' | 'documentIndex' | 'yamlPath' | 'fields' | 'container' | 'workload'>;
+
 /** A place in a document that holds an image reference. */
 export interface ImageSite {
   kind: ImageSiteKind;

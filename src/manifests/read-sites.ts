@@ -13,17 +13,11 @@
  */
 import { isScalar } from 'yaml';
 import { collectSites } from './collect-sites.js';
-import type { ImageSite, ImageSiteKind } from './image-site.js';
+import type { ImageSite, SiteWhere } from './image-site.js';
 import { parseDocuments } from './parse-documents.js';
 
-/** A site as selection and reading see it. */
-export interface SiteReading {
-  kind: ImageSiteKind;
-  documentIndex: number;
-  yamlPath: string;
-  fields: readonly string[];
-  container: string | undefined;
-  workload: string | undefined;
+/** A site as selection and reading see it: what it is and reads, without its YAML nodes. */
+export interface SiteReading extends SiteWhere {
   current: string;
   repositories?: readonly string[] | undefined;
   /** Where the one plain scalar it reads is, when it is that simple; `node` tells sites reading the same scalar. */

@@ -10,7 +10,7 @@ import { applySplices } from './apply-splices.js';
 import { assertOneRepository } from './assert-one-repository.js';
 import { collectSites } from './collect-sites.js';
 import { normalizeRepository, parseImageReference, tryParseImageReference, type ImageReference } from './image-reference.js';
-import type { ImageSite, ImageSiteKind } from './image-site.js';
+import type { ImageSite, ImageSiteKind, SiteWhere } from './image-site.js';
 import { parseDocuments } from './parse-documents.js';
 import { followingReading, readingOf, readSites, type FileReading, type SiteReading } from './read-sites.js';
 import { renderNewScalar, type Splice } from './render-scalar.js';
@@ -33,16 +33,8 @@ export interface ImageTarget {
   app?: string | undefined;
 }
 
-/** One place that `setImage` matched (and changed, unless `before === after`). */
-export interface ImageMatch {
-  kind: ImageSiteKind;
-  documentIndex: number;
-  yamlPath: string;
-  /** For a site split over keys of the mapping at `yamlPath`, the keys it writes; empty for one scalar. */
-  fields: readonly string[];
-  container: string | undefined;
-  /** The workload of a container (`Deployment/api`); undefined for other kinds of sites. */
-  workload: string | undefined;
+/** One place that `setImage` matched (and changed, unless `before === after`); `fields` and `workload` as on ImageSite. */
+export interface ImageMatch extends SiteWhere {
   before: string;
   after: string;
   /**
@@ -60,13 +52,7 @@ export interface EditResult {
 }
 
 /** An image that `setImage` would target, as it reads now. */
-export interface FoundImage {
-  kind: ImageSiteKind;
-  documentIndex: number;
-  yamlPath: string;
-  fields: readonly string[];
-  container: string | undefined;
-  workload: string | undefined;
+export interface FoundImage extends SiteWhere {
   value: string;
 }
 
