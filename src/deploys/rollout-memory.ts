@@ -15,6 +15,8 @@ const PER_APP = 200;
 export class RolloutMemory {
   private apps = new Map<string, Map<string, Rollout>>();
   private saveTimer: NodeJS.Timeout | undefined;
+  /** Writes one after the other: two at once would share the temporary file (and one rename would fail). */
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(private readonly dataDir: string) {}
 
@@ -60,13 +62,25 @@ export class RolloutMemory {
     }, 1_000).unref();
   }
 
-  private async save(): Promise<void> {
+  /** Writes what is remembered now, after any write already under way. */
+  private save(): Promise<void> {
+    this.saving = this.saving.then(() => this.write());
+    return this.saving;
+  }
+
+  /**
+   * Best effort, never a failure of the bridge (a shutdown included): what is lost is what
+   * past revisions reached, which then read as `unknown`.
+   */
+  private async write(): Promise<void> {
     const path = join(this.dataDir, FILE);
     const tmp = `${path}.${process.pid}.tmp`;
     const stored = Object.fromEntries([...this.apps].map(([app, byCommit]) => [app, Object.fromEntries(byCommit)]));
-    await writeFile(tmp, JSON.stringify(stored), { mode: 0o600 }).then(
-      () => rename(tmp, path),
-      () => undefined,
-    );
+    try {
+      await writeFile(tmp, JSON.stringify(stored), { mode: 0o600 });
+      await rename(tmp, path);
+    } catch {
+      // See above: the next write tries again.
+    }
   }
 }
