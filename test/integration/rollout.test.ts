@@ -15,6 +15,19 @@ const image = (name: string, tag: string) => `registry.example.com/${name}:${tag
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // Issue #12: rollout status from Argo CD and Flux, through their APIs' doubles over real HTTP.
+/**
+ * The remote's head once it is no longer `before`: the deploy just sent has landed (a
+ * fixed sleep was not always enough on a busy machine, and the test then told Argo CD
+ * about the commit before ours).
+ */
+async function headAfter(bare: string, before: string): Promise<string> {
+  for (const until = Date.now() + 10_000; Date.now() < until; await sleep(20)) {
+    const head = await headOf(bare);
+    if (head !== before) return head;
+  }
+  throw new Error(`the remote head stayed at ${before}`);
+}
+
 describe('rollout status', () => {
   let rb: RemoteBridge;
   let argo: ArgoDouble;
@@ -63,8 +76,7 @@ describe('rollout status', () => {
     const answer = deploy(ARGO_APP, 'v1', 60);
     let settled = false;
     void answer.then(() => (settled = true));
-    await sleep(500);
-    const ours = await headOf(rb.bare);
+    const ours = await headAfter(rb.bare, seed);
     expect(ours).not.toBe(seed);
     // OutOfSync against our commit, then a sync that is still of the old one: still waiting.
     argo.set('api-test', 'argocd', {
@@ -111,9 +123,9 @@ describe('rollout status', () => {
   });
 
   it('answers 424 ROLLOUT_FAILED with the failing resources when it comes up Degraded', async () => {
+    const before = await headOf(rb.bare);
     const answer = deploy(ARGO_APP, 'v2', 60);
-    await sleep(500);
-    const ours = await headOf(rb.bare);
+    const ours = await headAfter(rb.bare, before);
     argo.set('api-test', 'argocd', {
       syncRevision: ours,
       phase: 'Succeeded',
@@ -134,9 +146,9 @@ describe('rollout status', () => {
   });
 
   it('answers 424 for a failed sync, and 504 ROLLOUT_TIMEOUT with the last state when time runs out', async () => {
+    const before = await headOf(rb.bare);
     const failing = deploy(ARGO_APP, 'v3', 60);
-    await sleep(500);
-    let ours = await headOf(rb.bare);
+    let ours = await headAfter(rb.bare, before);
     argo.set('api-test', 'argocd', {
       syncRevision: ours,
       phase: 'Failed',
@@ -148,9 +160,9 @@ describe('rollout status', () => {
     expect(failed.json.rollout).toMatchObject({ state: 'failed', message: expect.stringContaining('admission webhook denied') });
 
     const slow = await (async () => {
+      const previous = ours;
       const pending = deploy(ARGO_APP, 'v4', 3);
-      await sleep(300);
-      ours = await headOf(rb.bare);
+      ours = await headAfter(rb.bare, previous);
       argo.set('api-test', 'argocd', { syncRevision: ours, phase: 'Running', health: 'Progressing' });
       return pending;
     })();
@@ -159,9 +171,9 @@ describe('rollout status', () => {
   });
 
   it('marks a revision superseded when a newer one becomes current before it is healthy', async () => {
+    const before = await headOf(rb.bare);
     const first = deploy(ARGO_APP, 'v5', 60);
-    await sleep(500);
-    const older = await headOf(rb.bare);
+    const older = await headAfter(rb.bare, before);
     argo.set('api-test', 'argocd', { syncRevision: older, phase: 'Running', health: 'Progressing' });
     await sleep(2_500);
     const second = await deploy(ARGO_APP, 'v6');
@@ -209,9 +221,9 @@ describe('rollout status', () => {
   });
 
   it('follows a Flux Kustomization: Ready after applying our commit is healthy, Ready=False failed, suspended is drift', async () => {
+    const before = await headOf(rb.bare);
     const answer = deploy(FLUX_APP, 'f1', 60);
-    await sleep(500);
-    const ours = await headOf(rb.bare);
+    const ours = await headAfter(rb.bare, before);
     const seed = (await logOf(rb.bare, 'main', 200)).at(-1)!.oid;
     kube.set('Kustomization', 'flux-system', 'api-prod', { lastApplied: seed, lastAttempted: ours, ready: 'Unknown', reason: 'Progressing' });
     await sleep(2_500);
@@ -221,8 +233,7 @@ describe('rollout status', () => {
     expect(done.json.rollout).toMatchObject({ state: 'healthy', revision: ours });
 
     const bad = deploy(FLUX_APP, 'f2', 60);
-    await sleep(500);
-    const next = await headOf(rb.bare);
+    const next = await headAfter(rb.bare, ours);
     kube.set('Kustomization', 'flux-system', 'api-prod', {
       lastApplied: ours,
       lastAttempted: next,
@@ -315,9 +326,7 @@ describe('rollout status', () => {
     const events = await fetch(`${rb.bridge.url}/apps/${ARGO_APP}/events`, { headers: { cookie: await consoleSession() } });
     expect(events.headers.get('content-type')).toContain('text/event-stream');
     const stream = events.text();
-    await sleep(1_000);
-    const committed = await headOf(rb.bare);
-    expect(committed).not.toBe(before);
+    const committed = await headAfter(rb.bare, before);
     const exited = rb.bridge.stop('SIGTERM');
     const answer = await waiting;
     expect(answer.status).toBe(503);
