@@ -21,7 +21,9 @@ interface SectionEntry {
  * shape that cannot be spliced safely (a flow-style `webhooks: {…}`) is re-serialised.
  */
 export function setSectionEntry(text: string, section: string, id: string, entry: SectionEntry | null): string {
-  const doc = parseDocument(text, { keepSourceTokens: true });
+  // Duplicate keys were refused when the text was read (kipper-file.ts checks them with a
+  // Set): yaml's own check is quadratic in a section's size, seconds at 10,000 apps.
+  const doc = parseDocument(text, { keepSourceTokens: true, uniqueKeys: false });
   if (doc.errors.length > 0) {
     throw new KipError('CONFIG_INVALID', `${KIPPER_FILE}: not valid YAML: ${doc.errors[0]?.message.split('\n')[0]}`);
   }

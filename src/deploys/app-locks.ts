@@ -2,7 +2,7 @@ import type { LockAnswer } from '../api-types.js';
 import { KIPPER_FILE, type Lock } from '../config/kipper-file.js';
 import { setLock } from '../config/set-section-entry.js';
 import { formatCommitMessage } from '../history/trailers.js';
-import { appNotFound, kipperFileAt, type RepoConfig } from './repo-config.js';
+import { appNotFound, type RepoConfig } from './repo-config.js';
 import type { WriteQueue } from './write-queue.js';
 import type { Announce } from './announce.js';
 
@@ -43,7 +43,7 @@ export class AppLocks {
   private async write(id: string, lock: Lock | null, subject: string, reason = lock?.reason): Promise<string | null> {
     await this.config.beforeWrite();
     const outcome = await this.queue.submit(async (view) => {
-      const { text, config } = await kipperFileAt(view);
+      const { text, config } = await this.config.fileAt(view);
       if (!config.apps.has(id)) throw appNotFound(id);
       const before = config.locks.get(id);
       if (lock === null && before === undefined) return { kind: 'unchanged', result: null };

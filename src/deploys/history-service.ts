@@ -47,7 +47,7 @@ export class HistoryService {
     private readonly log: Logger,
   ) {
     const gitdir = remote.gitdir;
-    const configAt = (commit: string) => config.at({ fileOid: (p) => gitdir.fileOid(commit, p), readFile: (p) => gitdir.readFile(commit, p) });
+    const configAt = (commit: string) => config.at(gitdir.view(commit));
     this.index = new RevisionIndex(gitdir, configAt, {
       onChange: () => {
         this.scheduleSave();

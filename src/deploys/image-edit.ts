@@ -7,10 +7,10 @@ import { formatCommitMessage, type KipperTrailers } from '../history/trailers.js
 import { assertOneRepository } from '../manifests/assert-one-repository.js';
 import type { ImageReference } from '../manifests/image-reference.js';
 import { setCommit } from '../manifests/set-commit.js';
-import type { FileReading } from '../manifests/read-sites.js';
+import { readingSize, type FileReading } from '../manifests/read-sites.js';
 import { isWorkload, setImageFrom, type EditResult, type ImageMatch } from '../manifests/set-image.js';
 import { BoundedCache } from '../repo/bounded-cache.js';
-import { kipperFileAt } from './repo-config.js';
+import { kipperText } from './repo-config.js';
 import type { Edit, TreeView } from './write-queue.js';
 
 /**
@@ -19,7 +19,7 @@ import type { Edit, TreeView } from './write-queue.js';
  * deploys change (issue #14). Any reading is a safe start: it is used only where the text
  * outside one image scalar is byte for byte the same, so one cache serves every repo.
  */
-const readings = new BoundedCache<FileReading>(8 * 1024 * 1024, (r) => 2 * r.text.length + 200 * r.sites.length);
+const readings = new BoundedCache<FileReading>(8 * 1024 * 1024, readingSize);
 
 /** Why a deploy commit was written (the `Kipper-Trigger` trailer). */
 export type DeployTrigger = 'webhook' | 'manual' | 'promotion' | 'rollback';
@@ -148,8 +148,7 @@ function deployEdit(input: DeployEditInput, flavour: Flavour): Edit<null> {
     }
     if (files.size === 0) return { kind: 'unchanged', result: null };
     if (input.lock) {
-      const { text } = await kipperFileAt(view);
-      files.set(KIPPER_FILE, Buffer.from(setLock(text, app.id, input.lock), 'utf8'));
+      files.set(KIPPER_FILE, Buffer.from(setLock(await kipperText(view), app.id, input.lock), 'utf8'));
     }
     const message = formatCommitMessage(
       `deploy ${app.id}: ${flavour.value}`,

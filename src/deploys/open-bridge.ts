@@ -89,12 +89,12 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
       for (const listener of heard.push) listener(e);
     },
   });
-  const config: RepoConfig = new RepoConfig(() => status.refresh(), log);
+  const config: RepoConfig = new RepoConfig((maxAgeMs, waitMs) => status.freshState(maxAgeMs, waitMs), log);
   const status: RepoStatus = new RepoStatus(queue, () => config.problem);
   const history = new HistoryService(remote, queue, config, { dataDir: settings.dataDir, key: `${remote.description}#${settings.branch}` }, log);
   const metrics = new Metrics({ queueDepth: () => queue.depth, historyRevisions: () => history.index.size() });
   const gitdir = remote.gitdir;
-  heard.head.push((head) => config.onHead(head, { fileOid: (p: string) => gitdir.fileOid(head, p), readFile: (p: string) => gitdir.readFile(head, p) }));
+  heard.head.push((head) => config.onHead(head, gitdir.view(head)));
   heard.head.push((head) => history.onHead(head));
   heard.push.push((e) => {
     status.pushed();

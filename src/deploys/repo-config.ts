@@ -3,16 +3,12 @@ import { KipError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TreeView } from './write-queue.js';
 
-/** The longest a request waits for a look at the remote (an unknown app, a kipper.yaml that was invalid). */
+/**
+ * The longest a request waits for a look at the remote (an unknown app, a kipper.yaml that
+ * was invalid): behind a push to a hanging remote the look could take the remote's
+ * timeouts, longer than a deploy may wait in all.
+ */
 const LOOK_WAIT_MS = 3_000;
-
-/** kipper.yaml in the tree an edit is built on, as text (to splice) and parsed (to check). */
-export async function kipperFileAt(view: Pick<TreeView, 'readFile'>): Promise<{ text: string; config: KipperConfig }> {
-  const bytes = await view.readFile(KIPPER_FILE);
-  if (!bytes) throw new KipError('CONFIG_INVALID', `${KIPPER_FILE} is missing from the config repo`);
-  const text = Buffer.from(bytes).toString('utf8');
-  return { text, config: parseKipperFile(text) };
-}
 
 /** The error for an app that kipper.yaml does not list (admin API: 404). */
 export function appNotFound(id: string): KipError {
@@ -27,11 +23,14 @@ export class RepoConfig {
   private current: KipperConfig = { apps: new Map(), webhooks: new Map(), locks: new Map(), notifications: [] };
   private invalid: KipError | null = null;
   private readonly parsed = new Map<string, KipperConfig>();
-  private lastLook = 0;
+  private lastUnknownLook = 0;
 
-  /** `refresh` looks at the remote for others' pushes (serialised with writes). */
+  /**
+   * `look(maxAgeMs, waitMs)` looks at the remote for others' pushes unless the last look
+   * is younger than `maxAgeMs`, waiting for it at most `waitMs` (RepoStatus.freshState).
+   */
   constructor(
-    private readonly refresh: () => Promise<void>,
+    private readonly look: (maxAgeMs: number, waitMs: number) => Promise<void>,
     private readonly log: Logger,
   ) {}
 
@@ -57,8 +56,10 @@ export class RepoConfig {
    */
   async findApp(id: string): Promise<AppConfig | null> {
     const found = this.current.apps.get(id);
-    if (found || Date.now() - this.lastLook < 1_000) return found ?? null;
-    await this.lookAgain();
+    // Its own once a second, not any look's: the poll's look may predate the push that added it.
+    if (found || Date.now() - this.lastUnknownLook < 1_000) return found ?? null;
+    this.lastUnknownLook = Date.now();
+    await this.look(0, LOOK_WAIT_MS);
     return this.current.apps.get(id) ?? null;
   }
 
@@ -68,7 +69,7 @@ export class RepoConfig {
    * be the answer.
    */
   async beforeWrite(): Promise<void> {
-    if (this.invalid) await this.lookAgain();
+    if (this.invalid) await this.look(0, LOOK_WAIT_MS);
   }
 
   /** Follows the branch head (called by the write queue after the head moved). */
@@ -85,26 +86,30 @@ export class RepoConfig {
   /** kipper.yaml in the tree `view` shows (an edit's head), parsed once per blob. */
   async at(view: Pick<TreeView, 'fileOid' | 'readFile'>): Promise<KipperConfig> {
     const oid = await view.fileOid(KIPPER_FILE);
-    if (oid === null) throw new KipError('CONFIG_INVALID', `${KIPPER_FILE} is missing from the config repo root`);
+    if (oid === null) throw missingFile();
     let config = this.parsed.get(oid);
     if (!config) {
-      const bytes = await view.readFile(KIPPER_FILE);
-      config = parseKipperFile(Buffer.from(bytes ?? new Uint8Array()).toString('utf8'));
+      config = parseKipperFile(await kipperText(view));
       if (this.parsed.size > 16) this.parsed.clear();
       this.parsed.set(oid, config);
     }
     return config;
   }
 
-  /**
-   * Looks at the remote, waiting at most LOOK_WAIT_MS: behind a push to a hanging remote
-   * the look could take the remote's timeouts, longer than a deploy may wait in all.
-   */
-  private async lookAgain(): Promise<void> {
-    this.lastLook = Date.now();
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((r) => (timer = setTimeout(r, LOOK_WAIT_MS)));
-    await Promise.race([this.refresh().catch(() => undefined), late]);
-    clearTimeout(timer);
+  /** kipper.yaml in the tree an edit is built on, as text (to splice) and parsed (to check, once per blob). */
+  async fileAt(view: Pick<TreeView, 'fileOid' | 'readFile'>): Promise<{ text: string; config: KipperConfig }> {
+    const config = await this.at(view);
+    return { text: await kipperText(view), config };
   }
+}
+
+/** kipper.yaml's text in the tree `view` shows (for an edit to splice). */
+export async function kipperText(view: Pick<TreeView, 'readFile'>): Promise<string> {
+  const bytes = await view.readFile(KIPPER_FILE);
+  if (!bytes) throw missingFile();
+  return Buffer.from(bytes).toString('utf8');
+}
+
+function missingFile(): KipError {
+  return new KipError('CONFIG_INVALID', `${KIPPER_FILE} is missing from the config repo root`);
 }

@@ -2,6 +2,7 @@ import { syncerId, type AppConfig, type Syncer } from '../config/kipper-file.js'
 import type { Revision } from '../history/revision-index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { BoundedCache } from '../repo/bounded-cache.js';
 import type { Gitdir } from '../repo/gitdir.js';
 import { observeArgoApplication, observeFluxObject, type Observation } from '../rollout/observe.js';
 import { judge, SETTLED, type Rollout } from '../rollout/rollout-state.js';
@@ -51,7 +52,8 @@ export class RolloutService {
   private readonly watched = new Map<string, Watched>();
   private readonly argocd: ApiEndpoint | undefined;
   private readonly kube: (() => ApiEndpoint) | undefined;
-  private readonly ancestry = new Map<string, boolean>();
+  /** `<commit> <other>` → whether other is at or after commit; answers that can no longer change. */
+  private readonly ancestry = new BoundedCache<boolean>(20_000, () => 1);
 
   constructor(
     settings: RolloutSettings,
@@ -77,11 +79,6 @@ export class RolloutService {
     const last = app.syncer ? this.watch(app.syncer).last : undefined;
     const drift = current && last && 'obs' in last ? await this.drift(revisions, current, last.obs, app.syncer!) : null;
     return { rollouts, drift };
-  }
-
-  /** The rollout of one revision (current or not). */
-  async of(app: AppConfig, revision: Revision, current: Revision | undefined): Promise<Rollout> {
-    return revision === current || revision.configCommit === current?.configCommit ? this.current(app, revision) : this.remembered(app, revision);
   }
 
   /**
@@ -256,24 +253,29 @@ export class RolloutService {
     let known = this.ancestry.get(key);
     if (known === undefined) {
       known = false;
-      await this.walk(other, (oid) => (known = oid === commit));
-      // Only a definite answer is kept: an unknown commit may arrive with the next fetch.
-      if (known || this.ancestry.size < 10_000) this.ancestry.set(key, known);
+      const complete = await this.walk(other, (oid) => (known = oid === commit));
+      // Only a definite answer is kept: a walk cut short by a commit not here yet may
+      // find `commit` once the next fetch brings it.
+      if (known || complete) this.ancestry.set(key, known);
     }
     return known;
   }
 
-  /** Walks the first-parent chain from `from` until `found` says so, WALK_LIMIT commits, or a commit not here. */
-  private async walk(from: string, found: (oid: string) => boolean): Promise<void> {
+  /**
+   * Walks the first-parent chain from `from` until `found` says so, WALK_LIMIT commits, or
+   * a commit not here; resolves false only in that last case (the answer may change).
+   */
+  private async walk(from: string, found: (oid: string) => boolean): Promise<boolean> {
     let oid: string | undefined = from;
     for (let i = 0; oid && i < WALK_LIMIT; i++) {
-      if (found(oid)) return;
+      if (found(oid)) return true;
       try {
         oid = (await this.gitdir.readCommit(oid)).parents[0];
       } catch {
-        return;
+        return false;
       }
     }
+    return true;
   }
 
   private watch(syncer: Syncer): Watched {

@@ -4,7 +4,7 @@ import { deriveWebhookToken } from '../config/tokens.js';
 import { formatCommitMessage } from '../history/trailers.js';
 import type { WriteQueue } from './write-queue.js';
 import type { HistoryService } from './history-service.js';
-import { appNotFound, kipperFileAt, type RepoConfig } from './repo-config.js';
+import { appNotFound, type RepoConfig } from './repo-config.js';
 
 /**
  * Webhook tokens: derived from the secret key and the app's generation in kipper.yaml
@@ -44,7 +44,7 @@ export class WebhookTokens {
     // Generations kipper.yaml ever held come from its history.
     await this.history.revisions(id);
     await this.queue.submit(async (view) => {
-      const { text, config } = await kipperFileAt(view);
+      const { text, config } = await this.config.fileAt(view);
       if (!config.apps.has(id)) throw appNotFound(id);
       const current = config.webhooks.get(id);
       if (!enable && current === undefined) return { kind: 'unchanged', result: null };

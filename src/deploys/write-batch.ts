@@ -136,7 +136,7 @@ export async function buildBatch(
   for (const p of edits) {
     if (p.settled) continue;
     const at = batch.tip;
-    const view: TreeView = { readFile: (path) => gitdir.readFile(at, path), fileOid: (path) => gitdir.fileOid(at, path) };
+    const view: TreeView = gitdir.view(at);
     try {
       const decision = await p.edit(view);
       let commit: string | null = null;

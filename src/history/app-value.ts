@@ -66,8 +66,14 @@ export function appValue(app: AppConfig, texts: Array<string | null>, repository
       for (const f of found) if (isWorkload(f.kind)) named.push({ workload: f.workload, image: f.value });
     }
   }
-  if (values.size === 0 || ambiguousWorkloads(named) !== undefined) return null;
-  const sorted = [...values].sort();
+  if (ambiguousWorkloads(named) !== undefined) return null;
+  return valueOf(app, values);
+}
+
+/** The value the distinct values an app's targets hold make, or null for none. */
+function valueOf(app: AppConfig, values: Iterable<string>): AppValue | null {
+  const sorted = [...new Set(values)].sort();
+  if (sorted.length === 0) return null;
   if (app.source !== 'git') return { images: sorted };
   // A git-source app's markers name one commit; markers that disagree have no single value.
   return sorted.length === 1 ? { commit: sorted[0]! } : null;
@@ -91,10 +97,10 @@ export interface Readings {
 export function valueAfterEdit(app: AppConfig, matches: readonly ImageMatch[]): AppValue | null | undefined {
   if (matches.some((m) => m.throughAlias)) return undefined;
   const counted = app.source === 'git' || !app.container ? matches : matches.filter((m) => m.kind === 'marker' || isWorkload(m.kind));
-  const values = [...new Set(counted.map((m) => m.after))].sort();
-  if (values.length === 0) return null;
-  if (app.source !== 'git') return { images: values };
-  return values.length === 1 ? { commit: values[0]! } : null;
+  return valueOf(
+    app,
+    counted.map((m) => m.after),
+  );
 }
 
 /** A deploy's value as its edit told it (`valueAfterEdit`), carried with its commit. */

@@ -6,26 +6,33 @@ import { undoneRevisions } from './undone.js';
 /** Revisions (oldest first) as the API shows them: newest first, the newest current, undone ones marked. */
 export function historyJson(revisions: readonly Revision[]): HistoryRevision[] {
   const undone = undoneRevisions(revisions);
-  return revisions
-    .map((r, i): HistoryRevision => {
-      const images = 'images' in r.value ? r.value.images : undefined;
-      return {
-        revision: r.revision,
-        image: firstImage(r.value),
-        ...(images && images.length > 1 ? { images } : {}),
-        commit: 'commit' in r.value ? r.value.commit : r.sourceCommit,
-        trigger: r.trigger,
-        author: r.author,
-        timestamp: r.timestamp,
-        configCommit: r.configCommit,
-        current: i === revisions.length - 1,
-        undone: undone.has(r.revision),
-        reason: r.reason ?? null,
-        ...(r.promotedFrom ? { promotedFrom: r.promotedFrom } : {}),
-        ...(r.rollbackTo ? withTarget(revisions, r.rollbackTo, r.revision) : {}),
-      };
-    })
-    .reverse();
+  return revisions.map((r, i) => revisionJson(revisions, i, undone.has(r.revision))).reverse();
+}
+
+/** The current (newest) revision as the API shows it, without converting the rest; undefined for none. */
+export function currentRevisionJson(revisions: readonly Revision[]): HistoryRevision | undefined {
+  // Nothing came after it, so nothing undid it.
+  return revisions.length === 0 ? undefined : revisionJson(revisions, revisions.length - 1, false);
+}
+
+function revisionJson(revisions: readonly Revision[], i: number, undone: boolean): HistoryRevision {
+  const r = revisions[i]!;
+  const images = 'images' in r.value ? r.value.images : undefined;
+  return {
+    revision: r.revision,
+    image: firstImage(r.value),
+    ...(images && images.length > 1 ? { images } : {}),
+    commit: 'commit' in r.value ? r.value.commit : r.sourceCommit,
+    trigger: r.trigger,
+    author: r.author,
+    timestamp: r.timestamp,
+    configCommit: r.configCommit,
+    current: i === revisions.length - 1,
+    undone,
+    reason: r.reason ?? null,
+    ...(r.promotedFrom ? { promotedFrom: r.promotedFrom } : {}),
+    ...(r.rollbackTo ? withTarget(revisions, r.rollbackTo, r.revision) : {}),
+  };
 }
 
 /** `rolledBackTo`: the number of the revision a rollback's config commit names, when it is in this history. */

@@ -1,7 +1,7 @@
 import { KIPPER_FILE, type AppConfig, type KipperConfig } from '../config/kipper-file.js';
 import { isKipError } from '../errors.js';
 import type { LoggedCommit } from '../repo/git-log.js';
-import type { FileReading } from '../manifests/read-sites.js';
+import { readingSize, type FileReading } from '../manifests/read-sites.js';
 import { BoundedCache } from '../repo/bounded-cache.js';
 import type { Gitdir, LogInfo } from '../repo/gitdir.js';
 import { appValue, firstImage, learnedValue, repositoryOf, sameValue, type AppValue } from './app-value.js';
@@ -56,7 +56,7 @@ export class RevisionIndex {
   private generations = new Map<string, number>();
   private indexed: string | null = null;
   /** The last reading of each file (most commits change one image of one file: read-sites.ts). */
-  private readonly readings = new BoundedCache<FileReading>(READINGS_BYTES, (r) => 2 * r.text.length + 200 * r.sites.length);
+  private readonly readings = new BoundedCache<FileReading>(READINGS_BYTES, readingSize);
   /** kipper.yaml as the last applied commit had it; null: unknown (every app is looked at when it changes). */
   private applied: KipperConfig | null = null;
   private updating: Promise<void> = Promise.resolve();

@@ -36,6 +36,12 @@ export interface SitePlan {
 /** Where a site is and what kind it is: what a site, a reading of it and a match share. */
 export type SiteWhere = Pick<ImageSite, 'kind' | 'documentIndex' | 'yamlPath' | 'fields' | 'container' | 'workload'>;
 
+/** The SiteWhere fields of a site or a reading of one, alone (no YAML nodes kept alive). */
+export function whereOf(site: SiteWhere): SiteWhere {
+  const { kind, documentIndex, yamlPath, fields, container, workload } = site;
+  return { kind, documentIndex, yamlPath, fields, container, workload };
+}
+
 /** A place in a document that holds an image reference. */
 export interface ImageSite {
   kind: ImageSiteKind;

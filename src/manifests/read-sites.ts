@@ -13,7 +13,7 @@
  */
 import { isScalar } from 'yaml';
 import { collectSites } from './collect-sites.js';
-import type { ImageSite, SiteWhere } from './image-site.js';
+import { whereOf, type ImageSite, type SiteWhere } from './image-site.js';
 import { parseDocuments } from './parse-documents.js';
 
 /** A site as selection and reading see it: what it is and reads, without its YAML nodes. */
@@ -34,6 +34,11 @@ export interface FileReading {
   simple: boolean;
 }
 
+/** About what a reading holds in memory, for caches of them bounded by size. */
+export function readingSize(reading: FileReading): number {
+  return 2 * reading.text.length + 200 * reading.sites.length;
+}
+
 /** The sites of `text` for `app`; from `previous` (an earlier version of the same file) when only one simple image changed. */
 export function readSites(text: string, app: string | undefined, previous?: FileReading): FileReading {
   return (previous && followingReading(previous, text, app)) ?? readingOf(text, app, collectSites(text, parseDocuments(text), app));
@@ -51,12 +56,7 @@ export function readingOf(text: string, app: string | undefined, { sites, byMark
   const readings = sites.map((site) => {
     const scalar = simpleScalar(text, site);
     const reading: SiteReading = {
-      kind: site.kind,
-      documentIndex: site.documentIndex,
-      yamlPath: site.yamlPath,
-      fields: site.fields,
-      container: site.container,
-      workload: site.workload,
+      ...whereOf(site),
       current: site.current,
       ...(site.repositories ? { repositories: site.repositories } : {}),
     };

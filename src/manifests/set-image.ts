@@ -10,7 +10,7 @@ import { applySplices } from './apply-splices.js';
 import { assertOneRepository } from './assert-one-repository.js';
 import { collectSites } from './collect-sites.js';
 import { normalizeRepository, parseImageReference, tryParseImageReference, type ImageReference } from './image-reference.js';
-import type { ImageSite, ImageSiteKind, SiteWhere } from './image-site.js';
+import { whereOf, type ImageSite, type ImageSiteKind, type SiteWhere } from './image-site.js';
 import { parseDocuments } from './parse-documents.js';
 import { followingReading, readingOf, readSites, type FileReading, type SiteReading } from './read-sites.js';
 import { renderNewScalar, type Splice } from './render-scalar.js';
@@ -155,15 +155,7 @@ export function findInReading(reading: FileReading, match: ImageQuery): FoundIma
   const repository = match.repository === undefined ? undefined : parseImageReference(match.repository).repository;
   const { sites, byMarkers } = reading;
   const selected = byMarkers ? sites : selectSites(sites, { repository, container: match.container, workload: match.workload });
-  return selected.map((site) => ({
-    kind: site.kind,
-    documentIndex: site.documentIndex,
-    yamlPath: site.yamlPath,
-    fields: site.fields,
-    container: site.container,
-    workload: site.workload,
-    value: site.current,
-  }));
+  return selected.map((site) => ({ ...whereOf(site), value: site.current }));
 }
 
 /**
@@ -205,14 +197,5 @@ function repositoriesOf(site: SiteReading | ImageSite): readonly string[] {
 }
 
 function toMatch(site: ImageSite | SiteReading, after: string): ImageMatch {
-  return {
-    kind: site.kind,
-    documentIndex: site.documentIndex,
-    yamlPath: site.yamlPath,
-    fields: site.fields,
-    container: site.container,
-    workload: site.workload,
-    before: site.current,
-    after,
-  };
+  return { ...whereOf(site), before: site.current, after };
 }

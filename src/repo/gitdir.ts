@@ -148,6 +148,11 @@ export class Gitdir {
     return oid === null ? null : new Uint8Array(await this.read(oid, 'blob'));
   }
 
+  /** The files of one commit, as an edit or a reader of kipper.yaml sees them (TreeView). */
+  view(commit: string): { readFile(path: string): Promise<Uint8Array | null>; fileOid(path: string): Promise<string | null> } {
+    return { readFile: (path) => this.readFile(commit, path), fileOid: (path) => this.fileOid(commit, path) };
+  }
+
   /** The blob id of the file at `path` in a commit (no content read); null when absent. */
   async fileOid(commit: string, path: string): Promise<string | null> {
     const segments = splitPath(path);
@@ -177,33 +182,6 @@ export class Gitdir {
       this.commits.set(oid, info);
     }
     return info;
-  }
-
-  /**
-   * Paths of the blobs that differ between two trees (null: the empty tree), entering
-   * only subtrees whose ids differ and that `wanted(dir)` asks for (`dir` ends in `/`):
-   * the cost is the size of the change, not of the repo.
-   */
-  async changedPaths(before: string | null, after: string | null, wanted: (dir: string) => boolean, prefix = ''): Promise<string[]> {
-    if (before === after) return [];
-    const [a, b] = await Promise.all([before === null ? [] : this.entriesOf(before), after === null ? [] : this.entriesOf(after)]);
-    const old = new Map(a.map((e) => [Buffer.from(e.name, 'latin1').toString('utf8'), e]));
-    const out: string[] = [];
-    const visit = async (name: string, x: TreeEntry | undefined, y: TreeEntry | undefined) => {
-      if (x?.oid === y?.oid && x?.mode === y?.mode) return;
-      const path = prefix + name;
-      const xTree = x?.mode === MODE_TREE ? x.oid : null;
-      const yTree = y?.mode === MODE_TREE ? y.oid : null;
-      if ((xTree !== null || yTree !== null) && wanted(`${path}/`)) out.push(...(await this.changedPaths(xTree, yTree, wanted, `${path}/`)));
-      if ((x && x.mode !== MODE_TREE) || (y && y.mode !== MODE_TREE)) out.push(path);
-    };
-    for (const y of b) {
-      const name = Buffer.from(y.name, 'latin1').toString('utf8');
-      await visit(name, old.get(name), y);
-      old.delete(name);
-    }
-    for (const [name, x] of old) await visit(name, x, undefined);
-    return out;
   }
 
   /**
@@ -384,10 +362,6 @@ export class Gitdir {
       this.treeReads.set(oid, reading);
     }
     return reading;
-  }
-
-  private async entriesOf(oid: string): Promise<TreeEntry[]> {
-    return (await this.readTree(oid)).entries;
   }
 
   /** Content of object `oid`, which must be of `type`: from memory, else from git. */

@@ -73,12 +73,8 @@ export class HttpRemote implements Remote {
     this.known ??= await this.gitdir.readRef(this.ref);
     // Into a ref of its own: this can take minutes, beside the queue's fetches of the branch.
     const into = 'refs/kipper/history';
-    await this.gitFetch(this.known === null ? [] : ['--unshallow'], this.fullFetchTimeoutMs, undefined, into).catch(async (err: unknown) => {
-      // Already whole (git refuses --unshallow on a complete repo): fetch what is new.
-      if (err instanceof KipError && /unshallow on a complete/.test(String(err.data.detail)))
-        return this.gitFetch([], this.fullFetchTimeoutMs, undefined, into);
-      throw err;
-    });
+    // git refuses --unshallow on a repo that is already whole.
+    await this.gitFetch((await this.gitdir.isShallow()) ? ['--unshallow'] : [], this.fullFetchTimeoutMs, undefined, into);
     const head = await this.gitdir.readRef(into);
     if (head === null) throw this.unavailable('no head', `${this.description} gave no ${this.ref}`);
     return head;

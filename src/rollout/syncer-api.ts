@@ -68,12 +68,13 @@ export function pathOf(syncer: Syncer): string {
 }
 
 const SERVICE_ACCOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
+const TOKEN_REREAD_MS = 60_000;
 
 /**
  * The Kubernetes API for Flux objects: `KIPPER_KUBECONFIG` (its current context: server,
  * CA, a token or a client certificate), else the pod's own service account, as client
- * libraries do in a cluster. Undefined when neither is there. The token file is read on
- * every call: Kubernetes rotates it.
+ * libraries do in a cluster. Undefined when neither is there. The token file is read
+ * again once a minute (Kubernetes rotates it), not on every poll.
  */
 export function kubeEndpoint(kubeconfig: string | undefined, env: NodeJS.ProcessEnv = process.env): (() => ApiEndpoint) | undefined {
   if (kubeconfig) {
@@ -83,11 +84,15 @@ export function kubeEndpoint(kubeconfig: string | undefined, env: NodeJS.Process
   const host = env.KUBERNETES_SERVICE_HOST;
   if (!host) return undefined;
   const port = env.KUBERNETES_SERVICE_PORT ?? '443';
-  return () => ({
-    base: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    token: readFileSync(`${SERVICE_ACCOUNT}/token`, 'utf8').trim(),
-    ca: readFileSync(`${SERVICE_ACCOUNT}/ca.crt`),
-  });
+  const base = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  let ca: Buffer | undefined;
+  let token: { value: string; readAt: number } | undefined;
+  return () => {
+    // Read again once a minute, as client-go does: often enough for a rotated token.
+    if (!token || Date.now() - token.readAt > TOKEN_REREAD_MS) token = { value: readFileSync(`${SERVICE_ACCOUNT}/token`, 'utf8').trim(), readAt: Date.now() };
+    ca ??= readFileSync(`${SERVICE_ACCOUNT}/ca.crt`);
+    return { base, token: token.value, ca };
+  };
 }
 
 interface Kubeconfig {

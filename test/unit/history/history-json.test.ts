@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { historyJson } from '../../../src/history/history-json.js';
+import { currentRevisionJson, historyJson } from '../../../src/history/history-json.js';
 import type { Revision } from '../../../src/history/revision-index.js';
 
 const base = { trigger: 'git', author: 'A <a@example.com>', timestamp: '2026-11-22T00:00:00.000Z' };
@@ -28,5 +28,17 @@ describe('historyJson', () => {
       { ...base, revision: 2, image: 'r/a:2', images: ['r/a:2', 'r/b:2'], commit: null, configCommit: 'c2', current: false, undone: true, reason: null },
       { ...base, revision: 1, image: 'r/a:1', commit: 'abc1234', configCommit: 'c1', current: false, undone: false, reason: 'INC-1' },
     ]);
+  });
+
+  // The console's Apps page converts only the newest revision of each app.
+  it('converts the current revision alone exactly as the whole history shows it', () => {
+    const revisions: Revision[] = [
+      { ...base, revision: 1, value: { images: ['r/a:1'] }, sourceCommit: null, configCommit: 'c1' },
+      { ...base, revision: 2, value: { images: ['r/a:2'] }, sourceCommit: null, configCommit: 'c2' },
+      { ...base, revision: 3, value: { images: ['r/a:1'] }, sourceCommit: null, configCommit: 'c3', trigger: 'rollback', rollbackTo: 'c1', reason: 'bad' },
+    ];
+    expect(currentRevisionJson(revisions)).toEqual(historyJson(revisions)[0]);
+    expect(currentRevisionJson(revisions)).toMatchObject({ revision: 3, rolledBackTo: 1, current: true, undone: false, reason: 'bad' });
+    expect(currentRevisionJson([])).toBeUndefined();
   });
 });
