@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ADMIN_TOKEN_FILE } from '../config/secrets.js';
+import type { ErrorAnswer } from '../api-types.js';
 import { KipError, type KipErrorCode } from '../errors.js';
 
 /** Calls the bridge's admin API and turns its errors into KipErrors. */
@@ -47,7 +48,7 @@ export class AdminClient {
       throw new KipError('INTERNAL', `the bridge answered ${res.status} without JSON`);
     }
     if (!res.ok) {
-      const e = json as { error?: string; code?: string };
+      const e = json as Partial<ErrorAnswer>;
       throw new KipError((e.code as KipErrorCode) ?? 'INTERNAL', e.error ?? `the bridge answered ${res.status}`, { status: res.status, body: json });
     }
     return json as T;

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { KipError } from '../errors.js';
-import { commandHelp } from './usage.js';
+import { commandHelp, commandsTaking } from './usage.js';
 
 /** Options every `kip app` command takes. */
 export interface AppOptions {
@@ -88,22 +88,33 @@ export function parseAppArgs(argv: string[], env: NodeJS.ProcessEnv): { position
 }
 
 /**
- * The flags added with locks and reasons, and the commands that take them. Any other
- * command refuses them rather than ignore them: `kip app update --lock` must not look as
- * if it had locked anything.
+ * Flags only some commands take (their help lists them). Any other command refuses them
+ * rather than ignore them: `kip app update --lock` must not look as if it had locked anything.
  */
-const TAKEN_BY: Array<[keyof AppOptions, string, string[]]> = [
-  ['reason', '--reason', ['lock', 'unlock', 'rollback', 'update', 'promote']],
-  ['lock', '--lock', ['rollback']],
-  ['wide', '--wide', ['history']],
+const NARROW_FLAGS: Array<[keyof AppOptions, string]> = [
+  ['reason', '--reason'],
+  ['lock', '--lock'],
+  ['wide', '--wide'],
+  ['timeout', '--timeout'],
 ];
 
-/** Throws USAGE when `kip app <command>` was given one of the flags in TAKEN_BY it does not take. */
+/** Throws USAGE when `kip app <command>` was given one of NARROW_FLAGS that its help does not list. */
 export function checkFlagsOf(command: string, options: AppOptions): void {
-  for (const [key, flag, commands] of TAKEN_BY) {
+  for (const [key, flag] of NARROW_FLAGS) {
+    const commands = commandsTaking(flag);
     if (options[key] === undefined || options[key] === false || commands.includes(command)) continue;
     throw new KipError('USAGE', `kip app ${command} takes no ${flag}: it goes with kip app ${commands.join('|')}; see \`kip help ${command}\``);
   }
+}
+
+/** `--revision N`, a revision number from `kip app history`, or undefined without the flag. */
+export function revisionOf(options: AppOptions): number | undefined {
+  if (options.revision === undefined) return undefined;
+  const revision = Number(options.revision);
+  if (!/^\d+$/.test(options.revision) || revision < 1) {
+    throw new KipError('USAGE', `--revision must be a revision number from \`kip app history\`, got "${options.revision}"`);
+  }
+  return revision;
 }
 
 /**

@@ -163,6 +163,11 @@ app options: --project P --environment E (namespace P-E) | --namespace NS,
              --reason TEXT on rollback, update, promote, lock, unlock`;
 
 /** `kip app --help`: the app commands. */
+/** The `kip app` commands whose help lists `flag` (`--reason`), in help order. */
+export function commandsTaking(flag: string): string[] {
+  return COMMANDS.filter((c) => c.flags.some(([f]) => f.split(' ')[0] === flag)).map((c) => c.name);
+}
+
 export const APP_USAGE = `usage: kip app <command> <app> [flags]
 
 commands:

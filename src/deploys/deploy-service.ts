@@ -80,11 +80,13 @@ export class DeployService {
    * `lockBy`, lock the app in the same commit (one push: CI cannot deploy in between).
    */
   async rollback(app: AppConfig, requested: number | undefined, opts: { reason?: string | undefined; lockBy?: string } = {}): Promise<RollbackAnswer> {
-    if (opts.lockBy !== undefined && !opts.reason)
-      throw new KipError('INVALID_BODY', 'a rollback that locks needs a reason', { fields: { reason: 'required with lock' } });
+    if (opts.lockBy !== undefined && !opts.reason) {
+      const message = 'a rollback that locks needs a reason: say why (e.g. INC-42: bad image)';
+      throw new KipError('INVALID_BODY', message, { fields: { reason: message } });
+    }
     await this.status.refreshQuietly();
     const plan = planRollback(app.id, await this.history.revisions(app.id), requested);
-    const lock = opts.lockBy !== undefined && opts.reason ? { reason: opts.reason, by: opts.lockBy, at: new Date().toISOString() } : undefined;
+    const lock = opts.lockBy !== undefined ? { reason: opts.reason!, by: opts.lockBy, at: new Date().toISOString() } : undefined;
     const extras: EditExtras = {
       trailers: { rollbackTo: plan.target.configCommit, ...(opts.reason ? { reason: opts.reason } : {}) },
       // git log and the Argo CD UI then show it as what it is: a revert of the current revision.

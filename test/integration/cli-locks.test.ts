@@ -98,9 +98,11 @@ describe('kip help and usage errors for locks and reasons', () => {
       ],
       [
         ['app', 'history', 'api', '--reason', 'why', ...TEST_NS],
-        'kip app history takes no --reason: it goes with kip app lock|unlock|rollback|update|promote; see `kip help history`',
+        'kip app history takes no --reason: it goes with kip app rollback|update|promote|lock|unlock; see `kip help history`',
       ],
       [['app', 'list', '--wide'], 'kip app list takes no --wide: it goes with kip app history; see `kip help list`'],
+      // The table of who takes what is the help's: a flag added to one command is refused by the others.
+      [['app', 'rollback', 'api', '--timeout', '5m', ...TEST_NS], 'kip app rollback takes no --timeout: it goes with kip app wait; see `kip help rollback`'],
       [['app', 'lock', '--reason', REASON], 'name the app, e.g. `kip app history api --project yourr-name --environment test`'],
     ];
     for (const [args, error] of cases) {

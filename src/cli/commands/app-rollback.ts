@@ -1,7 +1,6 @@
 import type { RollbackAnswer } from '../../api-types.js';
-import { KipError } from '../../errors.js';
 import type { AdminClient } from '../admin-client.js';
-import { reasonOf, resolveApp, type AppOptions } from '../args.js';
+import { reasonOf, resolveApp, revisionOf, type AppOptions } from '../args.js';
 import { lockedLine, type WhoAmI } from './app-lock.js';
 
 /**
@@ -11,13 +10,7 @@ import { lockedLine, type WhoAmI } from './app-lock.js';
  */
 export async function appRollback(client: AdminClient, positionals: string[], options: AppOptions, whoAmI: WhoAmI): Promise<string> {
   const { id, name } = resolveApp(positionals[0], options);
-  let revision: number | undefined;
-  if (options.revision !== undefined) {
-    revision = Number(options.revision);
-    if (!/^\d+$/.test(options.revision) || revision < 1) {
-      throw new KipError('USAGE', `--revision must be a revision number from \`kip app history\`, got "${options.revision}"`);
-    }
-  }
+  const revision = revisionOf(options);
   const reason = reasonOf(
     options,
     options.lock ? `--lock needs --reason TEXT: say why, e.g. kip app rollback ${positionals[0]} --lock --reason "INC-42: bad migration"` : undefined,

@@ -1,7 +1,7 @@
 import type { HistoryAnswer, RevisionAnswer, RolloutAnswer } from '../../api-types.js';
 import { KipError } from '../../errors.js';
 import type { AdminClient } from '../admin-client.js';
-import { resolveApp, type AppOptions } from '../args.js';
+import { resolveApp, revisionOf, type AppOptions } from '../args.js';
 
 /** How often the bridge is asked (it asks the syncer every 2 s itself). */
 const POLL_MS = 2_000;
@@ -26,10 +26,7 @@ function line(name: string, revision: number, r: RolloutAnswer): string {
 export async function appWait(client: AdminClient, positionals: string[], options: AppOptions, say: (text: string) => void = () => undefined): Promise<string> {
   const { id, name } = resolveApp(positionals[0], options);
   const timeoutMs = parseTimeout(options.timeout);
-  let revision = options.revision === undefined ? undefined : Number(options.revision);
-  if (revision !== undefined && (!Number.isInteger(revision) || revision < 1)) {
-    throw new KipError('USAGE', `--revision must be a revision number from \`kip app history\`, got "${options.revision}"`);
-  }
+  let revision = revisionOf(options);
   if (revision === undefined) {
     const history = await client.request<HistoryAnswer>('GET', `/api/v1/apps/${id}/history`);
     revision = history.revisions[0]?.revision;

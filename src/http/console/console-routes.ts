@@ -2,9 +2,10 @@ import express, { type Request, type RequestHandler, type Response, type Router 
 import { reasonSchema, type AppConfig } from '../../config/kipper-file.js';
 import { safeEqual } from '../../config/tokens.js';
 import { deployRequestFor, validateDeployBody } from '../../deploys/deploy-request.js';
+import { appNotFound } from '../../deploys/repo-config.js';
 import type { Bridge } from '../../deploys/open-bridge.js';
 import { isKipError, KipError } from '../../errors.js';
-import { historyJson } from '../../history/history-json.js';
+import { currentRevisionJson } from '../../history/history-json.js';
 import { appHistory } from '../app-history.js';
 import type { FailureLimiter } from '../../webhooks/failure-limiter.js';
 import { ERROR_STATUS } from '../error-status.js';
@@ -156,7 +157,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
     const apps: AppListing[] = await Promise.all(
       [...config.apps.values()].map(async (app) => ({
         app,
-        current: historyJson(await bridge.history.revisions(app.id))[0],
+        current: currentRevisionJson(await bridge.history.revisions(app.id)),
         webhook: config.webhooks.has(app.id),
         lock: config.locks.get(app.id) ?? null,
       })),
@@ -167,7 +168,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
   const appOf = async (req: Request): Promise<AppConfig> => {
     const id = `${String(req.params.namespace)}/${String(req.params.app)}`;
     const app = await bridge.config.findApp(id);
-    if (!app) throw new KipError('APP_NOT_FOUND', `no app ${id} in kipper.yaml`, { app: id });
+    if (!app) throw appNotFound(id);
     return app;
   };
 
@@ -310,14 +311,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
     ...action(async (app, body) => {
       const revision = Number(body.revision);
       if (!Number.isInteger(revision) || revision < 1) throw new KipError('INVALID_BODY', 'revision: must be a revision number');
-      const reason = reasonOf(body);
-      const lock = checked(body.lock);
-      // Checked without a reason, deploys.rollback would roll back and quietly not lock.
-      if (lock && !reason) {
-        const message = 'Reason: say why, to lock the app after rolling back (e.g. INC-42: bad image)';
-        throw new KipError('INVALID_BODY', message, { fields: { reason: message } });
-      }
-      const answer = await bridge.deploys.rollback(app, revision, { reason, ...(lock ? { lockBy: CONSOLE_BY } : {}) });
+      const answer = await bridge.deploys.rollback(app, revision, { reason: reasonOf(body), ...(checked(body.lock) ? { lockBy: CONSOLE_BY } : {}) });
       return { json: answer, done: `done=rolled-back${answer.lock ? '-locked' : ''}&to=${answer.rolledBackTo}&rev=${answer.revision ?? ''}` };
     }),
   );
@@ -356,7 +350,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
   router.post(
     '/apps/:namespace/:app/unlock',
     ...action(async (app, body) => {
-      const answer = await bridge.locks.unlock(app.id, reasonOf(body));
+      const answer = await bridge.locks.unlock(app.id, reasonOf(body), CONSOLE_BY);
       return { json: answer, done: 'done=unlocked' };
     }),
   );
