@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postWebhook, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
 import { appIds, createConfigRepo } from '../helpers/config-repo.js';
+import { eventually } from '../helpers/eventually.js';
 import { cloneRepo, commitAndPush, git, logOf, showFile } from '../helpers/git-cli.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
 import { startRemoteBridge } from '../helpers/remote-bridge.js';
@@ -72,24 +73,39 @@ describe('metrics, readiness and logs against a real remote', () => {
 
   it('turns unready while the remote is down and ready again after', async () => {
     expect((await fetch(`${bridge.url}/readyz`)).status).toBe(200);
+    // /readyz starts a look at the remote when its state is older than 2 s but waits for it
+    // only 50 ms, so on a busy machine a later probe sees it: both ways, probe until it
+    // turns (10 s at most).
+    const probe = { timeoutMs: 10_000, intervalMs: 200 };
     server.setDown(true);
     try {
-      await new Promise((r) => setTimeout(r, 2_100));
-      const down = await fetch(`${bridge.url}/readyz`);
+      const down = await eventually(
+        '/readyz to answer 503 while the remote is down',
+        async () => {
+          const res = await fetch(`${bridge.url}/readyz`);
+          if (res.status === 503) return res;
+          await res.arrayBuffer();
+          return undefined;
+        },
+        probe,
+      );
       expect(down.status).toBe(503);
       expect(((await down.json()) as { code: string }).code).toBe('REPO_UNAVAILABLE');
       expect((await fetch(`${bridge.url}/healthz`)).status).toBe(200);
     } finally {
       server.setDown(false);
     }
-    // Ready again once a look at the remote succeeds: /readyz starts one when its state is
-    // older than 2 s but waits for it only 50 ms, so on a busy machine a later probe sees it.
-    let status = 0;
-    for (let i = 0; i < 50 && status !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      status = (await fetch(`${bridge.url}/readyz`)).status;
-    }
-    expect(status).toBe(200);
+    // Ready again once a look at the remote succeeds.
+    const up = await eventually(
+      '/readyz to answer 200 once the remote is back',
+      async () => {
+        const res = await fetch(`${bridge.url}/readyz`);
+        await res.arrayBuffer();
+        return res.status === 200 && res;
+      },
+      probe,
+    );
+    expect(up.status).toBe(200);
   });
 
   it('puts the request id on every log line of a request, and one deploy line with app, image, revision, commit and duration', async () => {
@@ -106,8 +122,14 @@ describe('metrics, readiness and logs against a real remote', () => {
         .split('\n')
         .filter((l) => l.includes('ci-run-4711'))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
-    for (let i = 0; i < 40 && linesOf().length < 2; i++) await new Promise((r) => setTimeout(r, 50));
-    const lines = linesOf();
+    const lines = await eventually(
+      'the two log lines of ci-run-4711',
+      () => {
+        const seen = linesOf();
+        return seen.length >= 2 && seen;
+      },
+      { timeoutMs: 2_000, intervalMs: 50 },
+    );
     expect(lines.map((l) => l.msg)).toEqual(['webhook deployed', 'request']);
     expect(lines[1]).toMatchObject({ method: 'POST', status: 200 });
     const deploy = lines.find((l) => l.msg === 'webhook deployed')!;
@@ -175,12 +197,8 @@ describe('the read-only git route under abuse', () => {
         await new Promise((r) => setTimeout(r, 150));
         socket.destroy();
       }
-      let left = await backends();
-      for (let i = 0; i < 20 && left > 0; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        left = await backends();
-      }
-      expect(left).toBe(0);
+      await eventually('every git http-backend to end', async () => (await backends()) === 0, { timeoutMs: 2_000, intervalMs: 100 });
+      expect(await backends()).toBe(0);
     } finally {
       await bridge.stop();
     }

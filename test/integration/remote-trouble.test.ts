@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BridgeProcess } from '../helpers/bridge-process.js';
 import { appIds } from '../helpers/config-repo.js';
+import { eventually } from '../helpers/eventually.js';
 import { cloneRepo, git, logOf, showFile } from '../helpers/git-cli.js';
 import type { GitServer } from '../helpers/git-server.js';
 import { startRemoteBridge } from '../helpers/remote-bridge.js';
@@ -20,14 +21,8 @@ function logLines(bridge: BridgeProcess): LogLine[] {
     .map((l) => JSON.parse(l) as LogLine);
 }
 
-/** Waits until `check` holds (polling), failing with `what` after `ms`. */
-async function eventually(what: string, check: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** How long these tests wait for the bridge to recover or notice, and how often they look. */
+const WAIT = { timeoutMs: 15_000, intervalMs: 100 };
 
 async function timed(url: string): Promise<{ status: number; ms: number; json: LogLine }> {
   const started = performance.now();
@@ -124,8 +119,8 @@ describe('a remote that accepts connections and never answers', () => {
 
     server.setHanging(false);
     // Recovers without a restart: the next deploy lands.
-    await eventually('a deploy after the hang', async () => (await deploy(bridge, apps[1]!, 'after')).status === 200);
-    await eventually('ready again', async () => (await timed(`${bridge.url}/readyz`)).status === 200);
+    await eventually('a deploy after the hang', async () => (await deploy(bridge, apps[1]!, 'after')).status === 200, WAIT);
+    await eventually('ready again', async () => (await timed(`${bridge.url}/readyz`)).status === 200, WAIT);
     // Nothing from the hang was pushed later behind its callers' backs.
     await new Promise((r) => setTimeout(r, 1_000));
     const log = await logOf(bare, 'main', 200);
@@ -149,7 +144,7 @@ describe('a remote that accepts connections and never answers', () => {
       body: JSON.stringify({ image: 'Not An Image' }),
     });
     expect(bad.status).toBe(400);
-    await eventually('the log lines', () => logLines(bridge).some((l) => l.reqId === 'refused-4712'));
+    await eventually('the log lines', () => logLines(bridge).some((l) => l.reqId === 'refused-4712'), WAIT);
     for (const [reqId, code] of [
       ['refused-4711', 'UNAUTHORIZED'],
       ['refused-4712', 'INVALID_IMAGE'],
@@ -185,11 +180,14 @@ describe('a broken kipper.yaml pushed by a human', () => {
     await git(['-C', clone, 'commit', '-qam', 'oops']);
     await git(['-C', clone, 'push', '-q', 'origin', 'HEAD:main']);
 
-    let ready: { status: number; json: LogLine } = { status: 0, json: {} };
-    await eventually('/readyz to notice', async () => {
-      ready = await timed(`${bridge.url}/readyz`);
-      return ready.status === 503;
-    });
+    const ready = await eventually(
+      '/readyz to notice',
+      async () => {
+        const r = await timed(`${bridge.url}/readyz`);
+        return r.status === 503 && r;
+      },
+      WAIT,
+    );
     expect(ready.json.code).toBe('CONFIG_INVALID');
     expect(String(ready.json.error)).toContain('kipper.yaml');
     expect(String(ready.json.error)).toContain('files');

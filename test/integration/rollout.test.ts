@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryAnswer, RevisionAnswer } from '../../src/api-types.js';
 import { runKip } from '../helpers/bridge-process.js';
+import { eventually } from '../helpers/eventually.js';
 import { headOf, logOf } from '../helpers/git-cli.js';
 import { startRemoteBridge, type RemoteBridge } from '../helpers/remote-bridge.js';
 import { Receiver } from '../helpers/notify-receiver.js';
@@ -20,13 +21,23 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * fixed sleep was not always enough on a busy machine, and the test then told Argo CD
  * about the commit before ours).
  */
-async function headAfter(bare: string, before: string): Promise<string> {
-  for (const until = Date.now() + 10_000; Date.now() < until; await sleep(20)) {
-    const head = await headOf(bare);
-    if (head !== before) return head;
-  }
-  throw new Error(`the remote head stayed at ${before}`);
+function headAfter(bare: string, before: string): Promise<string> {
+  return eventually(
+    `the remote head to move on from ${before}`,
+    async () => {
+      const head = await headOf(bare);
+      return head !== before && head;
+    },
+    { timeoutMs: 10_000, intervalMs: 20 },
+  );
 }
+
+/**
+ * How long a test lets the bridge act on a syncer state it has been seen to observe before
+ * it asserts that a waiting deploy has NOT answered yet (a "not yet" needs a window; the
+ * fixed 2.5 s sleeps this replaced left at least 0.5 s after the 2 s poll).
+ */
+const SETTLE_GRACE_MS = 1_000;
 
 describe('rollout status', () => {
   let rb: RemoteBridge;
@@ -48,6 +59,15 @@ describe('rollout status', () => {
     return { status: res.status, json: (await res.json()) as Record<string, unknown>, at: Date.now() };
   }
   const history = async (app: string) => (await (await fetch(`${rb.bridge.url}/api/v1/apps/${app}/history`, { headers: admin })).json()) as HistoryAnswer;
+  /**
+   * The bridge's history shows `configCommit` as the current revision with this rollout
+   * (it has asked the syncer since the test changed it: the poll runs every 2 s), ~10 s at most.
+   */
+  const historyShows = (app: string, configCommit: string, rollout: { state: string; revision: string }) =>
+    eventually(`${app} history: ${configCommit} current, rollout ${rollout.state} at ${rollout.revision}`, async () => {
+      const current = (await history(app)).revisions[0];
+      return current?.configCommit === configCommit && current.rollout?.state === rollout.state && current.rollout.revision === rollout.revision && current;
+    });
   const metrics = async () => (await fetch(`${rb.bridge.url}/metrics`)).text();
 
   beforeAll(async () => {
@@ -87,11 +107,15 @@ describe('rollout status', () => {
       health: 'Healthy',
       images: [image('api', 'seed')],
     });
-    await sleep(2_500);
+    // Seen by the bridge (Argo CD compares against ours but last synced the seed), and
+    // given time to act on it: the deploy still waits.
+    await historyShows(ARGO_APP, ours, { state: 'progressing', revision: seed });
+    await sleep(SETTLE_GRACE_MS);
     expect(settled).toBe(false);
     // Our commit syncs: Running, then Progressing.
     argo.set('api-test', 'argocd', { syncRevision: ours, phase: 'Running', health: 'Progressing', images: [image('api', 'seed')] });
-    await sleep(2_500);
+    await historyShows(ARGO_APP, ours, { state: 'progressing', revision: ours });
+    await sleep(SETTLE_GRACE_MS);
     expect(settled).toBe(false);
     const progressing = (await history(ARGO_APP)).revisions[0]!;
     expect(progressing.rollout).toMatchObject({ state: 'progressing', revision: ours });
@@ -175,7 +199,8 @@ describe('rollout status', () => {
     const first = deploy(ARGO_APP, 'v5', 60);
     const older = await headAfter(rb.bare, before);
     argo.set('api-test', 'argocd', { syncRevision: older, phase: 'Running', health: 'Progressing' });
-    await sleep(2_500);
+    // The bridge has seen the older revision progressing before the newer one lands.
+    await historyShows(ARGO_APP, older, { state: 'progressing', revision: older });
     const second = await deploy(ARGO_APP, 'v6');
     expect(second.status).toBe(200);
     const answer = await first;
@@ -226,7 +251,8 @@ describe('rollout status', () => {
     const ours = await headAfter(rb.bare, before);
     const seed = (await logOf(rb.bare, 'main', 200)).at(-1)!.oid;
     kube.set('Kustomization', 'flux-system', 'api-prod', { lastApplied: seed, lastAttempted: ours, ready: 'Unknown', reason: 'Progressing' });
-    await sleep(2_500);
+    // The bridge has seen it applying ours (still progressing) before it turns Ready.
+    await historyShows(FLUX_APP, ours, { state: 'progressing', revision: ours });
     kube.set('Kustomization', 'flux-system', 'api-prod', { lastApplied: ours, ready: 'True' });
     const done = await answer;
     expect(done.status).toBe(200);
