@@ -72,9 +72,14 @@ export interface RunKipOptions {
   cwd?: string;
   /** The script to run instead of KIP_BIN, e.g. a symlink to it as `npm install -g` makes. */
   bin?: string;
+  /**
+   * SIGKILL the child if it has not exited after this many ms; the result then has `code: null`.
+   * Without it a `kip` that hangs runs until the test times out, and outlives it.
+   */
+  timeoutMs?: number;
 }
 
-/** Run the real `kip` binary; resolves with its exit code and output. */
+/** Run the real `kip` binary; resolves with its exit code (null when killed) and output. */
 export function runKip(args: string[], env: NodeJS.ProcessEnv, options: RunKipOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [options.bin ?? KIP_BIN, ...args], { cwd: options.cwd, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -82,7 +87,11 @@ export function runKip(args: string[], env: NodeJS.ProcessEnv, options: RunKipOp
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 

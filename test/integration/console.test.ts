@@ -182,7 +182,8 @@ describe('the web console', () => {
     const [top] = await logOf(rb.bare);
     expect(top!.message).toContain(`Kipper-Rollback-To: ${target.configCommit}\n`);
     expect(await page.locator('tr[data-revision="6"]').textContent()).toContain('(current)');
-    expect(await page.getByRole('status').textContent()).toContain('revision #2');
+    // announce() writes the status one animation frame after the row appears: wait for it.
+    await page.getByRole('status').filter({ hasText: 'revision #2' }).waitFor({ timeout: 5_000 });
     await page.close();
   });
 
@@ -554,7 +555,8 @@ describe('the web console', () => {
     const options = page.getByRole('group', { name: 'Rollback options' });
     await options.getByRole('checkbox', { name: 'Lock the app after rolling back' }).check();
     await page.getByRole('button', { name: `Rollback to revision ${target.revision}` }).click();
-    expect(await page.getByRole('alert').textContent()).toContain('Reason');
+    // The deploy service's refusal, as every client of the bridge gets it.
+    expect(await page.getByRole('alert').textContent()).toContain('a rollback that locks needs a reason: say why');
     expect(await headOf(rb.bare)).toBe(before);
     await page.goto(url(`/apps/${API}`));
     await options.getByLabel('Reason').fill('INC-11: back to the last good one');
@@ -596,8 +598,15 @@ describe('the web console', () => {
     await page.locator('#status', { hasText: 'Deployed' }).waitFor();
     expect((await logOf(rb.bare))[0]!.message).toContain('Kipper-Reason: hotfix for INC-13\n');
     expect(await page.locator('tr.current .reason').textContent()).toBe('hotfix for INC-13');
-    // Rows without a reason show none.
-    expect(await page.locator('tr:not(.current) .reason').count()).toBeLessThan(await page.locator('tr:not(.current)').count());
+    // Every row shows the reason its revision has in `kip app history`, and a row without one shows none.
+    const shown: Array<[number, string[]]> = [];
+    for (const row of await page.locator('table.deploys tbody tr').all()) {
+      shown.push([Number(await row.getAttribute('data-revision')), await row.locator('.reason').allTextContents()]);
+    }
+    const kip = await history();
+    expect(shown).toEqual(kip.revisions.slice(0, shown.length).map((r) => [r.revision, r.reason === null ? [] : [r.reason]]));
+    expect(shown.filter(([, reasons]) => reasons.length === 0).length, 'rows without a reason').toBeGreaterThan(0);
+    expect(shown.filter(([, reasons]) => reasons.length === 1).length, 'rows with a reason').toBeGreaterThan(1);
 
     const promoteForm = page.locator('form[data-action="promote"]');
     await promoteForm.getByLabel('Reason').fill('INC-13 fixed in test');

@@ -247,9 +247,22 @@ describe('WriteQueue on an HTTP remote', () => {
 
   it('answers a landed edit with its commit even when its deadline passed while the head was being followed', async () => {
     const { bare, real } = await freshRemote();
-    const queue = new WriteQueue(real, { signature, onHead: () => new Promise((r) => setTimeout(r, 300)) });
+    // Roomy enough for a whole real push on a busy box; the listener then holds the answer
+    // until the deadline is well past, so it passes while the head is being followed.
+    let deadline = Number.POSITIVE_INFINITY; // none yet: the refresh below is not held
+    let followedPastDeadline = false;
+    const onHead = async () => {
+      const until = deadline;
+      if (until === Number.POSITIVE_INFINITY) return;
+      await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now()) + 100));
+      followedPastDeadline = Date.now() > until;
+    };
+    const queue = new WriteQueue(real, { signature, onHead });
     await queue.refresh();
-    const outcome = await queue.submit(write('notes/slow.txt', 'slow\n'), { deadline: Date.now() + 150 });
+    deadline = Date.now() + 2_000;
+    const outcome = await queue.submit(write('notes/slow.txt', 'slow\n'), { deadline });
+    expect(followedPastDeadline).toBe(true);
+    expect(Date.now()).toBeGreaterThan(deadline);
     expect(outcome.configCommit).toBe(await headOf(bare));
   });
 

@@ -10,10 +10,27 @@ import { firstImage, valueAfterEdit, type LearnedValue } from '../../../src/hist
 import { parseImageReference } from '../../../src/manifests/image-reference.js';
 import { setImage } from '../../../src/manifests/set-image.js';
 import { Gitdir } from '../../../src/repo/gitdir.js';
+import { GitError } from '../../../src/repo/git-process.js';
 import { cloneRepo, createBareRepo, git, headOf } from '../../helpers/git-cli.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../fixtures/repos/two-envs/', import.meta.url));
 const FILE = 'apps/yourr-name-test/api/deployment.yaml';
+
+/** A bare clone of `bare` whose objects are all loose files, so one can be lost. */
+async function looseClone(bare: string): Promise<string> {
+  const clone = join(await mkdtemp(join(tmpdir(), 'kip-broken-')), 'broken.git');
+  await git(['clone', '-q', '--bare', '--no-local', bare, clone]);
+  // The pack is moved out and unpacked back.
+  for (const pack of (await readdir(join(clone, 'objects', 'pack'))).filter((f) => f.endsWith('.pack'))) {
+    const bytes = await readFile(join(clone, 'objects', 'pack', pack));
+    await rm(join(clone, 'objects', 'pack', pack));
+    await rm(join(clone, 'objects', 'pack', pack.replace(/\.pack$/, '.idx')));
+    // No git http-backend is served from this process, so a synchronous child is safe here.
+    const unpacked = spawnSync('git', ['--git-dir', clone, 'unpack-objects', '-q'], { input: bytes });
+    expect(unpacked.status).toBe(0);
+  }
+  return clone;
+}
 
 /** A config repo with deploys, a human edit, a revert, a comment-only commit, a merge and a new app. */
 async function historyRepo(): Promise<string> {
@@ -135,27 +152,29 @@ describe('the revision index', () => {
     await partial.rebuild(await headOf(shallow));
     expect(partial.complete).toBe(false);
 
-    // Lose one old commit of a complete repo (its loose object file): indexing must fail.
-    const broken = join(await mkdtemp(join(tmpdir(), 'kip-broken-')), 'broken.git');
-    await git(['clone', '-q', '--bare', '--no-local', bare, broken]);
-    // Loose objects, so one can be lost: the pack is moved out and unpacked back.
-    for (const pack of (await readdir(join(broken, 'objects', 'pack'))).filter((f) => f.endsWith('.pack'))) {
-      const bytes = await readFile(join(broken, 'objects', 'pack', pack));
-      await rm(join(broken, 'objects', 'pack', pack));
-      await rm(join(broken, 'objects', 'pack', pack.replace(/\.pack$/, '.idx')));
-      // No git http-backend is served from this process, so a synchronous child is safe here.
-      const unpacked = spawnSync('git', ['--git-dir', broken, 'unpack-objects', '-q'], { input: bytes });
-      expect(unpacked.status).toBe(0);
-    }
-    // An app file's blob of an old deploy: not "no file then", an error.
-    const deploy = (await git(['--git-dir', broken, 'log', '--format=%H', '--grep=api:b2', 'main'])).trim();
-    const blob = (await git(['--git-dir', broken, 'rev-parse', `${deploy}:${FILE}`])).trim();
-    await rm(join(broken, 'objects', blob.slice(0, 2), blob.slice(2)));
-    await expect(indexOf(new Gitdir(broken, { branch: 'main', fsync: false })).rebuild(await headOf(broken))).rejects.toThrow();
+    // Lose one object of a complete repo (its loose object file): indexing must fail. Each
+    // loss in a clone of its own, so each failure is that loss's alone.
+    // An app file's blob of an old deploy: not "no file then", an error naming it.
+    const lostBlob = await looseClone(bare);
+    const deploy = (await git(['--git-dir', lostBlob, 'log', '--format=%H', '--grep=api:b2', 'main'])).trim();
+    const blob = (await git(['--git-dir', lostBlob, 'rev-parse', `${deploy}:${FILE}`])).trim();
+    await rm(join(lostBlob, 'objects', blob.slice(0, 2), blob.slice(2)));
+    await expect(indexOf(new Gitdir(lostBlob, { branch: 'main', fsync: false })).rebuild(await headOf(lostBlob))).rejects.toMatchObject({
+      code: 'INTERNAL',
+      message: `object ${blob} is not in the local git store`,
+      data: { oid: blob },
+    });
     // A lost commit: `git log` itself fails.
-    const old = (await git(['--git-dir', broken, 'rev-parse', 'main~4'])).trim();
-    await rm(join(broken, 'objects', old.slice(0, 2), old.slice(2)));
-    const index = indexOf(new Gitdir(broken, { branch: 'main', fsync: false }));
-    await expect(index.rebuild(await headOf(broken))).rejects.toThrow();
+    const lostCommit = await looseClone(bare);
+    const old = (await git(['--git-dir', lostCommit, 'rev-parse', 'main~4'])).trim();
+    await rm(join(lostCommit, 'objects', old.slice(0, 2), old.slice(2)));
+    const index = indexOf(new Gitdir(lostCommit, { branch: 'main', fsync: false }));
+    // git names the commit it could not read: `error: Could not read <old>`.
+    const err: unknown = await index.rebuild(await headOf(lostCommit)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(GitError);
+    expect(err).toMatchObject({ command: 'log', message: expect.stringMatching(/^git log failed: /), stderr: expect.stringContaining(old) });
   });
 });

@@ -1,5 +1,4 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -35,6 +34,23 @@ async function kipErrorOf(promise: Promise<unknown>): Promise<KipError> {
   );
   if (!isKipError(err)) throw new Error(`expected a KipError, got ${String(err)}`);
   return err;
+}
+
+/** The command lines (args joined by spaces) of the running processes whose command line contains `text`. */
+async function processesMentioning(text: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let cmdline: string;
+    try {
+      cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue; // exited since the listing
+    }
+    const line = cmdline.split('\0').join(' ').trim();
+    if (line.includes(text)) found.push(`${pid}: ${line}`);
+  }
+  return found;
 }
 
 /** A fetched remote with one commit written locally, ready to push. */
@@ -142,8 +158,14 @@ describe('HttpRemote when the server is not there', () => {
     cleanup.push(server.root);
     await createBareRepo(server.root, 'r.git', seedDir);
     // The ref advertisement answers (from the real server); the fetch's POST never does.
+    // While that POST hangs, the git processes sending it are alive: seen then, the detector works.
+    let whilePending: Promise<string[]> | undefined;
+    let mark = '';
     const halfway: Server = createServer((req, res) => {
-      if (req.method !== 'GET') return;
+      if (req.method !== 'GET') {
+        whilePending ??= processesMentioning(mark);
+        return;
+      }
       void fetch(server.url(req.url!.slice(1))).then(async (r) => {
         res.writeHead(r.status, { 'Content-Type': r.headers.get('content-type') ?? '' });
         res.end(Buffer.from(await r.arrayBuffer()));
@@ -151,13 +173,21 @@ describe('HttpRemote when the server is not there', () => {
     });
     await new Promise<void>((resolve) => halfway.listen(0, '127.0.0.1', resolve));
     const { port } = halfway.address() as AddressInfo;
+    mark = `127.0.0.1:${port}`;
     try {
       const remote = await remoteFor({ url: `http://127.0.0.1:${port}/r.git` });
       expect((await kipErrorOf(remote.fetch())).code).toBe('REPO_UNAVAILABLE');
-      // git fetch ran `git remote-http` for the transfer: it must be gone with it.
-      await new Promise((r) => setTimeout(r, 200));
-      const ps = await new Promise<string>((resolve) => execFile('ps', ['-eo', 'args'], (_e, out) => resolve(out)));
-      expect(ps.split('\n').filter((line) => line.includes(`127.0.0.1:${port}`))).toEqual([]);
+      const seen = await whilePending;
+      expect(seen, 'the fetch never sent its POST').toBeDefined();
+      expect(seen!.length, 'no process named the server while the POST hung').toBeGreaterThan(0);
+      // git fetch ran `git remote-http` for the transfer: it must be gone with it (given up to 5 s to exit).
+      const deadline = Date.now() + 5_000;
+      let left = await processesMentioning(mark);
+      while (left.length > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        left = await processesMentioning(mark);
+      }
+      expect(left).toEqual([]);
     } finally {
       halfway.closeAllConnections();
       await new Promise<void>((resolve) => halfway.close(() => resolve()));

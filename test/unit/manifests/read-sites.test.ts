@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseImageReference } from '../../../src/manifests/image-reference.js';
 import { readSites, type FileReading } from '../../../src/manifests/read-sites.js';
 import { setImage, setImageFrom, type EditResult, type ImageTarget } from '../../../src/manifests/set-image.js';
+import { mulberry32 } from '../../helpers/seeded-random.js';
 import { loadGoldenCases } from './load-fixtures.js';
 
 /** A reading by a full parse, or the error code a full parse throws. */
@@ -20,17 +21,6 @@ function derived(text: string, app: string | undefined, previous: FileReading): 
   } catch (err) {
     return (err as { code?: string }).code ?? 'error';
   }
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const DEPLOYMENT = `# api: generated test app
@@ -66,19 +56,21 @@ describe('readSites from an earlier reading', () => {
     it('reads every edit of it as a parse does', () => {
       const app = golden.app ?? 'shop-test/api';
       const repository = parseImageReference(golden.image!).repository;
-      let previous = parsed(golden.input, app);
-      if (typeof previous === 'string') return;
-      for (const posted of [golden.image!, `${repository}:v9`, `${repository}:1.10`, `${repository}@sha256:${'ab'.repeat(32)}`, 'other.example.com/a/b:1']) {
-        let text: string;
-        try {
-          text = setImage(previous.text, { image: parseImageReference(posted), container: golden.container, workload: golden.workload, app }).text;
-        } catch {
-          continue;
-        }
+      const first = parsed(golden.input, app);
+      if (typeof first === 'string') expect.unreachable(`a golden input must parse, got ${first}`);
+      let previous: FileReading = first;
+      const postings = [golden.image!, `${repository}:v9`, `${repository}:1.10`, `${repository}@sha256:${'ab'.repeat(32)}`, 'other.example.com/a/b:1'];
+      let compared = 0;
+      for (const posted of postings) {
+        // Every one of these edits applies to every golden case: one that throws fails the test.
+        const text = setImage(previous.text, { image: parseImageReference(posted), container: golden.container, workload: golden.workload, app }).text;
         const next = derived(text, app, previous);
         expect(next, posted).toEqual(parsed(text, app));
-        if (typeof next !== 'string') previous = next;
+        compared++;
+        if (typeof next === 'string') expect.unreachable(`${posted}: the edited file must read, got ${next}`);
+        previous = next;
       }
+      expect(compared).toBe(postings.length); // every posting compared; none skipped
     });
   });
 

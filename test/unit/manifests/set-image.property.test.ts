@@ -3,21 +3,10 @@ import { canBePlain } from '../../../src/manifests/can-be-plain.js';
 import { parseImageReference } from '../../../src/manifests/image-reference.js';
 import { setCommit } from '../../../src/manifests/set-commit.js';
 import { setImage, type ImageTarget } from '../../../src/manifests/set-image.js';
+import { mulberry32 } from '../../helpers/seeded-random.js';
 import { loadGoldenCases } from './load-fixtures.js';
 import { expectReadsAsPosted } from './site-reading.js';
 import { jsAt, maskTargets } from './yaml-spans.js';
-
-// Deterministic, so a failure names a seed that reproduces it.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random strings from the distribution/reference grammar, biased towards odd corners. */
 class ReferenceGenerator {
