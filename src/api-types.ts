@@ -66,6 +66,12 @@ export interface HistoryRevision {
   commit: string | null;
   trigger: string;
   author: string;
+  /**
+   * Who did it (docs/design.md "Who did it"): the `Kipper-Actor` trailer of a bridge commit
+   * (`webhook:<ns>/<app>`, `admin`, `admin (as <name>)`, …), or the author of a commit the
+   * bridge did not write.
+   */
+  actor?: string;
   timestamp: string;
   configCommit: string;
   current: boolean;
