@@ -38,6 +38,7 @@ export type KipErrorCode =
   | 'CONFIG_INVALID'
   | 'REPO_UNAVAILABLE'
   | 'PUSH_REJECTED' // the branch kept moving under us: every push lost its compare-and-swap
+  | 'PUSH_DECLINED' // the remote refused the push for policy (a hook, a protected branch): never retried
   | 'SHUTTING_DOWN' // a request on a kept-alive connection after SIGTERM
   | 'BRIDGE_UNREACHABLE'
   | 'INTERNAL';

@@ -17,7 +17,7 @@ export class Metrics {
   });
   readonly pushAttempts = new Counter({
     name: 'kipper_push_attempts_total',
-    help: 'Pushes to the config repo, by result (ok, rejected: someone else moved the branch, error: unreachable)',
+    help: 'Pushes to the config repo, by result (ok, rejected: someone else moved the branch, declined: a hook or branch protection refused it, error: unreachable)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
@@ -54,7 +54,15 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(sources: { queueDepth: () => number; historyRevisions: () => number }) {
+  constructor(sources: { queueDepth: () => number; historyRevisions: () => number; pushDeclined: () => boolean }) {
+    new Gauge({
+      name: 'kipper_push_declined',
+      help: '1 while the last push was declined by the remote (a hook, a protected branch), until a push lands',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.pushDeclined() ? 1 : 0);
+      },
+    });
     new Gauge({
       name: 'kipper_write_queue_depth',
       help: 'Edits waiting for or in a push',
@@ -75,7 +83,7 @@ export class Metrics {
   }
 
   /** Count one push attempt as the write queue reports it. */
-  observePush(e: { commits: number; result: 'ok' | 'rejected' | 'unreachable' }): void {
+  observePush(e: { commits: number; result: 'ok' | 'rejected' | 'declined' | 'unreachable' }): void {
     this.pushAttempts.inc({ result: e.result === 'unreachable' ? 'error' : e.result });
     if (e.result === 'ok') this.commitsPerPush.observe(e.commits);
   }

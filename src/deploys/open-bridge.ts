@@ -92,14 +92,16 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
   const config: RepoConfig = new RepoConfig((maxAgeMs, waitMs) => status.freshState(maxAgeMs, waitMs), log);
   const status: RepoStatus = new RepoStatus(queue, () => config.problem);
   const history = new HistoryService(remote, queue, config, { dataDir: settings.dataDir, key: `${remote.description}#${settings.branch}` }, log);
-  const metrics = new Metrics({ queueDepth: () => queue.depth, historyRevisions: () => history.index.size() });
+  const metrics = new Metrics({ queueDepth: () => queue.depth, historyRevisions: () => history.index.size(), pushDeclined: () => queue.declined !== null });
   const gitdir = remote.gitdir;
   heard.head.push((head) => config.onHead(head, gitdir.view(head)));
   heard.head.push((head) => history.onHead(head));
   heard.push.push((e) => {
     status.pushed();
     metrics.observePush(e);
-    log.debug('push', { ...e, buildMs: Math.round(e.buildMs), pushMs: Math.round(e.pushMs) });
+    // Once per declined push, whatever the number of deploys it carried: an operator must see the remote's reason.
+    if (e.result === 'declined') log.warn('the config repo declined a push', { commits: e.commits, answer: e.answer, remote: e.remote });
+    else log.debug('push', { ...e, buildMs: Math.round(e.buildMs), pushMs: Math.round(e.pushMs) });
   });
 
   // Events go out after the push, from the notifier's own queue (docs/design.md "Notifications").

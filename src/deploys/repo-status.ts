@@ -94,6 +94,12 @@ export class RepoStatus {
     clearTimeout(timer);
   }
 
+  /** The last push, when the remote declined it for policy (/readyz detail); null once a push lands. */
+  declined(): { error: string; remote: string; at: string } | null {
+    const d = this.queue.declined;
+    return d ? { error: d.error.message, remote: String((d.error.data.body as { remote?: string }).remote ?? ''), at: d.at } : null;
+  }
+
   /** Why the bridge should not get traffic now, with its code, or null when it is ready (/readyz). State only. */
   unready(): { reason: string; code: 'CONFIG_INVALID' | 'REPO_UNAVAILABLE' } | null {
     const unavailable = (reason: string) => ({ reason, code: 'REPO_UNAVAILABLE' as const });

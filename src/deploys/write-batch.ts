@@ -52,9 +52,13 @@ export interface SubmitOptions {
 /** One push attempt: how many commits, its result, how long building and pushing took. */
 export interface PushEvent {
   commits: number;
-  result: 'ok' | 'rejected' | 'unreachable';
+  result: 'ok' | 'rejected' | 'declined' | 'unreachable';
   buildMs: number;
   pushMs: number;
+  /** A push that did not land: what the remote answered (never credentials). */
+  answer?: string;
+  /** A declined push: the lines the remote printed (a hook's reason). */
+  remote?: string[];
 }
 
 /**

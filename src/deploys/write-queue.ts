@@ -78,6 +78,8 @@ export class WriteQueue {
   lastError: KipError | null = null;
   /** When the remote last answered anything (a fetch, or a push ok or rejected); epoch ms. */
   lastContact = 0;
+  /** The last push was declined by the remote's policy (a hook, a protected branch); cleared by the next push that lands. */
+  declined: { error: KipError; at: string } | null = null;
 
   constructor(
     private readonly remote: Remote,
@@ -328,12 +330,20 @@ export class WriteQueue {
         result: pushed.ok ? 'ok' : pushed.kind,
         buildMs: built.buildMs,
         pushMs: performance.now() - started,
+        ...(pushed.ok ? {} : { answer: pushed.answer }),
+        ...(!pushed.ok && pushed.kind === 'declined' ? { remote: pushed.messages } : {}),
       });
       if (pushed.ok) return this.landed(built, confirmed, looks);
       lastAnswer = pushed.answer;
       // The push did not land (or we cannot know): edits that lapsed while it was in
       // flight are answered now, with why.
       for (const p of built.live) if (p.lapsed) p.fail(p.lapsed);
+      if (pushed.kind === 'declined') {
+        // Policy, not contention: the same push would be declined again (issue #18).
+        this.lastContact = Date.now();
+        this.declined = { error: declinedError(pushed.answer, pushed.messages), at: new Date().toISOString() };
+        return this.failAll(built.live, this.declined.error);
+      }
       if (pushed.kind === 'rejected') {
         this.lastContact = Date.now();
         rejections++;
@@ -384,6 +394,7 @@ export class WriteQueue {
    */
   private async landed(built: Batch, confirmed: () => void, looks: ReadonlyArray<(typeof this.refreshWanted)[number]> = []): Promise<void> {
     this.lastError = null;
+    this.declined = null;
     this.lastContact = Date.now();
     // After our own push the head moves here; when a fetch found the tip, it already did.
     const moved = this.current === built.base;
@@ -484,4 +495,19 @@ export class WriteQueue {
   private build(base: string, edits: PendingEdit[]): Promise<Batch> {
     return buildBatch(this.remote.gitdir, base, edits, this.opts.signature, this.opts.sign);
   }
+}
+
+/**
+ * PUSH_DECLINED (502): the remote refused the push for policy. The answer carries the
+ * remote's own lines (`remote`), which say why and what to do (e.g. GitHub's `GH006:
+ * Protected branch update failed`, a hook's `POLICY-REJECT: …`).
+ */
+function declinedError(reason: string, messages: readonly string[]): KipError {
+  const said = messages.length > 0 ? `: ${messages.join(' / ')}` : '';
+  return new KipError(
+    'PUSH_DECLINED',
+    `the config repo declined the push (${reason})${said}; nothing was written. A hook or branch protection refuses the bridge's pushes: ` +
+      `let the bridge's identity push to the branch, or lift the rule`,
+    { answer: reason, body: { remote: messages.join('\n') } },
+  );
 }

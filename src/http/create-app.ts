@@ -36,11 +36,15 @@ export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) 
     // than 2 s by a look at the remote that it waits for only briefly.
     await bridge.status.freshState(2_000, 50);
     const problem = bridge.status.unready();
+    // A declined push is policy: reads and the other apps' state still work, so the bridge
+    // stays ready, and says why its writes fail.
+    const declined = bridge.status.declined();
+    const detail = declined ? { pushDeclined: declined } : {};
     if (problem) {
-      res.status(503).json({ status: 'unready', error: problem.reason, code: problem.code });
+      res.status(503).json({ status: 'unready', error: problem.reason, code: problem.code, ...detail });
       return;
     }
-    res.json({ status: 'ready', head: bridge.head() });
+    res.json({ status: 'ready', head: bridge.head(), ...detail });
   });
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', bridge.metrics.registry.contentType);

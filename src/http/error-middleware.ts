@@ -42,7 +42,10 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
     const e = kip ?? new KipError('INTERNAL', 'internal error; see the bridge log');
     const status = ERROR_STATUS[e.code];
     const fields = { app: res.locals.app as string | undefined, code: e.code, status };
-    if (status >= 500) {
+    if (e.code === 'PUSH_DECLINED') {
+      // The queue logged the remote's reason once, at warn, for the whole push.
+      reqLog.info('request failed', { ...fields, remote: e.data.answer });
+    } else if (status >= 500) {
       if (kip) reqLog.warn('request failed', { ...fields, remote: e.data.answer, attempts: e.data.attempts, error: e.message });
     } else if (req.path.startsWith('/api/v1/webhook/')) {
       reqLog.info('webhook refused', { ...fields, ...(status === 401 || status === 429 ? { address: req.socket.remoteAddress } : {}) });

@@ -12,7 +12,8 @@ import { KipError } from '../errors.js';
 import { ZERO_OID } from './git-objects.js';
 import { configEnv } from './git-process.js';
 import { Gitdir } from './gitdir.js';
-import { FLUSH_PKT, parsePktLines, parseReportStatus, pktLine } from './pkt-line.js';
+import { FLUSH_PKT, parsePktLines, parsePushAnswer, pktLine } from './pkt-line.js';
+import { isLostRace, remoteMessages } from './push-refusal.js';
 import type { PushResult, Remote } from './remote.js';
 import { RemoteCredentials } from './remote-credentials.js';
 
@@ -90,8 +91,8 @@ export class HttpRemote implements Remote {
    */
   async push(oldOid: string, newOid: string, newObjects: string[], signal?: AbortSignal): Promise<PushResult> {
     const pack = await this.gitdir.pack(newObjects);
-    // No side-band: the answer then comes as bare pkt-lines.
-    const body = Buffer.concat([pktLine(`${oldOid} ${newOid} ${this.ref}\0report-status agent=${AGENT}`), FLUSH_PKT, pack]);
+    // side-band-64k: a hook's output reaches us only on band 2 (without it, the server logs it).
+    const body = Buffer.concat([pktLine(`${oldOid} ${newOid} ${this.ref}\0report-status side-band-64k agent=${AGENT}`), FLUSH_PKT, pack]);
     let res: { status: number; type: string; bytes: Uint8Array };
     try {
       res = await this.request('git-receive-pack', signal, {
@@ -110,9 +111,9 @@ export class HttpRemote implements Remote {
         `push to ${this.description} got a ${res.type || 'untyped'} answer, not git's: is KIPPER_REPO_URL the repo's clone URL?`,
       );
     }
-    let report;
+    let report, messages;
     try {
-      report = parseReportStatus(res.bytes);
+      ({ report, messages } = parsePushAnswer(res.bytes));
     } catch (err) {
       return unreachable('unreadable answer', `push to ${this.description}: unreadable answer (${(err as Error).message})`);
     }
@@ -126,9 +127,15 @@ export class HttpRemote implements Remote {
     const refStatus = report.refs.get(this.ref);
     if (refStatus === undefined) return unreachable('no ref status', `push to ${this.description}: no status for ${this.ref} in the answer`);
     if (refStatus !== null) {
-      // non-fast-forward, fetch first, cannot lock ref (the CAS lost), hook declined.
       const reason = this.auth.redact(refStatus);
-      return { ok: false, kind: 'rejected', answer: reason, detail: `${this.ref} rejected: ${reason}` };
+      if (isLostRace(refStatus)) return { ok: false, kind: 'rejected', answer: reason, detail: `${this.ref} rejected: ${reason}` };
+      return {
+        ok: false,
+        kind: 'declined',
+        answer: reason,
+        detail: `${this.ref} declined: ${reason}`,
+        messages: remoteMessages(messages, this.auth.redact.bind(this.auth)),
+      };
     }
     this.known = newOid;
     return { ok: true };

@@ -6,15 +6,20 @@
 import type { Gitdir } from './gitdir.js';
 
 /**
- * Outcome of a push. `rejected`: the server answered and refused (someone else moved
- * the branch, a hook said no): fetch, re-apply, retry. `unreachable`: no usable
+ * Outcome of a push. `rejected`: the server answered and refused because someone else
+ * moved the branch (the compare-and-swap lost): fetch, re-apply, retry. `declined`: the
+ * server refused for policy (a pre-receive or update hook, a protected branch): retrying
+ * cannot help, `messages` are the lines the remote printed for the pusher. `unreachable`: no usable
  * answer (network, timeout, 5xx, refused credentials); the push MAY still have landed
  * when the connection dropped mid-way, so fetch and compare the head with the new id
  * before writing the same change again. `answer` is what the remote said, in a few
  * words for logs (`HTTP 503`, `timeout`, `ECONNREFUSED`, `non-fast-forward`), never
  * with credentials.
  */
-export type PushResult = { ok: true } | { ok: false; kind: 'rejected' | 'unreachable'; detail: string; answer: string };
+export type PushResult =
+  | { ok: true }
+  | { ok: false; kind: 'rejected' | 'unreachable'; detail: string; answer: string }
+  | { ok: false; kind: 'declined'; detail: string; answer: string; messages: string[] };
 
 /** The config repo's branch: fetch its head, compare-and-swap it. */
 export interface Remote {
