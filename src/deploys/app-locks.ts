@@ -25,22 +25,22 @@ export class AppLocks {
   }
 
   /** Locks `id` (again: the reason is replaced) and resolves once the commit is in the remote. */
-  async lock(id: string, reason: string, by: string): Promise<LockAnswer> {
+  async lock(id: string, reason: string, by: string, actor: string): Promise<LockAnswer> {
     const lock: Lock = { reason, by, at: new Date().toISOString() };
-    const configCommit = await this.write(id, lock, `lock ${id}`);
-    if (configCommit) this.announce({ event: 'locked', app: id, configCommit, reason, author: by });
+    const configCommit = await this.write(id, lock, `lock ${id}`, actor);
+    if (configCommit) this.announce({ event: 'locked', app: id, configCommit, reason, author: by, actor });
     // Unchanged (locked already, for the same reason by the same person): the lock as it stands.
     return { app: id, locked: true, lock: configCommit ? lock : (this.of(id) ?? lock), configCommit };
   }
 
   /** Unlocks `id`; an app that is not locked answers as unlocked, with no commit. */
-  async unlock(id: string, reason: string | undefined, by?: string): Promise<LockAnswer> {
-    const configCommit = await this.write(id, null, `unlock ${id}`, reason);
-    if (configCommit) this.announce({ event: 'unlocked', app: id, configCommit, reason: reason ?? null, author: by ?? null });
+  async unlock(id: string, reason: string | undefined, by: string | undefined, actor: string): Promise<LockAnswer> {
+    const configCommit = await this.write(id, null, `unlock ${id}`, actor, reason);
+    if (configCommit) this.announce({ event: 'unlocked', app: id, configCommit, reason: reason ?? null, author: by ?? null, actor });
     return { app: id, locked: false, lock: null, configCommit };
   }
 
-  private async write(id: string, lock: Lock | null, subject: string, reason = lock?.reason): Promise<string | null> {
+  private async write(id: string, lock: Lock | null, subject: string, actor: string, reason = lock?.reason): Promise<string | null> {
     await this.config.beforeWrite();
     const outcome = await this.queue.submit(async (view) => {
       const { text, config } = await this.config.fileAt(view);
@@ -51,7 +51,7 @@ export class AppLocks {
       return {
         kind: 'commit',
         files: new Map([[KIPPER_FILE, Buffer.from(setLock(text, id, lock), 'utf8')]]),
-        message: formatCommitMessage(subject, { app: id, ...(reason ? { reason } : {}) }),
+        message: formatCommitMessage(subject, { app: id, ...(reason ? { reason } : {}), actor }),
         result: null,
       };
     });

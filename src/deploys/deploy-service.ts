@@ -1,6 +1,6 @@
 import type { CommitDeployAnswer, DeployAnswer, RollbackAnswer } from '../api-types.js';
 import type { AppConfig } from '../config/kipper-file.js';
-import { KipError } from '../errors.js';
+import { isKipError, KipError } from '../errors.js';
 import { describeValue } from '../history/app-value.js';
 import type { Revision } from '../history/revision-index.js';
 import { parseImageReference, type ImageReference } from '../manifests/image-reference.js';
@@ -12,11 +12,16 @@ import { assertTakesImages, imageRequestFor, type DeployRequest } from './deploy
 import type { HistoryService } from './history-service.js';
 import { commitEdit, imageEdit, type DeployTrigger, type EditExtras } from './image-edit.js';
 import { planRollback } from './plan-rollback.js';
+import { holds, repeatedRevision, supersededError } from './retried-request.js';
 import { appNotFound, type RepoConfig } from './repo-config.js';
 import type { RepoStatus } from './repo-status.js';
 
-/** Options of one deploy: extra trailers and body, and the caller's "I went away" signal. */
+/** Options of one deploy: who asks, extra trailers and body, and the caller's "I went away" signal. */
 export interface DeployOptions {
+  /** Who asks for it (`Kipper-Actor`, docs/design.md "Who did it"). */
+  actor: string;
+  /** A webhook request's `Idempotency-Key`, kept in the commit (`Kipper-Idempotency-Key`). */
+  idempotencyKey?: string | undefined;
   extras?: EditExtras;
   signal?: Withdrawal | undefined;
 }
@@ -37,17 +42,29 @@ export class DeployService {
   ) {}
 
   /** Deploy what `request` holds (deploy-request.ts) and wait until it is in the remote. */
-  deploy(app: AppConfig, request: DeployRequest & { kind: 'image' }, trigger: DeployTrigger, options?: DeployOptions): Promise<DeployAnswer>;
-  deploy(app: AppConfig, request: DeployRequest, trigger: DeployTrigger, options?: DeployOptions): Promise<DeployAnswer | CommitDeployAnswer>;
-  async deploy(app: AppConfig, request: DeployRequest, trigger: DeployTrigger, options: DeployOptions = {}): Promise<DeployAnswer | CommitDeployAnswer> {
+  deploy(app: AppConfig, request: DeployRequest & { kind: 'image' }, trigger: DeployTrigger, options: DeployOptions): Promise<DeployAnswer>;
+  deploy(app: AppConfig, request: DeployRequest, trigger: DeployTrigger, options: DeployOptions): Promise<DeployAnswer | CommitDeployAnswer>;
+  async deploy(app: AppConfig, request: DeployRequest, trigger: DeployTrigger, options: DeployOptions): Promise<DeployAnswer | CommitDeployAnswer> {
     const deadline = Date.now() + this.settings.deployTimeoutMs;
     await this.config.beforeWrite();
-    const common = { appId: app.id, trigger, configAt: this.config.at.bind(this.config), ...options.extras };
+    const retryOf = trigger === 'webhook' ? await this.retryOf(app, request, deadline) : undefined;
+    const extras = options.idempotencyKey
+      ? { ...options.extras, trailers: { ...options.extras?.trailers, idempotencyKey: options.idempotencyKey } }
+      : options.extras;
+    const common = { appId: app.id, trigger, actor: options.actor, retryOf, configAt: this.config.at.bind(this.config), ...extras };
     const edit =
       request.kind === 'image'
         ? imageEdit({ ...common, image: request.image, sourceCommit: request.commit })
         : commitEdit({ ...common, sourceCommit: request.commit });
-    const outcome = await this.queue.submit(edit, { deadline, ...(options.signal ? { signal: options.signal } : {}) });
+    const outcome = await this.queue.submit(edit, { deadline, ...(options.signal ? { signal: options.signal } : {}) }).catch(async (err: unknown) => {
+      if (!isKipError(err, 'SUPERSEDED') || retryOf === undefined) throw err;
+      // Built on a newer deploy, maybe one in the same push: once that push is over, name
+      // what runs. Had it failed, the repeated revision is still current: "unchanged".
+      await this.status.refreshQuietly();
+      const current = (await this.history.revisionsWithin(app.id, deadline).catch(() => undefined))?.at(-1);
+      if (current && holds(current, request)) return { result: null, configCommit: null };
+      throw supersededError(app.id, retryOf, current?.revision ?? null);
+    });
     // In the remote now: whatever history makes of it, the answer is a 200 (revision null at worst).
     const revision = await this.history.revisionAt(app.id, outcome.configCommit, deadline).catch(() => undefined);
     const written = {
@@ -66,6 +83,7 @@ export class DeployService {
         trigger,
         reason: options.extras?.trailers?.reason ?? null,
         author: options.extras?.lock?.by ?? null,
+        actor: options.actor,
       });
     }
     if (request.kind === 'commit') {
@@ -76,10 +94,28 @@ export class DeployService {
   }
 
   /**
+   * Whether a webhook request repeats a recent webhook revision (retried-request.ts): 409
+   * SUPERSEDED when a newer one replaced it; its number when it is what runs, for the edit
+   * to answer "unchanged" at most; undefined for a new request (or a history still loading).
+   */
+  private async retryOf(app: AppConfig, request: DeployRequest, deadline: number): Promise<number | undefined> {
+    const revisions = await this.history.revisionsBeforeWrite(app.id, deadline);
+    const repeated = revisions && repeatedRevision(revisions, request);
+    if (!repeated) return undefined;
+    const current = revisions.at(-1)!;
+    if (repeated === current || holds(current, request)) return repeated.revision;
+    throw supersededError(app.id, repeated.revision, current.revision);
+  }
+
+  /**
    * Roll `app` back to revision `requested`, or by plan-rollback's rule without one; with
    * `lockBy`, lock the app in the same commit (one push: CI cannot deploy in between).
    */
-  async rollback(app: AppConfig, requested: number | undefined, opts: { reason?: string | undefined; lockBy?: string } = {}): Promise<RollbackAnswer> {
+  async rollback(
+    app: AppConfig,
+    requested: number | undefined,
+    opts: { actor: string; reason?: string | undefined; lockBy?: string },
+  ): Promise<RollbackAnswer> {
     if (opts.lockBy !== undefined && !opts.reason) {
       const message = 'a rollback that locks needs a reason: say why (e.g. INC-42: bad image)';
       throw new KipError('INVALID_BODY', message, { fields: { reason: message } });
@@ -98,7 +134,7 @@ export class DeployService {
       'commit' in target
         ? { kind: 'commit', commit: target.commit }
         : { kind: 'image', image: rollbackImage(app.id, plan.target), commit: plan.target.sourceCommit ?? undefined };
-    const result = await this.deploy(app, request, 'rollback', { extras });
+    const result = await this.deploy(app, request, 'rollback', { actor: opts.actor, extras });
     if (result.status === 'unchanged') throw new KipError('ALREADY_CURRENT', `${app.id} already runs ${describeValue(target)}`, { app: app.id });
     return {
       status: 'rolled_back',
@@ -113,7 +149,7 @@ export class DeployService {
   }
 
   /** Deploy the current image of `app` to the app of the same name in namespace `to`. */
-  async promote(app: AppConfig, to: string, reason?: string): Promise<DeployAnswer> {
+  async promote(app: AppConfig, to: string, actor: string, reason?: string): Promise<DeployAnswer> {
     const targetId = `${to}/${app.name}`;
     if (targetId === app.id) throw new KipError('INVALID_BODY', 'promote to another environment than the source', { app: app.id });
     const target = await this.config.findApp(targetId);
@@ -125,7 +161,7 @@ export class DeployService {
     const images = current && 'images' in current.value ? current.value.images : [];
     if (images.length !== 1) throw new KipError('NO_SOURCE_IMAGE', `${app.id} has no current image to promote; deploy it first`, { app: app.id });
     const request = imageRequestFor(target, parseImageReference(images[0]!), current!.sourceCommit ?? undefined);
-    return this.deploy(target, request, 'promotion', { extras: { trailers: { promotedFrom: app.namespace, ...(reason ? { reason } : {}) } } });
+    return this.deploy(target, request, 'promotion', { actor, extras: { trailers: { promotedFrom: app.namespace, ...(reason ? { reason } : {}) } } });
   }
 }
 

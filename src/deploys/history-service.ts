@@ -105,6 +105,16 @@ export class HistoryService {
    * `deadline`); after that, undefined, rather than keep a CI waiting on a long history.
    */
   async revisionAt(id: string, configCommit: string | null, deadline: number): Promise<Revision | undefined> {
+    const revisions = await this.revisionsWithin(id, deadline);
+    if (revisions === undefined) return undefined;
+    return configCommit === null ? revisions.at(-1) : revisions.findLast((r) => r.configCommit === configCommit);
+  }
+
+  /**
+   * Revisions of an app as of the branch head, waiting for a loading history as
+   * `revisionAt` does: undefined when it is still loading after that.
+   */
+  async revisionsWithin(id: string, deadline: number): Promise<Revision[] | undefined> {
     if (this.loading !== null) {
       let timer: NodeJS.Timeout | undefined;
       const wait = Math.min(deadline - Date.now(), LOADING_WAIT_MS);
@@ -113,8 +123,18 @@ export class HistoryService {
       clearTimeout(timer);
       if (this.loading !== null) return undefined;
     }
-    const revisions = await this.revisions(id);
-    return configCommit === null ? revisions.at(-1) : revisions.findLast((r) => r.configCommit === configCommit);
+    return this.revisions(id);
+  }
+
+  /**
+   * Revisions of an app for a check before a write (a webhook retry): after a restart the
+   * persisted index catches up with what is new in moments and is waited for (as
+   * `revisionsWithin`); a first load of the whole history (a fresh data dir) is not, so
+   * that it never delays the first deploys: undefined then.
+   */
+  async revisionsBeforeWrite(id: string, deadline: number): Promise<Revision[] | undefined> {
+    if (this.loading !== null && !this.restored) return undefined;
+    return this.revisionsWithin(id, deadline);
   }
 
   /** Persists the index now (shutdown). */

@@ -11,6 +11,7 @@ import { readingSize, type FileReading } from '../manifests/read-sites.js';
 import { isWorkload, setImageFrom, type EditResult, type ImageMatch } from '../manifests/set-image.js';
 import { BoundedCache } from '../repo/bounded-cache.js';
 import { kipperText } from './repo-config.js';
+import { supersededError } from './retried-request.js';
 import type { Edit, TreeView } from './write-queue.js';
 
 /**
@@ -26,7 +27,7 @@ export type DeployTrigger = 'webhook' | 'manual' | 'promotion' | 'rollback';
 
 /** Extra trailers (promotion source, rollback target, reason), an optional body paragraph, a lock to set with it. */
 export interface EditExtras {
-  trailers?: Pick<KipperTrailers, 'promotedFrom' | 'rollbackTo' | 'reason'>;
+  trailers?: Pick<KipperTrailers, 'promotedFrom' | 'rollbackTo' | 'reason' | 'run' | 'idempotencyKey'>;
   body?: string;
   /** Lock the app in the same commit (`kip app rollback --lock`): kipper.yaml changes with the files. */
   lock?: Lock;
@@ -43,6 +44,13 @@ export function appLocked(id: string, lock: Lock): KipError {
 
 interface DeployEditInput extends EditExtras {
   appId: string;
+  /**
+   * The request repeats this revision (a webhook retry, retried-request.ts): it may answer
+   * "unchanged", never write, since whatever the head holds instead is newer.
+   */
+  retryOf?: number | undefined;
+  /** Who asked for it (`Kipper-Actor`). */
+  actor: string;
   sourceCommit: string | undefined;
   trigger: DeployTrigger;
   configAt: (view: TreeView) => Promise<KipperConfig>;
@@ -147,12 +155,13 @@ function deployEdit(input: DeployEditInput, flavour: Flavour): Edit<null> {
       );
     }
     if (files.size === 0) return { kind: 'unchanged', result: null };
+    if (input.retryOf !== undefined) throw supersededError(app.id, input.retryOf, null);
     if (input.lock) {
       files.set(KIPPER_FILE, Buffer.from(setLock(await kipperText(view), app.id, input.lock), 'utf8'));
     }
     const message = formatCommitMessage(
       `deploy ${app.id}: ${flavour.value}`,
-      { app: app.id, ...flavour.trailers, sourceCommit: input.sourceCommit, trigger: input.trigger, ...input.trailers },
+      { app: app.id, ...flavour.trailers, sourceCommit: input.sourceCommit, trigger: input.trigger, actor: input.actor, ...input.trailers },
       input.body,
     );
     // History reads this deploy's value from here instead of parsing the files again.

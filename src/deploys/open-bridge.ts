@@ -16,6 +16,7 @@ import { LocalRemote } from '../repo/local-remote.js';
 import type { Remote } from '../repo/remote.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
 import { WriteQueue, type PushEvent } from './write-queue.js';
+import { IdempotentAnswers } from './idempotent-answers.js';
 import { DeployService, signatureOf } from './deploy-service.js';
 import { HistoryService } from './history-service.js';
 import { RepoConfig } from './repo-config.js';
@@ -40,6 +41,8 @@ export interface Bridge {
   readonly status: RepoStatus;
   readonly history: HistoryService;
   readonly deploys: DeployService;
+  /** Webhook answers by `Idempotency-Key` (issue #18). */
+  readonly idempotency: IdempotentAnswers;
   readonly webhooks: WebhookTokens;
   readonly metrics: Metrics;
   readonly rollouts: RolloutService;
@@ -141,6 +144,7 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
     status,
     history,
     deploys: new DeployService(queue, config, history, status, settings, announce),
+    idempotency: new IdempotentAnswers(history),
     webhooks: new WebhookTokens(secretKey, config, queue, history),
     metrics,
     rollouts,

@@ -54,6 +54,20 @@ export class RepoConfig {
    * The app `id`, or null. An unknown app may have been added a moment ago: the remote is
    * looked at again, at most once a second.
    */
+  /**
+   * The app as kipper.yaml at the last seen head has it, at once: for the webhook, whose
+   * 401 must cost the same for an unknown app as for a known one (issue #18). An unknown
+   * id starts a look in the background (at most once a second), so an app a person added
+   * a moment ago is found by the CI job's retry.
+   */
+  knownApp(id: string): AppConfig | null {
+    const found = this.current.apps.get(id);
+    if (found || Date.now() - this.lastUnknownLook < 1_000) return found ?? null;
+    this.lastUnknownLook = Date.now();
+    this.look(0, LOOK_WAIT_MS).catch(() => undefined);
+    return null;
+  }
+
   async findApp(id: string): Promise<AppConfig | null> {
     const found = this.current.apps.get(id);
     // Its own once a second, not any look's: the poll's look may predate the push that added it.

@@ -40,7 +40,7 @@ export class WebhookTokens {
   }
 
   /** Enables (again, which regenerates the token) or disables the webhook of `id`; resolves with the token now valid. */
-  async set(id: string, enable: boolean): Promise<string | null> {
+  async set(id: string, enable: boolean, actor: string): Promise<string | null> {
     // Generations kipper.yaml ever held come from its history.
     await this.history.revisions(id);
     await this.queue.submit(async (view) => {
@@ -54,7 +54,7 @@ export class WebhookTokens {
       return {
         kind: 'commit',
         files: new Map([[KIPPER_FILE, Buffer.from(setWebhookGeneration(text, id, next), 'utf8')]]),
-        message: formatCommitMessage(`webhook ${verb} ${id}`, { app: id }),
+        message: formatCommitMessage(`webhook ${verb} ${id}`, { app: id, actor }),
         result: null,
       };
     });

@@ -25,6 +25,7 @@ function revisionJson(revisions: readonly Revision[], i: number, undone: boolean
     commit: 'commit' in r.value ? r.value.commit : r.sourceCommit,
     trigger: r.trigger,
     author: r.author,
+    actor: r.actor ?? authorName(r.author),
     timestamp: r.timestamp,
     configCommit: r.configCommit,
     current: i === revisions.length - 1,
@@ -39,4 +40,10 @@ function revisionJson(revisions: readonly Revision[], i: number, undone: boolean
 function withTarget(revisions: readonly Revision[], configCommit: string, before: number): { rolledBackTo?: number } {
   const target = revisions.findLast((t) => t.revision < before && t.configCommit === configCommit);
   return target ? { rolledBackTo: target.revision } : {};
+}
+
+/** `Name <email>` → `Name`: who a commit the bridge did not write names as its author. */
+function authorName(author: string): string {
+  const at = author.lastIndexOf(' <');
+  return at > 0 ? author.slice(0, at) : author;
 }

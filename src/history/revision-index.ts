@@ -27,6 +27,10 @@ export interface Revision {
   deployed?: string;
   /** Why (`Kipper-Reason` of our commits). */
   reason?: string;
+  /** Who did it (`Kipper-Actor` of our commits). */
+  actor?: string;
+  /** The `Idempotency-Key` of the webhook request that wrote it (`Kipper-Idempotency-Key`). */
+  idempotencyKey?: string;
 }
 
 interface AppState {
@@ -270,6 +274,8 @@ export class RevisionIndex {
         ...(ours && trailers.promotedFrom ? { promotedFrom: own(trailers.promotedFrom) } : {}),
         ...(ours && trailers.image && trailers.image !== image ? { deployed: own(trailers.image) } : {}),
         ...(ours && trailers.reason ? { reason: own(trailers.reason) } : {}),
+        ...(ours && trailers.actor ? { actor: shared(trailers.actor) } : {}),
+        ...(ours && trailers.idempotencyKey ? { idempotencyKey: own(trailers.idempotencyKey) } : {}),
       });
     }
   }

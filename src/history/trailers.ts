@@ -8,6 +8,12 @@ export interface KipperTrailers {
   rollbackTo?: string;
   /** Why (`--reason`): also the first paragraph of the body. */
   reason?: string;
+  /** Who did it (docs/design.md "Who did it"): `webhook:<ns>/<app>`, `admin`, `admin (as <name>)`, a login, an email. */
+  actor?: string;
+  /** The CI run that asked for it (OIDC CI), a URL. */
+  run?: string;
+  /** The webhook's `Idempotency-Key`: a retry with it is answered from this commit (issue #18). */
+  idempotencyKey?: string;
 }
 
 const KEYS: Array<[keyof KipperTrailers, string]> = [
@@ -18,6 +24,9 @@ const KEYS: Array<[keyof KipperTrailers, string]> = [
   ['promotedFrom', 'Kipper-Promoted-From'],
   ['rollbackTo', 'Kipper-Rollback-To'],
   ['reason', 'Kipper-Reason'],
+  ['actor', 'Kipper-Actor'],
+  ['run', 'Kipper-Run'],
+  ['idempotencyKey', 'Kipper-Idempotency-Key'],
 ];
 
 /**

@@ -8,6 +8,7 @@ import { appNotFound } from '../deploys/repo-config.js';
 import { KipError } from '../errors.js';
 import { firstImage } from '../history/app-value.js';
 import { adminAuth } from './admin-auth.js';
+import { adminActor } from './request-actor.js';
 import { appHistory } from './app-history.js';
 
 /** Who did it, as the caller says (`kip` sends the git user): shown with a lock. */
@@ -89,12 +90,12 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
   });
   router.post('/api/v1/apps/:namespace/:app/webhook', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
-    await bridge.webhooks.set(app.id, true);
+    await bridge.webhooks.set(app.id, true, adminActor(req));
     res.json(webhookState(app.id));
   });
   router.delete('/api/v1/apps/:namespace/:app/webhook', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
-    await bridge.webhooks.set(app.id, false);
+    await bridge.webhooks.set(app.id, false, adminActor(req));
     res.json({ enabled: false } satisfies WebhookState);
   });
   router.get('/api/v1/apps/:namespace/:app/history', async (req, res) => {
@@ -120,7 +121,8 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
   router.post('/api/v1/apps/:namespace/:app/rollback', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
     const body = parseBody(rollbackBody, req.body);
-    res.json(await bridge.deploys.rollback(app, body.revision, { reason: body.reason, ...(body.lock ? { lockBy: body.by ?? ADMIN_API } : {}) }));
+    const actor = adminActor(req);
+    res.json(await bridge.deploys.rollback(app, body.revision, { actor, reason: body.reason, ...(body.lock ? { lockBy: body.by ?? ADMIN_API } : {}) }));
   });
 
   router.post('/api/v1/apps/:namespace/:app/deploy', async (req, res) => {
@@ -129,24 +131,24 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
     const { reason: rawReason, ...deployBody } = (req.body ?? {}) as Record<string, unknown>;
     const { reason } = parseBody(z.object({ reason: reasonSchema.optional() }), { reason: rawReason });
     const request = deployRequestFor(app, validateDeployBody(deployBody));
-    res.json(await bridge.deploys.deploy(app, request, 'manual', { extras: reason ? { trailers: { reason } } : {} }));
+    res.json(await bridge.deploys.deploy(app, request, 'manual', { actor: adminActor(req), extras: reason ? { trailers: { reason } } : {} }));
   });
 
   router.post('/api/v1/apps/:namespace/:app/promote', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
     const body = parseBody(promoteBody, req.body);
-    res.json(await bridge.deploys.promote(app, body.to, body.reason));
+    res.json(await bridge.deploys.promote(app, body.to, adminActor(req), body.reason));
   });
 
   router.post('/api/v1/apps/:namespace/:app/lock', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
     const body = parseBody(lockBody, req.body);
-    res.json(await bridge.locks.lock(app.id, body.reason, body.by ?? ADMIN_API));
+    res.json(await bridge.locks.lock(app.id, body.reason, body.by ?? ADMIN_API, adminActor(req)));
   });
   router.delete('/api/v1/apps/:namespace/:app/lock', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
     const body = parseBody(unlockBody, req.body);
-    res.json(await bridge.locks.unlock(app.id, body.reason, body.by ?? ADMIN_API));
+    res.json(await bridge.locks.unlock(app.id, body.reason, body.by ?? ADMIN_API, adminActor(req)));
   });
   router.all('/api/v1/apps/:namespace/:app/lock', () => {
     throw new KipError('METHOD_NOT_ALLOWED', 'use POST (lock) or DELETE (unlock)');

@@ -54,10 +54,15 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
     }
     if (status === 503) res.setHeader('Retry-After', String(Number(e.data.retryAfter ?? 5)));
     if (e.code === 'TOO_MANY_REQUESTS') res.setHeader('Retry-After', String(Number(e.data.retryAfter ?? 60)));
-    const body: Record<string, unknown> = { error: e.message, code: e.code };
-    if (e.data.fields) body.fields = e.data.fields;
-    // What the error says besides its message (an app's lock): never secrets, by construction.
-    if (e.data.body && typeof e.data.body === 'object') Object.assign(body, e.data.body, { error: e.message, code: e.code });
-    if (!res.headersSent) res.status(status).json(body);
+    if (!res.headersSent) res.status(status).json(errorBody(e));
   };
+}
+
+/** The JSON body of an error answer: `{error, code}`, its fields and what else it says. */
+export function errorBody(e: KipError): Record<string, unknown> {
+  const body: Record<string, unknown> = { error: e.message, code: e.code };
+  if (e.data.fields) body.fields = e.data.fields;
+  // What the error says besides its message (an app's lock): never secrets, by construction.
+  if (e.data.body && typeof e.data.body === 'object') Object.assign(body, e.data.body, { error: e.message, code: e.code });
+  return body;
 }

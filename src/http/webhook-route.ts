@@ -2,6 +2,8 @@ import express, { type Response, type Router } from 'express';
 import type { AppConfig } from '../config/kipper-file.js';
 import { deployRequestFor, imageRequestFor, isCommitSha, validateDeployBody, type DeployRequest } from '../deploys/deploy-request.js';
 import type { Bridge } from '../deploys/open-bridge.js';
+import type { DeployOptions } from '../deploys/deploy-service.js';
+import { idempotencyKeyOf, type GivenAnswer } from '../deploys/idempotent-answers.js';
 import type { Withdrawal } from '../deploys/write-batch.js';
 import { isKipError, KipError } from '../errors.js';
 import { firstImage, repositoryOf } from '../history/app-value.js';
@@ -12,6 +14,7 @@ import type { FailureLimiter } from '../webhooks/failure-limiter.js';
 import type { ProviderAction } from '../webhooks/provider-event.js';
 import { verifyAndReceive } from '../webhooks/verify-and-receive.js';
 import { requestLog } from './request-id.js';
+import { errorBody } from './error-middleware.js';
 import { ERROR_STATUS } from './error-status.js';
 
 /** Bodies over this are refused with 413, also after gzip inflation. */
@@ -21,6 +24,12 @@ interface Answer {
   status: number;
   headers?: Record<string, string>;
   body: unknown;
+}
+
+/** The answer an error becomes, for the `Idempotency-Key` of the request that got it. */
+function refusalOf(err: unknown): GivenAnswer {
+  if (!isKipError(err)) return { status: 500, body: null };
+  return { status: ERROR_STATUS[err.code], body: errorBody(err) };
 }
 
 /** `?wait=<seconds>` (at most 900), or null without one. */
@@ -80,7 +89,9 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
   router.post('/api/v1/webhook/:namespace/:app', async (req, res) => {
     const id = `${req.params.namespace}/${req.params.app}`;
     res.locals.app = id.length > 200 ? `${id.slice(0, 200)}…` : id;
-    const app = await bridge.config.findApp(id);
+    // Known as of the last look, without waiting for one: a 401 for an unknown app costs
+    // what one for a known app does (issue #18).
+    const app = bridge.config.knownApp(id);
     const readBody = () =>
       new Promise<Buffer>((resolve, reject) =>
         readRaw(req, res, (err?: unknown) => (err ? reject(err) : resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)))),
@@ -105,8 +116,18 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
     const delivery = typeof req.headers['x-github-delivery'] === 'string' ? `${known.id} ${req.headers['x-github-delivery']}` : undefined;
     const signal = new CallerGone(res);
     const wait = waitSeconds(req.query.wait);
+    const key = idempotencyKeyOf(req.headers['idempotency-key']);
+    const actor = received.auth !== 'token' && received.sender ? received.sender : `webhook:${known.id}`;
+    const run = () => handle(known, received.json, received.action, { signal, actor, idempotencyKey: key });
+    const replayed = key === undefined ? undefined : await bridge.idempotency.replay(known, key, started + bridge.settings.deployTimeoutMs);
+    if (replayed) {
+      requestLog(res, baseLog).info('webhook replayed', { app: known.id, via: received.auth, status: replayed.status });
+      res.set('Idempotent-Replayed', 'true');
+      res.status(replayed.status).json(replayed.body);
+      return;
+    }
     let answer: Answer = await deliveries
-      .once(delivery, () => handle(known, received.json, received.action, signal))
+      .once(delivery, () => (key === undefined ? run() : bridge.idempotency.first(known, key, run, refusalOf)))
       .catch((err: unknown) => {
         // A deploy the bridge could not make (the repo unreachable, the branch never still):
         // someone should know besides the CI job that failed.
@@ -172,9 +193,9 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
     return { status: 424, body: { error: `the rollout is ${rollout.state}${rollout.message ? `: ${rollout.message}` : ''}`, code: 'ROLLOUT_FAILED', ...body } };
   }
 
-  async function handle(app: AppConfig, json: unknown, action: ProviderAction | null, signal: Withdrawal): Promise<Answer> {
+  async function handle(app: AppConfig, json: unknown, action: ProviderAction | null, options: DeployOptions): Promise<Answer> {
     const ignored = (reason: string): Answer => ({ status: 202, body: { status: 'ignored', app: app.id, reason } });
-    const deploy = async (request: DeployRequest): Promise<Answer> => ({ status: 200, body: await bridge.deploys.deploy(app, request, 'webhook', { signal }) });
+    const deploy = async (request: DeployRequest): Promise<Answer> => ({ status: 200, body: await bridge.deploys.deploy(app, request, 'webhook', options) });
     if (action === null) return deploy(deployRequestFor(app, validateDeployBody(json)));
     switch (action.kind) {
       case 'ping':

@@ -25,6 +25,8 @@ interface EventFields {
   reason: string | null;
   /** Who asked for it, when the bridge knows. */
   author: string | null;
+  /** Who did it, as git records it (`Kipper-Actor`, docs/design.md "Who did it"). */
+  actor: string | null;
   /** A link for humans: the config commit in the git host's UI, or the app in the console. */
   url: string | null;
   /** When the bridge saw it happen (ISO 8601). */
@@ -65,6 +67,7 @@ export function notificationEvent(input: NotificationInput): NotificationEvent {
     trigger: input.trigger ?? null,
     reason: input.reason ?? null,
     author: input.author ?? null,
+    actor: input.actor ?? null,
     url: input.url ?? null,
     at,
   };
@@ -86,6 +89,7 @@ export function eventJson(e: NotificationEvent): string {
     trigger: e.trigger,
     reason: e.reason,
     author: e.author,
+    actor: e.actor,
     url: e.url,
   };
   if (e.event === 'refused') {

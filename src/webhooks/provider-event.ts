@@ -92,3 +92,18 @@ function sourceCommitOf(version: z.infer<typeof versionSchema>): string | undefi
   const candidates = [version.target_oid, version.container_metadata?.labels?.revision, version.target_commitish];
   return candidates.find((c): c is string => typeof c === 'string' && SHA.test(c))?.toLowerCase();
 }
+
+/** A login as GitHub and GitLab spell them (letters, digits, `-`, `_`, `.`), at most 100 characters. */
+const LOGIN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/**
+ * Who sent a provider event (docs/design.md "Who did it"): GitHub's `sender.login`,
+ * GitLab's `user_username` (push hooks) or `user.username`. Undefined for a plain CI
+ * request or a payload without a usable login.
+ */
+export function providerSender(github: string | undefined, gitlab: string | undefined, json: unknown): string | undefined {
+  if (json === null || typeof json !== 'object') return undefined;
+  const body = json as { sender?: { login?: unknown }; user_username?: unknown; user?: { username?: unknown } };
+  const login = github !== undefined ? body.sender?.login : gitlab !== undefined ? (body.user_username ?? body.user?.username) : undefined;
+  return typeof login === 'string' && LOGIN.test(login) ? login : undefined;
+}

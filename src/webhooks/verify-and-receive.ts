@@ -1,7 +1,7 @@
 import { KipError } from '../errors.js';
 import { authorizeRequest, credentialOf, type Authorization, type Credential } from './authorize-request.js';
 import { parseJsonBody } from './parse-body.js';
-import { providerAction, type ProviderAction } from './provider-event.js';
+import { providerAction, providerSender, type ProviderAction } from './provider-event.js';
 
 /**
  * What the webhook needs of an HTTP request, handed in by the server's adapter (in the
@@ -21,6 +21,8 @@ export interface Received {
   json: unknown;
   /** A git provider's event (GitHub, GitLab), or null for a plain CI request. */
   action: ProviderAction | null;
+  /** Who sent a provider event (its sender's login), when it says. */
+  sender: string | undefined;
 }
 
 /**
@@ -40,7 +42,9 @@ export async function verifyAndReceive(req: WebhookRequest, expected: string | n
     throw new KipError('UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with Content-Type: application/json (GitHub: Content type "application/json")');
   }
   const json = parseJsonBody(signed ?? (await req.readBody()));
-  return { auth, json, action: providerAction(header(req, 'x-github-event'), header(req, 'x-gitlab-event'), json) };
+  const github = header(req, 'x-github-event');
+  const gitlab = header(req, 'x-gitlab-event');
+  return { auth, json, action: providerAction(github, gitlab, json), sender: providerSender(github, gitlab, json) };
 }
 
 /**

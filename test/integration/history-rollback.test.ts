@@ -89,7 +89,7 @@ describe('history and rollback from git', () => {
       `deploy ${API}: ${image('def456a')}\n\n` +
         `This reverts commit ${before[0]!.configCommit}.\n\n` +
         `Kipper-App: ${API}\nKipper-Image: ${image('def456a')}\nKipper-Source-Commit: def456a\n` +
-        `Kipper-Trigger: rollback\nKipper-Rollback-To: ${before[1]!.configCommit}\n`,
+        `Kipper-Trigger: rollback\nKipper-Rollback-To: ${before[1]!.configCommit}\nKipper-Actor: admin\n`,
     );
     expect(await showFile(bare, 'main', FILE)).toContain(`image: ${image('def456a')} # deployed by kipper`);
 

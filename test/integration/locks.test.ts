@@ -49,7 +49,7 @@ describe('locks and reasons', () => {
     expect(locked.body).toMatchObject({ app: API, locked: true, lock: { reason: 'INC-42: bad migration', by: 'ana@example.com' } });
     const [commit] = await logOf(rb.bare);
     expect(commit!.oid).toBe(locked.body.configCommit);
-    expect(commit!.message).toBe(`lock ${API}\n\nINC-42: bad migration\n\nKipper-App: ${API}\nKipper-Reason: INC-42: bad migration\n`);
+    expect(commit!.message).toBe(`lock ${API}\n\nINC-42: bad migration\n\nKipper-App: ${API}\nKipper-Reason: INC-42: bad migration\nKipper-Actor: admin\n`);
     // Only lines added to kipper.yaml: the rest of the hand-written file is as it was.
     const after = await showFile(rb.bare, 'main', 'kipper.yaml');
     expect(after).toBe(`${before}locks:\n  ${API}: { reason: "INC-42: bad migration", by: "ana@example.com", at: ${JSON.stringify(locked.body.lock!.at)} }\n`);
@@ -113,7 +113,7 @@ describe('locks and reasons', () => {
 
     await json(admin('DELETE', `${API}/lock`, { reason: 'INC-42 fixed' }));
     const [commit] = await logOf(rb.bare);
-    expect(commit!.message).toBe(`unlock ${API}\n\nINC-42 fixed\n\nKipper-App: ${API}\nKipper-Reason: INC-42 fixed\n`);
+    expect(commit!.message).toBe(`unlock ${API}\n\nINC-42 fixed\n\nKipper-App: ${API}\nKipper-Reason: INC-42 fixed\nKipper-Actor: admin\n`);
     expect(await showFile(rb.bare, 'main', 'kipper.yaml')).not.toContain('locks:');
     const deployed = await webhook(API, { image: 'ghcr.io/yourr-name/api:after-unlock' });
     expect(deployed).toMatchObject({ status: 200, body: { status: 'deployed' } });
@@ -130,7 +130,7 @@ describe('locks and reasons', () => {
     const [commit] = await logOf(rb.bare);
     expect(commit!.message).toContain('\n\nINC-43: 500s after deploy\n\n');
     expect(commit!.message).toContain('\nKipper-Trigger: rollback\n');
-    expect(commit!.message).toMatch(/\nKipper-Reason: INC-43: 500s after deploy\n$/);
+    expect(commit!.message).toMatch(/\nKipper-Reason: INC-43: 500s after deploy\nKipper-Actor: admin\n$/);
     expect((await history(API)).revisions[0]).toMatchObject({ trigger: 'rollback', reason: 'INC-43: 500s after deploy' });
     expect((await webhook(API, { image: 'ghcr.io/yourr-name/api:ci-again' })).status).toBe(423);
   });

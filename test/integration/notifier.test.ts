@@ -7,7 +7,7 @@ import { notificationSecret, verify } from '../../src/notify/signature.js';
 import { CountingMetrics, Receiver, closedPort, eventually, memoryLogger, type Answer } from '../helpers/notify-receiver.js';
 
 const key = randomBytes(32);
-const FIELDS = ['event', 'app', 'revision', 'image', 'commit', 'configCommit', 'trigger', 'reason', 'author', 'url', 'at'];
+const FIELDS = ['event', 'app', 'revision', 'image', 'commit', 'configCommit', 'trigger', 'reason', 'author', 'actor', 'url', 'at'];
 
 // Backoff in milliseconds, not seconds: every test here ends well within a second or two.
 const FAST = { baseDelayMs: 10, maxDelayMs: 40, maxAttempts: 5 };
@@ -73,7 +73,17 @@ describe('Notifier', () => {
 
     const deployedBody = bodies[0]!;
     expect(Object.keys(deployedBody)).toEqual(FIELDS);
-    expect(deployedBody).toMatchObject({ app: 'team/api', revision: 7, image: null, commit: null, configCommit: null, reason: null, author: null, url: null });
+    expect(deployedBody).toMatchObject({
+      app: 'team/api',
+      revision: 7,
+      image: null,
+      commit: null,
+      configCommit: null,
+      reason: null,
+      author: null,
+      actor: null,
+      url: null,
+    });
     const refused = bodies[NOTIFY_EVENTS.indexOf('refused')]!;
     expect(refused).toMatchObject({ event: 'refused', code: 'REPO_UNAVAILABLE', error: 'the config repo did not answer', revision: null });
     expect(metrics.retriedCount).toBe(0);

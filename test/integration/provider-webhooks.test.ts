@@ -68,7 +68,9 @@ describe('GitHub and GitLab webhooks', () => {
     const [commit] = await logOf(bare);
     expect(commit!.message).toBe(
       `deploy ${DOCS}: 9c4f2d1e8b7a6f5e4d3c2b1a09f8e7d6c5b4a392\n\nKipper-App: ${DOCS}\n` +
-        'Kipper-Source-Commit: 9c4f2d1e8b7a6f5e4d3c2b1a09f8e7d6c5b4a392\nKipper-Trigger: webhook\n',
+        'Kipper-Source-Commit: 9c4f2d1e8b7a6f5e4d3c2b1a09f8e7d6c5b4a392\nKipper-Trigger: webhook\n' +
+        // GitHub's sender: who pushed (docs/design.md "Who did it").
+        'Kipper-Actor: octocat\n',
     );
     // GitHub's redelivery: same id, same answer, no second commit.
     const again = await github(DOCS, 'push', body, { id: 'push-delivery-1' });

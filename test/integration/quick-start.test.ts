@@ -46,7 +46,8 @@ describe('quick start on the embedded default', () => {
         'Kipper-App: demo-test/api\n' +
         'Kipper-Image: registry.example.com/api:abc123f\n' +
         'Kipper-Source-Commit: abc123f\n' +
-        'Kipper-Trigger: webhook\n',
+        'Kipper-Trigger: webhook\n' +
+        'Kipper-Actor: webhook:demo-test/api\n',
     );
     const diff = await git(['--git-dir', gitdir, 'diff', '--unified=0', before, head]);
     const changed = diff.split('\n').filter((l) => /^[-+][^-+]/.test(l));

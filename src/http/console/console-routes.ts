@@ -1,3 +1,4 @@
+import { ADMIN_ACTOR } from '../request-actor.js';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { reasonSchema, type AppConfig } from '../../config/kipper-file.js';
 import { safeEqual } from '../../config/tokens.js';
@@ -311,7 +312,11 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
     ...action(async (app, body) => {
       const revision = Number(body.revision);
       if (!Number.isInteger(revision) || revision < 1) throw new KipError('INVALID_BODY', 'revision: must be a revision number');
-      const answer = await bridge.deploys.rollback(app, revision, { reason: reasonOf(body), ...(checked(body.lock) ? { lockBy: CONSOLE_BY } : {}) });
+      const answer = await bridge.deploys.rollback(app, revision, {
+        actor: ADMIN_ACTOR,
+        reason: reasonOf(body),
+        ...(checked(body.lock) ? { lockBy: CONSOLE_BY } : {}),
+      });
       return { json: answer, done: `done=rolled-back${answer.lock ? '-locked' : ''}&to=${answer.rolledBackTo}&rev=${answer.revision ?? ''}` };
     }),
   );
@@ -324,7 +329,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
       );
       const reason = reasonOf(body);
       const request = deployRequestFor(app, validateDeployBody(fields));
-      const answer = await bridge.deploys.deploy(app, request, 'manual', { extras: reason ? { trailers: { reason } } : {} });
+      const answer = await bridge.deploys.deploy(app, request, 'manual', { actor: ADMIN_ACTOR, extras: reason ? { trailers: { reason } } : {} });
       return { json: answer, done: answer.status === 'unchanged' ? 'done=unchanged' : `done=deployed&rev=${answer.revision ?? ''}` };
     }),
   );
@@ -332,7 +337,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
   router.post(
     '/apps/:namespace/:app/promote',
     ...action(async (app, body) => {
-      const answer = await bridge.deploys.promote(app, String(body.to ?? ''), reasonOf(body));
+      const answer = await bridge.deploys.promote(app, String(body.to ?? ''), ADMIN_ACTOR, reasonOf(body));
       return { json: answer, done: answer.status === 'unchanged' ? 'done=unchanged' : `done=promoted&to=${String(body.to)}&rev=${answer.revision ?? ''}` };
     }),
   );
@@ -342,7 +347,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
     ...action(async (app, body) => {
       const reason = reasonOf(body);
       if (!reason) throw new KipError('INVALID_BODY', 'Reason: say why the app is locked (e.g. INC-42: bad image)', { fields: { reason: 'required' } });
-      const answer = await bridge.locks.lock(app.id, reason, CONSOLE_BY);
+      const answer = await bridge.locks.lock(app.id, reason, CONSOLE_BY, ADMIN_ACTOR);
       return { json: answer, done: 'done=locked' };
     }),
   );
@@ -350,7 +355,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
   router.post(
     '/apps/:namespace/:app/unlock',
     ...action(async (app, body) => {
-      const answer = await bridge.locks.unlock(app.id, reasonOf(body), CONSOLE_BY);
+      const answer = await bridge.locks.unlock(app.id, reasonOf(body), CONSOLE_BY, ADMIN_ACTOR);
       return { json: answer, done: 'done=unlocked' };
     }),
   );
@@ -367,14 +372,14 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
   /** Enable or regenerate: the new token is shown in this answer, once (never in a URL). */
   router.post('/apps/:namespace/:app/webhook', form, signedIn, async (req, res) => {
     const app = await appOf(req);
-    const token = await bridge.webhooks.set(app.id, true);
+    const token = await bridge.webhooks.set(app.id, true, ADMIN_ACTOR);
     if (wantsJson(req)) return res.json({ enabled: true, url: opts.webhookUrl(app.id), token });
     send(res, webhookPage(app, res, token ?? undefined, 'A new token was made: the old one no longer works.'));
   });
 
   router.post('/apps/:namespace/:app/webhook/disable', form, signedIn, async (req, res) => {
     const app = await appOf(req);
-    await bridge.webhooks.set(app.id, false);
+    await bridge.webhooks.set(app.id, false, ADMIN_ACTOR);
     if (wantsJson(req)) return res.json({ enabled: false });
     send(res, webhookPage(app, res, undefined, 'Webhook disabled.'));
   });

@@ -3,6 +3,8 @@ import { currentRevisionJson, historyJson } from '../../../src/history/history-j
 import type { Revision } from '../../../src/history/revision-index.js';
 
 const base = { trigger: 'git', author: 'A <a@example.com>', timestamp: '2026-11-22T00:00:00.000Z' };
+/** A commit the bridge did not write names its author as the actor. */
+const shown = { ...base, actor: 'A' };
 
 // Issue #10: values are typed; the API keeps `image` (the first) and adds `images` where there are several.
 describe('historyJson', () => {
@@ -14,7 +16,7 @@ describe('historyJson', () => {
     ];
     expect(historyJson(revisions)).toEqual([
       {
-        ...base,
+        ...shown,
         revision: 3,
         image: null,
         commit: 'def5678',
@@ -25,8 +27,8 @@ describe('historyJson', () => {
         undone: false,
         reason: null,
       },
-      { ...base, revision: 2, image: 'r/a:2', images: ['r/a:2', 'r/b:2'], commit: null, configCommit: 'c2', current: false, undone: true, reason: null },
-      { ...base, revision: 1, image: 'r/a:1', commit: 'abc1234', configCommit: 'c1', current: false, undone: false, reason: 'INC-1' },
+      { ...shown, revision: 2, image: 'r/a:2', images: ['r/a:2', 'r/b:2'], commit: null, configCommit: 'c2', current: false, undone: true, reason: null },
+      { ...shown, revision: 1, image: 'r/a:1', commit: 'abc1234', configCommit: 'c1', current: false, undone: false, reason: 'INC-1' },
     ]);
   });
 
@@ -40,5 +42,14 @@ describe('historyJson', () => {
     expect(currentRevisionJson(revisions)).toEqual(historyJson(revisions)[0]);
     expect(currentRevisionJson(revisions)).toMatchObject({ revision: 3, rolledBackTo: 1, current: true, undone: false, reason: 'bad' });
     expect(currentRevisionJson([])).toBeUndefined();
+  });
+
+  // Issue #18/#21: who did it. The bridge's commits say it in `Kipper-Actor`.
+  it('shows the Kipper-Actor of the bridge’s commits, and the author of the others', () => {
+    const revisions: Revision[] = [
+      { ...base, revision: 1, value: { images: ['r/a:1'] }, sourceCommit: null, configCommit: 'c1' },
+      { ...base, revision: 2, value: { images: ['r/a:2'] }, sourceCommit: null, configCommit: 'c2', trigger: 'manual', actor: 'admin (as ana)' },
+    ];
+    expect(historyJson(revisions).map((r) => r.actor)).toEqual(['admin (as ana)', 'A']);
   });
 });

@@ -14,6 +14,7 @@ describe('notification events', () => {
       trigger: null,
       reason: 'incident 42',
       author: 'alice',
+      actor: null,
       url: null,
       at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
     });
@@ -31,7 +32,7 @@ describe('notification events', () => {
       at,
     });
     expect(eventJson({ ...deployed, extra: 'not sent' } as unknown as typeof deployed)).toBe(
-      '{"event":"deployed","app":"team/api","revision":4,"image":"ghcr.io/acme/api:1.4","commit":null,"configCommit":"c0ffee","trigger":"webhook","reason":null,"author":null,"url":null,"at":"2026-03-01T10:00:00.000Z"}',
+      '{"event":"deployed","app":"team/api","revision":4,"image":"ghcr.io/acme/api:1.4","commit":null,"configCommit":"c0ffee","trigger":"webhook","reason":null,"author":null,"actor":null,"url":null,"at":"2026-03-01T10:00:00.000Z"}',
     );
     const refused = notificationEvent({
       event: 'refused',
@@ -50,6 +51,7 @@ describe('notification events', () => {
       'trigger',
       'reason',
       'author',
+      'actor',
       'url',
       'code',
       'error',
