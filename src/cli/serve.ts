@@ -23,6 +23,8 @@ export async function serve(): Promise<number> {
         `Example app ${EXAMPLE_APP}`,
         `Webhook URL: ${url}`,
         `Secret token: ${token}`,
+        // `enable` bumps the generation, so this token stops working after it (DESIGN.md, Webhook).
+        `(kip app webhook status ${EXAMPLE_APP} shows it again; kip app webhook enable replaces it)`,
         '',
         'Try it:',
         `  curl -X POST ${url} \\`,

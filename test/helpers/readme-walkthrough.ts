@@ -1,0 +1,144 @@
+/**
+ * The README's quick-start walkthrough as a script: the fenced blocks between
+ * `<!-- walkthrough -->` and `<!-- /walkthrough -->` are read in order, each ```sh block
+ * a command and the ```text block right after it what that command prints. The rules for
+ * what may vary between the README and a run (placeholders) are written here once, and
+ * the README's comment at the walkthrough's start points here.
+ */
+
+/** One command of the walkthrough and what the README says it prints. */
+export interface WalkthroughStep {
+  /** The command as written in the ```sh block (trailing newline dropped). */
+  command: string;
+  /** The ```text block after it, as written. */
+  expected: string;
+  /** 1-based line of the ```sh fence in the markdown, for failure messages. */
+  line: number;
+}
+
+const START = '<!-- walkthrough -->';
+const END = '<!-- /walkthrough -->';
+
+/**
+ * The steps between the walkthrough markers. Throws when the markers are missing, a
+ * command block has no output block after it, or an output block has no command before
+ * it: a README the test cannot read must fail, never pass with fewer steps.
+ */
+export function readWalkthrough(markdown: string): WalkthroughStep[] {
+  const start = markdown.indexOf(START);
+  const end = markdown.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${START} … ${END} section`);
+  const firstLine = markdown.slice(0, start).split('\n').length;
+  const lines = markdown.slice(start, end).split('\n');
+  const blocks: { lang: string; body: string; line: number }[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^```(\w*)\s*$/.exec(lines[i]!);
+    if (!open) continue;
+    const body: string[] = [];
+    let j = i + 1;
+    while (j < lines.length && lines[j] !== '```') body.push(lines[j++]!);
+    if (j >= lines.length) throw new Error(`README.md line ${firstLine + i}: unclosed code block in the walkthrough`);
+    blocks.push({ lang: open[1]!, body: body.join('\n'), line: firstLine + i });
+    i = j;
+  }
+  const steps: WalkthroughStep[] = [];
+  for (let k = 0; k < blocks.length; k++) {
+    const block = blocks[k]!;
+    if (block.lang === 'sh') {
+      const next = blocks[k + 1];
+      if (next?.lang !== 'text') throw new Error(`README.md line ${block.line}: a walkthrough command needs a \`\`\`text block with its output right after it`);
+      steps.push({ command: block.body, expected: next.body, line: block.line });
+      k++;
+    } else {
+      throw new Error(`README.md line ${block.line}: a \`\`\`${block.lang} block in the walkthrough that follows no \`\`\`sh block`);
+    }
+  }
+  if (steps.length === 0) throw new Error('README.md: the walkthrough has no steps');
+  return steps;
+}
+
+/**
+ * Placeholders an output block may use. A bound one stands for one value throughout the
+ * walkthrough (the first output that shows it fixes it, and commands after that get the
+ * value in its place), and two bound placeholders never stand for the same value.
+ */
+export const PLACEHOLDERS: Readonly<Record<string, { pattern: string; bound: boolean }>> = {
+  // The example app's webhook token that `npm start` printed.
+  '<token>': { pattern: '[0-9a-f]{64}', bound: true },
+  // The token `kip app webhook enable` made in its place.
+  '<new token>': { pattern: '[0-9a-f]{64}', bound: true },
+  // Any full commit id.
+  '<sha>': { pattern: '[0-9a-f]{40}', bound: false },
+  // git's default date line: `Mon Dec 7 05:59:02 2026 +0000`.
+  '<date>': { pattern: '[A-Z][a-z]{2} [A-Z][a-z]{2} \\d{1,2} \\d{2}:\\d{2}:\\d{2} \\d{4} [+-]\\d{4}', bound: false },
+  // The directory `npm start` ran in (the checkout; the test's own fresh directory).
+  '<checkout>': { pattern: '\\S+', bound: true },
+};
+
+/** A relative time as history prints it (`2 min ago`, `1 hour ago`): any one matches any other. */
+const RELATIVE_TIME = /\b\d+ (?:sec|min|hours?|days?|months?|years?) ago\b/g;
+const RELATIVE_TIME_PATTERN = '\\d+ (?:sec|min|hours?|days?|months?|years?) ago';
+
+const PLACEHOLDER = new RegExp(`${Object.keys(PLACEHOLDERS).join('|')}|${RELATIVE_TIME.source}`, 'g');
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Values the bound placeholders stand for so far. */
+export type Bindings = Map<string, string>;
+
+/** `text` with every bound placeholder replaced by its value (for the commands). */
+export function fillIn(text: string, bindings: Bindings): string {
+  let out = text;
+  for (const [name, value] of bindings) out = out.split(name).join(value);
+  return out;
+}
+
+/**
+ * Whether `actual` is what `expected` says, placeholders and relative times aside. On a
+ * match, new bindings are added to `bindings`; on a mismatch, `bindings` is unchanged and
+ * `reason` says why (the caller shows a diff).
+ */
+export function matchOutput(expected: string, actual: string, bindings: Bindings): { ok: true } | { ok: false; reason: string } {
+  const groups: string[] = [];
+  let source = '';
+  let last = 0;
+  for (const m of expected.matchAll(PLACEHOLDER)) {
+    source += escape(expected.slice(last, m.index));
+    last = m.index + m[0].length;
+    const name = m[0];
+    const spec = PLACEHOLDERS[name];
+    if (!spec) {
+      source += RELATIVE_TIME_PATTERN;
+    } else if (spec.bound && bindings.has(name)) {
+      source += escape(bindings.get(name)!);
+    } else if (spec.bound && groups.includes(name)) {
+      source += `\\k<p${groups.indexOf(name)}>`;
+    } else if (spec.bound) {
+      source += `(?<p${groups.length}>${spec.pattern})`;
+      groups.push(name);
+    } else {
+      source += spec.pattern;
+    }
+  }
+  source += escape(expected.slice(last));
+  const m = new RegExp(`^${source}$`).exec(actual);
+  if (!m) return { ok: false, reason: 'the output differs from the README' };
+  const found = new Map<string, string>();
+  groups.forEach((name, i) => found.set(name, m.groups![`p${i}`]!));
+  for (const [name, value] of found) {
+    for (const [other, otherValue] of [...bindings, ...found]) {
+      if (other !== name && otherValue === value) return { ok: false, reason: `${name} and ${other} stand for the same value` };
+    }
+  }
+  for (const [name, value] of found) bindings.set(name, value);
+  return { ok: true };
+}
+
+/** `expected` with bound placeholders filled in and relative times taken from `actual`, for a readable diff. */
+export function renderExpected(expected: string, actual: string, bindings: Bindings): string {
+  const times = actual.match(RELATIVE_TIME) ?? [];
+  let i = 0;
+  return fillIn(expected, bindings).replace(RELATIVE_TIME, (t) => times[i++] ?? t);
+}
