@@ -4,6 +4,9 @@ import { ADMIN_TOKEN_FILE } from '../config/secrets.js';
 import type { ErrorAnswer } from '../api-types.js';
 import { KipError, type KipErrorCode } from '../errors.js';
 
+/** How long kip waits for an answer: `?wait=`-less deploys finish well within it. */
+const TIMEOUT_MS = 120_000;
+
 /** Calls the bridge's admin API and turns its errors into KipErrors. */
 export class AdminClient {
   private token: Promise<string> | undefined;
@@ -26,33 +29,54 @@ export class AdminClient {
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     this.token ??= this.readToken();
     const token = await this.token;
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(120_000),
-      });
+      res = await send(new URL(`${this.baseUrl}${path}`), method, token, body === undefined ? undefined : JSON.stringify(body));
     } catch {
       throw new KipError('BRIDGE_UNREACHABLE', `cannot reach the bridge at ${this.baseUrl}; is \`kip serve\` running? (set KIPPER_URL)`);
     }
-    const text = await res.text();
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(res.text);
     } catch {
       throw new KipError('INTERNAL', `the bridge answered ${res.status} without JSON`);
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status > 299) {
       const e = json as Partial<ErrorAnswer>;
       throw new KipError((e.code as KipErrorCode) ?? 'INTERNAL', e.error ?? `the bridge answered ${res.status}`, { status: res.status, body: json });
     }
     return json as T;
   }
+}
+
+/**
+ * One HTTP request with node:http(s), not fetch: fetch loads undici on first use, which
+ * costs a one-shot CLI about 25 ms of CPU and 8 MB (issue #18, "Load only what a command needs").
+ */
+async function send(url: URL, method: string, token: string, body: string | undefined): Promise<{ status: number; text: string }> {
+  const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
+        },
+        timeout: TIMEOUT_MS,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer in ${TIMEOUT_MS / 1000} s`)));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** The admin token from the environment or the data dir; the error says where it looked. */

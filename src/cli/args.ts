@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { KipError } from '../errors.js';
-import { commandHelp, commandsTaking } from './usage.js';
+import { didYouMean } from './did-you-mean.js';
+import { commandHelp, commandsTaking, flagsOf } from './usage.js';
 
 /** Options every `kip app` command takes. */
 export interface AppOptions {
@@ -21,6 +22,8 @@ export interface AppOptions {
   lock: boolean;
   /** `history --wide`: more columns (REASON). */
   wide: boolean;
+  /** `history --limit N`: only the newest N revisions. */
+  limit: string | undefined;
 }
 
 const OPTIONS = {
@@ -38,6 +41,7 @@ const OPTIONS = {
   reason: { type: 'string' },
   lock: { type: 'boolean' },
   wide: { type: 'boolean' },
+  limit: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -53,8 +57,11 @@ export function helpRequest(argv: string[]): string[] | undefined {
   return parseArgs({ args: argv, allowPositionals: true, strict: false, options: OPTIONS }).positionals;
 }
 
-/** Parse `kip app …` arguments into positionals and options. */
-export function parseAppArgs(argv: string[], env: NodeJS.ProcessEnv): { positionals: string[]; options: AppOptions } {
+/**
+ * Parse `kip app …` arguments into positionals and options, and the long flags that were
+ * given (`--project` for `-p`), for `checkFlagsOf`.
+ */
+export function parseAppArgs(argv: string[], env: NodeJS.ProcessEnv): { positionals: string[]; options: AppOptions; given: string[] } {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
@@ -68,6 +75,9 @@ export function parseAppArgs(argv: string[], env: NodeJS.ProcessEnv): { position
   }
   return {
     positionals: parsed.positionals,
+    given: Object.keys(v)
+      .filter((k) => k !== 'help')
+      .map((k) => `--${k}`),
     options: {
       namespace,
       json: v.json ?? false,
@@ -83,38 +93,64 @@ export function parseAppArgs(argv: string[], env: NodeJS.ProcessEnv): { position
       reason: v.reason,
       lock: v.lock ?? false,
       wide: v.wide ?? false,
+      limit: v.limit,
     },
   };
 }
 
-/**
- * Flags only some commands take (their help lists them). Any other command refuses them
- * rather than ignore them: `kip app update --lock` must not look as if it had locked anything.
- */
-const NARROW_FLAGS: Array<[keyof AppOptions, string]> = [
-  ['reason', '--reason'],
-  ['lock', '--lock'],
-  ['wide', '--wide'],
-  ['timeout', '--timeout'],
-];
+/** Whether namespace `ns` is the one `--project`/`--environment` (either, both or neither) name. */
+function agrees(ns: string, project: string | undefined, environment: string | undefined): boolean {
+  if (project !== undefined && environment !== undefined) return ns === `${project}-${environment}`;
+  if (project !== undefined) return ns.startsWith(`${project}-`);
+  if (environment !== undefined) return ns.endsWith(`-${environment}`);
+  return true;
+}
 
-/** Throws USAGE when `kip app <command>` was given one of NARROW_FLAGS that its help does not list. */
-export function checkFlagsOf(command: string, options: AppOptions): void {
-  for (const [key, flag] of NARROW_FLAGS) {
-    const commands = commandsTaking(flag);
-    if (options[key] === undefined || options[key] === false || commands.includes(command)) continue;
-    throw new KipError('USAGE', `kip app ${command} takes no ${flag}: it goes with kip app ${commands.join('|')}; see \`kip help ${command}\``);
+/** `--project P --environment E`, or the one of them given. */
+function namespaceFlags(project: string | undefined, environment: string | undefined): string {
+  return [project === undefined ? '' : `--project ${project}`, environment === undefined ? '' : `--environment ${environment}`].filter(Boolean).join(' ');
+}
+
+/**
+ * Throws USAGE when `kip app <command>` was given a flag that its help does not list:
+ * refused rather than ignored, so `kip app update --lock` cannot look as if it had locked
+ * anything and `kip app history --revision 3` cannot look as if it had picked one.
+ */
+export function checkFlagsOf(command: string, given: readonly string[]): void {
+  const takes = flagsOf(command);
+  for (const flag of given) {
+    if (takes.includes(flag)) continue;
+    throw new KipError('USAGE', `kip app ${command} takes no ${flag}: it goes with kip app ${commandsTaking(flag).join('|')}; see \`kip help ${command}\``);
   }
+}
+
+/**
+ * Throws USAGE when `--namespace` and `--project`/`--environment` name different namespaces:
+ * two answers to one question, and which one was meant is a guess kip does not make (issue #18).
+ */
+export function checkNamespaceFlags(options: AppOptions): void {
+  const { namespace, project, environment } = options;
+  if (namespace === undefined || agrees(namespace, project, environment)) return;
+  throw new KipError('USAGE', `--namespace ${namespace} and ${namespaceFlags(project, environment)} name different namespaces: give one of them`);
+}
+
+/** A positive whole number given as `flag`, or a usage error that says what it needs. */
+function countOf(value: string, flag: string, what: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new KipError('USAGE', `${flag} must be ${what}, got "${value}"`);
+  return n;
 }
 
 /** `--revision N`, a revision number from `kip app history`, or undefined without the flag. */
 export function revisionOf(options: AppOptions): number | undefined {
   if (options.revision === undefined) return undefined;
-  const revision = Number(options.revision);
-  if (!/^\d+$/.test(options.revision) || revision < 1) {
-    throw new KipError('USAGE', `--revision must be a revision number from \`kip app history\`, got "${options.revision}"`);
-  }
-  return revision;
+  return countOf(options.revision, '--revision', 'a revision number from `kip app history`');
+}
+
+/** `--limit N`, how many revisions `kip app history` shows (the newest), or undefined for all of them. */
+export function limitOf(options: AppOptions): number | undefined {
+  if (options.limit === undefined) return undefined;
+  return countOf(options.limit, '--limit', 'a positive whole number (how many revisions)');
 }
 
 /**
@@ -136,7 +172,17 @@ export function reasonOf(options: AppOptions, required: string | undefined): str
 export function resolveApp(arg: string | undefined, options: AppOptions): { id: string; name: string } {
   if (!arg) throw new KipError('USAGE', 'name the app, e.g. `kip app history api --project yourr-name --environment test`');
   if (arg.includes('/')) {
-    const [ns, name] = arg.split('/', 2) as [string, string];
+    const parts = arg.split('/');
+    const [ns, name] = parts as [string, string];
+    if (parts.length !== 2 || !ns || !name) throw new KipError('USAGE', `name the app as app or namespace/app, got "${arg}"`);
+    // As checkNamespaceFlags: two answers to one question are an error, not a guess.
+    if (options.namespace !== undefined ? options.namespace !== ns : !agrees(ns, options.project, options.environment)) {
+      // A namespace without both --project and --environment came from --namespace.
+      const fromNamespace = options.namespace !== undefined && (options.project === undefined || options.environment === undefined);
+      const flags = fromNamespace ? `--namespace ${options.namespace}` : namespaceFlags(options.project, options.environment);
+      const both = options.namespace === undefined ? '' : ` (${ns}, ${options.namespace})`;
+      throw new KipError('USAGE', `${arg} and ${flags} name different namespaces${both}: give the namespace once`);
+    }
     return { id: `${ns}/${name}`, name };
   }
   if (!options.namespace) {
@@ -149,11 +195,16 @@ export function resolveApp(arg: string | undefined, options: AppOptions): { id: 
 function usageMessage(err: Error & { code?: string }, argv: string[]): string {
   const sub = parseArgs({ args: argv, allowPositionals: true, strict: false, options: OPTIONS }).positionals[0];
   const help = sub && commandHelp(sub) ? `kip help ${sub}` : 'kip app --help';
-  const option = /'(-[^' ]+)/.exec(err.message)?.[1];
+  const option = /'(-[^' =]+)/.exec(err.message)?.[1];
   let what = err.message.split('\n')[0]!;
-  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) what = `unknown option ${option}`;
-  else if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) {
+    // Among the command's own flags when it is known: a flag it does not take is no help.
+    const known = sub && flagsOf(sub).length > 0 ? flagsOf(sub) : Object.keys(OPTIONS).map((k) => `--${k}`);
+    const near = option.startsWith('--') ? didYouMean(option, known) : undefined;
+    what = near ? `unknown option ${option}; did you mean ${near}?` : `unknown option ${option}`;
+  } else if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
     what = /does not take an argument/.test(err.message) ? `${option} takes no value` : `${option} needs a value (one starting with - as ${option}=VALUE)`;
   }
-  return `${what}; see \`${help}\``;
+  // `did you mean --image?` is a question: the pointer to the help follows in parentheses.
+  return what.endsWith('?') ? `${what} (see \`${help}\`)` : `${what}; see \`${help}\``;
 }

@@ -1,6 +1,7 @@
 import { loadSettings } from '../config/settings.js';
 import { createLogger } from '../log.js';
 import { startServer } from '../http/start-server.js';
+import { printable } from './printable.js';
 
 const EXAMPLE_APP = 'demo-test/api';
 
@@ -35,7 +36,8 @@ export async function serve(): Promise<number> {
     }
     out.push('', `Admin token for kip: ${settings.dataDir}/admin-token`);
   }
-  process.stdout.write(`${out.join('\n')}\n\n`);
+  // As everything kip prints (index.ts): the config repo's description names a URL from the environment.
+  process.stdout.write(`${printable(out.join('\n'))}\n\n`);
   log.info('bridge ready', { url: running.url, head: bridge.head() });
 
   return new Promise<number>((resolve) => {

@@ -50,12 +50,15 @@ const COMMANDS: CommandHelp[] = [
   },
   {
     name: 'history',
-    usage: 'kip app history <app> [--wide]',
+    usage: 'kip app history <app> [--limit N] [--wide]',
     summary:
       "Show an app's revisions from git, newest first: (current) marks the newest, (undone) one\n" +
-      'that a later rollback or git revert took the app away from. A locked app first gets a\n' +
-      'line saying who locked it, when and why.',
-    flags: [['--wide', "also show each revision's REASON (from --reason), last"]],
+      'that a later rollback or git revert took the app away from; BY says who did it. A locked\n' +
+      'app first gets a line saying who locked it, when and why.',
+    flags: [
+      ['--limit N', 'only the newest N revisions (default: all of them)'],
+      ['--wide', "also show each revision's REASON (from --reason), last"],
+    ],
     example: 'kip app history api --project demo --environment test',
     namespaced: true,
   },
@@ -148,7 +151,7 @@ export const USAGE = `usage:
   kip serve                                   run the bridge (env: KIPPER_*)
   kip app webhook enable|status|disable <app> manage an app's webhook token
   kip app list                                apps, current image, webhook state
-  kip app history <app> [--wide]              revisions from git, newest first
+  kip app history <app> [--limit N] [--wide]  revisions from git, newest first
   kip app rollback <app> [--revision N]       go back one revision, or to #N
   kip app lock <app> --reason TEXT            stop the app's webhook deploying (incidents)
   kip app unlock <app>                        let the webhook deploy again
@@ -157,23 +160,36 @@ export const USAGE = `usage:
   kip app update <app> --commit SHA           deploy a git-source app's commit by hand
   kip app promote <app> --from ENV --to ENV   copy the current image to another environment
   kip help <command>                          a command's flags and an example
+  kip --version                               print kip's version
 
 app options: --project P --environment E (namespace P-E) | --namespace NS,
              --json, --url URL (default $KIPPER_URL or http://127.0.0.1:8080);
              --reason TEXT on rollback, update, promote, lock, unlock`;
 
-/** `kip app --help`: the app commands. */
+/** The long flags a help entry lists: `--project` for `-p, --project P`. */
+const longFlags = (flags: Array<[string, string]>) => flags.map(([f]) => /--[a-z-]+/.exec(f)![0]);
+
 /** The `kip app` commands whose help lists `flag` (`--reason`), in help order. */
 export function commandsTaking(flag: string): string[] {
-  return COMMANDS.filter((c) => c.flags.some(([f]) => f.split(' ')[0] === flag)).map((c) => c.name);
+  return COMMANDS.filter((c) => flagsOf(c.name).includes(flag)).map((c) => c.name);
 }
 
+/** Every long flag `kip app <name>` takes, as its help lists them; empty for a name that is no app command. */
+export function flagsOf(name: string): string[] {
+  const cmd = COMMANDS.find((c) => c.name === name);
+  return cmd ? longFlags([...cmd.flags, ...(cmd.namespaced ? NAMESPACE_FLAGS : []), ...APP_FLAGS]) : [];
+}
+
+/** The names of the `kip app` commands, in help order. */
+export const APP_COMMAND_NAMES = COMMANDS.map((c) => c.name);
+
+/** `kip app --help`: the app commands. */
 export const APP_USAGE = `usage: kip app <command> <app> [flags]
 
 commands:
   webhook enable|status|disable <app>   manage an app's webhook token
   list                                  apps, current image, webhook state
-  history <app> [--wide]                revisions from git, newest first
+  history <app> [--limit N] [--wide]    revisions from git, newest first
   rollback <app> [--revision N]         go back one revision, or to #N
   lock <app> --reason TEXT              stop the app's webhook deploying (incidents)
   unlock <app>                          let the webhook deploy again

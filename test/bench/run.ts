@@ -7,7 +7,8 @@
  * Issue #14's cases, each beside its baseline from the same run: the CPU the bridge
  * spends per deploy in a burst (its own, from /proc, and its git children's) against a
  * native group commit; a remote 100 ms away (BENCH_FAR=0 skips it); 10,000 apps with
- * 100,000 commits (BENCH_BIG=0 skips it).
+ * 100,000 commits (BENCH_BIG=0 skips it). Issue #18: what one `kip` command costs against
+ * `node -e 0` (BENCH_CLI=0 skips it).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { cloneRepo, git } from '../helpers/git-cli.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
 import { TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 import { bigBench } from './big-bench.js';
+import { cliBench } from './cli-bench.js';
 import { editBench } from './edit-bench.js';
 import { historyBench } from './history-bench.js';
 import { rolloutBench } from './rollout-bench.js';
@@ -41,6 +43,7 @@ const SIGNING = process.env.BENCH_SIGNING !== '0';
 // BENCH_FAR=0 skips the remote 100 ms away; BENCH_BIG=0 the 10,000 apps / 100,000 commits.
 const FAR = process.env.BENCH_FAR !== '0';
 const BIG = process.env.BENCH_BIG !== '0';
+const CLI = process.env.BENCH_CLI !== '0';
 const BURST = 1000;
 
 const rows: Row[] = [];
@@ -117,6 +120,8 @@ async function main(): Promise<void> {
       ok: e.worstUs < 1000,
     });
   }
+  // First, while no bridge of another case runs beside it: these are process start-up times.
+  if (CLI) rows.push(...(await cliBench()));
   const server = await startGitServer();
   const bridges: BridgeProcess[] = [];
   try {

@@ -16,8 +16,8 @@ const API_FILE = 'apps/yourr-name-test/api/deployment.yaml';
 const TEST_NS = ['--project', 'yourr-name', '--environment', 'test'];
 const USER = 'ana@example.com';
 const REASON = 'INC-42: bad migration';
-/** The history table's header, Kipper's own, byte for byte. */
-const HEADER = ' #  IMAGE                              COMMIT   TRIGGER   WHEN';
+/** The history table's header: Kipper's own, byte for byte, then BY (who did it, issue #18). */
+const HEADER = /^ # {2}IMAGE {30}COMMIT {3}TRIGGER {3}WHEN {2,}BY$/;
 
 /** `kip … --json` that must fail: its exit code, error code and message, and stderr (one line). */
 async function failure(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -180,8 +180,8 @@ describe('kip app lock, unlock, rollback --lock and --reason against a real remo
     expect([res.code, res.stderr]).toEqual([0, '']);
     const lines = res.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(new RegExp(`^Locked by ${USER.replace('.', '\\.')} \\d+ sec ago: ${REASON}$`));
-    expect(lines[1]).toBe(HEADER);
-    expect(lines[2]).toMatch(/^ 1 {2}registry\.example\.com\/api:seed {6}- {8}git {7}\d+ sec ago \(current\)$/);
+    expect(lines[1]).toMatch(HEADER);
+    expect(lines[2]).toMatch(/^ 1 {2}registry\.example\.com\/api:seed {6}- {8}git {7}\d+ sec ago \(current\) {2}Third Party$/);
     expect(lines).toHaveLength(3);
     const json = JSON.parse((await runKip(['app', 'history', 'api', '--json', ...TEST_NS], env())).stdout) as { lock: unknown };
     expect(json.lock).toEqual({ reason: REASON, by: USER, at: expect.any(String) });
@@ -288,7 +288,8 @@ describe('kip app lock, unlock, rollback --lock and --reason against a real remo
 
     const wide = (await runKip(['app', 'history', 'api', '--wide', ...TEST_NS], env())).stdout.trimEnd().split('\n');
     const at = wide[0]!.indexOf('REASON');
-    expect(wide[0]).toMatch(/^ # {2}IMAGE {30}COMMIT {3}TRIGGER {3}WHEN {2,}REASON$/);
+    // TRIGGER is as wide as `rollback to #2` (issue #18: a rollback names its target).
+    expect(wide[0]).toMatch(/^ # {2}IMAGE {30}COMMIT {3}TRIGGER {9}WHEN {2,}BY {2,}REASON$/);
     // Every row's reason starts under REASON, two spaces or more after WHEN.
     expect(wide.slice(1).map((l) => [l.slice(at), l.slice(at - 2, at)])).toEqual([
       ['INC-44: hotfix', '  '],
@@ -297,10 +298,12 @@ describe('kip app lock, unlock, rollback --lock and --reason against a real remo
       ['-', '  '],
       ['-', '  '],
     ]);
-    expect(wide[1]).toMatch(/^ 5 {2}registry\.example\.com\/api:hotfix1 {3}- {8}manual {4}\d+ sec ago \(current\) +INC-44: hotfix$/);
+    expect(wide[1]).toMatch(/^ 5 {2}registry\.example\.com\/api:hotfix1 {3}- {8}manual {10}\d+ sec ago \(current\) {2,}\S.* {2,}INC-44: hotfix$/);
+    expect(wide[2]).toMatch(/^ 4 {2}registry\.example\.com\/api:ci1 {7}- {8}rollback to #2 {2}\d+ sec ago {2,}\S.* {2,}INC-43 fixed$/);
+    expect(wide[3]).toMatch(/^ 3 {2}registry\.example\.com\/api:seed {6}- {8}rollback to #1 {2}\d+ sec ago \(undone\) {2,}\S/);
     // Without --wide: the same table without the column, byte for byte as before reasons.
     const narrow = (await runKip(['app', 'history', 'api', ...TEST_NS], env())).stdout.trimEnd().split('\n');
-    expect(narrow[0]).toBe(HEADER);
+    expect(narrow[0]).toMatch(/^ # {2}IMAGE {30}COMMIT {3}TRIGGER {9}WHEN {2,}BY$/);
     expect(narrow.map(sameTime)).toEqual(wide.map((l) => sameTime(l.slice(0, at).trimEnd())));
 
     const test = JSON.parse((await runKip(['app', 'history', 'api', '--json', ...TEST_NS], env())).stdout) as {
@@ -315,6 +318,6 @@ describe('kip app lock, unlock, rollback --lock and --reason against a real remo
     expect(prod.revisions[0]).toMatchObject({ reason: 'INC-44: ship it', trigger: 'promotion' });
     const prodWide = (await runKip(['app', 'history', 'yourr-name-prod/api', '--wide'], env())).stdout.trimEnd().split('\n');
     expect(prodWide[1]).toMatch(/ {2}INC-44: ship it$/);
-    expect(prodWide[2]).toMatch(/ago {2,}-$/);
+    expect(prodWide[2]).toMatch(/ago {2,}Third Party {2,}-$/);
   });
 });

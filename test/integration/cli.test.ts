@@ -97,7 +97,9 @@ describe('kip help and usage errors', () => {
       const res = await failure(args);
       expect([res.exit, res.code], args.join(' ')).toEqual([2, 'USAGE']);
     }
-    expect((await failure(['app', 'update', 'api', '--imgae', 'x'])).error).toBe('unknown option --imgae; see `kip help update`');
+    // A typo gets a suggestion (issue #18); see cli-edges.test.ts.
+    expect((await failure(['app', 'update', 'api', '--imgae', 'x'])).error).toBe('unknown option --imgae; did you mean --image? (see `kip help update`)');
+    expect((await failure(['app', 'update', 'api', '--nope', 'x'])).error).toBe('unknown option --nope; see `kip help update`');
   });
 
   it('says where it looked for the admin token when there is none', async () => {
@@ -214,8 +216,9 @@ describe('kip app update --commit and kip app webhook status against a real remo
     const res = await runKip(['app', 'update', 'docs', '--image', long, '--commit', 'def456a', '--namespace', 'yourr-name-test'], env());
     expect(res.code, res.stderr).toBe(0);
     const table = (await runKip(['app', 'history', 'docs', '--namespace', 'yourr-name-test'], env())).stdout.trimEnd().split('\n');
-    expect(table[0]).toBe(` #  IMAGE${' '.repeat(long.length - 3)}COMMIT   TRIGGER   WHEN`);
-    expect(table[1]).toMatch(new RegExp(`^ 2 {2}${long} {2}def456a {2}manual {4}\\d+ sec ago \\(current\\)$`));
-    expect(table[2]).toMatch(/^ 1 {2}registry\.example\.com\/docs:2\.0\.0 {31}- {8}git {7}\d+ sec ago$/);
+    // Kipper's own columns, then BY (who did it, issue #18).
+    expect(table[0]).toMatch(new RegExp(`^ # {2}IMAGE${' '.repeat(long.length - 3)}COMMIT {3}TRIGGER {3}WHEN {2,}BY$`));
+    expect(table[1]).toMatch(new RegExp(`^ 2 {2}${long} {2}def456a {2}manual {4}\\d+ sec ago \\(current\\) {2}\\S`));
+    expect(table[2]).toMatch(/^ 1 {2}registry\.example\.com\/docs:2\.0\.0 {31}- {8}git {7}\d+ sec ago {2,}Third Party$/);
   });
 });

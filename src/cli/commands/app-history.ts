@@ -1,13 +1,19 @@
 import type { HistoryAnswer, LockInfo } from '../../api-types.js';
 import { relativeTime } from '../../history/relative-time.js';
 import type { AdminClient } from '../admin-client.js';
-import { resolveApp, type AppOptions } from '../args.js';
+import { limitOf, resolveApp, type AppOptions } from '../args.js';
 import { formatHistory } from '../format-history.js';
 
-/** `kip app history <app> [--wide]`: revisions from git, newest first, after the app's lock if it has one. */
+/**
+ * `kip app history <app> [--limit N] [--wide]`: revisions from git, newest first, after the
+ * app's lock if it has one. `--limit N` keeps the newest N (in `--json` too); without it,
+ * all of them (docs/design.md: the whole git history is the history).
+ */
 export async function appHistory(client: AdminClient, positionals: string[], options: AppOptions): Promise<string> {
   const { id, name } = resolveApp(positionals[0], options);
-  const res = await client.request<HistoryAnswer>('GET', `/api/v1/apps/${id}/history`);
+  const limit = limitOf(options);
+  const answer = await client.request<HistoryAnswer>('GET', `/api/v1/apps/${id}/history`);
+  const res = limit === undefined ? answer : { ...answer, revisions: answer.revisions.slice(0, limit) };
   if (options.json) return JSON.stringify(res, null, 2);
   const now = Date.now();
   const table = res.revisions.length === 0 ? `No revisions of ${name} yet.` : formatHistory(res.revisions, now, { wide: options.wide });
