@@ -14,6 +14,8 @@ export class AdminClient {
   constructor(
     private readonly baseUrl: string,
     private readonly readToken: () => Promise<string>,
+    /** Who runs kip (KIPPER_USER), sent as `X-Kipper-User`: the bridge records `admin (as <name>)`. */
+    private readonly user?: string,
   ) {}
 
   /**
@@ -22,7 +24,7 @@ export class AdminClient {
    * read at the first request, so a usage error is reported before a missing token.
    */
   static fromEnv(baseUrl: string, env: NodeJS.ProcessEnv): AdminClient {
-    return new AdminClient(baseUrl, () => adminToken(env));
+    return new AdminClient(baseUrl, () => adminToken(env), claimedUser(env));
   }
 
   /** Send a request; resolves with the parsed JSON of a 2xx answer. */
@@ -31,7 +33,7 @@ export class AdminClient {
     const token = await this.token;
     let res: { status: number; text: string };
     try {
-      res = await send(new URL(`${this.baseUrl}${path}`), method, token, body === undefined ? undefined : JSON.stringify(body));
+      res = await send(new URL(`${this.baseUrl}${path}`), method, token, body === undefined ? undefined : JSON.stringify(body), this.user);
     } catch {
       throw new KipError('BRIDGE_UNREACHABLE', `cannot reach the bridge at ${this.baseUrl}; is \`kip serve\` running? (set KIPPER_URL)`);
     }
@@ -53,7 +55,7 @@ export class AdminClient {
  * One HTTP request with node:http(s), not fetch: fetch loads undici on first use, which
  * costs a one-shot CLI about 25 ms of CPU and 8 MB (issue #18, "Load only what a command needs").
  */
-async function send(url: URL, method: string, token: string, body: string | undefined): Promise<{ status: number; text: string }> {
+async function send(url: URL, method: string, token: string, body: string | undefined, user: string | undefined): Promise<{ status: number; text: string }> {
   const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   return new Promise((resolve, reject) => {
     const req = request(
@@ -62,6 +64,7 @@ async function send(url: URL, method: string, token: string, body: string | unde
         method,
         headers: {
           authorization: `Bearer ${token}`,
+          ...(user === undefined ? {} : { 'x-kipper-user': user }),
           ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
         },
         timeout: TIMEOUT_MS,
@@ -77,6 +80,16 @@ async function send(url: URL, method: string, token: string, body: string | unde
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/**
+ * KIPPER_USER, when set: who runs kip, as the bridge records it (docs/design.md "Who did
+ * it": claimed, not verified). Only what HTTP can carry in a header; a name kip's lock
+ * `by` refuses is refused there (current-user.ts).
+ */
+function claimedUser(env: NodeJS.ProcessEnv): string | undefined {
+  const user = env.KIPPER_USER?.trim();
+  return user && user.length <= 200 && /^[\x20-\x7e]+$/.test(user) && !/[()]/.test(user) ? user : undefined;
 }
 
 /** The admin token from the environment or the data dir; the error says where it looked. */
