@@ -8,6 +8,7 @@ import type { ConsoleOptions } from './console-context.js';
 
 /** Who a lock made in the console names (kipper.yaml `locks:`, the banner, `kip app history`). */
 const CONSOLE_BY = 'console';
+const UNCHANGED = 'Already running that: nothing to commit.';
 
 /** The write actions of an app panel: rollback, deploy, promote, lock, unlock. */
 export function actionRoutes(router: Router, bridge: Bridge, opts: ConsoleOptions, auth: ConsoleAuth): void {
@@ -19,7 +20,8 @@ export function actionRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
       const revision = Number(body.revision);
       if (!Number.isInteger(revision) || revision < 1) throw new KipError('INVALID_BODY', 'revision: must be a revision number');
       const answer = await bridge.deploys.rollback(app, revision, { reason: reasonOf(body), ...(checked(body.lock) ? { lockBy: CONSOLE_BY } : {}) });
-      return { json: answer, done: `done=rolled-back${answer.lock ? '-locked' : ''}&to=${answer.rolledBackTo}&rev=${answer.revision ?? ''}` };
+      const locked = answer.lock ? ', and the app is locked' : '';
+      return { json: answer, message: `Rolled back to revision #${answer.rolledBackTo}: now revision #${answer.revision ?? '?'}${locked}.` };
     }),
   );
 
@@ -32,7 +34,7 @@ export function actionRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
       const reason = reasonOf(body);
       const request = deployRequestFor(app, validateDeployBody(fields));
       const answer = await bridge.deploys.deploy(app, request, 'manual', { extras: reason ? { trailers: { reason } } : {} });
-      return { json: answer, done: answer.status === 'unchanged' ? 'done=unchanged' : `done=deployed&rev=${answer.revision ?? ''}` };
+      return { json: answer, message: answer.status === 'unchanged' ? UNCHANGED : `Deployed: revision #${answer.revision ?? '?'}.` };
     }),
   );
 
@@ -40,7 +42,10 @@ export function actionRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
     '/apps/:namespace/:app/promote',
     ...action(async (app, body) => {
       const answer = await bridge.deploys.promote(app, String(body.to ?? ''), reasonOf(body));
-      return { json: answer, done: answer.status === 'unchanged' ? 'done=unchanged' : `done=promoted&to=${String(body.to)}&rev=${answer.revision ?? ''}` };
+      return {
+        json: answer,
+        message: answer.status === 'unchanged' ? UNCHANGED : `Promoted to ${String(body.to)}: revision #${answer.revision ?? '?'} there.`,
+      };
     }),
   );
 
@@ -50,7 +55,7 @@ export function actionRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
       const reason = reasonOf(body);
       if (!reason) throw new KipError('INVALID_BODY', 'Reason: say why the app is locked (e.g. INC-42: bad image)', { fields: { reason: 'required' } });
       const answer = await bridge.locks.lock(app.id, reason, CONSOLE_BY);
-      return { json: answer, done: 'done=locked' };
+      return { json: answer, message: 'Locked: its webhook deploys nothing until it is unlocked.' };
     }),
   );
 
@@ -58,7 +63,7 @@ export function actionRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
     '/apps/:namespace/:app/unlock',
     ...action(async (app, body) => {
       const answer = await bridge.locks.unlock(app.id, reasonOf(body), CONSOLE_BY);
-      return { json: answer, done: 'done=unlocked' };
+      return { json: answer, message: 'Unlocked: its webhook deploys again.' };
     }),
   );
 }

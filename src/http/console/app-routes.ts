@@ -5,7 +5,6 @@ import { appHistory } from '../app-history.js';
 import { appsPage, type AppListing } from './app-pages.js';
 import type { ConsoleAuth } from './console-auth.js';
 import { appOf, page, sendPage, type ConsoleOptions } from './console-context.js';
-import { DONE } from './console-action.js';
 import { deployRows, PAGE_ROWS } from './deploys-tab.js';
 import { lockControls, lockKey, type AppTab } from './lock-controls.js';
 import { deploysView, webhookView } from './tab-views.js';
@@ -36,19 +35,13 @@ export function appRoutes(router: Router, bridge: Bridge, opts: ConsoleOptions, 
   router.get(
     '/apps/:namespace/:app',
     signedIn,
-    page(async (req, res) => {
-      const done = typeof req.query.done === 'string' ? DONE[req.query.done] : undefined;
-      return deploysView(bridge, opts, req, res, await appOf(bridge, req), { status: done?.(req.query) });
-    }),
+    page(async (req, res) => deploysView(bridge, opts, req, res, await appOf(bridge, req), { status: auth.takeFlash(req, res) })),
   );
 
   router.get(
     '/apps/:namespace/:app/webhook',
     signedIn,
-    page(async (req, res) => {
-      const done = typeof req.query.done === 'string' ? DONE[req.query.done] : undefined;
-      return webhookView(bridge, opts, res, await appOf(bridge, req), undefined, { status: done?.(req.query) });
-    }),
+    page(async (req, res) => webhookView(bridge, opts, res, await appOf(bridge, req), undefined, { status: auth.takeFlash(req, res) })),
   );
 
   /** Rows for the live view and "Show older": the tbody's HTML and the next cursor. */
@@ -57,7 +50,7 @@ export function appRoutes(router: Router, bridge: Bridge, opts: ConsoleOptions, 
     const { revisions } = await appHistory(bridge, app);
     const before = Number(req.query.before);
     const rows = (Number.isInteger(before) && before > 0 ? revisions.filter((r) => r.revision < before) : revisions).slice(0, PAGE_ROWS);
-    const html = deployRows({ app, rows, commitUrl: opts.commitUrl, now: Date.now() });
+    const html = deployRows({ app, rows, current: revisions[0], commitUrl: opts.commitUrl, now: Date.now() });
     const last = rows.at(-1);
     res.json({ html: html.toString(), older: last && last.revision > 1 ? last.revision : null, current: revisions[0]?.revision ?? null });
   });

@@ -8,22 +8,10 @@ import { appOf, sendPage, wantsJson, type ConsoleOptions } from './console-conte
 import type { AppTab } from './lock-controls.js';
 import { deploysView, webhookView } from './tab-views.js';
 
-/** Messages of the status region after a form POST without JavaScript (`?done=`). */
-export const DONE: Record<string, (q: Request['query']) => string> = {
-  'rolled-back': (q) => `Rolled back to revision #${String(q.to)}: now revision #${String(q.rev)}.`,
-  'rolled-back-locked': (q) => `Rolled back to revision #${String(q.to)}: now revision #${String(q.rev)}, and the app is locked.`,
-  deployed: (q) => `Deployed: revision #${String(q.rev)}.`,
-  unchanged: () => 'Already running that: nothing to commit.',
-  promoted: (q) => `Promoted to ${String(q.to)}: revision #${String(q.rev)} there.`,
-  disabled: () => 'Webhook disabled.',
-  locked: () => 'Locked: its webhook deploys nothing until it is unlocked.',
-  unlocked: () => 'Unlocked: its webhook deploys again.',
-};
-
-/** What an action did: its JSON answer (console.js) and the `?done=` of the page a form lands on. */
+/** What an action did: its JSON answer (console.js) and the message of the page a form lands on. */
 export interface ActionResult {
   json: unknown;
-  done: string;
+  message: string;
 }
 
 /** What an action runs: the app, the form's fields. */
@@ -52,7 +40,7 @@ function tabOf(body: Record<string, unknown>): AppTab {
 /**
  * A console action: JSON for console.js (errors through the error middleware), else a
  * redirect to the tab the form was on (`_tab`, the Deploys tab by default) with a
- * message, or that page again with the error.
+ * one-time message (a flash cookie), or that page again with the error.
  */
 export function consoleAction(bridge: Bridge, opts: ConsoleOptions, auth: ConsoleAuth): (run: ActionRun) => RequestHandler[] {
   const form = express.urlencoded({ extended: false, limit: '16kb' });
@@ -64,9 +52,12 @@ export function consoleAction(bridge: Bridge, opts: ConsoleOptions, auth: Consol
       const body = (req.body ?? {}) as Record<string, unknown>;
       const tab = tabOf(body);
       try {
-        const { json, done } = await run(app, body, req);
-        if (wantsJson(req)) res.json(json);
-        else res.redirect(303, `/apps/${app.id}${tab === 'webhook' ? '/webhook' : ''}?${done}`);
+        const { json, message } = await run(app, body, req);
+        if (wantsJson(req)) return res.json(json);
+        // The message travels in a signed one-time cookie, never in the URL (issue 18: a
+        // link could make the status line say anything).
+        auth.setFlash(req, res, message);
+        res.redirect(303, `/apps/${app.id}${tab === 'webhook' ? '/webhook' : ''}`);
       } catch (err) {
         if (wantsJson(req) || !isKipError(err)) throw err;
         const again =
