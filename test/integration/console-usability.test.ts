@@ -1,3 +1,4 @@
+import { AxeBuilder } from '@axe-core/playwright';
 import { createHmac } from 'node:crypto';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -195,6 +196,16 @@ describe('the console, issue 18', () => {
     }
     expect(await row.getByRole('button', { name: /^Rollback to revision \d+$/ }).isVisible()).toBe(true);
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+    // The cards are still a table to assistive technology, and pass axe like the wide pages.
+    const scan = async (name: string) => {
+      const serious = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      expect(serious.map((v) => `${name}: ${v.id}`)).toEqual([]);
+    };
+    await scan('deploys at 375 px');
+    expect(await page.getByRole('columnheader', { name: 'Commit' }).count()).toBe(1);
+    await page.goto(url('/'));
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+    await scan('apps at 375 px');
     await narrow.close();
   });
 
