@@ -53,7 +53,10 @@ export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) 
   if (bridge.embedded) app.use('/git/config.git', gitRoute(bridge.settings.dataDir));
   app.use(webhookRouter(bridge, log, limiter));
   app.use(adminRouter(bridge, webhookUrl));
-  app.use('/console/assets', consoleAssets());
+  const assets = consoleAssets();
+  app.use('/console/assets', assets);
+  // Browsers ask for it on every page: an icon, not a 404 in every log (issue 18).
+  app.get('/favicon.ico', assets);
   app.use(consoleRouter(bridge, { webhookUrl, limiter, sessionKey: bridge.sessionKey, commitUrl: bridge.settings.commitUrl }));
   app.use(() => {
     throw new KipError('NOT_FOUND', 'no such route; see the README for the API');

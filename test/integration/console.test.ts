@@ -149,8 +149,14 @@ describe('the web console', () => {
     const current = page.locator('table.deploys tbody tr').first();
     expect(await current.textContent()).toContain('(current)');
     expect(await current.getByRole('button').count()).toBe(0);
-    // Every other row has its Rollback button; the human's reverted edit reads as undone.
-    for (const r of kip.revisions.slice(1)) expect(await page.getByRole('button', { name: `Rollback to revision ${r.revision}` }).count()).toBe(1);
+    // Every other row has its Rollback button, but one running the current image (issue 18:
+    // the bridge would refuse it) says so instead; the human's reverted edit reads as undone.
+    const sameImage = kip.revisions.slice(1).filter((r) => r.image === kip.revisions[0]!.image);
+    expect(sameImage.map((r) => r.revision)).toEqual([3]);
+    for (const r of kip.revisions.slice(1)) {
+      expect(await page.getByRole('button', { name: `Rollback to revision ${r.revision}` }).count()).toBe(r.image === kip.revisions[0]!.image ? 0 : 1);
+    }
+    expect(await page.locator('tr[data-revision="3"]').textContent()).toContain('same image as current');
     expect(await page.locator('tr[data-revision="4"]').textContent()).toContain('(undone)');
     // The config commit links to the git host.
     expect(await page.locator('tr[data-revision="3"] td').first().getByRole('link').getAttribute('href')).toBe(
@@ -187,17 +193,22 @@ describe('the web console', () => {
     await page.close();
   });
 
-  it('shows an error in the dialog and writes nothing when the target is already current', async () => {
+  it('offers no Rollback on a row that runs the current image, says why, and the bridge still refuses it', async () => {
     const page = await context.newPage();
     await signIn(page);
     await page.goto(url(`/apps/${API}`));
     const before = await headOf(rb.bare);
-    // Revision 2 runs what is current now (revision 6 went back to it).
-    await page.getByRole('button', { name: 'Rollback to revision 2' }).click();
-    await page.getByRole('dialog').getByRole('button', { name: 'Roll back' }).click();
-    const error = page.getByRole('dialog').getByRole('alert');
-    await error.waitFor();
-    expect(await error.textContent()).toContain('already current');
+    // Revision 2 runs what is current now (revision 6 went back to it): a rollback to it
+    // could only end in a 409 inside the dialog (issue 18), so the row offers none.
+    const row = page.locator('tr[data-revision="2"]');
+    expect(await row.getByRole('button').count()).toBe(0);
+    expect(await row.locator('td').first().textContent()).toContain('same image as current');
+    expect(await page.getByRole('button', { name: 'Rollback to revision 1' }).count()).toBe(1);
+    // Sent anyway (an older page, a script): a clear error, and nothing written.
+    const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute('content'))!;
+    const res = await page.request.post(url(`/apps/${API}/rollback`), { form: { _csrf: csrf, revision: '2' }, headers: { accept: 'application/json' } });
+    expect(res.status()).toBe(409);
+    expect(((await res.json()) as { error: string }).error).toContain('already current');
     expect(await headOf(rb.bare)).toBe(before);
     await page.close();
   });
@@ -439,13 +450,14 @@ describe('the web console', () => {
     expect(await banner(page).textContent()).toContain('INC-7: bad image in test');
     expect(await page.getByRole('button', { name: 'Unlock' }).count()).toBe(1);
     await page.goto(url('/'));
-    const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: API, exact: true }) });
-    const badge = row.locator('.badge.locked');
+    // The Apps matrix: one cell per app (its environment's column).
+    const cell = page.getByRole('cell').filter({ has: page.getByRole('link', { name: API, exact: true }) });
+    const badge = cell.locator('.badge.locked');
     expect(await badge.textContent()).toContain('Locked');
     expect(await badge.getAttribute('title')).toBe('Locked by console: INC-7: bad image in test');
     expect(
       await page
-        .getByRole('row')
+        .getByRole('cell')
         .filter({ has: page.getByRole('link', { name: 'yourr-name-prod/api', exact: true }) })
         .locator('.badge.locked')
         .count(),

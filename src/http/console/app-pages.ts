@@ -19,18 +19,43 @@ export function projectOf(namespace: string): { project: string; environment: st
   return dash <= 0 ? { project: namespace, environment: '' } : { project: namespace.slice(0, dash), environment: namespace.slice(dash + 1) };
 }
 
-/** Apps: every app of kipper.yaml, grouped by project and environment, with a filter box. */
+/** Environments in pipeline order where the name says it; others after them, by name. */
+const ENV_ORDER = ['dev', 'development', 'int', 'test', 'qa', 'uat', 'stage', 'staging', 'preprod', 'prod', 'production'];
+
+function envRank(environment: string): number {
+  const i = ENV_ORDER.indexOf(environment);
+  return i === -1 ? ENV_ORDER.length : i;
+}
+
+/** One row of the Apps matrix: an app name of a project, with what runs in each environment. */
+interface MatrixRow {
+  project: string;
+  name: string;
+  cells: Map<string, AppListing>;
+}
+
+/**
+ * Apps: one table, an app per row and an environment per column (what runs where, like
+ * Kargo's stage view), with a filter box. One table whatever the count: 200 apps in two
+ * environments were 202 tables and 24,000 px, with columns at different places in each.
+ */
 export function appsPage(apps: AppListing[], filter: string, ctx: PageContext): Html {
   const wanted = filter.trim().toLowerCase();
-  const shown = apps.filter((a) => wanted === '' || a.app.id.includes(wanted));
-  const projects = new Map<string, Map<string, AppListing[]>>();
-  for (const a of shown) {
+  const rows = new Map<string, MatrixRow>();
+  const environments = new Set<string>();
+  for (const a of apps) {
     const { project, environment } = projectOf(a.app.namespace);
-    const envs = projects.get(project) ?? new Map<string, AppListing[]>();
-    envs.set(environment, [...(envs.get(environment) ?? []), a]);
-    projects.set(project, envs);
+    environments.add(environment);
+    const key = `${project}\u0000${a.app.name}`;
+    const row = rows.get(key) ?? { project, name: a.app.name, cells: new Map<string, AppListing>() };
+    row.cells.set(environment, a);
+    rows.set(key, row);
   }
-  const groups = [...projects].sort(([a], [b]) => a.localeCompare(b));
+  const columns = [...environments].sort((a, b) => envRank(a) - envRank(b) || a.localeCompare(b));
+  const sorted = [...rows.values()].sort((a, b) => a.project.localeCompare(b.project) || a.name.localeCompare(b.name));
+  const matches = (text: string) => wanted === '' || text.toLowerCase().includes(wanted);
+  const shown = sorted.filter((r) => [...r.cells.values()].some((a) => matches(a.app.id)));
+  const empty = apps.length === 0 ? 'No apps in kipper.yaml yet.' : shown.length === 0 ? `No apps match “${filter.trim()}”.` : '';
   return layout(
     'Apps',
     ctx,
@@ -41,55 +66,51 @@ export function appsPage(apps: AppListing[], filter: string, ctx: PageContext): 
         <noscript><button type="submit">Filter</button></noscript>
       </form>
       <div id="apps">
-        ${groups.length === 0 ? html`<p>${apps.length === 0 ? 'No apps in kipper.yaml yet.' : 'No app matches the filter.'}</p>` : ''}
-        ${groups.map(
-          ([project, envs]) =>
-            html`<section class="project" data-group>
-              <h2>${project}</h2>
-              ${[...envs].sort(([a], [b]) => a.localeCompare(b)).map(([environment, list]) => appTable(project, environment, list, ctx.now))}
-            </section>`,
-        )}
+        <p id="no-match" aria-live="polite" ${attrs({ hidden: empty === '' })}>${empty}</p>
+        ${
+          apps.length === 0
+            ? ''
+            : html`<table class="matrix stack" ${attrs({ hidden: shown.length === 0 })}>
+                <caption class="visually-hidden">
+                  Apps by environment: what runs where
+                </caption>
+                <thead>
+                  <tr>
+                    <th scope="col">App</th>
+                    ${columns.map((env) => html`<th scope="col">${envLabel(env)}</th>`)}
+                  </tr>
+                </thead>
+                <tbody>
+                  ${sorted.map((r) => matrixRow(r, columns, matches, ctx.now))}
+                </tbody>
+              </table>`
+        }
       </div>`,
   );
 }
 
-function appTable(project: string, environment: string, list: AppListing[], now: number): Html {
-  const label = environment ? `${project}-${environment}` : project;
-  return html`<div class="env" data-group>
-    <h3>${environment || project}</h3>
-    <div class="scroll">
-      <table>
-        <caption class="visually-hidden">
-          Apps of ${label}
-        </caption>
-        <thead>
-          <tr>
-            <th scope="col">App</th>
-            <th scope="col">Source</th>
-            <th scope="col">Running</th>
-            <th scope="col">Revision</th>
-            <th scope="col">When</th>
-            <th scope="col">Who</th>
-            <th scope="col">Webhook</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${list.map(
-            (a) =>
-              html`<tr data-filter-text="${a.app.id}">
-                <th scope="row"><a href="/apps/${a.app.id}">${a.app.id}</a>${a.lock ? html` ${lockedBadge(a.lock)}` : ''}</th>
-                <td>${a.app.source}</td>
-                <td>${a.current ? valueCell(a.current, a.app.source) : html`<span class="muted">–</span>`}</td>
-                <td>${a.current ? `#${a.current.revision}` : '–'}</td>
-                <td>${when(a.current?.timestamp ?? null, now)}</td>
-                <td>${a.current ? authorName(a.current.author) : '–'}</td>
-                <td>${a.webhook ? html`<span class="badge on">on</span>` : html`<span class="badge">off</span>`}</td>
-              </tr>`,
-          )}
-        </tbody>
-      </table>
-    </div>
-  </div>`;
+function envLabel(environment: string): string {
+  return environment || 'no environment';
+}
+
+function matrixRow(r: MatrixRow, columns: string[], matches: (text: string) => boolean, now: number): Html {
+  const ids = [...r.cells.values()].map((a) => a.app.id);
+  return html`<tr data-filter-text="${ids.join(' ')}" ${attrs({ hidden: !ids.some(matches) })}>
+    <th scope="row">${r.name} <span class="muted project">${r.project}</span></th>
+    ${columns.map((env) => {
+      const a = r.cells.get(env);
+      if (!a) return html`<td data-label="${envLabel(env)}"><span class="muted">–</span></td>`;
+      const cur = a.current;
+      return html`<td data-label="${envLabel(env)}" data-filter-text="${a.app.id}" ${attrs({ class: matches(a.app.id) ? null : 'dim' })}>
+        <div><a href="/apps/${a.app.id}">${a.app.id}</a>${a.lock ? html` ${lockedBadge(a.lock)}` : ''}</div>
+        <div>${cur ? valueCell(cur, a.app.source) : html`<span class="muted">nothing deployed yet</span>`}</div>
+        <div class="muted small">
+          ${cur ? html`#${cur.revision} · ${when(cur.timestamp, now)} · ${authorName(cur.author)} · ` : ''}${a.app.source === 'git' ? 'git · ' : ''}webhook
+          ${a.webhook ? html`<span class="badge on">on</span>` : html`<span class="badge">off</span>`}
+        </div>
+      </td>`;
+    })}
+  </tr>`;
 }
 
 /**

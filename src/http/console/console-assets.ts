@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import type { RequestHandler, Response } from 'express';
 
 /**
- * The console's one CSS file and one ES module, served as they are: no build step. They
+ * The console's one CSS file, one ES module and its icon, served as they are: no build step. They
  * live next to the TypeScript (src/http/console/assets), found from src and from dist alike.
  */
 export const ASSETS_DIR = fileURLToPath(new URL('../../../src/http/console/assets/', import.meta.url));
@@ -14,7 +14,7 @@ export const ASSETS_DIR = fileURLToPath(new URL('../../../src/http/console/asset
 /** Below this, gzip's header costs about what it saves. */
 const MIN_GZIP_BYTES = 1024;
 
-const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
+const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.ico': 'image/x-icon' };
 
 interface Asset {
   type: string;
@@ -37,7 +37,10 @@ export function sendCompressed(res: Response, body: string | Buffer, type: strin
   }
 }
 
-/** The assets, read and compressed once at start (they only change with a new release). */
+/**
+ * The assets, read and compressed once at start (they only change with a new release).
+ * Mounted at `/console/assets`, and at `/favicon.ico` for the icon browsers ask for.
+ */
 export function consoleAssets(): RequestHandler {
   const assets = new Map<string, Asset>();
   for (const name of readdirSync(ASSETS_DIR)) {

@@ -70,7 +70,7 @@ export function deploysTab(v: DeploysView): Html {
         : ''
     }
     <div class="scroll">
-      <table class="deploys" tabindex="-1" data-app="${v.app.id}" data-source="${v.app.source}">
+      <table class="deploys stack" tabindex="-1" data-app="${v.app.id}" data-source="${v.app.source}">
         <caption>
           Deploys of ${v.app.id}, newest first
         </caption>
@@ -95,26 +95,42 @@ export function deploysTab(v: DeploysView): Html {
     ${rollbackDialog()} ${confirmDialog()}`;
 }
 
+/** What the rows of a page need to know. */
+export type RowsView = Pick<DeploysView, 'app' | 'rows' | 'current' | 'commitUrl' | 'now'>;
+
 /** The rows of one page (also what the live update and "Show older" fetch). */
-export function deployRows(v: Pick<DeploysView, 'app' | 'rows' | 'commitUrl' | 'now'>): Html {
-  return html`${v.rows.map((r) => deployRow(r, v))}`;
+export function deployRows(v: RowsView): Html {
+  const running = v.current ? valueOf(v.current, v.app.source) : null;
+  return html`${v.rows.map((r) => deployRow(r, v, running !== null && !r.current && valueOf(r, v.app.source) === running))}`;
+}
+
+/** What a revision deploys, as a rollback compares it with what runs now: its image(s), or a git app's commit. */
+function valueOf(r: HistoryRevision, source: 'image' | 'git'): string | null {
+  if (source === 'git') return r.commit;
+  return r.images && r.images.length > 0 ? [...r.images].sort().join(' ') : r.image;
 }
 
 /**
  * One row. Its Rollback button submits the one rollback form of the page (`form=`) with
  * its revision as the button's value: no form and no CSRF token per row, which keeps a
- * page of 50 rows small.
+ * page of 50 rows small. A row running what runs now (`sameAsCurrent`) has no button, and
+ * says why: the bridge would refuse it as already current (issue 18).
+ * Every cell carries its column's name (`data-label`): the stacked layout of narrow
+ * screens shows it beside the value.
  */
-function deployRow(r: HistoryRevision, v: Pick<DeploysView, 'app' | 'commitUrl' | 'now'>): Html {
+function deployRow(r: HistoryRevision, v: Pick<DeploysView, 'app' | 'commitUrl' | 'now'>, sameAsCurrent: boolean): Html {
   const title = `config commit ${r.configCommit}`;
   const number = v.commitUrl
     ? html`<a href="${v.commitUrl.replace('{sha}', r.configCommit)}" title="${title}">${r.revision}</a>`
     : html`<span title="${title}">${r.revision}</span>`;
+  const what = v.app.source === 'git' ? 'commit' : 'image';
   const rollback = r.current
     ? ''
-    : html` <button type="submit" form="rollback-form" name="revision" value="${r.revision}" class="small" aria-label="Rollback to revision ${r.revision}">
-        Rollback
-      </button>`;
+    : sameAsCurrent
+      ? html` <small class="same muted">same ${what} as current</small>`
+      : html` <button type="submit" form="rollback-form" name="revision" value="${r.revision}" class="small" aria-label="Rollback to revision ${r.revision}">
+          Rollback
+        </button>`;
   const commit = r.commit ? html`<code title="${r.commit}">${r.commit.slice(0, 7)}</code>` : html`<span class="muted">–</span>`;
   const marks = `${r.current ? ' (current)' : ''}${r.undone ? ' (undone)' : ''}`;
   const rollout =
@@ -122,13 +138,14 @@ function deployRow(r: HistoryRevision, v: Pick<DeploysView, 'app' | 'commitUrl' 
       ? html` <span class="badge rollout-${r.rollout.state}" title="${r.rollout.message ?? r.rollout.health ?? ''}">${r.rollout.state}</span>`
       : '';
   const image = v.app.source === 'git' ? html`<span class="muted">–</span>` : valueCell(r, 'image');
-  return html`<tr ${attrs({ 'data-revision': r.revision, class: r.current ? 'current' : r.undone ? 'undone' : null })}>
-    <td class="num">${number}${rollback}</td>
-    <td>${image}</td>
-    <td>${commit}</td>
-    <td>${triggerBadge(r)}${r.reason ? html`<small class="reason">${r.reason}</small>` : ''}</td>
-    <td>${when(r.timestamp, v.now)}${marks}${rollout}</td>
-    <td>${authorName(r.author)}</td>
+  // tabindex: where focus goes when the rows are redrawn under it (after a rollback, "Show older").
+  return html`<tr ${attrs({ 'data-revision': r.revision, class: r.current ? 'current' : r.undone ? 'undone' : null, tabindex: -1 })}>
+    <td class="num" data-label="#">${number}${rollback}</td>
+    <td data-label="Image">${image}</td>
+    <td data-label="Commit">${commit}</td>
+    <td data-label="Trigger">${triggerBadge(r)}${r.reason ? html`<small class="reason">${r.reason}</small>` : ''}</td>
+    <td data-label="When">${when(r.timestamp, v.now)}${marks}${rollout}</td>
+    <td data-label="Author">${authorName(r.author)}</td>
   </tr> `;
 }
 
@@ -173,22 +190,25 @@ export function confirmDialog(): Html {
 
 /** The confirmation of a rollback (filled in by console.js from the row's button). */
 function rollbackDialog(): Html {
+  // A form, so Enter in Reason rolls back (console.js sends it with fetch: no action, no CSRF field).
   return html`<dialog id="rollback-dialog" aria-labelledby="rollback-title" aria-describedby="rollback-change">
-    <h2 id="rollback-title">Roll back</h2>
-    <dl>
-      <dt>Image</dt>
-      <dd><code data-field="target"></code></dd>
-      <dt>Commit</dt>
-      <dd><code data-field="commit"></code></dd>
-    </dl>
-    <p id="rollback-change">Changes <code data-field="current"></code> → <code data-field="target"></code></p>
-    <label for="rollback-reason">Reason</label>
-    <input id="rollback-reason" name="reason" maxlength="500" autocomplete="off" placeholder="Optional; needed to lock" />
-    <label class="check"><input type="checkbox" id="rollback-lock" name="lock" value="yes" /> Lock the app after rolling back</label>
-    <p class="alert" role="alert" data-field="error" hidden></p>
-    <div class="buttons">
-      <button type="button" data-confirm>Roll back</button>
-      <button type="button" class="quiet" data-cancel>Cancel</button>
-    </div>
+    <form id="rollback-dialog-form">
+      <h2 id="rollback-title">Roll back</h2>
+      <dl>
+        <dt>Image</dt>
+        <dd><code data-field="target"></code></dd>
+        <dt>Commit</dt>
+        <dd><code data-field="commit"></code></dd>
+      </dl>
+      <p id="rollback-change">Changes <code data-field="current"></code> → <code data-field="target"></code></p>
+      <label for="rollback-reason">Reason</label>
+      <input id="rollback-reason" name="reason" maxlength="500" autocomplete="off" placeholder="Optional; needed to lock" />
+      <label class="check"><input type="checkbox" id="rollback-lock" name="lock" value="yes" /> Lock the app after rolling back</label>
+      <div class="alert" role="alert" data-field="error" hidden></div>
+      <div class="buttons">
+        <button type="submit" data-confirm>Roll back</button>
+        <button type="button" class="quiet" data-cancel>Cancel</button>
+      </div>
+    </form>
   </dialog>`;
 }

@@ -13,7 +13,10 @@ export interface PageContext {
   now: number;
 }
 
-/** The page shell: one CSS file, one ES module, a status region for live messages. */
+/**
+ * The page shell: one CSS file, one ES module, a status region for live messages. The
+ * region is in the flow at the top of the page, not a toast over the table (issue 18).
+ */
 export function layout(title: string, ctx: PageContext, main: Html): Html {
   return html`<!doctype html>
     <html lang="en">
@@ -22,6 +25,7 @@ export function layout(title: string, ctx: PageContext, main: Html): Html {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         ${ctx.csrf ? html`<meta name="csrf-token" content="${ctx.csrf}" />` : ''}
         <title>${title} · Kipper</title>
+        <link rel="icon" href="/favicon.ico" />
         <link rel="stylesheet" href="/console/assets/console.css" />
         <script type="module" src="/console/assets/console.js"></script>
       </head>
@@ -38,14 +42,17 @@ export function layout(title: string, ctx: PageContext, main: Html): Html {
               : ''
           }
         </header>
-        <main id="main">${ctx.error ? html`<p class="alert" role="alert">${ctx.error}</p>` : ''} ${main}</main>
-        <div id="status" class="status" role="status" aria-live="polite">${ctx.status ?? ''}</div>
+        <main id="main">
+          <div id="status" class="status" role="status" aria-live="polite">${ctx.status ?? ''}</div>
+          ${ctx.error ? html`<p class="alert" role="alert">${ctx.error}</p>` : ''} ${main}
+        </main>
       </body>
     </html> `;
 }
 
-/** The sign-in page: one password field labelled "Admin token" and a "Sign in" button. */
-export function signInPage(csrf: string, error: string | undefined, now: number): Html {
+/** The sign-in page: one password field labelled "Admin token" and a "Sign in" button; `next`: where it lands. */
+export function signInPage(v: { csrf: string; error: string | undefined; next: string; now: number }): Html {
+  const { csrf, error, next, now } = v;
   return layout(
     'Sign in',
     { csrf: null, error, now },
@@ -54,6 +61,7 @@ export function signInPage(csrf: string, error: string | undefined, now: number)
       <p>Sign in with the bridge's admin token (<code>KIPPER_ADMIN_TOKEN</code>, or <code>admin-token</code> in its data dir).</p>
       <form method="post" action="/sign-in">
         <input type="hidden" name="_csrf" value="${csrf}" />
+        ${next === '/' ? '' : html`<input type="hidden" name="next" value="${next}" />`}
         <label for="token">Admin token</label>
         <input id="token" name="token" type="password" autocomplete="current-password" required />
         <button type="submit">Sign in</button>

@@ -7,14 +7,22 @@ export interface Session {
   sid: string;
   /** Unix seconds of the last request seen with it (idle expiry). */
   seen: number;
+  /** Unix seconds of the sign-in (absolute expiry: activity never extends a session past it). */
+  born: number;
 }
 
 export const SESSION_COOKIE = 'kipper_session';
 export const SIGN_IN_COOKIE = 'kipper_sign_in';
+/** A one-time message for the next page (what a form POST did), set on its redirect. */
+export const FLASH_COOKIE = 'kipper_flash';
+/** A flash not shown within this long is dropped (it belongs to the redirect that set it). */
+export const FLASH_SECONDS = 60;
 /** A session unused this long is over (issue #11: 12 h idle). */
 export const IDLE_SECONDS = 12 * 60 * 60;
 /** A cookie older than this is re-issued with a new `seen`, so activity keeps it alive. */
 const REFRESH_SECONDS = 5 * 60;
+/** However active, a session ends this long after its sign-in (issue 18: 7 days). */
+export const ABSOLUTE_SECONDS = 7 * 24 * 60 * 60;
 
 const b64 = (buf: Buffer) => buf.toString('base64url');
 
@@ -33,11 +41,12 @@ export class ConsoleSessions {
 
   /** A new session's cookie value. */
   create(now = Date.now()): { session: Session; cookie: string } {
-    const session = { sid: b64(randomBytes(18)), seen: Math.floor(now / 1000) };
+    const seconds = Math.floor(now / 1000);
+    const session = { sid: b64(randomBytes(18)), seen: seconds, born: seconds };
     return { session, cookie: this.seal(session) };
   }
 
-  /** The session a cookie value carries, if it is ours, not revoked and not idle too long. */
+  /** The session a cookie value carries, if it is ours, not revoked, not idle too long and not older than ABSOLUTE_SECONDS. */
   open(cookie: string | undefined, now = Date.now()): Session | null {
     if (!cookie) return null;
     const [version, payload, mac] = cookie.split('.');
@@ -48,15 +57,17 @@ export class ConsoleSessions {
     } catch {
       return null;
     }
-    if (typeof session.sid !== 'string' || typeof session.seen !== 'number') return null;
-    if (Math.floor(now / 1000) - session.seen > IDLE_SECONDS || this.revoked.has(session.sid)) return null;
+    // A cookie without `born` predates the absolute lifetime: it is over too.
+    if (typeof session.sid !== 'string' || typeof session.seen !== 'number' || typeof session.born !== 'number') return null;
+    const seconds = Math.floor(now / 1000);
+    if (seconds - session.seen > IDLE_SECONDS || seconds - session.born > ABSOLUTE_SECONDS || this.revoked.has(session.sid)) return null;
     return session;
   }
 
   /** The cookie value to send back to keep `session` alive, or null when the current one is fresh enough. */
   refresh(session: Session, now = Date.now()): string | null {
     const seconds = Math.floor(now / 1000);
-    return seconds - session.seen < REFRESH_SECONDS ? null : this.seal({ sid: session.sid, seen: seconds });
+    return seconds - session.seen < REFRESH_SECONDS ? null : this.seal({ sid: session.sid, seen: seconds, born: session.born });
   }
 
   /** Ends a session on this replica. */
@@ -65,6 +76,29 @@ export class ConsoleSessions {
     this.revoked.set(session.sid, seconds);
     // Bounded: an entry is useless once the session would have idled out anyway.
     for (const [sid, at] of this.revoked) if (seconds - at > IDLE_SECONDS || this.revoked.size > 10_000) this.revoked.delete(sid);
+  }
+
+  /**
+   * A flash cookie's value: `text` for the next page of this session only, signed, so a
+   * link can never make the console say anything (issue 18: the status line once echoed
+   * `?done=…&to=…` from the URL).
+   */
+  flash(session: Session, text: string, now = Date.now()): string {
+    const payload = b64(Buffer.from(JSON.stringify({ sid: session.sid, text, until: Math.floor(now / 1000) + FLASH_SECONDS }), 'utf8'));
+    return `f1.${payload}.${this.mac(`f1.${payload}`)}`;
+  }
+
+  /** The text of a flash cookie set for `session` and not yet stale, else undefined. */
+  readFlash(session: Session, cookie: string | undefined, now = Date.now()): string | undefined {
+    const [version, payload, mac] = (cookie ?? '').split('.');
+    if (version !== 'f1' || !payload || !mac || !safeEqual(mac, this.mac(`f1.${payload}`))) return undefined;
+    try {
+      const flash = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sid?: unknown; text?: unknown; until?: unknown };
+      const fresh = typeof flash.until === 'number' && Math.floor(now / 1000) <= flash.until;
+      return flash.sid === session.sid && fresh && typeof flash.text === 'string' ? flash.text : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The CSRF token of a session (or of a sign-in nonce). */

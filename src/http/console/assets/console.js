@@ -18,20 +18,39 @@ async function post(path, fields) {
   const body = new URLSearchParams({ ...fields, _csrf: csrf });
   const res = await fetch(path, { method: 'POST', body, headers: { Accept: 'application/json', 'X-CSRF-Token': csrf } });
   const json = await res.json().catch(() => ({ error: `the bridge answered ${res.status}` }));
-  if (!res.ok) throw new Error(json.error ?? `the bridge answered ${res.status}`);
+  if (!res.ok) throw Object.assign(new Error(json.error ?? `the bridge answered ${res.status}`), { status: res.status, code: json.code });
   return json;
+}
+
+/** Signing in again from a page whose session ended lands back on this page. */
+function signInAgainLink() {
+  const a = document.createElement('a');
+  a.href = `/sign-in?next=${encodeURIComponent(window.location.pathname + window.location.search)}`;
+  a.textContent = 'Sign in again';
+  return a;
 }
 
 // --- Apps: filter as you type -------------------------------------------------------
 const filter = document.querySelector('input[data-filter]');
 if (filter) {
   const root = document.querySelector(filter.dataset.filter);
+  const noMatch = document.getElementById('no-match');
   const apply = () => {
     const wanted = filter.value.trim().toLowerCase();
-    for (const row of root.querySelectorAll('tr[data-filter-text]')) row.hidden = wanted !== '' && !row.dataset.filterText.includes(wanted);
-    for (const group of [...root.querySelectorAll('[data-group]')].reverse()) {
-      group.hidden = group.querySelectorAll('tr[data-filter-text]:not([hidden])').length === 0;
+    const matches = (el) => wanted === '' || el.dataset.filterText.toLowerCase().includes(wanted);
+    let shown = 0;
+    for (const row of root.querySelectorAll('tr[data-filter-text]')) {
+      row.hidden = !matches(row);
+      if (!row.hidden) shown++;
+      // In a row that matches, the environments that do not are dimmed.
+      for (const cell of row.querySelectorAll('td[data-filter-text]')) cell.classList.toggle('dim', !matches(cell));
     }
+    if (noMatch) {
+      noMatch.textContent = shown === 0 && wanted !== '' ? `No apps match “${filter.value.trim()}”.` : '';
+      noMatch.hidden = noMatch.textContent === '';
+    }
+    const table = root.querySelector('table');
+    if (table) table.hidden = shown === 0;
   };
   filter.addEventListener('input', apply);
   filter.form?.addEventListener('submit', (e) => {
@@ -165,11 +184,13 @@ if (table) {
 
   const field = (name) => dialog.querySelectorAll(`[data-field="${name}"]`);
   const setField = (name, text) => field(name).forEach((el) => (el.textContent = text));
+  const dialogForm = document.getElementById('rollback-dialog-form');
   const reasonInput = document.getElementById('rollback-reason');
   const lockBox = document.getElementById('rollback-lock');
-  const showError = (text) => {
+  const showError = (text, ...extra) => {
     const error = field('error')[0];
     error.textContent = text;
+    error.append(...extra);
     error.hidden = text === '';
   };
 
@@ -204,14 +225,17 @@ if (table) {
     if (opener?.isConnected) opener.focus();
     else table.focus();
   });
-  dialog?.querySelector('[data-confirm]').addEventListener('click', async (e) => {
+  // A submit: the Roll back button, or Enter in the Reason field.
+  dialogForm?.addEventListener('submit', async (e) => {
+    e.preventDefault();
     const reason = reasonInput.value.trim();
     if (lockBox.checked && reason === '') {
       showError('Reason: say why, to lock the app after rolling back (e.g. INC-42: bad image).');
       reasonInput.focus();
       return;
     }
-    const confirm = e.currentTarget;
+    const confirm = dialog.querySelector('[data-confirm]');
+    if (confirm.disabled) return;
     confirm.disabled = true;
     try {
       const fields = { revision: String(target), ...(reason ? { reason } : {}), ...(lockBox.checked ? { lock: 'yes' } : {}) };
@@ -222,9 +246,13 @@ if (table) {
       dialog.close();
       await reloadRows();
       if (answer.lock) await refreshLock();
+      // The row focus was on is gone: the new current row takes it.
+      tbody.querySelector('tr.current')?.focus();
       announce(`Rolled back ${app} to revision #${answer.rolledBackTo}: now revision #${answer.revision} (current)${answer.lock ? ', and locked' : ''}.`);
     } catch (err) {
-      showError(err.message);
+      // A session that ended while the dialog was open: a way back, to this page.
+      if (err.status === 401) showError('Your session has ended: nothing was rolled back. ', signInAgainLink(), ' (then back to this page).');
+      else showError(err.message);
     } finally {
       confirm.disabled = false;
     }
@@ -237,8 +265,11 @@ if (table) {
     const res = await fetch(`/apps/${app}/rows?before=${link.dataset.older}`, { headers: { Accept: 'application/json' } });
     if (!res.ok) return;
     const page = await res.json();
+    const shown = tbody.rows.length;
     tbody.insertAdjacentHTML('beforeend', page.html);
     link.replaceWith(...(page.older === null ? [] : [olderLink(page.older)]));
+    // The link focus was on is gone: the first of the rows it brought takes it.
+    tbody.rows[shown]?.focus();
   });
 
   /** A newer revision than the one shown: redraw the rows and say so. */
