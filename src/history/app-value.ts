@@ -27,11 +27,14 @@ export function sameValue(a: AppValue | null, b: AppValue | null): boolean {
 }
 
 /**
- * The deployed value of an app in one version of its files, or null when none is found. `repository` narrows workload
- * matching the way a deploy of that repository would; without it (an app never deployed
- * by the bridge) the first target found stands for the app. An app whose `container`
- * names containers of different repositories (no `workload`) has no value, as a deploy
- * to it is refused (AMBIGUOUS_TARGET).
+ * The deployed value of an app in one version of its files, or null when none is found
+ * (issue #18): what the app deploys, never the first image of a file (a Deployment's
+ * init container often runs another repository's image, `tools/migrate`, before `api`).
+ * So: the named `container` (and `workload`) when kipper.yaml gives them; else the targets
+ * of `repository`, the one the app's deploys target, read the way a deploy of it matches;
+ * else, before any deploy told which (`repository` undefined), every image of the app's
+ * targets (see `readsEveryImage`). An app whose `container` names containers of different
+ * repositories (no `workload`) has no value, as a deploy to it is refused (AMBIGUOUS_TARGET).
  *
  * `texts` are those of `app.files`, in order. With `readings`, each file is read from its
  * last reading there when only one image changed since (read-sites.ts), and its reading
@@ -57,10 +60,6 @@ export function appValue(app: AppConfig, texts: Array<string | null>, repository
       if (isKipError(err, 'AMBIGUOUS_TARGET')) return null;
       continue; // a file that does not parse at this commit has no readable value
     }
-    if (!app.container && !repository && found.length > 0) {
-      repository = repositoryOf(found[0]!.value);
-      found = found.filter((f) => repositoryOf(f.value) === repository);
-    }
     for (const f of found) values.add(f.value);
     if (app.container && !app.workload) {
       for (const f of found) if (isWorkload(f.kind)) named.push({ workload: f.workload, image: f.value });
@@ -68,6 +67,15 @@ export function appValue(app: AppConfig, texts: Array<string | null>, repository
   }
   if (ambiguousWorkloads(named) !== undefined) return null;
   return valueOf(app, values);
+}
+
+/**
+ * Whether `appValue` reads every image of the app's targets: an image app with no
+ * `container`, whose deploys have not yet told the repository they target. Such a value
+ * is narrowed once one does (revision-index.ts).
+ */
+export function readsEveryImage(app: AppConfig, repository: string | undefined): boolean {
+  return app.source !== 'git' && app.container === undefined && repository === undefined;
 }
 
 /** The value the distinct values an app's targets hold make, or null for none. */

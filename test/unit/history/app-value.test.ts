@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseKipperFile, type AppConfig } from '../../../src/config/kipper-file.js';
-import { appValue } from '../../../src/history/app-value.js';
+import { appValue, readsEveryImage } from '../../../src/history/app-value.js';
 
 function app(fields: string): AppConfig {
   return parseKipperFile(`apps:\n  - {namespace: shop, name: api, files: [a.yaml, b.yaml]${fields}}\n`).apps.get('shop/api') as AppConfig;
@@ -29,5 +29,41 @@ describe('appValue', () => {
     const values = 'image:\n  repository: keelhq/keel\n  tag: null\n  pullPolicy: Always\n';
     expect(appValue(app(''), [values, null], undefined)).toEqual({ images: ['keelhq/keel'] });
     expect(appValue(app(''), [values, null], 'docker.io/keelhq/keel')).toEqual({ images: ['keelhq/keel'] });
+  });
+
+  // Issue #18: the ordinary "migrate first" Deployment runs images of two repositories.
+  describe('of a file that runs images of two repositories', () => {
+    const migrateFirst =
+      'kind: Deployment\nmetadata: {name: api}\nspec:\n  template:\n    spec:\n' +
+      '      initContainers:\n        - {name: migrate, image: registry.example.com/tools/migrate:1.4.0}\n' +
+      '      containers:\n        - {name: api, image: registry.example.com/api:v0}\n';
+    const both = { images: ['registry.example.com/api:v0', 'registry.example.com/tools/migrate:1.4.0'] };
+
+    it('is the image of the repository the app deploys, never the first image of the file', () => {
+      expect(appValue(app(''), [migrateFirst, null], 'registry.example.com/api')).toEqual({ images: ['registry.example.com/api:v0'] });
+      expect(appValue(app(''), [migrateFirst, null], 'registry.example.com/tools/migrate')).toEqual({ images: ['registry.example.com/tools/migrate:1.4.0'] });
+    });
+
+    it('is the named container, whatever repository a deploy told', () => {
+      expect(appValue(app(', container: api'), [migrateFirst, null], undefined)).toEqual({ images: ['registry.example.com/api:v0'] });
+      expect(appValue(app(', container: api'), [migrateFirst, null], 'registry.example.com/tools/migrate')).toEqual({
+        images: ['registry.example.com/api:v0'],
+      });
+      expect(appValue(app(', container: migrate, workload: Deployment/api'), [migrateFirst, null], undefined)).toEqual({
+        images: ['registry.example.com/tools/migrate:1.4.0'],
+      });
+      expect(readsEveryImage(app(', container: api'), undefined)).toBe(false);
+    });
+
+    it('is every image before any deploy told which, also within a named workload', () => {
+      expect(readsEveryImage(app(''), undefined)).toBe(true);
+      expect(appValue(app(''), [migrateFirst, null], undefined)).toEqual(both);
+      expect(readsEveryImage(app(', workload: Deployment/api'), undefined)).toBe(true);
+      expect(appValue(app(', workload: Deployment/api'), [migrateFirst, null], undefined)).toEqual(both);
+      expect(appValue(app(', workload: Deployment/api'), [migrateFirst, null], 'registry.example.com/api')).toEqual({
+        images: ['registry.example.com/api:v0'],
+      });
+      expect(readsEveryImage(app(''), 'registry.example.com/api')).toBe(false);
+    });
   });
 });
