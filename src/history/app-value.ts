@@ -33,7 +33,7 @@ export function sameValue(a: AppValue | null, b: AppValue | null): boolean {
  * So: the named `container` (and `workload`) when kipper.yaml gives them; else the targets
  * of `repository`, the one the app's deploys target, read the way a deploy of it matches;
  * else, before any deploy told which (`repository` undefined), every image of the app's
- * targets (see `readsEveryImage`). An app whose `container` names containers of different
+ * targets, main containers' first (see `readsEveryImage`). An app whose `container` names containers of different
  * repositories (no `workload`) has no value, as a deploy to it is refused (AMBIGUOUS_TARGET).
  *
  * `texts` are those of `app.files`, in order. With `readings`, each file is read from its
@@ -42,6 +42,8 @@ export function sameValue(a: AppValue | null, b: AppValue | null): boolean {
  */
 export function appValue(app: AppConfig, texts: Array<string | null>, repository: string | undefined, readings?: Readings): AppValue | null {
   const values = new Set<string>();
+  /** Images of workloads' main containers (not initContainers): shown first in a value of every image. */
+  const main = new Set<string>();
   const named: NamedContainer[] = [];
   for (const [i, text] of texts.entries()) {
     if (text === null) continue;
@@ -60,13 +62,20 @@ export function appValue(app: AppConfig, texts: Array<string | null>, repository
       if (isKipError(err, 'AMBIGUOUS_TARGET')) return null;
       continue; // a file that does not parse at this commit has no readable value
     }
-    for (const f of found) values.add(f.value);
+    for (const f of found) {
+      values.add(f.value);
+      if (f.kind === 'container') main.add(f.value);
+    }
     if (app.container && !app.workload) {
       for (const f of found) if (isWorkload(f.kind)) named.push({ workload: f.workload, image: f.value });
     }
   }
   if (ambiguousWorkloads(named) !== undefined) return null;
-  return valueOf(app, values);
+  const value = valueOf(app, values);
+  // `image` in history is the first: of every image, a main container's rather than an
+  // init container's `tools/migrate`, which sorts before `web`.
+  if (value === null || !('images' in value) || !readsEveryImage(app, repository)) return value;
+  return { images: [...value.images.filter((i) => main.has(i)), ...value.images.filter((i) => !main.has(i))] };
 }
 
 /**

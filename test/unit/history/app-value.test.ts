@@ -64,6 +64,9 @@ describe('appValue', () => {
         images: ['registry.example.com/api:v0'],
       });
       expect(readsEveryImage(app(''), 'registry.example.com/api')).toBe(false);
+      // The main container's image first (what history's `image` shows), though `tools/…` sorts before `web`.
+      const web = migrateFirst.replace('registry.example.com/api:v0', 'registry.example.com/web:v0');
+      expect(appValue(app(''), [web, null], undefined)).toEqual({ images: ['registry.example.com/web:v0', 'registry.example.com/tools/migrate:1.4.0'] });
     });
   });
 });
