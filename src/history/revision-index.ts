@@ -4,7 +4,7 @@ import type { LoggedCommit } from '../repo/git-log.js';
 import { readingSize, type FileReading } from '../manifests/read-sites.js';
 import { BoundedCache } from '../repo/bounded-cache.js';
 import type { Gitdir, LogInfo } from '../repo/gitdir.js';
-import { appValue, firstImage, learnedValue, readsEveryImage, repositoryOf, sameValue, type AppValue } from './app-value.js';
+import { firstImage, learnedValue, narrowValue, readAppValue, repositoryOf, sameValue, type AppValue, type ImageRepositories } from './app-value.js';
 import { parseTrailers, revertedCommit } from './trailers.js';
 
 /** One revision of an app: a first-parent commit that changed its deployed value. */
@@ -29,10 +29,11 @@ export interface Revision {
   reason?: string;
   /**
    * The value holds every image of the app's files, of several repositories: it was read
-   * before any deploy told which one the app's are (`readsEveryImage`). The first commit
-   * of the bridge for the app narrows it to that repository's (`settle`).
+   * before any deploy told which one the app's are (`readsEveryImage`). The repositories
+   * each image's targets match, for the bridge's first commit for the app to narrow the
+   * value to that repository's (`settle`).
    */
-  everyImage?: true;
+  everyImage?: ImageRepositories;
 }
 
 interface AppState {
@@ -248,7 +249,7 @@ export class RevisionIndex {
     if (trailers.app !== undefined && trailers.image && config.apps.has(trailers.app)) {
       const state = this.stateOf(trailers.app);
       const repository = repositoryOf(trailers.image);
-      if (state.repository === undefined) await this.settle(trailers.app, state, repository);
+      if (state.repository === undefined) settle(state, repository);
       state.repository = repository;
     }
     // The files of the next apps are asked for while this one is parsed (a root commit has
@@ -266,8 +267,9 @@ export class RevisionIndex {
       // and one value must have one form whoever wrote the commit): by the edit that wrote
       // them, when it told what a reading gives, else by reading them.
       const learned = learnedValue(commit.memo, app.id);
-      const read = learned !== undefined ? learned : appValue(app, await Promise.all(app.files.map(readFile)), state.repository, this.readings);
-      const everyImage = learned === undefined && read !== null && 'images' in read && read.images.length > 1 && readsEveryImage(app, state.repository);
+      const reading =
+        learned !== undefined ? { value: learned } : readAppValue(app, await Promise.all(app.files.map(readFile)), state.repository, this.readings);
+      const read = reading.value;
       if (sameValue(read, state.value)) continue;
       const value = read && ('images' in read ? { images: read.images.map(own) } : { commit: own(read.commit) });
       state.value = value;
@@ -286,41 +288,9 @@ export class RevisionIndex {
         ...(ours && trailers.promotedFrom ? { promotedFrom: own(trailers.promotedFrom) } : {}),
         ...(ours && trailers.image && trailers.image !== image ? { deployed: own(trailers.image) } : {}),
         ...(ours && trailers.reason ? { reason: own(trailers.reason) } : {}),
-        ...(everyImage ? { everyImage: true as const } : {}),
+        ...(reading.repositories ? { everyImage: ownRepositories(reading.repositories) } : {}),
       });
     }
-  }
-
-  /**
-   * The bridge's first commit for an app tells the repository its deploys target: the
-   * revisions read before, with every image of its files (`everyImage`), now hold only
-   * that repository's, read again at their commits as a deploy of it would match (a
-   * Deployment whose init container runs `tools/migrate` and whose app runs `api`: `api`,
-   * issue #18). Numbers stay; neighbours may now read the same. A revision with no image of
-   * that repository keeps what it held. Only revisions of several images are marked, and
-   * this runs once per app, so its cost is a few reads, whatever the history's length.
-   */
-  private async settle(id: string, state: AppState, repository: string): Promise<void> {
-    const last = state.revisions.at(-1);
-    const currentWasLast = last !== undefined && sameValue(state.value, last.value);
-    for (const [i, r] of state.revisions.entries()) {
-      if (!r.everyImage) continue;
-      const { everyImage: _, ...settled } = r;
-      const app = (await this.configOrNull(r.configCommit))?.apps.get(id);
-      const texts = app && (await Promise.all(app.files.map((path) => this.gitdir.readFile(r.configCommit, path))));
-      const value =
-        app &&
-        texts &&
-        appValue(
-          app,
-          texts.map((bytes) => (bytes ? Buffer.from(bytes).toString('utf8') : null)),
-          repository,
-        );
-      if (value && 'images' in value) settled.value = { images: value.images.map(own) };
-      // A replacement, not an edit: a snapshot taken before holds the old object.
-      state.revisions[i] = settled;
-    }
-    if (currentWasLast) state.value = state.revisions.at(-1)!.value;
   }
 
   private stateOf(id: string): AppState {
@@ -384,6 +354,33 @@ function shared(s: string): string {
     sharedStrings.set(kept, kept);
   }
   return kept;
+}
+
+/**
+ * The bridge's first commit for an app tells the repository its deploys target: the
+ * revisions read before with every image of its files (`everyImage`) now hold only what a
+ * deploy of that repository targets (a Deployment whose init container runs
+ * `tools/migrate` and whose container runs `api`: `api`, issue #18), told by what their
+ * reading kept, without reading them again. Numbers stay; neighbours may now read the
+ * same. A revision with no target of that repository keeps what it held.
+ */
+function settle(state: AppState, repository: string): void {
+  const last = state.revisions.at(-1);
+  const currentWasLast = last !== undefined && sameValue(state.value, last.value);
+  for (const [i, r] of state.revisions.entries()) {
+    if (!r.everyImage) continue;
+    const { everyImage, ...settled } = r;
+    const value = narrowValue(r.value, everyImage, repository);
+    if (value) settled.value = value;
+    // A replacement, not an edit: a snapshot taken before holds the old object.
+    state.revisions[i] = settled;
+  }
+  if (currentWasLast) state.value = state.revisions.at(-1)!.value;
+}
+
+/** `repositories` holding no larger string (see `own`). */
+function ownRepositories(repositories: ImageRepositories): ImageRepositories {
+  return Object.fromEntries(Object.entries(repositories).map(([image, of]) => [own(image), of.map(shared)]));
 }
 
 /** Readings of files kept between commits, by their approximate size in memory. */
