@@ -1,10 +1,15 @@
 import { KipError } from '../errors.js';
-import { describeValue, sameValue } from '../history/app-value.js';
+import { describeValue, sameValue, type AppValue } from '../history/app-value.js';
 import type { Revision } from '../history/revision-index.js';
 import { undoneRevisions } from '../history/undone.js';
 
 /** What a rollback will write: the target revision, and the commit it reverts if exactly one. */
 export interface RollbackPlan {
+  /**
+   * The revision to go back to, its value as the rollback writes it: for one read before
+   * any deploy told the app's repository (every image of its files), the one image that
+   * differs from the current value (`restoredValue`).
+   */
   target: Revision;
   current: Revision;
   /** The current revision's config commit when the rollback undoes exactly it. */
@@ -38,9 +43,6 @@ export function planRollback(app: string, revisions: Revision[], requested: numb
       throw new KipError('NOTHING_TO_ROLL_BACK', `${app} has no earlier revision that was not undone and runs something else`, { app });
     }
   }
-  if ('images' in target.value && target.value.images.length !== 1) {
-    throw new KipError('NOTHING_TO_ROLL_BACK', `revision #${target.revision} of ${app} has no single image to roll back to`, { app });
-  }
   if (sameValue(target.value, current.value)) {
     throw new KipError('ALREADY_CURRENT', `revision #${target.revision} of ${app} runs ${describeValue(target.value)}, which is already current`, {
       app,
@@ -50,5 +52,27 @@ export function planRollback(app: string, revisions: Revision[], requested: numb
   // A revert in git's sense: the value goes back to what the current revision replaced.
   const before = revisions[current.revision - 2];
   const reverts = before !== undefined && sameValue(before.value, target.value) ? current.configCommit : undefined;
-  return { target, current, reverts };
+  return { target: { ...target, value: restoredValue(app, target, current) }, current, reverts };
+}
+
+/**
+ * The value a rollback to `target` writes. A revision of several images holds every image
+ * of the app's files, of several repositories, read before any deploy told which is the
+ * app's (history's `everyImage`): the rollback deploys the one image that differs from
+ * the current value, so that the others (an init container's `tools/migrate`) stay as
+ * they are (issue #18). Several that differ: no single image to go back to.
+ */
+function restoredValue(app: string, target: Revision, current: Revision): AppValue {
+  if (!('images' in target.value) || target.value.images.length === 1) return target.value;
+  const now = 'images' in current.value ? current.value.images : [];
+  const differing = target.value.images.filter((image) => !now.includes(image));
+  if (differing.length !== 1) {
+    throw new KipError(
+      'NOTHING_TO_ROLL_BACK',
+      `revision #${target.revision} of ${app} holds several images (${describeValue(target.value)}), ${differing.length} of them not running now: ` +
+        'no single image to roll back to; deploy the one you want with `kip app update --image`',
+      { app },
+    );
+  }
+  return { images: differing };
 }

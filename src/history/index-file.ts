@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { IndexSnapshot } from './revision-index.js';
 
 /** Bump when the meaning of stored revisions changes: an old file is then ignored. */
-const FORMAT = 6;
+const FORMAT = 7;
 const FILE = 'history-index.json';
 
 interface StoredIndex extends IndexSnapshot {

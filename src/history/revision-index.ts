@@ -4,7 +4,7 @@ import type { LoggedCommit } from '../repo/git-log.js';
 import { readingSize, type FileReading } from '../manifests/read-sites.js';
 import { BoundedCache } from '../repo/bounded-cache.js';
 import type { Gitdir, LogInfo } from '../repo/gitdir.js';
-import { appValue, firstImage, learnedValue, repositoryOf, sameValue, type AppValue } from './app-value.js';
+import { firstImage, learnedValue, narrowValue, readAppValue, repositoryOf, sameValue, type AppValue, type ImageRepositories } from './app-value.js';
 import { parseTrailers, revertedCommit } from './trailers.js';
 
 /** One revision of an app: a first-parent commit that changed its deployed value. */
@@ -31,11 +31,23 @@ export interface Revision {
   actor?: string;
   /** The `Idempotency-Key` of the webhook request that wrote it (`Kipper-Idempotency-Key`). */
   idempotencyKey?: string;
+  /**
+   * The value holds every image of the app's files, of several repositories: it was read
+   * before any deploy told which one the app's are (`readsEveryImage`). The repositories
+   * each image's targets match, for the bridge's first commit for the app to narrow the
+   * value to that repository's (`settle`).
+   */
+  everyImage?: ImageRepositories;
 }
 
 interface AppState {
   revisions: Revision[];
   value: AppValue | null;
+  /**
+   * The repository the app's deploys target: that of the `Kipper-Image` of the bridge's
+   * last commit for it. Undefined until one is written (a person's commit never tells:
+   * its first image may be another repository's, issue #18).
+   */
   repository: string | undefined;
 }
 
@@ -238,7 +250,12 @@ export class RevisionIndex {
     const trailers = parseTrailers(commit.message);
     const revert = revertedCommit(commit.message);
     const readFile = (path: string) => reads.start(commit.oid, path);
-    if (trailers.app !== undefined && trailers.image && config.apps.has(trailers.app)) this.stateOf(trailers.app).repository = repositoryOf(trailers.image);
+    if (trailers.app !== undefined && trailers.image && config.apps.has(trailers.app)) {
+      const state = this.stateOf(trailers.app);
+      const repository = repositoryOf(trailers.image);
+      if (state.repository === undefined) settle(state, repository);
+      state.repository = repository;
+    }
     // The files of the next apps are asked for while this one is parsed (a root commit has
     // 10,000 apps: a window of them, not all at once).
     const apps = [...visit];
@@ -254,13 +271,14 @@ export class RevisionIndex {
       // and one value must have one form whoever wrote the commit): by the edit that wrote
       // them, when it told what a reading gives, else by reading them.
       const learned = learnedValue(commit.memo, app.id);
-      const read = learned !== undefined ? learned : appValue(app, await Promise.all(app.files.map(readFile)), state.repository, this.readings);
+      const reading =
+        learned !== undefined ? { value: learned } : readAppValue(app, await Promise.all(app.files.map(readFile)), state.repository, this.readings);
+      const read = reading.value;
       if (sameValue(read, state.value)) continue;
       const value = read && ('images' in read ? { images: read.images.map(own) } : { commit: own(read.commit) });
       state.value = value;
       if (value === null) continue;
       const image = firstImage(value);
-      if (image !== null && !app.container && state.repository === undefined) state.repository = repositoryOf(image);
       state.revisions.push({
         revision: state.revisions.length + 1,
         value,
@@ -276,6 +294,7 @@ export class RevisionIndex {
         ...(ours && trailers.reason ? { reason: own(trailers.reason) } : {}),
         ...(ours && trailers.actor ? { actor: shared(trailers.actor) } : {}),
         ...(ours && trailers.idempotencyKey ? { idempotencyKey: own(trailers.idempotencyKey) } : {}),
+        ...(reading.repositories ? { everyImage: ownRepositories(reading.repositories) } : {}),
       });
     }
   }
@@ -341,6 +360,33 @@ function shared(s: string): string {
     sharedStrings.set(kept, kept);
   }
   return kept;
+}
+
+/**
+ * The bridge's first commit for an app tells the repository its deploys target: the
+ * revisions read before with every image of its files (`everyImage`) now hold only what a
+ * deploy of that repository targets (a Deployment whose init container runs
+ * `tools/migrate` and whose container runs `api`: `api`, issue #18), told by what their
+ * reading kept, without reading them again. Numbers stay; neighbours may now read the
+ * same. A revision with no target of that repository keeps what it held.
+ */
+function settle(state: AppState, repository: string): void {
+  const last = state.revisions.at(-1);
+  const currentWasLast = last !== undefined && sameValue(state.value, last.value);
+  for (const [i, r] of state.revisions.entries()) {
+    if (!r.everyImage) continue;
+    const { everyImage, ...settled } = r;
+    const value = narrowValue(r.value, everyImage, repository);
+    if (value) settled.value = value;
+    // A replacement, not an edit: a snapshot taken before holds the old object.
+    state.revisions[i] = settled;
+  }
+  if (currentWasLast) state.value = state.revisions.at(-1)!.value;
+}
+
+/** `repositories` holding no larger string (see `own`). */
+function ownRepositories(repositories: ImageRepositories): ImageRepositories {
+  return Object.fromEntries(Object.entries(repositories).map(([image, of]) => [own(image), of.map(shared)]));
 }
 
 /** Readings of files kept between commits, by their approximate size in memory. */

@@ -152,10 +152,27 @@ export interface ImageQuery {
 
 /** `findImages` over a reading of the file (read-sites.ts; `reading.app` must be `match.app`). */
 export function findInReading(reading: FileReading, match: ImageQuery): FoundImage[] {
+  return selectInReading(reading, match).map((site) => ({ ...whereOf(site), value: site.current }));
+}
+
+/**
+ * `findInReading`, each image with the normalised repositories its target matches a
+ * posted repository by, or null for a marker (it takes what is posted, whatever its
+ * repository): what a query without `repository` found, narrowed later to one without
+ * reading the file again (history, issue #18).
+ */
+export function findWithRepositories(reading: FileReading, match: ImageQuery): Array<FoundImage & { repositories: string[] | null }> {
+  return selectInReading(reading, match).map((site) => ({
+    ...whereOf(site),
+    value: site.current,
+    repositories: reading.byMarkers ? null : repositoriesOf(site).map(normalizeRepository),
+  }));
+}
+
+function selectInReading(reading: FileReading, match: ImageQuery): readonly SiteReading[] {
   const repository = match.repository === undefined ? undefined : parseImageReference(match.repository).repository;
   const { sites, byMarkers } = reading;
-  const selected = byMarkers ? sites : selectSites(sites, { repository, container: match.container, workload: match.workload });
-  return selected.map((site) => ({ ...whereOf(site), value: site.current }));
+  return byMarkers ? sites : selectSites(sites, { repository, container: match.container, workload: match.workload });
 }
 
 /**

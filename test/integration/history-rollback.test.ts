@@ -72,10 +72,11 @@ describe('history and rollback from git', () => {
     expect(Date.parse(h.revisions[0]!.timestamp)).toBeGreaterThan(Date.now() - 120_000);
 
     const table = (await kip('app', 'history', 'api')).stdout.trimEnd().split('\n');
-    expect(table[0]).toBe(' #  IMAGE                              COMMIT   TRIGGER   WHEN');
-    expect(table[1]).toMatch(/^ 4 {2}registry\.example\.com\/api:abc123f {3}abc123f {2}webhook {3}\d+ sec ago \(current\)$/);
-    expect(table[2]).toMatch(/^ 3 {2}registry\.example\.com\/api:def456a {3}def456a {2}webhook {3}\d+ sec ago$/);
-    expect(table[3]).toMatch(/^ 2 {2}registry\.example\.com\/api:ghi789b {3}- {8}manual {4}\d+ sec ago$/);
+    // DESIGN.md's columns as its example prints them, then BY: who did it (issue #18).
+    expect(table[0]).toMatch(/^ # {2}IMAGE {30}COMMIT {3}TRIGGER {3}WHEN {2,}BY$/);
+    expect(table[1]).toMatch(/^ 4 {2}registry\.example\.com\/api:abc123f {3}abc123f {2}webhook {3}\d+ sec ago \(current\) {2}webhook:yourr-name-test\/api$/);
+    expect(table[2]).toMatch(/^ 3 {2}registry\.example\.com\/api:def456a {3}def456a {2}webhook {3}\d+ sec ago {2,}webhook:yourr-name-test\/api$/);
+    expect(table[3]).toMatch(/^ 2 {2}registry\.example\.com\/api:ghi789b {3}- {8}manual {4}\d+ sec ago {2,}admin$/);
     expect(table).toHaveLength(5);
   });
 

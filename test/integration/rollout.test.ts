@@ -304,7 +304,7 @@ describe('rollout status', () => {
 
     h = await history(ARGO_APP);
     const table = await runKip(['app', 'history', ARGO_APP], kipEnv());
-    expect(table.stdout.split('\n')[0]).toMatch(/^ +# +IMAGE +COMMIT +TRIGGER +STATUS +WHEN$/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ +# +IMAGE +COMMIT +TRIGGER +STATUS +WHEN +BY$/);
     expect(table.stdout.split('\n')[1]).toContain(h.revisions[0]!.rollout!.state);
   });
 

@@ -83,4 +83,17 @@ describe('planRollback', () => {
     const history = [...base, rev(4, 'r/a:4'), rev(5, 'r/a:2', { trigger: 'rollback', rollbackTo: 'c2' })];
     expect(undoneRevisions(history)).toEqual(new Set([3, 4]));
   });
+
+  // Issue #18: before any deploy told the app's repository, a revision holds every image of its files.
+  it('goes back to a revision of several images by the one image that differs, leaving the others', () => {
+    const both = (api: string, migrate: string): Partial<Revision> => ({ value: { images: [`r/api:${api}`, `r/tools/migrate:${migrate}`] }, trigger: 'git' });
+    const history = [rev(1, '', both('v0', '1.4.0')), rev(2, '', both('v1', '1.4.0'))];
+    const plan = planRollback('ns/api', history, 1);
+    expect(plan.target).toMatchObject({ revision: 1, configCommit: 'c1', value: { images: ['r/api:v0'] } });
+    expect(plan.reverts).toBe('c2');
+    expect(planRollback('ns/api', history, undefined).target.value).toEqual({ images: ['r/api:v0'] });
+    // Both images differ: no single image to go back to, and nothing is written.
+    expect(codeOf(() => planRollback('ns/api', [rev(1, '', both('v0', '1.4.0')), rev(2, '', both('v1', '1.5.0'))], 1))).toBe('NOTHING_TO_ROLL_BACK');
+    expect(codeOf(() => planRollback('ns/api', [rev(1, '', both('v0', '1.4.0')), rev(2, '', both('v0', '1.4.0'))], 1))).toBe('ALREADY_CURRENT');
+  });
 });
