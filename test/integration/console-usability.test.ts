@@ -185,7 +185,7 @@ describe('the console, issue 18', () => {
     await signIn(page);
     await page.goto(url(`/apps/${API}`));
     const row = page.locator('table.deploys tbody tr:not(.current)').first();
-    const labels = ['#', 'Image', 'Commit', 'Trigger', 'When', 'Author'];
+    const labels = ['#', 'Image', 'Commit', 'Trigger', 'When', 'Author', 'Who'];
     for (const [i, label] of labels.entries()) {
       const cell = row.locator('td').nth(i);
       const box = (await cell.boundingBox())!;

@@ -141,10 +141,13 @@ describe('the web console', () => {
     expect(new URL(page.url()).pathname).toBe(`/apps/${API}`);
     expect(await page.getByRole('tab', { name: 'Deploys' }).getAttribute('aria-selected')).toBe('true');
     expect(await page.getByRole('tab', { name: 'Webhook' }).getAttribute('aria-selected')).toBe('false');
-    const headers = await page.locator('table.deploys thead th').allTextContents();
-    expect(headers.map((h) => h.trim())).toEqual(['#', 'Image', 'Commit', 'Trigger', 'When', 'Author']);
-
     const kip = await history();
+    const headers = await page.locator('table.deploys thead th').allTextContents();
+    // Who: who did it (docs/design.md "Who did it"), after DESIGN.md's contract columns.
+    expect(headers.map((h) => h.trim())).toEqual(['#', 'Image', 'Commit', 'Trigger', 'When', 'Author', 'Who']);
+    const who = await page.locator('table.deploys tbody tr td[data-label="Who"]').allTextContents();
+    expect(who.map((w) => w.trim())).toEqual(kip.revisions.map((r) => r.actor));
+
     expect(await rowsOf(page)).toEqual(kip.revisions.map((r) => [r.revision, r.trigger]));
     const current = page.locator('table.deploys tbody tr').first();
     expect(await current.textContent()).toContain('(current)');

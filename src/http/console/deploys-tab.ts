@@ -82,6 +82,7 @@ export function deploysTab(v: DeploysView): Html {
             <th scope="col">Trigger</th>
             <th scope="col">When</th>
             <th scope="col">Author</th>
+            <th scope="col">Who</th>
           </tr>
         </thead>
         <tbody id="deploys">
@@ -146,6 +147,7 @@ function deployRow(r: HistoryRevision, v: Pick<DeploysView, 'app' | 'commitUrl' 
     <td data-label="Trigger">${triggerBadge(r)}${r.reason ? html`<small class="reason">${r.reason}</small>` : ''}</td>
     <td data-label="When">${when(r.timestamp, v.now)}${marks}${rollout}</td>
     <td data-label="Author">${authorName(r.author)}</td>
+    <td data-label="Who">${r.actor ?? authorName(r.author)}</td>
   </tr> `;
 }
 
