@@ -108,6 +108,8 @@ export interface DriftAnswer {
 
 export interface HistoryAnswer {
   app: string;
+  /** The config repo that lists the app (`default` for KIPPER_REPO_URL or the embedded repo). */
+  repo: string;
   /** Newest first. */
   revisions: HistoryRevision[];
   drift?: DriftAnswer;
@@ -123,6 +125,8 @@ export interface RevisionAnswer extends HistoryRevision {
 
 export interface AppSummary {
   app: string;
+  /** The config repo that lists the app (`default` for KIPPER_REPO_URL or the embedded repo). */
+  repo: string;
   namespace: string;
   name: string;
   source: 'image' | 'git';

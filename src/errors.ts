@@ -31,6 +31,7 @@ export type KipErrorCode =
   | 'NOTHING_TO_ROLL_BACK'
   | 'ALREADY_CURRENT'
   | 'NO_SOURCE_IMAGE'
+  | 'APP_AMBIGUOUS' // two config repos list the app: none deploys it until one drops it
   | 'SUPERSEDED' // a retry of a webhook deploy that a newer revision replaced: never moves the app backwards
   | 'APP_LOCKED' // the app is locked (`kip app lock`): its webhook deploys nothing
   | 'ROLLOUT_FAILED' // ?wait=: the revision came up degraded or its sync failed

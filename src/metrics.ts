@@ -18,13 +18,14 @@ export class Metrics {
   readonly pushAttempts = new Counter({
     name: 'kipper_push_attempts_total',
     help: 'Pushes to the config repo, by result (ok, rejected: someone else moved the branch, declined: a hook or branch protection refused it, error: unreachable)',
-    labelNames: ['result'] as const,
+    labelNames: ['result', 'repo'] as const,
     registers: [this.registry],
   });
   readonly commitsPerPush = new Histogram({
     name: 'kipper_commits_per_push',
     help: 'Deploy commits carried by one successful push (group commit)',
     buckets: [1, 2, 5, 10, 20, 50, 100, 200],
+    labelNames: ['repo'] as const,
     registers: [this.registry],
   });
 
@@ -54,37 +55,29 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(sources: { queueDepth: () => number; historyRevisions: () => number; pushDeclined: () => boolean }) {
-    new Gauge({
-      name: 'kipper_push_declined',
-      help: '1 while the last push was declined by the remote (a hook, a protected branch), until a push lands',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.pushDeclined() ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'kipper_write_queue_depth',
-      help: 'Edits waiting for or in a push',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.queueDepth());
-      },
-    });
-    new Gauge({
-      name: 'kipper_history_index_revisions',
-      help: 'Revisions held by the history index, over all apps',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.historyRevisions());
-      },
-    });
+  /** `repos`: the config repos, each measured under its `repo` label (docs/design.md "Several config repos"). */
+  constructor(repos: () => ReadonlyArray<{ name: string; queue: { depth: number; declined: unknown }; history: { index: { size(): number } } }>) {
+    const perRepo = (name: string, help: string, value: (r: ReturnType<typeof repos>[number]) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['repo'] as const,
+        registers: [this.registry],
+        collect() {
+          for (const r of repos()) this.set({ repo: r.name }, value(r));
+        },
+      });
+    perRepo('kipper_push_declined', '1 while the last push was declined by the remote (a hook, a protected branch), until a push lands', (r) =>
+      r.queue.declined === null ? 0 : 1,
+    );
+    perRepo('kipper_write_queue_depth', 'Edits waiting for or in a push', (r) => r.queue.depth);
+    perRepo('kipper_history_index_revisions', 'Revisions held by the history index, over all apps', (r) => r.history.index.size());
     collectDefaultMetrics({ register: this.registry, prefix: 'kipper_' });
   }
 
   /** Count one push attempt as the write queue reports it. */
-  observePush(e: { commits: number; result: 'ok' | 'rejected' | 'declined' | 'unreachable' }): void {
-    this.pushAttempts.inc({ result: e.result === 'unreachable' ? 'error' : e.result });
-    if (e.result === 'ok') this.commitsPerPush.observe(e.commits);
+  observePush(e: { commits: number; result: 'ok' | 'rejected' | 'declined' | 'unreachable' }, repo: string): void {
+    this.pushAttempts.inc({ result: e.result === 'unreachable' ? 'error' : e.result, repo });
+    if (e.result === 'ok') this.commitsPerPush.observe({ repo }, e.commits);
   }
 }

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { KipError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
+import { loadReposFile, type RepoEntry } from './repos-file.js';
 import { notifyUrlEnvSchema, type NotifyTarget } from '../notify/targets.js';
 
 /** Everything the bridge reads from its environment, validated once at startup. */
@@ -10,6 +11,8 @@ export interface Settings {
   host: string;
   dataDir: string;
   repoUrl: string | undefined;
+  /** Several config repos (KIPPER_REPOS_FILE, exclusive with KIPPER_REPO_URL); empty: one repo. */
+  repos: RepoEntry[];
   branch: string;
   gitUsername: string | undefined;
   gitToken: string | undefined;
@@ -49,6 +52,7 @@ const envSchema = z.object({
   KIPPER_REPO_URL: optional.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
     message: 'must be an http:// or https:// URL (ssh is not supported)',
   }),
+  KIPPER_REPOS_FILE: optional,
   KIPPER_REPO_BRANCH: z
     .string()
     .regex(/^(?!.*\.\.)(?!\/)[A-Za-z0-9._/-]+(?<!\/)(?<!\.lock)$/, 'must be a valid branch name')
@@ -91,11 +95,15 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     throw new KipError('CONFIG_INVALID', `invalid environment: ${lines.join('; ')}`, { issues: lines });
   }
   const e = parsed.data;
+  if (e.KIPPER_REPOS_FILE !== undefined && e.KIPPER_REPO_URL !== undefined) {
+    throw new KipError('CONFIG_INVALID', 'invalid environment: set KIPPER_REPO_URL (one config repo) or KIPPER_REPOS_FILE (several), not both');
+  }
   return {
     port: e.KIPPER_PORT,
     host: e.KIPPER_HOST,
     dataDir: resolve(e.KIPPER_DATA_DIR),
     repoUrl: e.KIPPER_REPO_URL,
+    repos: e.KIPPER_REPOS_FILE === undefined ? [] : loadReposFile(e.KIPPER_REPOS_FILE),
     branch: e.KIPPER_REPO_BRANCH,
     gitUsername: e.KIPPER_GIT_USERNAME,
     gitToken: e.KIPPER_GIT_TOKEN,

@@ -39,6 +39,8 @@ export class DeployService {
     private readonly status: RepoStatus,
     private readonly settings: { deployTimeoutMs: number },
     private readonly announce: Announce,
+    /** The app `id` in whichever config repo lists it, with that repo's deploys: a promotion's target may be in another. */
+    private readonly findApp: (id: string) => Promise<{ app: AppConfig; deploys: DeployService } | null>,
   ) {}
 
   /** Deploy what `request` holds (deploy-request.ts) and wait until it is in the remote. */
@@ -152,8 +154,9 @@ export class DeployService {
   async promote(app: AppConfig, to: string, actor: string, reason?: string): Promise<DeployAnswer> {
     const targetId = `${to}/${app.name}`;
     if (targetId === app.id) throw new KipError('INVALID_BODY', 'promote to another environment than the source', { app: app.id });
-    const target = await this.config.findApp(targetId);
-    if (!target) throw appNotFound(targetId);
+    const found = await this.findApp(targetId);
+    if (!found) throw appNotFound(targetId);
+    const target = found.app;
     // A promotion is an image deploy: a git-source target is refused whatever the source holds.
     assertTakesImages(target);
     await this.status.refreshQuietly();
@@ -161,7 +164,8 @@ export class DeployService {
     const images = current && 'images' in current.value ? current.value.images : [];
     if (images.length !== 1) throw new KipError('NO_SOURCE_IMAGE', `${app.id} has no current image to promote; deploy it first`, { app: app.id });
     const request = imageRequestFor(target, parseImageReference(images[0]!), current!.sourceCommit ?? undefined);
-    return this.deploy(target, request, 'promotion', { actor, extras: { trailers: { promotedFrom: app.namespace, ...(reason ? { reason } : {}) } } });
+    // One commit in the target's repo, which may be another than the source's.
+    return found.deploys.deploy(target, request, 'promotion', { actor, extras: { trailers: { promotedFrom: app.namespace, ...(reason ? { reason } : {}) } } });
   }
 }
 

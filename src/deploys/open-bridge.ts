@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ADMIN_TOKEN_FILE, SECRET_KEY_FILE, loadOrCreateSecret } from '../config/secrets.js';
+import type { AppConfig } from '../config/kipper-file.js';
+import type { RepoEntry } from '../config/repos-file.js';
 import type { Settings } from '../config/settings.js';
 import { deriveKey } from '../config/tokens.js';
 import { KipError } from '../errors.js';
@@ -26,17 +29,18 @@ import { AppLocks } from './app-locks.js';
 import { RolloutService } from './rollout-service.js';
 import { WebhookTokens } from './webhook-tokens.js';
 import type { Announce } from './announce.js';
+import { Bridge } from './bridge.js';
 
-/** The bridge's services over one config repo, as the HTTP layer and `kip serve` use them. */
-export interface Bridge {
-  readonly settings: Settings;
+export { Bridge } from './bridge.js';
+
+/** The services over one config repo (docs/design.md "Several config repos": each has its own). */
+export interface RepoBridge {
+  /** `default` for KIPPER_REPO_URL or the embedded repo, else the repos file's `name`. */
+  readonly name: string;
   /** The config repo is the embedded one in the data dir (no KIPPER_REPO_URL). */
   readonly embedded: boolean;
   /** The config repo for humans: its URL or path, never credentials. */
   readonly description: string;
-  readonly adminToken: string;
-  /** Signs console sessions (derived from the secret key). */
-  readonly sessionKey: Buffer;
   readonly config: RepoConfig;
   readonly status: RepoStatus;
   readonly history: HistoryService;
@@ -44,23 +48,33 @@ export interface Bridge {
   /** Webhook answers by `Idempotency-Key` (issue #18). */
   readonly idempotency: IdempotentAnswers;
   readonly webhooks: WebhookTokens;
-  readonly metrics: Metrics;
   readonly rollouts: RolloutService;
   readonly locks: AppLocks;
-  /** Tells the notification targets (never throws, never waits). */
-  readonly announce: Announce;
+  readonly queue: WriteQueue;
   /** The branch head as last seen. */
   head(): string;
-  /** Aborted when shutdown starts: long-lived answers (live views, rollout waits) end then. */
-  readonly closing: AbortSignal;
-  /** Stops looking at the remote, finishes the writes in flight, persists the index. */
   close(): Promise<void>;
 }
 
+/** What every repo's services share: one data dir's secrets, one log, one metrics registry, one notifier. */
+interface Shared {
+  log: Logger;
+  metrics: Metrics;
+  announce: Announce;
+  sign: ((payload: Buffer) => string) | undefined;
+  secretKey: string;
+  closing: AbortSignal;
+  /** The app `id` in whichever repo holds it (promotion across repos). */
+  findApp: (id: string) => Promise<{ app: AppConfig; deploys: DeployService } | null>;
+}
+
+/** The name of the one repo of KIPPER_REPO_URL or the embedded default. */
+export const DEFAULT_REPO = 'default';
+
 /**
- * The composition root: the one place that builds the secrets, the remote (and the
- * embedded repo's seed), the write queue, the history index and the services over them.
- * Resolves once the config repo has been fetched.
+ * The composition root: the one place that builds the secrets, the remotes (and the
+ * embedded repo's seed), and per config repo its write queue, history index and the
+ * services over them. Resolves once every config repo has been fetched.
  */
 export async function openBridge(settings: Settings, log: Logger): Promise<Bridge> {
   if ((await gitVersion()) === null)
@@ -72,44 +86,16 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
   const signer = settings.signingKey ? await loadSigner(settings.signingKey) : undefined;
   if (signer) log.info('signing commits', { key: signer.description });
   const sign = signer ? (payload: Buffer) => signer.sign(payload) : undefined;
-  const remote = await openRemote(settings, log, sign);
 
-  // The queue tells of a moved head and of every push; who listens is wired below.
-  const heard = { head: [] as Array<(head: string) => Promise<void>>, push: [] as Array<(e: PushEvent) => void> };
-  const queue = new WriteQueue(remote, {
-    sign,
-    deployTimeoutMs: settings.deployTimeoutMs,
-    signature: () => signatureOf(settings),
-    onHead: async (head) => {
-      for (const listener of heard.head) {
-        // One listener's failure (history that cannot be read) is logged, not the remote's.
-        await listener(head).catch((err: unknown) =>
-          log.error('could not follow the new head', { head, error: err instanceof Error ? err.message : String(err) }),
-        );
-      }
-    },
-    onPush: (e) => {
-      for (const listener of heard.push) listener(e);
-    },
-  });
-  const config: RepoConfig = new RepoConfig((maxAgeMs, waitMs) => status.freshState(maxAgeMs, waitMs), log);
-  const status: RepoStatus = new RepoStatus(queue, () => config.problem);
-  const history = new HistoryService(remote, queue, config, { dataDir: settings.dataDir, key: `${remote.description}#${settings.branch}` }, log);
-  const metrics = new Metrics({ queueDepth: () => queue.depth, historyRevisions: () => history.index.size(), pushDeclined: () => queue.declined !== null });
-  const gitdir = remote.gitdir;
-  heard.head.push((head) => config.onHead(head, gitdir.view(head)));
-  heard.head.push((head) => history.onHead(head));
-  heard.push.push((e) => {
-    status.pushed();
-    metrics.observePush(e);
-    // Once per declined push, whatever the number of deploys it carried: an operator must see the remote's reason.
-    if (e.result === 'declined') log.warn('the config repo declined a push', { commits: e.commits, answer: e.answer, remote: e.remote });
-    else log.debug('push', { ...e, buildMs: Math.round(e.buildMs), pushMs: Math.round(e.pushMs) });
-  });
-
+  const repos: RepoBridge[] = [];
+  const metrics = new Metrics(() => repos);
   // Events go out after the push, from the notifier's own queue (docs/design.md "Notifications").
   const notifier = new Notifier({
-    targets: () => mergeTargets(settings.notifyTargets, config.known().notifications),
+    targets: () =>
+      mergeTargets(
+        settings.notifyTargets,
+        repos.flatMap((r) => r.config.known().notifications),
+      ),
     key: deriveKey(secretKey, 'notifications'),
     log,
     metrics: {
@@ -124,47 +110,122 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
   const linkOf = (app: string, configCommit: string | null | undefined): string | null =>
     settings.commitUrl && configCommit ? settings.commitUrl.replaceAll('{sha}', configCommit) : settings.publicUrl ? `${settings.publicUrl}/apps/${app}` : null;
   const announce: Announce = (input) => notifier.notify(notificationEvent({ ...input, url: input.url ?? linkOf(input.app, input.configCommit) }));
+  const closing = new AbortController();
+  const bridge = new Bridge(settings, adminToken, deriveKey(secretKey, 'console sessions'), repos, metrics, announce, closing, async () => {
+    // What the last pushes announced gets a bounded chance to go out.
+    await notifier.close(5_000);
+  });
+  const shared: Shared = {
+    log,
+    metrics,
+    announce,
+    sign,
+    secretKey,
+    closing: closing.signal,
+    findApp: async (id) => {
+      const found = await bridge.findApp(id);
+      return found && { app: found.app, deploys: found.repo.deploys };
+    },
+  };
+  const entries = settings.repos.length > 0 ? settings.repos.map((e) => repoSettings(settings, e)) : [{ name: DEFAULT_REPO, settings }];
+  // Fetched side by side: one slow remote does not hold the others' start.
+  const opened = await Promise.all(entries.map((e) => openRepo(e.name, e.settings, shared)));
+  repos.push(...opened);
+  return bridge;
+}
+
+/**
+ * The settings of one entry of KIPPER_REPOS_FILE: the global ones with its URL, branch
+ * and credentials, and a data dir of its own (`repos/<name>`) for its objects, history
+ * index and rollout memory.
+ */
+function repoSettings(settings: Settings, entry: RepoEntry): { name: string; settings: Settings } {
+  const token = entry.auth?.token;
+  if (entry.auth?.ssh || entry.auth?.githubApp) {
+    throw new KipError('CONFIG_INVALID', `KIPPER_REPOS_FILE: repo ${entry.name}: ssh and githubApp credentials are not supported yet; use token`);
+  }
+  return {
+    name: entry.name,
+    settings: {
+      ...settings,
+      dataDir: join(settings.dataDir, 'repos', entry.name),
+      repoUrl: entry.url,
+      branch: entry.branch,
+      gitUsername: token?.username ?? (token ? 'x-access-token' : undefined),
+      gitToken: token ? readFileSync(token.file, 'utf8').trim() : undefined,
+    },
+  };
+}
+
+/** The services of one config repo, once its branch has been fetched. */
+async function openRepo(name: string, settings: Settings, shared: Shared): Promise<RepoBridge> {
+  const { log, metrics, announce, sign } = shared;
+  await mkdir(settings.dataDir, { recursive: true, mode: 0o700 });
+  const remote = await openRemote(settings, log, sign);
+
+  // The queue tells of a moved head and of every push; who listens is wired below.
+  const heard = { head: [] as Array<(head: string) => Promise<void>>, push: [] as Array<(e: PushEvent) => void> };
+  const queue = new WriteQueue(remote, {
+    sign,
+    deployTimeoutMs: settings.deployTimeoutMs,
+    signature: () => signatureOf(settings),
+    onHead: async (head) => {
+      for (const listener of heard.head) {
+        // One listener's failure (history that cannot be read) is logged, not the remote's.
+        await listener(head).catch((err: unknown) =>
+          log.error('could not follow the new head', { repo: name, head, error: err instanceof Error ? err.message : String(err) }),
+        );
+      }
+    },
+    onPush: (e) => {
+      for (const listener of heard.push) listener(e);
+    },
+  });
+  const config: RepoConfig = new RepoConfig((maxAgeMs, waitMs) => status.freshState(maxAgeMs, waitMs), log);
+  const status: RepoStatus = new RepoStatus(queue, () => config.problem);
+  const history = new HistoryService(remote, queue, config, { dataDir: settings.dataDir, key: `${remote.description}#${settings.branch}` }, log);
+  const gitdir = remote.gitdir;
+  heard.head.push((head) => config.onHead(head, gitdir.view(head)));
+  heard.head.push((head) => history.onHead(head));
+  heard.push.push((e) => {
+    status.pushed();
+    metrics.observePush(e, name);
+    // Once per declined push, whatever the number of deploys it carried: an operator must see the remote's reason.
+    if (e.result === 'declined') log.warn('the config repo declined a push', { repo: name, commits: e.commits, answer: e.answer, remote: e.remote });
+    else log.debug('push', { repo: name, ...e, buildMs: Math.round(e.buildMs), pushMs: Math.round(e.pushMs) });
+  });
 
   const memory = new RolloutMemory(settings.dataDir);
   await memory.load();
-  const closing = new AbortController();
-  const rollouts = new RolloutService(settings, remote.gitdir, history, memory, metrics, log, closing.signal, announce);
+  const rollouts = new RolloutService(settings, remote.gitdir, history, memory, metrics, log, shared.closing, announce);
 
   await history.restore();
   await queue.refresh();
   history.startLoading();
   status.start();
-  const bridge: Bridge = {
-    settings,
+  return {
+    name,
     embedded: remote instanceof LocalRemote,
     description: remote.description,
-    adminToken,
-    sessionKey: deriveKey(secretKey, 'console sessions'),
     config,
     status,
     history,
-    deploys: new DeployService(queue, config, history, status, settings, announce),
+    deploys: new DeployService(queue, config, history, status, settings, announce, shared.findApp),
     idempotency: new IdempotentAnswers(history),
-    webhooks: new WebhookTokens(secretKey, config, queue, history),
-    metrics,
+    webhooks: new WebhookTokens(shared.secretKey, config, queue, history),
     rollouts,
     locks: new AppLocks(config, queue, announce),
-    announce,
+    queue,
     head: () => queue.head,
-    closing: closing.signal,
     async close() {
       status.stop();
-      closing.abort();
       rollouts.close();
       await memory.close();
       await queue.idle();
-      // What the last pushes announced gets a bounded chance to go out.
-      await notifier.close(5_000);
       await history.close();
       await remote.gitdir.close();
     },
   };
-  return bridge;
 }
 
 /** The embedded repo in the data dir (seeded on first use), or the remote of KIPPER_REPO_URL. */

@@ -57,13 +57,15 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
   };
 
   router.get('/api/v1/apps', async (_req, res) => {
-    const config = bridge.config.get();
-    const apps = await Promise.all(
-      [...config.apps.values()].map(async (a): Promise<AppSummary> => {
-        const current = (await bridge.history.revisions(a.id)).at(-1);
+    const apps: AppSummary[] = [];
+    for (const repo of bridge.repos) {
+      const config = bridge.repos.length === 1 ? repo.config.get() : repo.config.known();
+      for (const a of config.apps.values()) {
+        const current = (await repo.history.revisions(a.id)).at(-1);
         const images = current && 'images' in current.value ? current.value.images : [];
-        return {
+        apps.push({
           app: a.id,
+          repo: repo.name,
           namespace: a.namespace,
           name: a.name,
           source: a.source,
@@ -73,9 +75,9 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
           revision: current?.revision ?? null,
           webhook: config.webhooks.has(a.id),
           lock: config.locks.get(a.id) ?? null,
-        };
-      }),
-    );
+        });
+      }
+    }
     res.json({ apps } satisfies AppsAnswer);
   });
 
@@ -100,15 +102,15 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
   });
   router.get('/api/v1/apps/:namespace/:app/history', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
-    // A human's push a moment ago belongs in the answer.
-    await bridge.status.refreshQuietly();
+    // A human's push a moment ago belongs in the answer (a look at this app's repo only).
+    await bridge.repoOf(app.id).status.refreshQuietly();
     res.json(await appHistory(bridge, app));
   });
 
   router.get('/api/v1/apps/:namespace/:app/revisions/:revision', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
     // `kip app wait` asks every 2 s, as may hundreds of CI jobs: one look a second serves them all.
-    await bridge.status.freshState(1_000, 3_000);
+    await bridge.repoOf(app.id).status.freshState(1_000, 3_000);
     const history = await appHistory(bridge, app);
     const n = Number(req.params.revision);
     const revision = history.revisions.find((r) => r.revision === n);

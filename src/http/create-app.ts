@@ -44,7 +44,7 @@ export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) 
       res.status(503).json({ status: 'unready', error: problem.reason, code: problem.code, ...detail });
       return;
     }
-    res.json({ status: 'ready', head: bridge.head(), ...detail });
+    res.json({ status: 'ready', head: bridge.head(), ...(bridge.repos.length > 1 ? { heads: bridge.heads() } : {}), ...detail });
   });
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', bridge.metrics.registry.contentType);

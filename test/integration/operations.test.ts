@@ -63,12 +63,18 @@ describe('metrics, readiness and logs against a real remote', () => {
     const after = await metrics();
     expect(sample(after, 'kipper_webhook_requests_total', 'status="200"') - sample(before, 'kipper_webhook_requests_total', 'status="200"')).toBe(2);
     expect(sample(after, 'kipper_webhook_requests_total', 'status="401"') - sample(before, 'kipper_webhook_requests_total', 'status="401"')).toBe(1);
-    expect(sample(after, 'kipper_push_attempts_total', 'result="ok"') - sample(before, 'kipper_push_attempts_total', 'result="ok"')).toBe(2);
-    expect(sample(after, 'kipper_push_attempts_total', 'result="rejected"') - sample(before, 'kipper_push_attempts_total', 'result="rejected"')).toBe(1);
+    expect(
+      sample(after, 'kipper_push_attempts_total', 'result="ok",repo="default"') - sample(before, 'kipper_push_attempts_total', 'result="ok",repo="default"'),
+    ).toBe(2);
+    expect(
+      sample(after, 'kipper_push_attempts_total', 'result="rejected",repo="default"') -
+        sample(before, 'kipper_push_attempts_total', 'result="rejected",repo="default"'),
+    ).toBe(1);
     expect(sample(after, 'kipper_deploy_duration_seconds_count') - sample(before, 'kipper_deploy_duration_seconds_count')).toBe(2);
-    expect(sample(after, 'kipper_commits_per_push_sum') - sample(before, 'kipper_commits_per_push_sum')).toBe(2);
-    expect(after).toMatch(/^kipper_write_queue_depth 0$/m);
-    expect(sample(after, 'kipper_history_index_revisions')).toBeGreaterThanOrEqual(3);
+    expect(sample(after, 'kipper_commits_per_push_sum', 'repo="default"') - sample(before, 'kipper_commits_per_push_sum', 'repo="default"')).toBe(2);
+    // Per config repo (docs/design.md "Several config repos"): one repo here, `default`.
+    expect(after).toMatch(/^kipper_write_queue_depth\{repo="default"\} 0$/m);
+    expect(sample(after, 'kipper_history_index_revisions', 'repo="default"')).toBeGreaterThanOrEqual(3);
   });
 
   it('turns unready while the remote is down and ready again after', async () => {

@@ -93,8 +93,8 @@ describe('a remote whose pre-receive hook declines every push', () => {
     expect(ready.status).toBe(200);
     expect(body.pushDeclined).toMatchObject({ remote: expect.stringContaining(HOOK_LINE) as unknown });
     const metrics = await (await fetch(`${bridge.url}/metrics`)).text();
-    expect(metrics).toMatch(/^kipper_push_declined 1$/m);
-    expect(metrics).toMatch(/^kipper_push_attempts_total\{result="declined"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^kipper_push_declined\{repo="default"\} 1$/m);
+    expect(metrics).toMatch(/^kipper_push_attempts_total\{result="declined",repo="default"\} [1-9]\d*$/m);
 
     await rm(hook());
     const res = await deploy(bridge, apps[0]!, 'after-freeze');
@@ -104,6 +104,6 @@ describe('a remote whose pre-receive hook declines every push', () => {
       const after = (await (await fetch(`${bridge.url}/readyz`)).json()) as Json;
       return after.status === 'ready' && after.pushDeclined === undefined;
     });
-    expect(await (await fetch(`${bridge.url}/metrics`)).text()).toMatch(/^kipper_push_declined 0$/m);
+    expect(await (await fetch(`${bridge.url}/metrics`)).text()).toMatch(/^kipper_push_declined\{repo="default"\} 0$/m);
   });
 });

@@ -17,8 +17,9 @@ export async function appHistory(client: AdminClient, positionals: string[], opt
   if (options.json) return JSON.stringify(res, null, 2);
   const now = Date.now();
   const table = res.revisions.length === 0 ? `No revisions of ${name} yet.` : formatHistory(res.revisions, now, { wide: options.wide });
-  // `lock` is absent from older bridges.
-  return res.lock ? `${lockLine(res.lock, now)}\n${table}` : table;
+  // The config repo, when the bridge serves several (KIPPER_REPOS_FILE); `lock` is absent from older bridges.
+  const repo = res.repo && res.repo !== 'default' ? `Repo: ${res.repo}\n` : '';
+  return `${repo}${res.lock ? `${lockLine(res.lock, now)}\n` : ''}${table}`;
 }
 
 /** `Locked by ana@example.com 5 min ago: INC-42: bad migration`; by and time only where kipper.yaml has them. */

@@ -13,10 +13,13 @@ export async function appList(client: AdminClient, options: AppOptions): Promise
   // the table is byte for byte the same as before locks otherwise. Last, so a long
   // reason widens nothing else. `lock` is absent from older bridges.
   const locked = apps.some((a) => a.lock);
+  // REPO only when the bridge serves several config repos (KIPPER_REPOS_FILE).
+  const repos = new Set(res.apps.map((a) => a.repo ?? 'default')).size > 1;
   return formatTable(
-    ['APP', 'SOURCE', 'IMAGE', 'REVISION', 'WEBHOOK', ...(locked ? ['LOCKED'] : [])],
+    ['APP', ...(repos ? ['REPO'] : []), 'SOURCE', 'IMAGE', 'REVISION', 'WEBHOOK', ...(locked ? ['LOCKED'] : [])],
     apps.map((a) => [
       a.app,
+      ...(repos ? [a.repo] : []),
       a.source,
       a.image ?? '-',
       a.revision === null ? '-' : String(a.revision),

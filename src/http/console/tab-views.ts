@@ -36,7 +36,7 @@ export async function deploysView(bridge: Bridge, opts: ConsoleOptions, req: Req
     now: Date.now(),
     drift,
   };
-  return appPanel(app, 'deploys', deploysTab(view), { csrf, now: view.now, lock, ...notes });
+  return appPanel(app, 'deploys', deploysTab(view), { csrf, now: view.now, lock, ...repoOf(bridge, app), ...notes });
 }
 
 /** The Webhook tab of `app`; `newToken`: a token just made, shown this once. */
@@ -44,5 +44,10 @@ export function webhookView(bridge: Bridge, opts: ConsoleOptions, res: Response,
   const csrf = res.locals.csrf as string;
   const enabled = bridge.webhooks.token(app.id) !== null;
   const body = webhookTab({ app, enabled, url: opts.webhookUrl(app.id), newToken, csrf });
-  return appPanel(app, 'webhook', body, { csrf, now: Date.now(), lock: bridge.locks.of(app.id), ...notes });
+  return appPanel(app, 'webhook', body, { csrf, now: Date.now(), lock: bridge.locks.of(app.id), ...repoOf(bridge, app), ...notes });
+}
+
+/** The app's config repo, shown when the bridge serves several (KIPPER_REPOS_FILE). */
+function repoOf(bridge: Bridge, app: AppConfig): { repo?: string } {
+  return bridge.repos.length > 1 ? { repo: bridge.repoOf(app.id).name } : {};
 }
