@@ -83,11 +83,9 @@ const claimValue = z
 
 const trustRuleSchema = z
   .object({
-    issuer: z
-      .string()
-      .refine(isHttpsUrl, {
-        message: "must be the https URL of the token issuer, exactly as its tokens' iss says, e.g. https://token.actions.githubusercontent.com",
-      }),
+    issuer: z.string().refine(isHttpsUrl, {
+      message: "must be the https URL of the token issuer, exactly as its tokens' iss says, e.g. https://token.actions.githubusercontent.com",
+    }),
     audience: z.string().min(1, 'must not be empty; leave it out for KIPPER_PUBLIC_URL').max(500).optional(),
     claims: z
       .record(z.string().min(1), claimValue)
@@ -166,7 +164,7 @@ export interface TrustRule {
   audience: string | undefined;
   /** Claim name to value, where `*` in a value matches any characters. */
   claims: Record<string, string>;
-  /** `<namespace>/<app>` ids. */
+  /** `<namespace>/<app>` ids, only those this kipper.yaml lists under `apps:`. */
   apps: string[];
 }
 
@@ -227,7 +225,9 @@ export function parseKipperFile(text: string): KipperConfig {
   for (const [id, entry] of Object.entries(parsed.data.webhooks)) webhooks.set(id, entry.generation);
   const locks = new Map<string, Lock>();
   for (const [id, entry] of Object.entries(parsed.data.locks)) locks.set(id, { reason: entry.reason, by: entry.by ?? '', at: entry.at ?? '' });
-  const trust = parsed.data.trust.map((r) => ({ issuer: r.issuer, audience: r.audience, claims: r.claims, apps: r.apps }));
+  // A rule trusts tokens for this file's apps only: with several config repos behind one
+  // bridge, one repo's kipper.yaml must never let a token deploy another repo's app.
+  const trust = parsed.data.trust.map((r) => ({ issuer: r.issuer, audience: r.audience, claims: r.claims, apps: r.apps.filter((id) => apps.has(id)) }));
   return { apps, webhooks, locks, notifications: parsed.data.notifications, trust };
 }
 

@@ -29,10 +29,17 @@ describe('kipper.yaml trust:', () => {
     apps: [shop-test/api]
 `);
     expect(config.trust).toEqual<TrustRule[]>([
-      { issuer: GITHUB, audience: 'kipper', claims: { repository: 'acme/api', ref: 'refs/heads/*' }, apps: ['shop-test/api', 'shop-prod/api'] },
+      { issuer: GITHUB, audience: 'kipper', claims: { repository: 'acme/api', ref: 'refs/heads/*' }, apps: ['shop-test/api'] },
       { issuer: 'https://gitlab.example.com', audience: undefined, claims: { project_id: '42' }, apps: ['shop-test/api'] },
     ]);
     expect(parseKipperFile(APPS).trust).toEqual([]);
+  });
+
+  it("keeps only the file's own apps in a rule: one config repo never trusts tokens for another's", () => {
+    const config = parseKipperFile(`${APPS}trust:
+  - { issuer: ${GITHUB}, claims: { repository: acme/api }, apps: [shop-test/api, other-repo/api] }
+`);
+    expect(config.trust[0]!.apps).toEqual(['shop-test/api']);
   });
 
   it('names every bad field as path: message', () => {
