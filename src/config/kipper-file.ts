@@ -11,6 +11,9 @@ export const KIPPER_FILE = 'kipper.yaml';
 // Kipper namespaces and apps so a name can never smuggle a path segment (`..`, `/`).
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
+// `<namespace>/<app>`, both DNS-1123 labels.
+const APP_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\/[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
 // `<Kind>/<metadata.name>` of a workload the finder knows; a name is a DNS-1123 subdomain.
 const WORKLOAD = new RegExp(`^(?:${WORKLOAD_KINDS.join('|')})/[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$`);
 
@@ -72,6 +75,30 @@ export const reasonSchema = z
 // Written by the bridge (`kip app lock`); `by` and `at` may be missing where a human wrote one.
 const lockEntry = z.object({ reason: reasonSchema, by: z.string().max(200).nullish(), at: z.string().max(64).nullish() }).loose();
 
+// `trust:` (docs/identity-and-access.md "CI with OIDC"): which CI ID tokens may deploy which apps.
+const claimValue = z
+  .union([z.string(), z.number(), z.boolean()])
+  .transform(String)
+  .refine((v) => v.length > 0 && v.length <= 500, { message: 'must be 1 to 500 characters' });
+
+const trustRuleSchema = z
+  .object({
+    issuer: z.string().refine(isHttpsUrl, {
+      message: "must be the https URL of the token issuer, exactly as its tokens' iss says, e.g. https://token.actions.githubusercontent.com",
+    }),
+    audience: z.string().min(1, 'must not be empty; leave it out for KIPPER_PUBLIC_URL').max(500).optional(),
+    claims: z
+      .record(z.string().min(1), claimValue)
+      // Without a claim that narrows it down, every repository on github.com could deploy.
+      .refine((c) => Object.values(c).some((v) => !/^\**$/.test(v)), {
+        message: 'list at least one claim that is not only *, e.g. repository: acme/api (otherwise every project on the issuer could deploy)',
+      }),
+    apps: z
+      .array(z.string().regex(APP_ID, 'must be <namespace>/<app>, e.g. shop-prod/api'))
+      .min(1, 'list the apps these tokens may deploy, e.g. [shop-test/api]'),
+  })
+  .strict();
+
 const fileSchema = z
   .object({
     apps: z.array(appSchema).default([]),
@@ -84,6 +111,10 @@ const fileSchema = z
       .nullish()
       .transform((v) => v ?? {}),
     notifications: notificationsSchema,
+    trust: z
+      .array(trustRuleSchema)
+      .nullish()
+      .transform((v) => v ?? []),
   })
   .loose();
 
@@ -123,6 +154,20 @@ export interface Lock {
   at: string;
 }
 
+/**
+ * A `trust:` rule: an OIDC ID token (a CI job's) from `issuer`, for `audience`, whose
+ * claims match `claims` (exact, or `*` globs), may deploy `apps`.
+ */
+export interface TrustRule {
+  issuer: string;
+  /** The required `aud`; undefined means KIPPER_PUBLIC_URL. */
+  audience: string | undefined;
+  /** Claim name to value, where `*` in a value matches any characters. */
+  claims: Record<string, string>;
+  /** `<namespace>/<app>` ids, only those this kipper.yaml lists under `apps:`. */
+  apps: string[];
+}
+
 /** kipper.yaml, parsed and checked. */
 export interface KipperConfig {
   apps: Map<string, AppConfig>;
@@ -132,6 +177,8 @@ export interface KipperConfig {
   locks: Map<string, Lock>;
   /** Where the bridge posts its events (`notifications:`), besides KIPPER_NOTIFY_URL. */
   notifications: NotifyTarget[];
+  /** Which CI ID tokens may deploy which apps (`trust:`). */
+  trust: TrustRule[];
 }
 
 /** The app id for a namespace and name. */
@@ -178,7 +225,10 @@ export function parseKipperFile(text: string): KipperConfig {
   for (const [id, entry] of Object.entries(parsed.data.webhooks)) webhooks.set(id, entry.generation);
   const locks = new Map<string, Lock>();
   for (const [id, entry] of Object.entries(parsed.data.locks)) locks.set(id, { reason: entry.reason, by: entry.by ?? '', at: entry.at ?? '' });
-  return { apps, webhooks, locks, notifications: parsed.data.notifications };
+  // A rule trusts tokens for this file's apps only: with several config repos behind one
+  // bridge, one repo's kipper.yaml must never let a token deploy another repo's app.
+  const trust = parsed.data.trust.map((r) => ({ issuer: r.issuer, audience: r.audience, claims: r.claims, apps: r.apps.filter((id) => apps.has(id)) }));
+  return { apps, webhooks, locks, notifications: parsed.data.notifications, trust };
 }
 
 function syncerOf(a: z.infer<typeof appSchema>): Syncer | undefined {
@@ -220,6 +270,15 @@ function hasDuplicateKeys(doc: ReturnType<typeof parseDocument>): boolean {
     },
   });
   return found;
+}
+
+function isHttpsUrl(v: string): boolean {
+  try {
+    const url = new URL(v);
+    return url.protocol === 'https:' && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+  } catch {
+    return false;
+  }
 }
 
 function formatPath(path: PropertyKey[]): string {

@@ -10,6 +10,7 @@ import { firstImage, repositoryOf } from '../history/app-value.js';
 import type { Logger } from '../log.js';
 import { parseImageReference } from '../manifests/image-reference.js';
 import { DeliveryCache } from '../webhooks/delivery-cache.js';
+import { OidcVerifier } from '../webhooks/oidc-verifier.js';
 import type { FailureLimiter } from '../webhooks/failure-limiter.js';
 import type { ProviderAction } from '../webhooks/provider-event.js';
 import { verifyAndReceive } from '../webhooks/verify-and-receive.js';
@@ -79,6 +80,7 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
   const router = express.Router();
   const readRaw = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
   const deliveries = new DeliveryCache();
+  const oidc = new OidcVerifier();
 
   // Counted for every answer, including body-parser's 413 and authorisation failures.
   router.use('/api/v1/webhook', (_req, res, next) => {
@@ -96,9 +98,16 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
       new Promise<Buffer>((resolve, reject) =>
         readRaw(req, res, (err?: unknown) => (err ? reject(err) : resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)))),
       );
+    // An ID token is checked against the last valid kipper.yaml's trust: rules, as tokens are.
+    const trusted = async (token: string) => {
+      const result = await oidc.verify(token, app?.id ?? null, bridge.config.known().trust, bridge.settings.publicUrl);
+      if (result.ok) return result.identity;
+      requestLog(res, baseLog).info('webhook OIDC token refused', { app: res.locals.app as string, check: result.check, reason: result.reason });
+      return null;
+    };
     let received;
     try {
-      received = await verifyAndReceive({ headers: req.headers, readBody }, app ? bridge.webhooks.token(app.id) : null);
+      received = await verifyAndReceive({ headers: req.headers, readBody }, app ? bridge.webhooks.token(app.id) : null, trusted);
     } catch (err) {
       const address = req.ip ?? 'unknown';
       if (isKipError(err, 'UNAUTHORIZED') && limiter.fail(address)) {
@@ -117,8 +126,10 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
     const signal = new CallerGone(res);
     const wait = waitSeconds(req.query.wait);
     const key = idempotencyKeyOf(req.headers['idempotency-key']);
-    const actor = received.auth !== 'token' && received.sender ? received.sender : `webhook:${known.id}`;
-    const run = () => handle(known, received.json, received.action, { signal, actor, idempotencyKey: key });
+    const ci = received.ci;
+    const actor = ci ? `oidc:${ci.subject}` : received.auth !== 'token' && received.sender ? received.sender : `webhook:${known.id}`;
+    const extras = ci?.run ? { trailers: { run: ci.run } } : undefined;
+    const run = () => handle(known, received.json, received.action, { signal, actor, idempotencyKey: key, ...(extras ? { extras } : {}) });
     const replayed = key === undefined ? undefined : await bridge.idempotency.replay(known, key, started + bridge.settings.deployTimeoutMs);
     if (replayed) {
       requestLog(res, baseLog).info('webhook replayed', { app: known.id, via: received.auth, status: replayed.status });

@@ -1,5 +1,6 @@
 import { KipError } from '../errors.js';
 import { authorizeRequest, credentialOf, type Authorization, type Credential } from './authorize-request.js';
+import type { CiIdentity } from './oidc-verifier.js';
 import { parseJsonBody } from './parse-body.js';
 import { providerAction, providerSender, type ProviderAction } from './provider-event.js';
 
@@ -23,7 +24,12 @@ export interface Received {
   action: ProviderAction | null;
   /** Who sent a provider event (its sender's login), when it says. */
   sender: string | undefined;
+  /** The CI job a verified OIDC ID token names (auth `oidc`). */
+  ci?: CiIdentity;
 }
+
+/** Checks a CI job's OIDC ID token for the app: its identity, or null (the check's failure is logged by it). */
+export type TrustedToken = (token: string) => Promise<CiIdentity | null>;
 
 /**
  * Verify a webhook request against the app's current token, then read and parse it. In
@@ -32,11 +38,20 @@ export interface Received {
  * caller gets 401 and never 413; a GitHub request authorised only by X-Hub-Signature-256
  * has its body read first, since the signature covers it; then Content-Type (415), JSON.
  * `expected` is null for an unknown app or a disabled webhook: the same 401 either way.
+ * An `Authorization: Bearer` ID token is checked by `trusted` (kipper.yaml `trust:`) instead.
  */
-export async function verifyAndReceive(req: WebhookRequest, expected: string | null): Promise<Received> {
+export async function verifyAndReceive(req: WebhookRequest, expected: string | null, trusted: TrustedToken): Promise<Received> {
   const credential = credentialOf(req.headers);
-  const signed = credential?.kind === 'github' ? await req.readBody() : undefined;
-  const auth = credential && (await authorizeRequest(credential, signed, expected));
+  let auth: Authorization | null = null;
+  let ci: CiIdentity | undefined;
+  let signed: Buffer | undefined;
+  if (credential?.kind === 'oidc') {
+    ci = (await trusted(credential.token)) ?? undefined;
+    if (ci) auth = 'oidc';
+  } else if (credential) {
+    signed = credential.kind === 'github' ? await req.readBody() : undefined;
+    auth = await authorizeRequest(credential, signed, expected);
+  }
   if (!auth) throw unauthorized(credential);
   if (!isJsonContentType(header(req, 'content-type'))) {
     throw new KipError('UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with Content-Type: application/json (GitHub: Content type "application/json")');
@@ -44,7 +59,7 @@ export async function verifyAndReceive(req: WebhookRequest, expected: string | n
   const json = parseJsonBody(signed ?? (await req.readBody()));
   const github = header(req, 'x-github-event');
   const gitlab = header(req, 'x-gitlab-event');
-  return { auth, json, action: providerAction(github, gitlab, json), sender: providerSender(github, gitlab, json) };
+  return { auth, json, action: providerAction(github, gitlab, json), sender: providerSender(github, gitlab, json), ...(ci ? { ci } : {}) };
 }
 
 /**
@@ -60,6 +75,13 @@ function unauthorized(credential: Credential | null): KipError {
       return new KipError(
         'UNAUTHORIZED',
         `X-Gitlab-Token (the GitLab webhook's Secret token) is not this app's current webhook token, or its webhook is disabled; ${how}`,
+      );
+    case 'oidc':
+      // One message for every failed check (the bridge's log says which): a caller learns
+      // nothing about the rules, the keys or whether the app exists.
+      return new KipError(
+        'UNAUTHORIZED',
+        'the Authorization: Bearer ID token is not trusted to deploy this app: a kipper.yaml trust: rule must name its issuer, audience, claims and this app (the bridge log says which check failed)',
       );
     case 'github':
       return new KipError(
