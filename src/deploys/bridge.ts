@@ -214,12 +214,14 @@ function ambiguous(id: string, repos: string[]): KipError {
 
 /** kipper.yaml of several repos as one (the first repo's entry wins for an app listed twice). */
 function merged(configs: KipperConfig[]): KipperConfig {
-  const out: KipperConfig = { apps: new Map(), webhooks: new Map(), locks: new Map(), notifications: [] };
+  const out: KipperConfig = { apps: new Map(), webhooks: new Map(), locks: new Map(), notifications: [], trust: [] };
   for (const c of configs) {
     for (const [id, app] of c.apps) if (!out.apps.has(id)) out.apps.set(id, app);
     for (const [id, g] of c.webhooks) if (!out.webhooks.has(id)) out.webhooks.set(id, g);
     for (const [id, l] of c.locks) if (!out.locks.has(id)) out.locks.set(id, l);
     out.notifications.push(...c.notifications);
+    // Each rule names apps of its own file's repo only (kipper-file.ts), so the union is safe.
+    out.trust.push(...c.trust);
   }
   return out;
 }
