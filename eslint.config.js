@@ -11,6 +11,17 @@ export default tseslint.config(
     },
   },
   {
+    // Type-aware: a promise nobody awaits or catches is a bug (issue #22); `void` does not
+    // excuse one, since it hides an unhandled rejection.
+    files: ['src/**/*.ts', 'test/**/*.ts'],
+    ignores: ['src/http/console/assets/**'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': ['error', { ignoreVoid: false }],
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     files: ['bin/**/*.js', '.ci/**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

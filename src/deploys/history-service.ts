@@ -177,7 +177,8 @@ export class HistoryService {
     this.saveTimer ??= setTimeout(
       () => {
         this.saveTimer = undefined;
-        void this.save();
+        // save() logs its own failure; this catch is for a bug in it, never silent.
+        this.save().catch((err: unknown) => this.log.error('history index save failed', { error: String(err) }));
       },
       Math.max(1_000, this.nextSave - Date.now()),
     ).unref();

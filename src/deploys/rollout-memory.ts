@@ -58,7 +58,8 @@ export class RolloutMemory {
   private scheduleSave(): void {
     this.saveTimer ??= setTimeout(() => {
       this.saveTimer = undefined;
-      void this.save();
+      // write() is best effort and never rejects; nothing else may hide here.
+      this.save().catch(() => undefined);
     }, 1_000).unref();
   }
 

@@ -292,7 +292,11 @@ export class RolloutService {
   private interest(w: Watched, delta: 1 | -1): void {
     w.interest += delta;
     if (w.interest > 0 && w.timer === undefined) {
-      w.timer = setInterval(() => void this.ask(w), POLL_MS);
+      w.timer = setInterval(() => {
+        this.ask(w).catch((err: unknown) =>
+          this.log.warn('could not read a syncer', { syncer: syncerId(w.syncer), error: err instanceof Error ? err.message : String(err) }),
+        );
+      }, POLL_MS);
       w.timer.unref();
     } else if (w.interest === 0) {
       clearInterval(w.timer);

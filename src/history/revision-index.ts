@@ -205,7 +205,7 @@ export class RevisionIndex {
       const commit = commits[i]!;
       if (configChanges(commit)) return;
       for (const app of this.appsToVisit(commit, config, config))
-        if (learnedValue(commit.memo, app.id) === undefined) for (const path of app.files) reads.start(commit.oid, path);
+        if (learnedValue(commit.memo, app.id) === undefined) for (const path of app.files) reads.prefetch(commit.oid, path);
       reads.until = i + 1;
     }
   }
@@ -263,7 +263,7 @@ export class RevisionIndex {
     for (const [k, app] of apps.entries()) {
       for (; asked < apps.length && asked < k + READ_AHEAD; asked++) {
         const next = apps[asked]!;
-        if (learnedValue(commit.memo, next.id) === undefined) for (const path of next.files) readFile(path);
+        if (learnedValue(commit.memo, next.id) === undefined) for (const path of next.files) reads.prefetch(commit.oid, path);
       }
       const state = this.stateOf(app.id);
       const ours = trailers.app === app.id;
@@ -423,6 +423,11 @@ class ReadAhead {
       this.size++;
     }
     return text;
+  }
+
+  /** Asks for `path` at `commit` now, for a `start` later: a failure is that `start`'s to report. */
+  prefetch(commit: string, path: string): void {
+    this.start(commit, path).catch(() => undefined);
   }
 
   forget(commit: string): void {

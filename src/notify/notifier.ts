@@ -194,7 +194,10 @@ export class Notifier {
       this.lanes.set(key, lane);
       const started = lane;
       // Started on the next turn, so that notify() itself never touches the network.
-      setImmediate(() => void this.run(started));
+      setImmediate(() => {
+        // run() answers every failure of a delivery itself; a rejection here is a bug, logged.
+        this.run(started).catch((err: unknown) => this.log.error('notification lane failed', { error: err instanceof Error ? err.message : String(err) }));
+      });
     }
     if (lane.waiting.length >= this.queueSize) {
       // The oldest waiting event makes room: of a receiver that is far behind, the newest
@@ -297,7 +300,7 @@ export class Notifier {
         body: d.body,
       });
       // Only the status matters; the body is not read (nor waited for).
-      void res.body?.cancel().catch(() => undefined);
+      res.body?.cancel().catch(() => undefined);
       if (res.status >= 200 && res.status < 300) return { kind: 'delivered', status: res.status };
       if (!retryable(res.status)) return { kind: 'rejected', status: res.status };
       return { kind: 'failed', status: res.status, retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), Date.now()) };

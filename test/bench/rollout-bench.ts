@@ -69,7 +69,7 @@ export async function rolloutBench(server: GitServer, rounds: number): Promise<R
     const imageOf = (id: string) => `registry.example.com/${appName(id)}:waited`;
     const answers = watched.flatMap((id) => Array.from({ length: RETRIES }, () => post(id, imageOf(id), `?wait=${WAIT_S}`)));
     let answered = 0;
-    for (const a of answers) void a.then(() => answered++);
+    for (const a of answers) a.then(() => answered++).catch(() => undefined);
     // Until each app's deploy is in history, then a poll interval for the retries to queue up.
     const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
     for (const id of watched) {

@@ -45,10 +45,12 @@ export async function startBridge(env: NodeJS.ProcessEnv = {}, nodeArgs: string[
       }
     };
     child.stdout!.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`bridge exited with ${code} before listening:\n${out}`));
-    });
+    exited
+      .then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`bridge exited with ${code} before listening:\n${out}`));
+      })
+      .catch(reject);
   });
   const adminToken = env.KIPPER_ADMIN_TOKEN ?? (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
   return {

@@ -30,10 +30,13 @@ export class Receiver {
         const n = this.requests.length;
         this.requests.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
         for (const wake of this.waiters.splice(0)) wake();
-        void Promise.resolve(answer(n)).then((a) => {
-          const { status, headers } = typeof a === 'number' ? { status: a, headers: {} } : { status: a.status, headers: a.headers ?? {} };
-          if (!res.destroyed) res.writeHead(status, headers).end();
-        });
+        Promise.resolve(answer(n))
+          .then((a) => {
+            const { status, headers } = typeof a === 'number' ? { status: a, headers: {} } : { status: a.status, headers: a.headers ?? {} };
+            if (!res.destroyed) res.writeHead(status, headers).end();
+          })
+          // An answer function that throws is a broken test: answer 500 so it shows.
+          .catch(() => res.writeHead(500).end());
       });
     });
   }

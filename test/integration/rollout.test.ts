@@ -95,7 +95,7 @@ describe('rollout status', () => {
     argo.set('api-test', 'argocd', { syncRevision: seed, phase: 'Succeeded', health: 'Healthy', images: [image('api', 'seed')] });
     const answer = deploy(ARGO_APP, 'v1', 60);
     let settled = false;
-    void answer.then(() => (settled = true));
+    answer.then(() => (settled = true)).catch(() => undefined);
     const ours = await headAfter(rb.bare, seed);
     expect(ours).not.toBe(seed);
     // OutOfSync against our commit, then a sync that is still of the old one: still waiting.

@@ -166,10 +166,12 @@ describe('HttpRemote when the server is not there', () => {
         whilePending ??= processesMentioning(mark);
         return;
       }
-      void fetch(server.url(req.url!.slice(1))).then(async (r) => {
-        res.writeHead(r.status, { 'Content-Type': r.headers.get('content-type') ?? '' });
-        res.end(Buffer.from(await r.arrayBuffer()));
-      });
+      fetch(server.url(req.url!.slice(1)))
+        .then(async (r) => {
+          res.writeHead(r.status, { 'Content-Type': r.headers.get('content-type') ?? '' });
+          res.end(Buffer.from(await r.arrayBuffer()));
+        })
+        .catch(() => res.destroy());
     });
     await new Promise<void>((resolve) => halfway.listen(0, '127.0.0.1', resolve));
     const { port } = halfway.address() as AddressInfo;
