@@ -11,7 +11,11 @@ import { Notifier } from '../notify/notifier.js';
 import { mergeTargets } from '../notify/targets.js';
 import { loadSigner } from '../repo/commit-signing.js';
 import { gitVersion } from '../repo/git-process.js';
+import type { CredentialSource } from '../repo/credentials/credential-source.js';
+import { GithubAppToken } from '../repo/credentials/github-app.js';
+import { TokenFile } from '../repo/credentials/token-file.js';
 import { HttpRemote } from '../repo/http-remote.js';
+import { RemoteCredentials, TOKEN_ONLY_USERNAME } from '../repo/remote-credentials.js';
 import { LocalRemote } from '../repo/local-remote.js';
 import type { Remote } from '../repo/remote.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
@@ -176,6 +180,7 @@ async function openRemote(settings: Settings, log: Logger, sign: ((payload: Buff
       gitdir: join(settings.dataDir, 'cache.git'),
       username: settings.gitUsername,
       token: settings.gitToken,
+      credentials: await openCredentials(settings, settings.repoUrl, log),
     });
   }
   const gitdir = join(settings.dataDir, 'config.git');
@@ -185,4 +190,16 @@ async function openRemote(settings: Settings, log: Logger, sign: ((payload: Buff
     log.info('created the embedded config repo', { gitdir, commit: oid });
   }
   return local;
+}
+
+/** A token file or GitHub App for the remote, when configured; undefined means KIPPER_GIT_USERNAME/KIPPER_GIT_TOKEN. */
+async function openCredentials(settings: Settings, repoUrl: string, log: Logger): Promise<CredentialSource | undefined> {
+  if (settings.githubApp) {
+    const { appId, privateKeyPath, installationId } = settings.githubApp;
+    // The URL without `user:pass@` (refused with an App anyway) for owner/repo.
+    const url = new RemoteCredentials({ url: repoUrl }).url;
+    return GithubAppToken.open({ appId, privateKeyPath, installationId, apiUrl: settings.githubApiUrl, repoUrl: url, log });
+  }
+  if (settings.gitTokenFile) return TokenFile.open(settings.gitTokenFile, settings.gitUsername ?? TOKEN_ONLY_USERNAME);
+  return undefined;
 }
