@@ -1,8 +1,13 @@
+import { execFile, spawnSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { loadSettings } from '../../src/config/settings.js';
 import { runKip, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
 import { appIds, createConfigRepo } from '../helpers/config-repo.js';
 import { eventually } from '../helpers/eventually.js';
@@ -222,5 +227,74 @@ describe('GitHub App credentials that cannot work stop the start with what to fi
     const err = await serve({ KIPPER_GIT_TOKEN: 'some-token' });
     expect(err).toContain('KIPPER_GITHUB_APP_ID: a GitHub App replaces KIPPER_GIT_TOKEN');
     expect(err).not.toContain('some-token');
+  });
+});
+
+// The examples in manifests/: what `kubectl kustomize` builds is what a user applies.
+const hasKubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8', timeout: 30_000 }).status === 0;
+
+interface BuiltPod {
+  env: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }>;
+  mounts: Array<{ name: string; mountPath: string; readOnly?: boolean; subPath?: string }>;
+  volumes: Array<{ name: string; secret?: { secretName: string; items?: Array<{ key: string; path: string }> } }>;
+  config: Record<string, string>;
+}
+
+async function buildExample(name: string): Promise<BuiltPod> {
+  const dir = fileURLToPath(new URL(`../../manifests/examples/${name}/`, import.meta.url));
+  const { stdout } = await promisify(execFile)('kubectl', ['kustomize', dir], { timeout: 60_000 });
+  const docs = parseAllDocuments(stdout).map((d) => d.toJS() as { kind: string; data?: Record<string, string>; spec?: Record<string, never> });
+  const pod = (
+    docs.find((d) => d.kind === 'Deployment')!.spec as unknown as {
+      template: { spec: { containers: Array<Record<string, never>>; volumes: BuiltPod['volumes'] } };
+    }
+  ).template.spec;
+  const container = pod.containers[0] as unknown as { env: BuiltPod['env']; volumeMounts: BuiltPod['mounts'] };
+  return { env: container.env, mounts: container.volumeMounts, volumes: pod.volumes, config: docs.find((d) => d.kind === 'ConfigMap')!.data ?? {} };
+}
+
+/** The pod's environment with the Secrets filled in as `secrets` says (`<secret>/<key>`). */
+function podEnv(pod: BuiltPod, secrets: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...pod.config };
+  for (const e of pod.env) {
+    const ref = e.valueFrom?.secretKeyRef;
+    env[e.name] = ref ? secrets[`${ref.name}/${ref.key}`] : e.value;
+  }
+  return env;
+}
+
+/** Where the file at `path` comes from: a read-only, whole-Secret mount (a subPath mount never sees updates). */
+function secretFileOf(pod: BuiltPod, path: string): { secret: string; key: string; readOnly: boolean; subPath: string | undefined } | undefined {
+  const mount = pod.mounts.find((m) => path.startsWith(`${m.mountPath}/`));
+  const volume = pod.volumes.find((v) => v.name === mount?.name);
+  const item = volume?.secret?.items?.find((i) => `${mount!.mountPath}/${i.path}` === path);
+  if (!mount || !volume?.secret || !item) return undefined;
+  return { secret: volume.secret.secretName, key: item.key, readOnly: mount.readOnly === true, subPath: mount.subPath };
+}
+
+const CLUSTER_SECRETS = { 'kipper-secrets/KIPPER_SECRET_KEY': TEST_SECRET_KEY, 'kipper-secrets/KIPPER_ADMIN_TOKEN': TEST_ADMIN_TOKEN };
+
+describe('the Kubernetes examples for App and token-file credentials', () => {
+  it.skipIf(!hasKubectl)('github-app: the key is a read-only file from the App Secret, and the pod env is valid App settings', async () => {
+    const pod = await buildExample('github-app');
+    const settings = loadSettings(podEnv(pod, { ...CLUSTER_SECRETS, 'kipper-github-app/app-id': '123456', 'kipper-github-app/installation-id': '7890123' }));
+    expect(settings.githubApp).toEqual({ appId: '123456', installationId: 7890123, privateKeyPath: '/var/run/secrets/kipper/github-app/private-key.pem' });
+    expect(settings.gitProvider).toBe('github');
+    expect(secretFileOf(pod, settings.githubApp!.privateKeyPath)).toEqual({
+      secret: 'kipper-github-app',
+      key: 'private-key.pem',
+      readOnly: true,
+      subPath: undefined,
+    });
+    // Even with a token left in kipper-secrets, the overlay does not read it.
+    expect(pod.env.map((e) => e.name)).not.toContain('KIPPER_GIT_TOKEN');
+  });
+
+  it.skipIf(!hasKubectl)('token-file: the token is a read-only whole-Secret mount the kubelet updates, and the pod env is valid', async () => {
+    const pod = await buildExample('token-file');
+    const settings = loadSettings(podEnv(pod, CLUSTER_SECRETS));
+    expect(settings.gitTokenFile).toBe('/var/run/secrets/kipper/git-token/token');
+    expect(secretFileOf(pod, settings.gitTokenFile!)).toEqual({ secret: 'kipper-git-token', key: 'token', readOnly: true, subPath: undefined });
+    expect(pod.env.map((e) => e.name)).not.toContain('KIPPER_GIT_TOKEN');
   });
 });
