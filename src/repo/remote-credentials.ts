@@ -84,6 +84,8 @@ export class RemoteCredentials {
   networkAnswer(err: unknown): string {
     if (!(err instanceof Error)) return 'error';
     if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timeout';
+    // The credential source could not give any (a GitHub App token that could not be minted).
+    if (err instanceof KipError) return 'no credentials';
     const inner = innerError(err);
     return (inner as NodeJS.ErrnoException).code ?? inner.name;
   }
@@ -92,6 +94,7 @@ export class RemoteCredentials {
   describe(err: unknown, timeoutMs: number): string {
     if (!(err instanceof Error)) return this.redact(String(err));
     if (err.name === 'TimeoutError' || err.name === 'AbortError') return `timed out after ${timeoutMs} ms`;
+    if (err instanceof KipError) return this.redact(err.message);
     // undici wraps the socket error as `cause` ("fetch failed" alone says nothing).
     const inner = innerError(err);
     const code = (inner as NodeJS.ErrnoException).code;

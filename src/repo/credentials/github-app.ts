@@ -55,8 +55,8 @@ export class GithubAppToken implements CredentialSource {
       auth: { appId: opts.appId, privateKey },
       baseUrl: opts.apiUrl,
       userAgent: 'kipper/0.1',
-      // Octokit's own lines carry no secrets, but stay out of stdout unless they matter.
-      log: { debug: () => {}, info: () => {}, warn: (m: string) => log.warn(m), error: (m: string) => log.error(m) },
+      // Octokit's own lines carry no secrets; its request errors are ours to report (apiError), so only at debug.
+      log: { debug: () => {}, info: () => {}, warn: (m: string) => log.warn(m), error: (m: string) => log.debug(m) },
       request: { fetch: (url: string, init: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) }) },
     });
   }
@@ -116,6 +116,7 @@ export class GithubAppToken implements CredentialSource {
   async refresh(failed: string | undefined): Promise<boolean> {
     // Another request renewed it meanwhile: retry with that one, no second token.
     if (this.current && this.current.header !== failed) return true;
+    this.opts.log.info('the config repo refused the GitHub App installation token (revoked?): minting a new one', { appId: this.opts.appId });
     await this.mintOnce();
     return this.current!.header !== failed;
   }
@@ -171,12 +172,11 @@ export class GithubAppToken implements CredentialSource {
   private apiError(err: unknown, doing: string, byStatus: Record<number, string>): KipError {
     const status = (err as { status?: unknown }).status;
     const { appId, apiUrl } = this.opts;
-    if (typeof status !== 'number') {
-      const cause = (err as { cause?: unknown }).cause;
-      const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? (err as Error).name;
+    // Octokit reports a request that got no answer as status 500 without a response.
+    if (typeof status !== 'number' || (err as { response?: unknown }).response === undefined) {
       return new KipError(
         'REPO_UNAVAILABLE',
-        `GitHub App ${appId}: could not reach the GitHub API at ${apiUrl} while ${doing} (${code}): check KIPPER_GITHUB_API_URL`,
+        `GitHub App ${appId}: could not reach the GitHub API at ${apiUrl} while ${doing} (${networkCode(err)}): check KIPPER_GITHUB_API_URL`,
       );
     }
     const said = githubMessage(err);
@@ -191,6 +191,16 @@ export class GithubAppToken implements CredentialSource {
       `GitHub App ${appId}: the GitHub API at ${apiUrl} answered HTTP ${status} while ${doing}${said ? `: ${said}` : ''}`,
     );
   }
+}
+
+/** The socket error's code (`ECONNREFUSED`), `timeout`, or the error's name: undici and Octokit each wrap it once. */
+function networkCode(err: unknown): string {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e.name === 'TimeoutError') return 'timeout';
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') return code;
+  }
+  return err instanceof Error ? err.name : 'error';
 }
 
 /** GitHub's `message` field, one line, bounded. */
