@@ -200,6 +200,6 @@ async function openCredentials(settings: Settings, repoUrl: string, log: Logger)
     const url = new RemoteCredentials({ url: repoUrl }).url;
     return GithubAppToken.open({ appId, privateKeyPath, installationId, apiUrl: settings.githubApiUrl, repoUrl: url, log });
   }
-  if (settings.gitTokenFile) return TokenFile.open(settings.gitTokenFile, settings.gitUsername ?? TOKEN_ONLY_USERNAME);
+  if (settings.gitTokenFile) return TokenFile.open(settings.gitTokenFile, settings.gitUsername ?? TOKEN_ONLY_USERNAME, log);
   return undefined;
 }

@@ -107,8 +107,9 @@ describe('the remote token in a file that rotates', () => {
     expect(server.requests.slice(mark).filter((r) => r.status === 401)).toEqual([]);
   });
 
-  it('never writes a token to its output', () => {
+  it('never writes a token to its output, and says when the file changed', () => {
     const out = bridge.output();
+    expect(out.match(/the git token file changed: using the new token/g)).toHaveLength(2);
     expect(out.length).toBeGreaterThan(0);
     expect(used).toHaveLength(3);
     for (const token of used) {

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { KipError } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import { basicAuth, SecretRing, type CredentialSource } from './credential-source.js';
 
 /** The file's identity: a rotation changes at least one of these, whether rewritten, renamed over or swapped through a symlink. */
@@ -22,13 +23,14 @@ export class TokenFile implements CredentialSource {
   private constructor(
     private readonly path: string,
     private readonly username: string,
+    private readonly log: Logger | undefined,
   ) {
     this.refusedHint = `check the token in KIPPER_GIT_TOKEN_FILE (${path})${username === 'x-access-token' ? '' : ' and KIPPER_GIT_USERNAME'}`;
   }
 
   /** Reads the file once: a missing, unreadable or empty file stops the start (CONFIG_INVALID). */
-  static async open(path: string, username: string): Promise<TokenFile> {
-    const source = new TokenFile(path, username);
+  static async open(path: string, username: string, log?: Logger): Promise<TokenFile> {
+    const source = new TokenFile(path, username, log);
     try {
       await source.reload(true);
     } catch (err) {
@@ -86,6 +88,7 @@ export class TokenFile implements CredentialSource {
     if (/[\s\p{Cc}]/u.test(token)) throw new Error(`${this.path} must hold one token on one line`);
     const { header, secrets } = basicAuth(this.username, token);
     this.ring.add(secrets);
+    if (this.value !== undefined && header !== this.value) this.log?.info('the git token file changed: using the new token', { path: this.path });
     this.value = header;
     this.stamp = stamp;
   }
