@@ -104,10 +104,10 @@ describe('a config repo on GitHub with GitHub App credentials', () => {
   });
 
   it('renews a short-lived token before it expires: no request is ever refused', async () => {
-    api.tokenLifetimeMs = 6_000;
+    api.tokenLifetimeMs = 8_000;
     api.revokeAll();
     let n = 0;
-    // The first deploy meets the revoked token (401) and gets a 6 s one.
+    // The first deploy meets the revoked token (401) and gets an 8 s one, renewed 4 s before it expires.
     expect((await deploy(bridge, `short-${n++}`)).status).toBe(200);
     const mark = server.requests.length;
     const first = api.minted.length;
