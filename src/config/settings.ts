@@ -16,6 +16,14 @@ export interface Settings {
   branch: string;
   gitUsername: string | undefined;
   gitToken: string | undefined;
+  /** The remote's token in a file, re-read when it changes (KIPPER_GIT_TOKEN_FILE). */
+  gitTokenFile: string | undefined;
+  /** GitHub App credentials for the remote (KIPPER_GITHUB_APP_*), instead of a token. */
+  githubApp: GithubAppSettings | undefined;
+  /** The GitHub REST API (KIPPER_GITHUB_API_URL): api.github.com, or GHES's `https://host/api/v3`. */
+  githubApiUrl: string;
+  /** Which host the repo is on (KIPPER_GIT_PROVIDER, else from the repo URL's host name). */
+  gitProvider: GitProvider;
   secretKey: string | undefined;
   adminToken: string | undefined;
   /** Base of printed webhook URLs; unset means `http://<host>:<bound port>`. */
@@ -40,6 +48,16 @@ export interface Settings {
   signingKey: string | undefined;
 }
 
+/** The App id, the path of its private key, and the installation when it is not looked up. */
+export interface GithubAppSettings {
+  appId: string;
+  privateKeyPath: string;
+  installationId: number | undefined;
+}
+
+export const GIT_PROVIDERS = ['github', 'gitlab', 'generic'] as const;
+export type GitProvider = (typeof GIT_PROVIDERS)[number];
+
 const optional = z
   .string()
   .optional()
@@ -59,6 +77,20 @@ const envSchema = z.object({
     .default('main'),
   KIPPER_GIT_USERNAME: optional,
   KIPPER_GIT_TOKEN: optional,
+  KIPPER_GIT_TOKEN_FILE: optional,
+  KIPPER_GITHUB_APP_ID: optional.refine((v) => v === undefined || /^[1-9]\d{0,15}$/.test(v.trim()), {
+    message: 'must be the App\'s numeric id (the App\'s settings page, "App ID")',
+  }),
+  KIPPER_GITHUB_APP_PRIVATE_KEY: optional,
+  KIPPER_GITHUB_APP_INSTALLATION_ID: optional.refine((v) => v === undefined || /^[1-9]\d{0,15}$/.test(v.trim()), {
+    message: 'must be a numeric installation id (or unset, to look it up from the repo)',
+  }),
+  KIPPER_GITHUB_API_URL: optional.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
+    message: 'must be an http(s) URL: https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server',
+  }),
+  KIPPER_GIT_PROVIDER: optional.refine((v) => v === undefined || (GIT_PROVIDERS as readonly string[]).includes(v), {
+    message: `must be one of ${GIT_PROVIDERS.join(', ')}`,
+  }),
   KIPPER_SECRET_KEY: optional.refine((v) => v === undefined || v.length >= 32, {
     message: 'must be at least 32 characters (e.g. `openssl rand -hex 32`)',
   }),
@@ -98,6 +130,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (e.KIPPER_REPOS_FILE !== undefined && e.KIPPER_REPO_URL !== undefined) {
     throw new KipError('CONFIG_INVALID', 'invalid environment: set KIPPER_REPO_URL (one config repo) or KIPPER_REPOS_FILE (several), not both');
   }
+  const credentialProblems = remoteCredentialProblems(e);
+  if (credentialProblems.length > 0) {
+    throw new KipError('CONFIG_INVALID', `invalid environment: ${credentialProblems.join('; ')}`, { issues: credentialProblems });
+  }
   return {
     port: e.KIPPER_PORT,
     host: e.KIPPER_HOST,
@@ -107,6 +143,17 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     branch: e.KIPPER_REPO_BRANCH,
     gitUsername: e.KIPPER_GIT_USERNAME,
     gitToken: e.KIPPER_GIT_TOKEN,
+    gitTokenFile: e.KIPPER_GIT_TOKEN_FILE,
+    githubApp:
+      e.KIPPER_GITHUB_APP_ID && e.KIPPER_GITHUB_APP_PRIVATE_KEY
+        ? {
+            appId: e.KIPPER_GITHUB_APP_ID.trim(),
+            privateKeyPath: resolve(e.KIPPER_GITHUB_APP_PRIVATE_KEY),
+            installationId: e.KIPPER_GITHUB_APP_INSTALLATION_ID ? Number(e.KIPPER_GITHUB_APP_INSTALLATION_ID) : undefined,
+          }
+        : undefined,
+    githubApiUrl: (e.KIPPER_GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''),
+    gitProvider: (e.KIPPER_GIT_PROVIDER as GitProvider | undefined) ?? providerOfUrl(e.KIPPER_REPO_URL),
     secretKey: e.KIPPER_SECRET_KEY,
     adminToken: e.KIPPER_ADMIN_TOKEN,
     publicUrl: e.KIPPER_PUBLIC_URL?.replace(/\/+$/, ''),
@@ -122,6 +169,35 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     notifyTargets: e.KIPPER_NOTIFY_URL,
     signingKey: e.KIPPER_SIGNING_KEY,
   };
+}
+
+/** At most one way to authenticate to the remote, and each complete (issue #19). */
+function remoteCredentialProblems(e: z.infer<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  const app = e.KIPPER_GITHUB_APP_ID !== undefined || e.KIPPER_GITHUB_APP_PRIVATE_KEY !== undefined || e.KIPPER_GITHUB_APP_INSTALLATION_ID !== undefined;
+  if (e.KIPPER_GIT_TOKEN !== undefined && e.KIPPER_GIT_TOKEN_FILE !== undefined)
+    problems.push('KIPPER_GIT_TOKEN_FILE: set either KIPPER_GIT_TOKEN or KIPPER_GIT_TOKEN_FILE, not both');
+  if (app) {
+    if (e.KIPPER_GITHUB_APP_ID === undefined)
+      problems.push("KIPPER_GITHUB_APP_ID: required with the other KIPPER_GITHUB_APP_* variables (the App's numeric id)");
+    if (e.KIPPER_GITHUB_APP_PRIVATE_KEY === undefined)
+      problems.push("KIPPER_GITHUB_APP_PRIVATE_KEY: required with KIPPER_GITHUB_APP_ID (the path of the App's private key, a .pem file)");
+    const tokens = ['KIPPER_GIT_TOKEN', 'KIPPER_GIT_TOKEN_FILE'].filter((k) => e[k as 'KIPPER_GIT_TOKEN'] !== undefined);
+    if (tokens.length > 0) problems.push(`KIPPER_GITHUB_APP_ID: a GitHub App replaces ${tokens.join(' and ')}: set one or the other`);
+    if (e.KIPPER_REPO_URL === undefined) problems.push('KIPPER_GITHUB_APP_ID: needs KIPPER_REPO_URL, the repo the App is installed on');
+  }
+  if (e.KIPPER_GIT_TOKEN_FILE !== undefined && e.KIPPER_REPO_URL === undefined) problems.push('KIPPER_GIT_TOKEN_FILE: needs KIPPER_REPO_URL');
+  return problems;
+}
+
+/** `github` for github.com, `gitlab` for gitlab.com, else `generic` (set KIPPER_GIT_PROVIDER for a self-hosted one). */
+export function providerOfUrl(url: string | undefined): GitProvider {
+  if (url === undefined) return 'generic';
+  // http(s)://, ssh://[user@]host, or scp-like user@host:path.
+  const host = (/^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?([^/:?#]+)/i.exec(url) ?? /^(?:[^@/]*@)?([^/:]+):/.exec(url))?.[1]?.toLowerCase();
+  if (host === 'github.com' || host === 'www.github.com') return 'github';
+  if (host === 'gitlab.com' || host === 'www.gitlab.com') return 'gitlab';
+  return 'generic';
 }
 
 /** The base URL printed in webhook URLs, once the listening port is known. */

@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ADMIN_TOKEN_FILE, SECRET_KEY_FILE, loadOrCreateSecret } from '../config/secrets.js';
 import type { AppConfig } from '../config/kipper-file.js';
 import type { RepoEntry } from '../config/repos-file.js';
-import type { Settings } from '../config/settings.js';
+import { providerOfUrl, type Settings } from '../config/settings.js';
 import { deriveKey } from '../config/tokens.js';
 import { KipError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -14,7 +13,11 @@ import { Notifier } from '../notify/notifier.js';
 import { mergeTargets } from '../notify/targets.js';
 import { loadSigner } from '../repo/commit-signing.js';
 import { gitVersion } from '../repo/git-process.js';
+import type { CredentialSource } from '../repo/credentials/credential-source.js';
+import { GithubAppToken } from '../repo/credentials/github-app.js';
+import { TokenFile } from '../repo/credentials/token-file.js';
 import { HttpRemote } from '../repo/http-remote.js';
+import { RemoteCredentials, TOKEN_ONLY_USERNAME } from '../repo/remote-credentials.js';
 import { LocalRemote } from '../repo/local-remote.js';
 import type { Remote } from '../repo/remote.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
@@ -140,10 +143,8 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
  * index and rollout memory.
  */
 function repoSettings(settings: Settings, entry: RepoEntry): { name: string; settings: Settings } {
-  const token = entry.auth?.token;
-  if (entry.auth?.ssh || entry.auth?.githubApp) {
-    throw new KipError('CONFIG_INVALID', `KIPPER_REPOS_FILE: repo ${entry.name}: ssh and githubApp credentials are not supported yet; use token`);
-  }
+  const { token, githubApp, ssh } = entry.auth ?? {};
+  if (ssh) throw new KipError('CONFIG_INVALID', `KIPPER_REPOS_FILE: repo ${entry.name}: auth.ssh is not supported by this build; use token or githubApp`);
   return {
     name: entry.name,
     settings: {
@@ -151,8 +152,15 @@ function repoSettings(settings: Settings, entry: RepoEntry): { name: string; set
       dataDir: join(settings.dataDir, 'repos', entry.name),
       repoUrl: entry.url,
       branch: entry.branch,
-      gitUsername: token?.username ?? (token ? 'x-access-token' : undefined),
-      gitToken: token ? readFileSync(token.file, 'utf8').trim() : undefined,
+      // Only what the entry says: the environment's credentials belong to KIPPER_REPO_URL.
+      gitUsername: token?.username,
+      gitToken: undefined,
+      gitTokenFile: token ? resolve(token.file) : undefined,
+      githubApp: githubApp
+        ? { appId: githubApp.appId, privateKeyPath: resolve(githubApp.privateKey), installationId: githubApp.installationId ? Number(githubApp.installationId) : undefined }
+        : undefined,
+      githubApiUrl: (entry.apiUrl ?? settings.githubApiUrl).replace(/\/+$/, ''),
+      gitProvider: entry.provider ?? providerOfUrl(entry.url),
     },
   };
 }
@@ -237,6 +245,7 @@ async function openRemote(settings: Settings, log: Logger, sign: ((payload: Buff
       gitdir: join(settings.dataDir, 'cache.git'),
       username: settings.gitUsername,
       token: settings.gitToken,
+      credentials: await openCredentials(settings, settings.repoUrl, log),
     });
   }
   const gitdir = join(settings.dataDir, 'config.git');
@@ -246,4 +255,16 @@ async function openRemote(settings: Settings, log: Logger, sign: ((payload: Buff
     log.info('created the embedded config repo', { gitdir, commit: oid });
   }
   return local;
+}
+
+/** A token file or GitHub App for the remote, when configured; undefined means KIPPER_GIT_USERNAME/KIPPER_GIT_TOKEN. */
+async function openCredentials(settings: Settings, repoUrl: string, log: Logger): Promise<CredentialSource | undefined> {
+  if (settings.githubApp) {
+    const { appId, privateKeyPath, installationId } = settings.githubApp;
+    // The URL without `user:pass@` (refused with an App anyway) for owner/repo.
+    const url = new RemoteCredentials({ url: repoUrl }).url;
+    return GithubAppToken.open({ appId, privateKeyPath, installationId, apiUrl: settings.githubApiUrl, repoUrl: url, log });
+  }
+  if (settings.gitTokenFile) return TokenFile.open(settings.gitTokenFile, settings.gitUsername ?? TOKEN_ONLY_USERNAME, log);
+  return undefined;
 }

@@ -15,6 +15,7 @@ import { Gitdir } from './gitdir.js';
 import { FLUSH_PKT, parsePktLines, parsePushAnswer, pktLine } from './pkt-line.js';
 import { isLostRace, remoteMessages } from './push-refusal.js';
 import type { PushResult, Remote } from './remote.js';
+import type { CredentialSource } from './credentials/credential-source.js';
 import { RemoteCredentials } from './remote-credentials.js';
 
 /** Options of an HttpRemote. */
@@ -28,6 +29,8 @@ export interface HttpRemoteOptions {
   username?: string;
   /** Password or access token. */
   token?: string;
+  /** Credentials that change (a token file, a GitHub App), instead of `username`/`token`. */
+  credentials?: CredentialSource;
   /** Bound on each fetch and push, default 15 s. */
   timeoutMs?: number;
   /** Bound on `fetchFull` (the whole history can be large), default 5 min. */
@@ -50,7 +53,7 @@ export class HttpRemote implements Remote {
   private known: string | null | undefined;
 
   constructor(opts: HttpRemoteOptions) {
-    this.auth = new RemoteCredentials(opts);
+    this.auth = new RemoteCredentials({ ...opts, source: opts.credentials });
     this.url = this.auth.url;
     this.description = this.url;
     this.branch = opts.branch;
@@ -93,7 +96,7 @@ export class HttpRemote implements Remote {
     const pack = await this.gitdir.pack(newObjects);
     // side-band-64k: a hook's output reaches us only on band 2 (without it, the server logs it).
     const body = Buffer.concat([pktLine(`${oldOid} ${newOid} ${this.ref}\0report-status side-band-64k agent=${AGENT}`), FLUSH_PKT, pack]);
-    let res: { status: number; type: string; bytes: Uint8Array };
+    let res: Answer;
     try {
       res = await this.request('git-receive-pack', signal, {
         method: 'POST',
@@ -103,7 +106,8 @@ export class HttpRemote implements Remote {
     } catch (err) {
       return unreachable(this.auth.networkAnswer(err), `push to ${this.description} failed: ${this.auth.describe(err, this.timeoutMs)}`);
     }
-    if (res.status === 401 || res.status === 403) return unreachable(`HTTP ${res.status}`, this.auth.refused(res.status, 'push to', this.description));
+    if (res.status === 401 || res.status === 403)
+      return unreachable(`HTTP ${res.status}`, this.auth.refused(res.status, 'push to', this.description, res.sent));
     if (res.status !== 200) return unreachable(`HTTP ${res.status}`, `push to ${this.description} failed: HTTP ${res.status}`);
     if (!res.type.startsWith('application/x-git-receive-pack-result')) {
       return unreachable(
@@ -150,10 +154,20 @@ export class HttpRemote implements Remote {
       ['http.lowSpeedLimit', '1000'],
       ['http.lowSpeedTime', String(Math.ceil(timeoutMs / 1000))],
     ];
-    if (this.auth.header) settings.push(['http.extraHeader', `Authorization: ${this.auth.header}`]);
-    const env = configEnv(settings);
+    const run = async () => {
+      const header = await this.auth.header();
+      const env = configEnv(header ? [...settings, ['http.extraHeader', `Authorization: ${header}`]] : settings);
+      try {
+        await this.gitdir.fetch([...args, this.url, `+${this.ref}:${into}`], { env, timeoutMs, ...(signal ? { signal } : {}) });
+      } catch (err) {
+        // The token went stale between our GET and git's (revoked, rotated): fresh credentials, once.
+        if (header && refusedByServer(err) && (await this.auth.refresh(header))) return false;
+        throw err;
+      }
+      return true;
+    };
     try {
-      await this.gitdir.fetch([...args, this.url, `+${this.ref}:${into}`], { env, timeoutMs, ...(signal ? { signal } : {}) });
+      if (!(await run())) await run();
     } catch (err) {
       const timedOut = err instanceof Error && err.name === 'AbortError';
       const detail = this.auth.redact(err instanceof Error ? err.message : String(err));
@@ -178,7 +192,7 @@ export class HttpRemote implements Remote {
    * saying what to fix (credentials, URL, branch).
    */
   private async advertisedHead(signal?: AbortSignal): Promise<string> {
-    let res: { status: number; type: string; bytes: Uint8Array };
+    let res: Answer;
     try {
       res = await this.request('info/refs?service=git-upload-pack', signal);
     } catch (err) {
@@ -186,7 +200,7 @@ export class HttpRemote implements Remote {
     }
     const answer = `HTTP ${res.status}`;
     if (res.status === 401 || res.status === 403)
-      throw this.unavailable(answer, this.auth.refused(res.status, 'fetch from', this.description), { status: res.status });
+      throw this.unavailable(answer, this.auth.refused(res.status, 'fetch from', this.description, res.sent), { status: res.status });
     if (res.status === 404) throw this.unavailable(answer, `${this.description} was not found (HTTP 404): check KIPPER_REPO_URL`, { status: 404 });
     if (res.status !== 200) throw this.unavailable(answer, `fetch from ${this.description} failed: HTTP ${res.status}`, { status: res.status });
     const notGit = () => this.unavailable('not git', `${this.description} did not answer as a git smart-HTTP server: is KIPPER_REPO_URL the repo's clone URL?`);
@@ -209,27 +223,39 @@ export class HttpRemote implements Remote {
     );
   }
 
-  private async request(path: string, signal: AbortSignal | undefined, init: RequestInit = {}): Promise<{ status: number; type: string; bytes: Uint8Array }> {
+  /**
+   * One request with the credentials of the moment. A 401 to credentials that were sent
+   * (a revoked or rotated token) gets fresh ones at once and the request is sent once
+   * more: a push is safe to repeat, its ref update is a compare-and-swap.
+   */
+  private async request(path: string, signal: AbortSignal | undefined, init: RequestInit = {}): Promise<Answer> {
+    const header = await this.auth.header();
+    const res = await this.requestReconnecting(path, signal, init, header);
+    if (res.status !== 401 || header === undefined || !(await this.auth.refresh(header))) return res;
+    return this.requestReconnecting(path, signal, init, await this.auth.header());
+  }
+
+  private async requestReconnecting(path: string, signal: AbortSignal | undefined, init: RequestInit, header: string | undefined): Promise<Answer> {
     try {
-      return await this.requestOnce(path, signal, init);
+      return await this.requestOnce(path, signal, init, header);
     } catch (err) {
       // A kept-alive connection the server closed meanwhile (a restart): a GET is safe to
       // send again, on a new connection, as HTTP clients do.
       const code = (err as { cause?: { code?: unknown } }).cause?.code;
-      if (init.method === undefined && code === 'UND_ERR_SOCKET') return this.requestOnce(path, signal, init);
+      if (init.method === undefined && code === 'UND_ERR_SOCKET') return this.requestOnce(path, signal, init, header);
       throw err;
     }
   }
 
-  private async requestOnce(path: string, signal: AbortSignal | undefined, init: RequestInit) {
+  private async requestOnce(path: string, signal: AbortSignal | undefined, init: RequestInit, header: string | undefined): Promise<Answer> {
     const limit = AbortSignal.timeout(this.timeoutMs);
     const res = await fetch(`${this.url}/${path}`, {
       ...init,
       // Some servers only speak the smart protocol to user agents starting "git/".
-      headers: { ...(this.auth.header ? { Authorization: this.auth.header } : {}), 'User-Agent': `git/${AGENT}`, ...(init.headers as Record<string, string>) },
+      headers: { ...(header ? { Authorization: header } : {}), 'User-Agent': `git/${AGENT}`, ...(init.headers as Record<string, string>) },
       signal: signal ? AbortSignal.any([limit, signal]) : limit,
     });
-    return { status: res.status, type: res.headers.get('content-type') ?? '', bytes: new Uint8Array(await res.arrayBuffer()) };
+    return { status: res.status, type: res.headers.get('content-type') ?? '', bytes: new Uint8Array(await res.arrayBuffer()), sent: header !== undefined };
   }
 
   /** REPO_UNAVAILABLE with what the remote answered (`data.answer`, for logs), redacted. */
@@ -241,6 +267,20 @@ export class HttpRemote implements Remote {
       ...extra,
     });
   }
+}
+
+/** A remote's answer to one request; `sent`: whether it carried credentials. */
+interface Answer {
+  status: number;
+  type: string;
+  bytes: Uint8Array;
+  sent: boolean;
+}
+
+/** git's words for a 401 (it has no credential helper and no terminal to ask on). */
+function refusedByServer(err: unknown): boolean {
+  const text = err instanceof Error ? err.message : String(err);
+  return /Authentication failed|could not read Username|returned error: 401/i.test(text);
 }
 
 function unreachable(answer: string, detail: string): PushResult {

@@ -54,6 +54,11 @@ export interface GitServerOptions {
   /** Require HTTP basic auth with exactly these credentials (401 otherwise). */
   auth?: { username: string; password: string };
   /**
+   * Require HTTP basic auth that this judges good (401 otherwise), asked on every request:
+   * tokens that a test mints, rotates and revokes (issue #19).
+   */
+  authorize?: (username: string, password: string) => boolean;
+  /**
    * Hold every request this long before serving it: a remote this far away, as a hosted
    * git server is (issue #14). Counted in `requests[].ms`.
    */
@@ -93,8 +98,8 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
       return;
     }
     let remoteUser: string | undefined;
-    if (opts.auth) {
-      remoteUser = checkBasicAuth(req, opts.auth);
+    if (opts.auth || opts.authorize) {
+      remoteUser = checkBasicAuth(req, opts.auth ?? {}, opts.authorize);
       if (remoteUser === undefined) {
         req.resume();
         res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="kipper-test"', 'Content-Type': 'text/plain' }).end('authentication required\n');
@@ -142,7 +147,11 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
 }
 
 /** Returns the user name when the Authorization header matches, else undefined. */
-function checkBasicAuth(req: IncomingMessage, auth: { username: string; password: string }): string | undefined {
+function checkBasicAuth(
+  req: IncomingMessage,
+  auth: { username?: string; password?: string },
+  authorize?: (username: string, password: string) => boolean,
+): string | undefined {
   const header = req.headers.authorization ?? '';
   const match = /^Basic\s+(\S+)$/i.exec(header);
   if (!match?.[1]) return undefined;
@@ -151,6 +160,7 @@ function checkBasicAuth(req: IncomingMessage, auth: { username: string; password
   if (sep < 0) return undefined;
   const user = decoded.slice(0, sep);
   const pass = decoded.slice(sep + 1);
+  if (authorize) return authorize(user, pass) ? user : undefined;
   return user === auth.username && pass === auth.password ? user : undefined;
 }
 
