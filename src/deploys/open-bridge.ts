@@ -9,12 +9,13 @@ import { Metrics } from '../metrics.js';
 import { notificationEvent } from '../notify/events.js';
 import { Notifier } from '../notify/notifier.js';
 import { mergeTargets } from '../notify/targets.js';
-import { loadSigner } from '../repo/commit-signing.js';
 import { gitVersion } from '../repo/git-process.js';
 import { HttpRemote } from '../repo/http-remote.js';
 import { LocalRemote } from '../repo/local-remote.js';
 import type { Remote } from '../repo/remote.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
+import type { CommitSign } from '../repo/gitdir.js';
+import { loadSigner } from '../signing/load-signer.js';
 import { WriteQueue, type PushEvent } from './write-queue.js';
 import { IdempotentAnswers } from './idempotent-answers.js';
 import { DeployService, signatureOf } from './deploy-service.js';
@@ -69,9 +70,11 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
   const secretKey = await loadOrCreateSecret(settings.dataDir, SECRET_KEY_FILE, settings.secretKey);
   const adminToken = await loadOrCreateSecret(settings.dataDir, ADMIN_TOKEN_FILE, settings.adminToken);
   // A key that cannot sign stops the start: never unsigned commits in a signed setup.
-  const signer = settings.signingKey ? await loadSigner(settings.signingKey) : undefined;
+  const signer = settings.signingKey
+    ? await loadSigner(settings.signingKey, { passphrase: settings.signingKeyPassphrase, passphraseFile: settings.signingKeyPassphraseFile })
+    : undefined;
   if (signer) log.info('signing commits', { key: signer.description });
-  const sign = signer ? (payload: Buffer) => signer.sign(payload) : undefined;
+  const sign: CommitSign | undefined = signer ? (payload) => signer.sign(payload) : undefined;
   const remote = await openRemote(settings, log, sign);
 
   // The queue tells of a moved head and of every push; who listens is wired below.
@@ -168,7 +171,7 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
 }
 
 /** The embedded repo in the data dir (seeded on first use), or the remote of KIPPER_REPO_URL. */
-async function openRemote(settings: Settings, log: Logger, sign: ((payload: Buffer) => string) | undefined): Promise<Remote> {
+async function openRemote(settings: Settings, log: Logger, sign: CommitSign | undefined): Promise<Remote> {
   if (settings.repoUrl !== undefined) {
     return new HttpRemote({
       url: settings.repoUrl,

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { loadSigner } from '../../src/repo/commit-signing.js';
+import { loadSigner } from '../../src/signing/load-signer.js';
 import { postWebhook, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
 import { appIds, createConfigRepo } from '../helpers/config-repo.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
@@ -103,7 +103,7 @@ async function signMs(path: string): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < 2 * SIGNATURES; i++) {
     const t0 = performance.now();
-    signer.sign(PAYLOAD);
+    await signer.sign(PAYLOAD);
     if (i >= SIGNATURES) times.push(performance.now() - t0);
   }
   return quantile(times, 0.5);
