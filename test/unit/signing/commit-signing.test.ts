@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { readPrivateKey } from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKipError, type KipError } from '../../../src/errors.js';
 import { insertSignature } from '../../../src/repo/git-objects.js';
@@ -378,6 +379,23 @@ describe(HAS_GPG ? 'OpenPGP keys (gpg)' : 'OpenPGP keys: SKIPPED, gpg is not ins
   it.skipIf(!HAS_GPG)('refuses a public key', async () => {
     const path = join(root, 'openpgp', 'public.asc');
     await refusal(path, await readFile(path, 'utf8'));
+  });
+
+  it.skipIf(!HAS_GPG)('refuses a key whose self-signature does not verify (a changed preference): the key is not what its owner signed', async () => {
+    const { path } = keys.get('ed25519')!;
+    const armored = await readFile(path, 'utf8');
+    // The self-signature's hashed bytes, found with OpenPGP.js, changed in the file: its last
+    // hashed subpacket (gpg's keyserver preferences) gets one more bit.
+    const [signed] = (await readPrivateKey({ armoredKey: armored })).users[0]!.selfCertifications;
+    const binary = Buffer.from(armored.split(/\n\n/)[1]!.split(/\n=/)[0]!.replace(/\s/g, ''), 'base64');
+    const start = binary.indexOf(Buffer.from(signed!.signatureData!));
+    expect(start).toBeGreaterThan(0);
+    const at = start + signed!.signatureData!.length - 1;
+    binary.writeUInt8(binary[at]! ^ 0x01, at);
+    const changed = join(root, 'openpgp', 'changed-self-signature.asc');
+    const base64 = binary.toString('base64').replace(/.{64}/g, '$&\n');
+    await writeFile(changed, `-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n${base64.replace(/\n$/, '')}\n-----END PGP PRIVATE KEY BLOCK-----\n`);
+    expect((await refusal(changed, armored)).message).toMatch(/self-signature/);
   });
 
   it.skipIf(!HAS_GPG)('refuses an expired key and a revoked key: gpg would not accept their signatures', async () => {
