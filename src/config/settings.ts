@@ -46,6 +46,9 @@ export interface Settings {
   notifyTargets: NotifyTarget[];
   /** The SSH or OpenPGP private key every bridge commit is signed with (KIPPER_SIGNING_KEY, a path). */
   signingKey: string | undefined;
+  /** The passphrase of a protected OpenPGP signing key (KIPPER_SIGNING_KEY_PASSPHRASE), or a file holding it (…_FILE). */
+  signingKeyPassphrase: string | undefined;
+  signingKeyPassphraseFile: string | undefined;
 }
 
 /** The App id, the path of its private key, and the installation when it is not looked up. */
@@ -114,6 +117,8 @@ const envSchema = z.object({
   KIPPER_KUBECONFIG: optional,
   KIPPER_NOTIFY_URL: notifyUrlEnvSchema,
   KIPPER_SIGNING_KEY: optional,
+  KIPPER_SIGNING_KEY_PASSPHRASE: optional,
+  KIPPER_SIGNING_KEY_PASSPHRASE_FILE: optional,
   KIPPER_TRUST_PROXY: optional.refine((v) => v === undefined || /^(true|false|\d+|[0-9a-fA-F:.,/ ]+|loopback|linklocal|uniquelocal)$/.test(v), {
     message: 'must be true, false, a number of hops, or proxy addresses (express "trust proxy")',
   }),
@@ -168,6 +173,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     kubeconfig: e.KIPPER_KUBECONFIG,
     notifyTargets: e.KIPPER_NOTIFY_URL,
     signingKey: e.KIPPER_SIGNING_KEY,
+    ...signingKeyPassphrase(e.KIPPER_SIGNING_KEY, e.KIPPER_SIGNING_KEY_PASSPHRASE, e.KIPPER_SIGNING_KEY_PASSPHRASE_FILE),
   };
 }
 
@@ -198,6 +204,18 @@ export function providerOfUrl(url: string | undefined): GitProvider {
   if (host === 'github.com' || host === 'www.github.com') return 'github';
   if (host === 'gitlab.com' || host === 'www.gitlab.com') return 'gitlab';
   return 'generic';
+}
+
+/** At most one source of the signing key's passphrase, and only beside a key; the passphrase itself never in an error. */
+function signingKeyPassphrase(key: string | undefined, passphrase: string | undefined, file: string | undefined) {
+  if (passphrase !== undefined && file !== undefined)
+    throw new KipError('CONFIG_INVALID', 'invalid environment: KIPPER_SIGNING_KEY_PASSPHRASE and KIPPER_SIGNING_KEY_PASSPHRASE_FILE are both set: keep one');
+  if (key === undefined && (passphrase !== undefined || file !== undefined))
+    throw new KipError(
+      'CONFIG_INVALID',
+      'invalid environment: a signing key passphrase is set without KIPPER_SIGNING_KEY: set the key, or unset the passphrase',
+    );
+  return { signingKeyPassphrase: passphrase, signingKeyPassphraseFile: file };
 }
 
 /** The base URL printed in webhook URLs, once the listening port is known. */

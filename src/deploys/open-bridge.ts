@@ -11,7 +11,6 @@ import { Metrics } from '../metrics.js';
 import { notificationEvent } from '../notify/events.js';
 import { Notifier } from '../notify/notifier.js';
 import { mergeTargets } from '../notify/targets.js';
-import { loadSigner } from '../repo/commit-signing.js';
 import { gitVersion } from '../repo/git-process.js';
 import type { CredentialSource } from '../repo/credentials/credential-source.js';
 import { GithubAppToken } from '../repo/credentials/github-app.js';
@@ -21,6 +20,8 @@ import { RemoteCredentials, TOKEN_ONLY_USERNAME } from '../repo/remote-credentia
 import { LocalRemote } from '../repo/local-remote.js';
 import type { Remote } from '../repo/remote.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
+import type { CommitSign } from '../repo/gitdir.js';
+import { loadSigner } from '../signing/load-signer.js';
 import { WriteQueue, type PushEvent } from './write-queue.js';
 import { IdempotentAnswers } from './idempotent-answers.js';
 import { DeployService, signatureOf } from './deploy-service.js';
@@ -64,7 +65,7 @@ interface Shared {
   log: Logger;
   metrics: Metrics;
   announce: Announce;
-  sign: ((payload: Buffer) => string) | undefined;
+  sign: CommitSign | undefined;
   secretKey: string;
   closing: AbortSignal;
   /** The app `id` in whichever repo holds it (promotion across repos). */
@@ -86,9 +87,11 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
   const secretKey = await loadOrCreateSecret(settings.dataDir, SECRET_KEY_FILE, settings.secretKey);
   const adminToken = await loadOrCreateSecret(settings.dataDir, ADMIN_TOKEN_FILE, settings.adminToken);
   // A key that cannot sign stops the start: never unsigned commits in a signed setup.
-  const signer = settings.signingKey ? await loadSigner(settings.signingKey) : undefined;
+  const signer = settings.signingKey
+    ? await loadSigner(settings.signingKey, { passphrase: settings.signingKeyPassphrase, passphraseFile: settings.signingKeyPassphraseFile })
+    : undefined;
   if (signer) log.info('signing commits', { key: signer.description });
-  const sign = signer ? (payload: Buffer) => signer.sign(payload) : undefined;
+  const sign: CommitSign | undefined = signer ? (payload) => signer.sign(payload) : undefined;
 
   const repos: RepoBridge[] = [];
   const metrics = new Metrics(() => repos);
@@ -157,7 +160,11 @@ function repoSettings(settings: Settings, entry: RepoEntry): { name: string; set
       gitToken: undefined,
       gitTokenFile: token ? resolve(token.file) : undefined,
       githubApp: githubApp
-        ? { appId: githubApp.appId, privateKeyPath: resolve(githubApp.privateKey), installationId: githubApp.installationId ? Number(githubApp.installationId) : undefined }
+        ? {
+            appId: githubApp.appId,
+            privateKeyPath: resolve(githubApp.privateKey),
+            installationId: githubApp.installationId ? Number(githubApp.installationId) : undefined,
+          }
         : undefined,
       githubApiUrl: (entry.apiUrl ?? settings.githubApiUrl).replace(/\/+$/, ''),
       gitProvider: entry.provider ?? providerOfUrl(entry.url),
@@ -237,7 +244,7 @@ async function openRepo(name: string, settings: Settings, shared: Shared): Promi
 }
 
 /** The embedded repo in the data dir (seeded on first use), or the remote of KIPPER_REPO_URL. */
-async function openRemote(settings: Settings, log: Logger, sign: ((payload: Buffer) => string) | undefined): Promise<Remote> {
+async function openRemote(settings: Settings, log: Logger, sign: CommitSign | undefined): Promise<Remote> {
   if (settings.repoUrl !== undefined) {
     return new HttpRemote({
       url: settings.repoUrl,

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { KipError } from '../errors.js';
 import type { Signature } from '../repo/git-objects.js';
-import type { Gitdir } from '../repo/gitdir.js';
+import type { CommitSign, Gitdir } from '../repo/gitdir.js';
 
 /** A read-only view of the branch at one commit, handed to an edit. */
 export interface TreeView {
@@ -128,13 +128,7 @@ export interface Batch {
  * edit that cannot apply (no image target, bad YAML, a path through a file) fails alone,
  * not the batch; withdrawn ones are skipped.
  */
-export async function buildBatch(
-  gitdir: Gitdir,
-  base: string,
-  edits: readonly PendingEdit[],
-  signature: () => Signature,
-  sign?: (payload: Buffer) => string,
-): Promise<Batch> {
+export async function buildBatch(gitdir: Gitdir, base: string, edits: readonly PendingEdit[], signature: () => Signature, sign?: CommitSign): Promise<Batch> {
   const started = performance.now();
   const batch: Batch = { base, tip: base, done: [], live: [], newObjects: [], buildMs: 0 };
   for (const p of edits) {

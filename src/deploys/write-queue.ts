@@ -31,7 +31,7 @@ export interface WriteQueueOptions {
   deployTimeoutMs?: number;
   signature: () => Signature;
   /** Signs every commit (KIPPER_SIGNING_KEY); unsigned without. */
-  sign?: ((payload: Buffer) => string) | undefined;
+  sign?: ((payload: Buffer) => Promise<string>) | undefined;
   /** Told about every push attempt. */
   onPush?: (e: PushEvent) => void;
   /** Called after the branch head moved (our push or a fetch), before waiters resolve. */

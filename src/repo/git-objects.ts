@@ -183,6 +183,19 @@ export function formatCommit(c: { tree: string; parent: string; author: Signatur
   return Buffer.from(`${lines.join('\n')}\n\n${c.message.replace(/\n+$/, '')}\n`, 'utf8');
 }
 
+/**
+ * `commit` with `signature` as its gpgsig header, byte for byte as git writes it (commit.c
+ * add_header_signature): at the end of the header, before the blank line; the first line
+ * after `gpgsig `, every further line after one space (an empty line becomes " ").
+ */
+export function insertSignature(commit: Buffer | string, signature: string): Buffer {
+  const bytes = typeof commit === 'string' ? Buffer.from(commit, 'utf8') : commit;
+  const endOfHeader = bytes.indexOf('\n\n');
+  const at = endOfHeader < 0 ? bytes.length : endOfHeader + 1;
+  const header = `gpgsig ${signature.replace(/\n$/, '').split('\n').join('\n ')}\n`;
+  return Buffer.concat([bytes.subarray(0, at), Buffer.from(header, 'utf8'), bytes.subarray(at)]);
+}
+
 /** What `parseCommit` reads back from `formatCommit(c)`, without formatting and parsing (a deploy writes one per commit). */
 export function commitInfoOf(c: { tree: string; parent: string; author: Signature; committer: Signature; message: string }): CommitInfo {
   const readBack = (sig: Signature): Signature => ({

@@ -14,7 +14,6 @@
  * until `git index-pack` has stored them (in the background, `flush` is the barrier),
  * and the push sends them from memory (`pack`).
  */
-import { insertSignature } from './commit-signing.js';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { KipError } from '../errors.js';
@@ -28,6 +27,7 @@ import {
   findEntry,
   formatCommit,
   insertEntry,
+  insertSignature,
   packEntry,
   packOf,
   parseCommit,
@@ -46,6 +46,9 @@ import { LOG_ARGS, LogRecords, type LoggedCommit } from './git-log.js';
 import { CatFile, GitError, configEnv, runGit, streamGit } from './git-process.js';
 import { NewObjects, syncDir } from './new-objects.js';
 
+/** Signs a commit object's bytes (the commit without gpgsig) and resolves with the armored signature. */
+export type CommitSign = (payload: Buffer) => Promise<string>;
+
 /** One commit to write: `files` maps repo paths (`a/b.yaml`) to their full new content. */
 export interface CommitInput {
   /** Parent commit id; `''` writes a root commit (an empty repo's first commit). */
@@ -55,7 +58,7 @@ export interface CommitInput {
   author: Signature;
   committer: Signature;
   /** Signs the commit object (KIPPER_SIGNING_KEY): its armored signature goes into a `gpgsig` header. */
-  sign?: ((payload: Buffer) => string) | undefined;
+  sign?: CommitSign | undefined;
   /**
    * Kept in memory with the commit and handed back by `log`: what its writer knew of it,
    * so a reader need not work it out from the files again (the history index learns a
@@ -204,7 +207,7 @@ export class Gitdir {
     const created = new Set<string>();
     const tree = await this.writeTree(base, root, '', created);
     const unsigned = formatCommit({ ...input, tree });
-    const bytes = input.sign ? insertSignature(unsigned, input.sign(unsigned)) : unsigned;
+    const bytes = input.sign ? insertSignature(unsigned, await input.sign(unsigned)) : unsigned;
     const oid = this.objects.add('commit', bytes);
     created.add(oid);
     const info = commitInfoOf({ ...input, tree });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KipError } from '../errors.js';
 import { ZERO_OID, type Signature } from './git-objects.js';
+import type { CommitSign } from './gitdir.js';
 import type { LocalRemote } from './local-remote.js';
 
 /** The example config repo shipped with the package (`fixtures/seed`). */
@@ -13,7 +14,7 @@ export const SEED_DIR = fileURLToPath(new URL('../../fixtures/seed/', import.met
  * commit written as objects, like every other commit) and create the branch with it.
  * Returns the commit id.
  */
-export async function seedRepo(remote: LocalRemote, dir: string, message: string, sig: Signature, sign?: (payload: Buffer) => string): Promise<string> {
+export async function seedRepo(remote: LocalRemote, dir: string, message: string, sig: Signature, sign?: CommitSign): Promise<string> {
   const files = new Map<string, Uint8Array>();
   for (const path of await listFiles(dir)) files.set(path, await readFile(join(dir, path)));
   const { oid, newObjects } = await remote.gitdir.writeCommit({ parent: '', files, message, author: sig, committer: sig, sign });

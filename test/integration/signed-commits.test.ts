@@ -96,12 +96,16 @@ describe('signed commits', () => {
       if (!HAS_GPG) return;
       home = join(dir, 'gnupg');
       await run('mkdir', ['-m', '700', home]);
+      // A passphrase-protected key, its passphrase in a mounted file (issue #22).
+      const passphrase = 'a passphrase from a Secret';
+      const passphraseFile = join(dir, 'signing-passphrase');
+      await writeFile(passphraseFile, `${passphrase}\n`);
       const gpg = (args: string[]) =>
-        run('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { env: { ...process.env, GNUPGHOME: home } });
+        run('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', passphrase, ...args], { env: { ...process.env, GNUPGHOME: home } });
       await gpg(['--quick-gen-key', `Kipper <${EMAIL}>`, 'ed25519', 'sign', 'never']);
       const key = join(dir, 'signing.asc');
       await writeFile(key, (await gpg(['--armor', '--export-secret-keys', EMAIL])).stdout);
-      rb = await startRemoteBridge(2, { KIPPER_SIGNING_KEY: key });
+      rb = await startRemoteBridge(2, { KIPPER_SIGNING_KEY: key, KIPPER_SIGNING_KEY_PASSPHRASE_FILE: passphraseFile });
     });
     afterAll(async () => {
       await rb?.bridge.stop();
@@ -109,7 +113,7 @@ describe('signed commits', () => {
       if (home) spawnSync('gpgconf', ['--kill', 'all'], { env: { ...process.env, GNUPGHOME: home } });
     });
 
-    it.skipIf(!HAS_GPG)('every commit verifies with git verify-commit (gpg)', async () => {
+    it.skipIf(!HAS_GPG)('every commit verifies with git verify-commit (gpg), signed with a passphrase-protected key', async () => {
       const seed = (await git(['--git-dir', rb.bare, 'rev-parse', 'main'])).trim();
       await writeEveryKind(rb);
       const verified = await verifyAll(rb.bare, `${seed}..main`, [], { GNUPGHOME: home });
@@ -138,5 +142,37 @@ describe('signed commits', () => {
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'a passphrase', '-f', key]);
     await expect(startBridge({ KIPPER_SIGNING_KEY: key })).rejects.toThrow(/exited with [1-9][\s\S]*KIPPER_SIGNING_KEY[\s\S]*passphrase/);
     await expect(startBridge({ KIPPER_SIGNING_KEY: join(dir, 'missing') })).rejects.toThrow(/exited with [1-9][\s\S]*KIPPER_SIGNING_KEY/);
+  });
+
+  it('refuses a passphrase twice or without a key, without printing it', async () => {
+    const passphrase = 'never-printed-passphrase';
+    const file = join(dir, 'some-passphrase');
+    await writeFile(file, passphrase);
+    const both = startBridge({ KIPPER_SIGNING_KEY: file, KIPPER_SIGNING_KEY_PASSPHRASE: passphrase, KIPPER_SIGNING_KEY_PASSPHRASE_FILE: file });
+    await expect(both).rejects.toThrow(/exited with [1-9][\s\S]*KIPPER_SIGNING_KEY_PASSPHRASE and KIPPER_SIGNING_KEY_PASSPHRASE_FILE are both set/);
+    await expect(both).rejects.not.toThrow(passphrase);
+    const alone = startBridge({ KIPPER_SIGNING_KEY_PASSPHRASE: passphrase });
+    await expect(alone).rejects.toThrow(/exited with [1-9][\s\S]*passphrase is set without KIPPER_SIGNING_KEY/);
+    await expect(alone).rejects.not.toThrow(passphrase);
+  });
+
+  it.skipIf(!HAS_GPG)('a revoked OpenPGP key stops the bridge at start, saying so', async () => {
+    const home = join(dir, 'gnupg-revoked');
+    await run('mkdir', ['-m', '700', home]);
+    const env = { env: { ...process.env, GNUPGHOME: home } };
+    const gpg = (args: string[]) => run('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], env);
+    try {
+      const created = await gpg(['--status-fd', '1', '--quick-gen-key', `Revoked <${EMAIL}>`, 'ed25519', 'sign', 'never']);
+      const fingerprint = /KEY_CREATED [BP] ([0-9A-F]{40})/.exec(created.stdout)![1]!;
+      // gpg keeps a revocation certificate for each new key, defused by a leading ':'.
+      const certificate = join(home, 'openpgp-revocs.d', `${fingerprint}.rev`);
+      await writeFile(certificate, (await run('cat', [certificate])).stdout.replace(/^:-----BEGIN/m, '-----BEGIN'));
+      await gpg(['--import', certificate]);
+      const key = join(dir, 'revoked.asc');
+      await writeFile(key, (await gpg(['--armor', '--export-secret-keys', fingerprint])).stdout);
+      await expect(startBridge({ KIPPER_SIGNING_KEY: key })).rejects.toThrow(/exited with [1-9][\s\S]*KIPPER_SIGNING_KEY [^\n]*revoked\.asc is revoked/);
+    } finally {
+      spawnSync('gpgconf', ['--kill', 'all'], env);
+    }
   });
 });
