@@ -19,7 +19,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   history: ['manifests', 'config', 'repo', 'errors', 'api-types'],
   manifests: ['errors'],
   config: ['manifests', 'notify', 'errors', 'log'],
-  repo: ['errors'],
+  // log: a credential source logs a rotation (a Logger handed in, type only).
+  repo: ['errors', 'log'],
   signing: ['errors'],
   notify: ['log'],
   errors: [],
