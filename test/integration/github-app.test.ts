@@ -298,3 +298,46 @@ describe('the Kubernetes examples for App and token-file credentials', () => {
     expect(pod.env.map((e) => e.name)).not.toContain('KIPPER_GIT_TOKEN');
   });
 });
+
+// Issue #19 item 3: an entry of KIPPER_REPOS_FILE takes the same App credentials (`auth.githubApp`).
+describe('a repos-file entry with GitHub App credentials', () => {
+  const key = appKey();
+  let api: GithubApi;
+  let server: GitServer;
+  let bare: string;
+  let bridge: BridgeProcess;
+
+  beforeAll(async () => {
+    const keyPath = await writeSecret('app.pem', key.pem);
+    api = await startGithubApi({
+      apps: [{ id: APP_ID, publicKey: key.publicKey }],
+      installations: [{ id: INSTALLATION_ID, appId: APP_ID, repos: ['acme/config'] }],
+    });
+    server = await startGitServer({ authorize: (user, password) => api.accepts(user, password) });
+    bare = await createConfigRepo(server.root, 'acme/config.git', 1);
+    const reposFile = await writeSecret(
+      'repos.yaml',
+      `repos:\n  - name: platform\n    url: ${server.url('acme/config.git')}\n    apiUrl: ${api.url}\n    auth:\n      githubApp: { appId: ${APP_ID}, privateKey: ${keyPath} }\n`,
+    );
+    bridge = await startBridge({ KIPPER_REPOS_FILE: reposFile, KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+  });
+  afterAll(async () => {
+    await bridge?.stop();
+    await server?.close();
+    await api?.close();
+  });
+
+  it('fetches and pushes with installation tokens minted for that entry, looked up from its URL', async () => {
+    const res = await deploy(bridge, 'from-repos-file');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { configCommit: string };
+    expect((await logOf(bare, 'main', 1))[0]!.oid).toBe(body.configCommit);
+    const paths = api.calls.map((c) => `${c.method} ${c.path}`);
+    expect(paths).toContain('GET /repos/acme/config/installation');
+    expect(paths).toContain(`POST /app/installations/${INSTALLATION_ID}/access_tokens`);
+    const list = JSON.parse((await runKip(['app', 'list', '--json'], { KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN })).stdout) as {
+      apps: Array<{ app: string; repo: string }>;
+    };
+    expect(list.apps.find((a) => a.app === APP)?.repo).toBe('platform');
+  });
+});
