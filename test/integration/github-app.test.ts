@@ -45,6 +45,18 @@ function deploy(bridge: BridgeProcess, tag: string) {
   });
 }
 
+/** The App's key on disk, the GitHub API double that knows the App, and `acme/config` behind a git server that takes its tokens. */
+async function appRemote(key: ReturnType<typeof appKey>) {
+  const keyPath = await writeSecret('app.pem', key.pem);
+  const api = await startGithubApi({
+    apps: [{ id: APP_ID, publicKey: key.publicKey }],
+    installations: [{ id: INSTALLATION_ID, appId: APP_ID, repos: ['acme/config'] }],
+  });
+  const server = await startGitServer({ authorize: (user, password) => api.accepts(user, password) });
+  const bare = await createConfigRepo(server.root, 'acme/config.git', 1);
+  return { keyPath, api, server, bare };
+}
+
 describe('a config repo on GitHub with GitHub App credentials', () => {
   const key = appKey();
   let keyPath: string;
@@ -54,13 +66,7 @@ describe('a config repo on GitHub with GitHub App credentials', () => {
   let bridge: BridgeProcess;
 
   beforeAll(async () => {
-    keyPath = await writeSecret('app.pem', key.pem);
-    api = await startGithubApi({
-      apps: [{ id: APP_ID, publicKey: key.publicKey }],
-      installations: [{ id: INSTALLATION_ID, appId: APP_ID, repos: ['acme/config'] }],
-    });
-    server = await startGitServer({ authorize: (user, password) => api.accepts(user, password) });
-    bare = await createConfigRepo(server.root, 'acme/config.git', 1);
+    ({ keyPath, api, server, bare } = await appRemote(key));
     bridge = await startBridge({
       KIPPER_REPO_URL: server.url('acme/config.git'),
       KIPPER_SECRET_KEY: TEST_SECRET_KEY,
@@ -308,13 +314,8 @@ describe('a repos-file entry with GitHub App credentials', () => {
   let bridge: BridgeProcess;
 
   beforeAll(async () => {
-    const keyPath = await writeSecret('app.pem', key.pem);
-    api = await startGithubApi({
-      apps: [{ id: APP_ID, publicKey: key.publicKey }],
-      installations: [{ id: INSTALLATION_ID, appId: APP_ID, repos: ['acme/config'] }],
-    });
-    server = await startGitServer({ authorize: (user, password) => api.accepts(user, password) });
-    bare = await createConfigRepo(server.root, 'acme/config.git', 1);
+    let keyPath: string;
+    ({ keyPath, api, server, bare } = await appRemote(key));
     const reposFile = await writeSecret(
       'repos.yaml',
       `repos:\n  - name: platform\n    url: ${server.url('acme/config.git')}\n    apiUrl: ${api.url}\n    auth:\n      githubApp: { appId: ${APP_ID}, privateKey: ${keyPath} }\n`,
