@@ -3,6 +3,7 @@ import type { Revision } from '../history/revision-index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { BoundedCache } from '../repo/bounded-cache.js';
+import { walkFirstParents } from '../repo/first-parent.js';
 import type { Gitdir } from '../repo/gitdir.js';
 import { observeArgoApplication, observeFluxObject, type Observation } from '../rollout/observe.js';
 import { judge, SETTLED, type Rollout } from '../rollout/rollout-state.js';
@@ -266,16 +267,7 @@ export class RolloutService {
    * a commit not here; resolves false only in that last case (the answer may change).
    */
   private async walk(from: string, found: (oid: string) => boolean): Promise<boolean> {
-    let oid: string | undefined = from;
-    for (let i = 0; oid && i < WALK_LIMIT; i++) {
-      if (found(oid)) return true;
-      try {
-        oid = (await this.gitdir.readCommit(oid)).parents[0];
-      } catch {
-        return false;
-      }
-    }
-    return true;
+    return (await walkFirstParents(this.gitdir, from, found, WALK_LIMIT)) !== 'missing';
   }
 
   private watch(syncer: Syncer): Watched {

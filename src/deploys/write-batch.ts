@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { KipError } from '../errors.js';
 import type { Signature } from '../repo/git-objects.js';
 import type { CommitSign, Gitdir } from '../repo/gitdir.js';
+import type { PushResult } from '../repo/remote.js';
 
 /** A read-only view of the branch at one commit, handed to an edit. */
 export interface TreeView {
@@ -175,17 +176,14 @@ export function joinBatches(first: Batch | null, more: Batch): Batch {
   };
 }
 
-/** The caller went away: nobody reads this, it only ends the promise. */
-export function withdrawnError(): KipError {
-  return new KipError('REPO_UNAVAILABLE', 'the request was withdrawn by its caller before it was pushed', { answer: 'withdrawn' });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Random backoff that grows with the attempt: without the randomness one writer starves the others. */
-export function backoff(base: number, attempt: number): number {
-  const cap = base * 2 ** Math.min(attempt, 6);
-  return Math.floor(base / 2 + Math.random() * cap);
+/** What `onPush` hears of one push attempt of `batch`. */
+export function pushEvent(batch: Batch, pushed: PushResult, pushMs: number): PushEvent {
+  return {
+    commits: batch.done.filter((d) => d.commit !== null).length,
+    result: pushed.ok ? 'ok' : pushed.kind,
+    buildMs: batch.buildMs,
+    pushMs,
+    ...(pushed.ok ? {} : { answer: pushed.answer }),
+    ...(!pushed.ok && pushed.kind === 'declined' ? { remote: pushed.messages } : {}),
+  };
 }
