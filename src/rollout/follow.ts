@@ -5,6 +5,7 @@
  *
  *   polling ──stream delivers its first object──▶ live (no polling)
  *   live ──stream ends──▶ polling (one look at once, then every `pollMs`), reconnect after a backoff
+ *   polling ──a stream that never delivered ends──▶ polling, reconnect after a longer backoff
  *   polling ──backoff elapsed──▶ polling, with the stream connecting again
  *   any ──stop──▶ stopped (stream closed, timers cleared)
  *
@@ -85,15 +86,17 @@ export class Follower {
 
   private ended(reason: string): void {
     if (this.stopped) return;
-    const upMs = this.liveSince === undefined ? 0 : Date.now() - this.liveSince;
+    const wasLive = this.liveSince !== undefined;
+    const upMs = wasLive ? Date.now() - this.liveSince! : 0;
     this.close = undefined;
     this.liveSince = undefined;
     this.o.dropped?.(reason);
     const first = this.o.firstBackoffMs ?? 1_000;
     if (upMs >= (this.o.steadyMs ?? 10_000)) this.backoffMs = first;
-    // What changed since the stream went quiet is not known: look now, then poll meanwhile.
+    // What changed since a live stream went quiet is not known: look now, then poll meanwhile.
+    // (A stream that never delivered leaves nothing to catch up on: polling never stopped.)
     this.startPolling();
-    this.o.poll();
+    if (wasLive) this.o.poll();
     this.reconnect = setTimeout(() => this.connect(), this.backoffMs);
     this.reconnect.unref();
     this.backoffMs = Math.min(this.backoffMs * 2, this.o.maxBackoffMs ?? 30_000);
