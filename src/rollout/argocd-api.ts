@@ -71,6 +71,13 @@ export interface WatchHandlers {
 const CONNECT_TIMEOUT_MS = 5_000;
 /** TCP keep-alive probes find a peer that went away without closing (Argo CD sends no heartbeats). */
 const KEEPALIVE_MS = 30_000;
+/**
+ * A stream is ended and opened again after this long: keep-alive probes take minutes to
+ * give up on a silent peer, and a new stream starts with the application's state anyway.
+ */
+const RENEW_MS = 5 * 60_000;
+/** One line is one Application (tens to hundreds of KB); more without a newline is not a stream we know. */
+const MAX_LINE = 16 * 1024 * 1024;
 
 /**
  * Follows one Application through Argo CD's watch stream (ApplicationService.Watch,
@@ -82,9 +89,11 @@ const KEEPALIVE_MS = 30_000;
  */
 export function watchApplication(endpoint: ApiEndpoint, syncer: ArgoSyncer, on: WatchHandlers): () => void {
   let done = false;
+  let renew: NodeJS.Timeout | undefined;
   const end = (reason: string) => {
     if (done) return;
     done = true;
+    clearTimeout(renew);
     req.destroy();
     on.ended(reason);
   };
@@ -98,10 +107,13 @@ export function watchApplication(endpoint: ApiEndpoint, syncer: ArgoSyncer, on: 
     // Connected: from here on silence is normal (no change), not a timeout.
     req.setTimeout(0);
     res.socket.setKeepAlive(true, KEEPALIVE_MS);
+    renew = setTimeout(() => end('renewed after 5 minutes'), RENEW_MS);
+    renew.unref();
     let buffered = '';
     res.setEncoding('utf8');
     res.on('data', (chunk: string) => {
       buffered += chunk;
+      if (buffered.length > MAX_LINE) return end('a stream line over 16 MB');
       let newline: number;
       while (!done && (newline = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, newline).trim();
@@ -134,6 +146,7 @@ export function watchApplication(endpoint: ApiEndpoint, syncer: ArgoSyncer, on: 
 
   return () => {
     done = true;
+    clearTimeout(renew);
     req.destroy();
   };
 }
