@@ -25,8 +25,9 @@ const RESOURCE = {
  * `gke-gcloud-auth-plugin` or kubelogin), else the pod's own service account (its token
  * file re-read every minute, as client-go does). Undefined when neither is there. A
  * kubeconfig file that cannot be read is a CONFIG_INVALID at startup; what is wrong inside
- * it is the reason of every look. The client library (half a second to load) is loaded
- * only here, in the background from startup, so a bridge without Flux never pays for it.
+ * it is the reason of every look. The client library (0.45 s and ~80 MB to load) is
+ * loaded at the first look at a Flux object: a bridge that follows only Argo CD, even in a
+ * cluster, never pays for it.
  */
 export function kubeReader(kubeconfig: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeReader | undefined {
   if (!kubeconfig && !env.KUBERNETES_SERVICE_HOST) return undefined;
@@ -37,18 +38,17 @@ export function kubeReader(kubeconfig: string | undefined, env: NodeJS.ProcessEn
       throw new KipError('CONFIG_INVALID', `KIPPER_KUBECONFIG ${kubeconfig}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
-  const lib = import('@kubernetes/client-node');
+  let lib: Promise<Lib> | undefined;
   const load = async () => {
-    const k = await lib;
+    const k = await (lib ??= import('@kubernetes/client-node'));
     return kubeconfig ? fromFile(k, kubeconfig) : inCluster(k);
   };
-  let api = load();
-  // Not a crash if it fails: each look reports why.
-  api.catch(() => undefined);
+  let api: Promise<CustomObjectsApi> | undefined;
   return {
     async get(syncer, timeoutMs = 5_000) {
       const { group, version, plural } = RESOURCE[syncer.kind];
-      const { ApiException, Observable } = await lib;
+      const { ApiException, Observable } = await (lib ??= import('@kubernetes/client-node'));
+      api ??= load();
       // The timeout covers the exec plugin too (client-node runs it before the request).
       const controller = new AbortController();
       let timer: NodeJS.Timeout | undefined;
@@ -80,14 +80,13 @@ export function kubeReader(kubeconfig: string | undefined, env: NodeJS.ProcessEn
           const code = err.code as number;
           // A token from an exec plugin may be revoked before it expires: load again, so the
           // plugin runs again on the next look (client-node caches its answer until expiry).
-          if (code === 401) {
-            api = load();
-            api.catch(() => undefined);
-          }
+          if (code === 401) api = undefined;
           if (code === 401 || code === 403) return { ok: false, reason: `HTTP ${code}: the credentials may not read it` };
           if (code === 404) return { ok: false, reason: 'HTTP 404: no such object' };
           return { ok: false, reason: `HTTP ${code}` };
         }
+        // A kubeconfig that could not be loaded is loaded again next time (it may be fixed by then).
+        if (err instanceof KipError) api = undefined;
         return { ok: false, reason: reasonOf(err) };
       } finally {
         clearTimeout(timer);

@@ -135,4 +135,32 @@ describe('the Kubernetes API through a kubeconfig', () => {
     await eventually('another look at the Kustomization', async () => (await healthyAt(rb, seed)) && kube.gets > gets, { timeoutMs: 15_000, intervalMs: 500 });
     expect((await readFile(join(dir, 'runs'), 'utf8')).trim().split('\n')).toEqual(['token prod-eu']);
   });
+
+  it('reports a failing exec plugin in the unknown rollout message, and an unreadable kubeconfig stops startup', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kip-kube-exec-fail-'));
+    await writeFile(join(dir, 'no-login.sh'), ['#!/bin/sh', 'echo "error: not logged in: run aws sso login" >&2', 'exit 1', ''].join('\n'), { mode: 0o700 });
+    const kubeconfig = join(dir, 'config');
+    await writeFile(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'current-context: eks',
+        'clusters: [{ name: eks, cluster: { server: "' + kube.url + '" } }]',
+        'users: [{ name: kipper, user: { exec: { apiVersion: client.authentication.k8s.io/v1beta1, command: ./no-login.sh } } }]',
+        'contexts: [{ name: eks, context: { cluster: eks, user: kipper } }]',
+        '',
+      ].join('\n'),
+    );
+    const rb = await bridgeWith(kubeconfig);
+    const rollout = await eventually('the rollout to be unknown', async () => {
+      const res = await fetch(`${rb.bridge.url}/api/v1/apps/${FLUX_APP}/history`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+      const r = ((await res.json()) as HistoryAnswer).revisions[0]?.rollout;
+      return r?.state === 'unknown' && r;
+    });
+    expect(rollout.message).toContain('not logged in: run aws sso login');
+
+    const missing = join(dir, 'no-such-kubeconfig');
+    await expect(startRemoteBridge(FIXTURE, { KIPPER_KUBECONFIG: missing })).rejects.toThrow(`KIPPER_KUBECONFIG ${missing}: cannot be read (ENOENT)`);
+  });
 });
