@@ -7,7 +7,7 @@ import type { Gitdir } from '../repo/gitdir.js';
 import { observeArgoApplication, observeFluxObject, type Observation } from '../rollout/observe.js';
 import { judge, SETTLED, type Rollout } from '../rollout/rollout-state.js';
 import { getApplication, watchApplication, type ApiAnswer, type ApiEndpoint } from '../rollout/argocd-api.js';
-import { Follower } from '../rollout/follow.js';
+import { Follower, type OpenStream } from '../rollout/follow.js';
 import { kubeReader, type KubeReader } from '../rollout/kube-api.js';
 import type { HistoryService } from './history-service.js';
 import type { RolloutMemory } from './rollout-memory.js';
@@ -316,15 +316,18 @@ export class RolloutService {
   }
 
   /** Argo CD's watch stream of the application, when Argo CD is configured; each object it sends is a look. */
-  private streamOf(w: Watched): ConstructorParameters<typeof Follower>[0]['open'] {
+  private streamOf(w: Watched): OpenStream | undefined {
     const syncer = w.syncer;
     if (syncer.kind !== 'argocd' || !this.argocd) return undefined;
     const endpoint = this.argocd;
     return (signals) =>
       watchApplication(endpoint, syncer, {
         application: (type, json) => {
-          // Deleted: the next look says what a GET says now (404).
-          if (type === 'DELETED') return void this.ask(w).catch(() => undefined);
+          if (type === 'DELETED') {
+            // The next look says what a GET says now (404).
+            this.ask(w).catch(() => undefined);
+            return;
+          }
           this.record(w, { at: Date.now(), obs: observeArgoApplication(json) });
           signals.delivered();
         },
