@@ -7,13 +7,15 @@ import { walkFirstParents } from '../repo/first-parent.js';
 import type { Gitdir } from '../repo/gitdir.js';
 import { observeArgoApplication, observeFluxObject, type Observation } from '../rollout/observe.js';
 import { judge, SETTLED, type Rollout } from '../rollout/rollout-state.js';
-import { getJson, kubeEndpoint, pathOf, type ApiEndpoint } from '../rollout/syncer-api.js';
+import { getApplication, watchApplication, type ApiAnswer, type ApiEndpoint } from '../rollout/argocd-api.js';
+import { Follower, type OpenStream } from '../rollout/follow.js';
+import { kubeReader, type KubeReader } from '../rollout/kube-api.js';
 import type { HistoryService } from './history-service.js';
 import type { RolloutMemory } from './rollout-memory.js';
 import type { Announce } from './announce.js';
 import type { Withdrawal } from './write-batch.js';
 
-/** How often a watched syncer is asked again. */
+/** How often a watched syncer is asked again, when it has no watch stream or its stream is down. */
 const POLL_MS = 2_000;
 /** An observation younger than this answers a history query as is. */
 const FRESH_MS = 5_000;
@@ -27,13 +29,15 @@ export interface Drift {
   reason: string;
 }
 
-/** One syncer object, asked once per interval however many requests wait on it. */
+type Look = { at: number; obs: Observation } | { at: number; reason: string };
+
+/** One syncer object, followed once (one stream or one poll per interval) however many requests wait on it. */
 interface Watched {
   syncer: Syncer;
-  last: { at: number; obs: Observation } | { at: number; reason: string } | undefined;
+  last: Look | undefined;
   asking: Promise<void> | null;
   interest: number;
-  timer: NodeJS.Timeout | undefined;
+  follower: Follower | undefined;
   listeners: Set<() => void>;
 }
 
@@ -45,14 +49,15 @@ export interface RolloutSettings {
 
 /**
  * Rollout status (docs/design.md "Rollout"): what Argo CD or Flux make of each revision.
- * One poll per syncer object while anyone waits or looks (shared by every waiter); a
- * wait holds no write-queue slot and does no git work but reading the ancestry of the
- * commits the syncer names.
+ * While anyone waits or looks, each syncer object is followed once (shared by every
+ * waiter): Argo CD through its watch stream, Flux (and Argo CD while its stream is down)
+ * by one poll per interval. A wait holds no write-queue slot and does no git work but
+ * reading the ancestry of the commits the syncer names.
  */
 export class RolloutService {
   private readonly watched = new Map<string, Watched>();
   private readonly argocd: ApiEndpoint | undefined;
-  private readonly kube: (() => ApiEndpoint) | undefined;
+  private readonly kube: KubeReader | undefined;
   /** `<commit> <other>` → whether other is at or after commit; answers that can no longer change. */
   private readonly ancestry = new BoundedCache<boolean>(20_000, () => 1);
 
@@ -68,7 +73,7 @@ export class RolloutService {
     private readonly announce: Announce,
   ) {
     this.argocd = settings.argocdUrl ? { base: settings.argocdUrl, token: settings.argocdToken } : undefined;
-    this.kube = kubeEndpoint(settings.kubeconfig);
+    this.kube = kubeReader(settings.kubeconfig);
   }
 
   /** The rollout of every revision (by number), and the drift, for an app's history. */
@@ -165,14 +170,15 @@ export class RolloutService {
   }
 
   close(): void {
-    for (const w of this.watched.values()) clearInterval(w.timer);
+    for (const w of this.watched.values()) w.follower?.stop();
   }
 
   /** The current revision's rollout, from an observation at most FRESH_MS old (asked now otherwise). */
   private async current(app: AppConfig, revision: Revision): Promise<Rollout> {
     if (!app.syncer) return unknown('no syncer for this app: add argocd: or flux: to it in kipper.yaml');
     const watched = this.watch(app.syncer);
-    if (!watched.last || Date.now() - watched.last.at > FRESH_MS) await this.ask(watched);
+    // A live stream's last object is the state now, however old: nothing changed since.
+    if (!watched.follower?.live && (!watched.last || Date.now() - watched.last.at > FRESH_MS)) await this.ask(watched);
     const last = watched.last!;
     if (!('obs' in last)) return unknown(last.reason);
     const reach = {
@@ -274,57 +280,84 @@ export class RolloutService {
     const id = syncerId(syncer);
     let w = this.watched.get(id);
     if (!w) {
-      w = { syncer, last: undefined, asking: null, interest: 0, timer: undefined, listeners: new Set() };
+      w = { syncer, last: undefined, asking: null, interest: 0, follower: undefined, listeners: new Set() };
       this.watched.set(id, w);
     }
     return w;
   }
 
-  /** Starts polling with the first who waits or looks, stops with the last. */
+  /** Starts following with the first who waits or looks, stops with the last. */
   private interest(w: Watched, delta: 1 | -1): void {
     w.interest += delta;
-    if (w.interest > 0 && w.timer === undefined) {
-      w.timer = setInterval(() => {
-        this.ask(w).catch((err: unknown) =>
-          this.log.warn('could not read a syncer', { syncer: syncerId(w.syncer), error: err instanceof Error ? err.message : String(err) }),
-        );
-      }, POLL_MS);
-      w.timer.unref();
+    if (w.interest > 0 && w.follower === undefined) {
+      w.follower = new Follower({
+        pollMs: POLL_MS,
+        poll: () => {
+          this.ask(w).catch((err: unknown) =>
+            this.log.warn('could not read a syncer', { syncer: syncerId(w.syncer), error: err instanceof Error ? err.message : String(err) }),
+          );
+        },
+        open: this.streamOf(w),
+        dropped: (reason) => this.log.debug('syncer watch stream ended; polling until it is back', { syncer: syncerId(w.syncer), reason }),
+      });
+      w.follower.start();
     } else if (w.interest === 0) {
-      clearInterval(w.timer);
-      w.timer = undefined;
+      w.follower?.stop();
+      w.follower = undefined;
     }
+  }
+
+  /** Argo CD's watch stream of the application, when Argo CD is configured; each object it sends is a look. */
+  private streamOf(w: Watched): OpenStream | undefined {
+    const syncer = w.syncer;
+    if (syncer.kind !== 'argocd' || !this.argocd) return undefined;
+    const endpoint = this.argocd;
+    return (signals) =>
+      watchApplication(endpoint, syncer, {
+        application: (type, json) => {
+          if (type === 'DELETED') {
+            // The next look says what a GET says now (404).
+            this.ask(w).catch(() => undefined);
+            return;
+          }
+          this.record(w, { at: Date.now(), obs: observeArgoApplication(json) });
+          signals.delivered();
+        },
+        ended: (reason) => signals.ended(reason),
+      });
   }
 
   /** Asks the syncer (one request at a time per object); tells the listeners when its view changed. */
   private ask(w: Watched): Promise<void> {
     w.asking ??= (async () => {
-      const before = w.last && ('obs' in w.last ? JSON.stringify(w.last.obs) : w.last.reason);
-      const endpoint = this.endpointOf(w.syncer);
-      if (typeof endpoint === 'string') {
-        w.last = { at: Date.now(), reason: endpoint };
-      } else {
-        const answer = await getJson(endpoint, pathOf(w.syncer));
-        const who = w.syncer.kind === 'argocd' ? 'Argo CD' : 'the Kubernetes API';
-        w.last = answer.ok
-          ? { at: Date.now(), obs: w.syncer.kind === 'argocd' ? observeArgoApplication(answer.json) : observeFluxObject(answer.json) }
-          : { at: Date.now(), reason: `${who} did not answer for ${syncerId(w.syncer)}: ${answer.reason}` };
-      }
-      if (('obs' in w.last ? JSON.stringify(w.last.obs) : w.last.reason) !== before) for (const l of w.listeners) l();
+      const answer = await this.read(w.syncer);
+      const who = w.syncer.kind === 'argocd' ? 'Argo CD' : 'the Kubernetes API';
+      this.record(
+        w,
+        typeof answer === 'string'
+          ? { at: Date.now(), reason: answer }
+          : answer.ok
+            ? { at: Date.now(), obs: w.syncer.kind === 'argocd' ? observeArgoApplication(answer.json) : observeFluxObject(answer.json) }
+            : { at: Date.now(), reason: `${who} did not answer for ${syncerId(w.syncer)}: ${answer.reason}` },
+      );
     })().finally(() => {
       w.asking = null;
     });
     return w.asking;
   }
 
-  /** The API of a syncer, or why there is none (a setting to make). */
-  private endpointOf(syncer: Syncer): ApiEndpoint | string {
-    if (syncer.kind === 'argocd') return this.argocd ?? 'KIPPER_ARGOCD_URL is not set: the bridge cannot ask Argo CD';
-    try {
-      return this.kube?.() ?? 'no Kubernetes API: set KIPPER_KUBECONFIG, or run in the cluster with a service account that may read Flux objects';
-    } catch (err) {
-      return err instanceof Error ? err.message : String(err);
-    }
+  /** Keeps a look; tells the listeners when the view changed. */
+  private record(w: Watched, look: Look): void {
+    const key = (l: Look | undefined) => l && ('obs' in l ? JSON.stringify(l.obs) : l.reason);
+    const before = key(w.last);
+    w.last = look;
+    if (key(look) !== before) for (const l of w.listeners) l();
+  }
+
+  /** One GET of the syncer's object, or why there is no API to ask (a setting to make). */
+  private read(syncer: Syncer): Promise<ApiAnswer> | string {
+    if (syncer.kind === 'argocd') return this.argocd ? getApplication(this.argocd, syncer) : 'KIPPER_ARGOCD_URL is not set: the bridge cannot ask Argo CD';
+    return this.kube?.get(syncer) ?? 'no Kubernetes API: set KIPPER_KUBECONFIG, or run in the cluster with a service account that may read Flux objects';
   }
 }
 

@@ -3,6 +3,8 @@
  * (ten retries of one deploy per app, as `curl --retry` makes them) against an Argo CD
  * double over real HTTP. Measures the bridge's memory and CPU while they wait, the
  * requests Argo CD gets, and the latency of deploys to other apps beside an idle run.
+ * Issue #22: the same window twice, with Argo CD's watch streams (one per application)
+ * and with them refused (the bridge polls every 2 s, as it always did before).
  */
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
@@ -10,6 +12,7 @@ import { postWebhook, startBridge } from '../helpers/bridge-process.js';
 import { appIds, createConfigRepo } from '../helpers/config-repo.js';
 import { git } from '../helpers/git-cli.js';
 import type { GitServer } from '../helpers/git-server.js';
+import { eventually } from '../helpers/eventually.js';
 import { startArgoDouble } from '../helpers/syncer-doubles.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 import { bridgeEnv, bridgeSequential, quantile } from './deploy-timing.js';
@@ -29,11 +32,16 @@ export interface RolloutBenchResult {
   /** Resident memory before the waiters and with all of them waiting (MB). */
   rssIdleMb: number;
   rssWaitingMb: number;
-  /** The bridge's CPU while they wait, in ms per second of wall time. */
+  /** The bridge's CPU while they wait, in ms per second of wall time (watch streams open). */
   cpuMsPerSecond: number;
-  /** Requests Argo CD got per second while they wait. */
+  /** GET requests Argo CD got per second while they wait (watch streams open). */
   syncerGetsPerSecond: number;
-  /** From Argo CD reporting every app healthy to the last waiter answered (ms). */
+  /** Watch streams open while they wait (one per application). */
+  streams: number;
+  /** The same with the streams refused: the bridge polls. */
+  pollingCpuMsPerSecond: number;
+  pollingGetsPerSecond: number;
+  /** From Argo CD reporting every app healthy to the last waiter answered (ms), through the streams. */
   releaseMs: number;
   /** How many waiters were answered 200 with a healthy rollout. */
   healthy: number;
@@ -82,15 +90,28 @@ export async function rolloutBench(server: GitServer, rounds: number): Promise<R
     await new Promise((r) => setTimeout(r, 3_000));
     if (answered > 0) throw new Error(`${answered} waiters were answered before their rollout settled`);
 
-    const before = await sampleCpu(pid);
-    const gets0 = argo.gets;
-    const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, WINDOW_MS));
-    const cpu = cpuBetween(before, await sampleCpu(pid));
+    /** The bridge's CPU (ms/s) and Argo CD's GETs (/s) over one window. */
+    const window = async () => {
+      const before = await sampleCpu(pid);
+      const gets0 = argo.gets;
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, WINDOW_MS));
+      const cpu = cpuBetween(before, await sampleCpu(pid));
+      const seconds = (performance.now() - t0) / 1000;
+      return { cpuMsPerSecond: cpu.self / seconds, getsPerSecond: (argo.gets - gets0) / seconds };
+    };
+    const allStreaming = () => eventually('a watch stream per application', () => argo.openStreams === WATCHED, { timeoutMs: 60_000, intervalMs: 100 });
+    await allStreaming();
+    const streaming = await window();
+    const streams = argo.openStreams;
     const rssWaiting = await rssMb(pid);
-    const seconds = (performance.now() - t0) / 1000;
-    const cpuMsPerSecond = cpu.self / seconds;
-    const syncerGetsPerSecond = (argo.gets - gets0) / seconds;
+    // Streams refused: the bridge falls back to polling (and retries the streams with backoff).
+    argo.setStreaming(false);
+    argo.dropStreams();
+    await new Promise((r) => setTimeout(r, 3_000));
+    const polling = await window();
+    argo.setStreaming(true);
+    await allStreaming();
     const waitingP50 = await sequential('beside');
     const rssWaitingMb = Math.max(rssWaiting, await rssMb(pid));
     if (answered > 0) throw new Error(`${answered} waiters were answered before their rollout settled`);
@@ -109,8 +130,11 @@ export async function rolloutBench(server: GitServer, rounds: number): Promise<R
       waitingP50,
       rssIdleMb,
       rssWaitingMb,
-      cpuMsPerSecond,
-      syncerGetsPerSecond,
+      cpuMsPerSecond: streaming.cpuMsPerSecond,
+      syncerGetsPerSecond: streaming.getsPerSecond,
+      streams,
+      pollingCpuMsPerSecond: polling.cpuMsPerSecond,
+      pollingGetsPerSecond: polling.getsPerSecond,
       releaseMs,
       healthy,
     };

@@ -318,7 +318,8 @@ describe('rollout status', () => {
     const answers = await Promise.all(waits);
     for (const a of answers) expect(a.status).toBe(504);
     const seconds = (Date.now() - started) / 1000;
-    // One poll every 2 s (plus at most one look per history query): not one per waiter.
+    // Through Argo CD's watch stream none at all; polling, one every 2 s (plus at most one
+    // look per history query): never one per waiter.
     expect(argo.gets - before).toBeLessThanOrEqual(Math.ceil(seconds / 2) + 3);
   });
 
