@@ -218,7 +218,15 @@ async function main(): Promise<void> {
         target: '< 50 MB',
         ok: r.rssWaitingMb - r.rssIdleMb < 50,
       });
-      rows.push({ name: `${label}: bridge CPU, requests to Argo CD`, value: `${r.cpuMsPerSecond.toFixed(0)} ms/s, ${r.syncerGetsPerSecond.toFixed(1)} GET/s` });
+      rows.push({
+        name: `${label}: bridge CPU, requests to Argo CD (watch streams)`,
+        value: `${r.cpuMsPerSecond.toFixed(0)} ms/s, ${r.syncerGetsPerSecond.toFixed(1)} GET/s, ${r.streams} streams`,
+      });
+      // The baseline of the same run: the streams refused, the bridge polls every 2 s (issue #22).
+      rows.push({
+        name: `${label}: the same, streams refused (polling)`,
+        value: `${r.pollingCpuMsPerSecond.toFixed(0)} ms/s, ${r.pollingGetsPerSecond.toFixed(1)} GET/s`,
+      });
       rows.push({
         name: `${label}: deploy p50 of other apps`,
         value: `${ms(r.waitingP50)} (idle ${ms(r.idleP50)}, ${(r.waitingP50 / r.idleP50).toFixed(2)}×)`,
