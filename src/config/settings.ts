@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { KipError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
+import { isSshUrl, parseSshUrl } from '../repo/ssh-url.js';
 import { notifyUrlEnvSchema, type NotifyTarget } from '../notify/targets.js';
 
 /** Everything the bridge reads from its environment, validated once at startup. */
@@ -13,6 +14,9 @@ export interface Settings {
   branch: string;
   gitUsername: string | undefined;
   gitToken: string | undefined;
+  /** SSH remotes: the deploy key and the known_hosts file, both paths (KIPPER_GIT_SSH_KEY, KIPPER_GIT_KNOWN_HOSTS). */
+  gitSshKey: string | undefined;
+  gitKnownHosts: string | undefined;
   secretKey: string | undefined;
   adminToken: string | undefined;
   /** Base of printed webhook URLs; unset means `http://<host>:<bound port>`. */
@@ -46,8 +50,8 @@ const envSchema = z.object({
   KIPPER_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   KIPPER_HOST: z.string().min(1).default('127.0.0.1'),
   KIPPER_DATA_DIR: z.string().min(1).default('./.kipper'),
-  KIPPER_REPO_URL: optional.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
-    message: 'must be an http:// or https:// URL (ssh is not supported)',
+  KIPPER_REPO_URL: optional.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v) || parseSshUrl(v) !== undefined, {
+    message: 'must be an http:// or https:// URL, ssh://[user@]host[:port]/path or user@host:path',
   }),
   KIPPER_REPO_BRANCH: z
     .string()
@@ -55,6 +59,8 @@ const envSchema = z.object({
     .default('main'),
   KIPPER_GIT_USERNAME: optional,
   KIPPER_GIT_TOKEN: optional,
+  KIPPER_GIT_SSH_KEY: optional,
+  KIPPER_GIT_KNOWN_HOSTS: optional,
   KIPPER_SECRET_KEY: optional.refine((v) => v === undefined || v.length >= 32, {
     message: 'must be at least 32 characters (e.g. `openssl rand -hex 32`)',
   }),
@@ -91,6 +97,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     throw new KipError('CONFIG_INVALID', `invalid environment: ${lines.join('; ')}`, { issues: lines });
   }
   const e = parsed.data;
+  sshSettingsCheck(e.KIPPER_REPO_URL, e.KIPPER_GIT_SSH_KEY, e.KIPPER_GIT_KNOWN_HOSTS);
   return {
     port: e.KIPPER_PORT,
     host: e.KIPPER_HOST,
@@ -99,6 +106,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     branch: e.KIPPER_REPO_BRANCH,
     gitUsername: e.KIPPER_GIT_USERNAME,
     gitToken: e.KIPPER_GIT_TOKEN,
+    gitSshKey: e.KIPPER_GIT_SSH_KEY === undefined ? undefined : resolve(e.KIPPER_GIT_SSH_KEY),
+    gitKnownHosts: e.KIPPER_GIT_KNOWN_HOSTS === undefined ? undefined : resolve(e.KIPPER_GIT_KNOWN_HOSTS),
     secretKey: e.KIPPER_SECRET_KEY,
     adminToken: e.KIPPER_ADMIN_TOKEN,
     publicUrl: e.KIPPER_PUBLIC_URL?.replace(/\/+$/, ''),
@@ -114,6 +123,18 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     notifyTargets: e.KIPPER_NOTIFY_URL,
     signingKey: e.KIPPER_SIGNING_KEY,
   };
+}
+
+/** An SSH URL needs the deploy key and known_hosts; they mean nothing with any other. */
+function sshSettingsCheck(url: string | undefined, key: string | undefined, knownHosts: string | undefined): void {
+  const ssh = url !== undefined && isSshUrl(url);
+  const lines: string[] = [];
+  if (ssh && key === undefined) lines.push('KIPPER_GIT_SSH_KEY: required with an SSH KIPPER_REPO_URL: the path of the deploy key (an OpenSSH private key)');
+  if (ssh && knownHosts === undefined)
+    lines.push("KIPPER_GIT_KNOWN_HOSTS: required with an SSH KIPPER_REPO_URL: the path of a known_hosts file with the git host's key");
+  if (!ssh && key !== undefined) lines.push('KIPPER_GIT_SSH_KEY: only for an SSH KIPPER_REPO_URL (ssh://… or user@host:path)');
+  if (!ssh && knownHosts !== undefined) lines.push('KIPPER_GIT_KNOWN_HOSTS: only for an SSH KIPPER_REPO_URL (ssh://… or user@host:path)');
+  if (lines.length > 0) throw new KipError('CONFIG_INVALID', `invalid environment: ${lines.join('; ')}`, { issues: lines });
 }
 
 /** The base URL printed in webhook URLs, once the listening port is known. */

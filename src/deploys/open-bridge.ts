@@ -14,6 +14,8 @@ import { gitVersion } from '../repo/git-process.js';
 import { HttpRemote } from '../repo/http-remote.js';
 import { LocalRemote } from '../repo/local-remote.js';
 import type { Remote } from '../repo/remote.js';
+import { SshRemote } from '../repo/ssh-remote.js';
+import { isSshUrl } from '../repo/ssh-url.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
 import { WriteQueue, type PushEvent } from './write-queue.js';
 import { IdempotentAnswers } from './idempotent-answers.js';
@@ -169,6 +171,16 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
 
 /** The embedded repo in the data dir (seeded on first use), or the remote of KIPPER_REPO_URL. */
 async function openRemote(settings: Settings, log: Logger, sign: ((payload: Buffer) => string) | undefined): Promise<Remote> {
+  if (settings.repoUrl !== undefined && isSshUrl(settings.repoUrl)) {
+    return SshRemote.open({
+      url: settings.repoUrl,
+      branch: settings.branch,
+      gitdir: join(settings.dataDir, 'cache.git'),
+      key: settings.gitSshKey ?? '',
+      knownHosts: settings.gitKnownHosts ?? '',
+      controlDir: settings.dataDir,
+    });
+  }
   if (settings.repoUrl !== undefined) {
     return new HttpRemote({
       url: settings.repoUrl,
