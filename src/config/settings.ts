@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { KipError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
-import { isSshUrl, parseSshUrl } from '../repo/ssh-url.js';
 import { notifyUrlEnvSchema, type NotifyTarget } from '../notify/targets.js';
+import { isSshUrl, parseSshUrl } from './ssh-url.js';
 
 /** Everything the bridge reads from its environment, validated once at startup. */
 export interface Settings {

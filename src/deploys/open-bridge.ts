@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ADMIN_TOKEN_FILE, SECRET_KEY_FILE, loadOrCreateSecret } from '../config/secrets.js';
 import type { Settings } from '../config/settings.js';
+import { parseSshUrl } from '../config/ssh-url.js';
 import { deriveKey } from '../config/tokens.js';
 import { KipError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -15,7 +16,6 @@ import { HttpRemote } from '../repo/http-remote.js';
 import { LocalRemote } from '../repo/local-remote.js';
 import type { Remote } from '../repo/remote.js';
 import { SshRemote } from '../repo/ssh-remote.js';
-import { isSshUrl } from '../repo/ssh-url.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
 import { WriteQueue, type PushEvent } from './write-queue.js';
 import { IdempotentAnswers } from './idempotent-answers.js';
@@ -171,9 +171,11 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
 
 /** The embedded repo in the data dir (seeded on first use), or the remote of KIPPER_REPO_URL. */
 async function openRemote(settings: Settings, log: Logger, sign: ((payload: Buffer) => string) | undefined): Promise<Remote> {
-  if (settings.repoUrl !== undefined && isSshUrl(settings.repoUrl)) {
+  const ssh = settings.repoUrl === undefined ? undefined : parseSshUrl(settings.repoUrl);
+  if (settings.repoUrl !== undefined && ssh !== undefined) {
     return SshRemote.open({
       url: settings.repoUrl,
+      target: ssh,
       branch: settings.branch,
       gitdir: join(settings.dataDir, 'cache.git'),
       key: settings.gitSshKey ?? '',

@@ -18,12 +18,28 @@ import { gitEnv } from './git-process.js';
 import { Gitdir } from './gitdir.js';
 import { readPushAnswer, receivePackRequest, unreachable } from './receive-pack.js';
 import type { PushResult, Remote } from './remote.js';
-import { knownHostsName, parseSshUrl, type SshUrl } from './ssh-url.js';
+
+/** Where an SSH remote is (config/ssh-url.ts reads it from the URL). */
+export interface SshTarget {
+  user: string | undefined;
+  host: string;
+  /** undefined: 22. */
+  port: number | undefined;
+  /** The repo path as the server's shell sees it. */
+  path: string;
+}
+
+/** How known_hosts names the host: `host`, or `[host]:port` for a port other than 22. */
+export function knownHostsName(target: SshTarget): string {
+  return target.port === undefined || target.port === 22 ? target.host : `[${target.host}]:${target.port}`;
+}
 
 /** Options of an SshRemote. */
 export interface SshRemoteOptions {
-  /** `ssh://[user@]host[:port]/path` or `user@host:path`. */
+  /** `ssh://[user@]host[:port]/path` or `user@host:path`, as git reads it. */
   url: string;
+  /** The same URL taken apart. */
+  target: SshTarget;
   branch: string;
   /** Local bare repo used as the object store (created if missing). */
   gitdir: string;
@@ -52,14 +68,14 @@ interface Failure {
 export class SshRemote implements Remote {
   readonly gitdir: Gitdir;
   readonly description: string;
-  private readonly target: SshUrl;
+  private readonly target: SshTarget;
   private readonly ref: string;
   private readonly timeoutMs: number;
   private readonly fullFetchTimeoutMs: number;
   /** The remote head as we last saw or pushed it; the local ref follows it before each `git fetch`. */
   private known: string | null | undefined;
 
-  private constructor(private readonly opts: SshRemoteOptions & { target: SshUrl }) {
+  private constructor(private readonly opts: SshRemoteOptions) {
     this.target = opts.target;
     this.description = opts.url;
     this.ref = `refs/heads/${opts.branch}`;
@@ -73,8 +89,6 @@ export class SshRemote implements Remote {
    * the remote. Throws CONFIG_INVALID naming the variable to fix: startup stops there.
    */
   static async open(opts: SshRemoteOptions): Promise<SshRemote> {
-    const target = parseSshUrl(opts.url);
-    if (!target) throw new KipError('CONFIG_INVALID', 'KIPPER_REPO_URL is not an SSH URL git can use: write ssh://user@host[:port]/path or user@host:path');
     const head = await firstBytes(opts.key, 'KIPPER_GIT_SSH_KEY', 'the path of the deploy key (an OpenSSH private key)');
     // Only the header is looked at, and nothing of the file is ever printed.
     if (!/^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(head)) {
@@ -84,7 +98,7 @@ export class SshRemote implements Remote {
       );
     }
     await firstBytes(opts.knownHosts, 'KIPPER_GIT_KNOWN_HOSTS', 'the path of a known_hosts file with the git host’s key');
-    const name = knownHostsName(target);
+    const name = knownHostsName(opts.target);
     if (!(await isKnownHost(name, opts.knownHosts))) {
       throw new KipError(
         'CONFIG_INVALID',
@@ -92,7 +106,7 @@ export class SshRemote implements Remote {
         { host: name },
       );
     }
-    return new SshRemote({ ...opts, target });
+    return new SshRemote(opts);
   }
 
   /** Brings the branch head here (depth 1 the first time, then only what is new) and returns its id. */

@@ -38,11 +38,6 @@ export function parseSshUrl(url: string): SshUrl | undefined {
   return undefined;
 }
 
-/** How known_hosts names the host: `host`, or `[host]:port` for a port other than 22. */
-export function knownHostsName(url: SshUrl): string {
-  return url.port === undefined || url.port === 22 ? url.host : `[${url.host}]:${url.port}`;
-}
-
 function unbracket(host: string): string {
   return host.startsWith('[') ? host.slice(1, -1) : host;
 }
