@@ -209,7 +209,7 @@ export class SshRemote implements Remote {
     const dir = this.opts.controlDir;
     // A Unix socket path has at most 107 bytes on Linux; %C is 40 hex digits.
     if (dir !== undefined && Buffer.byteLength(dir) + '/ssh-'.length + 40 < 104) {
-      options.push('ControlMaster=auto', `ControlPath=${sshPath(`${dir}/ssh-%C`)}`, 'ControlPersist=60', 'ServerAliveInterval=5', 'ServerAliveCountMax=3');
+      options.push('ControlMaster=auto', `ControlPath=${sshPath(dir, '/ssh-%C')}`, 'ControlPersist=60', 'ServerAliveInterval=5', 'ServerAliveCountMax=3');
     }
     return ['-F', '/dev/null', ...options.flatMap((o) => ['-o', o])];
   }
@@ -284,9 +284,9 @@ export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** A path as an ssh option value: quoted (spaces), `%` doubled (ssh expands %-tokens in these options). */
-function sshPath(path: string): string {
-  return `"${path.replaceAll('%', '%%')}"`;
+/** A path as an ssh option value: quoted (spaces), its `%` doubled (ssh expands %-tokens in these options), then `tokens`. */
+function sshPath(path: string, tokens = ''): string {
+  return `"${path.replaceAll('%', '%%')}${tokens}"`;
 }
 
 /** The offset after the ref advertisement (its pkt-lines end with a flush), or undefined when there is none. */

@@ -88,6 +88,8 @@ describe('a config repo over ssh://', () => {
 
   it('groups a burst of concurrent webhooks into few pushes, every deploy its own commit', async () => {
     const before = await refUpdates(bare);
+    const connections = () => server.output().match(/Accepted publickey/g)?.length ?? 0;
+    const connectionsBefore = connections();
     const answers = await Promise.all(apps.map((app, i) => deploy(bridge, app, `burst-${i}`)));
     expect(answers.map((a) => a.status)).toEqual(apps.map(() => 200));
     expect(answers.every((a) => a.json.status === 'deployed')).toBe(true);
@@ -95,6 +97,8 @@ describe('a config repo over ssh://', () => {
     expect(pushes).toBeGreaterThanOrEqual(1);
     // Group commit: 30 deploys ride in a handful of pushes, not one each.
     expect(pushes).toBeLessThanOrEqual(apps.length / 3);
+    // The pushes ride the bridge's one shared ssh connection: no new key exchange each.
+    expect(connections() - connectionsBefore).toBe(0);
     const log = await logOf(bare, 'main', 100);
     for (const [i, app] of apps.entries()) {
       expect(log.filter((c) => c.message.includes(`Kipper-Image: registry.example.com/${app.split('/')[1]}:burst-${i}\n`))).toHaveLength(1);
