@@ -11,8 +11,10 @@
  * old id our edit was built on (what `git push` cannot express besides --force-with-lease,
  * which needs a second process and a negotiation).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import { KipError } from '../errors.js';
 import { gitEnv } from './git-process.js';
 import { Gitdir } from './gitdir.js';
@@ -48,8 +50,9 @@ export interface SshRemoteOptions {
   /** Path of the known_hosts file that must name the host (KIPPER_GIT_KNOWN_HOSTS). */
   knownHosts: string;
   /**
-   * Where ssh keeps the socket of its shared connection (the data dir, mode 0700). Unset,
-   * or a path too long for a Unix socket: a new connection for every fetch and push.
+   * Where the shared connection's socket goes (the data dir, mode 0700: whoever can open
+   * it can use the connection). Unset, or too long a path for a Unix socket: a new
+   * connection for every fetch and push.
    */
   controlDir?: string;
   /** Bound on each fetch and push, default 15 s. */
@@ -74,8 +77,15 @@ export class SshRemote implements Remote {
   private readonly fullFetchTimeoutMs: number;
   /** The remote head as we last saw or pushed it; the local ref follows it before each `git fetch`. */
   private known: string | null | undefined;
+  /** The shared connection's socket; undefined: every call connects on its own. */
+  private readonly controlPath: string | undefined;
+  private master: ChildProcess | null = null;
+  private stopOnExit = false;
 
   private constructor(private readonly opts: SshRemoteOptions) {
+    // A Unix socket path has at most 107 bytes on Linux.
+    const socket = opts.controlDir === undefined ? undefined : join(opts.controlDir, 'ssh.sock');
+    this.controlPath = socket !== undefined && Buffer.byteLength(socket) < 100 ? socket : undefined;
     this.target = opts.target;
     this.description = opts.url;
     this.ref = `refs/heads/${opts.branch}`;
@@ -159,6 +169,7 @@ export class SshRemote implements Remote {
     return new Promise((resolve, reject) => {
       const limit = AbortSignal.timeout(timeoutMs);
       const stop = signal ? AbortSignal.any([limit, signal]) : limit;
+      this.shareConnection();
       const child = spawn('ssh', [...this.sshOptions(), ...this.destination(), ...command], { env: gitEnv(), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       let err = '';
@@ -189,7 +200,7 @@ export class SshRemote implements Remote {
    * Every ssh call's options: the host key from our known_hosts file only and never added
    * to it, our key only (no agent, no default keys), no prompt, no user ssh config.
    */
-  private sshOptions(): string[] {
+  private baseOptions(): string[] {
     const options = [
       'BatchMode=yes',
       'StrictHostKeyChecking=yes',
@@ -202,16 +213,45 @@ export class SshRemote implements Remote {
       `ConnectTimeout=${Math.max(1, Math.ceil(this.timeoutMs / 1000))}`,
       'LogLevel=ERROR',
     ];
-    // One connection kept for a minute after its last use and shared by every fetch and
-    // push (ssh's multiplexing): each one then costs a session on it, not a key exchange and
-    // an authentication (README "How it writes to git" has the numbers). A master that
-    // stops answering is given up after 3 × 5 s; a dead socket falls back to a new connection.
-    const dir = this.opts.controlDir;
-    // A Unix socket path has at most 107 bytes on Linux; %C is 40 hex digits.
-    if (dir !== undefined && Buffer.byteLength(dir) + '/ssh-'.length + 40 < 104) {
-      options.push('ControlMaster=auto', `ControlPath=${sshPath(dir, '/ssh-%C')}`, 'ControlPersist=60', 'ServerAliveInterval=5', 'ServerAliveCountMax=3');
-    }
     return ['-F', '/dev/null', ...options.flatMap((o) => ['-o', o])];
+  }
+
+  /** The options of a fetch or push: the shared connection when there is one, else one of its own. */
+  private sshOptions(): string[] {
+    const shared = this.controlPath === undefined ? [] : ['-o', 'ControlMaster=no', '-o', `ControlPath=${sshPath(this.controlPath)}`];
+    return [...this.baseOptions(), ...shared];
+  }
+
+  /**
+   * One authenticated connection shared by every fetch and push (ssh's multiplexing): each
+   * then costs a session on it, not a key exchange and an authentication (docs "How it
+   * writes to git", Over SSH). It is our own child process, started on first use and again
+   * after it ended (the server dropped it; it gives up after 3 × 5 s without an answer),
+   * so it is reaped and stopped with the bridge: ssh's ControlPersist would fork it away,
+   * an orphan that a container whose PID 1 is node never reaps.
+   */
+  private shareConnection(): void {
+    const path = this.controlPath;
+    if (path === undefined || (this.master !== null && this.master.exitCode === null && this.master.signalCode === null)) return;
+    // A socket left by a bridge that was killed would make the new master give up multiplexing.
+    rmSync(path, { force: true });
+    const master = spawn(
+      'ssh',
+      [
+        ...this.baseOptions(),
+        ...['-o', 'ControlMaster=yes', '-o', `ControlPath=${sshPath(path)}`, '-o', 'ControlPersist=no'],
+        ...['-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3', '-N'],
+        ...this.destination(),
+      ],
+      { env: gitEnv(), stdio: 'ignore' },
+    );
+    master.on('error', () => undefined);
+    master.unref();
+    this.master = master;
+    if (!this.stopOnExit) {
+      this.stopOnExit = true;
+      process.once('exit', () => this.master?.kill());
+    }
   }
 
   /** `[-p port] -- [user@]host`: "--" so that nothing after it is read as an option. */
@@ -224,6 +264,7 @@ export class SshRemote implements Remote {
   private async gitFetch(args: string[], timeoutMs: number, signal?: AbortSignal, into = this.ref): Promise<void> {
     const local = await this.gitdir.readRef(this.ref);
     if (this.known && this.known !== local) await this.gitdir.updateRef(this.ref, this.known, null);
+    this.shareConnection();
     const env = { GIT_SSH_COMMAND: ['ssh', ...this.sshOptions()].map(shellQuote).join(' '), GIT_SSH_VARIANT: 'ssh' };
     try {
       await this.gitdir.fetch([...args, this.opts.url, `+${this.ref}:${into}`], { env, timeoutMs, ...(signal ? { signal } : {}) });
@@ -284,9 +325,9 @@ export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** A path as an ssh option value: quoted (spaces), its `%` doubled (ssh expands %-tokens in these options), then `tokens`. */
-function sshPath(path: string, tokens = ''): string {
-  return `"${path.replaceAll('%', '%%')}${tokens}"`;
+/** A path as an ssh option value: quoted (spaces), `%` doubled (ssh expands %-tokens in these options). */
+function sshPath(path: string): string {
+  return `"${path.replaceAll('%', '%%')}"`;
 }
 
 /** The offset after the ref advertisement (its pkt-lines end with a flush), or undefined when there is none. */

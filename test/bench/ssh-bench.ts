@@ -52,7 +52,7 @@ function masterPid(server: SshServer, dataDir: string): Promise<number | null> {
     '-F',
     '/dev/null',
     '-o',
-    `ControlPath=${dataDir}/ssh-%C`,
+    `ControlPath=${dataDir}/ssh.sock`,
     '-p',
     String(server.port),
     '-O',
