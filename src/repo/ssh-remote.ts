@@ -151,12 +151,15 @@ export class SshRemote implements Remote {
     let out: { code: number | null; stdout: Buffer; stderr: string };
     try {
       out = await this.ssh(['git-receive-pack', shellQuote(this.target.path)], request, this.timeoutMs, signal);
-    } catch {
-      return unreachable('timeout', `push to ${this.description} timed out`);
+    } catch (err) {
+      if (err instanceof Error && err.name === 'AbortError') return unreachable('timeout', `push to ${this.description} timed out`);
+      return unreachable('no ssh', err instanceof Error ? err.message : String(err));
     }
     const answerAt = afterFirstFlush(out.stdout);
     if (answerAt === undefined) {
-      const failure = this.failure(out.stderr, 'push to');
+      // `ERR <reason>` in place of the advertisement: the server said why (a disabled repo, no access).
+      const refusal = /^[0-9a-f]{4}ERR (.*)/.exec(out.stdout.toString('utf8', 0, 300))?.[1];
+      const failure = this.failure(refusal ? `${refusal}\n${out.stderr}` : out.stderr, 'push to');
       return unreachable(failure.answer, failure.message);
     }
     const result = readPushAnswer(out.stdout.subarray(answerAt), { ref: this.ref, description: this.description, redact: (s) => this.redact(s) });

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postWebhook, runKip, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
@@ -177,6 +178,41 @@ exit 0
     const out = bridge.output();
     expect(out).not.toContain(server.clientKey);
     expect(out).not.toContain('PRIVATE KEY');
+  });
+});
+
+describe('a deploy whose push over ssh outlives its deadline', () => {
+  let server: SshServer;
+  let bare: string;
+  let bridge: BridgeProcess;
+
+  beforeAll(async () => {
+    server = await startSshServer();
+    bare = await createConfigRepo(server.root, 'config.git', 2);
+    bridge = await startBridge(sshEnv(server, server.url('config.git'), { KIPPER_DEPLOY_TIMEOUT: '2' }));
+  });
+  afterAll(async () => {
+    await bridge?.stop();
+    await server?.close();
+  });
+
+  it('answers 503 at the deadline (the ssh push is cut off), and a retry never makes a second commit', async () => {
+    const gate = join(server.root, 'gate');
+    const hook = join(bare, 'hooks', 'pre-receive');
+    await writeFile(hook, `#!/bin/sh\ni=0; while [ ! -e '${gate}' ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done\nexit 0\n`);
+    await chmod(hook, 0o755);
+    const started = performance.now();
+    const res = await deploy(bridge, apps[0]!, 'slow');
+    expect(res.status).toBe(503);
+    // The hook holds the push for 15 s: only the deadline answers this early.
+    expect(performance.now() - started).toBeLessThan(8_000);
+    await writeFile(gate, '');
+    await rm(hook);
+    const retry = await deploy(bridge, apps[0]!, 'slow');
+    expect(retry.status).toBe(200);
+    expect(['deployed', 'unchanged']).toContain(retry.json.status);
+    const log = await logOf(bare);
+    expect(log.filter((c) => c.message.includes('Kipper-Image: registry.example.com/app-0000:slow\n'))).toHaveLength(1);
   });
 });
 
