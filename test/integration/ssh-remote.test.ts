@@ -270,6 +270,21 @@ describe('SSH credentials that do not fit', () => {
     expect(server.output()).not.toMatch(/Accepted publickey|Connection from/);
   });
 
+  it('refuses a host whose key differs from the one in known_hosts (exit 1, naming the host and the variable)', async () => {
+    const wrong = join(server.root, 'wrong_known_hosts');
+    // The host named with another key: ssh must refuse it, never replace it.
+    const [type, key] = (await readFile(`${server.strangerKey}.pub`, 'utf8')).trim().split(/\s+/);
+    await writeFile(wrong, `[127.0.0.1]:${server.port} ${type} ${key}\n`);
+    const res = await runKip(
+      ['serve'],
+      { ...sshEnv(server, server.url('config.git'), { KIPPER_GIT_KNOWN_HOSTS: wrong }), KIPPER_PORT: '0' },
+      { timeoutMs: 30_000 },
+    );
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`the host key of [127.0.0.1]:${server.port} does not match KIPPER_GIT_KNOWN_HOSTS`);
+    expect(await readFile(wrong, 'utf8')).toBe(`[127.0.0.1]:${server.port} ${type} ${key}\n`);
+  });
+
   it('refuses an SSH URL without a key or known_hosts, and an invalid one, before anything runs', async () => {
     const noKey = await runKip(['serve'], { KIPPER_REPO_URL: server.url('config.git'), KIPPER_PORT: '0' }, { timeoutMs: 20_000 });
     expect(noKey.code).toBe(1);
