@@ -27,7 +27,7 @@ FROM node:20-slim
 # git: the bridge serves its embedded config repo read-only with `git http-backend`.
 # ca-certificates: https config repos (GitHub, GitLab).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git ca-certificates \
+ && apt-get install -y --no-install-recommends git ca-certificates openssh-client \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 kipper \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

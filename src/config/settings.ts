@@ -4,6 +4,7 @@ import { KipError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { loadReposFile, type RepoEntry } from './repos-file.js';
 import { notifyUrlEnvSchema, type NotifyTarget } from '../notify/targets.js';
+import { isSshUrl, parseSshUrl } from './ssh-url.js';
 
 /** Everything the bridge reads from its environment, validated once at startup. */
 export interface Settings {
@@ -24,6 +25,9 @@ export interface Settings {
   githubApiUrl: string;
   /** Which host the repo is on (KIPPER_GIT_PROVIDER, else from the repo URL's host name). */
   gitProvider: GitProvider;
+  /** SSH remotes: the deploy key and the known_hosts file, both paths (KIPPER_GIT_SSH_KEY, KIPPER_GIT_KNOWN_HOSTS). */
+  gitSshKey: string | undefined;
+  gitKnownHosts: string | undefined;
   secretKey: string | undefined;
   adminToken: string | undefined;
   /** Base of printed webhook URLs; unset means `http://<host>:<bound port>`. */
@@ -70,8 +74,8 @@ const envSchema = z.object({
   KIPPER_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   KIPPER_HOST: z.string().min(1).default('127.0.0.1'),
   KIPPER_DATA_DIR: z.string().min(1).default('./.kipper'),
-  KIPPER_REPO_URL: optional.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
-    message: 'must be an http:// or https:// URL (ssh is not supported)',
+  KIPPER_REPO_URL: optional.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v) || parseSshUrl(v) !== undefined, {
+    message: 'must be an http:// or https:// URL, ssh://[user@]host[:port]/path or user@host:path',
   }),
   KIPPER_REPOS_FILE: optional,
   KIPPER_REPO_BRANCH: z
@@ -94,6 +98,8 @@ const envSchema = z.object({
   KIPPER_GIT_PROVIDER: optional.refine((v) => v === undefined || (GIT_PROVIDERS as readonly string[]).includes(v), {
     message: `must be one of ${GIT_PROVIDERS.join(', ')}`,
   }),
+  KIPPER_GIT_SSH_KEY: optional,
+  KIPPER_GIT_KNOWN_HOSTS: optional,
   KIPPER_SECRET_KEY: optional.refine((v) => v === undefined || v.length >= 32, {
     message: 'must be at least 32 characters (e.g. `openssl rand -hex 32`)',
   }),
@@ -139,6 +145,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (credentialProblems.length > 0) {
     throw new KipError('CONFIG_INVALID', `invalid environment: ${credentialProblems.join('; ')}`, { issues: credentialProblems });
   }
+  sshSettingsCheck(e.KIPPER_REPO_URL, e.KIPPER_GIT_SSH_KEY, e.KIPPER_GIT_KNOWN_HOSTS);
   return {
     port: e.KIPPER_PORT,
     host: e.KIPPER_HOST,
@@ -159,6 +166,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
         : undefined,
     githubApiUrl: (e.KIPPER_GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''),
     gitProvider: (e.KIPPER_GIT_PROVIDER as GitProvider | undefined) ?? providerOfUrl(e.KIPPER_REPO_URL),
+    gitSshKey: e.KIPPER_GIT_SSH_KEY === undefined ? undefined : resolve(e.KIPPER_GIT_SSH_KEY),
+    gitKnownHosts: e.KIPPER_GIT_KNOWN_HOSTS === undefined ? undefined : resolve(e.KIPPER_GIT_KNOWN_HOSTS),
     secretKey: e.KIPPER_SECRET_KEY,
     adminToken: e.KIPPER_ADMIN_TOKEN,
     publicUrl: e.KIPPER_PUBLIC_URL?.replace(/\/+$/, ''),
@@ -216,6 +225,18 @@ function signingKeyPassphrase(key: string | undefined, passphrase: string | unde
       'invalid environment: a signing key passphrase is set without KIPPER_SIGNING_KEY: set the key, or unset the passphrase',
     );
   return { signingKeyPassphrase: passphrase, signingKeyPassphraseFile: file };
+}
+
+/** An SSH URL needs the deploy key and known_hosts; they mean nothing with any other. */
+function sshSettingsCheck(url: string | undefined, key: string | undefined, knownHosts: string | undefined): void {
+  const ssh = url !== undefined && isSshUrl(url);
+  const lines: string[] = [];
+  if (ssh && key === undefined) lines.push('KIPPER_GIT_SSH_KEY: required with an SSH KIPPER_REPO_URL: the path of the deploy key (an OpenSSH private key)');
+  if (ssh && knownHosts === undefined)
+    lines.push("KIPPER_GIT_KNOWN_HOSTS: required with an SSH KIPPER_REPO_URL: the path of a known_hosts file with the git host's key");
+  if (!ssh && key !== undefined) lines.push('KIPPER_GIT_SSH_KEY: only for an SSH KIPPER_REPO_URL (ssh://… or user@host:path)');
+  if (!ssh && knownHosts !== undefined) lines.push('KIPPER_GIT_KNOWN_HOSTS: only for an SSH KIPPER_REPO_URL (ssh://… or user@host:path)');
+  if (lines.length > 0) throw new KipError('CONFIG_INVALID', `invalid environment: ${lines.join('; ')}`, { issues: lines });
 }
 
 /** The base URL printed in webhook URLs, once the listening port is known. */

@@ -4,6 +4,7 @@ import { ADMIN_TOKEN_FILE, SECRET_KEY_FILE, loadOrCreateSecret } from '../config
 import type { AppConfig } from '../config/kipper-file.js';
 import type { RepoEntry } from '../config/repos-file.js';
 import { providerOfUrl, type Settings } from '../config/settings.js';
+import { parseSshUrl } from '../config/ssh-url.js';
 import { deriveKey } from '../config/tokens.js';
 import { KipError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -19,6 +20,7 @@ import { HttpRemote } from '../repo/http-remote.js';
 import { RemoteCredentials, TOKEN_ONLY_USERNAME } from '../repo/remote-credentials.js';
 import { LocalRemote } from '../repo/local-remote.js';
 import type { Remote } from '../repo/remote.js';
+import { SshRemote } from '../repo/ssh-remote.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
 import type { CommitSign } from '../repo/gitdir.js';
 import { loadSigner } from '../signing/load-signer.js';
@@ -147,7 +149,12 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
  */
 function repoSettings(settings: Settings, entry: RepoEntry): { name: string; settings: Settings } {
   const { token, githubApp, ssh } = entry.auth ?? {};
-  if (ssh) throw new KipError('CONFIG_INVALID', `KIPPER_REPOS_FILE: repo ${entry.name}: auth.ssh is not supported by this build; use token or githubApp`);
+  if ((parseSshUrl(entry.url) !== undefined) !== (ssh !== undefined)) {
+    throw new KipError(
+      'CONFIG_INVALID',
+      `KIPPER_REPOS_FILE: repo ${entry.name}: an ssh:// or user@host:path url takes auth.ssh (key, knownHosts), and auth.ssh takes such a url`,
+    );
+  }
   return {
     name: entry.name,
     settings: {
@@ -159,6 +166,8 @@ function repoSettings(settings: Settings, entry: RepoEntry): { name: string; set
       gitUsername: token?.username,
       gitToken: undefined,
       gitTokenFile: token ? resolve(token.file) : undefined,
+      gitSshKey: ssh ? resolve(ssh.key) : undefined,
+      gitKnownHosts: ssh ? resolve(ssh.knownHosts) : undefined,
       githubApp: githubApp
         ? {
             appId: githubApp.appId,
@@ -245,6 +254,18 @@ async function openRepo(name: string, settings: Settings, shared: Shared): Promi
 
 /** The embedded repo in the data dir (seeded on first use), or the remote of KIPPER_REPO_URL. */
 async function openRemote(settings: Settings, log: Logger, sign: CommitSign | undefined): Promise<Remote> {
+  const ssh = settings.repoUrl === undefined ? undefined : parseSshUrl(settings.repoUrl);
+  if (settings.repoUrl !== undefined && ssh !== undefined) {
+    return SshRemote.open({
+      url: settings.repoUrl,
+      target: ssh,
+      branch: settings.branch,
+      gitdir: join(settings.dataDir, 'cache.git'),
+      key: settings.gitSshKey ?? '',
+      knownHosts: settings.gitKnownHosts ?? '',
+      controlDir: settings.dataDir,
+    });
+  }
   if (settings.repoUrl !== undefined) {
     return new HttpRemote({
       url: settings.repoUrl,

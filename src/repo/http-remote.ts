@@ -12,8 +12,8 @@ import { KipError } from '../errors.js';
 import { ZERO_OID } from './git-objects.js';
 import { configEnv } from './git-process.js';
 import { Gitdir } from './gitdir.js';
-import { FLUSH_PKT, parsePktLines, parsePushAnswer, pktLine } from './pkt-line.js';
-import { isLostRace, remoteMessages } from './push-refusal.js';
+import { parsePktLines } from './pkt-line.js';
+import { readPushAnswer, receivePackRequest, unreachable } from './receive-pack.js';
 import type { PushResult, Remote } from './remote.js';
 import type { CredentialSource } from './credentials/credential-source.js';
 import { RemoteCredentials } from './remote-credentials.js';
@@ -94,8 +94,7 @@ export class HttpRemote implements Remote {
    */
   async push(oldOid: string, newOid: string, newObjects: string[], signal?: AbortSignal): Promise<PushResult> {
     const pack = await this.gitdir.pack(newObjects);
-    // side-band-64k: a hook's output reaches us only on band 2 (without it, the server logs it).
-    const body = Buffer.concat([pktLine(`${oldOid} ${newOid} ${this.ref}\0report-status side-band-64k agent=${AGENT}`), FLUSH_PKT, pack]);
+    const body = receivePackRequest(oldOid, newOid, this.ref, pack);
     let res: Answer;
     try {
       res = await this.request('git-receive-pack', signal, {
@@ -115,34 +114,9 @@ export class HttpRemote implements Remote {
         `push to ${this.description} got a ${res.type || 'untyped'} answer, not git's: is KIPPER_REPO_URL the repo's clone URL?`,
       );
     }
-    let report, messages;
-    try {
-      ({ report, messages } = parsePushAnswer(res.bytes));
-    } catch (err) {
-      return unreachable('unreadable answer', `push to ${this.description}: unreadable answer (${(err as Error).message})`);
-    }
-    if (report.error !== undefined) return unreachable('ERR', this.auth.redact(`push to ${this.description}: server error: ${report.error}`));
-    if (report.unpack !== 'ok') {
-      // The server answered but could not take the pack (fsck of our objects, quota): not a
-      // network problem; retrying on a fresh head is the queue's bounded loop.
-      const reason = this.auth.redact(report.unpack || 'no status');
-      return { ok: false, kind: 'rejected', answer: `unpack ${reason}`, detail: `remote could not unpack the push: ${reason}` };
-    }
-    const refStatus = report.refs.get(this.ref);
-    if (refStatus === undefined) return unreachable('no ref status', `push to ${this.description}: no status for ${this.ref} in the answer`);
-    if (refStatus !== null) {
-      const reason = this.auth.redact(refStatus);
-      if (isLostRace(refStatus)) return { ok: false, kind: 'rejected', answer: reason, detail: `${this.ref} rejected: ${reason}` };
-      return {
-        ok: false,
-        kind: 'declined',
-        answer: reason,
-        detail: `${this.ref} declined: ${reason}`,
-        messages: remoteMessages(messages, this.auth.redact.bind(this.auth)),
-      };
-    }
-    this.known = newOid;
-    return { ok: true };
+    const result = readPushAnswer(res.bytes, { ref: this.ref, description: this.description, redact: this.auth.redact.bind(this.auth) });
+    if (result.ok) this.known = newOid;
+    return result;
   }
 
   /** `git fetch <args> <url> +ref:ref`, credentials in the environment only; the local ref first follows our pushes. */
@@ -281,8 +255,4 @@ interface Answer {
 function refusedByServer(err: unknown): boolean {
   const text = err instanceof Error ? err.message : String(err);
   return /Authentication failed|could not read Username|returned error: 401/i.test(text);
-}
-
-function unreachable(answer: string, detail: string): PushResult {
-  return { ok: false, kind: 'unreachable', answer, detail };
 }

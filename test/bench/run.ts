@@ -8,7 +8,8 @@
  * spends per deploy in a burst (its own, from /proc, and its git children's) against a
  * native group commit; a remote 100 ms away (BENCH_FAR=0 skips it); 10,000 apps with
  * 100,000 commits (BENCH_BIG=0 skips it). Issue #18: what one `kip` command costs against
- * `node -e 0` (BENCH_CLI=0 skips it).
+ * `node -e 0` (BENCH_CLI=0 skips it). Issue #19: an SSH remote (the real sshd) beside native
+ * git over the same sshd (BENCH_SSH=0 skips it).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import { editBench } from './edit-bench.js';
 import { historyBench } from './history-bench.js';
 import { rolloutBench } from './rollout-bench.js';
 import { signingBench } from './signing-bench.js';
+import { sshBench } from './ssh-bench.js';
 import { bridgeEnv, bridgeSequential, ms, peakRssMb, quantile, WARMUP, type Row } from './deploy-timing.js';
 import { cpuBetween, sampleCpu } from './proc-cpu.js';
 
@@ -44,6 +46,8 @@ const SIGNING = process.env.BENCH_SIGNING !== '0';
 const FAR = process.env.BENCH_FAR !== '0';
 const BIG = process.env.BENCH_BIG !== '0';
 const CLI = process.env.BENCH_CLI !== '0';
+// BENCH_SSH=0 skips the SSH remote (issue #19).
+const SSH = process.env.BENCH_SSH !== '0';
 const BURST = 1000;
 
 const rows: Row[] = [];
@@ -185,6 +189,7 @@ async function main(): Promise<void> {
       rows.push({ name: 'bridge p50 2,000 apps / 200 apps', value: `${growth.toFixed(2)}×`, target: '≤ 1.2×', ok: growth <= 1.2 });
     }
     if (SIZES.length > 0) rows.push({ name: 'peak RSS of the bridge (deploys)', value: `${rss.toFixed(0)} MB`, target: '≤ 250 MB', ok: rss <= 250 });
+    if (SSH) rows.push(...(await sshBench(ROUNDS, BURST, burst, nodeArgs)));
     if (FAR) await farBench();
     if (BIG) {
       const share200 = p50[200]?.share;
