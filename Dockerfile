@@ -25,7 +25,7 @@ RUN npm run build \
 # ---- runtime -------------------------------------------------------------------------
 FROM node:20-slim
 # git: the bridge serves its embedded config repo read-only with `git http-backend`.
-# ca-certificates: https config repos (GitHub, GitLab).
+# ca-certificates: https config repos (GitHub, GitLab). openssh-client: ssh:// remotes (ssh, ssh-keygen).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git ca-certificates openssh-client \
  && rm -rf /var/lib/apt/lists/* \
