@@ -74,7 +74,7 @@ export function acceptForwarded(keys: ForwardKeys, log: Logger): RequestHandler 
 export function forwardWrites(bridge: Bridge, keys: ForwardKeys, log: Logger): RequestHandler {
   const agents = { http: new Agent({ keepAlive: true, maxSockets: 64 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }) };
   return (req, res, next) => {
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS' || forwarded.has(req)) return next();
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
     const id = appOf(req.path);
     if (id === null) return next();
     let lease;
@@ -84,7 +84,8 @@ export function forwardWrites(bridge: Bridge, keys: ForwardKeys, log: Logger): R
       return next(); // APP_AMBIGUOUS: the route says so
     }
     if (!lease || lease.isLeader()) return next();
-    const holder = lease.holder();
+    // Handed to us as the holder, but we no longer are: never a second hop (no loops).
+    const holder = forwarded.has(req) ? null : lease.holder();
     if (holder === null)
       return next(
         new KipError('REPO_UNAVAILABLE', 'no replica holds the write lease of this config repo right now; retry in a moment', {
