@@ -74,6 +74,65 @@ describe('three replicas under KIPPER_LEASE', () => {
     expect(history.status).toBe(200);
   });
 
+  it("forwards admin and console writes from a follower to the holder, with the holder's answer", async () => {
+    const holder = await holderOf();
+    const follower = replicas.find((r) => r !== holder)!;
+    const app = apps[2]!;
+    const admin = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' };
+    const lock = await fetch(`${follower.url}/api/v1/apps/${app}/lock`, { method: 'POST', headers: admin, body: JSON.stringify({ reason: 'freeze' }) });
+    expect(lock.status, await lock.clone().text()).toBe(200);
+    expect((await logOf(bare, 'main', 1))[0]!.authorName).toBe(holder.name);
+    // The holder's refusal comes back as it is: a locked app's webhook is 423 APP_LOCKED.
+    const locked = await postWebhook(
+      follower.url,
+      app,
+      { image: 'registry.example.com/app-0002:locked' },
+      { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) },
+    );
+    expect(locked.status).toBe(423);
+    expect(locked.json.code).toBe('APP_LOCKED');
+    // A wrong admin token is refused by the holder's own check.
+    const wrong = await fetch(`${follower.url}/api/v1/apps/${app}/lock`, { method: 'DELETE', headers: { ...admin, Authorization: 'Bearer nope' }, body: '{}' });
+    expect(wrong.status).toBe(401);
+
+    // The console: signed in at the follower (sessions are signed with a key every replica derives).
+    const form = await fetch(`${follower.url}/`);
+    const nonce = form.headers.getSetCookie().map((c) => c.split(';')[0]!);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    const signedIn = await fetch(`${follower.url}/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: nonce.join('; ') },
+      body: new URLSearchParams({ _csrf: csrf, token: TEST_ADMIN_TOKEN }).toString(),
+    });
+    expect(signedIn.status).toBe(303);
+    const cookie = signedIn.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0]!)
+      .filter((c) => !c.endsWith('='))
+      .join('; ');
+    const page = await (await fetch(`${follower.url}/apps/${app}`, { headers: { cookie } })).text();
+    const token = /name="csrf-token" content="([^"]+)"/.exec(page)![1]!;
+    const before = (await logOf(bare, 'main', 1))[0]!.oid;
+    const unlocked = await fetch(`${follower.url}/apps/${app}/unlock`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      body: new URLSearchParams({ _csrf: token, reason: 'thaw' }).toString(),
+    });
+    expect(unlocked.status).toBe(303);
+    const [head] = await logOf(bare, 'main', 1);
+    expect(head!.oid).not.toBe(before);
+    expect(head!.authorName).toBe(holder.name);
+    const deployed = await postWebhook(
+      follower.url,
+      app,
+      { image: 'registry.example.com/app-0002:unlocked' },
+      { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) },
+    );
+    expect(deployed.status).toBe(200);
+  });
+
   it('refuses forged, altered and replayed forwarded requests, and writes nothing for them', async () => {
     const holder = await holderOf();
     const app = apps[1]!;
@@ -112,5 +171,17 @@ describe('three replicas under KIPPER_LEASE', () => {
     // A forwarded request without the caller's token inside is just unauthorised.
     const noToken = signForward(forwardKeys(TEST_SECRET_KEY), { method: 'POST', url, body, from: '1.2.3.4', headers: { 'content-type': 'application/json' } });
     expect((await send(noToken)).status).toBe(401);
+  });
+});
+
+describe('KIPPER_LEASE outside a cluster', () => {
+  it('without KIPPER_KUBECONFIG stops the start with one clear line, naming what to set', async () => {
+    const started = startBridge({
+      KIPPER_LEASE: 'kipper/kipper-writer',
+      KIPPER_PEER_URL: 'http://127.0.0.1:9',
+      KIPPER_SECRET_KEY: TEST_SECRET_KEY,
+      KUBERNETES_SERVICE_HOST: '',
+    });
+    await expect(started).rejects.toThrow(/exited with 1[\s\S]*KIPPER_KUBECONFIG/);
   });
 });
