@@ -13,10 +13,16 @@ import type { GitServer } from '../helpers/git-server.js';
 import { replicaEnv, startLeaseApi } from '../helpers/lease-api.js';
 import { TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 import { bridgeEnv, bridgeSequential, ms, quantile, type Row } from './deploy-timing.js';
+import { cpuBetween, sampleCpu, type CpuSample } from './proc-cpu.js';
 
 const DEPLOYS = 900;
 const IN_FLIGHT = 16;
 const APPS = 200;
+
+/** CPU per deploy of the 900: the process's own, and its git children's. */
+function cpuText(c: CpuSample): string {
+  return `${ms(c.self / DEPLOYS)} + git ${ms(c.children / DEPLOYS)} per deploy`;
+}
 
 /** `count` webhooks at `bridge`, `inFlight` at a time; every one must answer 200. */
 async function load(bridge: BridgeProcess, apps: string[], first: number, count: number, inFlight: number, tag: string): Promise<number[]> {
@@ -53,9 +59,11 @@ export async function replicasBench(server: GitServer, nodeArgs: string[]): Prom
     const alone = await startBridge(bridgeEnv(url), nodeArgs);
     started.push(alone);
     await bridgeSequential(alone, server, apps, 5, 'replicas-warm');
+    const aloneCpu = await sampleCpu(alone.child.pid!);
     let t0 = performance.now();
     const aloneLatencies = await load(alone, apps, 0, DEPLOYS, 3 * IN_FLIGHT, 'alone');
     const aloneRate = DEPLOYS / ((performance.now() - t0) / 1000);
+    const aloneUsed = cpuBetween(aloneCpu, await sampleCpu(alone.child.pid!));
     await alone.stop();
 
     const replicas: BridgeProcess[] = [];
@@ -69,20 +77,22 @@ export async function replicasBench(server: GitServer, nodeArgs: string[]): Prom
     });
     for (const r of replicas) await bridgeSequential(r, server, apps, 5, `replicas-warm-${r.child.pid}`);
     const per = DEPLOYS / replicas.length;
+    const cpu: CpuSample[] = await Promise.all(replicas.map((r) => sampleCpu(r.child.pid!)));
     t0 = performance.now();
     const latencies = await Promise.all(replicas.map((r, k) => load(r, apps, k * per, per, IN_FLIGHT, 'lease')));
     const rate = DEPLOYS / ((performance.now() - t0) / 1000);
+    const used = await Promise.all(replicas.map(async (r, k) => cpuBetween(cpu[k]!, await sampleCpu(r.child.pid!))));
 
     rows.push({
       name: `one bridge alone: ${DEPLOYS} deploys, ${3 * IN_FLIGHT} in flight, ${APPS} apps`,
-      value: `${aloneRate.toFixed(0)} deploys/s, p95 ${ms(quantile(aloneLatencies, 0.95))}`,
+      value: `${aloneRate.toFixed(0)} deploys/s, p95 ${ms(quantile(aloneLatencies, 0.95))}, CPU ${cpuText(aloneUsed)}`,
     });
     const holder = api.leases.get('kipper/kipper-writer')?.spec.holderIdentity;
     latencies.forEach((l, k) => {
       const p95 = quantile(l, 0.95);
       rows.push({
         name: `3 replicas, KIPPER_LEASE: replica ${k + 1} (${replicas[k]!.url === holder ? 'holder' : 'follower'}), ${per} deploys, ${IN_FLIGHT} in flight: p50 / p95`,
-        value: `${ms(quantile(l, 0.5))} / ${ms(p95)}`,
+        value: `${ms(quantile(l, 0.5))} / ${ms(p95)}, CPU ${cpuText(used[k]!)}`,
         target: 'p95 ≤ 1 s',
         ok: p95 <= 1000,
       });

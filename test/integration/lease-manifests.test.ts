@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadSettings } from '../../src/config/settings.js';
+import { checkTiming, LEASE_TIMING } from '../../src/lease/lease-timing.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY } from '../helpers/tokens.js';
 
 // manifests/examples/replicas and manifests/lease: what `kubectl kustomize` builds is what a user applies.
@@ -72,5 +73,14 @@ describe('the 3-replica example under KIPPER_LEASE', () => {
     expect(() => loadSettings({ KIPPER_LEASE: 'Kipper_System', KIPPER_PEER_URL: 'http://10.0.0.7:8080', KIPPER_SECRET_KEY: TEST_SECRET_KEY })).toThrow(
       /KIPPER_LEASE/,
     );
+  });
+});
+
+describe('the timing rules of the Lease', () => {
+  it("are client-go's, and a holder that cannot renew must stop before another may take over", () => {
+    expect(LEASE_TIMING).toEqual({ leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
+    expect(checkTiming(LEASE_TIMING)).toBe(LEASE_TIMING);
+    expect(() => checkTiming({ leaseDurationMs: 10_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 })).toThrow(/lease duration/);
+    expect(() => checkTiming({ leaseDurationMs: 15_000, renewDeadlineMs: 2_000, retryPeriodMs: 2_000 })).toThrow(/retry period/);
   });
 });
