@@ -152,6 +152,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     ...(e.KIPPER_LEASE !== undefined && e.KIPPER_SECRET_KEY === undefined
       ? ['KIPPER_SECRET_KEY: required with KIPPER_LEASE (every replica must share it: it authenticates forwarded writes)']
       : []),
+    ...(e.KIPPER_LEASE !== undefined && e.KIPPER_REPO_URL === undefined && e.KIPPER_REPOS_FILE === undefined
+      ? ["KIPPER_LEASE: needs KIPPER_REPO_URL or KIPPER_REPOS_FILE (the embedded repo is each replica's own: there is nothing to share)"]
+      : []),
   ];
   if (leaseProblems.length > 0) throw new KipError('CONFIG_INVALID', `invalid environment: ${leaseProblems.join('; ')}`, { issues: leaseProblems });
   const credentialProblems = remoteCredentialProblems(e);

@@ -70,6 +70,9 @@ describe('the 3-replica example under KIPPER_LEASE', () => {
   it('KIPPER_LEASE without a peer URL or a shared secret key stops the start, naming what to set', () => {
     expect(() => loadSettings({ KIPPER_LEASE: 'kipper-system/kipper-writer', KIPPER_SECRET_KEY: TEST_SECRET_KEY })).toThrow(/KIPPER_PEER_URL/);
     expect(() => loadSettings({ KIPPER_LEASE: 'kipper-system/kipper-writer', KIPPER_PEER_URL: 'http://10.0.0.7:8080' })).toThrow(/KIPPER_SECRET_KEY/);
+    expect(() =>
+      loadSettings({ KIPPER_LEASE: 'kipper-system/kipper-writer', KIPPER_PEER_URL: 'http://10.0.0.7:8080', KIPPER_SECRET_KEY: TEST_SECRET_KEY }),
+    ).toThrow(/KIPPER_LEASE: needs KIPPER_REPO_URL/);
     expect(() => loadSettings({ KIPPER_LEASE: 'Kipper_System', KIPPER_PEER_URL: 'http://10.0.0.7:8080', KIPPER_SECRET_KEY: TEST_SECRET_KEY })).toThrow(
       /KIPPER_LEASE/,
     );

@@ -179,6 +179,7 @@ describe('KIPPER_LEASE outside a cluster', () => {
     const started = startBridge({
       KIPPER_LEASE: 'kipper/kipper-writer',
       KIPPER_PEER_URL: 'http://127.0.0.1:9',
+      KIPPER_REPO_URL: 'http://127.0.0.1:9/config.git',
       KIPPER_SECRET_KEY: TEST_SECRET_KEY,
       KUBERNETES_SERVICE_HOST: '',
     });
