@@ -74,7 +74,8 @@ export function acceptForwarded(keys: ForwardKeys, log: Logger): RequestHandler 
 export function forwardWrites(bridge: Bridge, keys: ForwardKeys, log: Logger): RequestHandler {
   const agents = { http: new Agent({ keepAlive: true, maxSockets: 64 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }) };
   return (req, res, next) => {
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
+    // Only origin-form targets (`/path?query`): an absolute-form or `//host` one would make `new URL` leave the holder.
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS' || !/^\/(?!\/)/.test(req.originalUrl)) return next();
     const id = appOf(req.path);
     if (id === null) return next();
     let lease;
