@@ -53,6 +53,10 @@ export interface Settings {
   /** The passphrase of a protected OpenPGP signing key (KIPPER_SIGNING_KEY_PASSPHRASE), or a file holding it (…_FILE). */
   signingKeyPassphrase: string | undefined;
   signingKeyPassphraseFile: string | undefined;
+  /** One writer per config repo through this Kubernetes Lease (KIPPER_LEASE=<namespace>/<name>); unset: no coordinator. */
+  lease: { namespace: string; name: string } | undefined;
+  /** How the other replicas reach this one (KIPPER_PEER_URL): the Lease's holderIdentity while it writes. */
+  peerUrl: string | undefined;
 }
 
 /** The App id, the path of its private key, and the installation when it is not looked up. */
@@ -125,6 +129,12 @@ const envSchema = z.object({
   KIPPER_SIGNING_KEY: optional,
   KIPPER_SIGNING_KEY_PASSPHRASE: optional,
   KIPPER_SIGNING_KEY_PASSPHRASE_FILE: optional,
+  KIPPER_LEASE: optional.refine((v) => v === undefined || /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(v), {
+    message: 'must be <namespace>/<name> of a Lease (lowercase letters, digits, - and .), e.g. kipper/kipper-writer',
+  }),
+  KIPPER_PEER_URL: optional.refine((v) => v === undefined || /^https?:\/\/[^\s/]+\/?$/.test(v), {
+    message: 'must be the http(s) base URL the other replicas reach this one at, e.g. http://$(POD_IP):8080',
+  }),
   KIPPER_TRUST_PROXY: optional.refine((v) => v === undefined || /^(true|false|\d+|[0-9a-fA-F:.,/ ]+|loopback|linklocal|uniquelocal)$/.test(v), {
     message: 'must be true, false, a number of hops, or proxy addresses (express "trust proxy")',
   }),
@@ -141,6 +151,18 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (e.KIPPER_REPOS_FILE !== undefined && e.KIPPER_REPO_URL !== undefined) {
     throw new KipError('CONFIG_INVALID', 'invalid environment: set KIPPER_REPO_URL (one config repo) or KIPPER_REPOS_FILE (several), not both');
   }
+  const leaseProblems = [
+    ...(e.KIPPER_LEASE !== undefined && e.KIPPER_PEER_URL === undefined
+      ? ['KIPPER_PEER_URL: required with KIPPER_LEASE (e.g. http://$(POD_IP):8080 from the downward API)']
+      : []),
+    ...(e.KIPPER_LEASE !== undefined && e.KIPPER_SECRET_KEY === undefined
+      ? ['KIPPER_SECRET_KEY: required with KIPPER_LEASE (every replica must share it: it authenticates forwarded writes)']
+      : []),
+    ...(e.KIPPER_LEASE !== undefined && e.KIPPER_REPO_URL === undefined && e.KIPPER_REPOS_FILE === undefined
+      ? ["KIPPER_LEASE: needs KIPPER_REPO_URL or KIPPER_REPOS_FILE (the embedded repo is each replica's own: there is nothing to share)"]
+      : []),
+  ];
+  if (leaseProblems.length > 0) throw new KipError('CONFIG_INVALID', `invalid environment: ${leaseProblems.join('; ')}`, { issues: leaseProblems });
   const credentialProblems = remoteCredentialProblems(e);
   if (credentialProblems.length > 0) {
     throw new KipError('CONFIG_INVALID', `invalid environment: ${credentialProblems.join('; ')}`, { issues: credentialProblems });
@@ -182,6 +204,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     kubeconfig: e.KIPPER_KUBECONFIG,
     notifyTargets: e.KIPPER_NOTIFY_URL,
     signingKey: e.KIPPER_SIGNING_KEY,
+    lease: e.KIPPER_LEASE === undefined ? undefined : { namespace: e.KIPPER_LEASE.split('/')[0]!, name: e.KIPPER_LEASE.split('/')[1]! },
+    peerUrl: e.KIPPER_PEER_URL?.replace(/\/+$/, ''),
     ...signingKeyPassphrase(e.KIPPER_SIGNING_KEY, e.KIPPER_SIGNING_KEY_PASSPHRASE, e.KIPPER_SIGNING_KEY_PASSPHRASE_FILE),
   };
 }

@@ -24,6 +24,9 @@ import { SshRemote } from '../repo/ssh-remote.js';
 import { SEED_DIR, seedRepo } from '../repo/seed-repo.js';
 import type { CommitSign } from '../repo/gitdir.js';
 import { loadSigner } from '../signing/load-signer.js';
+import { fencedRemote } from '../lease/fenced-remote.js';
+import type { LeaderElector } from '../lease/leader-elector.js';
+import { leaseElectors } from '../lease/open-lease.js';
 import { WriteQueue, type PushEvent } from './write-queue.js';
 import { IdempotentAnswers } from './idempotent-answers.js';
 import { DeployService, signatureOf } from './deploy-service.js';
@@ -57,6 +60,8 @@ export interface RepoBridge {
   readonly rollouts: RolloutService;
   readonly locks: AppLocks;
   readonly queue: WriteQueue;
+  /** Who writes this repo among replicas (KIPPER_LEASE); null: this bridge writes it. */
+  readonly lease: LeaderElector | null;
   /** The branch head as last seen. */
   head(): string;
   close(): Promise<void>;
@@ -72,6 +77,8 @@ interface Shared {
   closing: AbortSignal;
   /** The app `id` in whichever repo holds it (promotion across repos). */
   findApp: (id: string) => Promise<{ app: AppConfig; deploys: DeployService } | null>;
+  /** The repo's Lease elector under KIPPER_LEASE, else null. */
+  leaseOf: (repo: string) => LeaderElector | null;
 }
 
 /** The name of the one repo of KIPPER_REPO_URL or the embedded default. */
@@ -95,6 +102,7 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
   if (signer) log.info('signing commits', { key: signer.description });
   const sign: CommitSign | undefined = signer ? (payload) => signer.sign(payload) : undefined;
 
+  const leaseOf = leaseElectors(settings, log);
   const repos: RepoBridge[] = [];
   const metrics = new Metrics(() => repos);
   // Events go out after the push, from the notifier's own queue (docs/design.md "Notifications").
@@ -130,6 +138,7 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
     sign,
     secretKey,
     closing: closing.signal,
+    leaseOf,
     findApp: async (id) => {
       const found = await bridge.findApp(id);
       return found && { app: found.app, deploys: found.repo.deploys };
@@ -186,10 +195,12 @@ async function openRepo(name: string, settings: Settings, shared: Shared): Promi
   const { log, metrics, announce, sign } = shared;
   await mkdir(settings.dataDir, { recursive: true, mode: 0o700 });
   const remote = await openRemote(settings, log, sign);
+  // Under KIPPER_LEASE only the holder's queue pushes (docs/running-in-a-cluster.md "Replicas").
+  const lease = shared.leaseOf(name);
 
   // The queue tells of a moved head and of every push; who listens is wired below.
   const heard = { head: [] as Array<(head: string) => Promise<void>>, push: [] as Array<(e: PushEvent) => void> };
-  const queue = new WriteQueue(remote, {
+  const queue = new WriteQueue(lease ? fencedRemote(remote, lease) : remote, {
     sign,
     deployTimeoutMs: settings.deployTimeoutMs,
     signature: () => signatureOf(settings),
@@ -227,6 +238,7 @@ async function openRepo(name: string, settings: Settings, shared: Shared): Promi
   await queue.refresh();
   history.startLoading();
   status.start();
+  lease?.start();
   return {
     name,
     embedded: remote instanceof LocalRemote,
@@ -240,12 +252,14 @@ async function openRepo(name: string, settings: Settings, shared: Shared): Promi
     rollouts,
     locks: new AppLocks(config, queue, announce),
     queue,
+    lease,
     head: () => queue.head,
     async close() {
       status.stop();
       rollouts.close();
       await memory.close();
       await queue.idle();
+      await lease?.stop();
       await history.close();
       await remote.gitdir.close();
     },

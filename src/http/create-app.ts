@@ -9,6 +9,7 @@ import { requestId } from './request-id.js';
 import { webhookRouter } from './webhook-route.js';
 import { consoleAssets } from './console/console-assets.js';
 import { consoleRouter } from './console/console-routes.js';
+import { acceptForwarded, forwardKeys, forwardWrites } from './forward-writes.js';
 import { FailureLimiter } from '../webhooks/failure-limiter.js';
 
 /** The bridge's HTTP app: webhook, admin API, console, health. */
@@ -51,6 +52,13 @@ export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) 
     res.send(await bridge.metrics.registry.metrics());
   });
   if (bridge.embedded) app.use('/git/config.git', gitRoute(bridge.settings.dataDir));
+  if (bridge.settings.lease) {
+    // Replicas: a follower hands writes to the Lease holder, which checks they come from a replica.
+    // KIPPER_SECRET_KEY is required with KIPPER_LEASE (settings.ts): every replica derives the same keys.
+    const keys = forwardKeys(bridge.settings.secretKey ?? '');
+    app.use(acceptForwarded(keys, log));
+    app.use(forwardWrites(bridge, keys, log));
+  }
   app.use(webhookRouter(bridge, log, limiter));
   app.use(adminRouter(bridge, webhookUrl));
   const assets = consoleAssets();

@@ -9,7 +9,8 @@
  * native group commit; a remote 100 ms away (BENCH_FAR=0 skips it); 10,000 apps with
  * 100,000 commits (BENCH_BIG=0 skips it). Issue #18: what one `kip` command costs against
  * `node -e 0` (BENCH_CLI=0 skips it). Issue #19: an SSH remote (the real sshd) beside native
- * git over the same sshd (BENCH_SSH=0 skips it).
+ * git over the same sshd (BENCH_SSH=0 skips it). Issue #22: 3 replicas under KIPPER_LEASE
+ * against one bridge alone (BENCH_REPLICAS=0 skips it).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import { cliBench } from './cli-bench.js';
 import { editBench } from './edit-bench.js';
 import { historyBench } from './history-bench.js';
 import { rolloutBench } from './rollout-bench.js';
+import { replicasBench } from './replicas-bench.js';
 import { signingBench } from './signing-bench.js';
 import { sshBench } from './ssh-bench.js';
 import { bridgeEnv, bridgeSequential, ms, peakRssMb, quantile, WARMUP, type Row } from './deploy-timing.js';
@@ -48,6 +50,8 @@ const BIG = process.env.BENCH_BIG !== '0';
 const CLI = process.env.BENCH_CLI !== '0';
 // BENCH_SSH=0 skips the SSH remote (issue #19).
 const SSH = process.env.BENCH_SSH !== '0';
+// BENCH_REPLICAS=0 skips the 3 replicas under KIPPER_LEASE (issue #22).
+const REPLICAS = process.env.BENCH_REPLICAS !== '0';
 const BURST = 1000;
 
 const rows: Row[] = [];
@@ -245,6 +249,7 @@ async function main(): Promise<void> {
         ok: r.healthy === r.waiters,
       });
     }
+    if (REPLICAS) rows.push(...(await replicasBench(server, nodeArgs)));
     if (SIGNING) {
       for (const r of await signingBench(server, ROUNDS)) {
         const extra = r.signedP50 - r.unsignedP50;

@@ -14,8 +14,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   cli: ['http', 'history', 'config', 'errors', 'log', 'api-types'],
   http: ['webhooks', 'deploys', 'rollout', 'history', 'manifests', 'config', 'errors', 'log', 'metrics', 'api-types'],
   webhooks: ['config', 'errors'],
-  deploys: ['rollout', 'notify', 'history', 'manifests', 'config', 'repo', 'signing', 'errors', 'log', 'metrics', 'api-types'],
+  deploys: ['lease', 'rollout', 'notify', 'history', 'manifests', 'config', 'repo', 'signing', 'errors', 'log', 'metrics', 'api-types'],
   rollout: ['config', 'errors'],
+  // lease: the write Lease of KIPPER_LEASE fences the repo's pushes (docs/running-in-a-cluster.md "Replicas").
+  lease: ['config', 'repo', 'errors', 'log'],
   history: ['manifests', 'config', 'repo', 'errors', 'api-types'],
   manifests: ['errors'],
   config: ['manifests', 'notify', 'errors', 'log'],
