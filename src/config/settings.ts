@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { KipError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { loadReposFile, type RepoEntry } from './repos-file.js';
+import { loadSsoSettings, type SsoSettings } from '../identity/sso-settings.js';
 import { notifyUrlEnvSchema, type NotifyTarget } from '../notify/targets.js';
 
 /** Everything the bridge reads from its environment, validated once at startup. */
@@ -49,6 +50,8 @@ export interface Settings {
   /** The passphrase of a protected OpenPGP signing key (KIPPER_SIGNING_KEY_PASSPHRASE), or a file holding it (…_FILE). */
   signingKeyPassphrase: string | undefined;
   signingKeyPassphraseFile: string | undefined;
+  /** Single sign-on for people (KIPPER_OIDC_*); undefined: the admin token alone. */
+  sso: SsoSettings | undefined;
 }
 
 /** The App id, the path of its private key, and the installation when it is not looked up. */
@@ -174,6 +177,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     notifyTargets: e.KIPPER_NOTIFY_URL,
     signingKey: e.KIPPER_SIGNING_KEY,
     ...signingKeyPassphrase(e.KIPPER_SIGNING_KEY, e.KIPPER_SIGNING_KEY_PASSPHRASE, e.KIPPER_SIGNING_KEY_PASSPHRASE_FILE),
+    sso: loadSsoSettings(env),
   };
 }
 

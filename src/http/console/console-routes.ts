@@ -34,7 +34,7 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
     if (isConsolePath(req.path)) res.set(SECURITY_HEADERS);
     next();
   });
-  const auth = consoleAuth(opts.sessionKey);
+  const auth = consoleAuth(opts.sessionKey, opts.sso?.client);
   signInRoutes(router, bridge, opts, auth);
   appRoutes(router, bridge, opts, auth);
   appEvents(router, bridge, auth);
@@ -45,5 +45,5 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
 
 /** The console's own paths (the API, /git and the probes keep their headers). */
 function isConsolePath(path: string): boolean {
-  return path === '/' || path === '/sign-in' || path === '/sign-out' || path.startsWith('/apps/') || path.startsWith('/console/');
+  return path === '/' || path === '/sign-in' || path === '/sign-out' || path.startsWith('/apps/') || path.startsWith('/console/') || path.startsWith('/auth/');
 }
