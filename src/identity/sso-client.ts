@@ -19,7 +19,8 @@ export interface ProviderTokens {
   expires: number;
 }
 
-const SCOPE = 'openid email profile offline_access';
+// `groups`: the scope most providers (Okta, Dex, oidc-provider) put the groups claim under; others ignore it.
+const SCOPE = 'openid email profile offline_access groups';
 
 /**
  * The console's side of single sign-on with openid-client: authorization code + PKCE to

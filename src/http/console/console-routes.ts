@@ -30,8 +30,17 @@ const SECURITY_HEADERS = {
  */
 export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
   const router = express.Router();
+  // Chromium applies form-action to a form's redirects too: signing in and out with SSO
+  // (forms whose answer redirects to the provider) need the provider's origin there.
+  const issuer = opts.sso ? new URL(opts.sso.client.sso.issuer).origin : undefined;
+  const headers = issuer
+    ? {
+        ...SECURITY_HEADERS,
+        'Content-Security-Policy': SECURITY_HEADERS['Content-Security-Policy'].replace("form-action 'self'", `form-action 'self' ${issuer}`),
+      }
+    : SECURITY_HEADERS;
   router.use((req, res, next) => {
-    if (isConsolePath(req.path)) res.set(SECURITY_HEADERS);
+    if (isConsolePath(req.path)) res.set(headers);
     next();
   });
   const auth = consoleAuth(opts.sessionKey, opts.sso?.client);
