@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { KipError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { loadReposFile, type RepoEntry } from './repos-file.js';
-import { loadSsoSettings, type SsoSettings } from '../identity/sso-settings.js';
+import { loadSsoSettings, type SsoSettings } from './sso-settings.js';
 import { notifyUrlEnvSchema, type NotifyTarget } from '../notify/targets.js';
 
 /** Everything the bridge reads from its environment, validated once at startup. */

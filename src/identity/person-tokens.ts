@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { OIDC_ALGORITHMS } from '../webhooks/oidc-verifier.js';
 import { personOf, type Person } from './principal.js';
-import type { SsoSettings } from './sso-settings.js';
+import type { SsoSettings } from '../config/sso-settings.js';
 
 /** The most a token's times may be off, in seconds. */
 const CLOCK_TOLERANCE_S = 60;

@@ -1,7 +1,7 @@
 import * as oidc from 'openid-client';
 import { KipError } from '../errors.js';
 import { personOf, type Person } from './principal.js';
-import type { SsoSettings } from './sso-settings.js';
+import type { SsoSettings } from '../config/sso-settings.js';
 
 /** What a sign-in in progress keeps (sealed in a short-lived cookie) between the redirect to the provider and its callback. */
 export interface PendingSignIn {
