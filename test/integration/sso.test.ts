@@ -179,7 +179,8 @@ describe('people: single sign-on and roles', () => {
     expect(out).toMatch(/✔ Signed in to .* as dev@example\.com/);
     const file = join(config, 'kipper', 'login.json');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
-    expect(await readFile(file, 'utf8')).toMatch(/"refreshToken"/);
+    const { refreshToken } = JSON.parse(await readFile(file, 'utf8')) as { refreshToken: string };
+    expect(refreshToken.length).toBeGreaterThan(10);
 
     const history = await runKip(['app', 'history', 'api', '--project', 'yourr-name', '--environment', 'test', '--json'], kipEnv, { timeoutMs: 30_000 });
     expect(history.code, history.stderr).toBe(0);
@@ -193,6 +194,8 @@ describe('people: single sign-on and roles', () => {
 
     expect((await runKip(['logout'], kipEnv, { timeoutMs: 30_000 })).stdout).toMatch(/Signed out/);
     await expect(stat(file)).rejects.toThrow();
+    // Tokens never in the bridge's log.
+    expect(bridge.output()).not.toContain(refreshToken);
   });
 
   it("refuses a bearer token that is not the provider's for this client, with the one 401", async () => {

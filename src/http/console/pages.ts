@@ -98,7 +98,7 @@ export function valueCell(r: Pick<HistoryRevision, 'image' | 'images' | 'commit'
 }
 
 /** Where single sign-on lands: a same-site step to `next` (a meta refresh, and a link without it), so the session cookie goes along. */
-export function landingPage(next: string, now: number): Html {
+export function landingPage(next: string): Html {
   return html`<!doctype html>
     <html lang="en">
       <head>
@@ -110,7 +110,6 @@ export function landingPage(next: string, now: number): Html {
       <body>
         <main id="main">
           <p role="status">Signed in. <a href="${next}">Continue</a></p>
-          <p class="muted"><small>${new Date(now).toISOString()}</small></p>
         </main>
       </body>
     </html>`;

@@ -105,6 +105,6 @@ function ssoRoutes(router: Router, opts: ConsoleOptions, auth: ConsoleAuth): voi
     // Not a redirect: this answer ends a cross-site chain (provider → here), in which the
     // browser withholds the new SameSite=Strict cookie. A page of ours that navigates on
     // is a same-site navigation, which sends it.
-    sendPage(res, landingPage(pending.next, Date.now()));
+    sendPage(res, landingPage(pending.next));
   });
 }
