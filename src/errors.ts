@@ -8,6 +8,7 @@ export type KipErrorCode =
   | 'UNAUTHORIZED' // webhook: one code for every failure, so callers cannot probe which apps exist
   | 'ADMIN_UNAUTHORIZED'
   | 'CSRF_INVALID' // a console POST without the token of its session
+  | 'FORBIDDEN' // a signed-in person whose kipper.yaml `access:` role does not allow the action
   | 'TOO_MANY_REQUESTS'
   // request validation
   | 'INVALID_JSON'

@@ -92,10 +92,17 @@ function claimedUser(env: NodeJS.ProcessEnv): string | undefined {
   return user && user.length <= 200 && /^[\x20-\x7e]+$/.test(user) && !/[()]/.test(user) ? user : undefined;
 }
 
-/** The admin token from the environment or the data dir; the error says where it looked. */
+/**
+ * The bearer token: KIPPER_ADMIN_TOKEN, else the login `kip login` keeps (refreshed), else
+ * the admin token in the data dir; the error says where it looked.
+ */
 async function adminToken(env: NodeJS.ProcessEnv): Promise<string> {
   const token = env.KIPPER_ADMIN_TOKEN?.trim();
   if (token) return token;
+  // Loaded only when needed: openid-client is for signed-in people only.
+  const { loginToken } = await import('./commands/login.js');
+  const personal = await loginToken(env);
+  if (personal) return personal;
   const dataDir = env.KIPPER_DATA_DIR?.trim();
   const path = join(resolve(dataDir || './.kipper'), ADMIN_TOKEN_FILE);
   const where = dataDir ? `${path} (from KIPPER_DATA_DIR)` : `${path} (the default data dir ./.kipper, from the current directory)`;

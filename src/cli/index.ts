@@ -32,7 +32,7 @@ const APP_COMMANDS: Record<string, AppCommand> = {
 };
 
 /** What `kip` itself says: first `kip`, then `kip app`. */
-const TOP_COMMANDS = ['serve', 'app', 'help', '--help', '--version'];
+const TOP_COMMANDS = ['serve', 'app', 'login', 'logout', 'help', '--help', '--version'];
 
 /**
  * Every line kip prints goes through here: a commit message or an author with ESC, BEL
@@ -88,6 +88,17 @@ async function main(argv: string[]): Promise<number> {
     // commands start in a fraction of the time without it (issue #18).
     const { serve } = await import('./serve.js');
     return serve();
+  }
+  if (command === 'login' || command === 'logout') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      write(help([command]));
+      return 0;
+    }
+    // openid-client only for these two (and a stored login's refresh): kip starts light.
+    const { login, logout } = await import('./commands/login.js');
+    const url = (process.env.KIPPER_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+    write(command === 'login' ? await login(url, process.env, (line) => write(line)) : await logout(process.env));
+    return 0;
   }
   if (command !== 'app') throw unknownCommand(command, TOP_COMMANDS, `unknown command "${command}": use kip serve or kip app <command> (see kip --help)`);
   write(await app(rest));

@@ -146,9 +146,31 @@ const SERVE: CommandHelp = {
   namespaced: false,
 };
 
+const LOGIN: CommandHelp = {
+  name: 'login',
+  usage: 'kip login',
+  summary:
+    "Sign in through the bridge's OpenID Provider (device authorization: open the address it prints\n" +
+    'and enter the code). The refresh token is kept in $XDG_CONFIG_HOME/kipper/login.json (mode 0600);\n' +
+    'kip then acts as you when KIPPER_ADMIN_TOKEN is unset. kip logout forgets it.',
+  flags: [['-h, --help', 'print this help']],
+  example: 'KIPPER_URL=https://kipper.example.com kip login',
+  namespaced: false,
+};
+
+const LOGOUT: CommandHelp = {
+  name: 'logout',
+  usage: 'kip logout',
+  summary: 'Forget the login kip login kept (and revoke its refresh token at the provider).',
+  flags: [['-h, --help', 'print this help']],
+  example: 'kip logout',
+  namespaced: false,
+};
+
 /** `kip --help`: every command on one line each. */
 export const USAGE = `usage:
   kip serve                                   run the bridge (env: KIPPER_*)
+  kip login | kip logout                      sign in as yourself (single sign-on), or forget it
   kip app webhook enable|status|disable <app> manage an app's webhook token
   kip app list                                apps, current image, webhook state
   kip app history <app> [--limit N] [--wide]  revisions from git, newest first
@@ -203,13 +225,13 @@ rollback, update, promote, lock and unlock take --reason TEXT (rollback --lock a
 \`kip app <command> --help\` (or \`kip help <command>\`) shows its flags and an example.`;
 
 /** The names `kip help` knows, for error messages. */
-export const COMMAND_NAMES = [SERVE, ...COMMANDS].map((c) => c.name);
+export const COMMAND_NAMES = [SERVE, LOGIN, LOGOUT, ...COMMANDS].map((c) => c.name);
 
 /** The help of `kip app <name>` (or `kip serve`), or undefined for a name that is no command. */
 export function commandHelp(name: string): string | undefined {
-  const cmd = [SERVE, ...COMMANDS].find((c) => c.name === name);
+  const cmd = [SERVE, LOGIN, LOGOUT, ...COMMANDS].find((c) => c.name === name);
   if (!cmd) return undefined;
-  const app = cmd !== SERVE;
+  const app = cmd !== SERVE && cmd !== LOGIN && cmd !== LOGOUT;
   const flags = [...cmd.flags, ...(cmd.namespaced ? NAMESPACE_FLAGS : []), ...(app ? APP_FLAGS : [])];
   const width = Math.max(...flags.map(([f]) => f.length));
   const suffix = `${cmd.namespaced ? ' [--project P --environment E | --namespace NS]' : ''}${app ? ' [--json]' : ''}`;

@@ -99,6 +99,24 @@ const trustRuleSchema = z
   })
   .strict();
 
+// `access:` (docs/identity-and-access.md "People: SSO and roles"): who of the OpenID Provider's people may do what.
+export const ROLES = ['viewer', 'deployer', 'admin'] as const;
+/** viewer: read; deployer: also deploy, rollback, promote, lock, webhooks (within `namespaces`); admin: everything. */
+export type Role = (typeof ROLES)[number];
+
+const accessRuleSchema = z
+  .object({
+    user: z.string().min(1).max(300).optional(),
+    group: z.string().min(1).max(300).optional(),
+    role: z.enum(ROLES, { message: `must be one of ${ROLES.join(', ')}` }),
+    namespaces: z
+      .array(z.string().regex(DNS_LABEL, 'must be a namespace (a DNS label), e.g. shop-test'))
+      .min(1, 'list a namespace, or leave namespaces out for all')
+      .optional(),
+  })
+  .strict()
+  .refine((r) => (r.user === undefined) !== (r.group === undefined), { message: 'name exactly one of user (an email or sub) or group' });
+
 const fileSchema = z
   .object({
     apps: z.array(appSchema).default([]),
@@ -113,6 +131,10 @@ const fileSchema = z
     notifications: notificationsSchema,
     trust: z
       .array(trustRuleSchema)
+      .nullish()
+      .transform((v) => v ?? []),
+    access: z
+      .array(accessRuleSchema)
       .nullish()
       .transform((v) => v ?? []),
   })
@@ -168,6 +190,14 @@ export interface TrustRule {
   apps: string[];
 }
 
+/** An `access:` rule: a user (email or `sub`) or a group of the groups claim has `role`, on `namespaces` or on every app of this file. */
+export interface AccessRule {
+  user?: string | undefined;
+  group?: string | undefined;
+  role: Role;
+  namespaces?: string[] | undefined;
+}
+
 /** kipper.yaml, parsed and checked. */
 export interface KipperConfig {
   apps: Map<string, AppConfig>;
@@ -179,6 +209,8 @@ export interface KipperConfig {
   notifications: NotifyTarget[];
   /** Which CI ID tokens may deploy which apps (`trust:`). */
   trust: TrustRule[];
+  /** Which signed-in people may see and change which apps (`access:`); the admin token ignores it. */
+  access: AccessRule[];
 }
 
 /** The app id for a namespace and name. */
@@ -228,7 +260,7 @@ export function parseKipperFile(text: string): KipperConfig {
   // A rule trusts tokens for this file's apps only: with several config repos behind one
   // bridge, one repo's kipper.yaml must never let a token deploy another repo's app.
   const trust = parsed.data.trust.map((r) => ({ issuer: r.issuer, audience: r.audience, claims: r.claims, apps: r.apps.filter((id) => apps.has(id)) }));
-  return { apps, webhooks, locks, notifications: parsed.data.notifications, trust };
+  return { apps, webhooks, locks, notifications: parsed.data.notifications, trust, access: parsed.data.access };
 }
 
 function syncerOf(a: z.infer<typeof appSchema>): Syncer | undefined {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { KipError } from '../errors.js';
 import { LOG_LEVELS, type LogLevel } from '../log.js';
 import { loadReposFile, type RepoEntry } from './repos-file.js';
+import { loadSsoSettings, type SsoSettings } from './sso-settings.js';
 import { notifyUrlEnvSchema, type NotifyTarget } from '../notify/targets.js';
 import { isSshUrl, parseSshUrl } from './ssh-url.js';
 
@@ -57,6 +58,8 @@ export interface Settings {
   lease: { namespace: string; name: string } | undefined;
   /** How the other replicas reach this one (KIPPER_PEER_URL): the Lease's holderIdentity while it writes. */
   peerUrl: string | undefined;
+  /** Single sign-on for people (KIPPER_OIDC_*); undefined: the admin token alone. */
+  sso: SsoSettings | undefined;
 }
 
 /** The App id, the path of its private key, and the installation when it is not looked up. */
@@ -207,6 +210,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     lease: e.KIPPER_LEASE === undefined ? undefined : { namespace: e.KIPPER_LEASE.split('/')[0]!, name: e.KIPPER_LEASE.split('/')[1]! },
     peerUrl: e.KIPPER_PEER_URL?.replace(/\/+$/, ''),
     ...signingKeyPassphrase(e.KIPPER_SIGNING_KEY, e.KIPPER_SIGNING_KEY_PASSPHRASE, e.KIPPER_SIGNING_KEY_PASSPHRASE_FILE),
+    sso: loadSsoSettings(env),
   };
 }
 

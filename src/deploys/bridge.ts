@@ -214,7 +214,7 @@ function ambiguous(id: string, repos: string[]): KipError {
 
 /** kipper.yaml of several repos as one (the first repo's entry wins for an app listed twice). */
 function merged(configs: KipperConfig[]): KipperConfig {
-  const out: KipperConfig = { apps: new Map(), webhooks: new Map(), locks: new Map(), notifications: [], trust: [] };
+  const out: KipperConfig = { apps: new Map(), webhooks: new Map(), locks: new Map(), notifications: [], trust: [], access: [] };
   for (const c of configs) {
     for (const [id, app] of c.apps) if (!out.apps.has(id)) out.apps.set(id, app);
     for (const [id, g] of c.webhooks) if (!out.webhooks.has(id)) out.webhooks.set(id, g);
@@ -222,6 +222,7 @@ function merged(configs: KipperConfig[]): KipperConfig {
     out.notifications.push(...c.notifications);
     // Each rule names apps of its own file's repo only (kipper-file.ts), so the union is safe.
     out.trust.push(...c.trust);
+    // `access:` stays out: an app's rules are its own repo's (repoOf(id).config.known().access).
   }
   return out;
 }

@@ -5,7 +5,7 @@ import { describeValue } from '../history/app-value.js';
 import type { Revision } from '../history/revision-index.js';
 import { parseImageReference, type ImageReference } from '../manifests/image-reference.js';
 import type { Signature } from '../repo/git-objects.js';
-import type { Withdrawal } from './write-batch.js';
+import type { Edit, Withdrawal } from './write-batch.js';
 import type { WriteQueue } from './write-queue.js';
 import type { Announce } from './announce.js';
 import { assertTakesImages, imageRequestFor, type DeployRequest } from './deploy-request.js';
@@ -20,6 +20,8 @@ import type { RepoStatus } from './repo-status.js';
 export interface DeployOptions {
   /** Who asks for it (`Kipper-Actor`, docs/design.md "Who did it"). */
   actor: string;
+  /** A verified person who asked: the commit's author (the bridge stays committer). */
+  author?: { name: string; email: string } | undefined;
   /** A webhook request's `Idempotency-Key`, kept in the commit (`Kipper-Idempotency-Key`). */
   idempotencyKey?: string | undefined;
   extras?: EditExtras;
@@ -54,10 +56,12 @@ export class DeployService {
       ? { ...options.extras, trailers: { ...options.extras?.trailers, idempotencyKey: options.idempotencyKey } }
       : options.extras;
     const common = { appId: app.id, trigger, actor: options.actor, retryOf, configAt: this.config.at.bind(this.config), ...extras };
-    const edit =
+    const edit = withAuthor(
       request.kind === 'image'
         ? imageEdit({ ...common, image: request.image, sourceCommit: request.commit })
-        : commitEdit({ ...common, sourceCommit: request.commit });
+        : commitEdit({ ...common, sourceCommit: request.commit }),
+      options.author,
+    );
     const outcome = await this.queue.submit(edit, { deadline, ...(options.signal ? { signal: options.signal } : {}) }).catch(async (err: unknown) => {
       if (!isKipError(err, 'SUPERSEDED') || retryOf === undefined) throw err;
       // Built on a newer deploy, maybe one in the same push: once that push is over, name
@@ -116,7 +120,7 @@ export class DeployService {
   async rollback(
     app: AppConfig,
     requested: number | undefined,
-    opts: { actor: string; reason?: string | undefined; lockBy?: string },
+    opts: { actor: string; author?: { name: string; email: string } | undefined; reason?: string | undefined; lockBy?: string },
   ): Promise<RollbackAnswer> {
     if (opts.lockBy !== undefined && !opts.reason) {
       const message = 'a rollback that locks needs a reason: say why (e.g. INC-42: bad image)';
@@ -136,7 +140,7 @@ export class DeployService {
       'commit' in target
         ? { kind: 'commit', commit: target.commit }
         : { kind: 'image', image: rollbackImage(app.id, plan.target), commit: plan.target.sourceCommit ?? undefined };
-    const result = await this.deploy(app, request, 'rollback', { actor: opts.actor, extras });
+    const result = await this.deploy(app, request, 'rollback', { actor: opts.actor, author: opts.author, extras });
     if (result.status === 'unchanged') throw new KipError('ALREADY_CURRENT', `${app.id} already runs ${describeValue(target)}`, { app: app.id });
     return {
       status: 'rolled_back',
@@ -151,7 +155,7 @@ export class DeployService {
   }
 
   /** Deploy the current image of `app` to the app of the same name in namespace `to`. */
-  async promote(app: AppConfig, to: string, actor: string, reason?: string): Promise<DeployAnswer> {
+  async promote(app: AppConfig, to: string, actor: string, reason?: string, author?: { name: string; email: string }): Promise<DeployAnswer> {
     const targetId = `${to}/${app.name}`;
     if (targetId === app.id) throw new KipError('INVALID_BODY', 'promote to another environment than the source', { app: app.id });
     const found = await this.findApp(targetId);
@@ -165,7 +169,11 @@ export class DeployService {
     if (images.length !== 1) throw new KipError('NO_SOURCE_IMAGE', `${app.id} has no current image to promote; deploy it first`, { app: app.id });
     const request = imageRequestFor(target, parseImageReference(images[0]!), current!.sourceCommit ?? undefined);
     // One commit in the target's repo, which may be another than the source's.
-    return found.deploys.deploy(target, request, 'promotion', { actor, extras: { trailers: { promotedFrom: app.namespace, ...(reason ? { reason } : {}) } } });
+    return found.deploys.deploy(target, request, 'promotion', {
+      actor,
+      author,
+      extras: { trailers: { promotedFrom: app.namespace, ...(reason ? { reason } : {}) } },
+    });
   }
 }
 
@@ -184,4 +192,13 @@ function rollbackImage(app: string, target: Revision): ImageReference {
 /** The author and committer of the bridge's commits, now. */
 export function signatureOf(settings: { authorName: string; authorEmail: string }): Signature {
   return { name: settings.authorName, email: settings.authorEmail, timestamp: Math.floor(Date.now() / 1000), timezoneOffset: 0 };
+}
+
+/** `edit` with its commits authored by `author` (a verified person), when there is one. */
+function withAuthor<T>(edit: Edit<T>, author: { name: string; email: string } | undefined): Edit<T> {
+  if (!author) return edit;
+  return async (view) => {
+    const decision = await edit(view);
+    return decision.kind === 'commit' ? { ...decision, author } : decision;
+  };
 }

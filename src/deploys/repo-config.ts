@@ -20,7 +20,7 @@ export function appNotFound(id: string): KipError {
  * queue's head changes), and at any commit an edit is built on, parsed once per blob.
  */
 export class RepoConfig {
-  private current: KipperConfig = { apps: new Map(), webhooks: new Map(), locks: new Map(), notifications: [], trust: [] };
+  private current: KipperConfig = { apps: new Map(), webhooks: new Map(), locks: new Map(), notifications: [], trust: [], access: [] };
   private invalid: KipError | null = null;
   private readonly parsed = new Map<string, KipperConfig>();
   private lastUnknownLook = 0;

@@ -20,6 +20,8 @@ export type EditDecision<T> =
       result: T;
       /** What the edit knows of its commit, for whoever reads it back (`CommitInput.memo`). */
       memo?: unknown;
+      /** A verified person who asked for it: the commit's author, the bridge staying committer (docs/design.md "Who did it"). */
+      author?: { name: string; email: string } | undefined;
     }
   | { kind: 'unchanged'; result: T };
 
@@ -145,7 +147,7 @@ export async function buildBatch(gitdir: Gitdir, base: string, edits: readonly P
           parent: at,
           files: decision.files,
           message: decision.message,
-          author: sig,
+          author: decision.author ? { ...sig, name: decision.author.name, email: decision.author.email } : sig,
           committer: sig,
           memo: decision.memo,
           sign,

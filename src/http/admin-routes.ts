@@ -1,4 +1,4 @@
-import express, { type Router } from 'express';
+import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import type { AppsAnswer, AppSummary, RevisionAnswer, WebhookState } from '../api-types.js';
 import { reasonSchema, type AppConfig } from '../config/kipper-file.js';
@@ -7,8 +7,11 @@ import type { Bridge } from '../deploys/open-bridge.js';
 import { appNotFound } from '../deploys/repo-config.js';
 import { KipError } from '../errors.js';
 import { firstImage } from '../history/app-value.js';
-import { adminAuth } from './admin-auth.js';
-import { adminActor } from './request-actor.js';
+import { maySee, requireAccess } from '../identity/app-access.js';
+import type { Need } from '../identity/access.js';
+import type { PersonTokens } from '../identity/person-tokens.js';
+import { actorOf, authorOf } from '../identity/principal.js';
+import { adminAuth, principalOf } from './admin-auth.js';
 import { appHistory } from './app-history.js';
 
 /** Who did it, as the caller says (`kip` sends the git user): shown with a lock. */
@@ -45,22 +48,31 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 /** The admin API under `/api/v1/apps` (docs/design.md "Admin API and CLI"). */
-export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string): Router {
+export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string, personTokens?: PersonTokens): Router {
   const router = express.Router();
-  router.use('/api/v1/apps', adminAuth(bridge.adminToken), express.json({ limit: '64kb' }));
+  router.use('/api/v1/apps', adminAuth(bridge.adminToken, personTokens), express.json({ limit: '64kb' }));
 
-  const appOf = async (ns: string, name: string): Promise<AppConfig> => {
-    const id = `${ns}/${name}`;
+  /** The app of a route, when the caller may do what is `need`ed with it (404 unseen, 403 FORBIDDEN for a role too weak). */
+  const appFor = async (req: Request, res: Response, need: Need): Promise<AppConfig> => {
+    const id = `${req.params.namespace}/${req.params.app}`;
     const app = await bridge.config.findApp(id);
     if (!app) throw appNotFound(id);
+    requireAccess(bridge, principalOf(res), app, need);
     return app;
+  };
+  /** Who did it: the `Kipper-Actor`, and a verified person as the commit's author. */
+  const whoOf = (res: Response) => {
+    const who = principalOf(res);
+    return { actor: actorOf(who), author: authorOf(who) };
   };
 
   router.get('/api/v1/apps', async (_req, res) => {
     const apps: AppSummary[] = [];
+    const who = principalOf(res);
     for (const repo of bridge.repos) {
       const config = bridge.repos.length === 1 ? repo.config.get() : repo.config.known();
       for (const a of config.apps.values()) {
+        if (!maySee(bridge, who, a)) continue;
         const current = (await repo.history.revisions(a.id)).at(-1);
         const images = current && 'images' in current.value ? current.value.images : [];
         apps.push({
@@ -87,28 +99,29 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
   };
 
   router.get('/api/v1/apps/:namespace/:app/webhook', async (req, res) => {
-    const app = await appOf(req.params.namespace, req.params.app);
+    // The token deploys: reading it is a deployer's.
+    const app = await appFor(req, res, 'write');
     res.json(webhookState(app.id));
   });
   router.post('/api/v1/apps/:namespace/:app/webhook', async (req, res) => {
-    const app = await appOf(req.params.namespace, req.params.app);
-    await bridge.webhooks.set(app.id, true, adminActor(req));
+    const app = await appFor(req, res, 'write');
+    await bridge.webhooks.set(app.id, true, whoOf(res).actor);
     res.json(webhookState(app.id));
   });
   router.delete('/api/v1/apps/:namespace/:app/webhook', async (req, res) => {
-    const app = await appOf(req.params.namespace, req.params.app);
-    await bridge.webhooks.set(app.id, false, adminActor(req));
+    const app = await appFor(req, res, 'write');
+    await bridge.webhooks.set(app.id, false, whoOf(res).actor);
     res.json({ enabled: false } satisfies WebhookState);
   });
   router.get('/api/v1/apps/:namespace/:app/history', async (req, res) => {
-    const app = await appOf(req.params.namespace, req.params.app);
+    const app = await appFor(req, res, 'read');
     // A human's push a moment ago belongs in the answer (a look at this app's repo only).
     await bridge.repoOf(app.id).status.refreshQuietly();
     res.json(await appHistory(bridge, app));
   });
 
   router.get('/api/v1/apps/:namespace/:app/revisions/:revision', async (req, res) => {
-    const app = await appOf(req.params.namespace, req.params.app);
+    const app = await appFor(req, res, 'read');
     // `kip app wait` asks every 2 s, as may hundreds of CI jobs: one look a second serves them all.
     await bridge.repoOf(app.id).status.freshState(1_000, 3_000);
     const history = await appHistory(bridge, app);
@@ -121,36 +134,38 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
   });
 
   router.post('/api/v1/apps/:namespace/:app/rollback', async (req, res) => {
-    const app = await appOf(req.params.namespace, req.params.app);
+    const app = await appFor(req, res, 'write');
     const body = parseBody(rollbackBody, req.body);
-    const actor = adminActor(req);
-    res.json(await bridge.deploys.rollback(app, body.revision, { actor, reason: body.reason, ...(body.lock ? { lockBy: body.by ?? ADMIN_API } : {}) }));
+    res.json(await bridge.deploys.rollback(app, body.revision, { ...whoOf(res), reason: body.reason, ...(body.lock ? { lockBy: body.by ?? ADMIN_API } : {}) }));
   });
 
   router.post('/api/v1/apps/:namespace/:app/deploy', async (req, res) => {
-    const app = await appOf(req.params.namespace, req.params.app);
+    const app = await appFor(req, res, 'write');
     // The webhook's body and rules (deploy-request.ts), plus a reason.
     const { reason: rawReason, ...deployBody } = (req.body ?? {}) as Record<string, unknown>;
     const { reason } = parseBody(z.object({ reason: reasonSchema.optional() }), { reason: rawReason });
     const request = deployRequestFor(app, validateDeployBody(deployBody));
-    res.json(await bridge.deploys.deploy(app, request, 'manual', { actor: adminActor(req), extras: reason ? { trailers: { reason } } : {} }));
+    res.json(await bridge.deploys.deploy(app, request, 'manual', { ...whoOf(res), extras: reason ? { trailers: { reason } } : {} }));
   });
 
   router.post('/api/v1/apps/:namespace/:app/promote', async (req, res) => {
-    const app = await appOf(req.params.namespace, req.params.app);
+    const app = await appFor(req, res, 'read');
     const body = parseBody(promoteBody, req.body);
-    res.json(await bridge.deploys.promote(app, body.to, adminActor(req), body.reason));
+    // A promotion writes to the target: that is where the role must allow it.
+    requireAccess(bridge, principalOf(res), { id: `${body.to}/${app.name}`, namespace: body.to }, 'write');
+    const { actor, author } = whoOf(res);
+    res.json(await bridge.deploys.promote(app, body.to, actor, body.reason, author));
   });
 
   router.post('/api/v1/apps/:namespace/:app/lock', async (req, res) => {
-    const app = await appOf(req.params.namespace, req.params.app);
+    const app = await appFor(req, res, 'write');
     const body = parseBody(lockBody, req.body);
-    res.json(await bridge.locks.lock(app.id, body.reason, body.by ?? ADMIN_API, adminActor(req)));
+    res.json(await bridge.locks.lock(app.id, body.reason, body.by ?? ADMIN_API, whoOf(res).actor));
   });
   router.delete('/api/v1/apps/:namespace/:app/lock', async (req, res) => {
-    const app = await appOf(req.params.namespace, req.params.app);
+    const app = await appFor(req, res, 'write');
     const body = parseBody(unlockBody, req.body);
-    res.json(await bridge.locks.unlock(app.id, body.reason, body.by ?? ADMIN_API, adminActor(req)));
+    res.json(await bridge.locks.unlock(app.id, body.reason, body.by ?? ADMIN_API, whoOf(res).actor));
   });
   router.all('/api/v1/apps/:namespace/:app/lock', () => {
     throw new KipError('METHOD_NOT_ALLOWED', 'use POST (lock) or DELETE (unlock)');

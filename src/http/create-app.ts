@@ -11,6 +11,8 @@ import { consoleAssets } from './console/console-assets.js';
 import { consoleRouter } from './console/console-routes.js';
 import { acceptForwarded, forwardKeys, forwardWrites } from './forward-writes.js';
 import { FailureLimiter } from '../webhooks/failure-limiter.js';
+import { PersonTokens } from '../identity/person-tokens.js';
+import { SsoClient } from '../identity/sso-client.js';
 
 /** The bridge's HTTP app: webhook, admin API, console, health. */
 export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) => string): Express {
@@ -60,12 +62,23 @@ export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) 
     app.use(forwardWrites(bridge, keys, log));
   }
   app.use(webhookRouter(bridge, log, limiter));
-  app.use(adminRouter(bridge, webhookUrl));
+  const sso = bridge.settings.sso;
+  // The public base URL, as webhook URLs print it: SSO's callback and sign-out come back there.
+  const publicUrl = webhookUrl('_/_').replace(/\/api\/v1\/webhook\/_\/_$/, '');
+  app.use(adminRouter(bridge, webhookUrl, sso ? new PersonTokens(sso) : undefined));
   const assets = consoleAssets();
   app.use('/console/assets', assets);
   // Browsers ask for it on every page: an icon, not a 404 in every log (issue 18).
   app.get('/favicon.ico', assets);
-  app.use(consoleRouter(bridge, { webhookUrl, limiter, sessionKey: bridge.sessionKey, commitUrl: bridge.settings.commitUrl }));
+  app.use(
+    consoleRouter(bridge, {
+      webhookUrl,
+      limiter,
+      sessionKey: bridge.sessionKey,
+      commitUrl: bridge.settings.commitUrl,
+      sso: sso ? { client: new SsoClient(sso, `${publicUrl}/auth/callback`), publicUrl } : undefined,
+    }),
+  );
   app.use(() => {
     throw new KipError('NOT_FOUND', 'no such route; see the README for the API');
   });

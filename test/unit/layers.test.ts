@@ -12,7 +12,9 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
  */
 const ALLOWED: Record<string, readonly string[]> = {
   cli: ['http', 'history', 'config', 'errors', 'log', 'api-types'],
-  http: ['webhooks', 'deploys', 'rollout', 'history', 'manifests', 'config', 'errors', 'log', 'metrics', 'api-types'],
+  http: ['identity', 'webhooks', 'deploys', 'rollout', 'history', 'manifests', 'config', 'errors', 'log', 'metrics', 'api-types'],
+  // identity: who a request is (tokens, sessions' people) and what kipper.yaml `access:` lets them do.
+  identity: ['deploys', 'webhooks', 'config', 'errors'],
   webhooks: ['config', 'errors'],
   deploys: ['lease', 'rollout', 'notify', 'history', 'manifests', 'config', 'repo', 'signing', 'errors', 'log', 'metrics', 'api-types'],
   rollout: ['config', 'errors'],

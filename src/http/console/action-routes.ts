@@ -1,10 +1,11 @@
-import { ADMIN_ACTOR } from '../request-actor.js';
 import type { Router } from 'express';
 import { deployRequestFor, validateDeployBody } from '../../deploys/deploy-request.js';
 import type { Bridge } from '../../deploys/open-bridge.js';
 import { KipError } from '../../errors.js';
 import type { ConsoleAuth } from './console-auth.js';
-import { checked, consoleAction, reasonOf } from './console-action.js';
+import { checked, consoleAction, reasonOf, whoOf } from './console-action.js';
+import { requireAccess } from '../../identity/app-access.js';
+import type { Principal } from '../../identity/principal.js';
 import type { ConsoleOptions } from './console-context.js';
 
 /** Who a lock made in the console names (kipper.yaml `locks:`, the banner, `kip app history`). */
@@ -17,11 +18,11 @@ export function actionRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
 
   router.post(
     '/apps/:namespace/:app/rollback',
-    ...action(async (app, body) => {
+    ...action(async (app, body, req) => {
       const revision = Number(body.revision);
       if (!Number.isInteger(revision) || revision < 1) throw new KipError('INVALID_BODY', 'revision: must be a revision number');
       const answer = await bridge.deploys.rollback(app, revision, {
-        actor: ADMIN_ACTOR,
+        ...whoOf(req),
         reason: reasonOf(body),
         ...(checked(body.lock) ? { lockBy: CONSOLE_BY } : {}),
       });
@@ -32,21 +33,25 @@ export function actionRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
 
   router.post(
     '/apps/:namespace/:app/deploy',
-    ...action(async (app, body) => {
+    ...action(async (app, body, req) => {
       const fields = Object.fromEntries(
         ['image', 'commit'].filter((k) => typeof body[k] === 'string' && body[k] !== '').map((k) => [k, String(body[k]).trim()]),
       );
       const reason = reasonOf(body);
       const request = deployRequestFor(app, validateDeployBody(fields));
-      const answer = await bridge.deploys.deploy(app, request, 'manual', { actor: ADMIN_ACTOR, extras: reason ? { trailers: { reason } } : {} });
+      const answer = await bridge.deploys.deploy(app, request, 'manual', { ...whoOf(req), extras: reason ? { trailers: { reason } } : {} });
       return { json: answer, message: answer.status === 'unchanged' ? UNCHANGED : `Deployed: revision #${answer.revision ?? '?'}.` };
     }),
   );
 
   router.post(
     '/apps/:namespace/:app/promote',
-    ...action(async (app, body) => {
-      const answer = await bridge.deploys.promote(app, String(body.to ?? ''), ADMIN_ACTOR, reasonOf(body));
+    ...action(async (app, body, req) => {
+      const to = String(body.to ?? '');
+      // A promotion writes to the target: that is where the role must allow it.
+      if (/^[a-z0-9-]{1,63}$/.test(to)) requireAccess(bridge, req.res!.locals.principal as Principal, { id: `${to}/${app.name}`, namespace: to }, 'write');
+      const { actor, author } = whoOf(req);
+      const answer = await bridge.deploys.promote(app, to, actor, reasonOf(body), author);
       return {
         json: answer,
         message: answer.status === 'unchanged' ? UNCHANGED : `Promoted to ${String(body.to)}: revision #${answer.revision ?? '?'} there.`,
@@ -56,18 +61,18 @@ export function actionRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
 
   router.post(
     '/apps/:namespace/:app/lock',
-    ...action(async (app, body) => {
+    ...action(async (app, body, req) => {
       const reason = reasonOf(body);
       if (!reason) throw new KipError('INVALID_BODY', 'Reason: say why the app is locked (e.g. INC-42: bad image)', { fields: { reason: 'required' } });
-      const answer = await bridge.locks.lock(app.id, reason, CONSOLE_BY, ADMIN_ACTOR);
+      const answer = await bridge.locks.lock(app.id, reason, CONSOLE_BY, whoOf(req).actor);
       return { json: answer, message: 'Locked: its webhook deploys nothing until it is unlocked.' };
     }),
   );
 
   router.post(
     '/apps/:namespace/:app/unlock',
-    ...action(async (app, body) => {
-      const answer = await bridge.locks.unlock(app.id, reasonOf(body), CONSOLE_BY, ADMIN_ACTOR);
+    ...action(async (app, body, req) => {
+      const answer = await bridge.locks.unlock(app.id, reasonOf(body), CONSOLE_BY, whoOf(req).actor);
       return { json: answer, message: 'Unlocked: its webhook deploys again.' };
     }),
   );

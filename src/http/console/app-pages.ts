@@ -129,7 +129,12 @@ export function authorName(author: string): Html {
 }
 
 /** The app panel's shell: heading, the lock banner or button, the two tabs, the selected tab's panel. */
-export function appPanel(app: AppConfig, tab: AppTab, body: Html, ctx: PageContext & { csrf: string; lock: LockInfo | null; repo?: string }): Html {
+export function appPanel(
+  app: AppConfig,
+  tab: AppTab,
+  body: Html,
+  ctx: PageContext & { csrf: string; lock: LockInfo | null; repo?: string; readOnly?: boolean },
+): Html {
   const tabLink = (name: AppTab, label: string, href: string) =>
     html`<a
       ${attrs({
@@ -148,7 +153,7 @@ export function appPanel(app: AppConfig, tab: AppTab, body: Html, ctx: PageConte
     html`<nav class="crumbs" aria-label="Breadcrumb"><a href="/">Apps</a> <span aria-hidden="true">/</span> ${app.id}</nav>
       <h1>${app.id}</h1>
       <p class="meta">${app.source === 'git' ? 'git-source app' : 'image app'} · ${ctx.repo ? html`repo ${ctx.repo} · ` : ''}${app.files.join(', ')}</p>
-      ${lockRegion({ app, lock: ctx.lock, csrf: ctx.csrf, tab, now: ctx.now })} ${lockDialog({ app })}
+      ${ctx.readOnly ? '' : html`${lockRegion({ app, lock: ctx.lock, csrf: ctx.csrf, tab, now: ctx.now })} ${lockDialog({ app })}`}
       <div class="tabs" role="tablist" aria-label="${app.id}">
         ${tabLink('deploys', 'Deploys', `/apps/${app.id}`)} ${tabLink('webhook', 'Webhook', `/apps/${app.id}/webhook`)}
       </div>

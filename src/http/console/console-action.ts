@@ -4,6 +4,7 @@ import type { Bridge } from '../../deploys/open-bridge.js';
 import { isKipError, KipError } from '../../errors.js';
 import { ERROR_STATUS } from '../error-status.js';
 import type { ConsoleAuth } from './console-auth.js';
+import { actorOf, authorOf, type Principal } from '../../identity/principal.js';
 import { appOf, sendPage, wantsJson, type ConsoleOptions } from './console-context.js';
 import type { AppTab } from './lock-controls.js';
 import { deploysView, webhookView } from './tab-views.js';
@@ -27,6 +28,12 @@ export function reasonOf(body: Record<string, unknown>): string | undefined {
   throw new KipError('INVALID_BODY', message, { fields: { reason: message } });
 }
 
+/** Who does a console action: its `Kipper-Actor`, and a signed-in person as the commit's author. */
+export function whoOf(req: Request): { actor: string; author: { name: string; email: string } | undefined } {
+  const who = req.res!.locals.principal as Principal;
+  return { actor: actorOf(who), author: authorOf(who) };
+}
+
 /** A checkbox of a form (or `true` from console.js). */
 export function checked(value: unknown): boolean {
   return value === 'yes' || value === 'on' || value === 'true' || value === true;
@@ -48,7 +55,7 @@ export function consoleAction(bridge: Bridge, opts: ConsoleOptions, auth: Consol
     form,
     auth.signedIn,
     async (req, res) => {
-      const app = await appOf(bridge, req);
+      const app = await appOf(bridge, req, 'write');
       const body = (req.body ?? {}) as Record<string, unknown>;
       const tab = tabOf(body);
       try {

@@ -4,10 +4,16 @@ import { KipError } from '../../errors.js';
 import { sendPage, wantsJson } from './console-context.js';
 import { signInPage } from './pages.js';
 import { ABSOLUTE_SECONDS, ConsoleSessions, FLASH_COOKIE, FLASH_SECONDS, IDLE_SECONDS, SESSION_COOKIE, SIGN_IN_COOKIE, type Session } from './session.js';
+import type { SsoClient } from '../../identity/sso-client.js';
+import type { Principal } from '../../identity/principal.js';
+import { ADMIN_ACTOR } from '../request-actor.js';
+import { SsoSessions } from './sso-session.js';
 
 /** Sessions and CSRF for the console's routes: who is signed in, and the sign-in page for who is not. */
 export interface ConsoleAuth {
   sessions: ConsoleSessions;
+  /** Single sign-on, when KIPPER_OIDC_ISSUER is set. */
+  sso: SsoSessions | undefined;
   /** The request's session, if its cookie carries a live one. */
   sessionOf(req: Request): Session | null;
   /** The sign-in page, with a fresh nonce cookie for its CSRF token; `next`: where signing in lands. */
@@ -21,9 +27,15 @@ export interface ConsoleAuth {
   takeFlash(req: Request, res: Response): string | undefined;
 }
 
-/** The console's session and CSRF middleware, keyed by `sessionKey`. */
-export function consoleAuth(sessionKey: Buffer): ConsoleAuth {
+/** Who a session is: the person signed in through the provider, or the admin token's `admin`. */
+export function principalOfSession(session: Session): Principal {
+  return session.person ?? { kind: 'admin', actor: ADMIN_ACTOR };
+}
+
+/** The console's session and CSRF middleware, keyed by `sessionKey`; `ssoClient`: single sign-on, when configured. */
+export function consoleAuth(sessionKey: Buffer, ssoClient?: SsoClient): ConsoleAuth {
   const sessions = new ConsoleSessions(sessionKey);
+  const sso = ssoClient ? new SsoSessions(ssoClient, sessions, sessionKey) : undefined;
   const cookieOptions = (req: Request, maxAgeSeconds: number): CookieOptions => ({
     httpOnly: true,
     sameSite: 'strict',
@@ -36,28 +48,46 @@ export function consoleAuth(sessionKey: Buffer): ConsoleAuth {
   const signIn: ConsoleAuth['signIn'] = (req, res, { error, status = 200, next } = {}) => {
     const nonce = sessions.nonce();
     res.cookie(SIGN_IN_COOKIE, nonce, cookieOptions(req, 3600));
-    sendPage(res, signInPage({ csrf: sessions.csrf({ nonce }), error, next: safeNext(next), now: Date.now() }), status);
+    sendPage(res, signInPage({ csrf: sessions.csrf({ nonce }), error, next: safeNext(next), now: Date.now(), sso: sso?.client.label }), status);
   };
 
   const signedIn: RequestHandler = (req, res, next) => {
     const session = sessionOf(req);
-    if (!session) {
+    const signedOut = () => {
       // The page asked for is where signing in lands (issue 18).
       if (req.method === 'GET' && !wantsJson(req)) return signIn(req, res, { status: 401, next: req.originalUrl });
       return next(new KipError('ADMIN_UNAUTHORIZED', 'sign in to the console first (your session ended or never began)'));
-    }
+    };
+    if (!session || (session.person !== undefined && !sso)) return signedOut();
     if (req.method === 'POST' && !sessions.checkCsrf(session, (req.body as Record<string, unknown> | undefined)?._csrf ?? req.headers['x-csrf-token'])) {
       return next(new KipError('CSRF_INVALID', 'the form is stale or came from elsewhere: reload the page and try again'));
     }
-    const refreshed = sessions.refresh(session);
-    if (refreshed) {
-      // The cookie lives no longer than the session may (idle or absolute, whichever ends first).
-      const left = Math.min(IDLE_SECONDS, session.born + ABSOLUTE_SECONDS - Math.floor(Date.now() / 1000));
-      res.cookie(SESSION_COOKIE, refreshed, cookieOptions(req, Math.max(left, 0)));
+    // The cookie lives no longer than the session may (idle or absolute, whichever ends first).
+    const cookieFor = (s: Session) => cookieOptions(req, Math.max(Math.min(IDLE_SECONDS, s.born + ABSOLUTE_SECONDS - Math.floor(Date.now() / 1000)), 0));
+    const proceed = (s: Session) => {
+      res.locals.session = s;
+      res.locals.csrf = sessions.csrf(s);
+      res.locals.principal = principalOfSession(s);
+      next();
+    };
+    if (sso?.due(session)) {
+      // The provider's word is old: ask again (a sign-out on another replica revoked it there).
+      sso.recheck(session).then(
+        (checked) => {
+          if (!checked) {
+            res.clearCookie(SESSION_COOKIE, { path: '/' });
+            return signedOut();
+          }
+          res.cookie(SESSION_COOKIE, checked.cookie, cookieFor(checked.session));
+          proceed(checked.session);
+        },
+        (err: unknown) => next(err),
+      );
+      return;
     }
-    res.locals.session = session;
-    res.locals.csrf = sessions.csrf(session);
-    next();
+    const refreshed = sessions.refresh(session);
+    if (refreshed) res.cookie(SESSION_COOKIE, refreshed, cookieFor(session));
+    proceed(session);
   };
 
   const setFlash: ConsoleAuth['setFlash'] = (req, res, text) => {
@@ -70,7 +100,7 @@ export function consoleAuth(sessionKey: Buffer): ConsoleAuth {
     return sessions.readFlash(res.locals.session as Session, cookie);
   };
 
-  return { sessions, sessionOf, signIn, signedIn, cookieOptions, setFlash, takeFlash };
+  return { sessions, sso, sessionOf, signIn, signedIn, cookieOptions, setFlash, takeFlash };
 }
 
 /**

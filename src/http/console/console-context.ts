@@ -3,6 +3,10 @@ import type { AppConfig } from '../../config/kipper-file.js';
 import { appNotFound } from '../../deploys/repo-config.js';
 import type { Bridge } from '../../deploys/open-bridge.js';
 import { isKipError } from '../../errors.js';
+import type { SsoClient } from '../../identity/sso-client.js';
+import type { Need } from '../../identity/access.js';
+import { requireAccess } from '../../identity/app-access.js';
+import type { Principal } from '../../identity/principal.js';
 import type { FailureLimiter } from '../../webhooks/failure-limiter.js';
 import { ERROR_STATUS } from '../error-status.js';
 import { sendCompressed } from './console-assets.js';
@@ -18,6 +22,8 @@ export interface ConsoleOptions {
   sessionKey: Buffer;
   /** `KIPPER_COMMIT_URL`, a template with `{sha}`. */
   commitUrl: string | undefined;
+  /** Single sign-on (KIPPER_OIDC_ISSUER), and the bridge's public base URL its callback and sign-out come back to. */
+  sso?: { client: SsoClient; publicUrl: string } | undefined;
 }
 
 /** True when the request asks for JSON (console.js), not a page. */
@@ -26,11 +32,16 @@ export const wantsJson = (req: Request): boolean => (req.headers.accept ?? '').i
 /** Sends a page, compacted and (when it pays) gzipped. */
 export const sendPage = (res: Response, page: Html, status = 200): void => sendCompressed(res.status(status), compact(page.toString()), 'html');
 
-/** The app of a `/apps/:namespace/:app…` route, or NOT_FOUND. */
-export async function appOf(bridge: Bridge, req: Request): Promise<AppConfig> {
+/**
+ * The app of a `/apps/:namespace/:app…` route, when the signed-in principal may do what is
+ * `need`ed with it (kipper.yaml `access:`): NOT_FOUND for an app one may not see, FORBIDDEN
+ * for an action one's role does not allow.
+ */
+export async function appOf(bridge: Bridge, req: Request, need: Need = 'read'): Promise<AppConfig> {
   const id = `${String(req.params.namespace)}/${String(req.params.app)}`;
   const app = await bridge.config.findApp(id);
   if (!app) throw appNotFound(id);
+  requireAccess(bridge, req.res!.locals.principal as Principal, app, need);
   return app;
 }
 

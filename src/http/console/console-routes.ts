@@ -30,11 +30,20 @@ const SECURITY_HEADERS = {
  */
 export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
   const router = express.Router();
+  // Chromium applies form-action to a form's redirects too: signing in and out with SSO
+  // (forms whose answer redirects to the provider) need the provider's origin there.
+  const issuer = opts.sso ? new URL(opts.sso.client.sso.issuer).origin : undefined;
+  const headers = issuer
+    ? {
+        ...SECURITY_HEADERS,
+        'Content-Security-Policy': SECURITY_HEADERS['Content-Security-Policy'].replace("form-action 'self'", `form-action 'self' ${issuer}`),
+      }
+    : SECURITY_HEADERS;
   router.use((req, res, next) => {
-    if (isConsolePath(req.path)) res.set(SECURITY_HEADERS);
+    if (isConsolePath(req.path)) res.set(headers);
     next();
   });
-  const auth = consoleAuth(opts.sessionKey);
+  const auth = consoleAuth(opts.sessionKey, opts.sso?.client);
   signInRoutes(router, bridge, opts, auth);
   appRoutes(router, bridge, opts, auth);
   appEvents(router, bridge, auth);
@@ -45,5 +54,5 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
 
 /** The console's own paths (the API, /git and the probes keep their headers). */
 function isConsolePath(path: string): boolean {
-  return path === '/' || path === '/sign-in' || path === '/sign-out' || path.startsWith('/apps/') || path.startsWith('/console/');
+  return path === '/' || path === '/sign-in' || path === '/sign-out' || path.startsWith('/apps/') || path.startsWith('/console/') || path.startsWith('/auth/');
 }

@@ -24,11 +24,14 @@ export interface DeploysView {
   now: number;
   /** The cluster runs an older revision and its syncer will not catch up by itself. */
   drift?: DriftAnswer | undefined;
+  /** A viewer's page (kipper.yaml `access:`): no actions, no Rollback buttons. */
+  readOnly?: boolean | undefined;
 }
 
 /** The Deploys tab: actions, then the history table (the same rows as `kip app history`). */
 export function deploysTab(v: DeploysView): Html {
   const git = v.app.source === 'git';
+  if (v.readOnly) return readOnlyTab(v);
   return html`<h2 class="visually-hidden">Deploys</h2>
     <div class="actions">
       <form class="action" method="post" action="/apps/${v.app.id}/deploy" data-action="deploy">
@@ -96,8 +99,37 @@ export function deploysTab(v: DeploysView): Html {
     ${rollbackDialog()} ${confirmDialog()}`;
 }
 
+/** A viewer's Deploys tab: the history alone. */
+function readOnlyTab(v: DeploysView): Html {
+  return html`<h2 class="visually-hidden">Deploys</h2>
+    <p class="muted">You can view this app; deploying and rolling back take a deployer role (kipper.yaml <code>access:</code>).</p>
+    <div class="scroll">
+      <table class="deploys stack" tabindex="-1" data-app="${v.app.id}" data-source="${v.app.source}">
+        <caption>
+          Deploys of ${v.app.id}, newest first
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">#</th>
+            <th scope="col">Image</th>
+            <th scope="col">Commit</th>
+            <th scope="col">Trigger</th>
+            <th scope="col">When</th>
+            <th scope="col">Author</th>
+            <th scope="col">Who</th>
+          </tr>
+        </thead>
+        <tbody id="deploys">
+          ${deployRows(v)}
+        </tbody>
+      </table>
+    </div>
+    ${v.rows.length === 0 ? html`<p>No revisions yet: the first deploy will be one.</p>` : ''}
+    <p id="older">${v.older === null ? '' : html`<a href="/apps/${v.app.id}?before=${v.older}" data-older="${v.older}">Show older</a>`}</p>`;
+}
+
 /** What the rows of a page need to know. */
-export type RowsView = Pick<DeploysView, 'app' | 'rows' | 'current' | 'commitUrl' | 'now'>;
+export type RowsView = Pick<DeploysView, 'app' | 'rows' | 'current' | 'commitUrl' | 'now' | 'readOnly'>;
 
 /** The rows of one page (also what the live update and "Show older" fetch). */
 export function deployRows(v: RowsView): Html {
@@ -119,19 +151,20 @@ function valueOf(r: HistoryRevision, source: 'image' | 'git'): string | null {
  * Every cell carries its column's name (`data-label`): the stacked layout of narrow
  * screens shows it beside the value.
  */
-function deployRow(r: HistoryRevision, v: Pick<DeploysView, 'app' | 'commitUrl' | 'now'>, sameAsCurrent: boolean): Html {
+function deployRow(r: HistoryRevision, v: Pick<DeploysView, 'app' | 'commitUrl' | 'now' | 'readOnly'>, sameAsCurrent: boolean): Html {
   const title = `config commit ${r.configCommit}`;
   const number = v.commitUrl
     ? html`<a href="${v.commitUrl.replace('{sha}', r.configCommit)}" title="${title}">${r.revision}</a>`
     : html`<span title="${title}">${r.revision}</span>`;
   const what = v.app.source === 'git' ? 'commit' : 'image';
-  const rollback = r.current
-    ? ''
-    : sameAsCurrent
-      ? html` <small class="same muted">same ${what} as current</small>`
-      : html` <button type="submit" form="rollback-form" name="revision" value="${r.revision}" class="small" aria-label="Rollback to revision ${r.revision}">
-          Rollback
-        </button>`;
+  const rollback =
+    r.current || v.readOnly
+      ? ''
+      : sameAsCurrent
+        ? html` <small class="same muted">same ${what} as current</small>`
+        : html` <button type="submit" form="rollback-form" name="revision" value="${r.revision}" class="small" aria-label="Rollback to revision ${r.revision}">
+            Rollback
+          </button>`;
   const commit = r.commit ? html`<code title="${r.commit}">${r.commit.slice(0, 7)}</code>` : html`<span class="muted">–</span>`;
   const marks = `${r.current ? ' (current)' : ''}${r.undone ? ' (undone)' : ''}`;
   const rollout =

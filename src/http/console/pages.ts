@@ -50,14 +50,28 @@ export function layout(title: string, ctx: PageContext, main: Html): Html {
     </html> `;
 }
 
-/** The sign-in page: one password field labelled "Admin token" and a "Sign in" button; `next`: where it lands. */
-export function signInPage(v: { csrf: string; error: string | undefined; next: string; now: number }): Html {
-  const { csrf, error, next, now } = v;
+/**
+ * The sign-in page: one password field labelled "Admin token" and a "Sign in" button;
+ * `next`: where it lands. With single sign-on (`sso`: the provider's name), a "Sign in
+ * with <provider>" button first, and the admin token below it as break-glass.
+ */
+export function signInPage(v: { csrf: string; error: string | undefined; next: string; now: number; sso?: string | undefined }): Html {
+  const { csrf, error, next, now, sso } = v;
   return layout(
     'Sign in',
     { csrf: null, error, now },
     html`<section class="sign-in" aria-labelledby="sign-in-title">
       <h1 id="sign-in-title">Kipper console</h1>
+      ${
+        sso
+          ? html`<form method="get" action="/auth/login">
+                ${next === '/' ? '' : html`<input type="hidden" name="next" value="${next}" />`}
+                <button type="submit">Sign in with ${sso}</button>
+              </form>
+              <h2>Break-glass: admin token</h2>
+              <p>For emergencies only (the provider is down, nobody has a role): the shared admin token acts as <code>admin</code> on every app.</p>`
+          : ''
+      }
       <p>Sign in with the bridge's admin token (<code>KIPPER_ADMIN_TOKEN</code>, or <code>admin-token</code> in its data dir).</p>
       <form method="post" action="/sign-in">
         <input type="hidden" name="_csrf" value="${csrf}" />
@@ -81,4 +95,22 @@ export function valueCell(r: Pick<HistoryRevision, 'image' | 'images' | 'commit'
   if (source === 'git') return r.commit ? html`<code>${r.commit.slice(0, 12)}</code>` : html`<span class="muted">–</span>`;
   if (r.images && r.images.length > 1) return html`${r.images.map((i) => html`<code>${i}</code> `)}`;
   return r.image ? html`<code>${r.image}</code>` : html`<span class="muted">–</span>`;
+}
+
+/** Where single sign-on lands: a same-site step to `next` (a meta refresh, and a link without it), so the session cookie goes along. */
+export function landingPage(next: string): Html {
+  return html`<!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta http-equiv="refresh" content="0;url=${next}" />
+        <title>Signed in · Kipper</title>
+        <link rel="stylesheet" href="/console/assets/console.css" />
+      </head>
+      <body>
+        <main id="main">
+          <p role="status">Signed in. <a href="${next}">Continue</a></p>
+        </main>
+      </body>
+    </html>`;
 }

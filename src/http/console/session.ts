@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { safeEqual } from '../../config/tokens.js';
+import type { Person } from '../../identity/principal.js';
 
 /** A console session, as its cookie carries it. */
 export interface Session {
@@ -9,6 +10,12 @@ export interface Session {
   seen: number;
   /** Unix seconds of the sign-in (absolute expiry: activity never extends a session past it). */
   born: number;
+  /** Single sign-on: who signed in (absent: the admin token, break-glass). */
+  person?: Person | undefined;
+  /** Single sign-on: the provider's tokens, sealed (identity/sealed.ts): what checks the session again and what sign-out revokes. */
+  op?: string | undefined;
+  /** Single sign-on: unix seconds of the provider's last word on this session (sso-session.ts checks again after KIPPER_OIDC_SESSION_CHECK). */
+  checked?: number | undefined;
 }
 
 export const SESSION_COOKIE = 'kipper_session';
@@ -39,11 +46,17 @@ export class ConsoleSessions {
   /** `key`: derived from the secret key for console sessions only (config/tokens.ts `deriveKey`). */
   constructor(private readonly key: Buffer) {}
 
-  /** A new session's cookie value. */
-  create(now = Date.now()): { session: Session; cookie: string } {
+  /** A new session's cookie value; `sso`: a person signed in through the provider. */
+  create(now = Date.now(), sso?: { person: Person; op: string }): { session: Session; cookie: string } {
     const seconds = Math.floor(now / 1000);
-    const session = { sid: b64(randomBytes(18)), seen: seconds, born: seconds };
+    const session: Session = { sid: b64(randomBytes(18)), seen: seconds, born: seconds, ...(sso ? { ...sso, checked: seconds } : {}) };
     return { session, cookie: this.seal(session) };
+  }
+
+  /** The cookie value of `session` as the provider just confirmed it (new tokens, fresh groups). */
+  rechecked(session: Session, person: Person, op: string, now = Date.now()): string {
+    const seconds = Math.floor(now / 1000);
+    return this.seal({ ...session, person, op, checked: seconds, seen: seconds });
   }
 
   /** The session a cookie value carries, if it is ours, not revoked, not idle too long and not older than ABSOLUTE_SECONDS. */
@@ -67,10 +80,10 @@ export class ConsoleSessions {
   /** The cookie value to send back to keep `session` alive, or null when the current one is fresh enough. */
   refresh(session: Session, now = Date.now()): string | null {
     const seconds = Math.floor(now / 1000);
-    return seconds - session.seen < REFRESH_SECONDS ? null : this.seal({ sid: session.sid, seen: seconds, born: session.born });
+    return seconds - session.seen < REFRESH_SECONDS ? null : this.seal({ ...session, seen: seconds });
   }
 
-  /** Ends a session on this replica. */
+  /** Ends a session on this replica (an SSO session also ends at the provider, so every replica's next check ends it: sso-session.ts). */
   revoke(session: Session, now = Date.now()): void {
     const seconds = Math.floor(now / 1000);
     this.revoked.set(session.sid, seconds);

@@ -5,7 +5,10 @@ import { appHistory } from '../app-history.js';
 import { appPanel, projectOf } from './app-pages.js';
 import type { ConsoleOptions } from './console-context.js';
 import { deploysTab, PAGE_ROWS } from './deploys-tab.js';
-import type { Html } from './html.js';
+import { html, type Html } from './html.js';
+import { allows } from '../../identity/access.js';
+import { roleOn } from '../../identity/app-access.js';
+import type { Principal } from '../../identity/principal.js';
 import { webhookTab } from './webhook-tab.js';
 
 /** A message for the page's status region, or an error at its top. */
@@ -25,7 +28,9 @@ export async function deploysView(bridge: Bridge, opts: ConsoleOptions, req: Req
     .filter((a) => a.name === app.name && a.id !== app.id && a.source === 'image' && projectOf(a.namespace).project === projectOf(app.namespace).project)
     .map((a) => a.namespace);
   const csrf = res.locals.csrf as string;
+  const readOnly = !mayChange(bridge, res, app);
   const view = {
+    readOnly,
     app,
     rows,
     current: revisions[0],
@@ -36,15 +41,24 @@ export async function deploysView(bridge: Bridge, opts: ConsoleOptions, req: Req
     now: Date.now(),
     drift,
   };
-  return appPanel(app, 'deploys', deploysTab(view), { csrf, now: view.now, lock, ...repoOf(bridge, app), ...notes });
+  return appPanel(app, 'deploys', deploysTab(view), { csrf, now: view.now, lock, readOnly, ...repoOf(bridge, app), ...notes });
 }
 
 /** The Webhook tab of `app`; `newToken`: a token just made, shown this once. */
 export function webhookView(bridge: Bridge, opts: ConsoleOptions, res: Response, app: AppConfig, newToken: string | undefined, notes: PageNotes = {}): Html {
   const csrf = res.locals.csrf as string;
+  const readOnly = !mayChange(bridge, res, app);
   const enabled = bridge.webhooks.token(app.id) !== null;
-  const body = webhookTab({ app, enabled, url: opts.webhookUrl(app.id), newToken, csrf });
-  return appPanel(app, 'webhook', body, { csrf, now: Date.now(), lock: bridge.locks.of(app.id), ...repoOf(bridge, app), ...notes });
+  // The token deploys: a viewer sees neither it nor its controls.
+  const body = readOnly
+    ? html`<p>The webhook is ${enabled ? 'enabled' : 'disabled'}. Managing it takes a deployer role (kipper.yaml <code>access:</code>).</p>`
+    : webhookTab({ app, enabled, url: opts.webhookUrl(app.id), newToken, csrf });
+  return appPanel(app, 'webhook', body, { csrf, now: Date.now(), lock: bridge.locks.of(app.id), readOnly, ...repoOf(bridge, app), ...notes });
+}
+
+/** Whether the signed-in principal may change `app` (kipper.yaml `access:`; the admin token always). */
+export function mayChange(bridge: Bridge, res: Response, app: AppConfig): boolean {
+  return allows(roleOn(bridge, res.locals.principal as Principal, app), 'write');
 }
 
 /** The app's config repo, shown when the bridge serves several (KIPPER_REPOS_FILE). */
