@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import type { AppsAnswer, AppSummary, RevisionAnswer, WebhookState } from '../api-types.js';
+import type { AppsAnswer, AppSummary, ProposalsAnswer, RevisionAnswer, WebhookState } from '../api-types.js';
 import { reasonSchema, type AppConfig } from '../config/kipper-file.js';
 import { deployRequestFor, validateDeployBody } from '../deploys/deploy-request.js';
 import type { Bridge } from '../deploys/open-bridge.js';
@@ -20,12 +20,19 @@ const bySchema = z
   // eslint-disable-next-line no-control-regex -- control characters are what is refused
   .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), { message: 'must be one line' });
 const rollbackBody = z
-  .object({ revision: z.number().int().positive().optional(), reason: reasonSchema.optional(), lock: z.boolean().optional(), by: bySchema.optional() })
+  .object({
+    revision: z.number().int().positive().optional(),
+    reason: reasonSchema.optional(),
+    lock: z.boolean().optional(),
+    by: bySchema.optional(),
+    direct: z.boolean().optional(),
+  })
   .strict();
 const promoteBody = z
   .object({
     to: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be the target namespace, e.g. yourr-name-prod'),
     reason: reasonSchema.optional(),
+    direct: z.boolean().optional(),
   })
   .strict();
 const lockBody = z.object({ reason: reasonSchema, by: bySchema.optional() }).strict();
@@ -42,6 +49,11 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
     .map(([k, v]) => `${k}: ${v}`)
     .join('; ');
   throw new KipError('INVALID_BODY', message, { fields });
+}
+
+/** 202 for a proposal (pull-request mode: accepted, not yet in the branch), else 200. */
+function statusOf(answer: { status: string }): number {
+  return answer.status === 'proposed' ? 202 : 200;
 }
 
 /** The admin API under `/api/v1/apps` (docs/design.md "Admin API and CLI"). */
@@ -124,22 +136,43 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string):
     const app = await appOf(req.params.namespace, req.params.app);
     const body = parseBody(rollbackBody, req.body);
     const actor = adminActor(req);
-    res.json(await bridge.deploys.rollback(app, body.revision, { actor, reason: body.reason, ...(body.lock ? { lockBy: body.by ?? ADMIN_API } : {}) }));
+    const answer = await bridge.deploys.rollback(app, body.revision, {
+      actor,
+      reason: body.reason,
+      direct: body.direct,
+      ...(body.lock ? { lockBy: body.by ?? ADMIN_API } : {}),
+    });
+    res.status(statusOf(answer)).json(answer);
   });
 
   router.post('/api/v1/apps/:namespace/:app/deploy', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
     // The webhook's body and rules (deploy-request.ts), plus a reason.
-    const { reason: rawReason, ...deployBody } = (req.body ?? {}) as Record<string, unknown>;
-    const { reason } = parseBody(z.object({ reason: reasonSchema.optional() }), { reason: rawReason });
+    const { reason: rawReason, direct: rawDirect, ...deployBody } = (req.body ?? {}) as Record<string, unknown>;
+    const { reason, direct } = parseBody(z.object({ reason: reasonSchema.optional(), direct: z.boolean().optional() }), {
+      reason: rawReason,
+      direct: rawDirect,
+    });
     const request = deployRequestFor(app, validateDeployBody(deployBody));
-    res.json(await bridge.deploys.deploy(app, request, 'manual', { actor: adminActor(req), extras: reason ? { trailers: { reason } } : {} }));
+    const answer = await bridge.deploys.deploy(app, request, 'manual', { actor: adminActor(req), direct, extras: reason ? { trailers: { reason } } : {} });
+    res.status(statusOf(answer)).json(answer);
   });
 
   router.post('/api/v1/apps/:namespace/:app/promote', async (req, res) => {
     const app = await appOf(req.params.namespace, req.params.app);
     const body = parseBody(promoteBody, req.body);
-    res.json(await bridge.deploys.promote(app, body.to, adminActor(req), body.reason));
+    const answer = await bridge.deploys.promote(app, body.to, adminActor(req), body.reason, body.direct);
+    res.status(statusOf(answer)).json(answer);
+  });
+
+  // Pull-request mode: the app's open proposal, at most one (docs/protected-branches.md).
+  router.get('/api/v1/apps/:namespace/:app/proposals', async (req, res) => {
+    const app = await appOf(req.params.namespace, req.params.app);
+    const open = app.write === 'pull-request' ? await bridge.proposals.open(app) : null;
+    const proposals: ProposalsAnswer['proposals'] = open
+      ? [{ number: open.proposal.number, url: open.proposal.url, image: open.image, commit: open.commit, state: 'open' }]
+      : [];
+    res.json({ proposals } satisfies ProposalsAnswer);
   });
 
   router.post('/api/v1/apps/:namespace/:app/lock', async (req, res) => {

@@ -93,9 +93,20 @@ export class HttpRemote implements Remote {
    * smart HTTP is stateless. https://git-scm.com/docs/gitprotocol-pack#_pushing_data_to_a_server
    */
   async push(oldOid: string, newOid: string, newObjects: string[], signal?: AbortSignal): Promise<PushResult> {
+    const pushed = await this.pushRef(this.ref, oldOid, newOid, newObjects, signal);
+    if (pushed.ok) this.known = newOid;
+    return pushed;
+  }
+
+  /**
+   * The same compare-and-swap on another ref of the remote (pull-request mode's
+   * `refs/heads/kipper/<namespace>/<app>`): `oldOid` ZERO_OID creates it, and only if
+   * it does not exist yet.
+   */
+  async pushRef(ref: string, oldOid: string, newOid: string, newObjects: string[], signal?: AbortSignal): Promise<PushResult> {
     const pack = await this.gitdir.pack(newObjects);
     // side-band-64k: a hook's output reaches us only on band 2 (without it, the server logs it).
-    const body = Buffer.concat([pktLine(`${oldOid} ${newOid} ${this.ref}\0report-status side-band-64k agent=${AGENT}`), FLUSH_PKT, pack]);
+    const body = Buffer.concat([pktLine(`${oldOid} ${newOid} ${ref}\0report-status side-band-64k agent=${AGENT}`), FLUSH_PKT, pack]);
     let res: Answer;
     try {
       res = await this.request('git-receive-pack', signal, {
@@ -128,21 +139,41 @@ export class HttpRemote implements Remote {
       const reason = this.auth.redact(report.unpack || 'no status');
       return { ok: false, kind: 'rejected', answer: `unpack ${reason}`, detail: `remote could not unpack the push: ${reason}` };
     }
-    const refStatus = report.refs.get(this.ref);
-    if (refStatus === undefined) return unreachable('no ref status', `push to ${this.description}: no status for ${this.ref} in the answer`);
+    const refStatus = report.refs.get(ref);
+    if (refStatus === undefined) return unreachable('no ref status', `push to ${this.description}: no status for ${ref} in the answer`);
     if (refStatus !== null) {
       const reason = this.auth.redact(refStatus);
-      if (isLostRace(refStatus)) return { ok: false, kind: 'rejected', answer: reason, detail: `${this.ref} rejected: ${reason}` };
+      if (isLostRace(refStatus)) return { ok: false, kind: 'rejected', answer: reason, detail: `${ref} rejected: ${reason}` };
       return {
         ok: false,
         kind: 'declined',
         answer: reason,
-        detail: `${this.ref} declined: ${reason}`,
+        detail: `${ref} declined: ${reason}`,
         messages: remoteMessages(messages, this.auth.redact.bind(this.auth)),
       };
     }
-    this.known = newOid;
     return { ok: true };
+  }
+
+  /** Where `ref` points in the remote now (the ref advertisement), or null when it does not exist. */
+  async lookRef(ref: string, signal?: AbortSignal): Promise<string | null> {
+    let res: Answer;
+    try {
+      res = await this.request('info/refs?service=git-upload-pack', signal);
+    } catch (err) {
+      throw this.unavailable(this.auth.networkAnswer(err), `fetch from ${this.description} failed: ${this.auth.describe(err, this.timeoutMs)}`);
+    }
+    if (res.status !== 200) throw this.unavailable(`HTTP ${res.status}`, `fetch from ${this.description} failed: HTTP ${res.status}`, { status: res.status });
+    for (const line of parsePktLines(res.bytes)) {
+      if (line === null || line.startsWith('#')) continue;
+      if (line.indexOf(' ') === 40 && line.slice(41).split('\0')[0] === ref) return line.slice(0, 40);
+    }
+    return null;
+  }
+
+  /** The credentials of the remote: the host's API takes the same token. */
+  get credentials(): Pick<CredentialSource, 'header'> {
+    return this.auth;
   }
 
   /** `git fetch <args> <url> +ref:ref`, credentials in the environment only; the local ref first follows our pushes. */
