@@ -14,8 +14,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   cli: ['http', 'history', 'config', 'errors', 'log', 'api-types'],
   http: ['webhooks', 'deploys', 'rollout', 'history', 'manifests', 'config', 'errors', 'log', 'metrics', 'api-types'],
   webhooks: ['config', 'errors'],
-  deploys: ['rollout', 'notify', 'history', 'manifests', 'config', 'repo', 'signing', 'errors', 'log', 'metrics', 'api-types'],
+  deploys: ['hosts', 'rollout', 'notify', 'history', 'manifests', 'config', 'repo', 'signing', 'errors', 'log', 'metrics', 'api-types'],
   rollout: ['config', 'errors'],
+  // The git hosts' pull request APIs (pull-request mode, issue #20).
+  hosts: ['config', 'repo', 'errors'],
   history: ['manifests', 'config', 'repo', 'errors', 'api-types'],
   manifests: ['errors'],
   config: ['manifests', 'notify', 'errors', 'log'],
