@@ -5,6 +5,7 @@ import type { Bridge } from '../deploys/open-bridge.js';
 import type { DeployOptions } from '../deploys/deploy-service.js';
 import { idempotencyKeyOf, type GivenAnswer } from '../deploys/idempotent-answers.js';
 import type { Withdrawal } from '../deploys/write-batch.js';
+import { proposalBranch } from '../deploys/proposals/proposal-branch.js';
 import { isKipError, KipError } from '../errors.js';
 import { firstImage, repositoryOf } from '../history/app-value.js';
 import type { Logger } from '../log.js';
@@ -256,6 +257,12 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
         if (action.ref !== `refs/heads/${app.branch}`) return ignored(`${action.ref} is not the app's branch (${app.branch})`);
         if (!isCommitSha(action.commit)) throw new KipError('INVALID_COMMIT', 'after: is not a commit SHA');
         return deploy({ kind: 'commit', commit: action.commit.toLowerCase() });
+      }
+      case 'proposal': {
+        // Pull-request mode: the host says the app's proposal or its checks changed.
+        if (action.branch !== proposalBranch(app.id)) return ignored(`${action.branch} is not ${app.id}'s proposal branch`);
+        bridge.proposals.nudge(app.id);
+        return { status: 202, body: { status: 'noted', app: app.id } };
       }
       case 'package': {
         if (app.source === 'git') return ignored('package events deploy image apps');

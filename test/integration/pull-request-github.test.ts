@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, postWebhook, type BridgeProcess } from '../helpers/bridge-process.js';
 import { appIds, createConfigRepo } from '../helpers/config-repo.js';
@@ -200,6 +201,35 @@ describe('pull-request mode on GitHub', () => {
     const parents = (await git(['--git-dir', bare, 'log', '-1', '--format=%P', 'main'])).trim().split(' ');
     expect(parents[1]).toBe(res.json.configCommit);
     await eventually('the auto-merge in history', async () => (await history(auto!))[0]?.pullRequest);
+  });
+
+  it('reacts to GitHub’s check_suite webhook at once, not at the next 5 s poll', async () => {
+    const res = await webhook(auto!, 'v2');
+    expect(res.status).toBe(202);
+    const number = (res.json.pullRequest as { number: number }).number;
+    const pr = github.store.find(number)!;
+    const path = `GET /repos/acme/config/pulls/${number}`;
+    // The bridge's first look (checks pending) is over: the next poll is 5 s away.
+    await eventually('the first look', () => github.store.calls.includes(path));
+    pr.checks = 'success';
+    const body = Buffer.from(
+      JSON.stringify({ action: 'completed', check_suite: { head_branch: `kipper/${auto}`, conclusion: 'success' }, sender: { login: 'github-actions' } }),
+    );
+    const started = Date.now();
+    const sent = await fetch(`${bridge.url}/api/v1/webhook/${auto}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'check_suite',
+        'x-hub-signature-256': `sha256=${createHmac('sha256', tokenFor(TEST_SECRET_KEY, auto!, 1))
+          .update(body)
+          .digest('hex')}`,
+      },
+      body,
+    });
+    expect(sent.status).toBe(202);
+    await eventually('the bridge merged it', () => pr.state === 'merged', { timeoutMs: 4_000 });
+    expect(Date.now() - started).toBeLessThan(4_000);
   });
 
   it('two replicas deploying one app at once open one pull request and never fight over the branch', async () => {
