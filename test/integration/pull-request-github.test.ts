@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBridge, postWebhook, type BridgeProcess } from '../helpers/bridge-process.js';
+import { startBridge, postWebhook, runKip, type BridgeProcess } from '../helpers/bridge-process.js';
+import { launchBrowser } from '../helpers/browser.js';
 import { appIds, createConfigRepo } from '../helpers/config-repo.js';
 import { eventually } from '../helpers/eventually.js';
 import { git, headOf } from '../helpers/git-cli.js';
@@ -105,6 +106,32 @@ describe('pull-request mode on GitHub', () => {
     expect((await git(['--git-dir', bare, 'rev-parse', `${branch}^`])).trim()).toBe(main);
     expect(open()[0]!.body).toContain('registry.example.com/app-0000:v2');
     expect(open()[0]!.title).toBe(`deploy ${manual}: registry.example.com/app-0000:v2`);
+  });
+
+  it('shows the open proposal above the revisions, with its link, in the console (Chromium) and in kip app history', async () => {
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${bridge.url}/`);
+      await page.getByLabel('Admin token').fill(TEST_ADMIN_TOKEN);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.goto(`${bridge.url}/apps/${manual}`);
+      const link = page.getByRole('link', { name: 'pull request #1' });
+      expect(await link.getAttribute('href')).toBe('https://github.example.com/acme/config/pull/1');
+      expect(await page.locator('p.proposal').innerText()).toContain('registry.example.com/app-0000:v2');
+      // Above the table of revisions.
+      const proposalBox = await page.locator('p.proposal').boundingBox();
+      const tableBox = await page.locator('table.deploys').boundingBox();
+      const above = proposalBox !== null && tableBox !== null && proposalBox.y < tableBox.y;
+      expect(above).toBe(true);
+    } finally {
+      await browser.close();
+    }
+    const cli = await runKip(['app', 'history', manual!], { KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    expect(cli.code).toBe(0);
+    const lines = cli.stdout.split('\n');
+    expect(lines[0]).toBe('Proposed: registry.example.com/app-0000:v2 in pull request #1 https://github.example.com/acme/config/pull/1');
+    expect(lines[1]).toMatch(/^ +#  IMAGE/);
   });
 
   it('refuses a direct push to the protected branch with 502 PUSH_DECLINED, the host’s words and a hint', async () => {

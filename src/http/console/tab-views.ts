@@ -25,8 +25,11 @@ export async function deploysView(bridge: Bridge, opts: ConsoleOptions, req: Req
     .filter((a) => a.name === app.name && a.id !== app.id && a.source === 'image' && projectOf(a.namespace).project === projectOf(app.namespace).project)
     .map((a) => a.namespace);
   const csrf = res.locals.csrf as string;
+  // Pull-request mode: the open proposal, shown above the revisions; the page still loads when the host does not answer.
+  const open = app.write === 'pull-request' ? await bridge.proposals.open(app).catch(() => null) : null;
   const view = {
     app,
+    proposal: open ? { number: open.proposal.number, url: open.proposal.url, image: open.image, commit: open.commit } : undefined,
     rows,
     current: revisions[0],
     older: last && last.revision > 1 ? last.revision : null,
