@@ -131,7 +131,7 @@ describe('pull-request mode on GitHub', () => {
     expect(cli.code).toBe(0);
     const lines = cli.stdout.split('\n');
     expect(lines[0]).toBe('Proposed: registry.example.com/app-0000:v2 in pull request #1 https://github.example.com/acme/config/pull/1');
-    expect(lines[1]).toMatch(/^ +#  IMAGE/);
+    expect(lines[1]).toMatch(/^ +# {2}IMAGE/);
   });
 
   it('refuses a direct push to the protected branch with 502 PUSH_DECLINED, the host’s words and a hint', async () => {
