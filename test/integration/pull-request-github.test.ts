@@ -287,4 +287,30 @@ describe('pull-request mode on GitHub', () => {
     await git(['-C', clone, 'commit', '--quiet', '--allow-empty', '-m', 'direct push']);
     await expect(git(['-C', clone, 'push', '--quiet', 'origin', 'HEAD:main'])).rejects.toThrow(/GH006/);
   });
+
+  it('kip app update proposes, kip app wait waits through the merge, and --direct pushes straight where the branch allows it', async () => {
+    const kipEnv = { KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN };
+    const proposed = await runKip(['app', 'update', manual!, '--image', 'registry.example.com/app-0000:v7'], kipEnv);
+    expect(proposed.code).toBe(0);
+    expect(proposed.stdout).toMatch(
+      /^✔ Proposed app-0000: registry\.example\.com\/app-0000:v7 in pull request #\d+: https:\/\/github\.example\.com\/acme\/config\/pull\/\d+/,
+    );
+    const pr = open().find((p) => p.branch === `kipper/${manual}`)!;
+    const looks = () => github.store.calls.filter((c) => c.startsWith('GET /repos/acme/config/pulls')).length;
+    const before = looks();
+    const waiting = runKip(['app', 'wait', manual!, '--timeout', '60s'], kipEnv);
+    // Once kip asked for the proposal (the bridge looks it up at the host for it).
+    await eventually('kip waiting', () => looks() > before);
+    pr.checks = 'success';
+    expect((await github.store.merge(pr, { method: 'merge' })).ok).toBe(true);
+    const waited = await waiting;
+    expect(waited.stderr).toBe('');
+    expect(waited.code).toBe(0);
+    expect(waited.stdout).toContain(`pull request #${pr.number} merged as revision`);
+    // The bridge is on the bypass list now (the test before): --direct lands on main.
+    const direct = await runKip(['app', 'update', manual!, '--image', 'registry.example.com/app-0000:hotfix', '--direct'], kipEnv);
+    expect(direct.code).toBe(0);
+    expect(direct.stdout).toContain('✔ Updated app-0000: registry.example.com/app-0000:hotfix');
+    expect(await git(['--git-dir', bare, 'log', '-1', '--format=%B', 'main'])).toContain('Kipper-Image: registry.example.com/app-0000:hotfix');
+  });
 });
