@@ -108,6 +108,15 @@ describe('pull-request mode on GitHub', () => {
     expect(open()[0]!.title).toBe(`deploy ${manual}: registry.example.com/app-0000:v2`);
   });
 
+  it('answers a retry of the proposed deploy with the same commit, pushing nothing', async () => {
+    const tip = await headOf(bare, `kipper/${manual}`);
+    const pushes = server.pushes;
+    const res = await webhook(manual!, 'v2');
+    expect(res.status).toBe(202);
+    expect(res.json).toMatchObject({ status: 'proposed', configCommit: tip, pullRequest: { number: 1 } });
+    expect(server.pushes).toBe(pushes);
+  });
+
   it('shows the open proposal above the revisions, with its link, in the console (Chromium) and in kip app history', async () => {
     const browser = await launchBrowser();
     try {

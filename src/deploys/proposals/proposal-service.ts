@@ -117,6 +117,13 @@ export class ProposalService {
       const existing = await platform.findOpenForBranch(branch, target);
       const message = existing ? withPullRequest(decision.message, existing.url) : decision.message;
       const first = await this.commit(base, decision.files, message);
+      // A retry of the deploy the proposal already shows (CI retried, a duplicate trigger):
+      // nothing to push, and the host's checks are not started again for the same change.
+      if (existing && tip !== null && existing.headSha === tip && (await this.sameChange(tip, first.oid))) {
+        const proposed = { configCommit: tip, pullRequest: { number: existing.number, url: existing.url } };
+        this.watches.proposed(app, proposed);
+        return proposed;
+      }
       const pushed = await remote.pushRef(ref, tip ?? ZERO_OID, first.oid, first.newObjects);
       if (!pushed.ok) {
         if (pushed.kind === 'rejected' && attempt + 1 < MAX_ATTEMPTS) {
@@ -158,6 +165,18 @@ export class ProposalService {
       const found = await platform.findOpenForBranch(branch, target);
       if (!found) throw err;
       return platform.update(found.number, { title: subjectOf(message), body: proposalBody(message) });
+    }
+  }
+
+  /** `tip` holds what `candidate` would: the same parent, tree and trailers (another replica's commit may not be here: then no). */
+  private async sameChange(tip: string, candidate: string): Promise<boolean> {
+    try {
+      const [a, b] = await Promise.all([this.deps.remote.gitdir.readCommit(tip), this.deps.remote.gitdir.readCommit(candidate)]);
+      const ta = parseTrailers(a.message);
+      const tb = parseTrailers(b.message);
+      return a.tree === b.tree && a.parents[0] === b.parents[0] && ta.image === tb.image && ta.sourceCommit === tb.sourceCommit && ta.trigger === tb.trigger;
+    } catch {
+      return false;
     }
   }
 
