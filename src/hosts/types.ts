@@ -5,6 +5,9 @@
  * Callers never see which host it is; api.ts picks the implementation.
  */
 
+/** The longest one call to the host's API may take: a host that hangs costs a deploy this, not forever. */
+export const HOST_TIMEOUT_MS = 15_000;
+
 /** A pull request or merge request as the bridge needs it. */
 export interface HostProposal {
   /** GitHub's `number`, GitLab's `iid`. */

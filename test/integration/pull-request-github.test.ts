@@ -285,6 +285,21 @@ describe('pull-request mode on GitHub', () => {
     }
   });
 
+  it('answers 502 HOST_API_FAILED when GitHub’s API cannot be reached, before pushing anything, without the token', async () => {
+    const dead = await startBridge({ ...env, KIPPER_GITHUB_API_URL: 'http://127.0.0.1:9' });
+    try {
+      const tip = await headOf(bare, `kipper/${raced}`);
+      const res = await postWebhook(dead.url, raced!, { image: 'registry.example.com/app-0002:c' }, { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, raced!, 1) });
+      expect(res.status).toBe(502);
+      expect(res.json.code).toBe('HOST_API_FAILED');
+      expect(String(res.json.error)).toMatch(/^GitHub answered/);
+      expect(JSON.stringify(res.json)).not.toContain(BOT.token);
+      expect(await headOf(bare, `kipper/${raced}`)).toBe(tip);
+    } finally {
+      await dead.stop();
+    }
+  });
+
   it('with the bridge on the branch’s bypass list, its own writes (webhook enable) land while people still need a pull request', async () => {
     await protectBranch(bare, 'main', [BOT.username]);
     const enabled = await admin(bridge, 'POST', `${manual}/webhook`);

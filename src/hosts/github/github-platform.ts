@@ -1,6 +1,6 @@
 import { Octokit } from '@octokit/rest';
 import { KipError } from '../../errors.js';
-import type { CreateProposal, HostProposal, MergeOutcome, Platform } from '../types.js';
+import { HOST_TIMEOUT_MS, type CreateProposal, type HostProposal, type MergeOutcome, type Platform } from '../types.js';
 
 /** The fields of a pull request we read (GitHub REST, `pull-request` in api.github.com's OpenAPI description). */
 interface PullFields {
@@ -28,6 +28,8 @@ export class GithubPlatform implements Platform {
     this.octokit.hook.before('request', async (options) => {
       const token = await opts.token();
       if (token) options.headers.authorization = `token ${token}`;
+      // A host that hangs costs a deploy its bound, not forever (octokit has no timeout of its own).
+      options.request = { ...options.request, signal: AbortSignal.timeout(HOST_TIMEOUT_MS) };
     });
   }
 

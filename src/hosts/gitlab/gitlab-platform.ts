@@ -1,6 +1,6 @@
 import { Gitlab } from '@gitbeaker/rest';
 import { KipError } from '../../errors.js';
-import type { CreateProposal, HostProposal, MergeOutcome, Platform } from '../types.js';
+import { HOST_TIMEOUT_MS, type CreateProposal, type HostProposal, type MergeOutcome, type Platform } from '../types.js';
 
 /** The fields of a merge request we read (https://docs.gitlab.com/api/merge_requests/). */
 interface MrFields {
@@ -23,7 +23,7 @@ export class GitlabPlatform implements Platform {
   constructor(private readonly opts: { apiUrl: string; project: string; token: () => Promise<string> }) {
     // gitbeaker appends /api/v4 to `host` itself.
     const host = opts.apiUrl.replace(/\/api\/v4\/?$/, '');
-    this.api = new Gitlab({ host, token: opts.token });
+    this.api = new Gitlab({ host, token: opts.token, queryTimeout: HOST_TIMEOUT_MS });
   }
 
   async findOpenForBranch(branch: string, target: string): Promise<HostProposal | null> {
