@@ -100,7 +100,7 @@ export class Bridge {
         if (!service) throw new KipError('CONFIG_INVALID', `${app.id}: the config repo's host has no pull request API`, { app: app.id });
         return service.wait(app, proposed, timeoutMs, signal);
       }) as ProposalService['wait'],
-      nudge: (id: string): void => anyOf(id)?.deploys.proposals?.nudge(id),
+      nudge: (app: AppConfig): void => anyOf(app.id)?.deploys.proposals?.nudge(app),
     };
     const all = <T>(fn: (r: RepoBridge) => Promise<T>) => Promise.all(this.repos.map(fn));
     this.status = {

@@ -261,7 +261,7 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
       case 'proposal': {
         // Pull-request mode: the host says the app's proposal or its checks changed.
         if (action.branch !== proposalBranch(app.id)) return ignored(`${action.branch} is not ${app.id}'s proposal branch`);
-        bridge.proposals.nudge(app.id);
+        bridge.proposals.nudge(app);
         return { status: 202, body: { status: 'noted', app: app.id } };
       }
       case 'package': {

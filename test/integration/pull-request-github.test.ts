@@ -268,6 +268,34 @@ describe('pull-request mode on GitHub', () => {
     expect(Date.now() - started).toBeLessThan(4_000);
   });
 
+  it('a bridge restarted since the proposal was opened still auto-merges it when the host’s webhook comes', async () => {
+    const before = await startBridge(env);
+    const res = await postWebhook(before.url, auto!, { image: 'registry.example.com/app-0001:v3' }, { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, auto!, 1) });
+    await before.stop();
+    expect(res.status).toBe(202);
+    const pr = github.store.find((res.json.pullRequest as { number: number }).number)!;
+    const after = await startBridge(env);
+    try {
+      pr.checks = 'success';
+      const body = Buffer.from(JSON.stringify({ action: 'synchronize', pull_request: { number: pr.number, head: { ref: `kipper/${auto}` } } }));
+      const sent = await fetch(`${after.url}/api/v1/webhook/${auto}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': 'pull_request',
+          'x-hub-signature-256': `sha256=${createHmac('sha256', tokenFor(TEST_SECRET_KEY, auto!, 1))
+            .update(body)
+            .digest('hex')}`,
+        },
+        body,
+      });
+      expect(sent.status).toBe(202);
+      await eventually('the restarted bridge merged it', () => pr.state === 'merged', { timeoutMs: 4_000 });
+    } finally {
+      await after.stop();
+    }
+  });
+
   it('two replicas deploying one app at once open one pull request and never fight over the branch', async () => {
     const second = await startBridge(env);
     try {

@@ -81,6 +81,7 @@ export class ProposalService {
     const proposal = await this.deps.platform.findOpenForBranch(proposalBranch(app.id), this.deps.target);
     if (!proposal) return null;
     const trailers = bodyTrailers(proposal.body);
+    if (app.autoMerge) this.watches.adopt(app, { configCommit: proposal.headSha, pullRequest: { number: proposal.number, url: proposal.url } });
     return { proposal, image: trailers.image ?? null, commit: trailers.sourceCommit ?? null };
   }
 
@@ -95,8 +96,13 @@ export class ProposalService {
   }
 
   /** A host event (pull_request, check_suite, Merge Request Hook) about the app's proposal: look now. */
-  nudge(appId: string): void {
-    this.watches.nudge(appId);
+  nudge(app: AppConfig): void {
+    if (this.watches.nudge(app.id) || !app.autoMerge) return;
+    // Not watched here (opened before a restart, or by another replica): adopt it, so that
+    // autoMerge still merges it once the host says it may.
+    this.open(app).catch((err: unknown) => {
+      this.deps.log.warn('could not look at a proposal', { app: app.id, error: err instanceof Error ? err.message : String(err) });
+    });
   }
 
   close(): void {

@@ -97,9 +97,15 @@ export class ProposalWatches {
   }
 
   /** The host said something changed about the app's proposal: look now (the poll's 5 s do not apply to events). */
-  nudge(appId: string): void {
+  nudge(appId: string): boolean {
     const watch = this.watches.get(appId);
     if (watch) this.look(watch).catch(() => undefined);
+    return watch !== undefined;
+  }
+
+  /** An open proposal this process did not write (before a restart, another replica): watched from now on, unless it already is. */
+  adopt(app: AppConfig, proposed: { configCommit: string; pullRequest: PullRequestRef }): void {
+    if (!this.watches.has(app.id)) this.proposed(app, proposed);
   }
 
   close(): void {
