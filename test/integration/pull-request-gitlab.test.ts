@@ -121,8 +121,22 @@ describe('pull-request mode on GitLab', () => {
     expect(res.status).toBe(202);
     const mr = gitlab.store.find((res.json.pullRequest as { number: number }).number)!;
     expect(mr.state).toBe('open');
+    // The bridge's first look (pipeline running) is over: the next poll is 5 s away.
+    const path = `GET /api/v4/projects/acme%2Fconfig/merge_requests/${mr.number}`;
+    await eventually('the first look', () => gitlab.store.calls.includes(path));
     mr.checks = 'success';
-    await eventually('the bridge merged it', () => mr.state === 'merged', { timeoutMs: 15_000 });
+    // GitLab's Merge Request Hook for the pipeline that went green: the bridge looks at once.
+    const hook = await fetch(`${bridge.url}/api/v1/webhook/${auto}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Merge Request Hook', 'x-gitlab-token': tokenFor(TEST_SECRET_KEY, auto!, 1) },
+      body: JSON.stringify({
+        object_kind: 'merge_request',
+        user: { username: 'ci' },
+        object_attributes: { iid: mr.number, source_branch: `kipper/${auto}`, action: 'update' },
+      }),
+    });
+    expect(hook.status).toBe(202);
+    await eventually('the bridge merged it', () => mr.state === 'merged', { timeoutMs: 4_000 });
     expect(gitlab.store.calls.some((c) => c === `PUT /api/v4/projects/acme%2Fconfig/merge_requests/${mr.number}/merge`)).toBe(true);
     await eventually('the auto-merge in history', async () => (await history(auto!))[0]?.pullRequest);
   });
