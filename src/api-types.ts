@@ -5,27 +5,43 @@
 
 /** A deploy of an image app, by the webhook, `kip app update` or a promotion. */
 export interface DeployAnswer {
-  status: 'deployed' | 'unchanged';
+  /** `proposed` (202): pull-request mode opened or updated a pull/merge request (`pullRequest`). */
+  status: 'deployed' | 'unchanged' | 'proposed';
   app: string;
   image: string;
   /** The source commit the image was built from, when the caller said. */
   commit: string | null;
   revision: number | null;
   configCommit: string | null;
+  /** Pull-request mode: the proposal that carries (or carried) it. */
+  pullRequest?: PullRequestRef;
+}
+
+/** A pull request (GitHub) or merge request (GitLab) of pull-request mode. */
+export interface PullRequestRef {
+  number: number;
+  url: string;
+}
+
+/** `GET …/proposals`: the app's open proposal (pull-request mode), at most one. */
+export interface ProposalsAnswer {
+  proposals: Array<{ number: number; url: string; image: string | null; commit: string | null; state: 'open' }>;
 }
 
 /** A deploy of a git-source app: the commit is recorded, the cluster side builds it. */
 export interface CommitDeployAnswer {
-  status: 'building' | 'unchanged';
+  status: 'building' | 'unchanged' | 'proposed';
   app: string;
   image: null;
   commit: string;
   revision: number | null;
   configCommit: string | null;
+  pullRequest?: PullRequestRef;
 }
 
 export interface RollbackAnswer {
-  status: 'rolled_back';
+  /** `proposed` (202) in pull-request mode: the rollback waits in `pullRequest`. */
+  status: 'rolled_back' | 'proposed';
   app: string;
   revision: number | null;
   rolledBackTo: number;
@@ -35,6 +51,7 @@ export interface RollbackAnswer {
   configCommit: string | null;
   /** Set when the rollback also locked the app (`--lock`), in the same commit. */
   lock?: LockInfo;
+  pullRequest?: PullRequestRef;
 }
 
 /** An app's lock, as kipper.yaml `locks:` has it. */
@@ -83,6 +100,8 @@ export interface HistoryRevision {
   promotedFrom?: string;
   /** A rollback: the revision it went back to. */
   rolledBackTo?: number;
+  /** Pull-request mode: the merged proposal that brought it (read from the bridge's branch commit). */
+  pullRequest?: PullRequestRef;
   /** What Argo CD or Flux make of it (docs/design.md "Rollout"). */
   rollout?: RolloutAnswer;
 }

@@ -37,6 +37,7 @@ export type KipErrorCode =
   | 'APP_LOCKED' // the app is locked (`kip app lock`): its webhook deploys nothing
   | 'ROLLOUT_FAILED' // ?wait=: the revision came up degraded or its sync failed
   | 'ROLLOUT_TIMEOUT' // ?wait=: it did not settle in time
+  | 'PR_CLOSED' // pull-request mode: the proposal was closed unmerged
   // configuration and infrastructure
   | 'CONFIG_INVALID'
   | 'REPO_UNAVAILABLE'
@@ -44,6 +45,7 @@ export type KipErrorCode =
   | 'PUSH_DECLINED' // the remote refused the push for policy (a hook, a protected branch): never retried
   | 'SHUTTING_DOWN' // a request on a kept-alive connection after SIGTERM
   | 'BRIDGE_UNREACHABLE'
+  | 'HOST_API_FAILED' // pull-request mode: the git host's API refused or failed a call
   | 'INTERNAL';
 
 export class KipError extends Error {

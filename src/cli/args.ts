@@ -24,6 +24,8 @@ export interface AppOptions {
   wide: boolean;
   /** `history --limit N`: only the newest N revisions. */
   limit: string | undefined;
+  /** `update|rollback|promote --direct`: push straight, even for an app in pull-request mode. */
+  direct: boolean;
 }
 
 const OPTIONS = {
@@ -42,6 +44,7 @@ const OPTIONS = {
   lock: { type: 'boolean' },
   wide: { type: 'boolean' },
   limit: { type: 'string' },
+  direct: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -94,6 +97,7 @@ export function parseAppArgs(argv: string[], env: NodeJS.ProcessEnv): { position
       lock: v.lock ?? false,
       wide: v.wide ?? false,
       limit: v.limit,
+      direct: v.direct ?? false,
     },
   };
 }

@@ -27,6 +27,9 @@ const APP_FLAGS: Array<[string, string]> = [
 /** `--reason`, as update, promote and unlock take it. */
 const REASON: [string, string] = ['--reason TEXT', 'why, one line: the commit says it (body and Kipper-Reason trailer)'];
 
+/** `--direct`, as update, rollback and promote take it (pull-request mode, docs/protected-branches.md). */
+const DIRECT: [string, string] = ['--direct', 'push straight to the branch, not as a pull request (incidents; the branch must allow it)'];
+
 const COMMANDS: CommandHelp[] = [
   {
     name: 'webhook',
@@ -73,6 +76,7 @@ const COMMANDS: CommandHelp[] = [
       ['--revision N', 'the revision to go back to (a number from `kip app history`)'],
       REASON,
       ['--lock', "also lock the app's webhook, for --reason (needs --reason)"],
+      DIRECT,
     ],
     example: 'kip app rollback api --lock --reason "INC-42: bad migration" --project demo --environment test',
     namespaced: true,
@@ -95,7 +99,12 @@ const COMMANDS: CommandHelp[] = [
     name: 'update',
     usage: 'kip app update <app> (--image REF [--commit SHA] | --commit SHA)',
     summary: 'Deploy by hand (trigger manual): an image app gets an image, with the source commit it was\nbuilt from if given; a git-source app gets a commit.',
-    flags: [['--image REF', 'the image to deploy (image apps)'], ['--commit SHA', "a git-source app's commit, or the source commit of the image"], REASON],
+    flags: [
+      ['--image REF', 'the image to deploy (image apps)'],
+      ['--commit SHA', "a git-source app's commit, or the source commit of the image"],
+      REASON,
+      DIRECT,
+    ],
     example: 'kip app update api --image registry.example.com/api:hotfix1 --project demo --environment test',
     namespaced: true,
   },
@@ -108,6 +117,7 @@ const COMMANDS: CommandHelp[] = [
       ['--from ENV', 'the environment to copy from (a whole namespace without --project)'],
       ['--to ENV', 'the environment to deploy to (a whole namespace without --project)'],
       REASON,
+      DIRECT,
     ],
     example: 'kip app promote api --project demo --from test --to prod',
     namespaced: false,

@@ -57,6 +57,10 @@ const appSchema = z
     branch: z.string().min(1).optional(),
     argocd: argocdSchema.optional(),
     flux: fluxSchema.optional(),
+    // Pull-request mode (docs/protected-branches.md): propose deploys instead of pushing to the branch.
+    write: z.enum(['direct', 'pull-request'], { message: 'must be direct or pull-request' }).default('direct'),
+    autoMerge: z.boolean({ message: 'must be true or false' }).default(false),
+    labels: z.array(z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters')).max(20, 'at most 20 labels').default([]),
   })
   .loose()
   .refine((a) => a.argocd === undefined || a.flux === undefined, { message: 'an app is synced by Argo CD or by Flux, not both', path: ['flux'] });
@@ -157,6 +161,12 @@ export interface AppConfig {
   branch: string;
   /** Who applies its commits to the cluster, for rollout status (none: state `unknown`). */
   syncer: Syncer | undefined;
+  /** `pull-request`: deploys open or update one pull/merge request from `kipper/<namespace>/<app>` (docs/protected-branches.md). */
+  write: 'direct' | 'pull-request';
+  /** Merge the proposal through the host once it reports it mergeable. */
+  autoMerge: boolean;
+  /** Labels put on the proposal. */
+  labels: string[];
 }
 
 /** An Argo CD Application, or a Flux Kustomization or HelmRelease, that syncs an app. */
@@ -251,6 +261,9 @@ export function parseKipperFile(text: string): KipperConfig {
       workload: a.workload,
       branch: a.branch ?? 'main',
       syncer: syncerOf(a),
+      write: a.write,
+      autoMerge: a.autoMerge,
+      labels: a.labels,
     });
   }
   const webhooks = new Map<string, number>();

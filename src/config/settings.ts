@@ -24,6 +24,8 @@ export interface Settings {
   githubApp: GithubAppSettings | undefined;
   /** The GitHub REST API (KIPPER_GITHUB_API_URL): api.github.com, or GHES's `https://host/api/v3`. */
   githubApiUrl: string;
+  /** The GitLab v4 API (KIPPER_GITLAB_API_URL); undefined: `https://<repo host>/api/v4`. */
+  gitlabApiUrl: string | undefined;
   /** Which host the repo is on (KIPPER_GIT_PROVIDER, else from the repo URL's host name). */
   gitProvider: GitProvider;
   /** SSH remotes: the deploy key and the known_hosts file, both paths (KIPPER_GIT_SSH_KEY, KIPPER_GIT_KNOWN_HOSTS). */
@@ -101,6 +103,9 @@ const envSchema = z.object({
   }),
   KIPPER_GITHUB_API_URL: optional.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
     message: 'must be an http(s) URL: https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise Server',
+  }),
+  KIPPER_GITLAB_API_URL: optional.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
+    message: 'must be an http(s) URL, e.g. https://gitlab.example.com/api/v4',
   }),
   KIPPER_GIT_PROVIDER: optional.refine((v) => v === undefined || (GIT_PROVIDERS as readonly string[]).includes(v), {
     message: `must be one of ${GIT_PROVIDERS.join(', ')}`,
@@ -190,6 +195,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
           }
         : undefined,
     githubApiUrl: (e.KIPPER_GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''),
+    gitlabApiUrl: e.KIPPER_GITLAB_API_URL?.replace(/\/+$/, ''),
     gitProvider: (e.KIPPER_GIT_PROVIDER as GitProvider | undefined) ?? providerOfUrl(e.KIPPER_REPO_URL),
     gitSshKey: e.KIPPER_GIT_SSH_KEY === undefined ? undefined : resolve(e.KIPPER_GIT_SSH_KEY),
     gitKnownHosts: e.KIPPER_GIT_KNOWN_HOSTS === undefined ? undefined : resolve(e.KIPPER_GIT_KNOWN_HOSTS),

@@ -10,6 +10,7 @@ import type { AppLocks } from './app-locks.js';
 import type { RepoBridge } from './open-bridge.js';
 import type { RolloutService } from './rollout-service.js';
 import type { WebhookTokens } from './webhook-tokens.js';
+import type { ProposalService } from './proposals/proposal-service.js';
 
 /** An app id that two config repos both list: none of them may deploy it until one drops it. */
 export interface DuplicateApp {
@@ -33,6 +34,7 @@ export class Bridge {
   readonly locks;
   readonly rollouts;
   readonly status;
+  readonly proposals;
 
   constructor(
     readonly settings: Settings,
@@ -71,7 +73,7 @@ export class Bridge {
     this.deploys = {
       deploy: ((app, request, trigger, options) => of(app.id).deploys.deploy(app, request, trigger, options)) as DeployService['deploy'],
       rollback: ((app, requested, opts) => of(app.id).deploys.rollback(app, requested, opts)) as DeployService['rollback'],
-      promote: ((app, to, actor, reason) => of(app.id).deploys.promote(app, to, actor, reason)) as DeployService['promote'],
+      promote: ((app, to, actor, reason, direct) => of(app.id).deploys.promote(app, to, actor, reason, direct)) as DeployService['promote'],
     } satisfies Partial<DeployService>;
     this.idempotency = {
       replay: ((app, key, deadline) => of(app.id).idempotency.replay(app, key, deadline)) as IdempotentAnswers['replay'],
@@ -91,6 +93,15 @@ export class Bridge {
       ofHistory: ((app, revisions) => of(app.id).rollouts.ofHistory(app, revisions)) as RolloutService['ofHistory'],
       view: ((app, listener) => of(app.id).rollouts.view(app, listener)) as RolloutService['view'],
     } satisfies Partial<RolloutService>;
+    this.proposals = {
+      open: (app: AppConfig) => of(app.id).deploys.proposals?.open(app) ?? Promise.resolve(null),
+      wait: ((app, proposed, timeoutMs, signal) => {
+        const service = of(app.id).deploys.proposals;
+        if (!service) throw new KipError('CONFIG_INVALID', `${app.id}: the config repo's host has no pull request API`, { app: app.id });
+        return service.wait(app, proposed, timeoutMs, signal);
+      }) as ProposalService['wait'],
+      nudge: (app: AppConfig): void => anyOf(app.id)?.deploys.proposals?.nudge(app),
+    };
     const all = <T>(fn: (r: RepoBridge) => Promise<T>) => Promise.all(this.repos.map(fn));
     this.status = {
       /** Set once shutdown started: new API requests are answered 503 SHUTTING_DOWN. */

@@ -15,6 +15,7 @@ import { planRollback } from './plan-rollback.js';
 import { holds, repeatedRevision, supersededError } from './retried-request.js';
 import { appNotFound, type RepoConfig } from './repo-config.js';
 import type { RepoStatus } from './repo-status.js';
+import type { ProposalService, Proposed } from './proposals/proposal-service.js';
 
 /** Options of one deploy: who asks, extra trailers and body, and the caller's "I went away" signal. */
 export interface DeployOptions {
@@ -26,6 +27,8 @@ export interface DeployOptions {
   idempotencyKey?: string | undefined;
   extras?: EditExtras;
   signal?: Withdrawal | undefined;
+  /** Push straight to the branch even for an app in pull-request mode (`--direct`, an incident). */
+  direct?: boolean | undefined;
 }
 
 /**
@@ -43,6 +46,8 @@ export class DeployService {
     private readonly announce: Announce,
     /** The app `id` in whichever config repo lists it, with that repo's deploys: a promotion's target may be in another. */
     private readonly findApp: (id: string) => Promise<{ app: AppConfig; deploys: DeployService } | null>,
+    /** Pull-request mode (docs/protected-branches.md); null where the host has no pull request API. */
+    readonly proposals: ProposalService | null = null,
   ) {}
 
   /** Deploy what `request` holds (deploy-request.ts) and wait until it is in the remote. */
@@ -62,7 +67,21 @@ export class DeployService {
         : commitEdit({ ...common, sourceCommit: request.commit }),
       options.author,
     );
+    if (app.write === 'pull-request' && !options.direct) {
+      const proposed = await this.propose(app, edit, deadline);
+      if (proposed) {
+        const image = request.kind === 'image' ? request.image.raw : null;
+        return { status: 'proposed', app: app.id, image, commit: request.commit ?? null, revision: null, ...proposed } as DeployAnswer | CommitDeployAnswer;
+      }
+      // The branch already holds it: "unchanged", as a direct deploy would answer.
+      const current = await this.history.revisionAt(app.id, null, deadline).catch(() => undefined);
+      const unchanged = { status: 'unchanged' as const, app: app.id, revision: current?.revision ?? null, configCommit: current?.configCommit ?? null };
+      return request.kind === 'commit'
+        ? { ...unchanged, image: null, commit: request.commit }
+        : { ...unchanged, image: request.image.raw, commit: request.commit ?? null };
+    }
     const outcome = await this.queue.submit(edit, { deadline, ...(options.signal ? { signal: options.signal } : {}) }).catch(async (err: unknown) => {
+      if (isKipError(err, 'PUSH_DECLINED')) throw withPullRequestHint(err, app);
       if (!isKipError(err, 'SUPERSEDED') || retryOf === undefined) throw err;
       // Built on a newer deploy, maybe one in the same push: once that push is over, name
       // what runs. Had it failed, the repeated revision is still current: "unchanged".
@@ -99,6 +118,12 @@ export class DeployService {
     return { status: outcome.configCommit ? 'deployed' : 'unchanged', ...written, image: request.image.raw, commit };
   }
 
+  /** Proposes `edit` (pull-request mode): null when the branch already holds it. */
+  private async propose(app: AppConfig, edit: Edit<null>, deadline: number): Promise<Proposed | null> {
+    if (!this.proposals) throw noPlatform(app);
+    return this.proposals.propose(app, edit, deadline);
+  }
+
   /**
    * Whether a webhook request repeats a recent webhook revision (retried-request.ts): 409
    * SUPERSEDED when a newer one replaced it; its number when it is what runs, for the edit
@@ -120,7 +145,7 @@ export class DeployService {
   async rollback(
     app: AppConfig,
     requested: number | undefined,
-    opts: { actor: string; author?: { name: string; email: string } | undefined; reason?: string | undefined; lockBy?: string },
+    opts: { actor: string; author?: { name: string; email: string } | undefined; reason?: string | undefined; lockBy?: string; direct?: boolean | undefined },
   ): Promise<RollbackAnswer> {
     if (opts.lockBy !== undefined && !opts.reason) {
       const message = 'a rollback that locks needs a reason: say why (e.g. INC-42: bad image)';
@@ -140,7 +165,20 @@ export class DeployService {
       'commit' in target
         ? { kind: 'commit', commit: target.commit }
         : { kind: 'image', image: rollbackImage(app.id, plan.target), commit: plan.target.sourceCommit ?? undefined };
-    const result = await this.deploy(app, request, 'rollback', { actor: opts.actor, author: opts.author, extras });
+    const result = await this.deploy(app, request, 'rollback', { actor: opts.actor, author: opts.author, extras, direct: opts.direct });
+    if (result.status === 'proposed') {
+      const { revision, image, commit, configCommit, pullRequest } = result;
+      return {
+        status: 'proposed',
+        app: app.id,
+        revision,
+        rolledBackTo: plan.target.revision,
+        image,
+        commit,
+        configCommit,
+        ...(pullRequest ? { pullRequest } : {}),
+      };
+    }
     if (result.status === 'unchanged') throw new KipError('ALREADY_CURRENT', `${app.id} already runs ${describeValue(target)}`, { app: app.id });
     return {
       status: 'rolled_back',
@@ -155,7 +193,7 @@ export class DeployService {
   }
 
   /** Deploy the current image of `app` to the app of the same name in namespace `to`. */
-  async promote(app: AppConfig, to: string, actor: string, reason?: string, author?: { name: string; email: string }): Promise<DeployAnswer> {
+  async promote(app: AppConfig, to: string, actor: string, reason?: string, author?: { name: string; email: string }, direct?: boolean): Promise<DeployAnswer> {
     const targetId = `${to}/${app.name}`;
     if (targetId === app.id) throw new KipError('INVALID_BODY', 'promote to another environment than the source', { app: app.id });
     const found = await this.findApp(targetId);
@@ -172,9 +210,28 @@ export class DeployService {
     return found.deploys.deploy(target, request, 'promotion', {
       actor,
       author,
+      direct,
       extras: { trailers: { promotedFrom: app.namespace, ...(reason ? { reason } : {}) } },
     });
   }
+}
+
+/** A declined deploy: the branch is protected, and pull-request mode is the way in (docs/protected-branches.md). */
+function withPullRequestHint(err: KipError, app: AppConfig): KipError {
+  const hint =
+    app.write === 'pull-request'
+      ? 'this was a --direct deploy: without it, the deploy is proposed as a pull request'
+      : `or deploy through pull requests: set write: pull-request for ${app.id} in kipper.yaml (docs/protected-branches.md)`;
+  return new KipError(err.code, `${err.message}; ${hint}`, err.data);
+}
+
+/** Where the host has no pull request API, pull-request mode cannot work: say what to set. */
+function noPlatform(app: AppConfig): KipError {
+  return new KipError(
+    'CONFIG_INVALID',
+    `${app.id} has write: pull-request in kipper.yaml, but the config repo's host has no pull request API here: set KIPPER_GIT_PROVIDER to github or gitlab (an http(s) KIPPER_REPO_URL), or use write: direct`,
+    { app: app.id },
+  );
 }
 
 /** The image a rollback to `target` deploys: what our commit posted, else what the files held. */

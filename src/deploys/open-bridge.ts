@@ -39,6 +39,9 @@ import { RolloutService } from './rollout-service.js';
 import { WebhookTokens } from './webhook-tokens.js';
 import type { Announce } from './announce.js';
 import { Bridge } from './bridge.js';
+import { platformFor } from '../hosts/api.js';
+import { hostToken } from '../hosts/host-token.js';
+import { ProposalService } from './proposals/proposal-service.js';
 
 export { Bridge } from './bridge.js';
 
@@ -185,6 +188,7 @@ function repoSettings(settings: Settings, entry: RepoEntry): { name: string; set
           }
         : undefined,
       githubApiUrl: (entry.apiUrl ?? settings.githubApiUrl).replace(/\/+$/, ''),
+      gitlabApiUrl: (entry.apiUrl ?? settings.gitlabApiUrl)?.replace(/\/+$/, ''),
       gitProvider: entry.provider ?? providerOfUrl(entry.url),
     },
   };
@@ -234,6 +238,7 @@ async function openRepo(name: string, settings: Settings, shared: Shared): Promi
   await memory.load();
   const rollouts = new RolloutService(settings, remote.gitdir, history, memory, metrics, log, shared.closing, announce);
 
+  const proposals = openProposals(settings, remote, queue, log, sign);
   await history.restore();
   await queue.refresh();
   history.startLoading();
@@ -246,7 +251,7 @@ async function openRepo(name: string, settings: Settings, shared: Shared): Promi
     config,
     status,
     history,
-    deploys: new DeployService(queue, config, history, status, settings, announce, shared.findApp),
+    deploys: new DeployService(queue, config, history, status, settings, announce, shared.findApp, proposals),
     idempotency: new IdempotentAnswers(history),
     webhooks: new WebhookTokens(shared.secretKey, config, queue, history),
     rollouts,
@@ -256,6 +261,7 @@ async function openRepo(name: string, settings: Settings, shared: Shared): Promi
     head: () => queue.head,
     async close() {
       status.stop();
+      proposals?.close();
       rollouts.close();
       await memory.close();
       await queue.idle();
@@ -264,6 +270,32 @@ async function openRepo(name: string, settings: Settings, shared: Shared): Promi
       await remote.gitdir.close();
     },
   };
+}
+
+/** Pull-request mode's service over the host's API (docs/protected-branches.md); null for the embedded repo or a generic host. */
+function openProposals(settings: Settings, remote: Remote, queue: WriteQueue, log: Logger, sign: CommitSign | undefined): ProposalService | null {
+  if (!(remote instanceof HttpRemote) || settings.repoUrl === undefined) return null;
+  const credentials = remote.credentials;
+  const platform = platformFor({
+    provider: settings.gitProvider,
+    repoUrl: new RemoteCredentials({ url: settings.repoUrl }).url,
+    githubApiUrl: settings.githubApiUrl,
+    gitlabApiUrl: settings.gitlabApiUrl,
+    token: () => hostToken(credentials),
+  });
+  if (!platform) return null;
+  return new ProposalService({
+    remote,
+    platform,
+    target: settings.branch,
+    head: async () => {
+      await queue.refresh();
+      return queue.head;
+    },
+    signature: () => signatureOf(settings),
+    sign,
+    log,
+  });
 }
 
 /** The embedded repo in the data dir (seeded on first use), or the remote of KIPPER_REPO_URL. */

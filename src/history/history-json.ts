@@ -33,6 +33,7 @@ function revisionJson(revisions: readonly Revision[], i: number, undone: boolean
     reason: r.reason ?? null,
     ...(r.promotedFrom ? { promotedFrom: r.promotedFrom } : {}),
     ...(r.rollbackTo ? withTarget(revisions, r.rollbackTo, r.revision) : {}),
+    ...(r.pullRequest ? { pullRequest: r.pullRequest } : {}),
   };
 }
 

@@ -5,7 +5,7 @@ import { readingSize, type FileReading } from '../manifests/read-sites.js';
 import { BoundedCache } from '../repo/bounded-cache.js';
 import type { Gitdir, LogInfo } from '../repo/gitdir.js';
 import { firstImage, learnedValue, narrowValue, readAppValue, repositoryOf, sameValue, type AppValue, type ImageRepositories } from './app-value.js';
-import { parseTrailers, revertedCommit } from './trailers.js';
+import { parseTrailers, revertedCommit, type KipperTrailers } from './trailers.js';
 
 /** One revision of an app: a first-parent commit that changed its deployed value. */
 export interface Revision {
@@ -31,6 +31,8 @@ export interface Revision {
   actor?: string;
   /** The `Idempotency-Key` of the webhook request that wrote it (`Kipper-Idempotency-Key`). */
   idempotencyKey?: string;
+  /** Pull-request mode: the merged proposal that brought it (`Kipper-Pull-Request` of the bridge's branch commit). */
+  pullRequest?: { number: number; url: string };
   /**
    * The value holds every image of the app's files, of several repositories: it was read
    * before any deploy told which one the app's are (`readsEveryImage`). The repositories
@@ -247,7 +249,7 @@ export class RevisionIndex {
     }
     const visit = this.appsToVisit(commit, config, this.applied);
     this.applied = config;
-    const trailers = parseTrailers(commit.message);
+    const trailers = await this.trailersOf(commit);
     const revert = revertedCommit(commit.message);
     const readFile = (path: string) => reads.start(commit.oid, path);
     if (trailers.app !== undefined && trailers.image && config.apps.has(trailers.app)) {
@@ -294,8 +296,29 @@ export class RevisionIndex {
         ...(ours && trailers.reason ? { reason: own(trailers.reason) } : {}),
         ...(ours && trailers.actor ? { actor: shared(trailers.actor) } : {}),
         ...(ours && trailers.idempotencyKey ? { idempotencyKey: own(trailers.idempotencyKey) } : {}),
+        ...(ours && trailers.pullRequest ? pullRequestOf(trailers.pullRequest) : {}),
         ...(reading.repositories ? { everyImage: ownRepositories(reading.repositories) } : {}),
       });
+    }
+  }
+
+  /**
+   * The Kipper trailers of a commit. A merge commit of pull-request mode (a person or the
+   * host merged `kipper/<ns>/<app>`) has its host's message: the trailers are those of the
+   * bridge's branch commit, its second parent. Squash and rebase merges keep them in the
+   * message itself (the proposal's body carries them).
+   */
+  private async trailersOf(commit: LoggedCommit): Promise<KipperTrailers> {
+    const trailers = parseTrailers(commit.message);
+    const branchCommit = commit.parents[1];
+    if (trailers.app !== undefined || branchCommit === undefined) return trailers;
+    try {
+      const merged = parseTrailers((await this.gitdir.readCommit(branchCommit)).message);
+      // Only the bridge's own branch commits: a merge of any other branch is a person's change.
+      return merged.app !== undefined && merged.trigger !== undefined && merged.actor !== undefined ? merged : trailers;
+    } catch {
+      // Not in this (shallow) store: a merge like any other.
+      return trailers;
     }
   }
 
@@ -307,6 +330,12 @@ export class RevisionIndex {
     }
     return s;
   }
+}
+
+/** `{number, url}` of a `Kipper-Pull-Request` URL (`…/pull/12`, `…/-/merge_requests/12`). */
+function pullRequestOf(url: string): { pullRequest?: { number: number; url: string } } {
+  const number = /\/(\d+)\/?$/.exec(url)?.[1];
+  return number ? { pullRequest: { number: Number(number), url: own(url) } } : {};
 }
 
 const pathIndexes = new WeakMap<KipperConfig, Map<string, AppConfig[]>>();

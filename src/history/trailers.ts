@@ -14,6 +14,8 @@ export interface KipperTrailers {
   run?: string;
   /** The webhook's `Idempotency-Key`: a retry with it is answered from this commit (issue #18). */
   idempotencyKey?: string;
+  /** Pull-request mode: the URL of the proposal that carries the commit (docs/protected-branches.md). */
+  pullRequest?: string;
 }
 
 const KEYS: Array<[keyof KipperTrailers, string]> = [
@@ -27,6 +29,7 @@ const KEYS: Array<[keyof KipperTrailers, string]> = [
   ['actor', 'Kipper-Actor'],
   ['run', 'Kipper-Run'],
   ['idempotencyKey', 'Kipper-Idempotency-Key'],
+  ['pullRequest', 'Kipper-Pull-Request'],
 ];
 
 /**

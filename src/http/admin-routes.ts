@@ -1,6 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import type { AppsAnswer, AppSummary, RevisionAnswer, WebhookState } from '../api-types.js';
+import type { AppsAnswer, AppSummary, ProposalsAnswer, RevisionAnswer, WebhookState } from '../api-types.js';
 import { reasonSchema, type AppConfig } from '../config/kipper-file.js';
 import { deployRequestFor, validateDeployBody } from '../deploys/deploy-request.js';
 import type { Bridge } from '../deploys/open-bridge.js';
@@ -23,12 +23,19 @@ const bySchema = z
   // eslint-disable-next-line no-control-regex -- control characters are what is refused
   .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), { message: 'must be one line' });
 const rollbackBody = z
-  .object({ revision: z.number().int().positive().optional(), reason: reasonSchema.optional(), lock: z.boolean().optional(), by: bySchema.optional() })
+  .object({
+    revision: z.number().int().positive().optional(),
+    reason: reasonSchema.optional(),
+    lock: z.boolean().optional(),
+    by: bySchema.optional(),
+    direct: z.boolean().optional(),
+  })
   .strict();
 const promoteBody = z
   .object({
     to: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be the target namespace, e.g. yourr-name-prod'),
     reason: reasonSchema.optional(),
+    direct: z.boolean().optional(),
   })
   .strict();
 const lockBody = z.object({ reason: reasonSchema, by: bySchema.optional() }).strict();
@@ -45,6 +52,11 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
     .map(([k, v]) => `${k}: ${v}`)
     .join('; ');
   throw new KipError('INVALID_BODY', message, { fields });
+}
+
+/** 202 for a proposal (pull-request mode: accepted, not yet in the branch), else 200. */
+function statusOf(answer: { status: string }): number {
+  return answer.status === 'proposed' ? 202 : 200;
 }
 
 /** The admin API under `/api/v1/apps` (docs/design.md "Admin API and CLI"). */
@@ -136,16 +148,26 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string, 
   router.post('/api/v1/apps/:namespace/:app/rollback', async (req, res) => {
     const app = await appFor(req, res, 'write');
     const body = parseBody(rollbackBody, req.body);
-    res.json(await bridge.deploys.rollback(app, body.revision, { ...whoOf(res), reason: body.reason, ...(body.lock ? { lockBy: body.by ?? ADMIN_API } : {}) }));
+    const answer = await bridge.deploys.rollback(app, body.revision, {
+      ...whoOf(res),
+      reason: body.reason,
+      direct: body.direct,
+      ...(body.lock ? { lockBy: body.by ?? ADMIN_API } : {}),
+    });
+    res.status(statusOf(answer)).json(answer);
   });
 
   router.post('/api/v1/apps/:namespace/:app/deploy', async (req, res) => {
     const app = await appFor(req, res, 'write');
     // The webhook's body and rules (deploy-request.ts), plus a reason.
-    const { reason: rawReason, ...deployBody } = (req.body ?? {}) as Record<string, unknown>;
-    const { reason } = parseBody(z.object({ reason: reasonSchema.optional() }), { reason: rawReason });
+    const { reason: rawReason, direct: rawDirect, ...deployBody } = (req.body ?? {}) as Record<string, unknown>;
+    const { reason, direct } = parseBody(z.object({ reason: reasonSchema.optional(), direct: z.boolean().optional() }), {
+      reason: rawReason,
+      direct: rawDirect,
+    });
     const request = deployRequestFor(app, validateDeployBody(deployBody));
-    res.json(await bridge.deploys.deploy(app, request, 'manual', { ...whoOf(res), extras: reason ? { trailers: { reason } } : {} }));
+    const answer = await bridge.deploys.deploy(app, request, 'manual', { ...whoOf(res), direct, extras: reason ? { trailers: { reason } } : {} });
+    res.status(statusOf(answer)).json(answer);
   });
 
   router.post('/api/v1/apps/:namespace/:app/promote', async (req, res) => {
@@ -154,7 +176,18 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string, 
     // A promotion writes to the target: that is where the role must allow it.
     requireAccess(bridge, principalOf(res), { id: `${body.to}/${app.name}`, namespace: body.to }, 'write');
     const { actor, author } = whoOf(res);
-    res.json(await bridge.deploys.promote(app, body.to, actor, body.reason, author));
+    const answer = await bridge.deploys.promote(app, body.to, actor, body.reason, author, body.direct);
+    res.status(statusOf(answer)).json(answer);
+  });
+
+  // Pull-request mode: the app's open proposal, at most one (docs/protected-branches.md).
+  router.get('/api/v1/apps/:namespace/:app/proposals', async (req, res) => {
+    const app = await appFor(req, res, 'read');
+    const open = app.write === 'pull-request' ? await bridge.proposals.open(app) : null;
+    const proposals: ProposalsAnswer['proposals'] = open
+      ? [{ number: open.proposal.number, url: open.proposal.url, image: open.image, commit: open.commit, state: 'open' }]
+      : [];
+    res.json({ proposals } satisfies ProposalsAnswer);
   });
 
   router.post('/api/v1/apps/:namespace/:app/lock', async (req, res) => {

@@ -5,6 +5,7 @@ import type { Bridge } from '../deploys/open-bridge.js';
 import type { DeployOptions } from '../deploys/deploy-service.js';
 import { idempotencyKeyOf, type GivenAnswer } from '../deploys/idempotent-answers.js';
 import type { Withdrawal } from '../deploys/write-batch.js';
+import { proposalBranch } from '../deploys/proposals/proposal-branch.js';
 import { isKipError, KipError } from '../errors.js';
 import { firstImage, repositoryOf } from '../history/app-value.js';
 import type { Logger } from '../log.js';
@@ -145,8 +146,12 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
         if (isKipError(err) && ERROR_STATUS[err.code] >= 500) bridge.announce({ event: 'refused', app: known.id, code: err.code, error: err.message });
         throw err;
       });
+    if (wait !== null && answer.status === 202 && (answer.body as { status?: unknown }).status === 'proposed') {
+      answer = await awaitMerge(known, answer.body as Record<string, unknown>, wait, signal);
+    }
     if (wait !== null && answer.status === 200 && typeof (answer.body as { configCommit?: unknown }).configCommit === 'string') {
-      answer = await awaitRollout(known, answer.body as Record<string, unknown>, wait, signal);
+      const left = Math.max(1, wait - (Date.now() - started) / 1000);
+      answer = await awaitRollout(known, answer.body as Record<string, unknown>, left, signal);
     }
     const result = answer.body as Record<string, unknown>;
     if (result.status === 'deployed' || result.status === 'building') bridge.metrics.deployDuration.observe((Date.now() - started) / 1000);
@@ -204,9 +209,43 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
     return { status: 424, body: { error: `the rollout is ${rollout.state}${rollout.message ? `: ${rollout.message}` : ''}`, code: 'ROLLOUT_FAILED', ...body } };
   }
 
+  /**
+   * `?wait=` in pull-request mode: first the merge (by the bridge's autoMerge or a person),
+   * then, by the caller, the rollout of the commit that brought it into the branch. A
+   * proposal closed unmerged answers 409 PR_CLOSED, one a newer deploy replaced 409
+   * SUPERSEDED, both with `pullRequest`.
+   */
+  async function awaitMerge(app: AppConfig, proposed: Record<string, unknown>, seconds: number, signal: Withdrawal): Promise<Answer> {
+    const pullRequest = proposed.pullRequest as { number: number; url: string };
+    let merged;
+    try {
+      merged = await bridge.proposals.wait(app, { configCommit: proposed.configCommit as string, pullRequest }, seconds * 1000, signal);
+    } catch (err) {
+      if (isKipError(err, 'PR_CLOSED') || isKipError(err, 'SUPERSEDED')) return { status: 409, body: errorBody(err) };
+      throw err;
+    }
+    if (merged === 'timeout') {
+      const error = `pull request #${pullRequest.number} was not merged within ${seconds} s; it stays open: ${pullRequest.url}`;
+      return { status: 504, body: { error, code: 'ROLLOUT_TIMEOUT', ...proposed } };
+    }
+    // The merge is in the branch: the revision it became, read from git like any other.
+    const repo = bridge.repoOf(app.id);
+    await repo.status.refreshQuietly();
+    const revisions = await bridge.history.revisions(app.id);
+    const revision = revisions.findLast((r) => r.pullRequest?.number === pullRequest.number) ?? revisions.at(-1);
+    return {
+      status: 200,
+      body: { ...proposed, status: 'deployed', revision: revision?.revision ?? null, configCommit: revision?.configCommit ?? null, pullRequest },
+    };
+  }
+
   async function handle(app: AppConfig, json: unknown, action: ProviderAction | null, options: DeployOptions): Promise<Answer> {
     const ignored = (reason: string): Answer => ({ status: 202, body: { status: 'ignored', app: app.id, reason } });
-    const deploy = async (request: DeployRequest): Promise<Answer> => ({ status: 200, body: await bridge.deploys.deploy(app, request, 'webhook', options) });
+    const deploy = async (request: DeployRequest): Promise<Answer> => {
+      const body = await bridge.deploys.deploy(app, request, 'webhook', options);
+      // 202: pull-request mode proposed it; it is deployed once merged.
+      return { status: body.status === 'proposed' ? 202 : 200, body };
+    };
     if (action === null) return deploy(deployRequestFor(app, validateDeployBody(json)));
     switch (action.kind) {
       case 'ping':
@@ -218,6 +257,12 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
         if (action.ref !== `refs/heads/${app.branch}`) return ignored(`${action.ref} is not the app's branch (${app.branch})`);
         if (!isCommitSha(action.commit)) throw new KipError('INVALID_COMMIT', 'after: is not a commit SHA');
         return deploy({ kind: 'commit', commit: action.commit.toLowerCase() });
+      }
+      case 'proposal': {
+        // Pull-request mode: the host says the app's proposal or its checks changed.
+        if (action.branch !== proposalBranch(app.id)) return ignored(`${action.branch} is not ${app.id}'s proposal branch`);
+        bridge.proposals.nudge(app);
+        return { status: 202, body: { status: 'noted', app: app.id } };
       }
       case 'package': {
         if (app.source === 'git') return ignored('package events deploy image apps');

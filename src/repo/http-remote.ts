@@ -93,8 +93,19 @@ export class HttpRemote implements Remote {
    * smart HTTP is stateless. https://git-scm.com/docs/gitprotocol-pack#_pushing_data_to_a_server
    */
   async push(oldOid: string, newOid: string, newObjects: string[], signal?: AbortSignal): Promise<PushResult> {
+    const pushed = await this.pushRef(this.ref, oldOid, newOid, newObjects, signal);
+    if (pushed.ok) this.known = newOid;
+    return pushed;
+  }
+
+  /**
+   * The same compare-and-swap on another ref of the remote (pull-request mode's
+   * `refs/heads/kipper/<namespace>/<app>`): `oldOid` ZERO_OID creates it, and only if
+   * it does not exist yet.
+   */
+  async pushRef(ref: string, oldOid: string, newOid: string, newObjects: string[], signal?: AbortSignal): Promise<PushResult> {
     const pack = await this.gitdir.pack(newObjects);
-    const body = receivePackRequest(oldOid, newOid, this.ref, pack);
+    const body = receivePackRequest(oldOid, newOid, ref, pack);
     let res: Answer;
     try {
       res = await this.request('git-receive-pack', signal, {
@@ -114,9 +125,28 @@ export class HttpRemote implements Remote {
         `push to ${this.description} got a ${res.type || 'untyped'} answer, not git's: is KIPPER_REPO_URL the repo's clone URL?`,
       );
     }
-    const result = readPushAnswer(res.bytes, { ref: this.ref, description: this.description, redact: this.auth.redact.bind(this.auth) });
-    if (result.ok) this.known = newOid;
-    return result;
+    return readPushAnswer(res.bytes, { ref, description: this.description, redact: this.auth.redact.bind(this.auth) });
+  }
+
+  /** Where `ref` points in the remote now (the ref advertisement), or null when it does not exist. */
+  async lookRef(ref: string, signal?: AbortSignal): Promise<string | null> {
+    let res: Answer;
+    try {
+      res = await this.request('info/refs?service=git-upload-pack', signal);
+    } catch (err) {
+      throw this.unavailable(this.auth.networkAnswer(err), `fetch from ${this.description} failed: ${this.auth.describe(err, this.timeoutMs)}`);
+    }
+    if (res.status !== 200) throw this.unavailable(`HTTP ${res.status}`, `fetch from ${this.description} failed: HTTP ${res.status}`, { status: res.status });
+    for (const line of parsePktLines(res.bytes)) {
+      if (line === null || line.startsWith('#')) continue;
+      if (line.indexOf(' ') === 40 && line.slice(41).split('\0')[0] === ref) return line.slice(0, 40);
+    }
+    return null;
+  }
+
+  /** The credentials of the remote: the host's API takes the same token. */
+  get credentials(): Pick<CredentialSource, 'header'> {
+    return this.auth;
   }
 
   /** `git fetch <args> <url> +ref:ref`, credentials in the environment only; the local ref first follows our pushes. */

@@ -6,7 +6,9 @@ export type ProviderAction =
   | { kind: 'ping' }
   | { kind: 'push'; ref: string; commit: string }
   | { kind: 'package'; image: string; commit: string | undefined }
-  | { kind: 'ignored'; reason: string };
+  | { kind: 'ignored'; reason: string }
+  /** Something changed about the pull/merge request or the checks of `branch` (pull-request mode: look at it now). */
+  | { kind: 'proposal'; branch: string };
 
 const ZERO = /^0+$/;
 const pushSchema = z.object({ ref: z.string(), after: z.string(), checkout_sha: z.string().nullish() }).loose();
@@ -31,6 +33,12 @@ const packageSchema = z
     package: z.object({ package_type: z.string().optional(), package_version: versionSchema.optional() }).loose().optional(),
   })
   .loose();
+
+// GitHub `pull_request` and `check_suite`, GitLab `Merge Request Hook`: only the branch matters,
+// the bridge asks the host's API for the rest (a webhook is a nudge, never trusted for state).
+const pullRequestSchema = z.object({ pull_request: z.object({ head: z.object({ ref: z.string() }).loose() }).loose() }).loose();
+const checkSuiteSchema = z.object({ check_suite: z.object({ head_branch: z.string().nullish() }).loose() }).loose();
+const mergeRequestSchema = z.object({ object_attributes: z.object({ source_branch: z.string() }).loose() }).loose();
 
 function parse<T>(schema: z.ZodType<T>, json: unknown, event: string): T {
   const r = schema.safeParse(json);
@@ -67,11 +75,19 @@ export function providerAction(github: string | undefined, gitlab: string | unde
         }
         return { kind: 'package', image: version.package_url, commit: sourceCommitOf(version) };
       }
+      case 'pull_request':
+        return { kind: 'proposal', branch: parse(pullRequestSchema, json, 'GitHub pull_request').pull_request.head.ref };
+      case 'check_suite': {
+        const branch = parse(checkSuiteSchema, json, 'GitHub check_suite').check_suite.head_branch;
+        return branch ? { kind: 'proposal', branch } : { kind: 'ignored', reason: 'a check suite of no branch' };
+      }
       default:
         return { kind: 'ignored', reason: `GitHub event "${github}" deploys nothing` };
     }
   }
   if (gitlab !== undefined) {
+    if (gitlab === 'Merge Request Hook')
+      return { kind: 'proposal', branch: parse(mergeRequestSchema, json, 'GitLab Merge Request Hook').object_attributes.source_branch };
     if (gitlab !== 'Push Hook') return { kind: 'ignored', reason: `GitLab event "${gitlab}" deploys nothing` };
     const p = parse(pushSchema, json, 'GitLab Push Hook');
     const commit = p.checkout_sha ?? p.after;

@@ -16,10 +16,12 @@ const ALLOWED: Record<string, readonly string[]> = {
   // identity: who a request is (tokens, sessions' people) and what kipper.yaml `access:` lets them do.
   identity: ['deploys', 'webhooks', 'config', 'errors'],
   webhooks: ['config', 'errors'],
-  deploys: ['lease', 'rollout', 'notify', 'history', 'manifests', 'config', 'repo', 'signing', 'errors', 'log', 'metrics', 'api-types'],
+  deploys: ['lease', 'hosts', 'rollout', 'notify', 'history', 'manifests', 'config', 'repo', 'signing', 'errors', 'log', 'metrics', 'api-types'],
   rollout: ['config', 'errors'],
   // lease: the write Lease of KIPPER_LEASE fences the repo's pushes (docs/running-in-a-cluster.md "Replicas").
   lease: ['config', 'repo', 'errors', 'log'],
+  // The git hosts' pull request APIs (pull-request mode, issue #20).
+  hosts: ['config', 'repo', 'errors'],
   history: ['manifests', 'config', 'repo', 'errors', 'api-types'],
   manifests: ['errors'],
   config: ['manifests', 'notify', 'errors', 'log'],

@@ -6,6 +6,9 @@ import { reasonOf, resolveApp, type AppOptions } from '../args.js';
 type DeployResponse = DeployAnswer | CommitDeployAnswer;
 
 function describe(name: string, res: DeployResponse, verb: string): string {
+  // Pull-request mode: deployed once the pull request is merged.
+  if (res.status === 'proposed' && res.pullRequest)
+    return `✔ Proposed ${name}: ${res.image ?? res.commit} in pull request #${res.pullRequest.number}: ${res.pullRequest.url}`;
   const rev = res.revision === null ? '' : ` (revision #${res.revision})`;
   if (res.image === null) {
     // A git-source app: the commit is recorded; the cluster side now builds it.
@@ -31,6 +34,7 @@ export async function appUpdate(client: AdminClient, positionals: string[], opti
     ...(options.image ? { image: options.image } : {}),
     ...(options.commit ? { commit: options.commit } : {}),
     ...(reason === undefined ? {} : { reason }),
+    ...(options.direct ? { direct: true } : {}),
   };
   let res: DeployResponse;
   try {
@@ -69,8 +73,10 @@ export async function appPromote(client: AdminClient, positionals: string[], opt
   const res = await client.request<DeployAnswer>('POST', `/api/v1/apps/${ns(options.from)}/${name}/promote`, {
     to: ns(options.to),
     ...(reason === undefined ? {} : { reason }),
+    ...(options.direct ? { direct: true } : {}),
   });
   if (options.json) return JSON.stringify(res, null, 2);
+  if (res.status === 'proposed') return describe(`${name} in ${options.to}`, res, 'Promoted');
   const rev = res.revision === null ? '' : `, revision #${res.revision}`;
   if (res.status === 'unchanged') return `✔ ${name} in ${options.to} already runs ${res.image}${rev.replace(', ', ' (')}${rev ? ')' : ''}`;
   return `✔ Promoted ${name} from ${options.from} to ${options.to} (${res.image}${rev})`;

@@ -20,9 +20,13 @@ export async function appRollback(client: AdminClient, positionals: string[], op
     ...(revision === undefined ? {} : { revision }),
     ...(reason === undefined ? {} : { reason }),
     ...(options.lock ? { lock: true, ...(by ? { by } : {}) } : {}),
+    ...(options.direct ? { direct: true } : {}),
   };
   const res = await client.request<RollbackAnswer>('POST', `/api/v1/apps/${id}/rollback`, body);
   if (options.json) return JSON.stringify(res, null, 2);
+  if (res.status === 'proposed' && res.pullRequest) {
+    return `✔ Proposed a rollback of ${name} to revision #${res.rolledBackTo} (${res.image ?? res.commit}) in pull request #${res.pullRequest.number}: ${res.pullRequest.url}`;
+  }
   const line = `✔ Rolled back ${name} to revision #${res.rolledBackTo} (${res.image ?? res.commit})`;
   return res.lock ? `${line}\n${lockedLine(name, res.lock.reason)}` : line;
 }

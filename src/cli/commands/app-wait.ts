@@ -1,4 +1,4 @@
-import type { HistoryAnswer, RevisionAnswer, RolloutAnswer } from '../../api-types.js';
+import type { HistoryAnswer, ProposalsAnswer, RevisionAnswer, RolloutAnswer } from '../../api-types.js';
 import { KipError } from '../../errors.js';
 import type { AdminClient } from '../admin-client.js';
 import { resolveApp, revisionOf, type AppOptions } from '../args.js';
@@ -27,12 +27,15 @@ export async function appWait(client: AdminClient, positionals: string[], option
   const { id, name } = resolveApp(positionals[0], options);
   const timeoutMs = parseTimeout(options.timeout);
   let revision = revisionOf(options);
+  const until = Date.now() + timeoutMs;
+  // Pull-request mode: first the merge of the open proposal, then its revision's rollout.
+  const merged = revision === undefined ? await mergedRevision(client, id, name, until, options.json ? () => undefined : say) : undefined;
+  revision ??= merged;
   if (revision === undefined) {
     const history = await client.request<HistoryAnswer>('GET', `/api/v1/apps/${id}/history`);
     revision = history.revisions[0]?.revision;
     if (revision === undefined) throw new KipError('REVISION_NOT_FOUND', `${name} has no revisions yet: deploy it first`);
   }
-  const until = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
     const answer = await client.request<RevisionAnswer>('GET', `/api/v1/apps/${id}/revisions/${revision}`);
@@ -47,11 +50,37 @@ export async function appWait(client: AdminClient, positionals: string[], option
         body: answer,
       });
     }
+    // Merged, and nothing reports a rollout: the merge was what there was to wait for (as ?wait= answers).
+    if (rollout.state === 'unknown' && rollout.message?.startsWith('no syncer') && merged !== undefined)
+      return done ?? `✔ ${name} revision #${revision} is merged; no syncer reports its rollout`;
     if (rollout.state === 'unknown' && rollout.message?.startsWith('no syncer'))
       throw new KipError('ROLLOUT_FAILED', `cannot wait for ${name}: ${rollout.message}`, { body: answer });
     if (Date.now() + POLL_MS > until) {
       throw new KipError('ROLLOUT_TIMEOUT', `${name} revision #${revision} did not settle in time: it is ${rollout.state}`, { body: answer });
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/**
+ * With an open proposal (pull-request mode): waits until it is gone and returns the
+ * revision it became; PR_CLOSED when it was closed unmerged. Undefined without one (or
+ * from a bridge without proposals).
+ */
+async function mergedRevision(client: AdminClient, id: string, name: string, until: number, say: (text: string) => void): Promise<number | undefined> {
+  const proposals = (p: ProposalsAnswer | null) => p?.proposals ?? [];
+  const first = proposals(await client.request<ProposalsAnswer>('GET', `/api/v1/apps/${id}/proposals`).catch(() => null))[0];
+  if (!first) return undefined;
+  say(`${name}: waiting for pull request #${first.number} to be merged (${first.url})`);
+  for (;;) {
+    if (Date.now() + POLL_MS > until) throw new KipError('ROLLOUT_TIMEOUT', `pull request #${first.number} of ${name} was not merged in time: ${first.url}`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+    const open = proposals(await client.request<ProposalsAnswer>('GET', `/api/v1/apps/${id}/proposals`));
+    if (open.some((p) => p.number === first.number)) continue;
+    const history = await client.request<HistoryAnswer>('GET', `/api/v1/apps/${id}/history`);
+    const merged = history.revisions.find((r) => r.pullRequest?.number === first.number);
+    if (!merged) throw new KipError('PR_CLOSED', `pull request #${first.number} of ${name} was closed without merging: ${first.url}`);
+    say(`${name}: pull request #${first.number} merged as revision #${merged.revision}`);
+    return merged.revision;
   }
 }

@@ -26,6 +26,8 @@ export interface DeploysView {
   drift?: DriftAnswer | undefined;
   /** A viewer's page (kipper.yaml `access:`): no actions, no Rollback buttons. */
   readOnly?: boolean | undefined;
+  /** Pull-request mode: the app's open proposal, not merged yet. */
+  proposal?: { number: number; url: string; image: string | null; commit: string | null } | undefined;
 }
 
 /** The Deploys tab: actions, then the history table (the same rows as `kip app history`). */
@@ -69,6 +71,14 @@ export function deploysTab(v: DeploysView): Html {
       v.drift
         ? html`<p class="alert" role="alert">
             Drift: ${v.drift.reason}. Make git agree with the cluster with a rollback to revision #${v.drift.cluster}, or re-enable the syncer.
+          </p>`
+        : ''
+    }
+    ${
+      v.proposal
+        ? html`<p class="proposal" data-proposal="${String(v.proposal.number)}">
+            Proposed, not merged yet: ${v.proposal.image ?? v.proposal.commit ?? 'a change'} in
+            ${/^https?:\/\//.test(v.proposal.url) ? html`<a href="${v.proposal.url}" rel="noopener noreferrer">pull request #${String(v.proposal.number)}</a>` : `pull request #${v.proposal.number}`}
           </p>`
         : ''
     }

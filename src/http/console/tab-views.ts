@@ -29,9 +29,12 @@ export async function deploysView(bridge: Bridge, opts: ConsoleOptions, req: Req
     .map((a) => a.namespace);
   const csrf = res.locals.csrf as string;
   const readOnly = !mayChange(bridge, res, app);
+  // Pull-request mode: the open proposal, shown above the revisions; the page still loads when the host does not answer.
+  const open = app.write === 'pull-request' ? await bridge.proposals.open(app).catch(() => null) : null;
   const view = {
     readOnly,
     app,
+    proposal: open ? { number: open.proposal.number, url: open.proposal.url, image: open.image, commit: open.commit } : undefined,
     rows,
     current: revisions[0],
     older: last && last.revision > 1 ? last.revision : null,
