@@ -30,10 +30,17 @@ export default tseslint.config(
     files: ['src/http/console/assets/**/*.js'],
     languageOptions: {
       globals: Object.fromEntries(
-        ['document', 'window', 'fetch', 'requestAnimationFrame', 'URLSearchParams', 'EventSource', 'navigator', 'setInterval', 'clearInterval'].map((g) => [
-          g,
-          'readonly',
-        ]),
+        [
+          'document',
+          'window',
+          'fetch',
+          'requestAnimationFrame',
+          'URLSearchParams',
+          'EventSource',
+          'navigator',
+          'setInterval',
+          'clearInterval',
+        ].map((g) => [g, 'readonly']),
       ),
     },
   },

@@ -17,7 +17,16 @@ export interface Logger {
 
 // Defence in depth: a field with one of these names never reaches a log line, whatever
 // a future caller passes. Secrets are kept out of log calls in the first place.
-const REDACT = ['token', 'authorization', 'password', 'secretKey', 'adminToken', '*.token', '*.authorization', '*.password'];
+const REDACT = [
+  'token',
+  'authorization',
+  'password',
+  'secretKey',
+  'adminToken',
+  '*.token',
+  '*.authorization',
+  '*.password',
+];
 
 /** A JSON-lines logger at `level` writing to stdout (or `destination`, for tests). */
 export function createLogger(level: LogLevel, destination?: { write(line: string): void }): Logger {

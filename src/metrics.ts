@@ -56,7 +56,13 @@ export class Metrics {
   });
 
   /** `repos`: the config repos, each measured under its `repo` label (docs/design.md "Several config repos"). */
-  constructor(repos: () => ReadonlyArray<{ name: string; queue: { depth: number; declined: unknown }; history: { index: { size(): number } } }>) {
+  constructor(
+    repos: () => ReadonlyArray<{
+      name: string;
+      queue: { depth: number; declined: unknown };
+      history: { index: { size(): number } };
+    }>,
+  ) {
     const perRepo = (name: string, help: string, value: (r: ReturnType<typeof repos>[number]) => number) =>
       new Gauge({
         name,
@@ -67,11 +73,15 @@ export class Metrics {
           for (const r of repos()) this.set({ repo: r.name }, value(r));
         },
       });
-    perRepo('kipper_push_declined', '1 while the last push was declined by the remote (a hook, a protected branch), until a push lands', (r) =>
-      r.queue.declined === null ? 0 : 1,
+    perRepo(
+      'kipper_push_declined',
+      '1 while the last push was declined by the remote (a hook, a protected branch), until a push lands',
+      (r) => (r.queue.declined === null ? 0 : 1),
     );
     perRepo('kipper_write_queue_depth', 'Edits waiting for or in a push', (r) => r.queue.depth);
-    perRepo('kipper_history_index_revisions', 'Revisions held by the history index, over all apps', (r) => r.history.index.size());
+    perRepo('kipper_history_index_revisions', 'Revisions held by the history index, over all apps', (r) =>
+      r.history.index.size(),
+    );
     collectDefaultMetrics({ register: this.registry, prefix: 'kipper_' });
   }
 

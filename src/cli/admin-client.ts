@@ -33,9 +33,18 @@ export class AdminClient {
     const token = await this.token;
     let res: { status: number; text: string };
     try {
-      res = await send(new URL(`${this.baseUrl}${path}`), method, token, body === undefined ? undefined : JSON.stringify(body), this.user);
+      res = await send(
+        new URL(`${this.baseUrl}${path}`),
+        method,
+        token,
+        body === undefined ? undefined : JSON.stringify(body),
+        this.user,
+      );
     } catch {
-      throw new KipError('BRIDGE_UNREACHABLE', `cannot reach the bridge at ${this.baseUrl}; is \`kip serve\` running? (set KIPPER_URL)`);
+      throw new KipError(
+        'BRIDGE_UNREACHABLE',
+        `cannot reach the bridge at ${this.baseUrl}; is \`kip serve\` running? (set KIPPER_URL)`,
+      );
     }
     let json: unknown;
     try {
@@ -45,7 +54,10 @@ export class AdminClient {
     }
     if (res.status < 200 || res.status > 299) {
       const e = json as Partial<ErrorAnswer>;
-      throw new KipError((e.code as KipErrorCode) ?? 'INTERNAL', e.error ?? `the bridge answered ${res.status}`, { status: res.status, body: json });
+      throw new KipError((e.code as KipErrorCode) ?? 'INTERNAL', e.error ?? `the bridge answered ${res.status}`, {
+        status: res.status,
+        body: json,
+      });
     }
     return json as T;
   }
@@ -55,7 +67,13 @@ export class AdminClient {
  * One HTTP request with node:http(s), not fetch: fetch loads undici on first use, which
  * costs a one-shot CLI about 25 ms of CPU and 8 MB (issue #18, "Load only what a command needs").
  */
-async function send(url: URL, method: string, token: string, body: string | undefined, user: string | undefined): Promise<{ status: number; text: string }> {
+async function send(
+  url: URL,
+  method: string,
+  token: string,
+  body: string | undefined,
+  user: string | undefined,
+): Promise<{ status: number; text: string }> {
   const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
   return new Promise((resolve, reject) => {
     const req = request(
@@ -65,7 +83,9 @@ async function send(url: URL, method: string, token: string, body: string | unde
         headers: {
           authorization: `Bearer ${token}`,
           ...(user === undefined ? {} : { 'x-kipper-user': user }),
-          ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
+          ...(body === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
         },
         timeout: TIMEOUT_MS,
       },
@@ -105,7 +125,9 @@ async function adminToken(env: NodeJS.ProcessEnv): Promise<string> {
   if (personal) return personal;
   const dataDir = env.KIPPER_DATA_DIR?.trim();
   const path = join(resolve(dataDir || './.kipper'), ADMIN_TOKEN_FILE);
-  const where = dataDir ? `${path} (from KIPPER_DATA_DIR)` : `${path} (the default data dir ./.kipper, from the current directory)`;
+  const where = dataDir
+    ? `${path} (from KIPPER_DATA_DIR)`
+    : `${path} (the default data dir ./.kipper, from the current directory)`;
   let problem: string;
   try {
     const text = (await readFile(path, 'utf8')).trim();

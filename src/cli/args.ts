@@ -64,7 +64,10 @@ export function helpRequest(argv: string[]): string[] | undefined {
  * Parse `kip app …` arguments into positionals and options, and the long flags that were
  * given (`--project` for `-p`), for `checkFlagsOf`.
  */
-export function parseAppArgs(argv: string[], env: NodeJS.ProcessEnv): { positionals: string[]; options: AppOptions; given: string[] } {
+export function parseAppArgs(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { positionals: string[]; options: AppOptions; given: string[] } {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
@@ -112,7 +115,12 @@ function agrees(ns: string, project: string | undefined, environment: string | u
 
 /** `--project P --environment E`, or the one of them given. */
 function namespaceFlags(project: string | undefined, environment: string | undefined): string {
-  return [project === undefined ? '' : `--project ${project}`, environment === undefined ? '' : `--environment ${environment}`].filter(Boolean).join(' ');
+  return [
+    project === undefined ? '' : `--project ${project}`,
+    environment === undefined ? '' : `--environment ${environment}`,
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 /**
@@ -124,7 +132,10 @@ export function checkFlagsOf(command: string, given: readonly string[]): void {
   const takes = flagsOf(command);
   for (const flag of given) {
     if (takes.includes(flag)) continue;
-    throw new KipError('USAGE', `kip app ${command} takes no ${flag}: it goes with kip app ${commandsTaking(flag).join('|')}; see \`kip help ${command}\``);
+    throw new KipError(
+      'USAGE',
+      `kip app ${command} takes no ${flag}: it goes with kip app ${commandsTaking(flag).join('|')}; see \`kip help ${command}\``,
+    );
   }
 }
 
@@ -135,13 +146,17 @@ export function checkFlagsOf(command: string, given: readonly string[]): void {
 export function checkNamespaceFlags(options: AppOptions): void {
   const { namespace, project, environment } = options;
   if (namespace === undefined || agrees(namespace, project, environment)) return;
-  throw new KipError('USAGE', `--namespace ${namespace} and ${namespaceFlags(project, environment)} name different namespaces: give one of them`);
+  throw new KipError(
+    'USAGE',
+    `--namespace ${namespace} and ${namespaceFlags(project, environment)} name different namespaces: give one of them`,
+  );
 }
 
 /** A positive whole number given as `flag`, or a usage error that says what it needs. */
 function countOf(value: string, flag: string, what: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new KipError('USAGE', `${flag} must be ${what}, got "${value}"`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1)
+    throw new KipError('USAGE', `${flag} must be ${what}, got "${value}"`);
   return n;
 }
 
@@ -174,16 +189,23 @@ export function reasonOf(options: AppOptions, required: string | undefined): str
  * `--namespace` or `--project` and `--environment`.
  */
 export function resolveApp(arg: string | undefined, options: AppOptions): { id: string; name: string } {
-  if (!arg) throw new KipError('USAGE', 'name the app, e.g. `kip app history api --project yourr-name --environment test`');
+  if (!arg)
+    throw new KipError('USAGE', 'name the app, e.g. `kip app history api --project yourr-name --environment test`');
   if (arg.includes('/')) {
     const parts = arg.split('/');
     const [ns, name] = parts as [string, string];
-    if (parts.length !== 2 || !ns || !name) throw new KipError('USAGE', `name the app as app or namespace/app, got "${arg}"`);
+    if (parts.length !== 2 || !ns || !name)
+      throw new KipError('USAGE', `name the app as app or namespace/app, got "${arg}"`);
     // As checkNamespaceFlags: two answers to one question are an error, not a guess.
-    if (options.namespace !== undefined ? options.namespace !== ns : !agrees(ns, options.project, options.environment)) {
+    if (
+      options.namespace !== undefined ? options.namespace !== ns : !agrees(ns, options.project, options.environment)
+    ) {
       // A namespace without both --project and --environment came from --namespace.
-      const fromNamespace = options.namespace !== undefined && (options.project === undefined || options.environment === undefined);
-      const flags = fromNamespace ? `--namespace ${options.namespace}` : namespaceFlags(options.project, options.environment);
+      const fromNamespace =
+        options.namespace !== undefined && (options.project === undefined || options.environment === undefined);
+      const flags = fromNamespace
+        ? `--namespace ${options.namespace}`
+        : namespaceFlags(options.project, options.environment);
       const both = options.namespace === undefined ? '' : ` (${ns}, ${options.namespace})`;
       throw new KipError('USAGE', `${arg} and ${flags} name different namespaces${both}: give the namespace once`);
     }
@@ -207,7 +229,9 @@ function usageMessage(err: Error & { code?: string }, argv: string[]): string {
     const near = option.startsWith('--') ? didYouMean(option, known) : undefined;
     what = near ? `unknown option ${option}; did you mean ${near}?` : `unknown option ${option}`;
   } else if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option) {
-    what = /does not take an argument/.test(err.message) ? `${option} takes no value` : `${option} needs a value (one starting with - as ${option}=VALUE)`;
+    what = /does not take an argument/.test(err.message)
+      ? `${option} takes no value`
+      : `${option} needs a value (one starting with - as ${option}=VALUE)`;
   }
   // `did you mean --image?` is a question: the pointer to the help follows in parentheses.
   return what.endsWith('?') ? `${what} (see \`${help}\`)` : `${what}; see \`${help}\``;

@@ -16,7 +16,9 @@ function usable(value: string | undefined): string | undefined {
 function gitEmail(): Promise<string | undefined> {
   return new Promise((resolve) => {
     // An argument array, no shell; a hung git (a credential helper, a slow disk) must not hold kip up.
-    execFile('git', ['config', '--get', 'user.email'], { timeout: 5_000, encoding: 'utf8' }, (err, stdout) => resolve(err ? undefined : stdout));
+    execFile('git', ['config', '--get', 'user.email'], { timeout: 5_000, encoding: 'utf8' }, (err, stdout) =>
+      resolve(err ? undefined : stdout),
+    );
   });
 }
 
@@ -37,7 +39,11 @@ function osUser(): string | undefined {
 export async function currentUser(env: NodeJS.ProcessEnv): Promise<string | undefined> {
   if (env.KIPPER_USER !== undefined && env.KIPPER_USER.trim() !== '') {
     const user = usable(env.KIPPER_USER);
-    if (!user) throw new KipError('USAGE', `KIPPER_USER must be one line of at most ${MAX_LENGTH} characters (it names who locks an app)`);
+    if (!user)
+      throw new KipError(
+        'USAGE',
+        `KIPPER_USER must be one line of at most ${MAX_LENGTH} characters (it names who locks an app)`,
+      );
     return user;
   }
   return usable(await gitEmail()) ?? usable(osUser());

@@ -42,12 +42,19 @@ export function formatHistory(rows: HistoryRow[], now: number = Date.now(), opti
     { title: 'IMAGE', min: 33, cell: (r) => r.image ?? '-' },
     { title: 'COMMIT', min: 7, cell: (r) => (r.commit ? r.commit.slice(0, 7) : '-') },
     // As the console says it: `rollback to #9`.
-    { title: 'TRIGGER', min: 8, cell: (r) => (r.trigger === 'rollback' && r.rolledBackTo ? `rollback to #${r.rolledBackTo}` : r.trigger) },
+    {
+      title: 'TRIGGER',
+      min: 8,
+      cell: (r) => (r.trigger === 'rollback' && r.rolledBackTo ? `rollback to #${r.rolledBackTo}` : r.trigger),
+    },
     ...(status ? [{ title: 'STATUS', min: 6, cell: (r: HistoryRow) => r.rollout?.state ?? '-' }] : []),
     {
       title: 'WHEN',
       min: 0,
-      cell: (r, at) => [relativeTime(r.timestamp, at), r.current ? '(current)' : '', r.undone ? '(undone)' : ''].filter(Boolean).join(' '),
+      cell: (r, at) =>
+        [relativeTime(r.timestamp, at), r.current ? '(current)' : '', r.undone ? '(undone)' : '']
+          .filter(Boolean)
+          .join(' '),
     },
     // BY (docs/design.md "Who did it") after WHEN, so Kipper's own columns keep their places.
     ...(by ? [{ title: 'BY', min: 0, cell: byOf }] : []),

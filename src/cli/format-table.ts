@@ -10,7 +10,9 @@ export function formatTable(header: string[], body: string[][], rightAlign: numb
   const line = (cells: string[]) =>
     ' ' +
     cells
-      .map((c, i) => (rightAlign.includes(i) ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .map((c, i) =>
+        rightAlign.includes(i) ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!),
+      )
       .join('  ')
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');

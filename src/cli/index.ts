@@ -61,7 +61,12 @@ function help(names: string[]): string {
   const name = first === 'app' ? second : first;
   if (name === undefined) return APP_USAGE;
   const text = commandHelp(name);
-  if (!text) throw unknownCommand(name, COMMAND_NAMES, `no command "${[...names].join(' ')}": kip help takes one of ${COMMAND_NAMES.join(', ')}`);
+  if (!text)
+    throw unknownCommand(
+      name,
+      COMMAND_NAMES,
+      `no command "${[...names].join(' ')}": kip help takes one of ${COMMAND_NAMES.join(', ')}`,
+    );
   return text;
 }
 
@@ -100,7 +105,12 @@ async function main(argv: string[]): Promise<number> {
     write(command === 'login' ? await login(url, process.env, (line) => write(line)) : await logout(process.env));
     return 0;
   }
-  if (command !== 'app') throw unknownCommand(command, TOP_COMMANDS, `unknown command "${command}": use kip serve or kip app <command> (see kip --help)`);
+  if (command !== 'app')
+    throw unknownCommand(
+      command,
+      TOP_COMMANDS,
+      `unknown command "${command}": use kip serve or kip app <command> (see kip --help)`,
+    );
   write(await app(rest));
   return 0;
 }

@@ -25,10 +25,16 @@ const APP_FLAGS: Array<[string, string]> = [
 ];
 
 /** `--reason`, as update, promote and unlock take it. */
-const REASON: [string, string] = ['--reason TEXT', 'why, one line: the commit says it (body and Kipper-Reason trailer)'];
+const REASON: [string, string] = [
+  '--reason TEXT',
+  'why, one line: the commit says it (body and Kipper-Reason trailer)',
+];
 
 /** `--direct`, as update, rollback and promote take it (pull-request mode, docs/protected-branches.md). */
-const DIRECT: [string, string] = ['--direct', 'push straight to the branch, not as a pull request (incidents; the branch must allow it)'];
+const DIRECT: [string, string] = [
+  '--direct',
+  'push straight to the branch, not as a pull request (incidents; the branch must allow it)',
+];
 
 const COMMANDS: CommandHelp[] = [
   {
@@ -98,7 +104,8 @@ const COMMANDS: CommandHelp[] = [
   {
     name: 'update',
     usage: 'kip app update <app> (--image REF [--commit SHA] | --commit SHA)',
-    summary: 'Deploy by hand (trigger manual): an image app gets an image, with the source commit it was\nbuilt from if given; a git-source app gets a commit.',
+    summary:
+      'Deploy by hand (trigger manual): an image app gets an image, with the source commit it was\nbuilt from if given; a git-source app gets a commit.',
     flags: [
       ['--image REF', 'the image to deploy (image apps)'],
       ['--commit SHA', "a git-source app's commit, or the source commit of the image"],
@@ -111,7 +118,8 @@ const COMMANDS: CommandHelp[] = [
   {
     name: 'promote',
     usage: 'kip app promote <app> --project P --from ENV --to ENV',
-    summary: 'Deploy the current image of the app in namespace P-FROM to the same app in P-TO\n(trigger promotion). Image apps only.',
+    summary:
+      'Deploy the current image of the app in namespace P-FROM to the same app in P-TO\n(trigger promotion). Image apps only.',
     flags: [
       ['-p, --project P', 'the project: the app goes from namespace P-FROM to P-TO'],
       ['--from ENV', 'the environment to copy from (a whole namespace without --project)'],

@@ -15,11 +15,16 @@ const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const APP_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\/[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 // `<Kind>/<metadata.name>` of a workload the finder knows; a name is a DNS-1123 subdomain.
-const WORKLOAD = new RegExp(`^(?:${WORKLOAD_KINDS.join('|')})/[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$`);
+const WORKLOAD = new RegExp(
+  `^(?:${WORKLOAD_KINDS.join('|')})/[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$`,
+);
 
 const workloadRef = z
   .string()
-  .regex(WORKLOAD, `must be <Kind>/<name> of one workload in the app's files, e.g. Deployment/api (Kind: ${WORKLOAD_KINDS.join(', ')})`);
+  .regex(
+    WORKLOAD,
+    `must be <Kind>/<name> of one workload in the app's files, e.g. Deployment/api (Kind: ${WORKLOAD_KINDS.join(', ')})`,
+  );
 
 const repoPath = z
   .string()
@@ -38,13 +43,18 @@ const namespaced = z.string().regex(NAMESPACED, 'must be <namespace>/<name>, e.g
 const argocdSchema = z
   .object({
     application: z.string().regex(/^[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$/, 'must be the Argo CD Application name'),
-    namespace: z.string().regex(DNS_LABEL, 'must be the namespace of the Application (default argocd)').default('argocd'),
+    namespace: z
+      .string()
+      .regex(DNS_LABEL, 'must be the namespace of the Application (default argocd)')
+      .default('argocd'),
   })
   .strict();
 const fluxSchema = z
   .object({ kustomization: namespaced.optional(), helmRelease: namespaced.optional() })
   .strict()
-  .refine((f) => (f.kustomization === undefined) !== (f.helmRelease === undefined), { message: 'name exactly one of kustomization or helmRelease' });
+  .refine((f) => (f.kustomization === undefined) !== (f.helmRelease === undefined), {
+    message: 'name exactly one of kustomization or helmRelease',
+  });
 
 const appSchema = z
   .object({
@@ -60,10 +70,16 @@ const appSchema = z
     // Pull-request mode (docs/protected-branches.md): propose deploys instead of pushing to the branch.
     write: z.enum(['direct', 'pull-request'], { message: 'must be direct or pull-request' }).default('direct'),
     autoMerge: z.boolean({ message: 'must be true or false' }).default(false),
-    labels: z.array(z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters')).max(20, 'at most 20 labels').default([]),
+    labels: z
+      .array(z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters'))
+      .max(20, 'at most 20 labels')
+      .default([]),
   })
   .loose()
-  .refine((a) => a.argocd === undefined || a.flux === undefined, { message: 'an app is synced by Argo CD or by Flux, not both', path: ['flux'] });
+  .refine((a) => a.argocd === undefined || a.flux === undefined, {
+    message: 'an app is synced by Argo CD or by Flux, not both',
+    path: ['flux'],
+  });
 
 const webhookEntry = z.object({ generation: z.number().int().min(1) }).loose();
 
@@ -77,7 +93,9 @@ export const reasonSchema = z
   .refine((r) => !/[\u0000-\u001f\u007f]/.test(r), { message: 'must be one line, without control characters' });
 
 // Written by the bridge (`kip app lock`); `by` and `at` may be missing where a human wrote one.
-const lockEntry = z.object({ reason: reasonSchema, by: z.string().max(200).nullish(), at: z.string().max(64).nullish() }).loose();
+const lockEntry = z
+  .object({ reason: reasonSchema, by: z.string().max(200).nullish(), at: z.string().max(64).nullish() })
+  .loose();
 
 // `trust:` (docs/identity-and-access.md "CI with OIDC"): which CI ID tokens may deploy which apps.
 const claimValue = z
@@ -88,14 +106,16 @@ const claimValue = z
 const trustRuleSchema = z
   .object({
     issuer: z.string().refine(isHttpsUrl, {
-      message: "must be the https URL of the token issuer, exactly as its tokens' iss says, e.g. https://token.actions.githubusercontent.com",
+      message:
+        "must be the https URL of the token issuer, exactly as its tokens' iss says, e.g. https://token.actions.githubusercontent.com",
     }),
     audience: z.string().min(1, 'must not be empty; leave it out for KIPPER_PUBLIC_URL').max(500).optional(),
     claims: z
       .record(z.string().min(1), claimValue)
       // Without a claim that narrows it down, every repository on github.com could deploy.
       .refine((c) => Object.values(c).some((v) => !/^\**$/.test(v)), {
-        message: 'list at least one claim that is not only *, e.g. repository: acme/api (otherwise every project on the issuer could deploy)',
+        message:
+          'list at least one claim that is not only *, e.g. repository: acme/api (otherwise every project on the issuer could deploy)',
       }),
     apps: z
       .array(z.string().regex(APP_ID, 'must be <namespace>/<app>, e.g. shop-prod/api'))
@@ -119,7 +139,9 @@ const accessRuleSchema = z
       .optional(),
   })
   .strict()
-  .refine((r) => (r.user === undefined) !== (r.group === undefined), { message: 'name exactly one of user (an email or sub) or group' });
+  .refine((r) => (r.user === undefined) !== (r.group === undefined), {
+    message: 'name exactly one of user (an email or sub) or group',
+  });
 
 const fileSchema = z
   .object({
@@ -170,7 +192,9 @@ export interface AppConfig {
 }
 
 /** An Argo CD Application, or a Flux Kustomization or HelmRelease, that syncs an app. */
-export type Syncer = { kind: 'argocd'; application: string; namespace: string } | { kind: 'kustomization' | 'helmrelease'; namespace: string; name: string };
+export type Syncer =
+  | { kind: 'argocd'; application: string; namespace: string }
+  | { kind: 'kustomization' | 'helmrelease'; namespace: string; name: string };
 
 /** A syncer as one string (a key for watchers, and for humans). */
 export function syncerId(s: Syncer): string {
@@ -269,10 +293,16 @@ export function parseKipperFile(text: string): KipperConfig {
   const webhooks = new Map<string, number>();
   for (const [id, entry] of Object.entries(parsed.data.webhooks)) webhooks.set(id, entry.generation);
   const locks = new Map<string, Lock>();
-  for (const [id, entry] of Object.entries(parsed.data.locks)) locks.set(id, { reason: entry.reason, by: entry.by ?? '', at: entry.at ?? '' });
+  for (const [id, entry] of Object.entries(parsed.data.locks))
+    locks.set(id, { reason: entry.reason, by: entry.by ?? '', at: entry.at ?? '' });
   // A rule trusts tokens for this file's apps only: with several config repos behind one
   // bridge, one repo's kipper.yaml must never let a token deploy another repo's app.
-  const trust = parsed.data.trust.map((r) => ({ issuer: r.issuer, audience: r.audience, claims: r.claims, apps: r.apps.filter((id) => apps.has(id)) }));
+  const trust = parsed.data.trust.map((r) => ({
+    issuer: r.issuer,
+    audience: r.audience,
+    claims: r.claims,
+    apps: r.apps.filter((id) => apps.has(id)),
+  }));
   return { apps, webhooks, locks, notifications: parsed.data.notifications, trust, access: parsed.data.access };
 }
 
@@ -293,7 +323,8 @@ function syncerOf(a: z.infer<typeof appSchema>): Syncer | undefined {
  */
 function readYaml(text: string): unknown {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false });
-  if (doc.errors.length > 0 || doc.warnings.length > 0 || hasDuplicateKeys(doc)) return parseYaml(text, { prettyErrors: true });
+  if (doc.errors.length > 0 || doc.warnings.length > 0 || hasDuplicateKeys(doc))
+    return parseYaml(text, { prettyErrors: true });
   return doc.toJS();
 }
 
@@ -320,7 +351,9 @@ function hasDuplicateKeys(doc: ReturnType<typeof parseDocument>): boolean {
 function isHttpsUrl(v: string): boolean {
   try {
     const url = new URL(v);
-    return url.protocol === 'https:' && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+    return (
+      url.protocol === 'https:' && url.search === '' && url.hash === '' && url.username === '' && url.password === ''
+    );
   } catch {
     return false;
   }

@@ -30,7 +30,9 @@ const authSchema = z
       .optional(),
   })
   .strict()
-  .refine((a) => [a.token, a.ssh, a.githubApp].filter(Boolean).length <= 1, { message: 'at most one of token, ssh, githubApp' });
+  .refine((a) => [a.token, a.ssh, a.githubApp].filter(Boolean).length <= 1, {
+    message: 'at most one of token, ssh, githubApp',
+  });
 
 const repoSchema = z
   .object({
@@ -49,7 +51,12 @@ const fileSchema = z
   .superRefine((f, ctx) => {
     const seen = new Set<string>();
     f.repos.forEach((r, i) => {
-      if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['repos', i, 'name'], message: `"${r.name}" is used twice: names must be unique` });
+      if (seen.has(r.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['repos', i, 'name'],
+          message: `"${r.name}" is used twice: names must be unique`,
+        });
       seen.add(r.name);
     });
   });
@@ -66,13 +73,19 @@ export function loadReposFile(path: string): RepoEntry[] {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new KipError('CONFIG_INVALID', `KIPPER_REPOS_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new KipError(
+      'CONFIG_INVALID',
+      `KIPPER_REPOS_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   let doc: unknown;
   try {
     doc = parse(text);
   } catch (err) {
-    throw new KipError('CONFIG_INVALID', `KIPPER_REPOS_FILE: ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    throw new KipError(
+      'CONFIG_INVALID',
+      `KIPPER_REPOS_FILE: ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
   const parsed = fileSchema.safeParse(doc);
   if (!parsed.success) {

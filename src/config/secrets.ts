@@ -37,7 +37,10 @@ export async function loadOrCreateSecret(dataDir: string, name: string, fromEnv:
 export async function readSecretFile(path: string): Promise<string> {
   const st = await stat(path);
   if ((st.mode & 0o077) !== 0) {
-    throw new KipError('CONFIG_INVALID', `${path} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); run \`chmod 600 ${path}\``);
+    throw new KipError(
+      'CONFIG_INVALID',
+      `${path} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)}); run \`chmod 600 ${path}\``,
+    );
   }
   const value = (await readFile(path, 'utf8')).trim();
   if (value.length < 16) throw new KipError('CONFIG_INVALID', `${path} is empty or too short; delete it to regenerate`);

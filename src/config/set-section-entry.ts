@@ -31,7 +31,8 @@ export function setSectionEntry(text: string, section: string, id: string, entry
   const line = (indent: string) => `${indent}${id}: ${flowOf(entry!.data)}${eol}`;
   const root = doc.contents;
   if (!isMap(root)) return reserialise(doc, text, section, id, entry);
-  const sectionPair = root.items.find((p) => isScalar(p.key) && p.key.value === section) as Pair<YamlNode, YamlNode | null> | undefined;
+  const sectionPair = root.items.find((p) => isScalar(p.key) && p.key.value === section) as
+    Pair<YamlNode, YamlNode | null> | undefined;
   const map = sectionPair?.value;
 
   if (!sectionPair || map === null || (isScalar(map) && map.value === null)) {
@@ -43,7 +44,8 @@ export function setSectionEntry(text: string, section: string, id: string, entry
   }
   if (!isMap(map) || map.flow) return reserialise(doc, text, section, id, entry);
 
-  const found = map.items.find((p) => isScalar(p.key) && p.key.value === id) as Pair<YamlNode, YamlNode | null> | undefined;
+  const found = map.items.find((p) => isScalar(p.key) && p.key.value === id) as
+    Pair<YamlNode, YamlNode | null> | undefined;
   if (found) {
     const keyStart = (found.key as YamlNode).range![0];
     const start = lineStart(text, keyStart);
@@ -53,7 +55,8 @@ export function setSectionEntry(text: string, section: string, id: string, entry
       // The only entry: the section goes with it (lock then unlock gives the file back),
       // when its key line holds nothing else.
       const sectionStart = lineStart(text, (sectionPair.key as YamlNode).range![0]);
-      if (lineEnd(text, (sectionPair.key as YamlNode).range![1] + 1) !== start) return reserialise(doc, text, section, id, entry);
+      if (lineEnd(text, (sectionPair.key as YamlNode).range![1] + 1) !== start)
+        return reserialise(doc, text, section, id, entry);
       return text.slice(0, sectionStart) + text.slice(end);
     }
     if (entry.patch) {
@@ -89,8 +92,13 @@ export function setWebhookGeneration(text: string, id: string, generation: numbe
       : {
           data: { generation },
           patch: (value) => {
-            const gen = isMap(value) ? (value.items.find((p) => isScalar(p.key) && p.key.value === 'generation')?.value as YamlNode | undefined) : undefined;
-            return gen && isScalar(gen) && gen.range ? { range: [gen.range[0], gen.range[1]], text: String(generation) } : null;
+            const gen = isMap(value)
+              ? (value.items.find((p) => isScalar(p.key) && p.key.value === 'generation')?.value as
+                  YamlNode | undefined)
+              : undefined;
+            return gen && isScalar(gen) && gen.range
+              ? { range: [gen.range[0], gen.range[1]], text: String(generation) }
+              : null;
           },
         },
   );
@@ -98,7 +106,12 @@ export function setWebhookGeneration(text: string, id: string, generation: numbe
 
 /** Sets the lock of `id` (`locks:`), or removes it (null). */
 export function setLock(text: string, id: string, lock: Lock | null): string {
-  return setSectionEntry(text, 'locks', id, lock === null ? null : { data: { reason: lock.reason, by: lock.by, at: lock.at } });
+  return setSectionEntry(
+    text,
+    'locks',
+    id,
+    lock === null ? null : { data: { reason: lock.reason, by: lock.by, at: lock.at } },
+  );
 }
 
 /** `{ reason: "INC-42", by: "ana", at: "…" }`: strings as JSON strings, which YAML reads as double-quoted scalars. */
@@ -118,7 +131,13 @@ function lineEnd(text: string, offset: number): number {
   return nl === -1 ? text.length : nl + 1;
 }
 
-function reserialise(doc: Document.Parsed, text: string, section: string, id: string, entry: SectionEntry | null): string {
+function reserialise(
+  doc: Document.Parsed,
+  text: string,
+  section: string,
+  id: string,
+  entry: SectionEntry | null,
+): string {
   const bom = text.startsWith('\uFEFF') ? '\uFEFF' : '';
   if (entry === null) {
     doc.deleteIn([section, id]);

@@ -83,9 +83,12 @@ const envSchema = z.object({
   KIPPER_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   KIPPER_HOST: z.string().min(1).default('127.0.0.1'),
   KIPPER_DATA_DIR: z.string().min(1).default('./.kipper'),
-  KIPPER_REPO_URL: optional.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v) || parseSshUrl(v) !== undefined, {
-    message: 'must be an http:// or https:// URL, ssh://[user@]host[:port]/path or user@host:path',
-  }),
+  KIPPER_REPO_URL: optional.refine(
+    (v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v) || parseSshUrl(v) !== undefined,
+    {
+      message: 'must be an http:// or https:// URL, ssh://[user@]host[:port]/path or user@host:path',
+    },
+  ),
   KIPPER_REPOS_FILE: optional,
   KIPPER_REPO_BRANCH: z
     .string()
@@ -137,15 +140,21 @@ const envSchema = z.object({
   KIPPER_SIGNING_KEY: optional,
   KIPPER_SIGNING_KEY_PASSPHRASE: optional,
   KIPPER_SIGNING_KEY_PASSPHRASE_FILE: optional,
-  KIPPER_LEASE: optional.refine((v) => v === undefined || /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(v), {
-    message: 'must be <namespace>/<name> of a Lease (lowercase letters, digits, - and .), e.g. kipper/kipper-writer',
-  }),
+  KIPPER_LEASE: optional.refine(
+    (v) => v === undefined || /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(v),
+    {
+      message: 'must be <namespace>/<name> of a Lease (lowercase letters, digits, - and .), e.g. kipper/kipper-writer',
+    },
+  ),
   KIPPER_PEER_URL: optional.refine((v) => v === undefined || /^https?:\/\/[^\s/]+\/?$/.test(v), {
     message: 'must be the http(s) base URL the other replicas reach this one at, e.g. http://$(POD_IP):8080',
   }),
-  KIPPER_TRUST_PROXY: optional.refine((v) => v === undefined || /^(true|false|\d+|[0-9a-fA-F:.,/ ]+|loopback|linklocal|uniquelocal)$/.test(v), {
-    message: 'must be true, false, a number of hops, or proxy addresses (express "trust proxy")',
-  }),
+  KIPPER_TRUST_PROXY: optional.refine(
+    (v) => v === undefined || /^(true|false|\d+|[0-9a-fA-F:.,/ ]+|loopback|linklocal|uniquelocal)$/.test(v),
+    {
+      message: 'must be true, false, a number of hops, or proxy addresses (express "trust proxy")',
+    },
+  ),
 });
 
 /** Read and validate the bridge's environment; every problem is reported as `VAR: message`. */
@@ -157,23 +166,33 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   }
   const e = parsed.data;
   if (e.KIPPER_REPOS_FILE !== undefined && e.KIPPER_REPO_URL !== undefined) {
-    throw new KipError('CONFIG_INVALID', 'invalid environment: set KIPPER_REPO_URL (one config repo) or KIPPER_REPOS_FILE (several), not both');
+    throw new KipError(
+      'CONFIG_INVALID',
+      'invalid environment: set KIPPER_REPO_URL (one config repo) or KIPPER_REPOS_FILE (several), not both',
+    );
   }
   const leaseProblems = [
     ...(e.KIPPER_LEASE !== undefined && e.KIPPER_PEER_URL === undefined
       ? ['KIPPER_PEER_URL: required with KIPPER_LEASE (e.g. http://$(POD_IP):8080 from the downward API)']
       : []),
     ...(e.KIPPER_LEASE !== undefined && e.KIPPER_SECRET_KEY === undefined
-      ? ['KIPPER_SECRET_KEY: required with KIPPER_LEASE (every replica must share it: it authenticates forwarded writes)']
+      ? [
+          'KIPPER_SECRET_KEY: required with KIPPER_LEASE (every replica must share it: it authenticates forwarded writes)',
+        ]
       : []),
     ...(e.KIPPER_LEASE !== undefined && e.KIPPER_REPO_URL === undefined && e.KIPPER_REPOS_FILE === undefined
-      ? ["KIPPER_LEASE: needs KIPPER_REPO_URL or KIPPER_REPOS_FILE (the embedded repo is each replica's own: there is nothing to share)"]
+      ? [
+          "KIPPER_LEASE: needs KIPPER_REPO_URL or KIPPER_REPOS_FILE (the embedded repo is each replica's own: there is nothing to share)",
+        ]
       : []),
   ];
-  if (leaseProblems.length > 0) throw new KipError('CONFIG_INVALID', `invalid environment: ${leaseProblems.join('; ')}`, { issues: leaseProblems });
+  if (leaseProblems.length > 0)
+    throw new KipError('CONFIG_INVALID', `invalid environment: ${leaseProblems.join('; ')}`, { issues: leaseProblems });
   const credentialProblems = remoteCredentialProblems(e);
   if (credentialProblems.length > 0) {
-    throw new KipError('CONFIG_INVALID', `invalid environment: ${credentialProblems.join('; ')}`, { issues: credentialProblems });
+    throw new KipError('CONFIG_INVALID', `invalid environment: ${credentialProblems.join('; ')}`, {
+      issues: credentialProblems,
+    });
   }
   sshSettingsCheck(e.KIPPER_REPO_URL, e.KIPPER_GIT_SSH_KEY, e.KIPPER_GIT_KNOWN_HOSTS);
   return {
@@ -191,7 +210,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
         ? {
             appId: e.KIPPER_GITHUB_APP_ID.trim(),
             privateKeyPath: resolve(e.KIPPER_GITHUB_APP_PRIVATE_KEY),
-            installationId: e.KIPPER_GITHUB_APP_INSTALLATION_ID ? Number(e.KIPPER_GITHUB_APP_INSTALLATION_ID) : undefined,
+            installationId: e.KIPPER_GITHUB_APP_INSTALLATION_ID
+              ? Number(e.KIPPER_GITHUB_APP_INSTALLATION_ID)
+              : undefined,
           }
         : undefined,
     githubApiUrl: (e.KIPPER_GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''),
@@ -213,9 +234,16 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     kubeconfig: e.KIPPER_KUBECONFIG,
     notifyTargets: e.KIPPER_NOTIFY_URL,
     signingKey: e.KIPPER_SIGNING_KEY,
-    lease: e.KIPPER_LEASE === undefined ? undefined : { namespace: e.KIPPER_LEASE.split('/')[0]!, name: e.KIPPER_LEASE.split('/')[1]! },
+    lease:
+      e.KIPPER_LEASE === undefined
+        ? undefined
+        : { namespace: e.KIPPER_LEASE.split('/')[0]!, name: e.KIPPER_LEASE.split('/')[1]! },
     peerUrl: e.KIPPER_PEER_URL?.replace(/\/+$/, ''),
-    ...signingKeyPassphrase(e.KIPPER_SIGNING_KEY, e.KIPPER_SIGNING_KEY_PASSPHRASE, e.KIPPER_SIGNING_KEY_PASSPHRASE_FILE),
+    ...signingKeyPassphrase(
+      e.KIPPER_SIGNING_KEY,
+      e.KIPPER_SIGNING_KEY_PASSPHRASE,
+      e.KIPPER_SIGNING_KEY_PASSPHRASE_FILE,
+    ),
     sso: loadSsoSettings(env),
   };
 }
@@ -223,19 +251,31 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 /** At most one way to authenticate to the remote, and each complete (issue #19). */
 function remoteCredentialProblems(e: z.infer<typeof envSchema>): string[] {
   const problems: string[] = [];
-  const app = e.KIPPER_GITHUB_APP_ID !== undefined || e.KIPPER_GITHUB_APP_PRIVATE_KEY !== undefined || e.KIPPER_GITHUB_APP_INSTALLATION_ID !== undefined;
+  const app =
+    e.KIPPER_GITHUB_APP_ID !== undefined ||
+    e.KIPPER_GITHUB_APP_PRIVATE_KEY !== undefined ||
+    e.KIPPER_GITHUB_APP_INSTALLATION_ID !== undefined;
   if (e.KIPPER_GIT_TOKEN !== undefined && e.KIPPER_GIT_TOKEN_FILE !== undefined)
     problems.push('KIPPER_GIT_TOKEN_FILE: set either KIPPER_GIT_TOKEN or KIPPER_GIT_TOKEN_FILE, not both');
   if (app) {
     if (e.KIPPER_GITHUB_APP_ID === undefined)
-      problems.push("KIPPER_GITHUB_APP_ID: required with the other KIPPER_GITHUB_APP_* variables (the App's numeric id)");
+      problems.push(
+        "KIPPER_GITHUB_APP_ID: required with the other KIPPER_GITHUB_APP_* variables (the App's numeric id)",
+      );
     if (e.KIPPER_GITHUB_APP_PRIVATE_KEY === undefined)
-      problems.push("KIPPER_GITHUB_APP_PRIVATE_KEY: required with KIPPER_GITHUB_APP_ID (the path of the App's private key, a .pem file)");
-    const tokens = ['KIPPER_GIT_TOKEN', 'KIPPER_GIT_TOKEN_FILE'].filter((k) => e[k as 'KIPPER_GIT_TOKEN'] !== undefined);
-    if (tokens.length > 0) problems.push(`KIPPER_GITHUB_APP_ID: a GitHub App replaces ${tokens.join(' and ')}: set one or the other`);
-    if (e.KIPPER_REPO_URL === undefined) problems.push('KIPPER_GITHUB_APP_ID: needs KIPPER_REPO_URL, the repo the App is installed on');
+      problems.push(
+        "KIPPER_GITHUB_APP_PRIVATE_KEY: required with KIPPER_GITHUB_APP_ID (the path of the App's private key, a .pem file)",
+      );
+    const tokens = ['KIPPER_GIT_TOKEN', 'KIPPER_GIT_TOKEN_FILE'].filter(
+      (k) => e[k as 'KIPPER_GIT_TOKEN'] !== undefined,
+    );
+    if (tokens.length > 0)
+      problems.push(`KIPPER_GITHUB_APP_ID: a GitHub App replaces ${tokens.join(' and ')}: set one or the other`);
+    if (e.KIPPER_REPO_URL === undefined)
+      problems.push('KIPPER_GITHUB_APP_ID: needs KIPPER_REPO_URL, the repo the App is installed on');
   }
-  if (e.KIPPER_GIT_TOKEN_FILE !== undefined && e.KIPPER_REPO_URL === undefined) problems.push('KIPPER_GIT_TOKEN_FILE: needs KIPPER_REPO_URL');
+  if (e.KIPPER_GIT_TOKEN_FILE !== undefined && e.KIPPER_REPO_URL === undefined)
+    problems.push('KIPPER_GIT_TOKEN_FILE: needs KIPPER_REPO_URL');
   return problems;
 }
 
@@ -243,7 +283,8 @@ function remoteCredentialProblems(e: z.infer<typeof envSchema>): string[] {
 export function providerOfUrl(url: string | undefined): GitProvider {
   if (url === undefined) return 'generic';
   // http(s)://, ssh://[user@]host, or scp-like user@host:path.
-  const host = (/^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?([^/:?#]+)/i.exec(url) ?? /^(?:[^@/]*@)?([^/:]+):/.exec(url))?.[1]?.toLowerCase();
+  const host = (/^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?([^/:?#]+)/i.exec(url) ??
+    /^(?:[^@/]*@)?([^/:]+):/.exec(url))?.[1]?.toLowerCase();
   if (host === 'github.com' || host === 'www.github.com') return 'github';
   if (host === 'gitlab.com' || host === 'www.gitlab.com') return 'gitlab';
   return 'generic';
@@ -252,7 +293,10 @@ export function providerOfUrl(url: string | undefined): GitProvider {
 /** At most one source of the signing key's passphrase, and only beside a key; the passphrase itself never in an error. */
 function signingKeyPassphrase(key: string | undefined, passphrase: string | undefined, file: string | undefined) {
   if (passphrase !== undefined && file !== undefined)
-    throw new KipError('CONFIG_INVALID', 'invalid environment: KIPPER_SIGNING_KEY_PASSPHRASE and KIPPER_SIGNING_KEY_PASSPHRASE_FILE are both set: keep one');
+    throw new KipError(
+      'CONFIG_INVALID',
+      'invalid environment: KIPPER_SIGNING_KEY_PASSPHRASE and KIPPER_SIGNING_KEY_PASSPHRASE_FILE are both set: keep one',
+    );
   if (key === undefined && (passphrase !== undefined || file !== undefined))
     throw new KipError(
       'CONFIG_INVALID',
@@ -265,12 +309,20 @@ function signingKeyPassphrase(key: string | undefined, passphrase: string | unde
 function sshSettingsCheck(url: string | undefined, key: string | undefined, knownHosts: string | undefined): void {
   const ssh = url !== undefined && isSshUrl(url);
   const lines: string[] = [];
-  if (ssh && key === undefined) lines.push('KIPPER_GIT_SSH_KEY: required with an SSH KIPPER_REPO_URL: the path of the deploy key (an OpenSSH private key)');
+  if (ssh && key === undefined)
+    lines.push(
+      'KIPPER_GIT_SSH_KEY: required with an SSH KIPPER_REPO_URL: the path of the deploy key (an OpenSSH private key)',
+    );
   if (ssh && knownHosts === undefined)
-    lines.push("KIPPER_GIT_KNOWN_HOSTS: required with an SSH KIPPER_REPO_URL: the path of a known_hosts file with the git host's key");
-  if (!ssh && key !== undefined) lines.push('KIPPER_GIT_SSH_KEY: only for an SSH KIPPER_REPO_URL (ssh://… or user@host:path)');
-  if (!ssh && knownHosts !== undefined) lines.push('KIPPER_GIT_KNOWN_HOSTS: only for an SSH KIPPER_REPO_URL (ssh://… or user@host:path)');
-  if (lines.length > 0) throw new KipError('CONFIG_INVALID', `invalid environment: ${lines.join('; ')}`, { issues: lines });
+    lines.push(
+      "KIPPER_GIT_KNOWN_HOSTS: required with an SSH KIPPER_REPO_URL: the path of a known_hosts file with the git host's key",
+    );
+  if (!ssh && key !== undefined)
+    lines.push('KIPPER_GIT_SSH_KEY: only for an SSH KIPPER_REPO_URL (ssh://… or user@host:path)');
+  if (!ssh && knownHosts !== undefined)
+    lines.push('KIPPER_GIT_KNOWN_HOSTS: only for an SSH KIPPER_REPO_URL (ssh://… or user@host:path)');
+  if (lines.length > 0)
+    throw new KipError('CONFIG_INVALID', `invalid environment: ${lines.join('; ')}`, { issues: lines });
 }
 
 /** The base URL printed in webhook URLs, once the listening port is known. */

@@ -23,14 +23,18 @@ const optional = z
 
 const ssoEnv = z.object({
   KIPPER_OIDC_ISSUER: optional.refine((v) => v === undefined || isHttpsUrl(v), {
-    message: "must be the https URL of the OpenID Provider, exactly as its tokens' iss says (a private CA: NODE_EXTRA_CA_CERTS)",
+    message:
+      "must be the https URL of the OpenID Provider, exactly as its tokens' iss says (a private CA: NODE_EXTRA_CA_CERTS)",
   }),
   KIPPER_OIDC_CLIENT_ID: optional,
   KIPPER_OIDC_CLIENT_SECRET_FILE: optional,
   KIPPER_OIDC_GROUPS_CLAIM: optional,
-  KIPPER_OIDC_SESSION_CHECK: optional.refine((v) => v === undefined || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 3600), {
-    message: 'must be a number of seconds from 1 to 3600',
-  }),
+  KIPPER_OIDC_SESSION_CHECK: optional.refine(
+    (v) => v === undefined || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 3600),
+    {
+      message: 'must be a number of seconds from 1 to 3600',
+    },
+  ),
 });
 
 /** SSO from the environment, checked; every problem as `VAR: message`, the secret never in one. */
@@ -41,22 +45,38 @@ export function loadSsoSettings(env: NodeJS.ProcessEnv): SsoSettings | undefined
     throw new KipError('CONFIG_INVALID', `invalid environment: ${lines.join('; ')}`, { issues: lines });
   }
   const e = parsed.data;
-  const set = [e.KIPPER_OIDC_CLIENT_ID, e.KIPPER_OIDC_CLIENT_SECRET_FILE, e.KIPPER_OIDC_GROUPS_CLAIM, e.KIPPER_OIDC_SESSION_CHECK].some((v) => v !== undefined);
+  const set = [
+    e.KIPPER_OIDC_CLIENT_ID,
+    e.KIPPER_OIDC_CLIENT_SECRET_FILE,
+    e.KIPPER_OIDC_GROUPS_CLAIM,
+    e.KIPPER_OIDC_SESSION_CHECK,
+  ].some((v) => v !== undefined);
   if (e.KIPPER_OIDC_ISSUER === undefined) {
-    if (set) throw new KipError('CONFIG_INVALID', 'invalid environment: KIPPER_OIDC_* is set without KIPPER_OIDC_ISSUER: set the issuer, or unset them');
+    if (set)
+      throw new KipError(
+        'CONFIG_INVALID',
+        'invalid environment: KIPPER_OIDC_* is set without KIPPER_OIDC_ISSUER: set the issuer, or unset them',
+      );
     return undefined;
   }
   if (e.KIPPER_OIDC_CLIENT_ID === undefined)
-    throw new KipError('CONFIG_INVALID', 'invalid environment: KIPPER_OIDC_CLIENT_ID: required with KIPPER_OIDC_ISSUER (the client registered for the bridge)');
+    throw new KipError(
+      'CONFIG_INVALID',
+      'invalid environment: KIPPER_OIDC_CLIENT_ID: required with KIPPER_OIDC_ISSUER (the client registered for the bridge)',
+    );
   let clientSecret: string | undefined;
   if (e.KIPPER_OIDC_CLIENT_SECRET_FILE !== undefined) {
     try {
       clientSecret = readFileSync(e.KIPPER_OIDC_CLIENT_SECRET_FILE, 'utf8').trim();
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new KipError('CONFIG_INVALID', `invalid environment: KIPPER_OIDC_CLIENT_SECRET_FILE: cannot read ${e.KIPPER_OIDC_CLIENT_SECRET_FILE} (${code})`);
+      throw new KipError(
+        'CONFIG_INVALID',
+        `invalid environment: KIPPER_OIDC_CLIENT_SECRET_FILE: cannot read ${e.KIPPER_OIDC_CLIENT_SECRET_FILE} (${code})`,
+      );
     }
-    if (clientSecret === '') throw new KipError('CONFIG_INVALID', 'invalid environment: KIPPER_OIDC_CLIENT_SECRET_FILE: the file is empty');
+    if (clientSecret === '')
+      throw new KipError('CONFIG_INVALID', 'invalid environment: KIPPER_OIDC_CLIENT_SECRET_FILE: the file is empty');
   }
   return {
     issuer: e.KIPPER_OIDC_ISSUER,
@@ -70,7 +90,9 @@ export function loadSsoSettings(env: NodeJS.ProcessEnv): SsoSettings | undefined
 function isHttpsUrl(v: string): boolean {
   try {
     const url = new URL(v);
-    return url.protocol === 'https:' && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+    return (
+      url.protocol === 'https:' && url.search === '' && url.hash === '' && url.username === '' && url.password === ''
+    );
   } catch {
     return false;
   }

@@ -36,18 +36,26 @@ export class AppLocks {
   /** Unlocks `id`; an app that is not locked answers as unlocked, with no commit. */
   async unlock(id: string, reason: string | undefined, by: string | undefined, actor: string): Promise<LockAnswer> {
     const configCommit = await this.write(id, null, `unlock ${id}`, actor, reason);
-    if (configCommit) this.announce({ event: 'unlocked', app: id, configCommit, reason: reason ?? null, author: by ?? null, actor });
+    if (configCommit)
+      this.announce({ event: 'unlocked', app: id, configCommit, reason: reason ?? null, author: by ?? null, actor });
     return { app: id, locked: false, lock: null, configCommit };
   }
 
-  private async write(id: string, lock: Lock | null, subject: string, actor: string, reason = lock?.reason): Promise<string | null> {
+  private async write(
+    id: string,
+    lock: Lock | null,
+    subject: string,
+    actor: string,
+    reason = lock?.reason,
+  ): Promise<string | null> {
     await this.config.beforeWrite();
     const outcome = await this.queue.submit(async (view) => {
       const { text, config } = await this.config.fileAt(view);
       if (!config.apps.has(id)) throw appNotFound(id);
       const before = config.locks.get(id);
       if (lock === null && before === undefined) return { kind: 'unchanged', result: null };
-      if (lock !== null && before?.reason === lock.reason && before.by === lock.by) return { kind: 'unchanged', result: null };
+      if (lock !== null && before?.reason === lock.reason && before.by === lock.by)
+        return { kind: 'unchanged', result: null };
       return {
         kind: 'commit',
         files: new Map([[KIPPER_FILE, Buffer.from(setLock(text, id, lock), 'utf8')]]),

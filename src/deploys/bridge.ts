@@ -59,8 +59,10 @@ export class Bridge {
         for (const r of this.repos) found ??= r.config.knownApp(id);
         return found;
       },
-      get: (): KipperConfig => (this.repos.length === 1 ? this.repos[0]!.config.get() : merged(this.repos.map((r) => r.config.known()))),
-      known: (): KipperConfig => (this.repos.length === 1 ? this.repos[0]!.config.known() : merged(this.repos.map((r) => r.config.known()))),
+      get: (): KipperConfig =>
+        this.repos.length === 1 ? this.repos[0]!.config.get() : merged(this.repos.map((r) => r.config.known())),
+      known: (): KipperConfig =>
+        this.repos.length === 1 ? this.repos[0]!.config.known() : merged(this.repos.map((r) => r.config.known())),
     };
     this.history = {
       revisions: (id: string) => of(id).history.revisions(id),
@@ -71,13 +73,18 @@ export class Bridge {
       index: { revisions: (id: string) => anyOf(id)?.history.index.revisions(id) ?? [] },
     } satisfies Partial<Record<keyof HistoryService, unknown>>;
     this.deploys = {
-      deploy: ((app, request, trigger, options) => of(app.id).deploys.deploy(app, request, trigger, options)) as DeployService['deploy'],
-      rollback: ((app, requested, opts) => of(app.id).deploys.rollback(app, requested, opts)) as DeployService['rollback'],
-      promote: ((app, to, actor, reason, direct) => of(app.id).deploys.promote(app, to, actor, reason, direct)) as DeployService['promote'],
+      deploy: ((app, request, trigger, options) =>
+        of(app.id).deploys.deploy(app, request, trigger, options)) as DeployService['deploy'],
+      rollback: ((app, requested, opts) =>
+        of(app.id).deploys.rollback(app, requested, opts)) as DeployService['rollback'],
+      promote: ((app, to, actor, reason, direct) =>
+        of(app.id).deploys.promote(app, to, actor, reason, direct)) as DeployService['promote'],
     } satisfies Partial<DeployService>;
     this.idempotency = {
-      replay: ((app, key, deadline) => of(app.id).idempotency.replay(app, key, deadline)) as IdempotentAnswers['replay'],
-      first: ((app, key, handle, refusal) => of(app.id).idempotency.first(app, key, handle, refusal)) as IdempotentAnswers['first'],
+      replay: ((app, key, deadline) =>
+        of(app.id).idempotency.replay(app, key, deadline)) as IdempotentAnswers['replay'],
+      first: ((app, key, handle, refusal) =>
+        of(app.id).idempotency.first(app, key, handle, refusal)) as IdempotentAnswers['first'],
     } satisfies Partial<IdempotentAnswers>;
     this.webhooks = {
       token: (id: string): string | null => anyOf(id)?.webhooks.token(id) ?? null,
@@ -89,7 +96,8 @@ export class Bridge {
       unlock: ((id, reason, by, actor) => of(id).locks.unlock(id, reason, by, actor)) as AppLocks['unlock'],
     } satisfies Partial<AppLocks>;
     this.rollouts = {
-      wait: ((app, configCommit, timeoutMs, opts) => of(app.id).rollouts.wait(app, configCommit, timeoutMs, opts)) as RolloutService['wait'],
+      wait: ((app, configCommit, timeoutMs, opts) =>
+        of(app.id).rollouts.wait(app, configCommit, timeoutMs, opts)) as RolloutService['wait'],
       ofHistory: ((app, revisions) => of(app.id).rollouts.ofHistory(app, revisions)) as RolloutService['ofHistory'],
       view: ((app, listener) => of(app.id).rollouts.view(app, listener)) as RolloutService['view'],
     } satisfies Partial<RolloutService>;
@@ -97,7 +105,10 @@ export class Bridge {
       open: (app: AppConfig) => of(app.id).deploys.proposals?.open(app) ?? Promise.resolve(null),
       wait: ((app, proposed, timeoutMs, signal) => {
         const service = of(app.id).deploys.proposals;
-        if (!service) throw new KipError('CONFIG_INVALID', `${app.id}: the config repo's host has no pull request API`, { app: app.id });
+        if (!service)
+          throw new KipError('CONFIG_INVALID', `${app.id}: the config repo's host has no pull request API`, {
+            app: app.id,
+          });
         return service.wait(app, proposed, timeoutMs, signal);
       }) as ProposalService['wait'],
       nudge: (app: AppConfig): void => anyOf(app.id)?.deploys.proposals?.nudge(app),
@@ -109,7 +120,8 @@ export class Bridge {
         return shutdown.signal.aborted;
       },
       refreshQuietly: async (): Promise<void> => void (await all((r) => r.status.refreshQuietly())),
-      freshState: async (maxAgeMs: number, waitMs: number): Promise<void> => void (await all((r) => r.status.freshState(maxAgeMs, waitMs))),
+      freshState: async (maxAgeMs: number, waitMs: number): Promise<void> =>
+        void (await all((r) => r.status.freshState(maxAgeMs, waitMs))),
       watch: (delta: 1 | -1): void => this.repos.forEach((r) => r.status.watch(delta)),
       unready: () => this.unready(),
       declined: () => {
@@ -134,7 +146,9 @@ export class Bridge {
 
   /** The config repos for humans: URL or path, never credentials. */
   get description(): string {
-    return this.repos.length === 1 ? this.repos[0]!.description : this.repos.map((r) => `${r.name} (${r.description})`).join(', ');
+    return this.repos.length === 1
+      ? this.repos[0]!.description
+      : this.repos.map((r) => `${r.name} (${r.description})`).join(', ');
   }
 
   /** The branch head of the first repo (of the only one, mostly). */
@@ -151,7 +165,8 @@ export class Bridge {
   duplicates(): DuplicateApp[] {
     if (this.repos.length === 1) return [];
     const where = new Map<string, string[]>();
-    for (const r of this.repos) for (const id of r.config.known().apps.keys()) where.set(id, [...(where.get(id) ?? []), r.name]);
+    for (const r of this.repos)
+      for (const id of r.config.known().apps.keys()) where.set(id, [...(where.get(id) ?? []), r.name]);
     return [...where].filter(([, repos]) => repos.length > 1).map(([app, repos]) => ({ app, repos }));
   }
 
@@ -196,7 +211,8 @@ export class Bridge {
   private unready(): { reason: string; code: 'CONFIG_INVALID' | 'REPO_UNAVAILABLE' } | null {
     for (const r of this.repos) {
       const problem = r.status.unready();
-      if (problem) return this.repos.length === 1 ? problem : { ...problem, reason: `repo ${r.name}: ${problem.reason}` };
+      if (problem)
+        return this.repos.length === 1 ? problem : { ...problem, reason: `repo ${r.name}: ${problem.reason}` };
     }
     const dup = this.duplicates()[0];
     if (dup) {
@@ -217,15 +233,26 @@ export class Bridge {
 }
 
 function ambiguous(id: string, repos: string[]): KipError {
-  return new KipError('APP_AMBIGUOUS', `${id} is listed in the kipper.yaml of repos ${repos.join(' and ')}: remove it from all but one`, {
-    app: id,
-    body: { repos },
-  });
+  return new KipError(
+    'APP_AMBIGUOUS',
+    `${id} is listed in the kipper.yaml of repos ${repos.join(' and ')}: remove it from all but one`,
+    {
+      app: id,
+      body: { repos },
+    },
+  );
 }
 
 /** kipper.yaml of several repos as one (the first repo's entry wins for an app listed twice). */
 function merged(configs: KipperConfig[]): KipperConfig {
-  const out: KipperConfig = { apps: new Map(), webhooks: new Map(), locks: new Map(), notifications: [], trust: [], access: [] };
+  const out: KipperConfig = {
+    apps: new Map(),
+    webhooks: new Map(),
+    locks: new Map(),
+    notifications: [],
+    trust: [],
+    access: [],
+  };
   for (const c of configs) {
     for (const [id, app] of c.apps) if (!out.apps.has(id)) out.apps.set(id, app);
     for (const [id, g] of c.webhooks) if (!out.webhooks.has(id)) out.webhooks.set(id, g);

@@ -15,7 +15,8 @@ export interface DeployBody {
 }
 
 /** A deploy an app can take: an image (with the source commit it was built from), or a git-source app's commit. */
-export type DeployRequest = { kind: 'image'; image: ImageReference; commit: string | undefined } | { kind: 'commit'; commit: string };
+export type DeployRequest =
+  { kind: 'image'; image: ImageReference; commit: string | undefined } | { kind: 'commit'; commit: string };
 
 const COMMIT = /^[0-9a-f]{7,64}$/i;
 // Anything that could split a log line or a commit trailer is refused outright.
@@ -44,20 +45,30 @@ export function deployRequestFor(app: AppConfig, body: DeployBody): DeployReques
   if (body.image) return imageRequestFor(app, body.image, body.commit);
   if (app.source === 'git') {
     if (!body.commit) {
-      throw new KipError('INVALID_COMMIT', 'commit: is required for a git-source app, e.g. {"commit": "abc123f"}', { fields: { commit: 'is required' } });
+      throw new KipError('INVALID_COMMIT', 'commit: is required for a git-source app, e.g. {"commit": "abc123f"}', {
+        fields: { commit: 'is required' },
+      });
     }
     return { kind: 'commit', commit: body.commit };
   }
   if (!body.image) {
-    throw new KipError('INVALID_IMAGE', 'image: is required for an image app, e.g. {"image": "registry.example.com/api:abc123f"}', {
-      fields: { image: 'is required' },
-    });
+    throw new KipError(
+      'INVALID_IMAGE',
+      'image: is required for an image app, e.g. {"image": "registry.example.com/api:abc123f"}',
+      {
+        fields: { image: 'is required' },
+      },
+    );
   }
   return { kind: 'image', image: body.image, commit: body.commit };
 }
 
 /** An image deploy (a request body, a promotion, a registry event): git-source apps take none. */
-export function imageRequestFor(app: AppConfig, image: ImageReference, commit: string | undefined): DeployRequest & { kind: 'image' } {
+export function imageRequestFor(
+  app: AppConfig,
+  image: ImageReference,
+  commit: string | undefined,
+): DeployRequest & { kind: 'image' } {
   assertTakesImages(app);
   return { kind: 'image', image, commit };
 }
@@ -65,7 +76,9 @@ export function imageRequestFor(app: AppConfig, image: ImageReference, commit: s
 /** Throws GIT_APP_IMAGE (409) for a git-source app: it deploys commits, never images. */
 export function assertTakesImages(app: AppConfig): void {
   if (app.source === 'git') {
-    throw new KipError('GIT_APP_IMAGE', `${app.id} is a git-source app: deploy {"commit": "<sha>"} without an image`, { app: app.id });
+    throw new KipError('GIT_APP_IMAGE', `${app.id} is a git-source app: deploy {"commit": "<sha>"} without an image`, {
+      app: app.id,
+    });
   }
 }
 
@@ -84,7 +97,8 @@ export function validateDeployBody(json: unknown): DeployBody {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) fields[key.slice(0, 64)] = 'is not a field of a deploy; send only image and commit';
+        for (const key of issue.keys)
+          fields[key.slice(0, 64)] = 'is not a field of a deploy; send only image and commit';
         codes.push('INVALID_BODY');
         continue;
       }

@@ -51,16 +51,38 @@ export class DeployService {
   ) {}
 
   /** Deploy what `request` holds (deploy-request.ts) and wait until it is in the remote. */
-  deploy(app: AppConfig, request: DeployRequest & { kind: 'image' }, trigger: DeployTrigger, options: DeployOptions): Promise<DeployAnswer>;
-  deploy(app: AppConfig, request: DeployRequest, trigger: DeployTrigger, options: DeployOptions): Promise<DeployAnswer | CommitDeployAnswer>;
-  async deploy(app: AppConfig, request: DeployRequest, trigger: DeployTrigger, options: DeployOptions): Promise<DeployAnswer | CommitDeployAnswer> {
+  deploy(
+    app: AppConfig,
+    request: DeployRequest & { kind: 'image' },
+    trigger: DeployTrigger,
+    options: DeployOptions,
+  ): Promise<DeployAnswer>;
+  deploy(
+    app: AppConfig,
+    request: DeployRequest,
+    trigger: DeployTrigger,
+    options: DeployOptions,
+  ): Promise<DeployAnswer | CommitDeployAnswer>;
+  async deploy(
+    app: AppConfig,
+    request: DeployRequest,
+    trigger: DeployTrigger,
+    options: DeployOptions,
+  ): Promise<DeployAnswer | CommitDeployAnswer> {
     const deadline = Date.now() + this.settings.deployTimeoutMs;
     await this.config.beforeWrite();
     const retryOf = trigger === 'webhook' ? await this.retryOf(app, request, deadline) : undefined;
     const extras = options.idempotencyKey
       ? { ...options.extras, trailers: { ...options.extras?.trailers, idempotencyKey: options.idempotencyKey } }
       : options.extras;
-    const common = { appId: app.id, trigger, actor: options.actor, retryOf, configAt: this.config.at.bind(this.config), ...extras };
+    const common = {
+      appId: app.id,
+      trigger,
+      actor: options.actor,
+      retryOf,
+      configAt: this.config.at.bind(this.config),
+      ...extras,
+    };
     const edit = withAuthor(
       request.kind === 'image'
         ? imageEdit({ ...common, image: request.image, sourceCommit: request.commit })
@@ -71,25 +93,39 @@ export class DeployService {
       const proposed = await this.propose(app, edit, deadline);
       if (proposed) {
         const image = request.kind === 'image' ? request.image.raw : null;
-        return { status: 'proposed', app: app.id, image, commit: request.commit ?? null, revision: null, ...proposed } as DeployAnswer | CommitDeployAnswer;
+        return {
+          status: 'proposed',
+          app: app.id,
+          image,
+          commit: request.commit ?? null,
+          revision: null,
+          ...proposed,
+        } as DeployAnswer | CommitDeployAnswer;
       }
       // The branch already holds it: "unchanged", as a direct deploy would answer.
       const current = await this.history.revisionAt(app.id, null, deadline).catch(() => undefined);
-      const unchanged = { status: 'unchanged' as const, app: app.id, revision: current?.revision ?? null, configCommit: current?.configCommit ?? null };
+      const unchanged = {
+        status: 'unchanged' as const,
+        app: app.id,
+        revision: current?.revision ?? null,
+        configCommit: current?.configCommit ?? null,
+      };
       return request.kind === 'commit'
         ? { ...unchanged, image: null, commit: request.commit }
         : { ...unchanged, image: request.image.raw, commit: request.commit ?? null };
     }
-    const outcome = await this.queue.submit(edit, { deadline, ...(options.signal ? { signal: options.signal } : {}) }).catch(async (err: unknown) => {
-      if (isKipError(err, 'PUSH_DECLINED')) throw withPullRequestHint(err, app);
-      if (!isKipError(err, 'SUPERSEDED') || retryOf === undefined) throw err;
-      // Built on a newer deploy, maybe one in the same push: once that push is over, name
-      // what runs. Had it failed, the repeated revision is still current: "unchanged".
-      await this.status.refreshQuietly();
-      const current = (await this.history.revisionsWithin(app.id, deadline).catch(() => undefined))?.at(-1);
-      if (current && holds(current, request)) return { result: null, configCommit: null };
-      throw supersededError(app.id, retryOf, current?.revision ?? null);
-    });
+    const outcome = await this.queue
+      .submit(edit, { deadline, ...(options.signal ? { signal: options.signal } : {}) })
+      .catch(async (err: unknown) => {
+        if (isKipError(err, 'PUSH_DECLINED')) throw withPullRequestHint(err, app);
+        if (!isKipError(err, 'SUPERSEDED') || retryOf === undefined) throw err;
+        // Built on a newer deploy, maybe one in the same push: once that push is over, name
+        // what runs. Had it failed, the repeated revision is still current: "unchanged".
+        await this.status.refreshQuietly();
+        const current = (await this.history.revisionsWithin(app.id, deadline).catch(() => undefined))?.at(-1);
+        if (current && holds(current, request)) return { result: null, configCommit: null };
+        throw supersededError(app.id, retryOf, current?.revision ?? null);
+      });
     // In the remote now: whatever history makes of it, the answer is a 200 (revision null at worst).
     const revision = await this.history.revisionAt(app.id, outcome.configCommit, deadline).catch(() => undefined);
     const written = {
@@ -113,7 +149,12 @@ export class DeployService {
     }
     if (request.kind === 'commit') {
       // The commit is recorded; the cluster side (Argo CD, a build) now builds it.
-      return { status: outcome.configCommit ? 'building' : 'unchanged', ...written, image: null, commit: request.commit };
+      return {
+        status: outcome.configCommit ? 'building' : 'unchanged',
+        ...written,
+        image: null,
+        commit: request.commit,
+      };
     }
     return { status: outcome.configCommit ? 'deployed' : 'unchanged', ...written, image: request.image.raw, commit };
   }
@@ -145,7 +186,13 @@ export class DeployService {
   async rollback(
     app: AppConfig,
     requested: number | undefined,
-    opts: { actor: string; author?: { name: string; email: string } | undefined; reason?: string | undefined; lockBy?: string; direct?: boolean | undefined },
+    opts: {
+      actor: string;
+      author?: { name: string; email: string } | undefined;
+      reason?: string | undefined;
+      lockBy?: string;
+      direct?: boolean | undefined;
+    },
   ): Promise<RollbackAnswer> {
     if (opts.lockBy !== undefined && !opts.reason) {
       const message = 'a rollback that locks needs a reason: say why (e.g. INC-42: bad image)';
@@ -153,7 +200,8 @@ export class DeployService {
     }
     await this.status.refreshQuietly();
     const plan = planRollback(app.id, await this.history.revisions(app.id), requested);
-    const lock = opts.lockBy !== undefined ? { reason: opts.reason!, by: opts.lockBy, at: new Date().toISOString() } : undefined;
+    const lock =
+      opts.lockBy !== undefined ? { reason: opts.reason!, by: opts.lockBy, at: new Date().toISOString() } : undefined;
     const extras: EditExtras = {
       trailers: { rollbackTo: plan.target.configCommit, ...(opts.reason ? { reason: opts.reason } : {}) },
       // git log and the Argo CD UI then show it as what it is: a revert of the current revision.
@@ -165,7 +213,12 @@ export class DeployService {
       'commit' in target
         ? { kind: 'commit', commit: target.commit }
         : { kind: 'image', image: rollbackImage(app.id, plan.target), commit: plan.target.sourceCommit ?? undefined };
-    const result = await this.deploy(app, request, 'rollback', { actor: opts.actor, author: opts.author, extras, direct: opts.direct });
+    const result = await this.deploy(app, request, 'rollback', {
+      actor: opts.actor,
+      author: opts.author,
+      extras,
+      direct: opts.direct,
+    });
     if (result.status === 'proposed') {
       const { revision, image, commit, configCommit, pullRequest } = result;
       return {
@@ -179,7 +232,8 @@ export class DeployService {
         ...(pullRequest ? { pullRequest } : {}),
       };
     }
-    if (result.status === 'unchanged') throw new KipError('ALREADY_CURRENT', `${app.id} already runs ${describeValue(target)}`, { app: app.id });
+    if (result.status === 'unchanged')
+      throw new KipError('ALREADY_CURRENT', `${app.id} already runs ${describeValue(target)}`, { app: app.id });
     return {
       status: 'rolled_back',
       app: app.id,
@@ -193,9 +247,17 @@ export class DeployService {
   }
 
   /** Deploy the current image of `app` to the app of the same name in namespace `to`. */
-  async promote(app: AppConfig, to: string, actor: string, reason?: string, author?: { name: string; email: string }, direct?: boolean): Promise<DeployAnswer> {
+  async promote(
+    app: AppConfig,
+    to: string,
+    actor: string,
+    reason?: string,
+    author?: { name: string; email: string },
+    direct?: boolean,
+  ): Promise<DeployAnswer> {
     const targetId = `${to}/${app.name}`;
-    if (targetId === app.id) throw new KipError('INVALID_BODY', 'promote to another environment than the source', { app: app.id });
+    if (targetId === app.id)
+      throw new KipError('INVALID_BODY', 'promote to another environment than the source', { app: app.id });
     const found = await this.findApp(targetId);
     if (!found) throw appNotFound(targetId);
     const target = found.app;
@@ -204,7 +266,10 @@ export class DeployService {
     await this.status.refreshQuietly();
     const current = (await this.history.revisions(app.id)).at(-1);
     const images = current && 'images' in current.value ? current.value.images : [];
-    if (images.length !== 1) throw new KipError('NO_SOURCE_IMAGE', `${app.id} has no current image to promote; deploy it first`, { app: app.id });
+    if (images.length !== 1)
+      throw new KipError('NO_SOURCE_IMAGE', `${app.id} has no current image to promote; deploy it first`, {
+        app: app.id,
+      });
     const request = imageRequestFor(target, parseImageReference(images[0]!), current!.sourceCommit ?? undefined);
     // One commit in the target's repo, which may be another than the source's.
     return found.deploys.deploy(target, request, 'promotion', {
@@ -241,14 +306,23 @@ function rollbackImage(app: string, target: Revision): ImageReference {
   const image = parseImageReference(held);
   // A file that holds only a tag (a `:tag` marker) has no image to go back to by itself.
   if (!image.tag && !image.digest && !image.domain && !image.path.includes('/')) {
-    throw new KipError('NOTHING_TO_ROLL_BACK', `revision #${target.revision} of ${app} holds only "${held}", not an image reference`, { app });
+    throw new KipError(
+      'NOTHING_TO_ROLL_BACK',
+      `revision #${target.revision} of ${app} holds only "${held}", not an image reference`,
+      { app },
+    );
   }
   return image;
 }
 
 /** The author and committer of the bridge's commits, now. */
 export function signatureOf(settings: { authorName: string; authorEmail: string }): Signature {
-  return { name: settings.authorName, email: settings.authorEmail, timestamp: Math.floor(Date.now() / 1000), timezoneOffset: 0 };
+  return {
+    name: settings.authorName,
+    email: settings.authorEmail,
+    timestamp: Math.floor(Date.now() / 1000),
+    timezoneOffset: 0,
+  };
 }
 
 /** `edit` with its commits authored by `author` (a verified person), when there is one. */

@@ -164,9 +164,15 @@ export class HistoryService {
       }
       const fetched = Date.now();
       await this.index.rebuild(this.queue.head);
-      this.log.info('history indexed', { fetchMs: fetched - started, indexMs: Date.now() - fetched, revisions: this.index.size() });
+      this.log.info('history indexed', {
+        fetchMs: fetched - started,
+        indexMs: Date.now() - fetched,
+        revisions: this.index.size(),
+      });
     } catch (err) {
-      this.log.error('could not read the full history; revision numbers count from what is here', { error: err instanceof Error ? err.message : String(err) });
+      this.log.error('could not read the full history; revision numbers count from what is here', {
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
     // Pushes that landed meanwhile.
     await this.index.update(this.queue.head).catch(() => undefined);
@@ -196,7 +202,10 @@ export class HistoryService {
         (busyMs) => {
           this.nextSave = Date.now() + SAVE_SPACING * busyMs;
         },
-        (err: unknown) => this.log.warn('could not persist the history index', { error: err instanceof Error ? err.message : String(err) }),
+        (err: unknown) =>
+          this.log.warn('could not persist the history index', {
+            error: err instanceof Error ? err.message : String(err),
+          }),
       )
       .finally(() => {
         this.saving = null;

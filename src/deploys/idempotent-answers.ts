@@ -56,7 +56,14 @@ export class IdempotentAnswers {
     // The answer the deploy gave, rebuilt from its commit: the same fields, the same values.
     const body =
       'commit' in r.value
-        ? { status: 'building', app: app.id, image: null, commit: r.value.commit, revision: r.revision, configCommit: r.configCommit }
+        ? {
+            status: 'building',
+            app: app.id,
+            image: null,
+            commit: r.value.commit,
+            revision: r.revision,
+            configCommit: r.configCommit,
+          }
         : {
             status: 'deployed',
             app: app.id,
@@ -74,7 +81,12 @@ export class IdempotentAnswers {
    * error into the answer it becomes); a 5xx (nothing written, or not known) leaves the
    * key free for a real retry.
    */
-  async first(app: AppConfig, key: string, handle: () => Promise<GivenAnswer>, refusal: (err: unknown) => GivenAnswer): Promise<GivenAnswer> {
+  async first(
+    app: AppConfig,
+    key: string,
+    handle: () => Promise<GivenAnswer>,
+    refusal: (err: unknown) => GivenAnswer,
+  ): Promise<GivenAnswer> {
     const id = `${app.id}\n${key}`;
     const p = handle();
     this.inFlight.set(id, p);

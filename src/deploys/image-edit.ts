@@ -36,10 +36,14 @@ export interface EditExtras {
 /** The error of a deploy the app's lock refuses (webhooks and provider events; 423). */
 export function appLocked(id: string, lock: Lock): KipError {
   const who = [lock.by && `by ${lock.by}`, lock.at && `at ${lock.at}`].filter(Boolean).join(' ');
-  return new KipError('APP_LOCKED', `${id} is locked${who ? ` ${who}` : ''}: ${lock.reason}; \`kip app unlock\` lets webhooks deploy again`, {
-    app: id,
-    body: { lock },
-  });
+  return new KipError(
+    'APP_LOCKED',
+    `${id} is locked${who ? ` ${who}` : ''}: ${lock.reason}; \`kip app unlock\` lets webhooks deploy again`,
+    {
+      app: id,
+      body: { lock },
+    },
+  );
 }
 
 interface DeployEditInput extends EditExtras {
@@ -67,7 +71,11 @@ export function imageEdit(input: ImageEditInput): Edit<null> {
     value: input.image.raw,
     trailers: { image: input.image.raw },
     editText: (text, app, path) => {
-      const { edit, reading } = setImageFrom(text, { image: input.image, container: app.container, workload: app.workload, app: app.id }, readings.get(path));
+      const { edit, reading } = setImageFrom(
+        text,
+        { image: input.image, container: app.container, workload: app.workload, app: app.id },
+        readings.get(path),
+      );
       readings.set(path, reading);
       return edit;
     },
@@ -77,7 +85,8 @@ export function imageEdit(input: ImageEditInput): Edit<null> {
       (app.container ? ` or named "${app.container}"` : '') +
       (app.workload ? ` in ${app.workload}` : '') +
       `, kustomize images: entries named ${input.image.repository}, Helm {repository, tag} values for it, and # {"$kipper": "${app.id}"} markers`,
-    hint: (app) => `set \`container\` in kipper.yaml, or add a # {"$kipper": "${app.id}"} marker after the value to set`,
+    hint: (app) =>
+      `set \`container\` in kipper.yaml, or add a # {"$kipper": "${app.id}"} marker after the value to set`,
   });
 }
 
@@ -140,7 +149,11 @@ function deployEdit(input: DeployEditInput, flavour: Flavour): Edit<null> {
     for (const path of app.files) {
       const bytes = await view.readFile(path);
       if (!bytes) {
-        throw new KipError('FILE_NOT_FOUND', `${path} (listed for ${app.id} in kipper.yaml) is not in the config repo`, { app: app.id, path });
+        throw new KipError(
+          'FILE_NOT_FOUND',
+          `${path} (listed for ${app.id} in kipper.yaml) is not in the config repo`,
+          { app: app.id, path },
+        );
       }
       const edited = inFiles(app, [path], () => flavour.editText(Buffer.from(bytes).toString('utf8'), app, path));
       matches.push(...edited.matches);
@@ -161,7 +174,14 @@ function deployEdit(input: DeployEditInput, flavour: Flavour): Edit<null> {
     }
     const message = formatCommitMessage(
       `deploy ${app.id}: ${flavour.value}`,
-      { app: app.id, ...flavour.trailers, sourceCommit: input.sourceCommit, trigger: input.trigger, actor: input.actor, ...input.trailers },
+      {
+        app: app.id,
+        ...flavour.trailers,
+        sourceCommit: input.sourceCommit,
+        trigger: input.trigger,
+        actor: input.actor,
+        ...input.trailers,
+      },
       input.body,
     );
     // History reads this deploy's value from here instead of parsing the files again.
@@ -177,6 +197,10 @@ function inFiles<T>(app: AppConfig, paths: readonly string[], edit: () => T): T 
     return edit();
   } catch (err) {
     if (!isKipError(err, 'AMBIGUOUS_TARGET')) throw err;
-    throw new KipError(err.code, `${app.id}: ${paths.join(', ')}: ${err.message}`, { ...err.data, app: app.id, files: paths });
+    throw new KipError(err.code, `${app.id}: ${paths.join(', ')}: ${err.message}`, {
+      ...err.data,
+      app: app.id,
+      files: paths,
+    });
   }
 }

@@ -94,13 +94,19 @@ export const DEFAULT_REPO = 'default';
  */
 export async function openBridge(settings: Settings, log: Logger): Promise<Bridge> {
   if ((await gitVersion()) === null)
-    throw new KipError('CONFIG_INVALID', 'the git binary was not found: install git (the bridge stores the config repo with it)');
+    throw new KipError(
+      'CONFIG_INVALID',
+      'the git binary was not found: install git (the bridge stores the config repo with it)',
+    );
   await mkdir(settings.dataDir, { recursive: true, mode: 0o700 });
   const secretKey = await loadOrCreateSecret(settings.dataDir, SECRET_KEY_FILE, settings.secretKey);
   const adminToken = await loadOrCreateSecret(settings.dataDir, ADMIN_TOKEN_FILE, settings.adminToken);
   // A key that cannot sign stops the start: never unsigned commits in a signed setup.
   const signer = settings.signingKey
-    ? await loadSigner(settings.signingKey, { passphrase: settings.signingKeyPassphrase, passphraseFile: settings.signingKeyPassphraseFile })
+    ? await loadSigner(settings.signingKey, {
+        passphrase: settings.signingKeyPassphrase,
+        passphraseFile: settings.signingKeyPassphraseFile,
+      })
     : undefined;
   if (signer) log.info('signing commits', { key: signer.description });
   const sign: CommitSign | undefined = signer ? (payload) => signer.sign(payload) : undefined;
@@ -127,13 +133,27 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
     },
   });
   const linkOf = (app: string, configCommit: string | null | undefined): string | null =>
-    settings.commitUrl && configCommit ? settings.commitUrl.replaceAll('{sha}', configCommit) : settings.publicUrl ? `${settings.publicUrl}/apps/${app}` : null;
-  const announce: Announce = (input) => notifier.notify(notificationEvent({ ...input, url: input.url ?? linkOf(input.app, input.configCommit) }));
+    settings.commitUrl && configCommit
+      ? settings.commitUrl.replaceAll('{sha}', configCommit)
+      : settings.publicUrl
+        ? `${settings.publicUrl}/apps/${app}`
+        : null;
+  const announce: Announce = (input) =>
+    notifier.notify(notificationEvent({ ...input, url: input.url ?? linkOf(input.app, input.configCommit) }));
   const closing = new AbortController();
-  const bridge = new Bridge(settings, adminToken, deriveKey(secretKey, 'console sessions'), repos, metrics, announce, closing, async () => {
-    // What the last pushes announced gets a bounded chance to go out.
-    await notifier.close(5_000);
-  });
+  const bridge = new Bridge(
+    settings,
+    adminToken,
+    deriveKey(secretKey, 'console sessions'),
+    repos,
+    metrics,
+    announce,
+    closing,
+    async () => {
+      // What the last pushes announced gets a bounded chance to go out.
+      await notifier.close(5_000);
+    },
+  );
   const shared: Shared = {
     log,
     metrics,
@@ -147,7 +167,10 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
       return found && { app: found.app, deploys: found.repo.deploys };
     },
   };
-  const entries = settings.repos.length > 0 ? settings.repos.map((e) => repoSettings(settings, e)) : [{ name: DEFAULT_REPO, settings }];
+  const entries =
+    settings.repos.length > 0
+      ? settings.repos.map((e) => repoSettings(settings, e))
+      : [{ name: DEFAULT_REPO, settings }];
   // Fetched side by side: one slow remote does not hold the others' start.
   const opened = await Promise.all(entries.map((e) => openRepo(e.name, e.settings, shared)));
   repos.push(...opened);
@@ -212,7 +235,11 @@ async function openRepo(name: string, settings: Settings, shared: Shared): Promi
       for (const listener of heard.head) {
         // One listener's failure (history that cannot be read) is logged, not the remote's.
         await listener(head).catch((err: unknown) =>
-          log.error('could not follow the new head', { repo: name, head, error: err instanceof Error ? err.message : String(err) }),
+          log.error('could not follow the new head', {
+            repo: name,
+            head,
+            error: err instanceof Error ? err.message : String(err),
+          }),
         );
       }
     },
@@ -222,7 +249,13 @@ async function openRepo(name: string, settings: Settings, shared: Shared): Promi
   });
   const config: RepoConfig = new RepoConfig((maxAgeMs, waitMs) => status.freshState(maxAgeMs, waitMs), log);
   const status: RepoStatus = new RepoStatus(queue, () => config.problem);
-  const history = new HistoryService(remote, queue, config, { dataDir: settings.dataDir, key: `${remote.description}#${settings.branch}` }, log);
+  const history = new HistoryService(
+    remote,
+    queue,
+    config,
+    { dataDir: settings.dataDir, key: `${remote.description}#${settings.branch}` },
+    log,
+  );
   const gitdir = remote.gitdir;
   heard.head.push((head) => config.onHead(head, gitdir.view(head)));
   heard.head.push((head) => history.onHead(head));
@@ -230,7 +263,13 @@ async function openRepo(name: string, settings: Settings, shared: Shared): Promi
     status.pushed();
     metrics.observePush(e, name);
     // Once per declined push, whatever the number of deploys it carried: an operator must see the remote's reason.
-    if (e.result === 'declined') log.warn('the config repo declined a push', { repo: name, commits: e.commits, answer: e.answer, remote: e.remote });
+    if (e.result === 'declined')
+      log.warn('the config repo declined a push', {
+        repo: name,
+        commits: e.commits,
+        answer: e.answer,
+        remote: e.remote,
+      });
     else log.debug('push', { repo: name, ...e, buildMs: Math.round(e.buildMs), pushMs: Math.round(e.pushMs) });
   });
 
@@ -273,7 +312,13 @@ async function openRepo(name: string, settings: Settings, shared: Shared): Promi
 }
 
 /** Pull-request mode's service over the host's API (docs/protected-branches.md); null for the embedded repo or a generic host. */
-function openProposals(settings: Settings, remote: Remote, queue: WriteQueue, log: Logger, sign: CommitSign | undefined): ProposalService | null {
+function openProposals(
+  settings: Settings,
+  remote: Remote,
+  queue: WriteQueue,
+  log: Logger,
+  sign: CommitSign | undefined,
+): ProposalService | null {
   if (!(remote instanceof HttpRemote) || settings.repoUrl === undefined) return null;
   const credentials = remote.credentials;
   const platform = platformFor({
@@ -332,13 +377,25 @@ async function openRemote(settings: Settings, log: Logger, sign: CommitSign | un
 }
 
 /** A token file or GitHub App for the remote, when configured; undefined means KIPPER_GIT_USERNAME/KIPPER_GIT_TOKEN. */
-async function openCredentials(settings: Settings, repoUrl: string, log: Logger): Promise<CredentialSource | undefined> {
+async function openCredentials(
+  settings: Settings,
+  repoUrl: string,
+  log: Logger,
+): Promise<CredentialSource | undefined> {
   if (settings.githubApp) {
     const { appId, privateKeyPath, installationId } = settings.githubApp;
     // The URL without `user:pass@` (refused with an App anyway) for owner/repo.
     const url = new RemoteCredentials({ url: repoUrl }).url;
-    return GithubAppToken.open({ appId, privateKeyPath, installationId, apiUrl: settings.githubApiUrl, repoUrl: url, log });
+    return GithubAppToken.open({
+      appId,
+      privateKeyPath,
+      installationId,
+      apiUrl: settings.githubApiUrl,
+      repoUrl: url,
+      log,
+    });
   }
-  if (settings.gitTokenFile) return TokenFile.open(settings.gitTokenFile, settings.gitUsername ?? TOKEN_ONLY_USERNAME, log);
+  if (settings.gitTokenFile)
+    return TokenFile.open(settings.gitTokenFile, settings.gitUsername ?? TOKEN_ONLY_USERNAME, log);
   return undefined;
 }

@@ -31,23 +31,35 @@ export function planRollback(app: string, revisions: Revision[], requested: numb
   if (requested !== undefined) {
     target = revisions[requested - 1];
     if (!Number.isInteger(requested) || requested < 1 || !target) {
-      throw new KipError('REVISION_NOT_FOUND', `${app} has no revision #${requested}; see \`kip app history\` (1 to ${revisions.length})`, {
-        app,
-        revision: requested,
-      });
+      throw new KipError(
+        'REVISION_NOT_FOUND',
+        `${app} has no revision #${requested}; see \`kip app history\` (1 to ${revisions.length})`,
+        {
+          app,
+          revision: requested,
+        },
+      );
     }
   } else {
     const undone = undoneRevisions(revisions);
     target = revisions.findLast((r) => r !== current && !undone.has(r.revision) && !sameValue(r.value, current.value));
     if (!target) {
-      throw new KipError('NOTHING_TO_ROLL_BACK', `${app} has no earlier revision that was not undone and runs something else`, { app });
+      throw new KipError(
+        'NOTHING_TO_ROLL_BACK',
+        `${app} has no earlier revision that was not undone and runs something else`,
+        { app },
+      );
     }
   }
   if (sameValue(target.value, current.value)) {
-    throw new KipError('ALREADY_CURRENT', `revision #${target.revision} of ${app} runs ${describeValue(target.value)}, which is already current`, {
-      app,
-      revision: target.revision,
-    });
+    throw new KipError(
+      'ALREADY_CURRENT',
+      `revision #${target.revision} of ${app} runs ${describeValue(target.value)}, which is already current`,
+      {
+        app,
+        revision: target.revision,
+      },
+    );
   }
   // A revert in git's sense: the value goes back to what the current revision replaced.
   const before = revisions[current.revision - 2];

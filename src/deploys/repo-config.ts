@@ -20,7 +20,14 @@ export function appNotFound(id: string): KipError {
  * queue's head changes), and at any commit an edit is built on, parsed once per blob.
  */
 export class RepoConfig {
-  private current: KipperConfig = { apps: new Map(), webhooks: new Map(), locks: new Map(), notifications: [], trust: [], access: [] };
+  private current: KipperConfig = {
+    apps: new Map(),
+    webhooks: new Map(),
+    locks: new Map(),
+    notifications: [],
+    trust: [],
+    access: [],
+  };
   private invalid: KipError | null = null;
   private readonly parsed = new Map<string, KipperConfig>();
   private lastUnknownLook = 0;
@@ -93,7 +100,10 @@ export class RepoConfig {
       this.invalid = null;
     } catch (err) {
       this.invalid = err instanceof KipError ? err : new KipError('CONFIG_INVALID', String(err));
-      this.log.error('kipper.yaml at the head is invalid; deploys are refused until it is fixed', { head, error: this.invalid.message });
+      this.log.error('kipper.yaml at the head is invalid; deploys are refused until it is fixed', {
+        head,
+        error: this.invalid.message,
+      });
     }
   }
 

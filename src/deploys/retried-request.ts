@@ -49,7 +49,11 @@ export function holds(r: Revision, request: DeployRequest): boolean {
  * bridge killed after the push) sends exactly this; deploying it again after a newer
  * build would move the app backwards (issue #18).
  */
-export function repeatedRevision(revisions: readonly Revision[], request: DeployRequest, now = Date.now()): Revision | undefined {
+export function repeatedRevision(
+  revisions: readonly Revision[],
+  request: DeployRequest,
+  now = Date.now(),
+): Revision | undefined {
   for (let i = revisions.length - 1; i >= 0; i--) {
     const r = revisions[i]!;
     if (pastScan(r, now)) return undefined;

@@ -22,7 +22,10 @@ export class RolloutMemory {
 
   async load(): Promise<void> {
     try {
-      const stored = JSON.parse(await readFile(join(this.dataDir, FILE), 'utf8')) as Record<string, Record<string, Rollout>>;
+      const stored = JSON.parse(await readFile(join(this.dataDir, FILE), 'utf8')) as Record<
+        string,
+        Record<string, Rollout>
+      >;
       this.apps = new Map(Object.entries(stored).map(([app, byCommit]) => [app, new Map(Object.entries(byCommit))]));
     } catch {
       // None yet, or unreadable: start empty (only what is seen from now on is remembered).
@@ -40,7 +43,13 @@ export class RolloutMemory {
     const before = byCommit.get(configCommit);
     const since = before?.state === rollout.state ? before.since : new Date(now).toISOString();
     const stored = { ...rollout, since };
-    if (before && before.state === stored.state && before.message === stored.message && before.health === stored.health && before.revision === stored.revision)
+    if (
+      before &&
+      before.state === stored.state &&
+      before.message === stored.message &&
+      before.health === stored.health &&
+      before.revision === stored.revision
+    )
       return before;
     byCommit.delete(configCommit);
     byCommit.set(configCommit, stored);

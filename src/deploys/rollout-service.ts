@@ -77,7 +77,10 @@ export class RolloutService {
   }
 
   /** The rollout of every revision (by number), and the drift, for an app's history. */
-  async ofHistory(app: AppConfig, revisions: readonly Revision[]): Promise<{ rollouts: Map<number, Rollout>; drift: Drift | null }> {
+  async ofHistory(
+    app: AppConfig,
+    revisions: readonly Revision[],
+  ): Promise<{ rollouts: Map<number, Rollout>; drift: Drift | null }> {
     const rollouts = new Map<number, Rollout>();
     const current = revisions.at(-1);
     const now = current && app.syncer ? await this.current(app, current) : undefined;
@@ -133,7 +136,8 @@ export class RolloutService {
             : this.remembered(app, revision, true);
         if (rollout.state !== last?.state || rollout.message !== last.message) opts.onChange?.(rollout);
         last = rollout;
-        if (SETTLED.has(rollout.state) || (rollout.state === 'unknown' && !app.syncer)) return { rollout, ended: 'settled' };
+        if (SETTLED.has(rollout.state) || (rollout.state === 'unknown' && !app.syncer))
+          return { rollout, ended: 'settled' };
         if (this.closing.aborted) return { rollout, ended: 'shutdown' };
         const left = until - Date.now();
         if (left <= 0 || opts.signal?.aborted) return { rollout, ended: 'timeout' };
@@ -204,7 +208,8 @@ export class RolloutService {
    */
   private remembered(app: AppConfig, revision: Revision, awaited = false): Rollout {
     if (!app.syncer) return unknown('no syncer for this app: add argocd: or flux: to it in kipper.yaml');
-    const seen = this.memory.get(app.id, revision.configCommit) ?? (awaited ? pendingOf(revision.configCommit) : undefined);
+    const seen =
+      this.memory.get(app.id, revision.configCommit) ?? (awaited ? pendingOf(revision.configCommit) : undefined);
     if (!seen) return unknown('not watched by this bridge while it was current');
     if (SETTLED.has(seen.state) || (seen.state === 'unknown' && !awaited)) return seen;
     const superseded = this.memory.set(app.id, revision.configCommit, {
@@ -219,8 +224,13 @@ export class RolloutService {
   private counted(app: AppConfig, revision: Revision, state: Rollout['state']): void {
     if (!SETTLED.has(state)) return;
     this.metrics.rollouts.inc({ state });
-    if (state === 'healthy') this.metrics.rolloutDuration.observe(Math.max(0, Date.now() - Date.parse(revision.timestamp)) / 1000);
-    this.log.info(`rollout ${state}`, { app: app.id, revision: revision.revision, configCommit: revision.configCommit });
+    if (state === 'healthy')
+      this.metrics.rolloutDuration.observe(Math.max(0, Date.now() - Date.parse(revision.timestamp)) / 1000);
+    this.log.info(`rollout ${state}`, {
+      app: app.id,
+      revision: revision.revision,
+      configCommit: revision.configCommit,
+    });
     if (state === 'healthy' || state === 'degraded') {
       const image = 'images' in revision.value ? (revision.value.images[0] ?? null) : null;
       const commit = 'commit' in revision.value ? revision.value.commit : revision.sourceCommit;
@@ -237,7 +247,12 @@ export class RolloutService {
     }
   }
 
-  private async drift(revisions: readonly Revision[], current: Revision, obs: Observation, syncer: Syncer): Promise<Drift | null> {
+  private async drift(
+    revisions: readonly Revision[],
+    current: Revision,
+    obs: Observation,
+    syncer: Syncer,
+  ): Promise<Drift | null> {
     if (obs.automatic) return null;
     const running = obs.attempted ?? obs.applied;
     if (!running) return null;
@@ -294,11 +309,15 @@ export class RolloutService {
         pollMs: POLL_MS,
         poll: () => {
           this.ask(w).catch((err: unknown) =>
-            this.log.warn('could not read a syncer', { syncer: syncerId(w.syncer), error: err instanceof Error ? err.message : String(err) }),
+            this.log.warn('could not read a syncer', {
+              syncer: syncerId(w.syncer),
+              error: err instanceof Error ? err.message : String(err),
+            }),
           );
         },
         open: this.streamOf(w),
-        dropped: (reason) => this.log.debug('syncer watch stream ended; polling until it is back', { syncer: syncerId(w.syncer), reason }),
+        dropped: (reason) =>
+          this.log.debug('syncer watch stream ended; polling until it is back', { syncer: syncerId(w.syncer), reason }),
       });
       w.follower.start();
     } else if (w.interest === 0) {
@@ -337,7 +356,10 @@ export class RolloutService {
         typeof answer === 'string'
           ? { at: Date.now(), reason: answer }
           : answer.ok
-            ? { at: Date.now(), obs: w.syncer.kind === 'argocd' ? observeArgoApplication(answer.json) : observeFluxObject(answer.json) }
+            ? {
+                at: Date.now(),
+                obs: w.syncer.kind === 'argocd' ? observeArgoApplication(answer.json) : observeFluxObject(answer.json),
+              }
             : { at: Date.now(), reason: `${who} did not answer for ${syncerId(w.syncer)}: ${answer.reason}` },
       );
     })().finally(() => {
@@ -356,8 +378,14 @@ export class RolloutService {
 
   /** One GET of the syncer's object, or why there is no API to ask (a setting to make). */
   private read(syncer: Syncer): Promise<ApiAnswer> | string {
-    if (syncer.kind === 'argocd') return this.argocd ? getApplication(this.argocd, syncer) : 'KIPPER_ARGOCD_URL is not set: the bridge cannot ask Argo CD';
-    return this.kube?.get(syncer) ?? 'no Kubernetes API: set KIPPER_KUBECONFIG, or run in the cluster with a service account that may read Flux objects';
+    if (syncer.kind === 'argocd')
+      return this.argocd
+        ? getApplication(this.argocd, syncer)
+        : 'KIPPER_ARGOCD_URL is not set: the bridge cannot ask Argo CD';
+    return (
+      this.kube?.get(syncer) ??
+      'no Kubernetes API: set KIPPER_KUBECONFIG, or run in the cluster with a service account that may read Flux objects'
+    );
   }
 }
 
@@ -367,5 +395,11 @@ function unknown(message: string): Rollout {
 
 /** A config commit history has not reached yet (indexing): on its way. */
 function pendingOf(configCommit: string): Rollout {
-  return { state: 'pending', revision: null, health: null, message: `waiting for ${configCommit.slice(0, 12)} in history`, since: null };
+  return {
+    state: 'pending',
+    revision: null,
+    health: null,
+    message: `waiting for ${configCommit.slice(0, 12)} in history`,
+    since: null,
+  };
 }

@@ -84,11 +84,20 @@ export class PendingEdit {
   constructor(
     readonly edit: Edit<unknown>,
     readonly deadline: number,
-    private readonly done: { resolve: (o: Outcome<unknown>) => void; reject: (err: unknown) => void; settled: (p: PendingEdit) => void },
+    private readonly done: {
+      resolve: (o: Outcome<unknown>) => void;
+      reject: (err: unknown) => void;
+      settled: (p: PendingEdit) => void;
+    },
   ) {}
 
   /** Withdraws the edit at `deadline` (with `expired()`) and when `signal` aborts (with `gone()`). */
-  watch(signal: Withdrawal | undefined, expired: () => KipError, gone: () => KipError, withdraw: (p: PendingEdit, err: KipError) => void): void {
+  watch(
+    signal: Withdrawal | undefined,
+    expired: () => KipError,
+    gone: () => KipError,
+    withdraw: (p: PendingEdit, err: KipError) => void,
+  ): void {
     const timer = setTimeout(() => withdraw(this, expired()), Math.max(0, this.deadline - Date.now()));
     const onAbort = () => withdraw(this, gone());
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -131,7 +140,13 @@ export interface Batch {
  * edit that cannot apply (no image target, bad YAML, a path through a file) fails alone,
  * not the batch; withdrawn ones are skipped.
  */
-export async function buildBatch(gitdir: Gitdir, base: string, edits: readonly PendingEdit[], signature: () => Signature, sign?: CommitSign): Promise<Batch> {
+export async function buildBatch(
+  gitdir: Gitdir,
+  base: string,
+  edits: readonly PendingEdit[],
+  signature: () => Signature,
+  sign?: CommitSign,
+): Promise<Batch> {
   const started = performance.now();
   const batch: Batch = { base, tip: base, done: [], live: [], newObjects: [], buildMs: 0 };
   for (const p of edits) {

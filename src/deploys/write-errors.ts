@@ -6,14 +6,18 @@ import { KipError, isKipError } from '../errors.js';
 
 /** The caller went away: nobody reads this, it only ends the promise. */
 export function withdrawnError(): KipError {
-  return new KipError('REPO_UNAVAILABLE', 'the request was withdrawn by its caller before it was pushed', { answer: 'withdrawn' });
+  return new KipError('REPO_UNAVAILABLE', 'the request was withdrawn by its caller before it was pushed', {
+    answer: 'withdrawn',
+  });
 }
 
 /** The edit's deadline passed before a push carrying it was confirmed. */
 export function deadlineError(timeoutMs: number, lastAnswer: string, attempts: number, uncertain: boolean): KipError {
   // After a push whose answer was lost, the change may be in the remote: a retry is safe
   // either way (it answers unchanged if it landed).
-  const outcome = uncertain ? 'it may have been written: retry (a retry answers unchanged if it was)' : 'nothing was written, retry later';
+  const outcome = uncertain
+    ? 'it may have been written: retry (a retry answers unchanged if it was)'
+    : 'nothing was written, retry later';
   return new KipError(
     'REPO_UNAVAILABLE',
     `the config repo did not confirm the change within ${Math.round(timeoutMs / 1000)} s (last answer: ${lastAnswer}); ${outcome}`,
@@ -23,10 +27,14 @@ export function deadlineError(timeoutMs: number, lastAnswer: string, attempts: n
 
 /** PUSH_REJECTED (409): every push of the batch lost its compare-and-swap. */
 export function rejectedError(rejections: number, answer: string): KipError {
-  return new KipError('PUSH_REJECTED', `the config repo kept moving: ${rejections} pushes rejected (${answer}); retry later`, {
-    retryAfter: 5,
-    answer,
-  });
+  return new KipError(
+    'PUSH_REJECTED',
+    `the config repo kept moving: ${rejections} pushes rejected (${answer}); retry later`,
+    {
+      retryAfter: 5,
+      answer,
+    },
+  );
 }
 
 /**
@@ -51,7 +59,9 @@ export function noAnswerError(detail: string, answer: string): KipError {
 
 /** A fetch that failed without saying how (the remote layer classifies what it knows). */
 export function fetchError(err: unknown): KipError {
-  return isKipError(err) ? err : new KipError('REPO_UNAVAILABLE', 'the config repo could not be fetched', { answer: 'error' });
+  return isKipError(err)
+    ? err
+    : new KipError('REPO_UNAVAILABLE', 'the config repo could not be fetched', { answer: 'error' });
 }
 
 /** The batch gave up after maxUnreachable attempts without an answer. */
@@ -67,10 +77,15 @@ export function unreachableError(err: unknown, answer: string): KipError {
  */
 export function unclassifiedError(err: unknown): KipError {
   const reason = err instanceof Error ? err.message : String(err);
-  return new KipError('REPO_UNAVAILABLE', `writing to the config repo failed: ${reason}`, { retryAfter: 10, answer: 'error' });
+  return new KipError('REPO_UNAVAILABLE', `writing to the config repo failed: ${reason}`, {
+    retryAfter: 10,
+    answer: 'error',
+  });
 }
 
 /** Only a bug gets the drain loop itself to throw: every waiting caller is still answered. */
 export function queueFailedError(err: unknown): KipError {
-  return isKipError(err) ? err : new KipError('INTERNAL', `the write queue failed: ${err instanceof Error ? err.message : String(err)}`);
+  return isKipError(err)
+    ? err
+    : new KipError('INTERNAL', `the write queue failed: ${err instanceof Error ? err.message : String(err)}`);
 }

@@ -125,7 +125,8 @@ class BatchPush {
 
   /** Every edit was a no-op (or failed alone). "unchanged" is a claim about the remote: the head it was judged on must still be the remote's. */
   private async confirmUnchanged(batch: Batch): Promise<BatchState> {
-    if (!(await this.ctx.head.stillAt(batch.base, batch.live))) return { at: 'built', batch: await this.ctx.build(this.head, batch.live) };
+    if (!(await this.ctx.head.stillAt(batch.base, batch.live)))
+      return { at: 'built', batch: await this.ctx.build(this.head, batch.live) };
     for (const b of batch.done) b.pending.answer({ result: b.result, configCommit: null });
     return { at: 'done' };
   }
@@ -176,7 +177,9 @@ class BatchPush {
   private async backOff(batch: Batch): Promise<BatchState> {
     const live = liveOf(batch);
     if (live.length === 0) return { at: 'done' };
-    await sleep(Math.min(backoff(this.ctx.rules.backoffMs, this.tries.rejections + this.tries.unreachable), timeLeft(live)));
+    await sleep(
+      Math.min(backoff(this.ctx.rules.backoffMs, this.tries.rejections + this.tries.unreachable), timeLeft(live)),
+    );
     return { at: 'stale', batch };
   }
 
@@ -190,14 +193,20 @@ class BatchPush {
     } catch (err) {
       this.tries.unreachable++;
       if (isKipError(err)) this.tries.lastAnswer = String(err.data.answer ?? this.tries.lastAnswer);
-      if (this.tries.unreachable >= rules.maxUnreachable) return { at: 'failed', edits: batch.live, error: unreachableError(err, this.tries.lastAnswer) };
+      if (this.tries.unreachable >= rules.maxUnreachable)
+        return { at: 'failed', edits: batch.live, error: unreachableError(err, this.tries.lastAnswer) };
       // Nothing learnt about the head: the same build goes again.
       return { at: 'built', batch };
     }
     // Building a batch that landed again would answer "unchanged" to requests that did deploy.
-    for (const candidate of this.tries.unanswered) if (await this.ctx.head.has(candidate.tip)) return { at: 'landed', batch: candidate, looks: [] };
+    for (const candidate of this.tries.unanswered)
+      if (await this.ctx.head.has(candidate.tip)) return { at: 'landed', batch: candidate, looks: [] };
     if (this.tries.unreachable >= rules.maxUnreachable) {
-      return { at: 'failed', edits: batch.live, error: unreachableError(this.ctx.head.lastError, this.tries.lastAnswer) };
+      return {
+        at: 'failed',
+        edits: batch.live,
+        error: unreachableError(this.ctx.head.lastError, this.tries.lastAnswer),
+      };
     }
     return { at: 'built', batch: await this.ctx.build(this.head, live) };
   }

@@ -1,7 +1,16 @@
 import { KipError } from '../errors.js';
 import type { Signature } from '../repo/git-objects.js';
 import type { Remote } from '../repo/remote.js';
-import { PendingEdit, buildBatch, joinBatches, type Batch, type Edit, type Outcome, type PushEvent, type SubmitOptions } from './write-batch.js';
+import {
+  PendingEdit,
+  buildBatch,
+  joinBatches,
+  type Batch,
+  type Edit,
+  type Outcome,
+  type PushEvent,
+  type SubmitOptions,
+} from './write-batch.js';
 import { deadlineError, queueFailedError, withdrawnError } from './write-errors.js';
 import { BranchHead } from './write-head.js';
 import { takeOff, type Flight, type PushContext } from './write-push.js';
@@ -26,7 +35,11 @@ export interface WriteQueueOptions extends Partial<WriteRules> {
  *   look   ─look───────▶ look | launch | stop      fetch the head: asked for, or none known yet
  *   launch ─launch─────▶ ahead | stop              push the next batch, built again if the head moved
  */
-type Stage = { at: 'ahead'; flight: Flight; next: Batch | null } | { at: 'look'; next: Batch | null } | { at: 'launch'; next: Batch | null } | { at: 'stop' };
+type Stage =
+  | { at: 'ahead'; flight: Flight; next: Batch | null }
+  | { at: 'look'; next: Batch | null }
+  | { at: 'launch'; next: Batch | null }
+  | { at: 'stop' };
 
 /**
  * The one writer of a config repo. Edits queue up and are drained in batches: every edit
@@ -75,7 +88,8 @@ export class WriteQueue {
 
   /** The branch head as last seen; throws before the first successful fetch. */
   get head(): string {
-    if (this.branch.current === null) throw new KipError('REPO_UNAVAILABLE', 'the config repo has not been fetched yet');
+    if (this.branch.current === null)
+      throw new KipError('REPO_UNAVAILABLE', 'the config repo has not been fetched yet');
     return this.branch.current;
   }
 
@@ -113,7 +127,13 @@ export class WriteQueue {
         reject,
         settled: (done) => this.taken.delete(done),
       });
-      const expired = () => deadlineError(this.ctx.rules.deployTimeoutMs, String(this.branch.lastError?.data.answer ?? 'no answer'), p.attempts, p.uncertain);
+      const expired = () =>
+        deadlineError(
+          this.ctx.rules.deployTimeoutMs,
+          String(this.branch.lastError?.data.answer ?? 'no answer'),
+          p.attempts,
+          p.uncertain,
+        );
       p.watch(options.signal, expired, withdrawnError, (q, err) => this.withdraw(q, err));
       this.pending.push(p);
       this.wake();

@@ -19,7 +19,13 @@ export interface WriteRules {
   deployTimeoutMs: number;
 }
 
-const DEFAULTS: WriteRules = { maxBatch: 200, maxRejections: 25, maxUnreachable: 3, backoffMs: 20, deployTimeoutMs: 30_000 };
+const DEFAULTS: WriteRules = {
+  maxBatch: 200,
+  maxRejections: 25,
+  maxUnreachable: 3,
+  backoffMs: 20,
+  deployTimeoutMs: 30_000,
+};
 
 /** A lost push is looked for among this many newest commits of the fetched head. */
 export const LANDED_WITHIN = 200;
@@ -31,7 +37,8 @@ export function writeRules(asked: Partial<WriteRules>): WriteRules {
     const value = asked[name];
     if (value === undefined) continue;
     const least = name === 'backoffMs' ? 0 : 1;
-    if (!Number.isFinite(value) || value < least) throw new KipError('INTERNAL', `the write queue's ${name} must be a number ≥ ${least}, not ${value}`);
+    if (!Number.isFinite(value) || value < least)
+      throw new KipError('INTERNAL', `the write queue's ${name} must be a number ≥ ${least}, not ${value}`);
     rules[name] = value;
   }
   return rules;

@@ -3,7 +3,13 @@ import { isKipError } from '../errors.js';
 import { ambiguousWorkloads, type NamedContainer } from '../manifests/assert-one-repository.js';
 import { findCommits } from '../manifests/set-commit.js';
 import { readSites, type FileReading } from '../manifests/read-sites.js';
-import { findInReading, findWithRepositories, isWorkload, type FoundImage, type ImageMatch } from '../manifests/set-image.js';
+import {
+  findInReading,
+  findWithRepositories,
+  isWorkload,
+  type FoundImage,
+  type ImageMatch,
+} from '../manifests/set-image.js';
 import { normalizeRepository, parseImageReference } from '../manifests/image-reference.js';
 
 /**
@@ -23,7 +29,9 @@ export function describeValue(value: AppValue): string {
 }
 
 export function sameValue(a: AppValue | null, b: AppValue | null): boolean {
-  return a === b || (a !== null && b !== null && describeValue(a) === describeValue(b) && 'commit' in a === 'commit' in b);
+  return (
+    a === b || (a !== null && b !== null && describeValue(a) === describeValue(b) && 'commit' in a === 'commit' in b)
+  );
 }
 
 /**
@@ -40,7 +48,12 @@ export function sameValue(a: AppValue | null, b: AppValue | null): boolean {
  * last reading there when only one image changed since (read-sites.ts), and its reading
  * is kept there for the next version.
  */
-export function appValue(app: AppConfig, texts: Array<string | null>, repository: string | undefined, readings?: Readings): AppValue | null {
+export function appValue(
+  app: AppConfig,
+  texts: Array<string | null>,
+  repository: string | undefined,
+  readings?: Readings,
+): AppValue | null {
   return readAppValue(app, texts, repository, readings).value;
 }
 
@@ -156,7 +169,8 @@ export interface Readings {
  */
 export function valueAfterEdit(app: AppConfig, matches: readonly ImageMatch[]): AppValue | null | undefined {
   if (matches.some((m) => m.throughAlias)) return undefined;
-  const counted = app.source === 'git' || !app.container ? matches : matches.filter((m) => m.kind === 'marker' || isWorkload(m.kind));
+  const counted =
+    app.source === 'git' || !app.container ? matches : matches.filter((m) => m.kind === 'marker' || isWorkload(m.kind));
   return valueOf(
     app,
     counted.map((m) => m.after),

@@ -22,7 +22,12 @@ export async function loadIndex(dataDir: string, repo: string): Promise<IndexSna
     return null;
   }
   if (stored.format !== FORMAT || stored.repo !== repo || typeof stored.head !== 'string') return null;
-  return { head: stored.head, complete: stored.complete === true, apps: stored.apps, generations: stored.generations ?? {} };
+  return {
+    head: stored.head,
+    complete: stored.complete === true,
+    apps: stored.apps,
+    generations: stored.generations ?? {},
+  };
 }
 
 /**

@@ -4,7 +4,16 @@ import type { LoggedCommit } from '../repo/git-log.js';
 import { readingSize, type FileReading } from '../manifests/read-sites.js';
 import { BoundedCache } from '../repo/bounded-cache.js';
 import type { Gitdir, LogInfo } from '../repo/gitdir.js';
-import { firstImage, learnedValue, narrowValue, readAppValue, repositoryOf, sameValue, type AppValue, type ImageRepositories } from './app-value.js';
+import {
+  firstImage,
+  learnedValue,
+  narrowValue,
+  readAppValue,
+  repositoryOf,
+  sameValue,
+  type AppValue,
+  type ImageRepositories,
+} from './app-value.js';
 import { parseTrailers, revertedCommit, type KipperTrailers } from './trailers.js';
 
 /** One revision of an app: a first-parent commit that changed its deployed value. */
@@ -93,7 +102,8 @@ export class RevisionIndex {
   /** Everything the index knows, to persist it (see `restore`): a copy, which later updates leave as it is. */
   snapshot(): IndexSnapshot {
     const apps: Record<string, AppState> = {};
-    for (const [id, s] of this.apps) apps[id] = { revisions: s.revisions.slice(), value: s.value, repository: s.repository };
+    for (const [id, s] of this.apps)
+      apps[id] = { revisions: s.revisions.slice(), value: s.value, repository: s.repository };
     return { head: this.indexed, complete: this.complete, apps, generations: Object.fromEntries(this.generations) };
   }
 
@@ -207,7 +217,8 @@ export class RevisionIndex {
       const commit = commits[i]!;
       if (configChanges(commit)) return;
       for (const app of this.appsToVisit(commit, config, config))
-        if (learnedValue(commit.memo, app.id) === undefined) for (const path of app.files) reads.prefetch(commit.oid, path);
+        if (learnedValue(commit.memo, app.id) === undefined)
+          for (const path of app.files) reads.prefetch(commit.oid, path);
       reads.until = i + 1;
     }
   }
@@ -220,7 +231,8 @@ export class RevisionIndex {
     const apps = new Set<AppConfig>();
     const byPath = appsByPath(config);
     for (const path of changed) for (const app of byPath.get(path) ?? []) apps.add(app);
-    if (configChanged && before !== config) for (const app of config.apps.values()) if (!sameEntry(app, before!.apps.get(app.id))) apps.add(app);
+    if (configChanged && before !== config)
+      for (const app of config.apps.values()) if (!sameEntry(app, before!.apps.get(app.id))) apps.add(app);
     return apps;
   }
 
@@ -245,7 +257,8 @@ export class RevisionIndex {
    */
   private async apply(commit: LoggedCommit, config: KipperConfig, reads: ReadAhead): Promise<void> {
     if (configChanges(commit)) {
-      for (const [id, generation] of config.webhooks) this.generations.set(id, Math.max(generation, this.generations.get(id) ?? 0));
+      for (const [id, generation] of config.webhooks)
+        this.generations.set(id, Math.max(generation, this.generations.get(id) ?? 0));
     }
     const visit = this.appsToVisit(commit, config, this.applied);
     this.applied = config;
@@ -265,7 +278,8 @@ export class RevisionIndex {
     for (const [k, app] of apps.entries()) {
       for (; asked < apps.length && asked < k + READ_AHEAD; asked++) {
         const next = apps[asked]!;
-        if (learnedValue(commit.memo, next.id) === undefined) for (const path of next.files) reads.prefetch(commit.oid, path);
+        if (learnedValue(commit.memo, next.id) === undefined)
+          for (const path of next.files) reads.prefetch(commit.oid, path);
       }
       const state = this.stateOf(app.id);
       const ours = trailers.app === app.id;
@@ -274,7 +288,9 @@ export class RevisionIndex {
       // them, when it told what a reading gives, else by reading them.
       const learned = learnedValue(commit.memo, app.id);
       const reading =
-        learned !== undefined ? { value: learned } : readAppValue(app, await Promise.all(app.files.map(readFile)), state.repository, this.readings);
+        learned !== undefined
+          ? { value: learned }
+          : readAppValue(app, await Promise.all(app.files.map(readFile)), state.repository, this.readings);
       const read = reading.value;
       if (sameValue(read, state.value)) continue;
       const value = read && ('images' in read ? { images: read.images.map(own) } : { commit: own(read.commit) });

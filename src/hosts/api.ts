@@ -25,8 +25,13 @@ export function platformFor(input: PlatformInput): Platform | null {
   if (input.provider === 'github') {
     const parts = path.split('/');
     const [owner, repo] = parts.slice(-2);
-    if (!owner || !repo) throw new KipError('CONFIG_INVALID', `${input.repoUrl}: the URL's path must end in <owner>/<repo> for GitHub`);
+    if (!owner || !repo)
+      throw new KipError('CONFIG_INVALID', `${input.repoUrl}: the URL's path must end in <owner>/<repo> for GitHub`);
     return new GithubPlatform({ apiUrl: input.githubApiUrl, owner, repo, token: input.token });
   }
-  return new GitlabPlatform({ apiUrl: input.gitlabApiUrl ?? `${url.protocol}//${url.host}/api/v4`, project: path, token: input.token });
+  return new GitlabPlatform({
+    apiUrl: input.gitlabApiUrl ?? `${url.protocol}//${url.host}/api/v4`,
+    project: path,
+    token: input.token,
+  });
 }

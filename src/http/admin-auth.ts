@@ -6,7 +6,8 @@ import type { Principal } from '../identity/principal.js';
 import type { Logger } from '../log.js';
 import { adminActor } from './request-actor.js';
 
-const UNAUTHORIZED = 'missing or wrong admin token: send Authorization: Bearer $KIPPER_ADMIN_TOKEN, or a token of your sign-in (`kip login`)';
+const UNAUTHORIZED =
+  'missing or wrong admin token: send Authorization: Bearer $KIPPER_ADMIN_TOKEN, or a token of your sign-in (`kip login`)';
 
 /**
  * Who calls the admin API (docs/identity-and-access.md "Security model"): the admin token

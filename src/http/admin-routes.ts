@@ -33,7 +33,9 @@ const rollbackBody = z
   .strict();
 const promoteBody = z
   .object({
-    to: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be the target namespace, e.g. yourr-name-prod'),
+    to: z
+      .string()
+      .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be the target namespace, e.g. yourr-name-prod'),
     reason: reasonSchema.optional(),
     direct: z.boolean().optional(),
   })
@@ -140,7 +142,11 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string, 
     const n = Number(req.params.revision);
     const revision = history.revisions.find((r) => r.revision === n);
     if (!revision) {
-      throw new KipError('REVISION_NOT_FOUND', `${app.id} has no revision #${req.params.revision}; see \`kip app history\``, { app: app.id });
+      throw new KipError(
+        'REVISION_NOT_FOUND',
+        `${app.id} has no revision #${req.params.revision}; see \`kip app history\``,
+        { app: app.id },
+      );
     }
     res.json({ app: app.id, ...revision, ...(history.drift ? { drift: history.drift } : {}) } satisfies RevisionAnswer);
   });
@@ -161,12 +167,19 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string, 
     const app = await appFor(req, res, 'write');
     // The webhook's body and rules (deploy-request.ts), plus a reason.
     const { reason: rawReason, direct: rawDirect, ...deployBody } = (req.body ?? {}) as Record<string, unknown>;
-    const { reason, direct } = parseBody(z.object({ reason: reasonSchema.optional(), direct: z.boolean().optional() }), {
-      reason: rawReason,
-      direct: rawDirect,
-    });
+    const { reason, direct } = parseBody(
+      z.object({ reason: reasonSchema.optional(), direct: z.boolean().optional() }),
+      {
+        reason: rawReason,
+        direct: rawDirect,
+      },
+    );
     const request = deployRequestFor(app, validateDeployBody(deployBody));
-    const answer = await bridge.deploys.deploy(app, request, 'manual', { ...whoOf(res), direct, extras: reason ? { trailers: { reason } } : {} });
+    const answer = await bridge.deploys.deploy(app, request, 'manual', {
+      ...whoOf(res),
+      direct,
+      extras: reason ? { trailers: { reason } } : {},
+    });
     res.status(statusOf(answer)).json(answer);
   });
 
@@ -185,7 +198,15 @@ export function adminRouter(bridge: Bridge, webhookUrl: (id: string) => string, 
     const app = await appFor(req, res, 'read');
     const open = app.write === 'pull-request' ? await bridge.proposals.open(app) : null;
     const proposals: ProposalsAnswer['proposals'] = open
-      ? [{ number: open.proposal.number, url: open.proposal.url, image: open.image, commit: open.commit, state: 'open' }]
+      ? [
+          {
+            number: open.proposal.number,
+            url: open.proposal.url,
+            image: open.image,
+            commit: open.commit,
+            state: 'open',
+          },
+        ]
       : [];
     res.json({ proposals } satisfies ProposalsAnswer);
   });

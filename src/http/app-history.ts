@@ -8,5 +8,11 @@ export async function appHistory(bridge: Bridge, app: AppConfig): Promise<Histor
   const revisions = await bridge.history.revisions(app.id);
   const { rollouts, drift } = await bridge.rollouts.ofHistory(app, revisions);
   const rows: HistoryRevision[] = historyJson(revisions).map((r) => ({ ...r, rollout: rollouts.get(r.revision)! }));
-  return { app: app.id, repo: bridge.repoOf(app.id).name, revisions: rows, ...(drift ? { drift } : {}), lock: bridge.locks.of(app.id) };
+  return {
+    app: app.id,
+    repo: bridge.repoOf(app.id).name,
+    revisions: rows,
+    ...(drift ? { drift } : {}),
+    lock: bridge.locks.of(app.id),
+  };
 }

@@ -32,7 +32,11 @@ export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) 
   app.use('/api', (_req, res, next) => {
     if (!bridge.status.closing) return next();
     res.setHeader('Connection', 'close');
-    next(new KipError('SHUTTING_DOWN', 'the bridge is shutting down; retry in a moment (another replica may answer)', { retryAfter: 2 }));
+    next(
+      new KipError('SHUTTING_DOWN', 'the bridge is shutting down; retry in a moment (another replica may answer)', {
+        retryAfter: 2,
+      }),
+    );
   });
   app.get('/readyz', async (_req, res) => {
     // A probe must answer at once whatever the remote does: state, refreshed when older
@@ -47,7 +51,12 @@ export function createApp(bridge: Bridge, log: Logger, webhookUrl: (id: string) 
       res.status(503).json({ status: 'unready', error: problem.reason, code: problem.code, ...detail });
       return;
     }
-    res.json({ status: 'ready', head: bridge.head(), ...(bridge.repos.length > 1 ? { heads: bridge.heads() } : {}), ...detail });
+    res.json({
+      status: 'ready',
+      head: bridge.head(),
+      ...(bridge.repos.length > 1 ? { heads: bridge.heads() } : {}),
+      ...detail,
+    });
   });
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', bridge.metrics.registry.contentType);

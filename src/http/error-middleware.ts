@@ -37,7 +37,11 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
     const kip = err instanceof KipError ? err : fromBodyParser(err as { type?: string; status?: number });
     const reqLog = requestLog(res, log);
     if (!kip) {
-      reqLog.error('unhandled error', { method: req.method, path: req.path, error: err instanceof Error ? err.message : String(err) });
+      reqLog.error('unhandled error', {
+        method: req.method,
+        path: req.path,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
     const e = kip ?? new KipError('INTERNAL', 'internal error; see the bridge log');
     const status = ERROR_STATUS[e.code];
@@ -46,9 +50,18 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
       // The queue logged the remote's reason once, at warn, for the whole push.
       reqLog.info('request failed', { ...fields, remote: e.data.answer });
     } else if (status >= 500) {
-      if (kip) reqLog.warn('request failed', { ...fields, remote: e.data.answer, attempts: e.data.attempts, error: e.message });
+      if (kip)
+        reqLog.warn('request failed', {
+          ...fields,
+          remote: e.data.answer,
+          attempts: e.data.attempts,
+          error: e.message,
+        });
     } else if (req.path.startsWith('/api/v1/webhook/')) {
-      reqLog.info('webhook refused', { ...fields, ...(status === 401 || status === 429 ? { address: req.socket.remoteAddress } : {}) });
+      reqLog.info('webhook refused', {
+        ...fields,
+        ...(status === 401 || status === 429 ? { address: req.socket.remoteAddress } : {}),
+      });
     } else {
       reqLog.debug('request refused', fields);
     }
@@ -63,6 +76,7 @@ export function errorBody(e: KipError): Record<string, unknown> {
   const body: Record<string, unknown> = { error: e.message, code: e.code };
   if (e.data.fields) body.fields = e.data.fields;
   // What the error says besides its message (an app's lock): never secrets, by construction.
-  if (e.data.body && typeof e.data.body === 'object') Object.assign(body, e.data.body, { error: e.message, code: e.code });
+  if (e.data.body && typeof e.data.body === 'object')
+    Object.assign(body, e.data.body, { error: e.message, code: e.code });
   return body;
 }

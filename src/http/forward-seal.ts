@@ -36,7 +36,12 @@ export interface ForwardKeys {
 export function signForward(keys: ForwardKeys, request: ForwardedRequest, now = Date.now()): Record<string, string> {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', keys.seal, iv);
-  const sealed = Buffer.concat([iv, cipher.update(JSON.stringify(request.headers), 'utf8'), cipher.final(), cipher.getAuthTag()]).toString('base64url');
+  const sealed = Buffer.concat([
+    iv,
+    cipher.update(JSON.stringify(request.headers), 'utf8'),
+    cipher.final(),
+    cipher.getAuthTag(),
+  ]).toString('base64url');
   const mac = macOf(keys.mac, request, now, sealed);
   return { [FORWARDED]: `v1 t=${now},mac=${mac}`, [FORWARDED_HEADERS]: sealed, [FORWARDED_FOR]: request.from };
 }

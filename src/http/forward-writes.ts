@@ -5,17 +5,38 @@ import type { Bridge } from '../deploys/open-bridge.js';
 import { KipError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { deriveKey } from '../config/tokens.js';
-import { FORWARDED, FORWARDED_FOR, FORWARDED_HEADERS, openForward, signForward, type ForwardKeys } from './forward-seal.js';
+import {
+  FORWARDED,
+  FORWARDED_FOR,
+  FORWARDED_HEADERS,
+  openForward,
+  signForward,
+  type ForwardKeys,
+} from './forward-seal.js';
 import { requestLog } from './request-id.js';
 
 /** The writes, by path: each names its app, whose repo's Lease decides who writes. */
-const WRITE_PATHS = [/^\/api\/v1\/webhook\/([^/]+)\/([^/]+)\/?$/, /^\/api\/v1\/apps\/([^/]+)\/([^/]+)\/[^/]+\/?$/, /^\/apps\/([^/]+)\/([^/]+)\/.+$/];
+const WRITE_PATHS = [
+  /^\/api\/v1\/webhook\/([^/]+)\/([^/]+)\/?$/,
+  /^\/api\/v1\/apps\/([^/]+)\/([^/]+)\/[^/]+\/?$/,
+  /^\/apps\/([^/]+)\/([^/]+)\/.+$/,
+];
 
 /** Larger than every route's own limit (64 KiB): the holder answers 413 as it would to the caller. */
 const FORWARD_BODY_LIMIT = 1024 * 1024;
 
 /** Not passed on either way: they describe one connection, not the request. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer', 'host', 'content-length']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'host',
+  'content-length',
+]);
 
 /** Requests this replica accepted as forwarded by another: never forwarded again. */
 const forwarded = new WeakSet<Request>();
@@ -38,23 +59,41 @@ export function acceptForwarded(keys: ForwardKeys, log: Logger): RequestHandler 
     if (claimed === undefined) return next();
     const refuse = (reason: string) => {
       requestLog(res, log).warn('forwarded request refused', { reason, address: req.socket.remoteAddress });
-      next(new KipError('UNAUTHORIZED', 'forwarded request refused: not vouched for by a replica with the same KIPPER_SECRET_KEY'));
+      next(
+        new KipError(
+          'UNAUTHORIZED',
+          'forwarded request refused: not vouched for by a replica with the same KIPPER_SECRET_KEY',
+        ),
+      );
     };
     const length = Number(req.headers['content-length'] ?? 0);
-    if (!Number.isSafeInteger(length) || length < 0 || length > FORWARD_BODY_LIMIT || req.headers['transfer-encoding'] !== undefined)
+    if (
+      !Number.isSafeInteger(length) ||
+      length < 0 ||
+      length > FORWARD_BODY_LIMIT ||
+      req.headers['transfer-encoding'] !== undefined
+    )
       return refuse('malformed');
     readExactly(req, length).then(
       (body) => {
         const opened = openForward(
           keys,
           { method: req.method, url: req.originalUrl, body },
-          { forwarded: one(req.headers[FORWARDED]), sealed: one(req.headers[FORWARDED_HEADERS]), from: one(req.headers[FORWARDED_FOR]) },
+          {
+            forwarded: one(req.headers[FORWARDED]),
+            sealed: one(req.headers[FORWARDED_HEADERS]),
+            from: one(req.headers[FORWARDED_FOR]),
+          },
           seen,
         );
         if ('refused' in opened) return refuse(opened.refused);
         // The caller's request again: its own headers (credentials included) and address,
         // its body put back for the route's parser.
-        req.headers = { ...(opened.headers as IncomingHttpHeaders), host: req.headers.host, 'content-length': String(body.length) };
+        req.headers = {
+          ...(opened.headers as IncomingHttpHeaders),
+          host: req.headers.host,
+          'content-length': String(body.length),
+        };
         Object.defineProperty(req, 'ip', { value: opened.from, configurable: true });
         forwarded.add(req);
         if (body.length > 0) req.unshift(body);
@@ -72,10 +111,14 @@ export function acceptForwarded(keys: ForwardKeys, log: Logger): RequestHandler 
  * the routes. No holder in sight: 503 with Retry-After, nothing written.
  */
 export function forwardWrites(bridge: Bridge, keys: ForwardKeys, log: Logger): RequestHandler {
-  const agents = { http: new Agent({ keepAlive: true, maxSockets: 64 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }) };
+  const agents = {
+    http: new Agent({ keepAlive: true, maxSockets: 64 }),
+    https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
+  };
   return (req, res, next) => {
     // Only origin-form targets (`/path?query`): an absolute-form or `//host` one would make `new URL` leave the holder.
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS' || !/^\/(?!\/)/.test(req.originalUrl)) return next();
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS' || !/^\/(?!\/)/.test(req.originalUrl))
+      return next();
     const id = appOf(req.path);
     if (id === null) return next();
     let lease;
@@ -89,30 +132,54 @@ export function forwardWrites(bridge: Bridge, keys: ForwardKeys, log: Logger): R
     const holder = forwarded.has(req) ? null : lease.holder();
     if (holder === null)
       return next(
-        new KipError('REPO_UNAVAILABLE', 'no replica holds the write lease of this config repo right now; retry in a moment', {
-          retryAfter: 2,
-          answer: 'no lease holder',
-        }),
+        new KipError(
+          'REPO_UNAVAILABLE',
+          'no replica holds the write lease of this config repo right now; retry in a moment',
+          {
+            retryAfter: 2,
+            answer: 'no lease holder',
+          },
+        ),
       );
     forward(req, res, holder, keys, agents).catch((err: unknown) => {
-      requestLog(res, log).warn('could not forward to the lease holder', { holder, error: err instanceof Error ? err.message : String(err) });
+      requestLog(res, log).warn('could not forward to the lease holder', {
+        holder,
+        error: err instanceof Error ? err.message : String(err),
+      });
       if (res.headersSent) res.destroy();
       else
         next(
-          new KipError('REPO_UNAVAILABLE', 'the replica that writes this config repo did not answer; retry in a moment', {
-            retryAfter: 2,
-            answer: 'holder unreachable',
-          }),
+          new KipError(
+            'REPO_UNAVAILABLE',
+            'the replica that writes this config repo did not answer; retry in a moment',
+            {
+              retryAfter: 2,
+              answer: 'holder unreachable',
+            },
+          ),
         );
     });
   };
 }
 
-async function forward(req: Request, res: Response, holder: string, keys: ForwardKeys, agents: { http: Agent; https: HttpsAgent }): Promise<void> {
+async function forward(
+  req: Request,
+  res: Response,
+  holder: string,
+  keys: ForwardKeys,
+  agents: { http: Agent; https: HttpsAgent },
+): Promise<void> {
   const body = await readAll(req, FORWARD_BODY_LIMIT);
   const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k) && !k.startsWith('x-kipper-forwarded')) headers[k] = v;
-  const signed = signForward(keys, { method: req.method, url: req.originalUrl, body, from: req.ip ?? req.socket.remoteAddress ?? '', headers });
+  for (const [k, v] of Object.entries(req.headers))
+    if (v !== undefined && !HOP_BY_HOP.has(k) && !k.startsWith('x-kipper-forwarded')) headers[k] = v;
+  const signed = signForward(keys, {
+    method: req.method,
+    url: req.originalUrl,
+    body,
+    from: req.ip ?? req.socket.remoteAddress ?? '',
+    headers,
+  });
   const target = new URL(req.originalUrl, holder);
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   await new Promise<void>((resolve, reject) => {
@@ -121,10 +188,15 @@ async function forward(req: Request, res: Response, holder: string, keys: Forwar
       {
         method: req.method,
         agent: target.protocol === 'https:' ? agents.https : agents.http,
-        headers: { ...signed, 'content-type': req.headers['content-type'] ?? 'application/octet-stream', 'content-length': String(body.length) },
+        headers: {
+          ...signed,
+          'content-type': req.headers['content-type'] ?? 'application/octet-stream',
+          'content-length': String(body.length),
+        },
       },
       (answer) => {
-        for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) res.setHeader(k, v);
+        for (const [k, v] of Object.entries(answer.headers))
+          if (v !== undefined && !HOP_BY_HOP.has(k)) res.setHeader(k, v);
         res.status(answer.statusCode ?? 502);
         answer.pipe(res);
         answer.on('end', resolve);

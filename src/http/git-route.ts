@@ -15,10 +15,16 @@ export function gitRoute(dataDir: string): RequestHandler {
   return (req, res, next) => {
     const sub = req.path;
     if (req.query.service === 'git-receive-pack' || sub === '/git-receive-pack') {
-      next(new KipError('READ_ONLY', 'the config repo is read-only here: deploy through the webhook or `kip app update`'));
+      next(
+        new KipError('READ_ONLY', 'the config repo is read-only here: deploy through the webhook or `kip app update`'),
+      );
       return;
     }
-    if (!READABLE.test(sub) || (req.method !== 'GET' && req.method !== 'POST') || (req.method === 'POST') !== (sub === '/git-upload-pack')) {
+    if (
+      !READABLE.test(sub) ||
+      (req.method !== 'GET' && req.method !== 'POST') ||
+      (req.method === 'POST') !== (sub === '/git-upload-pack')
+    ) {
       next(new KipError('NOT_FOUND', 'not a git smart-HTTP path of /git/config.git'));
       return;
     }

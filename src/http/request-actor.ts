@@ -19,9 +19,13 @@ export function adminActor(req: Request): string {
   const claimed = (Array.isArray(raw) ? raw.join(',') : raw).trim();
   // eslint-disable-next-line no-control-regex -- control characters would break the trailer line
   if (claimed === '' || claimed.length > 200 || /[\u0000-\u001f\u007f-\u009f]/.test(claimed) || /[()]/.test(claimed)) {
-    throw new KipError('INVALID_BODY', 'X-Kipper-User: must be one line of at most 200 characters without parentheses (it names who runs kip)', {
-      fields: { 'X-Kipper-User': 'must be one line of at most 200 characters' },
-    });
+    throw new KipError(
+      'INVALID_BODY',
+      'X-Kipper-User: must be one line of at most 200 characters without parentheses (it names who runs kip)',
+      {
+        fields: { 'X-Kipper-User': 'must be one line of at most 200 characters' },
+      },
+    );
   }
   return `${ADMIN_ACTOR} (as ${claimed})`;
 }

@@ -72,9 +72,12 @@ function listen(server: Server, settings: Settings): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const where = `port ${settings.port} on ${settings.host}`;
-      if (err.code === 'EADDRINUSE') reject(new KipError('CONFIG_INVALID', `${where} is already in use (set KIPPER_PORT)`));
-      else if (err.code === 'EACCES') reject(new KipError('CONFIG_INVALID', `${where} may not be bound by this user (set KIPPER_PORT above 1023)`));
-      else if (err.code === 'EADDRNOTAVAIL') reject(new KipError('CONFIG_INVALID', `${settings.host} is not an address of this machine (set KIPPER_HOST)`));
+      if (err.code === 'EADDRINUSE')
+        reject(new KipError('CONFIG_INVALID', `${where} is already in use (set KIPPER_PORT)`));
+      else if (err.code === 'EACCES')
+        reject(new KipError('CONFIG_INVALID', `${where} may not be bound by this user (set KIPPER_PORT above 1023)`));
+      else if (err.code === 'EADDRNOTAVAIL')
+        reject(new KipError('CONFIG_INVALID', `${settings.host} is not an address of this machine (set KIPPER_HOST)`));
       else reject(err);
     };
     server.once('error', onError);

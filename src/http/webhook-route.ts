@@ -1,6 +1,12 @@
 import express, { type Response, type Router } from 'express';
 import type { AppConfig } from '../config/kipper-file.js';
-import { deployRequestFor, imageRequestFor, isCommitSha, validateDeployBody, type DeployRequest } from '../deploys/deploy-request.js';
+import {
+  deployRequestFor,
+  imageRequestFor,
+  isCommitSha,
+  validateDeployBody,
+  type DeployRequest,
+} from '../deploys/deploy-request.js';
 import type { Bridge } from '../deploys/open-bridge.js';
 import type { DeployOptions } from '../deploys/deploy-service.js';
 import { idempotencyKeyOf, type GivenAnswer } from '../deploys/idempotent-answers.js';
@@ -97,24 +103,38 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
     const app = bridge.config.knownApp(id);
     const readBody = () =>
       new Promise<Buffer>((resolve, reject) =>
-        readRaw(req, res, (err?: unknown) => (err ? reject(err) : resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)))),
+        readRaw(req, res, (err?: unknown) =>
+          err ? reject(err) : resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)),
+        ),
       );
     // An ID token is checked against the last valid kipper.yaml's trust: rules, as tokens are.
     const trusted = async (token: string) => {
       const result = await oidc.verify(token, app?.id ?? null, bridge.config.known().trust, bridge.settings.publicUrl);
       if (result.ok) return result.identity;
-      requestLog(res, baseLog).info('webhook OIDC token refused', { app: res.locals.app as string, check: result.check, reason: result.reason });
+      requestLog(res, baseLog).info('webhook OIDC token refused', {
+        app: res.locals.app as string,
+        check: result.check,
+        reason: result.reason,
+      });
       return null;
     };
     let received;
     try {
-      received = await verifyAndReceive({ headers: req.headers, readBody }, app ? bridge.webhooks.token(app.id) : null, trusted);
+      received = await verifyAndReceive(
+        { headers: req.headers, readBody },
+        app ? bridge.webhooks.token(app.id) : null,
+        trusted,
+      );
     } catch (err) {
       const address = req.ip ?? 'unknown';
       if (isKipError(err, 'UNAUTHORIZED') && limiter.fail(address)) {
-        throw new KipError('TOO_MANY_REQUESTS', 'too many failed authorisations from this address; wait and check the token', {
-          retryAfter: limiter.retryAfter(address),
-        });
+        throw new KipError(
+          'TOO_MANY_REQUESTS',
+          'too many failed authorisations from this address; wait and check the token',
+          {
+            retryAfter: limiter.retryAfter(address),
+          },
+        );
       }
       throw err;
     }
@@ -123,15 +143,31 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
     const started = Date.now();
     // Keyed by app too: a delivery id is no secret, and one app's caller must never be
     // answered with (or block) another app's deploy.
-    const delivery = typeof req.headers['x-github-delivery'] === 'string' ? `${known.id} ${req.headers['x-github-delivery']}` : undefined;
+    const delivery =
+      typeof req.headers['x-github-delivery'] === 'string'
+        ? `${known.id} ${req.headers['x-github-delivery']}`
+        : undefined;
     const signal = new CallerGone(res);
     const wait = waitSeconds(req.query.wait);
     const key = idempotencyKeyOf(req.headers['idempotency-key']);
     const ci = received.ci;
-    const actor = ci ? `oidc:${ci.subject}` : received.auth !== 'token' && received.sender ? received.sender : `webhook:${known.id}`;
+    const actor = ci
+      ? `oidc:${ci.subject}`
+      : received.auth !== 'token' && received.sender
+        ? received.sender
+        : `webhook:${known.id}`;
     const extras = ci?.run ? { trailers: { run: ci.run } } : undefined;
-    const run = () => handle(known, received.json, received.action, { signal, actor, idempotencyKey: key, ...(extras ? { extras } : {}) });
-    const replayed = key === undefined ? undefined : await bridge.idempotency.replay(known, key, started + bridge.settings.deployTimeoutMs);
+    const run = () =>
+      handle(known, received.json, received.action, {
+        signal,
+        actor,
+        idempotencyKey: key,
+        ...(extras ? { extras } : {}),
+      });
+    const replayed =
+      key === undefined
+        ? undefined
+        : await bridge.idempotency.replay(known, key, started + bridge.settings.deployTimeoutMs);
     if (replayed) {
       requestLog(res, baseLog).info('webhook replayed', { app: known.id, via: received.auth, status: replayed.status });
       res.set('Idempotent-Replayed', 'true');
@@ -143,18 +179,24 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
       .catch((err: unknown) => {
         // A deploy the bridge could not make (the repo unreachable, the branch never still):
         // someone should know besides the CI job that failed.
-        if (isKipError(err) && ERROR_STATUS[err.code] >= 500) bridge.announce({ event: 'refused', app: known.id, code: err.code, error: err.message });
+        if (isKipError(err) && ERROR_STATUS[err.code] >= 500)
+          bridge.announce({ event: 'refused', app: known.id, code: err.code, error: err.message });
         throw err;
       });
     if (wait !== null && answer.status === 202 && (answer.body as { status?: unknown }).status === 'proposed') {
       answer = await awaitMerge(known, answer.body as Record<string, unknown>, wait, signal);
     }
-    if (wait !== null && answer.status === 200 && typeof (answer.body as { configCommit?: unknown }).configCommit === 'string') {
+    if (
+      wait !== null &&
+      answer.status === 200 &&
+      typeof (answer.body as { configCommit?: unknown }).configCommit === 'string'
+    ) {
       const left = Math.max(1, wait - (Date.now() - started) / 1000);
       answer = await awaitRollout(known, answer.body as Record<string, unknown>, left, signal);
     }
     const result = answer.body as Record<string, unknown>;
-    if (result.status === 'deployed' || result.status === 'building') bridge.metrics.deployDuration.observe((Date.now() - started) / 1000);
+    if (result.status === 'deployed' || result.status === 'building')
+      bridge.metrics.deployDuration.observe((Date.now() - started) / 1000);
     requestLog(res, baseLog).info(`webhook ${String(result.status)}`, {
       app: known.id,
       via: received.auth,
@@ -179,8 +221,15 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
    * keeps the deploy's fields (`configCommit`, `revision`), so a retry answers
    * `unchanged` and waits again, never deploying twice.
    */
-  async function awaitRollout(app: AppConfig, deployed: Record<string, unknown>, seconds: number, signal: Withdrawal): Promise<Answer> {
-    const { rollout, ended } = await bridge.rollouts.wait(app, deployed.configCommit as string, seconds * 1000, { signal });
+  async function awaitRollout(
+    app: AppConfig,
+    deployed: Record<string, unknown>,
+    seconds: number,
+    signal: Withdrawal,
+  ): Promise<Answer> {
+    const { rollout, ended } = await bridge.rollouts.wait(app, deployed.configCommit as string, seconds * 1000, {
+      signal,
+    });
     const body = { ...deployed, rollout };
     if (rollout.state === 'healthy' || (rollout.state === 'unknown' && !app.syncer)) return { status: 200, body };
     if (ended === 'shutdown') {
@@ -206,7 +255,14 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
         },
       };
     }
-    return { status: 424, body: { error: `the rollout is ${rollout.state}${rollout.message ? `: ${rollout.message}` : ''}`, code: 'ROLLOUT_FAILED', ...body } };
+    return {
+      status: 424,
+      body: {
+        error: `the rollout is ${rollout.state}${rollout.message ? `: ${rollout.message}` : ''}`,
+        code: 'ROLLOUT_FAILED',
+        ...body,
+      },
+    };
   }
 
   /**
@@ -215,11 +271,21 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
    * proposal closed unmerged answers 409 PR_CLOSED, one a newer deploy replaced 409
    * SUPERSEDED, both with `pullRequest`.
    */
-  async function awaitMerge(app: AppConfig, proposed: Record<string, unknown>, seconds: number, signal: Withdrawal): Promise<Answer> {
+  async function awaitMerge(
+    app: AppConfig,
+    proposed: Record<string, unknown>,
+    seconds: number,
+    signal: Withdrawal,
+  ): Promise<Answer> {
     const pullRequest = proposed.pullRequest as { number: number; url: string };
     let merged;
     try {
-      merged = await bridge.proposals.wait(app, { configCommit: proposed.configCommit as string, pullRequest }, seconds * 1000, signal);
+      merged = await bridge.proposals.wait(
+        app,
+        { configCommit: proposed.configCommit as string, pullRequest },
+        seconds * 1000,
+        signal,
+      );
     } catch (err) {
       if (isKipError(err, 'PR_CLOSED') || isKipError(err, 'SUPERSEDED')) return { status: 409, body: errorBody(err) };
       throw err;
@@ -235,11 +301,22 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
     const revision = revisions.findLast((r) => r.pullRequest?.number === pullRequest.number) ?? revisions.at(-1);
     return {
       status: 200,
-      body: { ...proposed, status: 'deployed', revision: revision?.revision ?? null, configCommit: revision?.configCommit ?? null, pullRequest },
+      body: {
+        ...proposed,
+        status: 'deployed',
+        revision: revision?.revision ?? null,
+        configCommit: revision?.configCommit ?? null,
+        pullRequest,
+      },
     };
   }
 
-  async function handle(app: AppConfig, json: unknown, action: ProviderAction | null, options: DeployOptions): Promise<Answer> {
+  async function handle(
+    app: AppConfig,
+    json: unknown,
+    action: ProviderAction | null,
+    options: DeployOptions,
+  ): Promise<Answer> {
     const ignored = (reason: string): Answer => ({ status: 202, body: { status: 'ignored', app: app.id, reason } });
     const deploy = async (request: DeployRequest): Promise<Answer> => {
       const body = await bridge.deploys.deploy(app, request, 'webhook', options);
@@ -253,14 +330,17 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
       case 'ignored':
         return ignored(action.reason);
       case 'push': {
-        if (app.source !== 'git') return ignored('push events deploy git-source apps; image apps deploy from CI or package events');
-        if (action.ref !== `refs/heads/${app.branch}`) return ignored(`${action.ref} is not the app's branch (${app.branch})`);
+        if (app.source !== 'git')
+          return ignored('push events deploy git-source apps; image apps deploy from CI or package events');
+        if (action.ref !== `refs/heads/${app.branch}`)
+          return ignored(`${action.ref} is not the app's branch (${app.branch})`);
         if (!isCommitSha(action.commit)) throw new KipError('INVALID_COMMIT', 'after: is not a commit SHA');
         return deploy({ kind: 'commit', commit: action.commit.toLowerCase() });
       }
       case 'proposal': {
         // Pull-request mode: the host says the app's proposal or its checks changed.
-        if (action.branch !== proposalBranch(app.id)) return ignored(`${action.branch} is not ${app.id}'s proposal branch`);
+        if (action.branch !== proposalBranch(app.id))
+          return ignored(`${action.branch} is not ${app.id}'s proposal branch`);
         bridge.proposals.nudge(app);
         return { status: 202, body: { status: 'noted', app: app.id } };
       }
@@ -269,8 +349,10 @@ export function webhookRouter(bridge: Bridge, baseLog: Logger, limiter: FailureL
         const image = parseImageReference(action.image);
         const current = (await bridge.history.revisions(app.id)).at(-1);
         const running = current ? firstImage(current.value) : null;
-        if (running !== null && repositoryOf(running) !== repositoryOf(image.raw)) return ignored(`${image.repository} is not the repository ${app.id} runs`);
-        const commit = action.commit !== undefined && isCommitSha(action.commit) ? action.commit.toLowerCase() : undefined;
+        if (running !== null && repositoryOf(running) !== repositoryOf(image.raw))
+          return ignored(`${image.repository} is not the repository ${app.id} runs`);
+        const commit =
+          action.commit !== undefined && isCommitSha(action.commit) ? action.commit.toLowerCase() : undefined;
         return deploy(imageRequestFor(app, image, commit));
       }
     }

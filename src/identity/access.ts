@@ -16,7 +16,8 @@ export function roleOf(who: Principal, rules: readonly AccessRule[], namespace: 
   if (who.kind === 'admin') return 'admin';
   let best: Role | null = null;
   for (const rule of rules) {
-    const matches = rule.user !== undefined ? rule.user === who.email || rule.user === who.sub : who.groups.includes(rule.group!);
+    const matches =
+      rule.user !== undefined ? rule.user === who.email || rule.user === who.sub : who.groups.includes(rule.group!);
     if (!matches || (rule.namespaces !== undefined && !rule.namespaces.includes(namespace))) continue;
     if (best === null || RANK[rule.role] > RANK[best]) best = rule.role;
   }

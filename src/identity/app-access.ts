@@ -26,12 +26,21 @@ export function maySee(bridge: Bridge, who: Principal, app: Pick<AppConfig, 'id'
  * Throws unless `who` may do what is needed with `app`: 404 for an app one may not see (as
  * if it did not exist), 403 FORBIDDEN for an action one's role does not allow.
  */
-export function requireAccess(bridge: Bridge, who: Principal, app: Pick<AppConfig, 'id' | 'namespace'>, need: Need): void {
+export function requireAccess(
+  bridge: Bridge,
+  who: Principal,
+  app: Pick<AppConfig, 'id' | 'namespace'>,
+  need: Need,
+): void {
   const role = roleOn(bridge, who, app);
   if (!allows(role, 'read')) throw appNotFound(app.id);
   if (!allows(role, need)) {
-    throw new KipError('FORBIDDEN', `${actorOf(who)} is a ${role} of ${app.id}: changing it takes a deployer or admin rule in kipper.yaml access:`, {
-      app: app.id,
-    });
+    throw new KipError(
+      'FORBIDDEN',
+      `${actorOf(who)} is a ${role} of ${app.id}: changing it takes a deployer or admin rule in kipper.yaml access:`,
+      {
+        app: app.id,
+      },
+    );
   }
 }

@@ -66,7 +66,8 @@ export class PersonTokens {
     if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
     const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
     if (doc.issuer !== issuer) throw new Error('its issuer is not KIPPER_OIDC_ISSUER');
-    if (typeof doc.jwks_uri !== 'string' || !doc.jwks_uri.startsWith('https://')) throw new Error('jwks_uri is not an https URL');
+    if (typeof doc.jwks_uri !== 'string' || !doc.jwks_uri.startsWith('https://'))
+      throw new Error('jwks_uri is not an https URL');
     return createRemoteJWKSet(new URL(doc.jwks_uri), { cooldownDuration: 60_000, timeoutDuration: 5_000 });
   }
 }

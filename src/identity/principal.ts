@@ -35,5 +35,11 @@ export function personOf(claims: Record<string, unknown>, groupsClaim: string): 
     (g): g is string => typeof g === 'string' && g.length <= 300,
   );
   const email = text(claims.email, 254);
-  return { kind: 'person', sub, email: email?.includes('@') ? email : undefined, name: text(claims.name, 200), groups: groups.slice(0, 200) };
+  return {
+    kind: 'person',
+    sub,
+    email: email?.includes('@') ? email : undefined,
+    name: text(claims.name, 200),
+    groups: groups.slice(0, 200),
+  };
 }

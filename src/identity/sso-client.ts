@@ -43,7 +43,12 @@ export class SsoClient {
   /** Where to send the browser to sign in, and what the callback must find again. */
   async start(next: string): Promise<{ url: URL; pending: PendingSignIn }> {
     const config = await this.configuration();
-    const pending = { verifier: oidc.randomPKCECodeVerifier(), state: oidc.randomState(), nonce: oidc.randomNonce(), next };
+    const pending = {
+      verifier: oidc.randomPKCECodeVerifier(),
+      state: oidc.randomState(),
+      nonce: oidc.randomNonce(),
+      next,
+    };
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: this.callbackUrl,
       scope: SCOPE,

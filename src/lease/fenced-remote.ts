@@ -25,7 +25,13 @@ export function fencedRemote(remote: Remote, fence: WriteFence): Remote {
     },
     async push(oldOid, newOid, newObjects, signal): Promise<PushResult> {
       const left = fence.mayWriteUntil() - Date.now();
-      if (left <= 0) return { ok: false, kind: 'unreachable', detail: 'this replica no longer holds the lease', answer: 'not the lease holder' };
+      if (left <= 0)
+        return {
+          ok: false,
+          kind: 'unreachable',
+          detail: 'this replica no longer holds the lease',
+          answer: 'not the lease holder',
+        };
       const cut = AbortSignal.timeout(left);
       return remote.push(oldOid, newOid, newObjects, signal ? AbortSignal.any([signal, cut]) : cut);
     },

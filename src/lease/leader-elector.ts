@@ -70,8 +70,15 @@ export class LeaderElector {
     await this.loop;
     if (!this.leading || !this.observed) return;
     this.leading = false;
-    const released: LeaseRecord = { ...this.observed.record, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new Date() };
-    await this.store.replace(released, this.observed.resourceVersion).catch((err: unknown) => this.log.warn('could not release the lease', this.fields(err)));
+    const released: LeaseRecord = {
+      ...this.observed.record,
+      holderIdentity: '',
+      leaseDurationSeconds: 1,
+      renewTime: new Date(),
+    };
+    await this.store
+      .replace(released, this.observed.resourceVersion)
+      .catch((err: unknown) => this.log.warn('could not release the lease', this.fields(err)));
   }
 
   private async run(): Promise<void> {
@@ -94,7 +101,10 @@ export class LeaderElector {
     if (await this.tryAcquireOrRenew()) return;
     if (this.isLeader()) return;
     this.leading = false;
-    this.log.warn('lost the lease: writes go to the new holder', { lease: this.store.description, renewDeadlineMs: this.timing.renewDeadlineMs });
+    this.log.warn('lost the lease: writes go to the new holder', {
+      lease: this.store.description,
+      renewDeadlineMs: this.timing.renewDeadlineMs,
+    });
   }
 
   /** client-go's tryAcquireOrRenew: read, take or renew with a compare-and-swap; true when this replica holds the Lease now. */
@@ -120,7 +130,11 @@ export class LeaderElector {
         this.observedAt = Date.now();
       }
       const r = stored.record;
-      if (r.holderIdentity !== '' && r.holderIdentity !== this.identity && this.observedAt + r.leaseDurationSeconds * 1000 > started)
+      if (
+        r.holderIdentity !== '' &&
+        r.holderIdentity !== this.identity &&
+        this.observedAt + r.leaseDurationSeconds * 1000 > started
+      )
         return this.won(false, started);
       return this.won(await this.store.replace(mine(r), stored.resourceVersion), started);
     } catch (err) {

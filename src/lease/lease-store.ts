@@ -47,7 +47,10 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
     );
   }
   if (!path && !process.env.KUBERNETES_SERVICE_HOST)
-    throw new KipError('CONFIG_INVALID', 'KIPPER_LEASE needs KIPPER_KUBECONFIG outside a cluster (no service account: KUBERNETES_SERVICE_HOST is unset)');
+    throw new KipError(
+      'CONFIG_INVALID',
+      'KIPPER_LEASE needs KIPPER_KUBECONFIG outside a cluster (no service account: KUBERNETES_SERVICE_HOST is unset)',
+    );
   return kc;
 }
 
@@ -116,13 +119,18 @@ function dateOf(v: Date | string | undefined): Date | null {
 }
 
 function statusOf(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'number' ? err.code : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'number'
+    ? err.code
+    : undefined;
 }
 
 function timed<T>(call: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the Kubernetes API did not answer in ${CALL_TIMEOUT_MS / 1000} s`)), CALL_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`the Kubernetes API did not answer in ${CALL_TIMEOUT_MS / 1000} s`)),
+      CALL_TIMEOUT_MS,
+    );
   });
   return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
 }

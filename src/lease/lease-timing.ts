@@ -29,7 +29,10 @@ export const JITTER_FACTOR = 1.2;
  */
 export function checkTiming(t: LeaseTiming): LeaseTiming {
   if (!(t.renewDeadlineMs < t.leaseDurationMs))
-    throw new KipError('CONFIG_INVALID', `lease duration (${t.leaseDurationMs} ms) must be greater than the renew deadline (${t.renewDeadlineMs} ms)`);
+    throw new KipError(
+      'CONFIG_INVALID',
+      `lease duration (${t.leaseDurationMs} ms) must be greater than the renew deadline (${t.renewDeadlineMs} ms)`,
+    );
   if (!(t.retryPeriodMs * JITTER_FACTOR < t.renewDeadlineMs))
     throw new KipError(
       'CONFIG_INVALID',

@@ -4,7 +4,15 @@
  */
 
 /** Every event a target can receive (and filter on, kipper.yaml `notifications[].events`). */
-export const NOTIFY_EVENTS = ['deployed', 'rolled_back', 'locked', 'unlocked', 'refused', 'healthy', 'degraded'] as const;
+export const NOTIFY_EVENTS = [
+  'deployed',
+  'rolled_back',
+  'locked',
+  'unlocked',
+  'refused',
+  'healthy',
+  'degraded',
+] as const;
 export type NotifyEventName = (typeof NOTIFY_EVENTS)[number];
 
 /** The fields every event carries, in the order they are sent. */
@@ -53,11 +61,17 @@ export type NotificationEvent = OutcomeEvent | RefusedEvent;
 type Known = Partial<Omit<EventFields, 'app' | 'at'>> & { app: string; at?: Date | string };
 
 /** What a caller knows about an event: the rest is null, `at` defaults to now. */
-export type NotificationInput = (Known & { event: OutcomeEvent['event'] }) | (Known & { event: 'refused'; code: string; error: string });
+export type NotificationInput =
+  (Known & { event: OutcomeEvent['event'] }) | (Known & { event: 'refused'; code: string; error: string });
 
 /** An event with every field present (null where unknown) and `at` set. */
 export function notificationEvent(input: NotificationInput): NotificationEvent {
-  const at = input.at === undefined ? new Date().toISOString() : typeof input.at === 'string' ? input.at : input.at.toISOString();
+  const at =
+    input.at === undefined
+      ? new Date().toISOString()
+      : typeof input.at === 'string'
+        ? input.at
+        : input.at.toISOString();
   const fields: EventFields = {
     app: input.app,
     revision: input.revision ?? null,
@@ -71,7 +85,9 @@ export function notificationEvent(input: NotificationInput): NotificationEvent {
     url: input.url ?? null,
     at,
   };
-  return input.event === 'refused' ? { event: 'refused', ...fields, code: input.code, error: input.error } : { event: input.event, ...fields };
+  return input.event === 'refused'
+    ? { event: 'refused', ...fields, code: input.code, error: input.error }
+    : { event: input.event, ...fields };
 }
 
 /**

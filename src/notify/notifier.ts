@@ -129,7 +129,11 @@ export class Notifier {
         if (this.closed) {
           this.shutdownDrops++;
           this.count((m) => m.dropped('shutdown'));
-          this.log.debug('notification dropped: the bridge is shutting down', { target: redactUrl(target.url), event: event.event, app: event.app });
+          this.log.debug('notification dropped: the bridge is shutting down', {
+            target: redactUrl(target.url),
+            event: event.event,
+            app: event.app,
+          });
           continue;
         }
         const format = formatOf(target);
@@ -176,7 +180,10 @@ export class Notifier {
       }
     }
     if (this.shutdownDrops > 0) {
-      this.log.warn('notifications dropped at shutdown: their receivers did not take them in time', { dropped: this.shutdownDrops, timeoutMs });
+      this.log.warn('notifications dropped at shutdown: their receivers did not take them in time', {
+        dropped: this.shutdownDrops,
+        timeoutMs,
+      });
     }
   }
 
@@ -187,7 +194,10 @@ export class Notifier {
       const problem = urlProblem(url);
       if (problem) {
         this.count((m) => m.dropped('error'));
-        this.log.error(`notification target unusable: its URL ${problem}`, { target: redactUrl(url), event: delivery.event });
+        this.log.error(`notification target unusable: its URL ${problem}`, {
+          target: redactUrl(url),
+          event: delivery.event,
+        });
         return;
       }
       lane = { key, url, shown: redactUrl(url), waiting: [], busy: false, burstDrops: 0 };
@@ -196,7 +206,9 @@ export class Notifier {
       // Started on the next turn, so that notify() itself never touches the network.
       setImmediate(() => {
         // run() answers every failure of a delivery itself; a rejection here is a bug, logged.
-        this.run(started).catch((err: unknown) => this.log.error('notification lane failed', { error: err instanceof Error ? err.message : String(err) }));
+        this.run(started).catch((err: unknown) =>
+          this.log.error('notification lane failed', { error: err instanceof Error ? err.message : String(err) }),
+        );
       });
     }
     if (lane.waiting.length >= this.queueSize) {
@@ -205,7 +217,10 @@ export class Notifier {
       lane.waiting.shift();
       this.count((m) => m.dropped('queue_full'));
       if (lane.burstDrops++ === 0) {
-        this.log.warn('notification queue full: dropping the oldest waiting events until it drains', { target: lane.shown, queueSize: this.queueSize });
+        this.log.warn('notification queue full: dropping the oldest waiting events until it drains', {
+          target: lane.shown,
+          queueSize: this.queueSize,
+        });
       }
     }
     lane.waiting.push(delivery);
@@ -225,7 +240,10 @@ export class Notifier {
       }
     } catch (err) {
       // deliver() does not throw; should it, the lane's events are not lost silently.
-      this.log.error('notification delivery failed', { target: lane.shown, error: err instanceof Error ? err.message : String(err) });
+      this.log.error('notification delivery failed', {
+        target: lane.shown,
+        error: err instanceof Error ? err.message : String(err),
+      });
       for (const _ of lane.waiting.splice(0)) this.count((m) => m.dropped('error'));
     } finally {
       if (lane.burstDrops > 0) {
@@ -303,9 +321,17 @@ export class Notifier {
       res.body?.cancel().catch(() => undefined);
       if (res.status >= 200 && res.status < 300) return { kind: 'delivered', status: res.status };
       if (!retryable(res.status)) return { kind: 'rejected', status: res.status };
-      return { kind: 'failed', status: res.status, retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), Date.now()) };
+      return {
+        kind: 'failed',
+        status: res.status,
+        retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), Date.now()),
+      };
     } catch (err) {
-      return { kind: 'failed', error: timedOut ? `no answer within ${this.attemptTimeoutMs} ms` : describeError(err, url), retryAfterMs: null };
+      return {
+        kind: 'failed',
+        error: timedOut ? `no answer within ${this.attemptTimeoutMs} ms` : describeError(err, url),
+        retryAfterMs: null,
+      };
     } finally {
       clearTimeout(timer);
       this.stop.signal.removeEventListener('abort', onStop);

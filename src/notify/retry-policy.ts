@@ -29,7 +29,12 @@ export function retryable(status: number): boolean {
  * A Retry-After the receiver sent is honoured up to `maxDelayMs`: a wait longer than
  * that would hold back every later event for the same target, which keeps their order.
  */
-export function retryDelay(failed: number, policy: RetryPolicy, retryAfterMs: number | null, random: () => number = Math.random): number {
+export function retryDelay(
+  failed: number,
+  policy: RetryPolicy,
+  retryAfterMs: number | null,
+  random: () => number = Math.random,
+): number {
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, failed - 1));
   const backoff = exp / 2 + (exp / 2) * random();
   const asked = retryAfterMs === null ? 0 : Math.min(retryAfterMs, policy.maxDelayMs);

@@ -91,7 +91,9 @@ function summaryOf(e: NotificationEvent): string {
   const revision = e.revision === null ? '' : ` revision ${e.revision}`;
   const what = e.image ?? (e.commit ? `commit ${e.commit.slice(0, 12)}` : null);
   const state =
-    e.event === 'healthy' || e.event === 'degraded' ? `${revision.trimStart() || 'rollout'} is ${LABELS[e.event]}` : `${LABELS[e.event]}${revision}`;
+    e.event === 'healthy' || e.event === 'degraded'
+      ? `${revision.trimStart() || 'rollout'} is ${LABELS[e.event]}`
+      : `${LABELS[e.event]}${revision}`;
   return oneLine(`${e.app} ${state}${what ? `: ${what}` : ''}`);
 }
 

@@ -105,7 +105,11 @@ export const notifyUrlEnvSchema = z
     const targets: NotifyTarget[] = [];
     for (const [i, url] of urls.entries()) {
       const problem = urlProblem(url);
-      if (problem) ctx.addIssue({ code: 'custom', message: urls.length > 1 ? `URL ${i + 1} of ${urls.length} ${problem}` : problem });
+      if (problem)
+        ctx.addIssue({
+          code: 'custom',
+          message: urls.length > 1 ? `URL ${i + 1} of ${urls.length} ${problem}` : problem,
+        });
       else targets.push({ url: new URL(url).href });
     }
     return targets;

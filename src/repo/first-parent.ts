@@ -14,7 +14,12 @@ export type WalkEnd = 'found' | 'root' | 'limit' | 'missing';
  * queue's "did a push whose answer was lost land", the rollout's "is the cluster at or past
  * this revision".
  */
-export async function walkFirstParents(gitdir: Pick<Gitdir, 'readCommit'>, from: string, found: (oid: string) => boolean, limit: number): Promise<WalkEnd> {
+export async function walkFirstParents(
+  gitdir: Pick<Gitdir, 'readCommit'>,
+  from: string,
+  found: (oid: string) => boolean,
+  limit: number,
+): Promise<WalkEnd> {
   let oid: string | undefined = from;
   for (let i = 0; i < limit; i++) {
     if (oid === undefined) return 'root';

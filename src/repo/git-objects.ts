@@ -78,9 +78,15 @@ export function hashObject(type: ObjectType, content: Uint8Array): string {
 /** Splits and checks a repo path: relative, no empty, `.`, `..` or `.git` segments. */
 export function splitPath(path: string): string[] {
   const segments = path.split('/');
-  const bad = segments.some((s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git' || /[\0\n\r]/.test(s));
+  const bad = segments.some(
+    (s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git' || /[\0\n\r]/.test(s),
+  );
   if (bad) {
-    throw new KipError('INTERNAL', `invalid repo path ${JSON.stringify(path)}: use a relative path like apps/a/deployment.yaml`, { path });
+    throw new KipError(
+      'INTERNAL',
+      `invalid repo path ${JSON.stringify(path)}: use a relative path like apps/a/deployment.yaml`,
+      { path },
+    );
   }
   return segments;
 }
@@ -97,9 +103,14 @@ export function parseTree(buf: Uint8Array, oid: string): Tree {
   while (pos < data.length) {
     const space = data.indexOf(0x20, pos);
     const nul = space < 0 ? -1 : data.indexOf(0, space + 1);
-    if (space < 0 || nul < 0 || nul + 21 > data.length) throw new KipError('INTERNAL', `tree ${oid} is corrupt`, { oid });
+    if (space < 0 || nul < 0 || nul + 21 > data.length)
+      throw new KipError('INTERNAL', `tree ${oid} is corrupt`, { oid });
     const mode = data.toString('latin1', pos, space);
-    entries.push({ mode: MODES.get(mode) ?? mode, name: data.toString('latin1', space + 1, nul), oid: data.toString('hex', nul + 1, nul + 21) });
+    entries.push({
+      mode: MODES.get(mode) ?? mode,
+      name: data.toString('latin1', space + 1, nul),
+      oid: data.toString('hex', nul + 1, nul + 21),
+    });
     idAt.push(nul + 1);
     pos = nul + 21;
   }
@@ -176,7 +187,13 @@ function sortKey(e: TreeEntry): string {
 }
 
 /** A commit object's bytes; the message gets exactly one trailing newline, as `git commit` writes it. */
-export function formatCommit(c: { tree: string; parent: string; author: Signature; committer: Signature; message: string }): Buffer {
+export function formatCommit(c: {
+  tree: string;
+  parent: string;
+  author: Signature;
+  committer: Signature;
+  message: string;
+}): Buffer {
   const lines = [`tree ${c.tree}`];
   if (c.parent !== '') lines.push(`parent ${c.parent}`);
   lines.push(`author ${formatSignature(c.author)}`, `committer ${formatSignature(c.committer)}`);
@@ -197,7 +214,13 @@ export function insertSignature(commit: Buffer | string, signature: string): Buf
 }
 
 /** What `parseCommit` reads back from `formatCommit(c)`, without formatting and parsing (a deploy writes one per commit). */
-export function commitInfoOf(c: { tree: string; parent: string; author: Signature; committer: Signature; message: string }): CommitInfo {
+export function commitInfoOf(c: {
+  tree: string;
+  parent: string;
+  author: Signature;
+  committer: Signature;
+  message: string;
+}): CommitInfo {
   const readBack = (sig: Signature): Signature => ({
     ...sig,
     timestamp: Math.floor(sig.timestamp),
@@ -215,7 +238,11 @@ export function commitInfoOf(c: { tree: string; parent: string; author: Signatur
 /** `Name <email> <seconds> <+hhmm>` as in a commit header. */
 function formatSignature(sig: Signature): string {
   if (/[<>\n\0]/.test(sig.name) || /[<>\n\0]/.test(sig.email)) {
-    throw new KipError('CONFIG_INVALID', 'commit author/committer name and email must not contain <, > or line breaks', { name: sig.name, email: sig.email });
+    throw new KipError(
+      'CONFIG_INVALID',
+      'commit author/committer name and email must not contain <, > or line breaks',
+      { name: sig.name, email: sig.email },
+    );
   }
   const east = -sig.timezoneOffset;
   const abs = Math.abs(east);
@@ -293,7 +320,10 @@ export function packEntry(type: ObjectType, content: Uint8Array): Buffer {
     rest = Math.floor(rest / 128);
   }
   header.push(byte);
-  return Buffer.concat([Buffer.from(header), size <= STORE_LIMIT ? storedZlib(content) : deflateSync(content, { level: 1 })]);
+  return Buffer.concat([
+    Buffer.from(header),
+    size <= STORE_LIMIT ? storedZlib(content) : deflateSync(content, { level: 1 }),
+  ]);
 }
 
 /**

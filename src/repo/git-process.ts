@@ -157,7 +157,10 @@ export class CatFile {
   /** The object named `name` (an id, or `<commit>:<path>`), or null when there is none. */
   read(name: string): Promise<RawObject | null> {
     // One request per line: a name with a line break would answer for two.
-    if (/[\n\r\0]/.test(name)) return Promise.reject(new KipError('INTERNAL', `cannot read ${JSON.stringify(name)}: a line break in an object name`));
+    if (/[\n\r\0]/.test(name))
+      return Promise.reject(
+        new KipError('INTERNAL', `cannot read ${JSON.stringify(name)}: a line break in an object name`),
+      );
     const child = this.start();
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
@@ -195,7 +198,8 @@ export class CatFile {
       }
       this.chunks = [];
       this.buffered = 0;
-      for (const w of this.waiting.splice(0)) w.reject(new KipError('INTERNAL', `git cat-file stopped: ${err.message}`));
+      for (const w of this.waiting.splice(0))
+        w.reject(new KipError('INTERNAL', `git cat-file stopped: ${err.message}`));
     };
     child.on('error', fail);
     child.on('exit', (code) => fail(new Error(`exit ${code}`)));

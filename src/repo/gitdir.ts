@@ -152,7 +152,10 @@ export class Gitdir {
   }
 
   /** The files of one commit, as an edit or a reader of kipper.yaml sees them (TreeView). */
-  view(commit: string): { readFile(path: string): Promise<Uint8Array | null>; fileOid(path: string): Promise<string | null> } {
+  view(commit: string): {
+    readFile(path: string): Promise<Uint8Array | null>;
+    fileOid(path: string): Promise<string | null>;
+  } {
     return { readFile: (path) => this.readFile(commit, path), fileOid: (path) => this.fileOid(commit, path) };
   }
 
@@ -239,7 +242,12 @@ export class Gitdir {
    * memory, and the first are indexed while git still diffs the later ones (issue #14).
    * `start` is told what the log is before the first batch, and returns false to stop.
    */
-  async logEach(from: string | null, to: string, start: (info: LogInfo) => boolean, each: (commits: LoggedCommit[]) => Promise<void>): Promise<void> {
+  async logEach(
+    from: string | null,
+    to: string,
+    start: (info: LogInfo) => boolean,
+    each: (commits: LoggedCommit[]) => Promise<void>,
+  ): Promise<void> {
     if (from === to) {
       start({ fromReached: true, shallow: false, whole: false });
       return;
@@ -249,7 +257,14 @@ export class Gitdir {
       const written = this.own.get(oid);
       if (!written) break;
       const { info } = written;
-      mine.push({ oid, parents: info.parents, author: info.author, message: info.message, changed: written.changed, memo: written.memo });
+      mine.push({
+        oid,
+        parents: info.parents,
+        author: info.author,
+        message: info.message,
+        changed: written.changed,
+        memo: written.memo,
+      });
       oid = info.parents[0];
       if (oid === from) {
         if (start({ fromReached: true, shallow: false, whole: false })) await each(mine.reverse());
@@ -274,7 +289,9 @@ export class Gitdir {
       if (go) await each(commits);
       return go;
     };
-    await streamGit(['--git-dir', this.path, 'log', ...LOG_ARGS, to, ...(known ? [`^${from}`] : [])], (text) => handOver(records.push(text)));
+    await streamGit(['--git-dir', this.path, 'log', ...LOG_ARGS, to, ...(known ? [`^${from}`] : [])], (text) =>
+      handOver(records.push(text)),
+    );
     if (go) await handOver(records.end());
     if (!started) await open(undefined);
   }
@@ -283,7 +300,9 @@ export class Gitdir {
   async readRef(ref: string): Promise<string | null> {
     await this.init();
     try {
-      return (await runGit(['--git-dir', this.path, 'rev-parse', '--quiet', '--verify', `${ref}^{commit}`])).toString().trim();
+      return (await runGit(['--git-dir', this.path, 'rev-parse', '--quiet', '--verify', `${ref}^{commit}`]))
+        .toString()
+        .trim();
     } catch (err) {
       if (err instanceof GitError && err.exitCode === 1) return null;
       throw err;
@@ -298,7 +317,9 @@ export class Gitdir {
   async updateRef(ref: string, to: string, from: string | null): Promise<string | null> {
     await this.flush();
     try {
-      await runGit(['--git-dir', this.path, 'update-ref', ref, to, ...(from === null ? [] : [from])], { env: this.durable() });
+      await runGit(['--git-dir', this.path, 'update-ref', ref, to, ...(from === null ? [] : [from])], {
+        env: this.durable(),
+      });
       if (this.opts.fsync) await syncDir(dirname(join(this.path, ref)));
       return null;
     } catch (err) {
@@ -308,7 +329,10 @@ export class Gitdir {
   }
 
   /** Runs `git fetch <args>` on this gitdir once every written object is stored (a fetch offers them as haves). */
-  async fetch(args: string[], opts: { env: Record<string, string>; timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+  async fetch(
+    args: string[],
+    opts: { env: Record<string, string>; timeoutMs: number; signal?: AbortSignal },
+  ): Promise<void> {
     await this.flush();
     await runGit(['--git-dir', this.path, 'fetch', '--quiet', '--no-tags', '--update-head-ok', ...args], opts);
   }
@@ -374,7 +398,8 @@ export class Gitdir {
     if (!staged) await this.init();
     const found = staged ?? (await this.cat.read(oid));
     if (!found) throw missing(oid);
-    if (found.type !== type) throw new KipError('INTERNAL', `object ${oid} is a ${found.type}, expected a ${type}`, { oid });
+    if (found.type !== type)
+      throw new KipError('INTERNAL', `object ${oid} is a ${found.type}, expected a ${type}`, { oid });
     return found.content;
   }
 
@@ -389,7 +414,11 @@ export class Gitdir {
       const i = findEntry(tree, name);
       const entry = tree.entries[i];
       if (entry && (entry.mode === MODE_TREE) !== isDir) {
-        throw new KipError('INTERNAL', `cannot write ${prefix}${name}: it is a ${isDir ? 'file' : 'directory'} in the repo`, { path: `${prefix}${name}` });
+        throw new KipError(
+          'INTERNAL',
+          `cannot write ${prefix}${name}: it is a ${isDir ? 'file' : 'directory'} in the repo`,
+          { path: `${prefix}${name}` },
+        );
       }
       return i;
     };

@@ -78,7 +78,12 @@ export class HttpRemote implements Remote {
     // Into a ref of its own: this can take minutes, beside the queue's fetches of the branch.
     const into = 'refs/kipper/history';
     // git refuses --unshallow on a repo that is already whole.
-    await this.gitFetch((await this.gitdir.isShallow()) ? ['--unshallow'] : [], this.fullFetchTimeoutMs, undefined, into);
+    await this.gitFetch(
+      (await this.gitdir.isShallow()) ? ['--unshallow'] : [],
+      this.fullFetchTimeoutMs,
+      undefined,
+      into,
+    );
     const head = await this.gitdir.readRef(into);
     if (head === null) throw this.unavailable('no head', `${this.description} gave no ${this.ref}`);
     return head;
@@ -103,7 +108,13 @@ export class HttpRemote implements Remote {
    * `refs/heads/kipper/<namespace>/<app>`): `oldOid` ZERO_OID creates it, and only if
    * it does not exist yet.
    */
-  async pushRef(ref: string, oldOid: string, newOid: string, newObjects: string[], signal?: AbortSignal): Promise<PushResult> {
+  async pushRef(
+    ref: string,
+    oldOid: string,
+    newOid: string,
+    newObjects: string[],
+    signal?: AbortSignal,
+  ): Promise<PushResult> {
     const pack = await this.gitdir.pack(newObjects);
     const body = receivePackRequest(oldOid, newOid, ref, pack);
     let res: Answer;
@@ -111,14 +122,21 @@ export class HttpRemote implements Remote {
       res = await this.request('git-receive-pack', signal, {
         method: 'POST',
         body,
-        headers: { 'Content-Type': 'application/x-git-receive-pack-request', Accept: 'application/x-git-receive-pack-result' },
+        headers: {
+          'Content-Type': 'application/x-git-receive-pack-request',
+          Accept: 'application/x-git-receive-pack-result',
+        },
       });
     } catch (err) {
-      return unreachable(this.auth.networkAnswer(err), `push to ${this.description} failed: ${this.auth.describe(err, this.timeoutMs)}`);
+      return unreachable(
+        this.auth.networkAnswer(err),
+        `push to ${this.description} failed: ${this.auth.describe(err, this.timeoutMs)}`,
+      );
     }
     if (res.status === 401 || res.status === 403)
       return unreachable(`HTTP ${res.status}`, this.auth.refused(res.status, 'push to', this.description, res.sent));
-    if (res.status !== 200) return unreachable(`HTTP ${res.status}`, `push to ${this.description} failed: HTTP ${res.status}`);
+    if (res.status !== 200)
+      return unreachable(`HTTP ${res.status}`, `push to ${this.description} failed: HTTP ${res.status}`);
     if (!res.type.startsWith('application/x-git-receive-pack-result')) {
       return unreachable(
         `HTTP 200 ${res.type || 'untyped'}`,
@@ -134,9 +152,15 @@ export class HttpRemote implements Remote {
     try {
       res = await this.request('info/refs?service=git-upload-pack', signal);
     } catch (err) {
-      throw this.unavailable(this.auth.networkAnswer(err), `fetch from ${this.description} failed: ${this.auth.describe(err, this.timeoutMs)}`);
+      throw this.unavailable(
+        this.auth.networkAnswer(err),
+        `fetch from ${this.description} failed: ${this.auth.describe(err, this.timeoutMs)}`,
+      );
     }
-    if (res.status !== 200) throw this.unavailable(`HTTP ${res.status}`, `fetch from ${this.description} failed: HTTP ${res.status}`, { status: res.status });
+    if (res.status !== 200)
+      throw this.unavailable(`HTTP ${res.status}`, `fetch from ${this.description} failed: HTTP ${res.status}`, {
+        status: res.status,
+      });
     for (const line of parsePktLines(res.bytes)) {
       if (line === null || line.startsWith('#')) continue;
       if (line.indexOf(' ') === 40 && line.slice(41).split('\0')[0] === ref) return line.slice(0, 40);
@@ -162,7 +186,11 @@ export class HttpRemote implements Remote {
       const header = await this.auth.header();
       const env = configEnv(header ? [...settings, ['http.extraHeader', `Authorization: ${header}`]] : settings);
       try {
-        await this.gitdir.fetch([...args, this.url, `+${this.ref}:${into}`], { env, timeoutMs, ...(signal ? { signal } : {}) });
+        await this.gitdir.fetch([...args, this.url, `+${this.ref}:${into}`], {
+          env,
+          timeoutMs,
+          ...(signal ? { signal } : {}),
+        });
       } catch (err) {
         // The token went stale between our GET and git's (revoked, rotated): fresh credentials, once.
         if (header && refusedByServer(err) && (await this.auth.refresh(header))) return false;
@@ -200,14 +228,29 @@ export class HttpRemote implements Remote {
     try {
       res = await this.request('info/refs?service=git-upload-pack', signal);
     } catch (err) {
-      throw this.unavailable(this.auth.networkAnswer(err), `fetch from ${this.description} failed: ${this.auth.describe(err, this.timeoutMs)}`);
+      throw this.unavailable(
+        this.auth.networkAnswer(err),
+        `fetch from ${this.description} failed: ${this.auth.describe(err, this.timeoutMs)}`,
+      );
     }
     const answer = `HTTP ${res.status}`;
     if (res.status === 401 || res.status === 403)
-      throw this.unavailable(answer, this.auth.refused(res.status, 'fetch from', this.description, res.sent), { status: res.status });
-    if (res.status === 404) throw this.unavailable(answer, `${this.description} was not found (HTTP 404): check KIPPER_REPO_URL`, { status: 404 });
-    if (res.status !== 200) throw this.unavailable(answer, `fetch from ${this.description} failed: HTTP ${res.status}`, { status: res.status });
-    const notGit = () => this.unavailable('not git', `${this.description} did not answer as a git smart-HTTP server: is KIPPER_REPO_URL the repo's clone URL?`);
+      throw this.unavailable(answer, this.auth.refused(res.status, 'fetch from', this.description, res.sent), {
+        status: res.status,
+      });
+    if (res.status === 404)
+      throw this.unavailable(answer, `${this.description} was not found (HTTP 404): check KIPPER_REPO_URL`, {
+        status: 404,
+      });
+    if (res.status !== 200)
+      throw this.unavailable(answer, `fetch from ${this.description} failed: HTTP ${res.status}`, {
+        status: res.status,
+      });
+    const notGit = () =>
+      this.unavailable(
+        'not git',
+        `${this.description} did not answer as a git smart-HTTP server: is KIPPER_REPO_URL the repo's clone URL?`,
+      );
     if (res.type !== 'application/x-git-upload-pack-advertisement') throw notGit();
     let lines;
     try {
@@ -219,7 +262,8 @@ export class HttpRemote implements Remote {
       // "<oid> <ref>[\0<capabilities>]"; the "# service=…" banner and flushes are skipped.
       if (line === null || line.startsWith('#')) continue;
       const space = line.indexOf(' ');
-      if (space === 40 && line.slice(space + 1).split('\0')[0] === this.ref && line.slice(0, 40) !== ZERO_OID) return line.slice(0, 40);
+      if (space === 40 && line.slice(space + 1).split('\0')[0] === this.ref && line.slice(0, 40) !== ZERO_OID)
+        return line.slice(0, 40);
     }
     throw this.unavailable(
       'no such branch',
@@ -239,7 +283,12 @@ export class HttpRemote implements Remote {
     return this.requestReconnecting(path, signal, init, await this.auth.header());
   }
 
-  private async requestReconnecting(path: string, signal: AbortSignal | undefined, init: RequestInit, header: string | undefined): Promise<Answer> {
+  private async requestReconnecting(
+    path: string,
+    signal: AbortSignal | undefined,
+    init: RequestInit,
+    header: string | undefined,
+  ): Promise<Answer> {
     try {
       return await this.requestOnce(path, signal, init, header);
     } catch (err) {
@@ -251,15 +300,29 @@ export class HttpRemote implements Remote {
     }
   }
 
-  private async requestOnce(path: string, signal: AbortSignal | undefined, init: RequestInit, header: string | undefined): Promise<Answer> {
+  private async requestOnce(
+    path: string,
+    signal: AbortSignal | undefined,
+    init: RequestInit,
+    header: string | undefined,
+  ): Promise<Answer> {
     const limit = AbortSignal.timeout(this.timeoutMs);
     const res = await fetch(`${this.url}/${path}`, {
       ...init,
       // Some servers only speak the smart protocol to user agents starting "git/".
-      headers: { ...(header ? { Authorization: header } : {}), 'User-Agent': `git/${AGENT}`, ...(init.headers as Record<string, string>) },
+      headers: {
+        ...(header ? { Authorization: header } : {}),
+        'User-Agent': `git/${AGENT}`,
+        ...(init.headers as Record<string, string>),
+      },
       signal: signal ? AbortSignal.any([limit, signal]) : limit,
     });
-    return { status: res.status, type: res.headers.get('content-type') ?? '', bytes: new Uint8Array(await res.arrayBuffer()), sent: header !== undefined };
+    return {
+      status: res.status,
+      type: res.headers.get('content-type') ?? '',
+      bytes: new Uint8Array(await res.arrayBuffer()),
+      sent: header !== undefined,
+    };
   }
 
   /** REPO_UNAVAILABLE with what the remote answered (`data.answer`, for logs), redacted. */

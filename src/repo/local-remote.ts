@@ -48,6 +48,11 @@ export class LocalRemote implements Remote {
     const refused = await this.gitdir.updateRef(this.ref, newOid, oldOid);
     if (refused === null) return { ok: true };
     // Moved since (`is at X but expected Y`), or locked by another writer right now.
-    return { ok: false, kind: 'rejected', answer: /lock/i.test(refused) ? 'ref locked' : 'fetch first', detail: `${this.ref} was not moved: ${refused}` };
+    return {
+      ok: false,
+      kind: 'rejected',
+      answer: /lock/i.test(refused) ? 'ref locked' : 'fetch first',
+      detail: `${this.ref} was not moved: ${refused}`,
+    };
   }
 }

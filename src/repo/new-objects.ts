@@ -108,9 +108,13 @@ export class NewObjects {
    * life. A failed repack leaves the packs as they were: harmless, tried again next time.
    */
   private async repackIfMany(): Promise<void> {
-    const packs = (await readdir(join(this.gitdir, 'objects', 'pack')).catch(() => [])).filter((f) => f.endsWith('.idx'));
+    const packs = (await readdir(join(this.gitdir, 'objects', 'pack')).catch(() => [])).filter((f) =>
+      f.endsWith('.idx'),
+    );
     if (packs.length <= MAX_PACKS) return;
-    await runGit(['--git-dir', this.gitdir, 'repack', '-d', '-q', '--geometric=2'], { env: this.git.env() }).catch(() => undefined);
+    await runGit(['--git-dir', this.gitdir, 'repack', '-d', '-q', '--geometric=2'], { env: this.git.env() }).catch(
+      () => undefined,
+    );
   }
 }
 

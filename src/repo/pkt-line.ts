@@ -18,7 +18,9 @@ export function pktLine(payload: string | Uint8Array): Buffer {
 /** Splits a buffer of pkt-lines; `null` stands for a flush/delim packet. Trailing LF is dropped. */
 export function parsePktLines(buf: Uint8Array): Array<string | null> {
   // 0000 flush, 0001 delim, 0002 response-end (protocol v2): all section ends here.
-  return splitPackets(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)).map((p) => (p === null ? null : p.toString('utf8').replace(/\n$/, '')));
+  return splitPackets(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)).map((p) =>
+    p === null ? null : p.toString('utf8').replace(/\n$/, ''),
+  );
 }
 
 /** What receive-pack reported: the unpack result and one status per ref. */

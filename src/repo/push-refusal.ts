@@ -13,7 +13,8 @@
  * (`pre-receive hook declined`, `hook declined`, `protected branch hook declined`,
  * `deny updating a hidden ref`, `deletion prohibited`, …) is a refusal.
  */
-const LOST_RACE = /non-fast-forward|fetch first|failed to (update|lock)|cannot lock|stale info|incorrect old value|but expected/i;
+const LOST_RACE =
+  /non-fast-forward|fetch first|failed to (update|lock)|cannot lock|stale info|incorrect old value|but expected/i;
 
 /** True when `reason` says the branch moved under the push, not that the push was refused. */
 export function isLostRace(reason: string): boolean {

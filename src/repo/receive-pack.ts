@@ -14,7 +14,11 @@ const AGENT = 'kipper/0.1';
  * side-band-64k: a hook's output reaches us only on band 2 (without it, the server logs it).
  */
 export function receivePackRequest(oldOid: string, newOid: string, ref: string, pack: Uint8Array): Buffer {
-  return Buffer.concat([pktLine(`${oldOid} ${newOid} ${ref}\0report-status side-band-64k agent=${AGENT}`), FLUSH_PKT, pack]);
+  return Buffer.concat([
+    pktLine(`${oldOid} ${newOid} ${ref}\0report-status side-band-64k agent=${AGENT}`),
+    FLUSH_PKT,
+    pack,
+  ]);
 }
 
 /** What `readPushAnswer` needs to say whose answer it read. */
@@ -39,19 +43,33 @@ export function readPushAnswer(bytes: Uint8Array, { ref, description, redact }: 
   } catch (err) {
     return unreachable('unreadable answer', `push to ${description}: unreadable answer (${(err as Error).message})`);
   }
-  if (report.error !== undefined) return unreachable('ERR', redact(`push to ${description}: server error: ${report.error}`));
+  if (report.error !== undefined)
+    return unreachable('ERR', redact(`push to ${description}: server error: ${report.error}`));
   if (report.unpack !== 'ok') {
     // The server answered but could not take the pack (fsck of our objects, quota): not a
     // network problem; retrying on a fresh head is the queue's bounded loop.
     const reason = redact(report.unpack || 'no status');
-    return { ok: false, kind: 'rejected', answer: `unpack ${reason}`, detail: `remote could not unpack the push: ${reason}` };
+    return {
+      ok: false,
+      kind: 'rejected',
+      answer: `unpack ${reason}`,
+      detail: `remote could not unpack the push: ${reason}`,
+    };
   }
   const refStatus = report.refs.get(ref);
-  if (refStatus === undefined) return unreachable('no ref status', `push to ${description}: no status for ${ref} in the answer`);
+  if (refStatus === undefined)
+    return unreachable('no ref status', `push to ${description}: no status for ${ref} in the answer`);
   if (refStatus === null) return { ok: true };
   const reason = redact(refStatus);
-  if (isLostRace(refStatus)) return { ok: false, kind: 'rejected', answer: reason, detail: `${ref} rejected: ${reason}` };
-  return { ok: false, kind: 'declined', answer: reason, detail: `${ref} declined: ${reason}`, messages: remoteMessages(messages, redact) };
+  if (isLostRace(refStatus))
+    return { ok: false, kind: 'rejected', answer: reason, detail: `${ref} rejected: ${reason}` };
+  return {
+    ok: false,
+    kind: 'declined',
+    answer: reason,
+    detail: `${ref} declined: ${reason}`,
+    messages: remoteMessages(messages, redact),
+  };
 }
 
 /** A push that got no usable answer: it may or may not have landed. */

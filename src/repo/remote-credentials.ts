@@ -15,7 +15,12 @@ export class RemoteCredentials {
   readonly url: string;
   private readonly source: CredentialSource;
 
-  constructor(opts: { url: string; username?: string | undefined; token?: string | undefined; source?: CredentialSource | undefined }) {
+  constructor(opts: {
+    url: string;
+    username?: string | undefined;
+    token?: string | undefined;
+    source?: CredentialSource | undefined;
+  }) {
     let parsed: URL;
     try {
       parsed = new URL(opts.url);
@@ -32,7 +37,10 @@ export class RemoteCredentials {
       urlUser = decodeURIComponent(parsed.username);
       urlPassword = decodeURIComponent(parsed.password);
     } catch {
-      throw new KipError('CONFIG_INVALID', 'KIPPER_REPO_URL has badly %-encoded credentials: set KIPPER_GIT_USERNAME and KIPPER_GIT_TOKEN instead');
+      throw new KipError(
+        'CONFIG_INVALID',
+        'KIPPER_REPO_URL has badly %-encoded credentials: set KIPPER_GIT_USERNAME and KIPPER_GIT_TOKEN instead',
+      );
     }
     parsed.username = '';
     parsed.password = '';
@@ -41,7 +49,10 @@ export class RemoteCredentials {
     this.url = parsed.toString().replace(/\/+$/, '');
     if (opts.source) {
       if (urlUser || urlPassword)
-        throw new KipError('CONFIG_INVALID', 'KIPPER_REPO_URL carries credentials: remove them, the token file or GitHub App provides them');
+        throw new KipError(
+          'CONFIG_INVALID',
+          'KIPPER_REPO_URL carries credentials: remove them, the token file or GitHub App provides them',
+        );
       this.source = opts.source;
       return;
     }

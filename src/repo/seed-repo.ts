@@ -14,10 +14,23 @@ export const SEED_DIR = fileURLToPath(new URL('../../fixtures/seed/', import.met
  * commit written as objects, like every other commit) and create the branch with it.
  * Returns the commit id.
  */
-export async function seedRepo(remote: LocalRemote, dir: string, message: string, sig: Signature, sign?: CommitSign): Promise<string> {
+export async function seedRepo(
+  remote: LocalRemote,
+  dir: string,
+  message: string,
+  sig: Signature,
+  sign?: CommitSign,
+): Promise<string> {
   const files = new Map<string, Uint8Array>();
   for (const path of await listFiles(dir)) files.set(path, await readFile(join(dir, path)));
-  const { oid, newObjects } = await remote.gitdir.writeCommit({ parent: '', files, message, author: sig, committer: sig, sign });
+  const { oid, newObjects } = await remote.gitdir.writeCommit({
+    parent: '',
+    files,
+    message,
+    author: sig,
+    committer: sig,
+    sign,
+  });
   const pushed = await remote.push(ZERO_OID, oid, newObjects);
   if (!pushed.ok) throw new KipError('INTERNAL', `could not create the embedded config repo: ${pushed.detail}`);
   return oid;

@@ -99,7 +99,11 @@ export class SshRemote implements Remote {
    * the remote. Throws CONFIG_INVALID naming the variable to fix: startup stops there.
    */
   static async open(opts: SshRemoteOptions): Promise<SshRemote> {
-    const head = await firstBytes(opts.key, 'KIPPER_GIT_SSH_KEY', 'the path of the deploy key (an OpenSSH private key)');
+    const head = await firstBytes(
+      opts.key,
+      'KIPPER_GIT_SSH_KEY',
+      'the path of the deploy key (an OpenSSH private key)',
+    );
     // Only the header is looked at, and nothing of the file is ever printed.
     if (!/^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(head)) {
       throw new KipError(
@@ -107,7 +111,11 @@ export class SshRemote implements Remote {
         'KIPPER_GIT_SSH_KEY is not a private key file: give the path of an OpenSSH private key (-----BEGIN OPENSSH PRIVATE KEY-----)',
       );
     }
-    await firstBytes(opts.knownHosts, 'KIPPER_GIT_KNOWN_HOSTS', 'the path of a known_hosts file with the git host’s key');
+    await firstBytes(
+      opts.knownHosts,
+      'KIPPER_GIT_KNOWN_HOSTS',
+      'the path of a known_hosts file with the git host’s key',
+    );
     const name = knownHostsName(opts.target);
     if (!(await isKnownHost(name, opts.knownHosts))) {
       throw new KipError(
@@ -133,7 +141,12 @@ export class SshRemote implements Remote {
   async fetchFull(): Promise<string> {
     this.known ??= await this.gitdir.readRef(this.ref);
     const into = 'refs/kipper/history';
-    await this.gitFetch((await this.gitdir.isShallow()) ? ['--unshallow'] : [], this.fullFetchTimeoutMs, undefined, into);
+    await this.gitFetch(
+      (await this.gitdir.isShallow()) ? ['--unshallow'] : [],
+      this.fullFetchTimeoutMs,
+      undefined,
+      into,
+    );
     const head = await this.gitdir.readRef(into);
     if (head === null) throw this.unavailable('no head', `${this.description} gave no ${this.ref}`);
     return head;
@@ -152,7 +165,8 @@ export class SshRemote implements Remote {
     try {
       out = await this.ssh(['git-receive-pack', shellQuote(this.target.path)], request, this.timeoutMs, signal);
     } catch (err) {
-      if (err instanceof Error && err.name === 'AbortError') return unreachable('timeout', `push to ${this.description} timed out`);
+      if (err instanceof Error && err.name === 'AbortError')
+        return unreachable('timeout', `push to ${this.description} timed out`);
       return unreachable('no ssh', err instanceof Error ? err.message : String(err));
     }
     const answerAt = afterFirstFlush(out.stdout);
@@ -162,18 +176,31 @@ export class SshRemote implements Remote {
       const failure = this.failure(refusal ? `${refusal}\n${out.stderr}` : out.stderr, 'push to');
       return unreachable(failure.answer, failure.message);
     }
-    const result = readPushAnswer(out.stdout.subarray(answerAt), { ref: this.ref, description: this.description, redact: (s) => this.redact(s) });
+    const result = readPushAnswer(out.stdout.subarray(answerAt), {
+      ref: this.ref,
+      description: this.description,
+      redact: (s) => this.redact(s),
+    });
     if (result.ok) this.known = newOid;
     return result;
   }
 
   /** `ssh <our options> -- [user@]host <command>`, `input` on its stdin; killed after `timeoutMs` or on `signal`. */
-  private ssh(command: string[], input: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  private ssh(
+    command: string[],
+    input: Buffer,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
     return new Promise((resolve, reject) => {
       const limit = AbortSignal.timeout(timeoutMs);
       const stop = signal ? AbortSignal.any([limit, signal]) : limit;
       this.shareConnection();
-      const child = spawn('ssh', [...this.sshOptions(), ...this.destination(), ...command], { env: gitEnv(), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn('ssh', [...this.sshOptions(), ...this.destination(), ...command], {
+        env: gitEnv(),
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
       const out: Buffer[] = [];
       let err = '';
       const onAbort = () => {
@@ -188,7 +215,9 @@ export class SshRemote implements Remote {
       stop.addEventListener('abort', onAbort, { once: true });
       child.stdout.on('data', (d: Buffer) => out.push(d));
       child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-      child.on('error', (e) => reject(new KipError('INTERNAL', `cannot run ssh (is openssh-client installed?): ${e.message}`)));
+      child.on('error', (e) =>
+        reject(new KipError('INTERNAL', `cannot run ssh (is openssh-client installed?): ${e.message}`)),
+      );
       child.on('close', (code) => {
         stop.removeEventListener('abort', onAbort);
         if (!stop.aborted) resolve({ code, stdout: Buffer.concat(out), stderr: err });
@@ -221,7 +250,10 @@ export class SshRemote implements Remote {
 
   /** The options of a fetch or push: the shared connection when there is one, else one of its own. */
   private sshOptions(): string[] {
-    const shared = this.controlPath === undefined ? [] : ['-o', 'ControlMaster=no', '-o', `ControlPath=${sshPath(this.controlPath)}`];
+    const shared =
+      this.controlPath === undefined
+        ? []
+        : ['-o', 'ControlMaster=no', '-o', `ControlPath=${sshPath(this.controlPath)}`];
     return [...this.baseOptions(), ...shared];
   }
 
@@ -235,7 +267,11 @@ export class SshRemote implements Remote {
    */
   private shareConnection(): void {
     const path = this.controlPath;
-    if (path === undefined || (this.master !== null && this.master.exitCode === null && this.master.signalCode === null)) return;
+    if (
+      path === undefined ||
+      (this.master !== null && this.master.exitCode === null && this.master.signalCode === null)
+    )
+      return;
     // A socket left by a bridge that was killed would make the new master give up multiplexing.
     rmSync(path, { force: true });
     const master = spawn(
@@ -270,11 +306,19 @@ export class SshRemote implements Remote {
     this.shareConnection();
     const env = { GIT_SSH_COMMAND: ['ssh', ...this.sshOptions()].map(shellQuote).join(' '), GIT_SSH_VARIANT: 'ssh' };
     try {
-      await this.gitdir.fetch([...args, this.opts.url, `+${this.ref}:${into}`], { env, timeoutMs, ...(signal ? { signal } : {}) });
+      await this.gitdir.fetch([...args, this.opts.url, `+${this.ref}:${into}`], {
+        env,
+        timeoutMs,
+        ...(signal ? { signal } : {}),
+      });
     } catch (err) {
-      if (err instanceof Error && err.name === 'AbortError') throw this.unavailable('timeout', `fetch from ${this.description} timed out`);
+      if (err instanceof Error && err.name === 'AbortError')
+        throw this.unavailable('timeout', `fetch from ${this.description} timed out`);
       const stderr = (err as { stderr?: unknown }).stderr;
-      const failure = this.failure(typeof stderr === 'string' ? stderr : err instanceof Error ? err.message : String(err), 'fetch from');
+      const failure = this.failure(
+        typeof stderr === 'string' ? stderr : err instanceof Error ? err.message : String(err),
+        'fetch from',
+      );
       throw this.unavailable(failure.answer, failure.message);
     }
   }
@@ -305,21 +349,33 @@ export class SshRemote implements Remote {
         message: `branch ${this.opts.branch} does not exist in ${this.description}: check KIPPER_REPO_BRANCH (an empty repo needs a first commit with kipper.yaml)`,
       };
     if (said(/does not appear to be a git repository|not found|does not exist/i))
-      return { answer: 'no such repo', message: `${this.description} was not found: check KIPPER_REPO_URL (${firstLine(text)})` };
-    const network = /Connection refused|Connection timed out|timed out|Could not resolve|No route to host|Connection reset|Connection closed|Broken pipe/i.exec(
-      text,
-    );
+      return {
+        answer: 'no such repo',
+        message: `${this.description} was not found: check KIPPER_REPO_URL (${firstLine(text)})`,
+      };
+    const network =
+      /Connection refused|Connection timed out|timed out|Could not resolve|No route to host|Connection reset|Connection closed|Broken pipe/i.exec(
+        text,
+      );
     if (network) return { answer: network[0], message: `${action} ${this.description} failed: ${firstLine(text)}` };
     return { answer: 'ssh failed', message: `${action} ${this.description} failed: ${firstLine(text) || 'no answer'}` };
   }
 
   /** The key's and known_hosts' paths blanked: ssh names them in its errors. */
   private redact(text: string): string {
-    return text.split(this.opts.key).join('<KIPPER_GIT_SSH_KEY>').split(this.opts.knownHosts).join('<KIPPER_GIT_KNOWN_HOSTS>');
+    return text
+      .split(this.opts.key)
+      .join('<KIPPER_GIT_SSH_KEY>')
+      .split(this.opts.knownHosts)
+      .join('<KIPPER_GIT_KNOWN_HOSTS>');
   }
 
   private unavailable(answer: string, message: string): KipError {
-    return new KipError('REPO_UNAVAILABLE', this.redact(message), { remote: this.description, branch: this.opts.branch, answer: this.redact(answer) });
+    return new KipError('REPO_UNAVAILABLE', this.redact(message), {
+      remote: this.description,
+      branch: this.opts.branch,
+      answer: this.redact(answer),
+    });
   }
 }
 
@@ -378,8 +434,18 @@ async function firstBytes(path: string, variable: string, what: string): Promise
 /** True when `ssh-keygen -F <name> -f <file>` finds the host (hashed entries included). */
 function isKnownHost(name: string, file: string): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ssh-keygen', ['-F', name, '-f', file], { env: gitEnv(), stdio: ['ignore', 'ignore', 'ignore'] });
-    child.on('error', () => reject(new KipError('CONFIG_INVALID', 'ssh-keygen was not found: install openssh-client (SSH remotes need ssh and ssh-keygen)')));
+    const child = spawn('ssh-keygen', ['-F', name, '-f', file], {
+      env: gitEnv(),
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    child.on('error', () =>
+      reject(
+        new KipError(
+          'CONFIG_INVALID',
+          'ssh-keygen was not found: install openssh-client (SSH remotes need ssh and ssh-keygen)',
+        ),
+      ),
+    );
     child.on('close', (code) => resolve(code === 0));
   });
 }

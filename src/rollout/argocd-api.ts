@@ -18,7 +18,12 @@ export function applicationPath(syncer: ArgoSyncer): string {
   return `api/v1/applications/${encodeURIComponent(syncer.application)}?appNamespace=${encodeURIComponent(syncer.namespace)}`;
 }
 
-function send(endpoint: ApiEndpoint, path: string, timeoutMs: number, onResponse: (res: IncomingMessage) => void): ClientRequest {
+function send(
+  endpoint: ApiEndpoint,
+  path: string,
+  timeoutMs: number,
+  onResponse: (res: IncomingMessage) => void,
+): ClientRequest {
   const url = new URL(path, `${endpoint.base}/`);
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   const req = request(
@@ -36,7 +41,11 @@ function send(endpoint: ApiEndpoint, path: string, timeoutMs: number, onResponse
 }
 
 const statusReason = (status: number) =>
-  status === 401 || status === 403 ? `HTTP ${status}: the token may not read it` : status === 404 ? 'HTTP 404: no such object' : `HTTP ${status}`;
+  status === 401 || status === 403
+    ? `HTTP ${status}: the token may not read it`
+    : status === 404
+      ? 'HTTP 404: no such object'
+      : `HTTP ${status}`;
 const errorReason = (err: Error) => (err as NodeJS.ErrnoException).code ?? err.message;
 
 /** GET an Application as JSON, bounded by `timeoutMs`; an unreachable or refusing API is a reason, not a throw. */
@@ -127,7 +136,10 @@ export function watchApplication(endpoint: ApiEndpoint, syncer: ArgoSyncer, on: 
   req.on('error', (err) => end(errorReason(err)));
 
   function take(line: string): void {
-    let message: { result?: { type?: unknown; application?: unknown }; error?: { message?: unknown; http_code?: unknown; code?: unknown } };
+    let message: {
+      result?: { type?: unknown; application?: unknown };
+      error?: { message?: unknown; http_code?: unknown; code?: unknown };
+    };
     try {
       // Tolerates the server-sent-events framing (`data: {…}`) the same endpoint can use.
       message = JSON.parse(line.startsWith('data:') ? line.slice(5) : line) as typeof message;
@@ -136,11 +148,18 @@ export function watchApplication(endpoint: ApiEndpoint, syncer: ArgoSyncer, on: 
     }
     if (message.error) {
       const code = typeof message.error.http_code === 'number' ? message.error.http_code : undefined;
-      return end(code ? statusReason(code) : `the stream failed: ${typeof message.error.message === 'string' ? message.error.message : 'error'}`);
+      return end(
+        code
+          ? statusReason(code)
+          : `the stream failed: ${typeof message.error.message === 'string' ? message.error.message : 'error'}`,
+      );
     }
     const app = message.result?.application;
     if (typeof app === 'object' && app !== null && !Array.isArray(app)) {
-      on.application(typeof message.result?.type === 'string' ? message.result.type : 'MODIFIED', app as Record<string, unknown>);
+      on.application(
+        typeof message.result?.type === 'string' ? message.result.type : 'MODIFIED',
+        app as Record<string, unknown>,
+      );
     }
   }
 

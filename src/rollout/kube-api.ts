@@ -29,13 +29,19 @@ const RESOURCE = {
  * loaded at the first look at a Flux object: a bridge that follows only Argo CD, even in a
  * cluster, never pays for it.
  */
-export function kubeReader(kubeconfig: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeReader | undefined {
+export function kubeReader(
+  kubeconfig: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): KubeReader | undefined {
   if (!kubeconfig && !env.KUBERNETES_SERVICE_HOST) return undefined;
   if (kubeconfig) {
     try {
       accessSync(kubeconfig, constants.R_OK);
     } catch (err) {
-      throw new KipError('CONFIG_INVALID', `KIPPER_KUBECONFIG ${kubeconfig}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new KipError(
+        'CONFIG_INVALID',
+        `KIPPER_KUBECONFIG ${kubeconfig}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   }
   let lib: Promise<Lib> | undefined;
@@ -72,7 +78,8 @@ export function kubeReader(kubeconfig: string | undefined, env: NodeJS.ProcessEn
           { middleware: [abort], middlewareMergeStrategy: 'append' },
         );
         const json = (await Promise.race([call, timedOut])) as unknown;
-        if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, reason: 'an answer that is not a JSON object' };
+        if (typeof json !== 'object' || json === null || Array.isArray(json))
+          return { ok: false, reason: 'an answer that is not a JSON object' };
         return { ok: true, json: json as Record<string, unknown> };
       } catch (err) {
         call?.catch(() => undefined);
@@ -81,7 +88,8 @@ export function kubeReader(kubeconfig: string | undefined, env: NodeJS.ProcessEn
           // A token from an exec plugin may be revoked before it expires: load again, so the
           // plugin runs again on the next look (client-node caches its answer until expiry).
           if (code === 401) api = undefined;
-          if (code === 401 || code === 403) return { ok: false, reason: `HTTP ${code}: the credentials may not read it` };
+          if (code === 401 || code === 403)
+            return { ok: false, reason: `HTTP ${code}: the credentials may not read it` };
           if (code === 404) return { ok: false, reason: 'HTTP 404: no such object' };
           return { ok: false, reason: `HTTP ${code}` };
         }

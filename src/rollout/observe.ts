@@ -62,7 +62,9 @@ export function observeArgoApplication(app: Json): Observation {
             : 'none',
     health: str(health.status) ?? 'Unknown',
     messages,
-    images: Array.isArray(obj(status.summary).images) ? arr(obj(status.summary).images).filter((i): i is string => typeof i === 'string') : null,
+    images: Array.isArray(obj(status.summary).images)
+      ? arr(obj(status.summary).images).filter((i): i is string => typeof i === 'string')
+      : null,
     automatic: obj(spec.syncPolicy).automated !== undefined && obj(spec.syncPolicy).automated !== null,
   };
 }
@@ -84,7 +86,8 @@ export function observeFluxObject(object: Json): Observation {
     attempted,
     operation: failed ? 'failed' : readyStatus === 'True' ? 'succeeded' : attempted ? 'running' : 'none',
     health: readyStatus === 'True' ? 'Healthy' : failed ? 'Degraded' : 'Progressing',
-    messages: failed || readyStatus === 'Unknown' ? [`${reason ?? 'NotReady'}: ${str(ready?.message) ?? ''}`.trim()] : [],
+    messages:
+      failed || readyStatus === 'Unknown' ? [`${reason ?? 'NotReady'}: ${str(ready?.message) ?? ''}`.trim()] : [],
     images: null,
     automatic: spec.suspend !== true,
   };

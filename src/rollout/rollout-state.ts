@@ -32,7 +32,11 @@ export interface Reach {
  * this revision coming up. `images`: what the revision deploys, which the syncer must
  * report running where it reports images (Argo CD's summary).
  */
-export function judge(obs: Observation, reach: Reach, images: readonly string[] | null): { state: RolloutState; message: string | null } {
+export function judge(
+  obs: Observation,
+  reach: Reach,
+  images: readonly string[] | null,
+): { state: RolloutState; message: string | null } {
   const message = obs.messages.length > 0 ? obs.messages.join('; ') : null;
   const touched = reach.applied || reach.attempted;
   if (!touched) return { state: 'pending', message: null };
@@ -41,6 +45,7 @@ export function judge(obs: Observation, reach: Reach, images: readonly string[] 
   // The last sync operation is of this commit or later (when the syncer says which).
   const synced = obs.attempted === null ? reach.applied : reach.attempted;
   const running = images === null || obs.images === null || images.every((i) => obs.images!.includes(i));
-  if (synced && reach.applied && obs.operation === 'succeeded' && obs.health === 'Healthy' && running) return { state: 'healthy', message: null };
+  if (synced && reach.applied && obs.operation === 'succeeded' && obs.health === 'Healthy' && running)
+    return { state: 'healthy', message: null };
   return { state: 'progressing', message };
 }

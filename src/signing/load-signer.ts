@@ -21,7 +21,8 @@ export interface PassphraseSource {
 }
 
 /** Key files Kipper does not sign with, recognised to say what to do instead. */
-const PUBLIC_KEY = /-----BEGIN PGP PUBLIC KEY BLOCK-----|---- BEGIN SSH2 PUBLIC KEY ----|-----BEGIN (RSA )?PUBLIC KEY-----|^(ssh|ecdsa|sk)-\S+ AAAA/m;
+const PUBLIC_KEY =
+  /-----BEGIN PGP PUBLIC KEY BLOCK-----|---- BEGIN SSH2 PUBLIC KEY ----|-----BEGIN (RSA )?PUBLIC KEY-----|^(ssh|ecdsa|sk)-\S+ AAAA/m;
 const PEM_PRIVATE_KEY = /-----BEGIN (RSA |EC |DSA |ENCRYPTED )?PRIVATE KEY-----/;
 
 /** Reads the key at `path`, proves it signs, and returns its signer; CONFIG_INVALID when it cannot. */
@@ -36,7 +37,10 @@ export async function loadSigner(path: string, source: PassphraseSource = {}): P
     );
   }
   if (PEM_PRIVATE_KEY.test(text))
-    throw keyError(path, "is a PEM private key; Kipper reads OpenSSH's own format: convert a copy with ssh-keygen -p -N '' -f <copy>");
+    throw keyError(
+      path,
+      "is a PEM private key; Kipper reads OpenSSH's own format: convert a copy with ssh-keygen -p -N '' -f <copy>",
+    );
   throw keyError(
     path,
     `is neither an OpenSSH private key (-----BEGIN ${OPENSSH_LABEL}-----) nor an armored OpenPGP secret key (gpg --armor --export-secret-keys <fingerprint>)`,

@@ -4,7 +4,16 @@
  * too), checks its self-signatures, binding signatures, revocations and expiry (RFC 9580
  * §5.2.3, §10.1), and picks the signing (sub)key the way gpg does.
  */
-import { createMessage, decryptKey, readPrivateKeys, readSignature, sign, verify, type PrivateKey, type Subkey } from 'openpgp';
+import {
+  createMessage,
+  decryptKey,
+  readPrivateKeys,
+  readSignature,
+  sign,
+  verify,
+  type PrivateKey,
+  type Subkey,
+} from 'openpgp';
 import type { CommitSigner } from './commit-signer.js';
 import { keyError } from './key-error.js';
 
@@ -20,12 +29,18 @@ const PROBE = new TextEncoder().encode('kipper signing self-test');
 export async function openpgpSigner(path: string, text: string, passphrase: string | undefined): Promise<CommitSigner> {
   const exportHint = 'gpg --armor --export-secret-keys <fingerprint>';
   const keys = await readPrivateKeys({ armoredKeys: text }).catch(() => {
-    throw keyError(path, `is not a valid armored OpenPGP secret key (truncated or corrupt): export it again with ${exportHint}`);
+    throw keyError(
+      path,
+      `is not a valid armored OpenPGP secret key (truncated or corrupt): export it again with ${exportHint}`,
+    );
   });
   if (keys.length !== 1) throw keyError(path, `holds ${keys.length} keys: export exactly one: ${exportHint}`);
   let key = keys[0]!;
   if (key.keyPacket.version !== GPG_KEY_VERSION)
-    throw keyError(path, `is a version ${key.keyPacket.version} key, whose signatures gpg does not verify: use a version 4 key, which gpg makes`);
+    throw keyError(
+      path,
+      `is a version ${key.keyPacket.version} key, whose signatures gpg does not verify: use a version 4 key, which gpg makes`,
+    );
   await checkPrimaryKey(path, key);
   let signingKey = await chooseSigningKey(path, key);
   if (!signingKey.isDecrypted()) {
@@ -40,7 +55,8 @@ export async function openpgpSigner(path: string, text: string, passphrase: stri
     fingerprint,
     description: `OpenPGP ${fingerprint}${subkey ? ' (signing subkey)' : ''}`,
     // A detached signature of the binary document (signature type 0x00): what gpg makes for git.
-    sign: async (payload) => sign({ message: await createMessage({ binary: payload }), signingKeys: key, detached: true, format: 'armored' }),
+    sign: async (payload) =>
+      sign({ message: await createMessage({ binary: payload }), signingKeys: key, detached: true, format: 'armored' }),
   };
 }
 
@@ -50,13 +66,20 @@ async function checkPrimaryKey(path: string, key: PrivateKey): Promise<void> {
     await key.verifyPrimaryKey();
   } catch (err) {
     const reason = messageOf(err);
-    if (/revoked/i.test(reason)) throw keyError(path, 'is revoked: make a new key and put its public key where the remote verifies commits');
+    if (/revoked/i.test(reason))
+      throw keyError(path, 'is revoked: make a new key and put its public key where the remote verifies commits');
     if (/expired/i.test(reason)) {
       const expiry = await key.getExpirationTime().catch(() => null);
       const day = expiry instanceof Date ? ` on ${expiry.toISOString().slice(0, 10)}` : '';
-      throw keyError(path, `expired${day}: extend it (gpg --quick-set-expire <fingerprint> 1y), export it again, and publish the new public key`);
+      throw keyError(
+        path,
+        `expired${day}: extend it (gpg --quick-set-expire <fingerprint> 1y), export it again, and publish the new public key`,
+      );
     }
-    throw keyError(path, `is not a valid key (${reason}): export it again with gpg --armor --export-secret-keys <fingerprint>`);
+    throw keyError(
+      path,
+      `is not a valid key (${reason}): export it again with gpg --armor --export-secret-keys <fingerprint>`,
+    );
   }
 }
 
@@ -79,11 +102,17 @@ async function chooseSigningKey(path: string, key: PrivateKey): Promise<PrivateK
 
 async function decrypt(path: string, key: PrivateKey, passphrase: string | undefined): Promise<PrivateKey> {
   if (passphrase === undefined) {
-    throw keyError(path, 'is protected by a passphrase: give it to the bridge in KIPPER_SIGNING_KEY_PASSPHRASE_FILE (or KIPPER_SIGNING_KEY_PASSPHRASE)');
+    throw keyError(
+      path,
+      'is protected by a passphrase: give it to the bridge in KIPPER_SIGNING_KEY_PASSPHRASE_FILE (or KIPPER_SIGNING_KEY_PASSPHRASE)',
+    );
   }
   // Never the library's message: the passphrase must not reach a log, and "wrong passphrase" is what to fix.
   return decryptKey({ privateKey: key, passphrase }).catch(() => {
-    throw keyError(path, "cannot be decrypted with the passphrase given (KIPPER_SIGNING_KEY_PASSPHRASE or its _FILE): check that it is the key's passphrase");
+    throw keyError(
+      path,
+      "cannot be decrypted with the passphrase given (KIPPER_SIGNING_KEY_PASSPHRASE or its _FILE): check that it is the key's passphrase",
+    );
   });
 }
 
@@ -97,7 +126,10 @@ async function selfTest(path: string, key: PrivateKey): Promise<void> {
     const { signatures } = await verify({ message, signature, verificationKeys: key.toPublic() });
     await signatures[0]!.verified;
   } catch (err) {
-    throw keyError(path, `cannot make a signature that verifies (${messageOf(err)}): use an ed25519 key (gpg --quick-gen-key '<name> <email>' ed25519 sign)`);
+    throw keyError(
+      path,
+      `cannot make a signature that verifies (${messageOf(err)}): use an ed25519 key (gpg --quick-gen-key '<name> <email>' ed25519 sign)`,
+    );
   }
 }
 

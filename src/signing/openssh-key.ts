@@ -3,7 +3,15 @@
  * node:crypto keys. node reads PEM, DER and JWK but not this format, and no maintained npm
  * library reads it without pulling in a whole SSH client, so the few fields are read here.
  */
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  sign,
+  verify,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
 import { keyError } from './key-error.js';
 import { SshReader, sshMpint, sshString, withoutLeadingZeros } from './ssh-wire.js';
 
@@ -50,7 +58,12 @@ const SSH_ED25519: SshKeyType = {
   readPublic: (blob) => ({ kty: 'OKP', crv: 'Ed25519', x: blob.string().toString('base64url') }),
   readPrivate: (priv) => {
     const x = priv.string();
-    return { kty: 'OKP', crv: 'Ed25519', x: x.toString('base64url'), d: priv.string().subarray(0, 32).toString('base64url') };
+    return {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      x: x.toString('base64url'),
+      d: priv.string().subarray(0, 32).toString('base64url'),
+    };
   },
   encode: (raw) => raw,
 };
@@ -65,7 +78,14 @@ const SSH_RSA: SshKeyType = {
     return { kty: 'RSA', e: jwkInt(e), n: jwkInt(blob.string()) };
   },
   readPrivate: (priv) => {
-    const [n, e, d, iqmp, p, q] = [priv.string(), priv.string(), priv.string(), priv.string(), priv.string(), priv.string()];
+    const [n, e, d, iqmp, p, q] = [
+      priv.string(),
+      priv.string(),
+      priv.string(),
+      priv.string(),
+      priv.string(),
+      priv.string(),
+    ];
     return rsaPrivateJwk({ kty: 'RSA', n: jwkInt(n), e: jwkInt(e) }, { d, p, q, qi: iqmp });
   },
   encode: (raw) => raw,
@@ -120,7 +140,10 @@ export function readOpenSshKey(path: string, text: string): OpenSshKey {
   const keytype = priv.string().toString('latin1');
   const type = SSH_KEY_TYPES.get(keytype);
   if (type === undefined)
-    throw keyError(path, `is a ${keytype} key, which Kipper does not sign with: use ed25519 (ssh-keygen -t ed25519 -N '' -f <file>), RSA or ECDSA`);
+    throw keyError(
+      path,
+      `is a ${keytype} key, which Kipper does not sign with: use ed25519 (ssh-keygen -t ed25519 -N '' -f <file>), RSA or ECDSA`,
+    );
   const blob = new SshReader(publickey1, corrupt);
   if (blob.string().toString('latin1') !== keytype) throw corrupt();
   const { privateKey, publicKey } = keyPair(path, type.readPrivate(priv), type.readPublic(blob));
@@ -141,9 +164,16 @@ export function readOpenSshKey(path: string, text: string): OpenSshKey {
   };
 }
 
-function keyPair(path: string, privateJwk: JsonWebKey, publicJwk: JsonWebKey): { privateKey: KeyObject; publicKey: KeyObject } {
+function keyPair(
+  path: string,
+  privateJwk: JsonWebKey,
+  publicJwk: JsonWebKey,
+): { privateKey: KeyObject; publicKey: KeyObject } {
   try {
-    return { privateKey: createPrivateKey({ key: privateJwk, format: 'jwk' }), publicKey: createPublicKey({ key: publicJwk, format: 'jwk' }) };
+    return {
+      privateKey: createPrivateKey({ key: privateJwk, format: 'jwk' }),
+      publicKey: createPublicKey({ key: publicJwk, format: 'jwk' }),
+    };
   } catch {
     throw keyError(path, 'holds key fields that do not form a valid key: the file is corrupt; copy it again');
   }
@@ -175,5 +205,13 @@ function rsaPrivateJwk(publicJwk: JsonWebKey, f: { d: Buffer; p: Buffer; q: Buff
     const hex = (big(f.d) % (big(prime) - 1n)).toString(16);
     return jwkInt(Buffer.from(hex.length % 2 === 0 ? hex : `0${hex}`, 'hex'));
   };
-  return { ...publicJwk, d: jwkInt(f.d), p: jwkInt(f.p), q: jwkInt(f.q), dp: dModPrimeMinusOne(f.p), dq: dModPrimeMinusOne(f.q), qi: jwkInt(f.qi) };
+  return {
+    ...publicJwk,
+    d: jwkInt(f.d),
+    p: jwkInt(f.p),
+    q: jwkInt(f.q),
+    dp: dModPrimeMinusOne(f.p),
+    dq: dModPrimeMinusOne(f.q),
+    qi: jwkInt(f.qi),
+  };
 }

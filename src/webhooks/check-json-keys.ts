@@ -35,7 +35,8 @@ export function checkJsonKeys(text: string): void {
       if (text[k] === ':' && keys) {
         const key = JSON.parse(raw) as string;
         if (FORBIDDEN.has(key)) throw new KipError('INVALID_BODY', `the key "${key}" is not allowed`);
-        if (keys.has(key)) throw new KipError('INVALID_JSON', `the key "${key.slice(0, 40)}" appears twice in one object`);
+        if (keys.has(key))
+          throw new KipError('INVALID_JSON', `the key "${key.slice(0, 40)}" appears twice in one object`);
         keys.add(key);
       }
     } else {

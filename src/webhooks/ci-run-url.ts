@@ -18,7 +18,12 @@ export function ciRunUrl(claims: Record<string, unknown>): string | undefined {
     return server && `${server}/${repository}/actions/runs/${runId}`;
   }
   const pipeline = typeof pipelineId === 'number' ? String(pipelineId) : pipelineId;
-  if (typeof projectPath === 'string' && PROJECT.test(projectPath) && typeof pipeline === 'string' && NUMBER.test(pipeline)) {
+  if (
+    typeof projectPath === 'string' &&
+    PROJECT.test(projectPath) &&
+    typeof pipeline === 'string' &&
+    NUMBER.test(pipeline)
+  ) {
     return `${iss.replace(/\/+$/, '')}/${projectPath}/-/pipelines/${pipeline}`;
   }
   return undefined;

@@ -14,7 +14,12 @@ const ORDER: TrustCheck[] = ['issuer', 'audience', 'claims', 'app'];
  * `defaultAudience`: KIPPER_PUBLIC_URL), every claim it lists and the app all match. The
  * signature, expiry and algorithm are jose's job, done before this.
  */
-export function matchTrust(rules: readonly TrustRule[], claims: Record<string, unknown>, app: string, defaultAudience: string | undefined): TrustMatch {
+export function matchTrust(
+  rules: readonly TrustRule[],
+  claims: Record<string, unknown>,
+  app: string,
+  defaultAudience: string | undefined,
+): TrustMatch {
   let furthest = 0;
   for (const rule of rules) {
     const failed = firstFailure(rule, claims, app, defaultAudience);
@@ -24,12 +29,18 @@ export function matchTrust(rules: readonly TrustRule[], claims: Record<string, u
   return { ok: false, failed: ORDER[furthest]! };
 }
 
-function firstFailure(rule: TrustRule, claims: Record<string, unknown>, app: string, defaultAudience: string | undefined): TrustCheck | null {
+function firstFailure(
+  rule: TrustRule,
+  claims: Record<string, unknown>,
+  app: string,
+  defaultAudience: string | undefined,
+): TrustCheck | null {
   if (claims.iss !== rule.issuer) return 'issuer';
   // A rule without an audience and no KIPPER_PUBLIC_URL matches no token: never "any audience".
   const audience = rule.audience ?? defaultAudience;
   const aud = claims.aud;
-  if (audience === undefined || !(aud === audience || (Array.isArray(aud) && aud.includes(audience)))) return 'audience';
+  if (audience === undefined || !(aud === audience || (Array.isArray(aud) && aud.includes(audience))))
+    return 'audience';
   for (const [name, pattern] of Object.entries(rule.claims)) {
     const value = claims[name];
     if (!(typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')) return 'claims';

@@ -1,4 +1,13 @@
-import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import {
+  createRemoteJWKSet,
+  customFetch,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import type { TrustRule } from '../config/kipper-file.js';
 import { ciRunUrl } from './ci-run-url.js';
 import { matchTrust, type TrustCheck } from './match-trust.js';
@@ -7,13 +16,26 @@ import { matchTrust, type TrustCheck } from './match-trust.js';
  * Asymmetric algorithms only: never `none`, never HMAC (an HS256 token "signed" with the
  * issuer's public key is the classic forgery).
  */
-export const OIDC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+export const OIDC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+];
 
 /** The most a token's `exp`, `nbf` and `iat` may be off, in seconds (clock skew between CI and bridge). */
 const CLOCK_TOLERANCE_S = 60;
 
 /** Which check a refused token failed, for the bridge's log (never for the caller). */
-export type OidcCheck = 'format' | 'algorithm' | 'discovery' | 'keys' | 'kid' | 'signature' | 'expiry' | 'subject' | TrustCheck;
+export type OidcCheck =
+  'format' | 'algorithm' | 'discovery' | 'keys' | 'kid' | 'signature' | 'expiry' | 'subject' | TrustCheck;
 
 /** Who a verified CI token says it is. */
 export interface CiIdentity {
@@ -57,7 +79,12 @@ export class OidcVerifier {
    * Verify `token` for `app` (null: an app kipper.yaml does not list). `defaultAudience`
    * is KIPPER_PUBLIC_URL, the audience of a rule that names none.
    */
-  async verify(token: string, app: string | null, rules: readonly TrustRule[], defaultAudience: string | undefined): Promise<OidcResult> {
+  async verify(
+    token: string,
+    app: string | null,
+    rules: readonly TrustRule[],
+    defaultAudience: string | undefined,
+  ): Promise<OidcResult> {
     const refuse = (check: OidcCheck, reason: string): OidcResult => ({ ok: false, check, reason });
     let alg: unknown;
     let iss: unknown;
@@ -67,9 +94,11 @@ export class OidcVerifier {
     } catch {
       return refuse('format', 'not a signed JWT');
     }
-    if (typeof alg !== 'string' || !OIDC_ALGORITHMS.includes(alg)) return refuse('algorithm', `alg ${String(alg)} is not an asymmetric algorithm`);
+    if (typeof alg !== 'string' || !OIDC_ALGORITHMS.includes(alg))
+      return refuse('algorithm', `alg ${String(alg)} is not an asymmetric algorithm`);
     // Before any network: an issuer no rule names is never fetched from.
-    if (typeof iss !== 'string' || !rules.some((r) => r.issuer === iss)) return refuse('issuer', 'no trust rule names the token issuer');
+    if (typeof iss !== 'string' || !rules.some((r) => r.issuer === iss))
+      return refuse('issuer', 'no trust rule names the token issuer');
     let keys: JWTVerifyGetKey;
     try {
       keys = await this.keysOf(iss);
@@ -103,7 +132,8 @@ export class OidcVerifier {
   /** The issuer's keys, from its discovery document: found once, retried at most every 10 s after a failure. */
   private keysOf(issuer: string): Promise<JWTVerifyGetKey> {
     const known = this.issuers.get(issuer);
-    if (known && (known.failedAt === undefined || Date.now() - known.failedAt < Math.min(this.cooldownMs, 10_000))) return known.keys;
+    if (known && (known.failedAt === undefined || Date.now() - known.failedAt < Math.min(this.cooldownMs, 10_000)))
+      return known.keys;
     const entry: IssuerKeys = { keys: this.discover(issuer) };
     entry.keys.catch(() => (entry.failedAt = Date.now()));
     this.issuers.set(issuer, entry);
@@ -120,7 +150,8 @@ export class OidcVerifier {
     const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
     // OpenID Connect Discovery 1.0 §4.3: the document's issuer must be the one asked for.
     if (doc.issuer !== issuer) throw new Error('its issuer is not the one asked for');
-    if (typeof doc.jwks_uri !== 'string' || !doc.jwks_uri.startsWith('https://')) throw new Error('jwks_uri is not an https URL');
+    if (typeof doc.jwks_uri !== 'string' || !doc.jwks_uri.startsWith('https://'))
+      throw new Error('jwks_uri is not an https URL');
     return createRemoteJWKSet(new URL(doc.jwks_uri), {
       cooldownDuration: this.cooldownMs,
       timeoutDuration: 5_000,

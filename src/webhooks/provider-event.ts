@@ -29,14 +29,22 @@ const versionSchema = z
 const packageSchema = z
   .object({
     action: z.string(),
-    registry_package: z.object({ package_type: z.string().optional(), package_version: versionSchema.optional() }).loose().optional(),
-    package: z.object({ package_type: z.string().optional(), package_version: versionSchema.optional() }).loose().optional(),
+    registry_package: z
+      .object({ package_type: z.string().optional(), package_version: versionSchema.optional() })
+      .loose()
+      .optional(),
+    package: z
+      .object({ package_type: z.string().optional(), package_version: versionSchema.optional() })
+      .loose()
+      .optional(),
   })
   .loose();
 
 // GitHub `pull_request` and `check_suite`, GitLab `Merge Request Hook`: only the branch matters,
 // the bridge asks the host's API for the rest (a webhook is a nudge, never trusted for state).
-const pullRequestSchema = z.object({ pull_request: z.object({ head: z.object({ ref: z.string() }).loose() }).loose() }).loose();
+const pullRequestSchema = z
+  .object({ pull_request: z.object({ head: z.object({ ref: z.string() }).loose() }).loose() })
+  .loose();
 const checkSuiteSchema = z.object({ check_suite: z.object({ head_branch: z.string().nullish() }).loose() }).loose();
 const mergeRequestSchema = z.object({ object_attributes: z.object({ source_branch: z.string() }).loose() }).loose();
 
@@ -53,7 +61,11 @@ function parse<T>(schema: z.ZodType<T>, json: unknown, event: string): T {
  * The action of a GitHub (`X-GitHub-Event`) or GitLab (`X-Gitlab-Event`) event, or null
  * for a plain CI request (no event header). Pure: headers and parsed JSON in.
  */
-export function providerAction(github: string | undefined, gitlab: string | undefined, json: unknown): ProviderAction | null {
+export function providerAction(
+  github: string | undefined,
+  gitlab: string | undefined,
+  json: unknown,
+): ProviderAction | null {
   if (github !== undefined) {
     switch (github) {
       case 'ping':
@@ -67,7 +79,8 @@ export function providerAction(github: string | undefined, gitlab: string | unde
       case 'package': {
         const p = parse(packageSchema, json, `GitHub ${github}`);
         const pkg = p.registry_package ?? p.package;
-        if (p.action !== 'published') return { kind: 'ignored', reason: `package action "${p.action}" deploys nothing` };
+        if (p.action !== 'published')
+          return { kind: 'ignored', reason: `package action "${p.action}" deploys nothing` };
         const version = pkg?.package_version;
         const type = pkg?.package_type?.toLowerCase();
         if (!version?.package_url || (type !== undefined && type !== 'container' && type !== 'docker')) {
@@ -76,7 +89,10 @@ export function providerAction(github: string | undefined, gitlab: string | unde
         return { kind: 'package', image: version.package_url, commit: sourceCommitOf(version) };
       }
       case 'pull_request':
-        return { kind: 'proposal', branch: parse(pullRequestSchema, json, 'GitHub pull_request').pull_request.head.ref };
+        return {
+          kind: 'proposal',
+          branch: parse(pullRequestSchema, json, 'GitHub pull_request').pull_request.head.ref,
+        };
       case 'check_suite': {
         const branch = parse(checkSuiteSchema, json, 'GitHub check_suite').check_suite.head_branch;
         return branch ? { kind: 'proposal', branch } : { kind: 'ignored', reason: 'a check suite of no branch' };
@@ -87,7 +103,10 @@ export function providerAction(github: string | undefined, gitlab: string | unde
   }
   if (gitlab !== undefined) {
     if (gitlab === 'Merge Request Hook')
-      return { kind: 'proposal', branch: parse(mergeRequestSchema, json, 'GitLab Merge Request Hook').object_attributes.source_branch };
+      return {
+        kind: 'proposal',
+        branch: parse(mergeRequestSchema, json, 'GitLab Merge Request Hook').object_attributes.source_branch,
+      };
     if (gitlab !== 'Push Hook') return { kind: 'ignored', reason: `GitLab event "${gitlab}" deploys nothing` };
     const p = parse(pushSchema, json, 'GitLab Push Hook');
     const commit = p.checkout_sha ?? p.after;
@@ -117,9 +136,18 @@ const LOGIN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
  * GitLab's `user_username` (push hooks) or `user.username`. Undefined for a plain CI
  * request or a payload without a usable login.
  */
-export function providerSender(github: string | undefined, gitlab: string | undefined, json: unknown): string | undefined {
+export function providerSender(
+  github: string | undefined,
+  gitlab: string | undefined,
+  json: unknown,
+): string | undefined {
   if (json === null || typeof json !== 'object') return undefined;
   const body = json as { sender?: { login?: unknown }; user_username?: unknown; user?: { username?: unknown } };
-  const login = github !== undefined ? body.sender?.login : gitlab !== undefined ? (body.user_username ?? body.user?.username) : undefined;
+  const login =
+    github !== undefined
+      ? body.sender?.login
+      : gitlab !== undefined
+        ? (body.user_username ?? body.user?.username)
+        : undefined;
   return typeof login === 'string' && LOGIN.test(login) ? login : undefined;
 }

@@ -40,7 +40,11 @@ export type TrustedToken = (token: string) => Promise<CiIdentity | null>;
  * `expected` is null for an unknown app or a disabled webhook: the same 401 either way.
  * An `Authorization: Bearer` ID token is checked by `trusted` (kipper.yaml `trust:`) instead.
  */
-export async function verifyAndReceive(req: WebhookRequest, expected: string | null, trusted: TrustedToken): Promise<Received> {
+export async function verifyAndReceive(
+  req: WebhookRequest,
+  expected: string | null,
+  trusted: TrustedToken,
+): Promise<Received> {
   const credential = credentialOf(req.headers);
   let auth: Authorization | null = null;
   let ci: CiIdentity | undefined;
@@ -54,12 +58,21 @@ export async function verifyAndReceive(req: WebhookRequest, expected: string | n
   }
   if (!auth) throw unauthorized(credential);
   if (!isJsonContentType(header(req, 'content-type'))) {
-    throw new KipError('UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with Content-Type: application/json (GitHub: Content type "application/json")');
+    throw new KipError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      'send the body as JSON with Content-Type: application/json (GitHub: Content type "application/json")',
+    );
   }
   const json = parseJsonBody(signed ?? (await req.readBody()));
   const github = header(req, 'x-github-event');
   const gitlab = header(req, 'x-gitlab-event');
-  return { auth, json, action: providerAction(github, gitlab, json), sender: providerSender(github, gitlab, json), ...(ci ? { ci } : {}) };
+  return {
+    auth,
+    json,
+    action: providerAction(github, gitlab, json),
+    sender: providerSender(github, gitlab, json),
+    ...(ci ? { ci } : {}),
+  };
 }
 
 /**
@@ -89,7 +102,10 @@ function unauthorized(credential: Credential | null): KipError {
         `X-Hub-Signature-256 does not verify with this app's current webhook token (set it as the GitHub webhook's Secret; sha256 only), or its webhook is disabled; ${how}`,
       );
     default:
-      return new KipError('UNAUTHORIZED', `missing or invalid webhook token for this app (send X-Kipper-Token; ${how})`);
+      return new KipError(
+        'UNAUTHORIZED',
+        `missing or invalid webhook token for this app (send X-Kipper-Token; ${how})`,
+      );
   }
 }
 

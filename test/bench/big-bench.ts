@@ -27,25 +27,38 @@ const PER_NAMESPACE = 100;
 async function deployOnce(bridge: BridgeProcess, app: string, tag: string): Promise<Record<string, unknown>> {
   const image = `registry.example.com/${app.split('/')[1]}:${tag}`;
   const res = await postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
-  if (res.status !== 200 || res.json.status !== 'deployed') throw new Error(`deploy failed: ${res.status} ${JSON.stringify(res.json)}`);
+  if (res.status !== 200 || res.json.status !== 'deployed')
+    throw new Error(`deploy failed: ${res.status} ${JSON.stringify(res.json)}`);
   return res.json;
 }
 
 async function historyOf(bridge: BridgeProcess, app: string): Promise<number> {
-  const res = await fetch(`${bridge.url}/api/v1/apps/${app}/history`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+  const res = await fetch(`${bridge.url}/api/v1/apps/${app}/history`, {
+    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+  });
   const body = (await res.json()) as { revisions: unknown[] };
   if (res.status !== 200) throw new Error(`history failed: ${JSON.stringify(body)}`);
   return body.revisions.length;
 }
 
 /** Runs the case on `server`; `share200` is the 200-app bridge share p50 of the same run. */
-export async function bigBench(server: GitServer, givenArgs: string[], rounds: number, share200: number | undefined): Promise<Row[]> {
+export async function bigBench(
+  server: GitServer,
+  givenArgs: string[],
+  rounds: number,
+  share200: number | undefined,
+): Promise<Row[]> {
   const rows: Row[] = [];
-  const nodeArgs = givenArgs.some((a) => a.startsWith('--max-old-space-size')) ? givenArgs : [...givenArgs, DEPLOYED_HEAP];
+  const nodeArgs = givenArgs.some((a) => a.startsWith('--max-old-space-size'))
+    ? givenArgs
+    : [...givenArgs, DEPLOYED_HEAP];
   const ids = spreadAppIds(APPS, PER_NAMESPACE);
   let t0 = performance.now();
   await generateBigRepo(server.root, 'big.git', ids, COMMITS);
-  rows.push({ name: `10,000 apps / 100,000 commits: repo written (fast-import, repack)`, value: ms(performance.now() - t0) });
+  rows.push({
+    name: `10,000 apps / 100,000 commits: repo written (fast-import, repack)`,
+    value: ms(performance.now() - t0),
+  });
   const env = bridgeEnv(server.url('big.git'));
   // Apps spread over the whole kipper.yaml, in no particular order.
   const sample = Array.from({ length: rounds + 10 }, (_, i) => ids[(i * 7919 + 13) % APPS]!);
@@ -75,7 +88,10 @@ export async function bigBench(server: GitServer, givenArgs: string[], rounds: n
       seq.times.map((t, i) => t - seq.shares[i]!),
       0.5,
     );
-    rows.push({ name: '10,000 apps: one deploy at a time, answer p50 / push server time p50', value: `${ms(quantile(seq.times, 0.5))} / ${ms(push)}` });
+    rows.push({
+      name: '10,000 apps: one deploy at a time, answer p50 / push server time p50',
+      value: `${ms(quantile(seq.times, 0.5))} / ${ms(push)}`,
+    });
     const ratio = share200 === undefined ? NaN : share / share200;
     rows.push({
       name: "10,000 apps: bridge's share p50 (answer less the push)",
@@ -89,7 +105,12 @@ export async function bigBench(server: GitServer, givenArgs: string[], rounds: n
     bridge = await startBridge({ ...env, KIPPER_DATA_DIR: bridge.dataDir }, nodeArgs);
     await deployOnce(bridge, ids[777]!, 'restart');
     const restartMs = performance.now() - t0;
-    rows.push({ name: '10,000 apps: restart, spawn to first webhook answer', value: ms(restartMs), target: '≤ 3 s', ok: restartMs <= 3000 });
+    rows.push({
+      name: '10,000 apps: restart, spawn to first webhook answer',
+      value: ms(restartMs),
+      target: '≤ 3 s',
+      ok: restartMs <= 3000,
+    });
     rss = Math.max(rss, await peakRssMb(bridge.child.pid!));
     rows.push({
       name: `10,000 apps: peak RSS of the bridge (VmHWM; heap as in its container, ${nodeArgs.find((a) => a.startsWith('--max-old-space-size'))})`,

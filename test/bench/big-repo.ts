@@ -27,20 +27,33 @@ export function appFile(id: string): string {
 }
 
 /** Writes the bare repo `<root>/<name>` (refusing non-fast-forward pushes, served for push); returns its path. */
-export async function generateBigRepo(root: string, name: string, ids: readonly string[], commits: number): Promise<string> {
+export async function generateBigRepo(
+  root: string,
+  name: string,
+  ids: readonly string[],
+  commits: number,
+): Promise<string> {
   const bare = `${root}/${name}`;
   await git(['init', '-q', '--bare', '--initial-branch=main', bare]);
   const blob = (path: string, text: string) => `M 100644 inline ${path}\ndata ${Buffer.byteLength(text)}\n${text}\n`;
   const commit = (n: number, message: string, body: string) =>
     `commit refs/heads/main\ncommitter Kipper <kipper@localhost> ${1_600_000_000 + n * 60} +0000\ndata ${Buffer.byteLength(message)}\n${message}\n${body}`;
-  const apps = ids.map((id) => `  - namespace: ${id.split('/')[0]}\n    name: ${id.split('/')[1]}\n    files: [${appFile(id)}]`);
+  const apps = ids.map(
+    (id) => `  - namespace: ${id.split('/')[0]}\n    name: ${id.split('/')[1]}\n    files: [${appFile(id)}]`,
+  );
   const hooks = ids.map((id) => `  ${id}: { generation: 1 }`);
   const kipper = `apps:\n${apps.join('\n')}\nwebhooks:\n${hooks.join('\n')}\n`;
   const yaml = (id: string, image: string) => deploymentYaml(id.split('/')[1]!, id.split('/')[0]!, image);
   // Streamed in chunks: 100,000 commits are ~60 MB of fast-import input.
-  const child = spawn('git', ['--git-dir', bare, 'fast-import', '--quiet'], { env: { ...process.env, ...GIT_TEST_ENV }, stdio: ['pipe', 'ignore', 'inherit'] });
-  const exited = new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`fast-import exited ${code}`)))));
-  const write = (text: string) => (child.stdin.write(text) ? Promise.resolve() : new Promise<void>((r) => child.stdin.once('drain', () => r())));
+  const child = spawn('git', ['--git-dir', bare, 'fast-import', '--quiet'], {
+    env: { ...process.env, ...GIT_TEST_ENV },
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve, reject) =>
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`fast-import exited ${code}`)))),
+  );
+  const write = (text: string) =>
+    child.stdin.write(text) ? Promise.resolve() : new Promise<void>((r) => child.stdin.once('drain', () => r()));
   let body = blob('kipper.yaml', kipper);
   for (const id of ids) body += blob(appFile(id), yaml(id, `registry.example.com/${id.split('/')[1]}:v0`));
   await write(commit(0, 'seed\n', body));

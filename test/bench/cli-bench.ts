@@ -65,7 +65,11 @@ export async function cliBench(rounds: number = ROUNDS): Promise<Row[]> {
     const help = p50('help');
     const list = p50('list');
     const request = p50('request');
-    const rss = { node: await peakRss(cases.node, env), help: await peakRss(cases.help, env), list: await peakRss(cases.list, env) };
+    const rss = {
+      node: await peakRss(cases.node, env),
+      help: await peakRss(cases.help, env),
+      list: await peakRss(cases.list, env),
+    };
     const mb = (x: number) => `${x.toFixed(0)} MB`;
     return [
       { name: 'CLI: node -e 0 p50 (baseline)', value: `${ms(node)}, ${mb(rss.node)} peak RSS` },
@@ -98,5 +102,8 @@ async function timedRequest(url: string): Promise<number> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const r of await cliBench()) console.log(`${r.name.padEnd(62)}  ${r.value.padEnd(60)}  ${r.target ? `${r.target} ${r.ok ? 'met' : 'MISSED'}` : ''}`);
+  for (const r of await cliBench())
+    console.log(
+      `${r.name.padEnd(62)}  ${r.value.padEnd(60)}  ${r.target ? `${r.target} ${r.ok ? 'met' : 'MISSED'}` : ''}`,
+    );
 }

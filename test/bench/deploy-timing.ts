@@ -34,7 +34,13 @@ export interface Sequential {
  * its answer time less the time the git server took for the pushes that arrived during
  * it (from arrival to the end of its answer, any delay of a far remote included).
  */
-export async function bridgeSequential(bridge: BridgeProcess, server: GitServer, apps: readonly string[], rounds: number, tag = 'seq'): Promise<Sequential> {
+export async function bridgeSequential(
+  bridge: BridgeProcess,
+  server: GitServer,
+  apps: readonly string[],
+  rounds: number,
+  tag = 'seq',
+): Promise<Sequential> {
   const times: number[] = [];
   const shares: number[] = [];
   for (let i = 0; i < rounds + WARMUP; i++) {
@@ -44,7 +50,8 @@ export async function bridgeSequential(bridge: BridgeProcess, server: GitServer,
     const t0 = performance.now();
     const res = await postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
     const dt = performance.now() - t0;
-    if (res.status !== 200 || res.json.status !== 'deployed') throw new Error(`deploy failed: ${JSON.stringify(res.json)}`);
+    if (res.status !== 200 || res.json.status !== 'deployed')
+      throw new Error(`deploy failed: ${JSON.stringify(res.json)}`);
     const pushMs = server.requests
       .slice(seen)
       .filter((r) => r.method === 'POST' && r.path.endsWith('/git-receive-pack') && r.at >= t0)
@@ -66,5 +73,10 @@ export async function peakRssMb(pid: number): Promise<number> {
 
 /** The environment of a bench bridge on the remote at `url`. */
 export function bridgeEnv(url: string): NodeJS.ProcessEnv {
-  return { KIPPER_REPO_URL: url, KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN, KIPPER_LOG_LEVEL: 'warn' };
+  return {
+    KIPPER_REPO_URL: url,
+    KIPPER_SECRET_KEY: TEST_SECRET_KEY,
+    KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    KIPPER_LOG_LEVEL: 'warn',
+  };
 }

@@ -9,7 +9,9 @@ import { setImage } from '../../src/manifests/set-image.js';
 import { loadGoldenCases } from '../unit/manifests/load-fixtures.js';
 
 /** Median µs per edit for each fixture, grouped by format (the fixture name's first word). */
-export function editBench(rounds = 300): Array<{ format: string; fixtures: number; medianUs: number; worstUs: number }> {
+export function editBench(
+  rounds = 300,
+): Array<{ format: string; fixtures: number; medianUs: number; worstUs: number }> {
   const byFormat = new Map<string, number[]>();
   for (const c of loadGoldenCases()) {
     const edit = c.commit

@@ -12,7 +12,12 @@ import type { GitServer } from '../helpers/git-server.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY } from '../helpers/tokens.js';
 
 /** A bare repo of `commits` commits, each changing the image of one of `apps` apps. */
-export async function generateHistoryRepo(server: GitServer, name: string, apps: number, commits: number): Promise<string> {
+export async function generateHistoryRepo(
+  server: GitServer,
+  name: string,
+  apps: number,
+  commits: number,
+): Promise<string> {
   const bare = `${server.root}/${name}`;
   await git(['init', '-q', '--bare', '--initial-branch=main', bare]);
   const ids = appIds(apps);
@@ -23,7 +28,11 @@ export async function generateHistoryRepo(server: GitServer, name: string, apps:
     `commit refs/heads/main\ncommitter Kipper <kipper@localhost> ${1_700_000_000 + n * 60} +0000\ndata ${Buffer.byteLength(message)}\n${message}\n${body}`;
   const kipper = `apps:\n${ids.map((id) => `  - namespace: ${id.split('/')[0]}\n    name: ${id.split('/')[1]}\n    files: [${file(id)}]`).join('\n')}\n`;
   let body = blob('kipper.yaml', kipper);
-  for (const id of ids) body += blob(file(id), deploymentYaml(id.split('/')[1]!, id.split('/')[0]!, `registry.example.com/${id.split('/')[1]}:v0`));
+  for (const id of ids)
+    body += blob(
+      file(id),
+      deploymentYaml(id.split('/')[1]!, id.split('/')[0]!, `registry.example.com/${id.split('/')[1]}:v0`),
+    );
   chunks.push(commit(0, 'seed\n', body));
   for (let i = 1; i < commits; i++) {
     const id = ids[i % ids.length]!;
@@ -51,7 +60,9 @@ function median(xs: number[]): number {
 }
 
 async function historyOnce(bridge: BridgeProcess, app: string): Promise<number> {
-  const res = await fetch(`${bridge.url}/api/v1/apps/${app}/history`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+  const res = await fetch(`${bridge.url}/api/v1/apps/${app}/history`, {
+    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+  });
   const body = (await res.json()) as { revisions: unknown[] };
   if (res.status !== 200) throw new Error(`history failed: ${JSON.stringify(body)}`);
   return body.revisions.length;
@@ -74,14 +85,19 @@ export interface HistoryBenchResult {
 }
 
 /** Run the history case; `rss` reads a process's peak RSS in MB. */
-export async function historyBench(server: GitServer, rss: (pid: number) => Promise<number>): Promise<HistoryBenchResult> {
+export async function historyBench(
+  server: GitServer,
+  rss: (pid: number) => Promise<number>,
+): Promise<HistoryBenchResult> {
   const apps = 200;
   const bare = await generateHistoryRepo(server, 'history.git', apps, 10_000);
   const app = appIds(apps)[7]!;
   const path = `apps/${app}/deployment.yaml`;
   const native: number[] = [];
   for (let i = 0; i < 15; i++) {
-    const [ms] = await timed(() => git(['--git-dir', bare, 'log', '--first-parent', '--format=%H%x00%an%x00%at%x00%B%x01', 'main', '--', path]));
+    const [ms] = await timed(() =>
+      git(['--git-dir', bare, 'log', '--first-parent', '--format=%H%x00%an%x00%at%x00%B%x01', 'main', '--', path]),
+    );
     native.push(ms);
   }
   const env = {
@@ -102,5 +118,13 @@ export async function historyBench(server: GitServer, rss: (pid: number) => Prom
   const restartTotalMs = performance.now() - t0;
   peak = Math.max(peak, await rss(bridge.child.pid!));
   await bridge.stop();
-  return { revisions, nativeMs: median(native), warmMs: median(warm), coldFirstMs, restartFirstMs, restartTotalMs, peakRssMb: peak };
+  return {
+    revisions,
+    nativeMs: median(native),
+    warmMs: median(warm),
+    coldFirstMs,
+    restartFirstMs,
+    restartTotalMs,
+    peakRssMb: peak,
+  };
 }

@@ -25,7 +25,14 @@ function cpuText(c: CpuSample): string {
 }
 
 /** `count` webhooks at `bridge`, `inFlight` at a time; every one must answer 200. */
-async function load(bridge: BridgeProcess, apps: string[], first: number, count: number, inFlight: number, tag: string): Promise<number[]> {
+async function load(
+  bridge: BridgeProcess,
+  apps: string[],
+  first: number,
+  count: number,
+  inFlight: number,
+  tag: string,
+): Promise<number[]> {
   const latencies: number[] = [];
   let next = first;
   const worker = async () => {
@@ -39,7 +46,8 @@ async function load(bridge: BridgeProcess, apps: string[], first: number, count:
         { image: `registry.example.com/${app.split('/')[1]}:${tag}-${i}` },
         { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) },
       );
-      if (res.status !== 200) throw new Error(`replicas bench: deploy failed: ${res.status} ${JSON.stringify(res.json)}`);
+      if (res.status !== 200)
+        throw new Error(`replicas bench: deploy failed: ${res.status} ${JSON.stringify(res.json)}`);
       latencies.push(performance.now() - s);
     }
   };
@@ -72,9 +80,13 @@ export async function replicasBench(server: GitServer, nodeArgs: string[]): Prom
       started.push(b);
       replicas.push(b);
     }
-    await eventually('a lease holder', () => replicas.some((r) => r.url === api.leases.get('kipper/kipper-writer')?.spec.holderIdentity), {
-      timeoutMs: 30_000,
-    });
+    await eventually(
+      'a lease holder',
+      () => replicas.some((r) => r.url === api.leases.get('kipper/kipper-writer')?.spec.holderIdentity),
+      {
+        timeoutMs: 30_000,
+      },
+    );
     for (const r of replicas) await bridgeSequential(r, server, apps, 5, `replicas-warm-${r.child.pid}`);
     const per = DEPLOYS / replicas.length;
     const cpu: CpuSample[] = await Promise.all(replicas.map((r) => sampleCpu(r.child.pid!)));

@@ -63,26 +63,36 @@ export async function rolloutBench(server: GitServer, rounds: number): Promise<R
   const seed = (await git(['--git-dir', bare, 'rev-parse', 'refs/heads/main'])).trim();
   const argo = await startArgoDouble();
   // Argo CD runs the seed, healthy: every new revision is pending until it says otherwise.
-  for (const id of watched) argo.set(appName(id), 'argocd', { syncRevision: seed, phase: 'Succeeded', health: 'Healthy', images: [] });
-  const bridge = await startBridge({ ...bridgeEnv(server.url('config-rollout.git')), KIPPER_ARGOCD_URL: argo.url, KIPPER_ARGOCD_TOKEN: argo.token });
+  for (const id of watched)
+    argo.set(appName(id), 'argocd', { syncRevision: seed, phase: 'Succeeded', health: 'Healthy', images: [] });
+  const bridge = await startBridge({
+    ...bridgeEnv(server.url('config-rollout.git')),
+    KIPPER_ARGOCD_URL: argo.url,
+    KIPPER_ARGOCD_TOKEN: argo.token,
+  });
   const pid = bridge.child.pid!;
   const post = (id: string, image: string, query = '') =>
     postWebhook(bridge.url, `${id}${query}`, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, id, 1) });
-  const sequential = async (tag: string) => quantile((await bridgeSequential(bridge, server, others, rounds, tag)).times, 0.5);
+  const sequential = async (tag: string) =>
+    quantile((await bridgeSequential(bridge, server, others, rounds, tag)).times, 0.5);
   try {
     const idleP50 = await sequential('idle');
     const rssIdleMb = await rssMb(pid);
 
     // Every app gets one deploy and nine retries of it, all at once, all waiting.
     const imageOf = (id: string) => `registry.example.com/${appName(id)}:waited`;
-    const answers = watched.flatMap((id) => Array.from({ length: RETRIES }, () => post(id, imageOf(id), `?wait=${WAIT_S}`)));
+    const answers = watched.flatMap((id) =>
+      Array.from({ length: RETRIES }, () => post(id, imageOf(id), `?wait=${WAIT_S}`)),
+    );
     let answered = 0;
     for (const a of answers) a.then(() => answered++).catch(() => undefined);
     // Until each app's deploy is in history, then a poll interval for the retries to queue up.
     const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
     for (const id of watched) {
       for (;;) {
-        const h = (await (await fetch(`${bridge.url}/api/v1/apps/${id}/history`, { headers: admin })).json()) as { revisions: Array<{ image: string }> };
+        const h = (await (await fetch(`${bridge.url}/api/v1/apps/${id}/history`, { headers: admin })).json()) as {
+          revisions: Array<{ image: string }>;
+        };
         if (h.revisions[0]?.image === imageOf(id)) break;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -100,7 +110,11 @@ export async function rolloutBench(server: GitServer, rounds: number): Promise<R
       const seconds = (performance.now() - t0) / 1000;
       return { cpuMsPerSecond: cpu.self / seconds, getsPerSecond: (argo.gets - gets0) / seconds };
     };
-    const allStreaming = () => eventually('a watch stream per application', () => argo.openStreams === WATCHED, { timeoutMs: 60_000, intervalMs: 100 });
+    const allStreaming = () =>
+      eventually('a watch stream per application', () => argo.openStreams === WATCHED, {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      });
     await allStreaming();
     const streaming = await window();
     const streams = argo.openStreams;
@@ -119,10 +133,18 @@ export async function rolloutBench(server: GitServer, rounds: number): Promise<R
     // Argo CD syncs the head (a descendant of every waited-for commit), healthy, new images.
     const head = (await git(['--git-dir', bare, 'rev-parse', 'refs/heads/main'])).trim();
     const released = performance.now();
-    for (const id of watched) argo.set(appName(id), 'argocd', { syncRevision: head, phase: 'Succeeded', health: 'Healthy', images: [imageOf(id)] });
+    for (const id of watched)
+      argo.set(appName(id), 'argocd', {
+        syncRevision: head,
+        phase: 'Succeeded',
+        health: 'Healthy',
+        images: [imageOf(id)],
+      });
     const results = await Promise.all(answers);
     const releaseMs = performance.now() - released;
-    const healthy = results.filter((r) => r.status === 200 && (r.json.rollout as { state?: string } | undefined)?.state === 'healthy').length;
+    const healthy = results.filter(
+      (r) => r.status === 200 && (r.json.rollout as { state?: string } | undefined)?.state === 'healthy',
+    ).length;
     return {
       waiters: answers.length,
       applications: WATCHED,

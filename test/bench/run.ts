@@ -71,7 +71,10 @@ async function nativeSequential(url: string, apps: string[], rounds: number): Pr
     const file = join(dir, 'apps', 'team-test', name, 'deployment.yaml');
     const t0 = performance.now();
     const text = await readFile(file, 'utf8');
-    await writeFile(file, text.replace(/image: registry\.example\.com\/\S+/, `image: registry.example.com/${name}:native-${i}`));
+    await writeFile(
+      file,
+      text.replace(/image: registry\.example\.com\/\S+/, `image: registry.example.com/${name}:native-${i}`),
+    );
     await git(['-C', dir, 'commit', '--quiet', '-am', `deploy ${name}`]);
     await git(['-C', dir, 'push', '--quiet', 'origin', 'HEAD:main']);
     const dt = performance.now() - t0;
@@ -84,14 +87,23 @@ async function nativeSequential(url: string, apps: string[], rounds: number): Pr
  * The native group commit: the same kind of edits in a kept clone, `git commit` each,
  * one `git push` per `perPush` commits. Returns edits per second.
  */
-async function nativeGroupCommit(url: string, apps: string[], total: number, perPush: number, tag: string): Promise<number> {
+async function nativeGroupCommit(
+  url: string,
+  apps: string[],
+  total: number,
+  perPush: number,
+  tag: string,
+): Promise<number> {
   const dir = await cloneRepo(url);
   const t0 = performance.now();
   for (let i = 0; i < total; i++) {
     const name = apps[i % apps.length]!.split('/')[1]!;
     const file = join(dir, 'apps', 'team-test', name, 'deployment.yaml');
     const text = await readFile(file, 'utf8');
-    await writeFile(file, text.replace(/image: registry\.example\.com\/\S+/, `image: registry.example.com/${name}:${tag}-${i}`));
+    await writeFile(
+      file,
+      text.replace(/image: registry\.example\.com\/\S+/, `image: registry.example.com/${name}:${tag}-${i}`),
+    );
     await git(['-C', dir, 'commit', '--quiet', '-am', `deploy ${name}`]);
     if ((i + 1) % perPush === 0 || i === total - 1) await git(['-C', dir, 'push', '--quiet', 'origin', 'HEAD:main']);
   }
@@ -109,7 +121,12 @@ async function burst(bridge: BridgeProcess, apps: string[], total: number, inFli
       const app = apps[i % apps.length]!;
       const image = `registry.example.com/${app.split('/')[1]}:${tag}-${i}`;
       const s = performance.now();
-      const res = await postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
+      const res = await postWebhook(
+        bridge.url,
+        app,
+        { image },
+        { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) },
+      );
       if (res.status !== 200) throw new Error(`burst deploy failed: ${res.status} ${JSON.stringify(res.json)}`);
       latencies.push(performance.now() - s);
     }
@@ -153,14 +170,20 @@ async function main(): Promise<void> {
         target: '≤ 0.6× native',
         ok: ours / native <= 0.6,
       });
-      rows.push({ name: `one deploy at a time, ${size} apps: bridge's share p50 (less the push's server time)`, value: ms(p50[size].share) });
+      rows.push({
+        name: `one deploy at a time, ${size} apps: bridge's share p50 (less the push's server time)`,
+        value: ms(p50[size].share),
+      });
       if (size === 200) {
         const before = await sampleCpu(bridge.child.pid!);
         const from = performance.now() - spawned;
         const b = await burst(bridge, apps, BURST, 50);
         const cpu = cpuBetween(before, await sampleCpu(bridge.child.pid!));
         profileWindow(`burst of bridge ${bridge.child.pid}`, from, performance.now() - spawned);
-        rows.push({ name: 'burst: native git CLI group commit (50 commits, one push), 200 apps', value: `${group.toFixed(0)} deploys/s` });
+        rows.push({
+          name: 'burst: native git CLI group commit (50 commits, one push), 200 apps',
+          value: `${group.toFixed(0)} deploys/s`,
+        });
         rows.push({
           name: 'burst: 1,000 webhooks, 50 in flight, 200 apps',
           value: `${b.perSecond.toFixed(0)} deploys/s`,
@@ -173,7 +196,12 @@ async function main(): Promise<void> {
           target: '≥ 4×',
           ok: b.perSecond >= 4 * group,
         });
-        rows.push({ name: 'burst latency p50 / p95', value: `${ms(b.p50)} / ${ms(b.p95)}`, target: 'p95 ≤ 1 s', ok: b.p95 <= 1000 });
+        rows.push({
+          name: 'burst latency p50 / p95',
+          value: `${ms(b.p50)} / ${ms(b.p95)}`,
+          target: 'p95 ≤ 1 s',
+          ok: b.p95 <= 1000,
+        });
         rows.push({
           name: 'burst: bridge process CPU per deploy (/proc utime+stime)',
           value: `${ms(cpu.self / BURST)} (${(cpu.self / 1000).toFixed(2)} s over ${BURST})`,
@@ -190,9 +218,20 @@ async function main(): Promise<void> {
     }
     if (p50[2000] && p50[200]) {
       const growth = p50[2000].bridge / p50[200].bridge;
-      rows.push({ name: 'bridge p50 2,000 apps / 200 apps', value: `${growth.toFixed(2)}×`, target: '≤ 1.2×', ok: growth <= 1.2 });
+      rows.push({
+        name: 'bridge p50 2,000 apps / 200 apps',
+        value: `${growth.toFixed(2)}×`,
+        target: '≤ 1.2×',
+        ok: growth <= 1.2,
+      });
     }
-    if (SIZES.length > 0) rows.push({ name: 'peak RSS of the bridge (deploys)', value: `${rss.toFixed(0)} MB`, target: '≤ 250 MB', ok: rss <= 250 });
+    if (SIZES.length > 0)
+      rows.push({
+        name: 'peak RSS of the bridge (deploys)',
+        value: `${rss.toFixed(0)} MB`,
+        target: '≤ 250 MB',
+        ok: rss <= 250,
+      });
     if (SSH) rows.push(...(await sshBench(ROUNDS, BURST, burst, nodeArgs)));
     if (FAR) await farBench();
     if (BIG) {
@@ -216,7 +255,12 @@ async function main(): Promise<void> {
         target: '≤ 3 s',
         ok: h.restartTotalMs <= 3000,
       });
-      rows.push({ name: 'peak RSS of the bridge (history)', value: `${h.peakRssMb.toFixed(0)} MB`, target: '≤ 250 MB', ok: h.peakRssMb <= 250 });
+      rows.push({
+        name: 'peak RSS of the bridge (history)',
+        value: `${h.peakRssMb.toFixed(0)} MB`,
+        target: '≤ 250 MB',
+        ok: h.peakRssMb <= 250,
+      });
     }
     if (ROLLOUT) {
       const r = await rolloutBench(server, ROUNDS);
@@ -276,7 +320,8 @@ async function main(): Promise<void> {
 
 /** With BENCH_PROFILE_DIR: when a case ran, in ms after its bridge was spawned, to cut its part out of the profile. */
 function profileWindow(what: string, fromMs: number, toMs: number): void {
-  if (process.env.BENCH_PROFILE_DIR) console.log(`profile window: ${what} from ${fromMs.toFixed(0)} to ${toMs.toFixed(0)} ms after spawn`);
+  if (process.env.BENCH_PROFILE_DIR)
+    console.log(`profile window: ${what} from ${fromMs.toFixed(0)} to ${toMs.toFixed(0)} ms after spawn`);
 }
 
 /** A remote 100 ms away: every request to it is held 100 ms before it is served. */
@@ -293,14 +338,22 @@ async function farBench(): Promise<void> {
     const from = performance.now() - spawned;
     const b = await burst(bridge, apps, BURST, 100, 'far');
     profileWindow(`far burst of bridge ${bridge.child.pid}`, from, performance.now() - spawned);
-    rows.push({ name: 'remote 100 ms away: native git CLI group commit (50 commits, one push)', value: `${group.toFixed(0)} deploys/s` });
+    rows.push({
+      name: 'remote 100 ms away: native git CLI group commit (50 commits, one push)',
+      value: `${group.toFixed(0)} deploys/s`,
+    });
     rows.push({
       name: 'remote 100 ms away: 1,000 deploys, 100 in flight, 200 apps',
       value: `${b.perSecond.toFixed(0)} deploys/s (${(b.perSecond / group).toFixed(2)}× native group commit)`,
       target: '≥ 300/s',
       ok: b.perSecond >= 300,
     });
-    rows.push({ name: 'remote 100 ms away: latency p50 / p95', value: `${ms(b.p50)} / ${ms(b.p95)}`, target: 'p95 ≤ 1 s', ok: b.p95 <= 1000 });
+    rows.push({
+      name: 'remote 100 ms away: latency p50 / p95',
+      value: `${ms(b.p50)} / ${ms(b.p95)}`,
+      target: 'p95 ≤ 1 s',
+      ok: b.p95 <= 1000,
+    });
   } finally {
     await bridge?.stop();
     await far.close();

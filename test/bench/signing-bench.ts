@@ -57,7 +57,8 @@ async function deploy(bridge: BridgeProcess, app: string, tag: string): Promise<
     { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) },
   );
   const dt = performance.now() - t0;
-  if (res.status !== 200 || res.json.status !== 'deployed') throw new Error(`deploy failed: ${JSON.stringify(res.json)}`);
+  if (res.status !== 200 || res.json.status !== 'deployed')
+    throw new Error(`deploy failed: ${JSON.stringify(res.json)}`);
   return dt;
 }
 
@@ -66,7 +67,12 @@ async function deploy(bridge: BridgeProcess, app: string, tag: string): Promise<
  * alternating between them (which goes first alternates too), so that whatever else the
  * machine does hits both alike. The extra is the median of the paired differences.
  */
-async function paired(server: GitServer, n: number, rounds: number, signingKey: string): Promise<Omit<SigningBenchResult, 'key' | 'signMs'>> {
+async function paired(
+  server: GitServer,
+  n: number,
+  rounds: number,
+  signingKey: string,
+): Promise<Omit<SigningBenchResult, 'key' | 'signMs'>> {
   const repos = [`config-unsigned-${n}.git`, `config-signed-${n}.git`];
   for (const repo of repos) await createConfigRepo(server.root, repo, APPS);
   const unsigned = await startBridge(bridgeEnv(server.url(repos[0]!)));
@@ -91,7 +97,11 @@ async function paired(server: GitServer, n: number, rounds: number, signingKey: 
       times.signed.push(s);
       times.extra.push(s - u);
     }
-    return { unsignedP50: quantile(times.unsigned, 0.5), signedP50: quantile(times.signed, 0.5), extraP50: quantile(times.extra, 0.5) };
+    return {
+      unsignedP50: quantile(times.unsigned, 0.5),
+      signedP50: quantile(times.signed, 0.5),
+      extraP50: quantile(times.extra, 0.5),
+    };
   } finally {
     await Promise.all([unsigned.stop(), signed.stop()]);
   }
@@ -124,7 +134,9 @@ async function makeKeys(dir: string): Promise<Array<{ name: string; path: string
     const home = join(dir, 'gnupg');
     await mkdir(home, { mode: 0o700 });
     const gpg = (args: string[]) =>
-      run('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { env: { ...process.env, GNUPGHOME: home } });
+      run('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], {
+        env: { ...process.env, GNUPGHOME: home },
+      });
     await gpg(['--quick-gen-key', 'Kipper <kipper@localhost>', 'ed25519', 'sign', 'never']);
     const path = join(dir, 'openpgp-ed25519.asc');
     await writeFile(path, (await gpg(['--armor', '--export-secret-keys', 'kipper@localhost'])).stdout);

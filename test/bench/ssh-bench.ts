@@ -41,7 +41,10 @@ async function nativeEdit(dir: string, app: string, tag: string, push: boolean):
   const name = app.split('/')[1]!;
   const file = join(dir, 'apps', 'team-test', name, 'deployment.yaml');
   const text = await readFile(file, 'utf8');
-  await writeFile(file, text.replace(/image: registry\.example\.com\/\S+/, `image: registry.example.com/${name}:${tag}`));
+  await writeFile(
+    file,
+    text.replace(/image: registry\.example\.com\/\S+/, `image: registry.example.com/${name}:${tag}`),
+  );
   await git(['-C', dir, 'commit', '--quiet', '-am', `deploy ${name}`]);
   if (push) await git(['-C', dir, 'push', '--quiet', 'origin', 'HEAD:main']);
 }
@@ -61,7 +64,9 @@ function masterPid(server: SshServer, dataDir: string): Promise<number | null> {
     `${userInfo().username}@${server.host}`,
   ];
   return new Promise((resolve) =>
-    execFile('ssh', args, { encoding: 'utf8' }, (_err, _stdout, stderr) => resolve(Number(/pid=(\d+)/.exec(stderr)?.[1] ?? NaN) || null)),
+    execFile('ssh', args, { encoding: 'utf8' }, (_err, _stdout, stderr) =>
+      resolve(Number(/pid=(\d+)/.exec(stderr)?.[1] ?? NaN) || null),
+    ),
   );
 }
 
@@ -83,10 +88,14 @@ export async function sshBench(rounds: number, total: number, burst: Burst, node
       if (i >= WARMUP) native.push(performance.now() - t0);
     }
     const t0 = performance.now();
-    for (let i = 0; i < total; i++) await nativeEdit(clone, apps[i % apps.length]!, `group-${i}`, (i + 1) % 50 === 0 || i === total - 1);
+    for (let i = 0; i < total; i++)
+      await nativeEdit(clone, apps[i % apps.length]!, `group-${i}`, (i + 1) % 50 === 0 || i === total - 1);
     const group = total / ((performance.now() - t0) / 1000);
 
-    bridge = await startBridge({ ...bridgeEnv(url), KIPPER_GIT_SSH_KEY: server.clientKey, KIPPER_GIT_KNOWN_HOSTS: server.knownHosts }, nodeArgs);
+    bridge = await startBridge(
+      { ...bridgeEnv(url), KIPPER_GIT_SSH_KEY: server.clientKey, KIPPER_GIT_KNOWN_HOSTS: server.knownHosts },
+      nodeArgs,
+    );
     const times: number[] = [];
     for (let i = 0; i < rounds + WARMUP; i++) {
       const app = apps[i % apps.length]!;
@@ -97,13 +106,17 @@ export async function sshBench(rounds: number, total: number, burst: Burst, node
         { image: `registry.example.com/${app.split('/')[1]}:ssh-${i}` },
         { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) },
       );
-      if (res.status !== 200 || res.json.status !== 'deployed') throw new Error(`deploy over ssh failed: ${JSON.stringify(res.json)}`);
+      if (res.status !== 200 || res.json.status !== 'deployed')
+        throw new Error(`deploy over ssh failed: ${JSON.stringify(res.json)}`);
       if (i >= WARMUP) times.push(performance.now() - s);
     }
     const nativeP50 = quantile(native, 0.5);
     const oursP50 = quantile(times, 0.5);
     rows.push({ name: `SSH, one deploy at a time, ${APPS} apps: native git push over ssh p50`, value: ms(nativeP50) });
-    rows.push({ name: `SSH, one deploy at a time, ${APPS} apps: bridge p50`, value: `${ms(oursP50)} (${(oursP50 / nativeP50).toFixed(2)}× native)` });
+    rows.push({
+      name: `SSH, one deploy at a time, ${APPS} apps: bridge p50`,
+      value: `${ms(oursP50)} (${(oursP50 / nativeP50).toFixed(2)}× native)`,
+    });
 
     const master = await masterPid(server, bridge.dataDir);
     const before = await sampleCpu(bridge.child.pid!);
@@ -111,7 +124,10 @@ export async function sshBench(rounds: number, total: number, burst: Burst, node
     const b = await burst(bridge, apps, total, 50, 'ssh-burst');
     const cpu = cpuBetween(before, await sampleCpu(bridge.child.pid!));
     const masterCpu = master && masterBefore ? cpuBetween(masterBefore, await sampleCpu(master)).self : NaN;
-    rows.push({ name: `SSH burst: native group commit over ssh (50 commits, one push), ${APPS} apps`, value: `${group.toFixed(0)} deploys/s` });
+    rows.push({
+      name: `SSH burst: native group commit over ssh (50 commits, one push), ${APPS} apps`,
+      value: `${group.toFixed(0)} deploys/s`,
+    });
     rows.push({
       name: `SSH burst: ${total.toLocaleString('en')} webhooks, 50 in flight, ${APPS} apps`,
       value: `${b.perSecond.toFixed(0)} deploys/s (${(b.perSecond / group).toFixed(2)}× native group commit), p50 / p95 ${ms(b.p50)} / ${ms(b.p95)}`,

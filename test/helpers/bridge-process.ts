@@ -30,7 +30,10 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 export async function startBridge(env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<BridgeProcess> {
   const dataDir = env.KIPPER_DATA_DIR ?? (await mkdtemp(join(tmpdir(), 'kipper-data-')));
   const fullEnv = cleanEnv({ KIPPER_PORT: '0', KIPPER_HOST: '127.0.0.1', KIPPER_DATA_DIR: dataDir, ...env });
-  const child = spawn(process.execPath, [...nodeArgs, KIP_BIN, 'serve'], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, KIP_BIN, 'serve'], {
+    env: fullEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -82,14 +85,23 @@ export interface RunKipOptions {
 }
 
 /** Run the real `kip` binary; resolves with its exit code (null when killed) and output. */
-export function runKip(args: string[], env: NodeJS.ProcessEnv, options: RunKipOptions = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runKip(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: RunKipOptions = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [options.bin ?? KIP_BIN, ...args], { cwd: options.cwd, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [options.bin ?? KIP_BIN, ...args], {
+      cwd: options.cwd,
+      env: cleanEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    const timer =
+      options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });

@@ -12,7 +12,8 @@ export const INSTALL_CHROMIUM = 'apt-get update && apt-get install -y chromium';
  * (background updates, sync, Google lookups) and let it run as root in a container.
  */
 export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}: run \`${INSTALL_CHROMIUM}\` (or set KIPPER_CHROMIUM)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium is not installed at ${CHROMIUM}: run \`${INSTALL_CHROMIUM}\` (or set KIPPER_CHROMIUM)`);
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [

@@ -41,7 +41,11 @@ export interface ConfigTreeOptions {
  * Write a config repo of `count` generated apps (plus the seed's demo app) into a new
  * directory, each with its webhook enabled (generation 1). Returns the directory.
  */
-export async function writeConfigTree(count: number, namespace = 'team-test', options: ConfigTreeOptions = {}): Promise<string> {
+export async function writeConfigTree(
+  count: number,
+  namespace = 'team-test',
+  options: ConfigTreeOptions = {},
+): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'kip-config-tree-'));
   await cp(SEED_FIXTURE, dir, { recursive: true });
   const ids = appIds(count, namespace);
@@ -70,6 +74,11 @@ ${hooks.join('\n')}
 }
 
 /** A bare repo under `root` seeded with `count` generated apps. */
-export async function createConfigRepo(root: string, name: string, count: number, options: ConfigTreeOptions = {}): Promise<string> {
+export async function createConfigRepo(
+  root: string,
+  name: string,
+  count: number,
+  options: ConfigTreeOptions = {},
+): Promise<string> {
   return createBareRepo(root, name, await writeConfigTree(count, 'team-test', options));
 }

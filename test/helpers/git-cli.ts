@@ -132,7 +132,13 @@ export async function cloneRepo(url: string, branch = 'main'): Promise<string> {
 }
 
 /** In a clone: writes `path`, commits it as the third party and pushes; returns the new commit id. */
-export async function commitAndPush(cloneDir: string, path: string, content: string, message: string, branch = 'main'): Promise<string> {
+export async function commitAndPush(
+  cloneDir: string,
+  path: string,
+  content: string,
+  message: string,
+  branch = 'main',
+): Promise<string> {
   // A relative "dir" (say, a URL passed by mistake) would commit into whatever repo holds
   // the test's cwd: this project's own.
   if (!isAbsolute(cloneDir)) throw new Error(`commitAndPush needs a clone directory, got ${cloneDir}`);

@@ -83,7 +83,13 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
   const serve = (req: IncomingMessage, res: ServerResponse, started: number) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     res.on('finish', () => {
-      requests.push({ method: req.method ?? 'GET', path, status: res.statusCode, at: started, ms: performance.now() - started });
+      requests.push({
+        method: req.method ?? 'GET',
+        path,
+        status: res.statusCode,
+        at: started,
+        ms: performance.now() - started,
+      });
       if (req.method === 'POST' && path.endsWith('/git-receive-pack') && res.statusCode === 200) pushes++;
     });
     if (hanging) {
@@ -102,7 +108,9 @@ export async function startGitServer(opts: GitServerOptions = {}): Promise<GitSe
       remoteUser = checkBasicAuth(req, opts.auth ?? {}, opts.authorize);
       if (remoteUser === undefined) {
         req.resume();
-        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="kipper-test"', 'Content-Type': 'text/plain' }).end('authentication required\n');
+        res
+          .writeHead(401, { 'WWW-Authenticate': 'Basic realm="kipper-test"', 'Content-Type': 'text/plain' })
+          .end('authentication required\n');
         return;
       }
     }

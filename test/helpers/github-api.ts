@@ -95,10 +95,15 @@ export async function startGithubApi(opts: GithubApiOptions): Promise<GithubApi>
     }
     const now = Math.floor(Date.now() / 1000);
     const { iat, exp } = claims;
-    if (typeof iat !== 'number' || iat > now + 60) return { refused: "'Issued at' claim ('iat') must be an Integer representing a time in the past" };
-    if (typeof exp !== 'number' || exp - iat > 600) return { refused: "'Expiration time' claim ('exp') is too far in the future" };
+    if (typeof iat !== 'number' || iat > now + 60)
+      return { refused: "'Issued at' claim ('iat') must be an Integer representing a time in the past" };
+    if (typeof exp !== 'number' || exp - iat > 600)
+      return { refused: "'Expiration time' claim ('exp') is too far in the future" };
     if (exp <= now - 60)
-      return { refused: "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires" };
+      return {
+        refused:
+          "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires",
+      };
     return { appId: app.id };
   }
 
@@ -155,7 +160,11 @@ export async function startGithubApi(opts: GithubApiOptions): Promise<GithubApi>
   }
 
   const server = createServer((req, res) => {
-    const call: GithubApiCall = { method: req.method ?? 'GET', path: new URL(req.url ?? '/', 'http://localhost').pathname, status: 0 };
+    const call: GithubApiCall = {
+      method: req.method ?? 'GET',
+      path: new URL(req.url ?? '/', 'http://localhost').pathname,
+      status: 0,
+    };
     req.resume();
     req.on('end', () => {
       handle(req, res, call)

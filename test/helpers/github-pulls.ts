@@ -20,7 +20,13 @@ export interface GithubPulls {
 }
 
 /** Serves `/repos/{owner}/{repo}/pulls…` for the one repo `owner/repo`, whose bare repo is `bare`; requests need `token`. */
-export async function startGithubPulls(opts: { bare: string; owner: string; repo: string; token: string; webUrl?: string }): Promise<GithubPulls> {
+export async function startGithubPulls(opts: {
+  bare: string;
+  owner: string;
+  repo: string;
+  token: string;
+  webUrl?: string;
+}): Promise<GithubPulls> {
   const store = new ProposalStore(opts.bare);
   const web = opts.webUrl ?? `https://github.example.com/${opts.owner}/${opts.repo}`;
   const json = async (p: StoredProposal) => {
@@ -72,16 +78,34 @@ export async function startGithubPulls(opts: { bare: string; owner: string; repo
       return send(200, await Promise.all(found.map(json)));
     }
     if (path === '/pulls' && req.method === 'POST') {
-      const { title, head, base: target, body: text } = body as { title?: string; head?: string; base?: string; body?: string };
-      if (!title || !head || !target) return send(422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'missing_field' }] });
+      const {
+        title,
+        head,
+        base: target,
+        body: text,
+      } = body as { title?: string; head?: string; base?: string; body?: string };
+      if (!title || !head || !target)
+        return send(422, {
+          message: 'Validation Failed',
+          errors: [{ resource: 'PullRequest', code: 'missing_field' }],
+        });
       if (store.openFor(head, target)) {
         return send(422, {
           message: 'Validation Failed',
-          errors: [{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${opts.owner}:${head}.` }],
+          errors: [
+            {
+              resource: 'PullRequest',
+              code: 'custom',
+              message: `A pull request already exists for ${opts.owner}:${head}.`,
+            },
+          ],
         });
       }
       if ((await store.headOf(head)) === null)
-        return send(422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', field: 'head', code: 'invalid' }] });
+        return send(422, {
+          message: 'Validation Failed',
+          errors: [{ resource: 'PullRequest', field: 'head', code: 'invalid' }],
+        });
       return send(201, await json(store.create({ branch: head, target, title, body: text ?? '', by: 'kipper-bot' })));
     }
     const one = /^\/pulls\/(\d+)(\/merge)?$/.exec(path);
@@ -99,9 +123,15 @@ export async function startGithubPulls(opts: { bare: string; owner: string; repo
     if (!one || !p) return send(404, { message: 'Not Found' });
     if (one[2] && req.method === 'PUT') {
       const { sha, merge_method: method } = body as { sha?: string; merge_method?: 'merge' | 'squash' | 'rebase' };
-      const merged = await store.merge(p, { ...(sha ? { sha } : {}), method: method ?? 'merge', by: { name: 'kipper-bot', email: 'bot@example.com' } });
-      if (merged.ok) return send(200, { sha: merged.commit, merged: true, message: 'Pull Request successfully merged' });
-      if (merged.why === 'moved') return send(409, { message: 'Head branch was modified. Review and try the merge again.' });
+      const merged = await store.merge(p, {
+        ...(sha ? { sha } : {}),
+        method: method ?? 'merge',
+        by: { name: 'kipper-bot', email: 'bot@example.com' },
+      });
+      if (merged.ok)
+        return send(200, { sha: merged.commit, merged: true, message: 'Pull Request successfully merged' });
+      if (merged.why === 'moved')
+        return send(409, { message: 'Head branch was modified. Review and try the merge again.' });
       return send(405, { message: 'Pull Request is not mergeable' });
     }
     if (!one[2] && req.method === 'GET') return send(200, await json(p));

@@ -21,7 +21,12 @@ export interface GitlabApi {
 }
 
 /** Serves the merge requests of project `project` (its path, e.g. `acme/config`), whose bare repo is `bare`. */
-export async function startGitlabApi(opts: { bare: string; project: string; token: string; webUrl?: string }): Promise<GitlabApi> {
+export async function startGitlabApi(opts: {
+  bare: string;
+  project: string;
+  token: string;
+  webUrl?: string;
+}): Promise<GitlabApi> {
   const store = new ProposalStore(opts.bare);
   const web = opts.webUrl ?? `https://gitlab.example.com/${opts.project}`;
   const json = async (p: StoredProposal) => ({
@@ -66,11 +71,28 @@ export async function startGitlabApi(opts: { bare: string; project: string; toke
       return send(200, await Promise.all(found.map(json)));
     }
     if (path === '' && req.method === 'POST') {
-      const { source_branch: source, target_branch: target, title, description, labels } = body as Record<string, string | undefined>;
-      if (!source || !target || !title) return send(400, { message: 'source_branch, target_branch, title are missing' });
+      const {
+        source_branch: source,
+        target_branch: target,
+        title,
+        description,
+        labels,
+      } = body as Record<string, string | undefined>;
+      if (!source || !target || !title)
+        return send(400, { message: 'source_branch, target_branch, title are missing' });
       const open = store.openFor(source, target);
-      if (open) return send(409, { message: [`Another open merge request already exists for this source branch: !${open.number}`] });
-      const p = store.create({ branch: source, target, title, body: description ?? '', labels: labels ? labels.split(',') : [], by: 'kipper-bot' });
+      if (open)
+        return send(409, {
+          message: [`Another open merge request already exists for this source branch: !${open.number}`],
+        });
+      const p = store.create({
+        branch: source,
+        target,
+        title,
+        body: description ?? '',
+        labels: labels ? labels.split(',') : [],
+        by: 'kipper-bot',
+      });
       return send(201, await json(p));
     }
     const one = /^\/(\d+)(\/merge)?$/.exec(path);
@@ -96,7 +118,9 @@ export async function startGitlabApi(opts: { bare: string; project: string; toke
     return send(404, { message: '404 Not found' });
   };
   const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ message: String(err) })));
+    handle(req, res).catch((err: unknown) =>
+      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ message: String(err) })),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v4`;
@@ -113,5 +137,6 @@ export async function startGitlabApi(opts: { bare: string; project: string; toke
 
 /** GitLab's default merge commit message (`Merge branch '<source>' into '<target>'`, the title, `See merge request <path>!<iid>`). */
 export function gitlabMergeMessage(project: string): (p: StoredProposal) => string {
-  return (p) => `Merge branch '${p.branch}' into '${p.target}'\n\n${p.title}\n\nSee merge request ${project}!${p.number}`;
+  return (p) =>
+    `Merge branch '${p.branch}' into '${p.target}'\n\n${p.title}\n\nSee merge request ${project}!${p.number}`;
 }

@@ -68,7 +68,11 @@ export class ProposalStore {
 
   async headOf(branch: string): Promise<string | null> {
     try {
-      return (await git(['--git-dir', this.bare, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`])).trim() || null;
+      return (
+        (
+          await git(['--git-dir', this.bare, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`])
+        ).trim() || null
+      );
     } catch {
       return null;
     }
@@ -83,10 +87,19 @@ export class ProposalStore {
   }
 
   openFor(branch: string, target?: string): StoredProposal | undefined {
-    return this.proposals.find((p) => p.state === 'open' && p.branch === branch && (target === undefined || p.target === target));
+    return this.proposals.find(
+      (p) => p.state === 'open' && p.branch === branch && (target === undefined || p.target === target),
+    );
   }
 
-  create(input: { branch: string; target: string; title: string; body: string; labels?: string[]; by: string }): StoredProposal {
+  create(input: {
+    branch: string;
+    target: string;
+    title: string;
+    body: string;
+    labels?: string[];
+    by: string;
+  }): StoredProposal {
     const p: StoredProposal = {
       number: this.proposals.length + 1,
       branch: input.branch,
@@ -115,7 +128,13 @@ export class ProposalStore {
    */
   async merge(
     p: StoredProposal,
-    opts: { sha?: string; method?: MergeMethod; by?: { name: string; email: string }; requireChecks?: boolean; message?: (p: StoredProposal) => string },
+    opts: {
+      sha?: string;
+      method?: MergeMethod;
+      by?: { name: string; email: string };
+      requireChecks?: boolean;
+      message?: (p: StoredProposal) => string;
+    },
   ): Promise<{ ok: true; commit: string } | { ok: false; why: 'closed' | 'moved' | 'not mergeable' | 'conflict' }> {
     if (p.state !== 'open') return { ok: false, why: 'closed' };
     const head = await this.head(p);
@@ -129,14 +148,26 @@ export class ProposalStore {
       return { ok: false, why: 'conflict' };
     }
     const who = opts.by ?? { name: 'Rev Iewer', email: 'reviewer@example.com' };
-    const env = { GIT_AUTHOR_NAME: who.name, GIT_AUTHOR_EMAIL: who.email, GIT_COMMITTER_NAME: who.name, GIT_COMMITTER_EMAIL: who.email };
+    const env = {
+      GIT_AUTHOR_NAME: who.name,
+      GIT_AUTHOR_EMAIL: who.email,
+      GIT_COMMITTER_NAME: who.name,
+      GIT_COMMITTER_EMAIL: who.email,
+    };
     const method = opts.method ?? 'merge';
     let commit: string;
     if (method === 'merge') {
       const message = opts.message?.(p) ?? `Merge pull request #${p.number} from ${p.branch}\n\n${p.title}`;
-      commit = (await git(['--git-dir', this.bare, 'commit-tree', tree, '-p', base, '-p', head, '-m', message], { env })).trim();
+      commit = (
+        await git(['--git-dir', this.bare, 'commit-tree', tree, '-p', base, '-p', head, '-m', message], { env })
+      ).trim();
     } else if (method === 'squash') {
-      commit = (await git(['--git-dir', this.bare, 'commit-tree', tree, '-p', base, '-m', `${p.title} (#${p.number})\n\n${p.body}`], { env })).trim();
+      commit = (
+        await git(
+          ['--git-dir', this.bare, 'commit-tree', tree, '-p', base, '-m', `${p.title} (#${p.number})\n\n${p.body}`],
+          { env },
+        )
+      ).trim();
     } else {
       // Rebase: the branch's one commit again on the target, its message and author kept.
       const message = await git(['--git-dir', this.bare, 'log', '-1', '--format=%B', head]);

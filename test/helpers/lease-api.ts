@@ -21,7 +21,13 @@ export interface StoredLeaseObject {
   apiVersion: 'coordination.k8s.io/v1';
   kind: 'Lease';
   metadata: { name: string; namespace: string; resourceVersion: string; uid: string; creationTimestamp: string };
-  spec: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
+  spec: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
 }
 
 /** A change of a Lease's holder, as the double saw it. */
@@ -60,7 +66,9 @@ export async function startLeaseApi(): Promise<LeaseApi> {
   const status = (res: ServerResponse, code: number, reason: string, message: string) => {
     statuses.push(code);
     res.writeHead(code, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }));
+    res.end(
+      JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }),
+    );
   };
   const ok = (res: ServerResponse, code: number, lease: StoredLeaseObject) => {
     statuses.push(code);
@@ -87,7 +95,9 @@ export async function startLeaseApi(): Promise<LeaseApi> {
       const key = `${namespace}/${name}`;
       if (req.method === 'GET' && name !== undefined) {
         const lease = leases.get(key);
-        return lease ? ok(res, 200, lease) : status(res, 404, 'NotFound', `leases.coordination.k8s.io "${name}" not found`);
+        return lease
+          ? ok(res, 200, lease)
+          : status(res, 404, 'NotFound', `leases.coordination.k8s.io "${name}" not found`);
       }
       let body: Partial<StoredLeaseObject>;
       try {
@@ -99,17 +109,29 @@ export async function startLeaseApi(): Promise<LeaseApi> {
       for (const f of ['acquireTime', 'renewTime'] as const) {
         const v = body.spec?.[f];
         if (v !== undefined && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(v))
-          return status(res, 400, 'BadRequest', `Lease in version "v1" cannot be handled as a Lease: spec.${f}: not a MicroTime: ${v}`);
+          return status(
+            res,
+            400,
+            'BadRequest',
+            `Lease in version "v1" cannot be handled as a Lease: spec.${f}: not a MicroTime: ${v}`,
+          );
       }
       if (req.method === 'POST' && name === undefined) {
         const n = body.metadata?.name;
-        if (!n) return status(res, 422, 'Invalid', 'Lease.coordination.k8s.io "" is invalid: metadata.name: Required value');
+        if (!n)
+          return status(res, 422, 'Invalid', 'Lease.coordination.k8s.io "" is invalid: metadata.name: Required value');
         const k = `${namespace}/${n}`;
         if (leases.has(k)) return status(res, 409, 'AlreadyExists', `leases.coordination.k8s.io "${n}" already exists`);
         const lease: StoredLeaseObject = {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
-          metadata: { name: n, namespace, resourceVersion: String(++version), uid: `uid-${version}`, creationTimestamp: new Date().toISOString() },
+          metadata: {
+            name: n,
+            namespace,
+            resourceVersion: String(++version),
+            uid: `uid-${version}`,
+            creationTimestamp: new Date().toISOString(),
+          },
           spec: body.spec ?? {},
         };
         leases.set(k, lease);
@@ -127,7 +149,11 @@ export async function startLeaseApi(): Promise<LeaseApi> {
             'Conflict',
             `Operation cannot be fulfilled on leases.coordination.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`,
           );
-        const lease: StoredLeaseObject = { ...old, metadata: { ...old.metadata, resourceVersion: String(++version) }, spec: body.spec ?? {} };
+        const lease: StoredLeaseObject = {
+          ...old,
+          metadata: { ...old.metadata, resourceVersion: String(++version) },
+          spec: body.spec ?? {},
+        };
         leases.set(key, lease);
         noteHolder(key, old.spec.holderIdentity, lease.spec.holderIdentity);
         return ok(res, 200, lease);
@@ -184,7 +210,11 @@ export async function freePort(): Promise<number> {
  * peer URL, its own kubeconfig (bearer token `name`, so `api.cutOff(name)` splits it off)
  * and its own commit author name (`name`), so the remote shows which replica wrote.
  */
-export async function replicaEnv(api: LeaseApi, name: string, lease = 'kipper/kipper-writer'): Promise<NodeJS.ProcessEnv> {
+export async function replicaEnv(
+  api: LeaseApi,
+  name: string,
+  lease = 'kipper/kipper-writer',
+): Promise<NodeJS.ProcessEnv> {
   const port = await freePort();
   return {
     KIPPER_PORT: String(port),

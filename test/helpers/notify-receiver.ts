@@ -32,7 +32,8 @@ export class Receiver {
         for (const wake of this.waiters.splice(0)) wake();
         Promise.resolve(answer(n))
           .then((a) => {
-            const { status, headers } = typeof a === 'number' ? { status: a, headers: {} } : { status: a.status, headers: a.headers ?? {} };
+            const { status, headers } =
+              typeof a === 'number' ? { status: a, headers: {} } : { status: a.status, headers: a.headers ?? {} };
             if (!res.destroyed) res.writeHead(status, headers).end();
           })
           // An answer function that throws is a broken test: answer 500 so it shows.

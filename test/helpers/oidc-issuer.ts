@@ -6,7 +6,16 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { exportJWK, exportSPKI, generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import {
+  exportJWK,
+  exportSPKI,
+  generateKeyPair,
+  importJWK,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+  type JWTPayload,
+} from 'jose';
 
 /** A self-signed certificate for 127.0.0.1; its file is what a bridge gets as NODE_EXTRA_CA_CERTS. */
 export interface LoopbackCertificate {
@@ -92,7 +101,12 @@ export async function startOidcIssuer(tls: LoopbackCertificate, path = ''): Prom
       res.end(JSON.stringify(body));
     };
     if (req.url === `${path}/.well-known/openid-configuration`) {
-      send(200, { issuer: url, jwks_uri: `${url}/jwks`, id_token_signing_alg_values_supported: ['RS256'], response_types_supported: ['id_token'] });
+      send(200, {
+        issuer: url,
+        jwks_uri: `${url}/jwks`,
+        id_token_signing_alg_values_supported: ['RS256'],
+        response_types_supported: ['id_token'],
+      });
     } else if (req.url === `${path}/jwks`) {
       jwksRequests++;
       send(200, { keys: [...keys.values()].filter((k) => k.published).map((k) => k.jwk) });
@@ -117,7 +131,11 @@ export async function startOidcIssuer(tls: LoopbackCertificate, path = ''): Prom
     async addKey(options = {}) {
       const kid = randomUUID();
       const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
-      keys.set(kid, { privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }, published: options.publish ?? true });
+      keys.set(kid, {
+        privateKey,
+        jwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' },
+        published: options.publish ?? true,
+      });
       return kid;
     },
     publish(kid) {
@@ -128,7 +146,9 @@ export async function startOidcIssuer(tls: LoopbackCertificate, path = ''): Prom
     },
     async mint(claims, options = {}) {
       const kid = options.kid ?? newest()![0];
-      return new SignJWT(withTimes(claims, options)).setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' }).sign(keys.get(kid)!.privateKey);
+      return new SignJWT(withTimes(claims, options))
+        .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
+        .sign(keys.get(kid)!.privateKey);
     },
     mintUnsigned(claims) {
       return `${encode({ alg: 'none', typ: 'JWT' })}.${encode(withTimes(claims))}.`;
@@ -137,7 +157,9 @@ export async function startOidcIssuer(tls: LoopbackCertificate, path = ''): Prom
       const [kid, key] = newest()!;
       const { kty, n, e } = key.jwk;
       const pem = await exportSPKI((await importJWK({ kty, n, e }, 'RS256', { extractable: true })) as CryptoKey);
-      return new SignJWT(withTimes(claims)).setProtectedHeader({ alg: 'HS256', kid, typ: 'JWT' }).sign(new TextEncoder().encode(pem));
+      return new SignJWT(withTimes(claims))
+        .setProtectedHeader({ alg: 'HS256', kid, typ: 'JWT' })
+        .sign(new TextEncoder().encode(pem));
     },
     fetch: (input, init) => httpsFetch(String(input instanceof Request ? input.url : input), init, tls.cert),
     async close() {

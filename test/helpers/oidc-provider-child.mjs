@@ -42,19 +42,36 @@ const provider = new Provider(issuer, {
   // Claims in the ID token itself (what the bridge reads), not only from userinfo.
   conformIdTokenClaims: false,
   issueRefreshToken: () => true,
-  ttl: { AccessToken: 600, IdToken: 600, RefreshToken: 3600, DeviceCode: 600, Interaction: 600, Session: 3600, Grant: 3600 },
+  ttl: {
+    AccessToken: 600,
+    IdToken: 600,
+    RefreshToken: 3600,
+    DeviceCode: 600,
+    Interaction: 600,
+    Session: 3600,
+    Grant: 3600,
+  },
   async findAccount(_ctx, id) {
     const user = users[id] ?? {};
     return {
       accountId: id,
       async claims() {
-        return { sub: id, email: user.email ?? `${id}@example.com`, email_verified: true, name: user.name ?? id, groups: user.groups ?? [] };
+        return {
+          sub: id,
+          email: user.email ?? `${id}@example.com`,
+          email_verified: true,
+          name: user.name ?? id,
+          groups: user.groups ?? [],
+        };
       },
     };
   },
   // The consent screen is part of the development login: every scope asked for is granted.
   loadExistingGrant: async (ctx) => {
-    const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+    const grant = new ctx.oidc.provider.Grant({
+      clientId: ctx.oidc.client.clientId,
+      accountId: ctx.oidc.session.accountId,
+    });
     grant.addOIDCScope('openid offline_access email profile groups');
     grant.addOIDCClaims(['email', 'email_verified', 'name', 'groups']);
     await grant.save();

@@ -31,7 +31,13 @@ export async function startOpenIdProvider(users: OpUsers = {}): Promise<OpenIdPr
   await writeFile(keyFile, tls.key, { mode: 0o600 });
   const child: ChildProcess = spawn(process.execPath, [CHILD], {
     cwd: dirname(CHILD),
-    env: { ...process.env, OP_USERS: JSON.stringify(users), OP_TLS_KEY: keyFile, OP_TLS_CERT: tls.certFile, OP_CLIENT_ID: 'kipper' },
+    env: {
+      ...process.env,
+      OP_USERS: JSON.stringify(users),
+      OP_TLS_KEY: keyFile,
+      OP_TLS_CERT: tls.certFile,
+      OP_CLIENT_ID: 'kipper',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -46,11 +46,16 @@ export function readWalkthrough(markdown: string): WalkthroughStep[] {
     const block = blocks[k]!;
     if (block.lang === 'sh') {
       const next = blocks[k + 1];
-      if (next?.lang !== 'text') throw new Error(`README.md line ${block.line}: a walkthrough command needs a \`\`\`text block with its output right after it`);
+      if (next?.lang !== 'text')
+        throw new Error(
+          `README.md line ${block.line}: a walkthrough command needs a \`\`\`text block with its output right after it`,
+        );
       steps.push({ command: block.body, expected: next.body, line: block.line });
       k++;
     } else {
-      throw new Error(`README.md line ${block.line}: a \`\`\`${block.lang} block in the walkthrough that follows no \`\`\`sh block`);
+      throw new Error(
+        `README.md line ${block.line}: a \`\`\`${block.lang} block in the walkthrough that follows no \`\`\`sh block`,
+      );
     }
   }
   if (steps.length === 0) throw new Error('README.md: the walkthrough has no steps');
@@ -108,7 +113,11 @@ export function fillIn(text: string, bindings: Bindings): string {
  * match, new bindings are added to `bindings`; on a mismatch, `bindings` is unchanged and
  * `reason` says why (the caller shows a diff).
  */
-export function matchOutput(expected: string, actual: string, bindings: Bindings): { ok: true } | { ok: false; reason: string } {
+export function matchOutput(
+  expected: string,
+  actual: string,
+  bindings: Bindings,
+): { ok: true } | { ok: false; reason: string } {
   const groups: string[] = [];
   let source = '';
   let last = 0;
@@ -137,7 +146,8 @@ export function matchOutput(expected: string, actual: string, bindings: Bindings
   groups.forEach((name, i) => found.set(name, m.groups![`p${i}`]!));
   for (const [name, value] of found) {
     for (const [other, otherValue] of [...bindings, ...found]) {
-      if (other !== name && otherValue === value) return { ok: false, reason: `${name} and ${other} stand for the same value` };
+      if (other !== name && otherValue === value)
+        return { ok: false, reason: `${name} and ${other} stand for the same value` };
     }
   }
   for (const [name, value] of found) bindings.set(name, value);

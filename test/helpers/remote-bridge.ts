@@ -16,9 +16,16 @@ export interface RemoteBridge {
  * Start a git server with `config.git` seeded from a fixture directory (or `seed`
  * generated apps), and a bridge on it with the test secret key and admin token.
  */
-export async function startRemoteBridge(seed: string | number, env: NodeJS.ProcessEnv = {}, serverOptions: GitServerOptions = {}): Promise<RemoteBridge> {
+export async function startRemoteBridge(
+  seed: string | number,
+  env: NodeJS.ProcessEnv = {},
+  serverOptions: GitServerOptions = {},
+): Promise<RemoteBridge> {
   const server = await startGitServer(serverOptions);
-  const bare = typeof seed === 'number' ? await createConfigRepo(server.root, 'config.git', seed) : await createBareRepo(server.root, 'config.git', seed);
+  const bare =
+    typeof seed === 'number'
+      ? await createConfigRepo(server.root, 'config.git', seed)
+      : await createBareRepo(server.root, 'config.git', seed);
   const bridge = await startBridge({
     KIPPER_REPO_URL: server.url('config.git'),
     KIPPER_SECRET_KEY: TEST_SECRET_KEY,

@@ -46,10 +46,15 @@ export function ensureSshd(): void {
   if (existsSync(SSHD)) return;
   const root = process.getuid?.() === 0;
   const aptGet = spawnSync('sh', ['-c', 'command -v apt-get'], { encoding: 'utf8' }).status === 0;
-  if (!root || !aptGet) throw new Error(`The SSH tests need ${SSHD}: run \`${INSTALL_SSHD}\` as root, then npm test again.`);
+  if (!root || !aptGet)
+    throw new Error(`The SSH tests need ${SSHD}: run \`${INSTALL_SSHD}\` as root, then npm test again.`);
   process.stdout.write(`Installing OpenSSH's server for the SSH tests (${INSTALL_SSHD})…\n`);
-  const install = spawnSync('sh', ['-c', `${INSTALL_SSHD} >/dev/null`], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (install.status !== 0 || !existsSync(SSHD)) throw new Error(`Installing openssh-server failed: run \`${INSTALL_SSHD}\` by hand.`);
+  const install = spawnSync('sh', ['-c', `${INSTALL_SSHD} >/dev/null`], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  if (install.status !== 0 || !existsSync(SSHD))
+    throw new Error(`Installing openssh-server failed: run \`${INSTALL_SSHD}\` by hand.`);
 }
 
 function run(cmd: string, args: string[]): Promise<string> {

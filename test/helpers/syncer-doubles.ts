@@ -61,7 +61,9 @@ async function serve(
     // As the Kubernetes API server authenticates: a bearer token, or a client certificate its CA signed.
     const certified = tls !== undefined && (req.socket as TLSSocket).authorized;
     if (req.headers.authorization !== `Bearer ${token}` && !certified) {
-      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'unauthorized', code: 16, message: 'invalid session' }));
+      res
+        .writeHead(401, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'unauthorized', code: 16, message: 'invalid session' }));
       return;
     }
     const answer = route(url.pathname, url.searchParams);
@@ -201,7 +203,8 @@ export async function startArgoDouble(token = 'argocd-test-token-0123456789'): P
     }
     const m = /^\/api\/v1\/applications\/([^/]+)$/.exec(path);
     const app = m ? apps.get(`${query.get('appNamespace') ?? 'argocd'}/${decodeURIComponent(m[1]!)}`) : undefined;
-    if (!app) return { status: 404, body: { error: 'application not found', code: 5, message: 'application not found' } };
+    if (!app)
+      return { status: 404, body: { error: 'application not found', code: 5, message: 'application not found' } };
     return { status: 200, body: app };
   });
   return extend(double, {
@@ -249,18 +252,30 @@ export function fluxObject(kind: 'Kustomization' | 'HelmRelease', namespace: str
     spec: {
       interval: '1m',
       ...(s.suspend ? { suspend: true } : {}),
-      ...(kind === 'Kustomization' ? { path: './apps', prune: true, sourceRef: { kind: 'GitRepository', name: 'config' } } : {}),
+      ...(kind === 'Kustomization'
+        ? { path: './apps', prune: true, sourceRef: { kind: 'GitRepository', name: 'config' } }
+        : {}),
     },
     status: {
       observedGeneration: 3,
       ...(s.lastApplied ? { lastAppliedRevision: `main@sha1:${s.lastApplied}` } : {}),
-      ...((s.lastAttempted ?? s.lastApplied) ? { lastAttemptedRevision: `main@sha1:${s.lastAttempted ?? s.lastApplied}` } : {}),
+      ...((s.lastAttempted ?? s.lastApplied)
+        ? { lastAttemptedRevision: `main@sha1:${s.lastAttempted ?? s.lastApplied}` }
+        : {}),
       conditions: [
         {
           type: 'Ready',
           status: s.ready,
-          reason: s.reason ?? (s.ready === 'True' ? 'ReconciliationSucceeded' : s.ready === 'False' ? 'ReconciliationFailed' : 'Progressing'),
-          message: s.message ?? (s.ready === 'True' ? `Applied revision: main@sha1:${s.lastApplied}` : 'reconciliation in progress'),
+          reason:
+            s.reason ??
+            (s.ready === 'True'
+              ? 'ReconciliationSucceeded'
+              : s.ready === 'False'
+                ? 'ReconciliationFailed'
+                : 'Progressing'),
+          message:
+            s.message ??
+            (s.ready === 'True' ? `Applied revision: main@sha1:${s.lastApplied}` : 'reconciliation in progress'),
           lastTransitionTime: '2026-11-28T10:00:05Z',
           observedGeneration: 3,
         },
@@ -285,9 +300,13 @@ const openssl = (args: string[], cwd: string) => promisify(execFile)('openssl', 
 /** Makes a CA and two certificates signed by it with the openssl CLI (P-256 keys: quick). */
 export async function makeTestPki(): Promise<TestPki> {
   const dir = await mkdtemp(join(tmpdir(), 'kip-pki-'));
-  const key = (name: string) => openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', name], dir);
+  const key = (name: string) =>
+    openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', name], dir);
   await key('ca.key');
-  await openssl(['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=kipper-test-ca', '-days', '2', '-out', 'ca.crt'], dir);
+  await openssl(
+    ['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=kipper-test-ca', '-days', '2', '-out', 'ca.crt'],
+    dir,
+  );
   const signed = async (name: string, subject: string, ext: string) => {
     await key(`${name}.key`);
     await openssl(['req', '-new', '-key', `${name}.key`, '-subj', subject, '-out', `${name}.csr`], dir);
@@ -348,7 +367,17 @@ export async function startKubeDouble(token = 'kube-sa-token-0123456789'): Promi
     (path) => {
       const object = objects.get(path);
       if (!object)
-        return { status: 404, body: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: `${path} not found` } };
+        return {
+          status: 404,
+          body: {
+            kind: 'Status',
+            apiVersion: 'v1',
+            status: 'Failure',
+            reason: 'NotFound',
+            code: 404,
+            message: `${path} not found`,
+          },
+        };
       return { status: 200, body: object };
     },
     { key, cert, ca },

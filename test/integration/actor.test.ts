@@ -16,7 +16,11 @@ const image = (tag: string) => `registry.example.com/api:${tag}`;
 describe('who did it, in git and in history', () => {
   let rb: RemoteBridge;
   const kip = (args: string[], user?: string) =>
-    runKip(args, { KIPPER_URL: rb.bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...(user ? { KIPPER_USER: user } : {}) }, { timeoutMs: 30_000 });
+    runKip(
+      args,
+      { KIPPER_URL: rb.bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...(user ? { KIPPER_USER: user } : {}) },
+      { timeoutMs: 30_000 },
+    );
   const trailer = async () => /^Kipper-Actor: (.*)$/m.exec((await logOf(rb.bare, 'main', 1))[0]!.message)?.[1];
 
   beforeAll(async () => {
@@ -29,19 +33,27 @@ describe('who did it, in git and in history', () => {
   });
 
   it('records webhook:<app> for a token, admin (as <KIPPER_USER>) for kip, admin without a name', async () => {
-    const status = JSON.parse((await kip(['app', 'webhook', 'status', 'api', ...TEST_NS, '--json'])).stdout) as { token: string };
+    const status = JSON.parse((await kip(['app', 'webhook', 'status', 'api', ...TEST_NS, '--json'])).stdout) as {
+      token: string;
+    };
     const hook = await postWebhook(rb.bridge.url, API, { image: image('by-ci') }, { 'x-kipper-token': status.token });
     expect(hook.status).toBe(200);
     expect(await trailer()).toBe(`webhook:${API}`);
 
-    expect((await kip(['app', 'update', 'api', '--image', image('by-ana'), ...TEST_NS], 'ana@example.com')).code).toBe(0);
+    expect((await kip(['app', 'update', 'api', '--image', image('by-ana'), ...TEST_NS], 'ana@example.com')).code).toBe(
+      0,
+    );
     expect(await trailer()).toBe('admin (as ana@example.com)');
 
     expect((await kip(['app', 'rollback', 'api', ...TEST_NS])).code).toBe(0);
     expect(await trailer()).toBe('admin');
 
     const history = JSON.parse((await kip(['app', 'history', 'api', ...TEST_NS, '--json'])).stdout) as HistoryAnswer;
-    expect(history.revisions.slice(0, 3).map((r) => r.actor)).toEqual(['admin', 'admin (as ana@example.com)', `webhook:${API}`]);
+    expect(history.revisions.slice(0, 3).map((r) => r.actor)).toEqual([
+      'admin',
+      'admin (as ana@example.com)',
+      `webhook:${API}`,
+    ]);
     const table = (await kip(['app', 'history', 'api', ...TEST_NS, '--limit', '3'])).stdout.split('\n');
     expect(table[0]).toMatch(/ BY$/);
     expect(table[1]).toMatch(/ admin$/);
@@ -63,7 +75,11 @@ describe('who did it, in git and in history', () => {
     for (const user of ['two\nlines', 'x'.repeat(201), 'admin) (as root']) {
       const res = await fetch(`${rb.bridge.url}/api/v1/apps/${API}/deploy`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json', 'x-kipper-user': user.replace('\n', '\t') },
+        headers: {
+          authorization: `Bearer ${TEST_ADMIN_TOKEN}`,
+          'content-type': 'application/json',
+          'x-kipper-user': user.replace('\n', '\t'),
+        },
         body: JSON.stringify({ image: image('claimed') }),
       });
       expect(res.status, user).toBe(400);

@@ -9,10 +9,16 @@ const PROJECT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = 'bin/build-if-stale.js';
 
 /** Run the stale check of `root` (its own copy of the script) with `args`. */
-function buildIfStale(root: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function buildIfStale(
+  root: string,
+  ...args: string[]
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     // Run from elsewhere: the script must find the project from its own path.
-    const child = spawn(process.execPath, [join(root, SCRIPT), ...args], { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(root, SCRIPT), ...args], {
+      cwd: tmpdir(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -47,17 +53,23 @@ describe('build-if-stale on a small project', () => {
     root = await mkdtemp(join(tmpdir(), 'kipper-build-'));
     await mkdir(join(root, 'bin'));
     await mkdir(join(root, 'src', 'cli'), { recursive: true });
-    for (const file of [SCRIPT, 'package.json', 'tsconfig.json', 'tsconfig.build.json']) await copyFile(join(PROJECT, file), join(root, file));
+    for (const file of [SCRIPT, 'package.json', 'tsconfig.json', 'tsconfig.build.json'])
+      await copyFile(join(PROJECT, file), join(root, file));
     await symlink(await realpath(join(PROJECT, 'node_modules')), join(root, 'node_modules'));
     await writeFile(join(root, 'src', 'errors.ts'), "export const code: string = 'USAGE';\n");
-    await writeFile(join(root, 'src', 'cli', 'index.ts'), "import { code } from '../errors.js';\nexport const answer = code.length;\n");
+    await writeFile(
+      join(root, 'src', 'cli', 'index.ts'),
+      "import { code } from '../errors.js';\nexport const answer = code.length;\n",
+    );
   });
 
   it('builds when dist/ is missing', async () => {
     const res = await buildIfStale(root);
     expect(res.stderr).toBe('kip: building dist/ (dist/ is missing)\n');
     expect(res.code).toBe(0);
-    expect(Object.keys(await distMtimes(root))).toEqual(expect.arrayContaining(['dist/errors.js', 'dist/cli/index.js']));
+    expect(Object.keys(await distMtimes(root))).toEqual(
+      expect.arrayContaining(['dist/errors.js', 'dist/cli/index.js']),
+    );
   });
 
   it('decides fresh on a built checkout without running tsc: nothing in dist/ is written', async () => {
@@ -71,7 +83,11 @@ describe('build-if-stale on a small project', () => {
   it('builds when a source file was saved since the last build', async () => {
     const before = await distMtimes(root);
     await touch(join(root, 'src', 'errors.ts'));
-    expect(await buildIfStale(root, '--check')).toEqual({ code: 1, stdout: '', stderr: 'kip: dist/ is stale (src/errors.ts changed since the last build)\n' });
+    expect(await buildIfStale(root, '--check')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'kip: dist/ is stale (src/errors.ts changed since the last build)\n',
+    });
     expect(await distMtimes(root)).toEqual(before);
     const res = await buildIfStale(root);
     expect(res.stderr).toBe('kip: building dist/ (src/errors.ts changed since the last build)\n');

@@ -49,10 +49,19 @@ describe('kip --version, did you mean, flags a command does not take: no bridge 
       [['ap', 'list'], 'unknown command "ap"; did you mean "app"?'],
       [['--verison'], 'unknown command "--verison"; did you mean "--version"?'],
       [['help', 'updte'], 'unknown command "updte"; did you mean "update"?'],
-      [['app', 'history', 'api', '--limt', '3', ...TEST_NS], 'unknown option --limt; did you mean --limit? (see `kip help history`)'],
-      [['app', 'update', 'api', '--imgae', 'x'], 'unknown option --imgae; did you mean --image? (see `kip help update`)'],
+      [
+        ['app', 'history', 'api', '--limt', '3', ...TEST_NS],
+        'unknown option --limt; did you mean --limit? (see `kip help history`)',
+      ],
+      [
+        ['app', 'update', 'api', '--imgae', 'x'],
+        'unknown option --imgae; did you mean --image? (see `kip help update`)',
+      ],
       // Nothing close: the list to choose from, as before.
-      [['app', 'nope'], 'unknown command "app nope": kip app webhook|list|history|rollback|update|promote|lock|unlock|wait (see kip app --help)'],
+      [
+        ['app', 'nope'],
+        'unknown command "app nope": kip app webhook|list|history|rollback|update|promote|lock|unlock|wait (see kip app --help)',
+      ],
     ];
     for (const [args, error] of cases) {
       // No KIPPER_ADMIN_TOKEN and no data dir: a token error would say ADMIN_UNAUTHORIZED.
@@ -72,7 +81,10 @@ describe('kip --version, did you mean, flags a command does not take: no bridge 
         ['app', 'history', 'api', '--revision', '3', ...TEST_NS],
         'kip app history takes no --revision: it goes with kip app rollback|wait; see `kip help history`',
       ],
-      [['app', 'list', '--image', 'x'], 'kip app list takes no --image: it goes with kip app update; see `kip help list`'],
+      [
+        ['app', 'list', '--image', 'x'],
+        'kip app list takes no --image: it goes with kip app update; see `kip help list`',
+      ],
       [
         ['app', 'webhook', 'status', 'api', '--limit', '3', ...TEST_NS],
         'kip app webhook takes no --limit: it goes with kip app history; see `kip help webhook`',
@@ -81,16 +93,34 @@ describe('kip --version, did you mean, flags a command does not take: no bridge 
         ['app', 'promote', 'api', '--namespace', 'yourr-name-test', '--from', 'test', '--to', 'prod'],
         'kip app promote takes no --namespace: it goes with kip app webhook|list|history|rollback|wait|update|lock|unlock; see `kip help promote`',
       ],
-      [['app', 'history', 'api', '--limit', '0', ...TEST_NS], '--limit must be a positive whole number (how many revisions), got "0"'],
-      [['app', 'history', 'api', '--limit', 'ten', ...TEST_NS], '--limit must be a positive whole number (how many revisions), got "ten"'],
-      [['app', 'history', 'api', '--limit=-1', ...TEST_NS], '--limit must be a positive whole number (how many revisions), got "-1"'],
-      [['app', 'history', 'api', '--limit', '2.5', ...TEST_NS], '--limit must be a positive whole number (how many revisions), got "2.5"'],
-      [['app', 'rollback', 'api', '--revision', '1e3', ...TEST_NS], '--revision must be a revision number from `kip app history`, got "1e3"'],
+      [
+        ['app', 'history', 'api', '--limit', '0', ...TEST_NS],
+        '--limit must be a positive whole number (how many revisions), got "0"',
+      ],
+      [
+        ['app', 'history', 'api', '--limit', 'ten', ...TEST_NS],
+        '--limit must be a positive whole number (how many revisions), got "ten"',
+      ],
+      [
+        ['app', 'history', 'api', '--limit=-1', ...TEST_NS],
+        '--limit must be a positive whole number (how many revisions), got "-1"',
+      ],
+      [
+        ['app', 'history', 'api', '--limit', '2.5', ...TEST_NS],
+        '--limit must be a positive whole number (how many revisions), got "2.5"',
+      ],
+      [
+        ['app', 'rollback', 'api', '--revision', '1e3', ...TEST_NS],
+        '--revision must be a revision number from `kip app history`, got "1e3"',
+      ],
       [
         ['app', 'rollback', 'api', '--revision', '99999999999999999999', ...TEST_NS],
         '--revision must be a revision number from `kip app history`, got "99999999999999999999"',
       ],
-      [['app', 'wait', 'api', '--revision', '0', ...TEST_NS], '--revision must be a revision number from `kip app history`, got "0"'],
+      [
+        ['app', 'wait', 'api', '--revision', '0', ...TEST_NS],
+        '--revision must be a revision number from `kip app history`, got "0"',
+      ],
     ];
     for (const [args, error] of cases) {
       const res = await failure(args);
@@ -120,7 +150,10 @@ describe('kip --version, did you mean, flags a command does not take: no bridge 
         ['app', 'list', '--namespace', 'yourr-name-test', '-p', 'other', '-e', 'test'],
         '--namespace yourr-name-test and --project other --environment test name different namespaces: give one of them',
       ],
-      [['app', 'history', 'yourr-name-test/api/x'], 'name the app as app or namespace/app, got "yourr-name-test/api/x"'],
+      [
+        ['app', 'history', 'yourr-name-test/api/x'],
+        'name the app as app or namespace/app, got "yourr-name-test/api/x"',
+      ],
     ];
     for (const [args, error] of cases) {
       const res = await failure(args);
@@ -143,7 +176,9 @@ describe('kip app history against a real remote: --limit, BY, rollback to #N, ho
   let bridge: BridgeProcess;
   const env = () => ({ KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
   const history = async (): Promise<HistoryAnswer> => {
-    const res = await fetch(`${bridge.url}/api/v1/apps/${API}/history`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+    const res = await fetch(`${bridge.url}/api/v1/apps/${API}/history`, {
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    });
     expect(res.status).toBe(200);
     return (await res.json()) as HistoryAnswer;
   };
@@ -156,7 +191,12 @@ describe('kip app history against a real remote: --limit, BY, rollback to #N, ho
   beforeAll(async () => {
     ({ server, bridge } = await startRemoteBridge(FIXTURE));
     for (const tag of ['a1', 'a2', 'a3', 'a4']) {
-      const res = await postWebhook(bridge.url, API, { image: image(tag) }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, API, 1) });
+      const res = await postWebhook(
+        bridge.url,
+        API,
+        { image: image(tag) },
+        { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, API, 1) },
+      );
       expect(res.status).toBe(200);
     }
   });
@@ -169,7 +209,10 @@ describe('kip app history against a real remote: --limit, BY, rollback to #N, ho
     expect(await table()).toHaveLength(6);
     const two = await table('--limit', '2');
     expect(two).toHaveLength(3);
-    expect(two.slice(1).map((l) => l.slice(0, 36))).toEqual([` 5  ${image('a4').padEnd(32)}`, ` 4  ${image('a3').padEnd(32)}`]);
+    expect(two.slice(1).map((l) => l.slice(0, 36))).toEqual([
+      ` 5  ${image('a4').padEnd(32)}`,
+      ` 4  ${image('a3').padEnd(32)}`,
+    ]);
     expect(await table('--limit', '99')).toHaveLength(6);
     const json = await runKip(['app', 'history', 'api', ...TEST_NS, '--limit', '2', '--json'], env());
     const answer = JSON.parse(json.stdout) as HistoryAnswer;
@@ -195,7 +238,9 @@ describe('kip app history against a real remote: --limit, BY, rollback to #N, ho
     expect([res.code, res.stderr, res.stdout]).toEqual([0, '', `✔ Rolled back api to revision #2 (${image('a1')})\n`]);
     const lines = await table();
     expect(lines[0]).toMatch(/^ # {2}IMAGE {30}COMMIT {3}TRIGGER {9}WHEN {2,}BY$/);
-    expect(lines[1]).toMatch(/^ 6 {2}registry\.example\.com\/api:a1 {8}- {8}rollback to #2 {2}\d+ sec ago \(current\) {2,}\S/);
+    expect(lines[1]).toMatch(
+      /^ 6 {2}registry\.example\.com\/api:a1 {8}- {8}rollback to #2 {2}\d+ sec ago \(current\) {2,}\S/,
+    );
     expect(lines[2]).toMatch(/^ 5 {2}registry\.example\.com\/api:a4 {8}- {8}webhook {9}\d+ sec ago \(undone\) {2,}\S/);
     expect((await history()).revisions[0]).toMatchObject({ revision: 6, trigger: 'rollback', rolledBackTo: 2 });
   });
@@ -206,7 +251,10 @@ describe('kip app history against a real remote: --limit, BY, rollback to #N, ho
     const file = join(clone, API_FILE);
     await writeFile(file, (await readFile(file, 'utf8')).replace(/image: \S+/, `image: ${image('evil1')}`));
     const author = { GIT_AUTHOR_NAME: `Mal${HOSTILE}lory`, GIT_AUTHOR_EMAIL: 'mallory@example.com' };
-    await git(['commit', '--quiet', '-am', `update api\n\nKipper-App: ${API}\nKipper-Reason: ${HOSTILE}`], { cwd: clone, env: author });
+    await git(['commit', '--quiet', '-am', `update api\n\nKipper-App: ${API}\nKipper-Reason: ${HOSTILE}`], {
+      cwd: clone,
+      env: author,
+    });
     await git(['push', '--quiet', 'origin', 'HEAD:main'], { cwd: clone });
     const seen = await eventually('the bridge to see the pushed commit', async () => {
       const h = await history();

@@ -39,8 +39,14 @@ async function changedFiles(bare: string, commit: string): Promise<string[]> {
 }
 
 /** kipper.yaml's `locks:` at the remote's head. */
-async function remoteLocks(bare: string): Promise<Record<string, { reason: string; by: string; at: string }> | undefined> {
-  return (parse(await showFile(bare, 'main', 'kipper.yaml')) as { locks?: Record<string, { reason: string; by: string; at: string }> }).locks;
+async function remoteLocks(
+  bare: string,
+): Promise<Record<string, { reason: string; by: string; at: string }> | undefined> {
+  return (
+    parse(await showFile(bare, 'main', 'kipper.yaml')) as {
+      locks?: Record<string, { reason: string; by: string; at: string }>;
+    }
+  ).locks;
 }
 
 // Relative times tick while a test runs: "9 sec ago" may read "10 sec ago" a moment later.
@@ -52,7 +58,9 @@ describe('kip help and usage errors for locks and reasons', () => {
     const res = await runKip(['app', name, '--help'], {});
     expect([res.code, res.stderr]).toEqual([0, '']);
     const lines = res.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(new RegExp(`^usage: kip app ${name} <app> (--reason TEXT|\\[--reason TEXT\\]) \\[--project P`));
+    expect(lines[0]).toMatch(
+      new RegExp(`^usage: kip app ${name} <app> (--reason TEXT|\\[--reason TEXT\\]) \\[--project P`),
+    );
     expect(lines).toContain('flags:');
     expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^ {2}--reason TEXT {2,}\S/)]));
     expect(lines.slice(-2)).toEqual([
@@ -71,9 +79,12 @@ describe('kip help and usage errors for locks and reasons', () => {
 
   it('names --reason, --lock and --wide in the help of the commands that take them, and in the command lists', async () => {
     const help = async (name: string) => (await runKip(['help', name], {})).stdout;
-    for (const name of ['rollback', 'update', 'promote']) expect(await help(name)).toMatch(/^ {2}--reason TEXT {2,}\S/m);
+    for (const name of ['rollback', 'update', 'promote'])
+      expect(await help(name)).toMatch(/^ {2}--reason TEXT {2,}\S/m);
     expect(await help('rollback')).toMatch(/^ {2}--lock {2,}.*needs --reason/m);
-    expect(await help('rollback')).toMatch(/^ {2}kip app rollback api --lock --reason "INC-42: bad migration" --project demo --environment test$/m);
+    expect(await help('rollback')).toMatch(
+      /^ {2}kip app rollback api --lock --reason "INC-42: bad migration" --project demo --environment test$/m,
+    );
     expect(await help('history')).toMatch(/^ {2}--wide {2,}.*REASON/m);
     const all = (await runKip(['--help'], {})).stdout;
     expect(all).toMatch(/^ {2}kip app lock <app> --reason TEXT {2,}\S/m);
@@ -85,9 +96,18 @@ describe('kip help and usage errors for locks and reasons', () => {
 
   it('refuses a lock without a reason, --lock without --reason, and the new flags where they mean nothing: USAGE, exit 2', async () => {
     const cases: Array<[string[], string]> = [
-      [['app', 'lock', 'api', ...TEST_NS], 'say why the app is locked: kip app lock api --reason "INC-42: bad migration"'],
-      [['app', 'lock', 'api', '--reason', ' ', ...TEST_NS], '--reason needs a text: say why, e.g. --reason "INC-42: bad migration"'],
-      [['app', 'lock', 'api', '--reason'], '--reason needs a value (one starting with - as --reason=VALUE); see `kip help lock`'],
+      [
+        ['app', 'lock', 'api', ...TEST_NS],
+        'say why the app is locked: kip app lock api --reason "INC-42: bad migration"',
+      ],
+      [
+        ['app', 'lock', 'api', '--reason', ' ', ...TEST_NS],
+        '--reason needs a text: say why, e.g. --reason "INC-42: bad migration"',
+      ],
+      [
+        ['app', 'lock', 'api', '--reason'],
+        '--reason needs a value (one starting with - as --reason=VALUE); see `kip help lock`',
+      ],
       [
         ['app', 'rollback', 'api', '--lock', ...TEST_NS],
         '--lock needs --reason TEXT: say why, e.g. kip app rollback api --lock --reason "INC-42: bad migration"',
@@ -102,8 +122,14 @@ describe('kip help and usage errors for locks and reasons', () => {
       ],
       [['app', 'list', '--wide'], 'kip app list takes no --wide: it goes with kip app history; see `kip help list`'],
       // The table of who takes what is the help's: a flag added to one command is refused by the others.
-      [['app', 'rollback', 'api', '--timeout', '5m', ...TEST_NS], 'kip app rollback takes no --timeout: it goes with kip app wait; see `kip help rollback`'],
-      [['app', 'lock', '--reason', REASON], 'name the app, e.g. `kip app history api --project yourr-name --environment test`'],
+      [
+        ['app', 'rollback', 'api', '--timeout', '5m', ...TEST_NS],
+        'kip app rollback takes no --timeout: it goes with kip app wait; see `kip help rollback`',
+      ],
+      [
+        ['app', 'lock', '--reason', REASON],
+        'name the app, e.g. `kip app history api --project yourr-name --environment test`',
+      ],
     ];
     for (const [args, error] of cases) {
       // No KIPPER_ADMIN_TOKEN and no data dir: a token error would say ADMIN_UNAUTHORIZED.
@@ -118,8 +144,14 @@ describe('kip app lock, unlock, rollback --lock and --reason against a real remo
   let server: GitServer;
   let bare: string;
   let bridge: BridgeProcess;
-  const env = (extra: NodeJS.ProcessEnv = {}) => ({ KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN, KIPPER_USER: USER, ...extra });
-  const ciDeploy = (image: string) => postWebhook(bridge.url, API, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, API, 1) });
+  const env = (extra: NodeJS.ProcessEnv = {}) => ({
+    KIPPER_URL: bridge.url,
+    KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    KIPPER_USER: USER,
+    ...extra,
+  });
+  const ciDeploy = (image: string) =>
+    postWebhook(bridge.url, API, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, API, 1) });
   const adminGet = async (path: string) => {
     const res = await fetch(`${bridge.url}${path}`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
     expect(res.status).toBe(200);
@@ -141,7 +173,9 @@ describe('kip app lock, unlock, rollback --lock and --reason against a real remo
     expect(await commitCount(bare)).toBe(before + 1);
     const head = await headOf(bare);
     expect(await changedFiles(bare, head)).toEqual(['kipper.yaml']);
-    expect(await remoteLocks(bare)).toEqual({ [API]: { reason: REASON, by: USER, at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) } });
+    expect(await remoteLocks(bare)).toEqual({
+      [API]: { reason: REASON, by: USER, at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+    });
     expect((await logOf(bare, 'main', 1))[0]!.message).toContain(`\nKipper-Reason: ${REASON}\n`);
 
     const again = await runKip(['app', 'lock', `${API}`, '--reason', REASON], env());
@@ -181,9 +215,13 @@ describe('kip app lock, unlock, rollback --lock and --reason against a real remo
     const lines = res.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(new RegExp(`^Locked by ${USER.replace('.', '\\.')} \\d+ sec ago: ${REASON}$`));
     expect(lines[1]).toMatch(HEADER);
-    expect(lines[2]).toMatch(/^ 1 {2}registry\.example\.com\/api:seed {6}- {8}git {7}\d+ sec ago \(current\) {2}Third Party$/);
+    expect(lines[2]).toMatch(
+      /^ 1 {2}registry\.example\.com\/api:seed {6}- {8}git {7}\d+ sec ago \(current\) {2}Third Party$/,
+    );
     expect(lines).toHaveLength(3);
-    const json = JSON.parse((await runKip(['app', 'history', 'api', '--json', ...TEST_NS], env())).stdout) as { lock: unknown };
+    const json = JSON.parse((await runKip(['app', 'history', 'api', '--json', ...TEST_NS], env())).stdout) as {
+      lock: unknown;
+    };
     expect(json.lock).toEqual({ reason: REASON, by: USER, at: expect.any(String) });
   });
 
@@ -200,7 +238,9 @@ describe('kip app lock, unlock, rollback --lock and --reason against a real remo
 
     // No more LOCKED column: the table of before locks, byte for byte.
     const list = await runKip(['app', 'list', '--namespace', 'yourr-name-test'], env());
-    expect(list.stdout.split('\n')[0]).toBe(' APP                     SOURCE  IMAGE                            REVISION  WEBHOOK');
+    expect(list.stdout.split('\n')[0]).toBe(
+      ' APP                     SOURCE  IMAGE                            REVISION  WEBHOOK',
+    );
 
     const deploy = await ciDeploy('registry.example.com/api:ci1');
     expect([deploy.status, deploy.json.status, deploy.json.revision]).toEqual([200, 'deployed', 2]);
@@ -208,7 +248,10 @@ describe('kip app lock, unlock, rollback --lock and --reason against a real remo
   });
 
   it('kip app lock --json prints the API answer: the lock and its commit, then configCommit null when nothing changed', async () => {
-    const res = await runKip(['app', 'lock', 'worker', '--reason', 'INC-50', '--json', '--namespace', 'yourr-name-prod'], env());
+    const res = await runKip(
+      ['app', 'lock', 'worker', '--reason', 'INC-50', '--json', '--namespace', 'yourr-name-prod'],
+      env(),
+    );
     expect([res.code, res.stderr]).toEqual([0, '']);
     const body = JSON.parse(res.stdout) as unknown;
     expect(res.stdout).toBe(`${JSON.stringify(body, null, 2)}\n`);
@@ -218,10 +261,19 @@ describe('kip app lock, unlock, rollback --lock and --reason against a real remo
       lock: { reason: 'INC-50', by: USER, at: expect.any(String) },
       configCommit: await headOf(bare),
     });
-    const again = JSON.parse((await runKip(['app', 'lock', 'yourr-name-prod/worker', '--reason', 'INC-50', '--json'], env())).stdout) as unknown;
+    const again = JSON.parse(
+      (await runKip(['app', 'lock', 'yourr-name-prod/worker', '--reason', 'INC-50', '--json'], env())).stdout,
+    ) as unknown;
     expect(again).toMatchObject({ locked: true, configCommit: null });
-    const unlock = JSON.parse((await runKip(['app', 'unlock', 'yourr-name-prod/worker', '--json'], env())).stdout) as unknown;
-    expect(unlock).toEqual({ app: 'yourr-name-prod/worker', locked: false, lock: null, configCommit: await headOf(bare) });
+    const unlock = JSON.parse(
+      (await runKip(['app', 'unlock', 'yourr-name-prod/worker', '--json'], env())).stdout,
+    ) as unknown;
+    expect(unlock).toEqual({
+      app: 'yourr-name-prod/worker',
+      locked: false,
+      lock: null,
+      configCommit: await headOf(bare),
+    });
   });
 
   it('names the git user, else the OS user, as who locked, when KIPPER_USER is not set', async () => {
@@ -255,16 +307,22 @@ describe('kip app lock, unlock, rollback --lock and --reason against a real remo
     const before = await commitCount(bare);
     const res = await runKip(['app', 'rollback', 'api', '--lock', '--reason', reason, ...TEST_NS], env());
     expect([res.code, res.stderr]).toEqual([0, '']);
-    expect(res.stdout).toBe(`✔ Rolled back api to revision #1 (registry.example.com/api:seed)\n✔ Locked api: ${reason}\n`);
+    expect(res.stdout).toBe(
+      `✔ Rolled back api to revision #1 (registry.example.com/api:seed)\n✔ Locked api: ${reason}\n`,
+    );
     expect(await commitCount(bare)).toBe(before + 1);
     const [head] = await logOf(bare, 'main', 1);
     expect(await changedFiles(bare, head!.oid)).toEqual([API_FILE, 'kipper.yaml']);
-    expect(await showFile(bare, 'main', API_FILE)).toContain('image: registry.example.com/api:seed # deployed by kipper');
+    expect(await showFile(bare, 'main', API_FILE)).toContain(
+      'image: registry.example.com/api:seed # deployed by kipper',
+    );
     expect(await remoteLocks(bare)).toEqual({ [API]: { reason, by: USER, at: expect.any(String) } });
     const paragraphs = head!.message.trimEnd().split('\n\n');
     expect(paragraphs[0]).toBe(`deploy ${API}: registry.example.com/api:seed`);
     expect(paragraphs[1]).toBe(reason);
-    expect(paragraphs.at(-1)!.split('\n')).toEqual(expect.arrayContaining(['Kipper-Trigger: rollback', `Kipper-Reason: ${reason}`]));
+    expect(paragraphs.at(-1)!.split('\n')).toEqual(
+      expect.arrayContaining(['Kipper-Trigger: rollback', `Kipper-Reason: ${reason}`]),
+    );
 
     const blocked = await ciDeploy('registry.example.com/api:ci2');
     expect([blocked.status, blocked.json.code]).toEqual([423, 'APP_LOCKED']);
@@ -273,18 +331,47 @@ describe('kip app lock, unlock, rollback --lock and --reason against a real remo
   });
 
   it('rollback --reason without --lock only explains: one commit with the reason, no lock', async () => {
-    const res = await runKip(['app', 'rollback', 'api', '--revision', '2', '--reason', 'INC-43 fixed', ...TEST_NS], env());
-    expect([res.code, res.stderr, res.stdout]).toEqual([0, '', '✔ Rolled back api to revision #2 (registry.example.com/api:ci1)\n']);
+    const res = await runKip(
+      ['app', 'rollback', 'api', '--revision', '2', '--reason', 'INC-43 fixed', ...TEST_NS],
+      env(),
+    );
+    expect([res.code, res.stderr, res.stdout]).toEqual([
+      0,
+      '',
+      '✔ Rolled back api to revision #2 (registry.example.com/api:ci1)\n',
+    ]);
     expect((await logOf(bare, 'main', 1))[0]!.message).toContain('\nKipper-Reason: INC-43 fixed\n');
     expect(await remoteLocks(bare)).toBeUndefined();
   });
 
   it('update --reason and promote --reason show in history --wide under REASON, last, and as "reason" in --json', async () => {
     const image = 'registry.example.com/api:hotfix1';
-    const update = await runKip(['app', 'update', 'api', '--image', image, '--reason', 'INC-44: hotfix', ...TEST_NS], env());
+    const update = await runKip(
+      ['app', 'update', 'api', '--image', image, '--reason', 'INC-44: hotfix', ...TEST_NS],
+      env(),
+    );
     expect([update.code, update.stderr, update.stdout]).toEqual([0, '', `✔ Updated api: ${image} (revision #5)\n`]);
-    const promote = await runKip(['app', 'promote', 'api', '--project', 'yourr-name', '--from', 'test', '--to', 'prod', '--reason', 'INC-44: ship it'], env());
-    expect([promote.code, promote.stderr, promote.stdout]).toEqual([0, '', `✔ Promoted api from test to prod (${image}, revision #2)\n`]);
+    const promote = await runKip(
+      [
+        'app',
+        'promote',
+        'api',
+        '--project',
+        'yourr-name',
+        '--from',
+        'test',
+        '--to',
+        'prod',
+        '--reason',
+        'INC-44: ship it',
+      ],
+      env(),
+    );
+    expect([promote.code, promote.stderr, promote.stdout]).toEqual([
+      0,
+      '',
+      `✔ Promoted api from test to prod (${image}, revision #2)\n`,
+    ]);
 
     const wide = (await runKip(['app', 'history', 'api', '--wide', ...TEST_NS], env())).stdout.trimEnd().split('\n');
     const at = wide[0]!.indexOf('REASON');
@@ -298,9 +385,15 @@ describe('kip app lock, unlock, rollback --lock and --reason against a real remo
       ['-', '  '],
       ['-', '  '],
     ]);
-    expect(wide[1]).toMatch(/^ 5 {2}registry\.example\.com\/api:hotfix1 {3}- {8}manual {10}\d+ sec ago \(current\) {2,}\S.* {2,}INC-44: hotfix$/);
-    expect(wide[2]).toMatch(/^ 4 {2}registry\.example\.com\/api:ci1 {7}- {8}rollback to #2 {2}\d+ sec ago {2,}\S.* {2,}INC-43 fixed$/);
-    expect(wide[3]).toMatch(/^ 3 {2}registry\.example\.com\/api:seed {6}- {8}rollback to #1 {2}\d+ sec ago \(undone\) {2,}\S/);
+    expect(wide[1]).toMatch(
+      /^ 5 {2}registry\.example\.com\/api:hotfix1 {3}- {8}manual {10}\d+ sec ago \(current\) {2,}\S.* {2,}INC-44: hotfix$/,
+    );
+    expect(wide[2]).toMatch(
+      /^ 4 {2}registry\.example\.com\/api:ci1 {7}- {8}rollback to #2 {2}\d+ sec ago {2,}\S.* {2,}INC-43 fixed$/,
+    );
+    expect(wide[3]).toMatch(
+      /^ 3 {2}registry\.example\.com\/api:seed {6}- {8}rollback to #1 {2}\d+ sec ago \(undone\) {2,}\S/,
+    );
     // Without --wide: the same table without the column, byte for byte as before reasons.
     const narrow = (await runKip(['app', 'history', 'api', ...TEST_NS], env())).stdout.trimEnd().split('\n');
     expect(narrow[0]).toMatch(/^ # {2}IMAGE {30}COMMIT {3}TRIGGER {9}WHEN {2,}BY$/);
@@ -310,13 +403,21 @@ describe('kip app lock, unlock, rollback --lock and --reason against a real remo
       revisions: Array<{ reason: string | null }>;
       lock: unknown;
     };
-    expect(test.revisions.map((r) => r.reason)).toEqual(['INC-44: hotfix', 'INC-43 fixed', 'INC-43: ci1 crashes on start', null, null]);
+    expect(test.revisions.map((r) => r.reason)).toEqual([
+      'INC-44: hotfix',
+      'INC-43 fixed',
+      'INC-43: ci1 crashes on start',
+      null,
+      null,
+    ]);
     expect(test.lock).toBeNull();
     const prod = JSON.parse((await runKip(['app', 'history', 'yourr-name-prod/api', '--json'], env())).stdout) as {
       revisions: Array<{ reason: string | null; trigger: string }>;
     };
     expect(prod.revisions[0]).toMatchObject({ reason: 'INC-44: ship it', trigger: 'promotion' });
-    const prodWide = (await runKip(['app', 'history', 'yourr-name-prod/api', '--wide'], env())).stdout.trimEnd().split('\n');
+    const prodWide = (await runKip(['app', 'history', 'yourr-name-prod/api', '--wide'], env())).stdout
+      .trimEnd()
+      .split('\n');
     expect(prodWide[1]).toMatch(/ {2}INC-44: ship it$/);
     expect(prodWide[2]).toMatch(/ago {2,}Third Party {2,}-$/);
   });

@@ -98,8 +98,12 @@ describe('kip help and usage errors', () => {
       expect([res.exit, res.code], args.join(' ')).toEqual([2, 'USAGE']);
     }
     // A typo gets a suggestion (issue #18); see cli-edges.test.ts.
-    expect((await failure(['app', 'update', 'api', '--imgae', 'x'])).error).toBe('unknown option --imgae; did you mean --image? (see `kip help update`)');
-    expect((await failure(['app', 'update', 'api', '--nope', 'x'])).error).toBe('unknown option --nope; see `kip help update`');
+    expect((await failure(['app', 'update', 'api', '--imgae', 'x'])).error).toBe(
+      'unknown option --imgae; did you mean --image? (see `kip help update`)',
+    );
+    expect((await failure(['app', 'update', 'api', '--nope', 'x'])).error).toBe(
+      'unknown option --nope; see `kip help update`',
+    );
   });
 
   it('says where it looked for the admin token when there is none', async () => {
@@ -132,7 +136,11 @@ describe('kip run from outside the project', () => {
     const link = join(cwd, 'kip');
     await symlink(KIP_BIN, link);
     for (const bin of [KIP_BIN, link]) {
-      const res = await runKip(['app', 'list'], { KIPPER_URL: bridge.url, KIPPER_DATA_DIR: bridge.dataDir }, { cwd, bin });
+      const res = await runKip(
+        ['app', 'list'],
+        { KIPPER_URL: bridge.url, KIPPER_DATA_DIR: bridge.dataDir },
+        { cwd, bin },
+      );
       expect(res.stderr).toBe('');
       expect(res.code).toBe(0);
       expect(res.stdout).toMatch(/^ APP +SOURCE +IMAGE +REVISION +WEBHOOK\n demo-test\/api +image /);
@@ -155,14 +163,21 @@ describe('kip app update --commit and kip app webhook status against a real remo
   });
 
   it('deploys a git-source app from the CLI: building, then unchanged', async () => {
-    const res = await runKip(['app', 'update', 'docs', '--commit', SHA, '--project', 'yourr-name', '--environment', 'prod'], env());
+    const res = await runKip(
+      ['app', 'update', 'docs', '--commit', SHA, '--project', 'yourr-name', '--environment', 'prod'],
+      env(),
+    );
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(res.stdout).toBe(`✔ Updated docs to commit ${SHA} (revision #2): building\n`);
     const [head] = await logOf(bare);
-    expect(head!.message).toContain('Kipper-App: yourr-name-prod/docs\n' + `Kipper-Source-Commit: ${SHA}\n` + 'Kipper-Trigger: manual\n');
+    expect(head!.message).toContain(
+      'Kipper-App: yourr-name-prod/docs\n' + `Kipper-Source-Commit: ${SHA}\n` + 'Kipper-Trigger: manual\n',
+    );
     expect(head!.message).not.toContain('Kipper-Image');
-    expect(await showFile(bare, 'main', DOCS_FILE)).toContain(`targetRevision: ${SHA} # {"$kipper": "yourr-name-prod/docs:commit"}`);
+    expect(await showFile(bare, 'main', DOCS_FILE)).toContain(
+      `targetRevision: ${SHA} # {"$kipper": "yourr-name-prod/docs:commit"}`,
+    );
 
     const again = await runKip(['app', 'update', 'yourr-name-prod/docs', '--commit', SHA], env());
     expect(again.code).toBe(0);
@@ -170,21 +185,35 @@ describe('kip app update --commit and kip app webhook status against a real remo
     expect(await headOf(bare)).toBe(head!.oid);
 
     const json = await runKip(['app', 'update', 'yourr-name-prod/docs', '--commit', SHA, '--json'], env());
-    expect(JSON.parse(json.stdout)).toMatchObject({ status: 'unchanged', app: 'yourr-name-prod/docs', image: null, commit: SHA, revision: 2 });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      status: 'unchanged',
+      app: 'yourr-name-prod/docs',
+      image: null,
+      commit: SHA,
+      revision: 2,
+    });
   });
 
   it('records --commit as the source commit of an image deploy', async () => {
     const image = 'registry.example.com/api:abc123f';
-    const res = await runKip(['app', 'update', 'api', '--image', image, '--commit', 'abc123f', '--namespace', 'yourr-name-test'], env());
+    const res = await runKip(
+      ['app', 'update', 'api', '--image', image, '--commit', 'abc123f', '--namespace', 'yourr-name-test'],
+      env(),
+    );
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toBe(`✔ Updated api: ${image} (revision #2)\n`);
     const [head] = await logOf(bare);
-    expect(head!.message).toContain(`Kipper-App: yourr-name-test/api\nKipper-Image: ${image}\nKipper-Source-Commit: abc123f\nKipper-Trigger: manual\n`);
+    expect(head!.message).toContain(
+      `Kipper-App: yourr-name-test/api\nKipper-Image: ${image}\nKipper-Source-Commit: abc123f\nKipper-Trigger: manual\n`,
+    );
   });
 
   it('tells which flag an app takes when given the other one, writing nothing', async () => {
     const before = await headOf(bare);
-    const image = await failure(['app', 'update', 'yourr-name-prod/docs', '--image', 'registry.example.com/docs:1'], env());
+    const image = await failure(
+      ['app', 'update', 'yourr-name-prod/docs', '--image', 'registry.example.com/docs:1'],
+      env(),
+    );
     expect([image.exit, image.code]).toEqual([1, 'GIT_APP_IMAGE']);
     expect(image.stderr).toContain('--commit SHA');
     const commit = await failure(['app', 'update', 'yourr-name-test/api', '--commit', 'abc123f'], env());
@@ -198,14 +227,18 @@ describe('kip app update --commit and kip app webhook status against a real remo
     const url = `${bridge.url}/api/v1/webhook/yourr-name-test/api`;
     const status = await runKip(['app', 'webhook', 'status', 'api', ...args], env());
     expect(status.code, status.stderr).toBe(0);
-    expect(status.stdout).toBe(`Webhook for api: enabled\nWebhook URL: ${url}\nSecret token: ${tokenFor(TEST_SECRET_KEY, 'yourr-name-test/api', 1)}\n`);
+    expect(status.stdout).toBe(
+      `Webhook for api: enabled\nWebhook URL: ${url}\nSecret token: ${tokenFor(TEST_SECRET_KEY, 'yourr-name-test/api', 1)}\n`,
+    );
 
     const off = await runKip(['app', 'webhook', 'status', 'worker', ...args], env());
     expect([off.code, off.stdout]).toEqual([0, 'Webhook for worker: disabled\n']);
 
     const enabled = await runKip(['app', 'webhook', 'enable', 'worker', ...args], env());
     const token = tokenFor(TEST_SECRET_KEY, 'yourr-name-test/worker', 1);
-    expect(enabled.stdout).toBe(`✔ Webhook enabled for worker\nWebhook URL: ${bridge.url}/api/v1/webhook/yourr-name-test/worker\nSecret token: ${token}\n`);
+    expect(enabled.stdout).toBe(
+      `✔ Webhook enabled for worker\nWebhook URL: ${bridge.url}/api/v1/webhook/yourr-name-test/worker\nSecret token: ${token}\n`,
+    );
     const disabled = await runKip(['app', 'webhook', 'disable', 'worker', ...args], env());
     expect(disabled.stdout).toBe('✔ Webhook disabled for worker\n');
   });
@@ -213,12 +246,19 @@ describe('kip app update --commit and kip app webhook status against a real remo
   it('keeps two spaces before COMMIT in the history of a long image', async () => {
     const long = `registry.example.com/docs:${'0123456789abcdef'.repeat(2)}01`;
     expect(long).toHaveLength(60);
-    const res = await runKip(['app', 'update', 'docs', '--image', long, '--commit', 'def456a', '--namespace', 'yourr-name-test'], env());
+    const res = await runKip(
+      ['app', 'update', 'docs', '--image', long, '--commit', 'def456a', '--namespace', 'yourr-name-test'],
+      env(),
+    );
     expect(res.code, res.stderr).toBe(0);
-    const table = (await runKip(['app', 'history', 'docs', '--namespace', 'yourr-name-test'], env())).stdout.trimEnd().split('\n');
+    const table = (await runKip(['app', 'history', 'docs', '--namespace', 'yourr-name-test'], env())).stdout
+      .trimEnd()
+      .split('\n');
     // Kipper's own columns, then BY (who did it, issue #18).
     expect(table[0]).toMatch(new RegExp(`^ # {2}IMAGE${' '.repeat(long.length - 3)}COMMIT {3}TRIGGER {3}WHEN {2,}BY$`));
     expect(table[1]).toMatch(new RegExp(`^ 2 {2}${long} {2}def456a {2}manual {4}\\d+ sec ago \\(current\\) {2}\\S`));
-    expect(table[2]).toMatch(/^ 1 {2}registry\.example\.com\/docs:2\.0\.0 {31}- {8}git {7}\d+ sec ago {2,}Third Party$/);
+    expect(table[2]).toMatch(
+      /^ 1 {2}registry\.example\.com\/docs:2\.0\.0 {31}- {8}git {7}\d+ sec ago {2,}Third Party$/,
+    );
   });
 });

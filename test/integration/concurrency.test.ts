@@ -64,13 +64,22 @@ describe('two bridges and a third party on one remote', () => {
     const requests = Array.from({ length: 200 }, (_, i) => {
       const app = apps[i % 20]!;
       const name = app.split('/')[1]!;
-      return { app, image: `registry.example.com/${name}:build-${String(i).padStart(3, '0')}`, bridge: bridges[i % 2]! };
+      return {
+        app,
+        image: `registry.example.com/${name}:build-${String(i).padStart(3, '0')}`,
+        bridge: bridges[i % 2]!,
+      };
     });
     const third = thirdPartyPushes(server.url('config.git'), 5);
     const answers = await Promise.all(
       requests.map(async (r) => ({
         ...r,
-        res: await postWebhook(r.bridge.url, r.app, { image: r.image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, r.app, 1) }),
+        res: await postWebhook(
+          r.bridge.url,
+          r.app,
+          { image: r.image },
+          { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, r.app, 1) },
+        ),
       })),
     );
     const notes = await third;

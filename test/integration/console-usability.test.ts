@@ -44,7 +44,9 @@ describe('the console, issue 18', () => {
   let context: BrowserContext;
   const url = (path = '/') => `${rb.bridge.url}${path}`;
   const history = async (): Promise<HistoryAnswer> => {
-    const res = await fetch(url(`/api/v1/apps/${API}/history`), { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+    const res = await fetch(url(`/api/v1/apps/${API}/history`), {
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    });
     return (await res.json()) as HistoryAnswer;
   };
   const signIn = async (page: Page) => {
@@ -63,9 +65,17 @@ describe('the console, issue 18', () => {
       await git(['-C', clone, 'commit', '-qam', `bulk ${i}`]);
     }
     await git(['-C', clone, 'push', '-q', 'origin', 'HEAD:main']);
-    await eventually('the bridge sees the pushed revisions', async () => (await history()).revisions.length === BULK + 1);
+    await eventually(
+      'the bridge sees the pushed revisions',
+      async () => (await history()).revisions.length === BULK + 1,
+    );
     for (const tag of ['abc123f', 'def456a']) {
-      const res = await postWebhook(rb.bridge.url, API, { image: image(tag) }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, API, 1) });
+      const res = await postWebhook(
+        rb.bridge.url,
+        API,
+        { image: image(tag) },
+        { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, API, 1) },
+      );
       expect(res.json.status).toBe('deployed');
     }
     browser = await launchBrowser();
@@ -91,7 +101,13 @@ describe('the console, issue 18', () => {
     expect(await page.getByRole('tab', { name: 'Webhook' }).getAttribute('aria-selected')).toBe('true');
 
     // Signed in or not, `next` is a path of this console or nothing.
-    for (const evil of ['//evil.example/x', 'https://evil.example/', '/\\evil.example', 'javascript:alert(1)', '/\r\nSet-Cookie: x=1']) {
+    for (const evil of [
+      '//evil.example/x',
+      'https://evil.example/',
+      '/\\evil.example',
+      'javascript:alert(1)',
+      '/\r\nSet-Cookie: x=1',
+    ]) {
       await page.goto(url(`/sign-in?next=${encodeURIComponent(evil)}`));
       expect(new URL(page.url()).origin, evil).toBe(new URL(rb.bridge.url).origin);
       const signedOut = await browser.newContext();
@@ -121,7 +137,9 @@ describe('the console, issue 18', () => {
     expect((await logOf(rb.bare))[0]!.message).toContain('Kipper-Reason: INC-18: Enter submits\n');
     // Focus is on the new current row, not dropped to <body> with the redrawn rows.
     await eventually('focus on the new current row', () =>
-      page.evaluate<boolean>(`document.activeElement?.matches('tr.current[data-revision="${current.revision + 1}"]') ?? false`),
+      page.evaluate<boolean>(
+        `document.activeElement?.matches('tr.current[data-revision="${current.revision + 1}"]') ?? false`,
+      ),
     );
     await page.close();
   });
@@ -198,7 +216,9 @@ describe('the console, issue 18', () => {
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
     // The cards are still a table to assistive technology, and pass axe like the wide pages.
     const scan = async (name: string) => {
-      const serious = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      const serious = (await new AxeBuilder({ page }).analyze()).violations.filter(
+        (v) => v.impact === 'serious' || v.impact === 'critical',
+      );
       expect(serious.map((v) => `${name}: ${v.id}`)).toEqual([]);
     };
     await scan('deploys at 375 px');
@@ -219,7 +239,11 @@ describe('the console, issue 18', () => {
     await status.waitFor();
     const a = (await status.boundingBox())!;
     const table = (await page.locator('table.deploys').boundingBox())!;
-    const overlaps = a.x < table.x + table.width && table.x < a.x + a.width && a.y < table.y + table.height && table.y < a.y + a.height;
+    const overlaps =
+      a.x < table.x + table.width &&
+      table.x < a.x + a.width &&
+      a.y < table.y + table.height &&
+      table.y < a.y + a.height;
     expect(overlaps).toBe(false);
     await page.close();
   });
@@ -258,7 +282,8 @@ describe('the console, issue 18', () => {
 
   it('ends a session 7 days after sign-in however active it is', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const rows = (cookie: string) => context.request.get(url(`/apps/${API}/rows`), { headers: { accept: 'application/json', cookie } });
+    const rows = (cookie: string) =>
+      context.request.get(url(`/apps/${API}/rows`), { headers: { accept: 'application/json', cookie } });
     const old = sealedSession({ sid: 'old-but-active', seen: now - 60, born: now - 7 * 24 * 3600 - 60 });
     expect((await rows(`kipper_session=${old}`)).status()).toBe(401);
     // Within the 7 days it is refreshed, and the new cookie keeps the sign-in time.
@@ -266,14 +291,18 @@ describe('the console, issue 18', () => {
     const res = await rows(`kipper_session=${young}`);
     expect(res.status()).toBe(200);
     const refreshed = /kipper_session=v1\.([^.]+)\./.exec(res.headers()['set-cookie'] ?? '')![1]!;
-    expect(JSON.parse(Buffer.from(refreshed, 'base64url').toString('utf8'))).toMatchObject({ sid: 'young', born: now - 3600 });
+    expect(JSON.parse(Buffer.from(refreshed, 'base64url').toString('utf8'))).toMatchObject({
+      sid: 'young',
+      born: now - 3600,
+    });
   });
 
   it('lets neither of two session cookies win when the name is sent twice', async () => {
     const now = Math.floor(Date.now() / 1000);
     const ours = sealedSession({ sid: 'ours', seen: now, born: now });
     const planted = sealedSession({ sid: 'planted', seen: now, born: now });
-    const rows = (cookie: string) => context.request.get(url(`/apps/${API}/rows`), { headers: { accept: 'application/json', cookie } });
+    const rows = (cookie: string) =>
+      context.request.get(url(`/apps/${API}/rows`), { headers: { accept: 'application/json', cookie } });
     expect((await rows(`kipper_session=${ours}`)).status()).toBe(200);
     expect((await rows(`kipper_session=${ours}; kipper_session=${planted}`)).status()).toBe(401);
     expect((await rows(`kipper_session=${planted}; kipper_session=${ours}`)).status()).toBe(401);

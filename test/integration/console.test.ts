@@ -36,12 +36,20 @@ describe('the web console', () => {
   let context: BrowserContext;
   const url = (path = '/') => `${rb.bridge.url}${path}`;
   const deploy = async (tag: string) => {
-    const res = await postWebhook(rb.bridge.url, API, { image: image(tag), commit: 'abc1234' }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, API, 1) });
+    const res = await postWebhook(
+      rb.bridge.url,
+      API,
+      { image: image(tag), commit: 'abc1234' },
+      { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, API, 1) },
+    );
     expect(res.json.status).toBe('deployed');
     return res.json.configCommit as string;
   };
   const history = async (): Promise<HistoryAnswer> => {
-    const res = await runKip(['app', 'history', API, '--json'], { KIPPER_URL: rb.bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    const res = await runKip(['app', 'history', API, '--json'], {
+      KIPPER_URL: rb.bridge.url,
+      KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    });
     expect(res.code, res.stderr).toBe(0);
     return JSON.parse(res.stdout) as HistoryAnswer;
   };
@@ -60,7 +68,10 @@ describe('the web console', () => {
     const rows = page.locator('table.deploys tbody tr');
     const out: Array<[number, string]> = [];
     for (const row of await rows.all()) {
-      out.push([Number(await row.getAttribute('data-revision')), ((await row.locator('td').nth(3).locator('.badge').textContent()) ?? '').trim()]);
+      out.push([
+        Number(await row.getAttribute('data-revision')),
+        ((await row.locator('td').nth(3).locator('.badge').textContent()) ?? '').trim(),
+      ]);
     }
     return out;
   }
@@ -68,7 +79,8 @@ describe('the web console', () => {
   /** The lock of API in the remote's kipper.yaml, as git has it (not as the bridge says). */
   const remoteLock = async () => parseKipperFile(await showFile(rb.bare, 'main', 'kipper.yaml')).locks.get(API) ?? null;
   /** A webhook deploy of API, whatever it answers. */
-  const webhook = (tag: string) => postWebhook(rb.bridge.url, API, { image: image(tag) }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, API, 1) });
+  const webhook = (tag: string) =>
+    postWebhook(rb.bridge.url, API, { image: image(tag) }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, API, 1) });
   /** The admin API on API's lock (`kip app lock|unlock`), as another client would. */
   const adminLock = async (method: 'POST' | 'DELETE', body: Record<string, unknown> = {}) => {
     const res = await fetch(url(`/api/v1/apps/${API}/lock`), {
@@ -87,8 +99,13 @@ describe('the web console', () => {
     await deploy('abc123f');
     await deploy('def456a');
     const clone = await cloneRepo(rb.server.url('config.git'));
-    await writeFile(join(clone, FILE), (await showFile(rb.bare, 'main', FILE)).replace(image('def456a'), image('human01')));
-    await git(['-C', clone, 'commit', '-qam', 'hotfix by hand'], { env: { GIT_AUTHOR_NAME: 'Jane Doe', GIT_AUTHOR_EMAIL: 'jane@example.com' } });
+    await writeFile(
+      join(clone, FILE),
+      (await showFile(rb.bare, 'main', FILE)).replace(image('def456a'), image('human01')),
+    );
+    await git(['-C', clone, 'commit', '-qam', 'hotfix by hand'], {
+      env: { GIT_AUTHOR_NAME: 'Jane Doe', GIT_AUTHOR_EMAIL: 'jane@example.com' },
+    });
     await git(['-C', clone, 'revert', '--no-edit', 'HEAD']);
     await git(['-C', clone, 'push', '-q', 'origin', 'HEAD:main']);
     browser = await launchBrowser();
@@ -123,7 +140,9 @@ describe('the web console', () => {
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
     // The token is in no URL and no storage.
     expect(page.url()).not.toContain(TEST_ADMIN_TOKEN);
-    expect(await page.evaluate<string>('JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage })')).not.toContain(TEST_ADMIN_TOKEN);
+    expect(
+      await page.evaluate<string>('JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage })'),
+    ).not.toContain(TEST_ADMIN_TOKEN);
     expect(rb.bridge.output()).not.toContain(TEST_ADMIN_TOKEN);
 
     // The filter box narrows the list as you type.
@@ -157,7 +176,9 @@ describe('the web console', () => {
     const sameImage = kip.revisions.slice(1).filter((r) => r.image === kip.revisions[0]!.image);
     expect(sameImage.map((r) => r.revision)).toEqual([3]);
     for (const r of kip.revisions.slice(1)) {
-      expect(await page.getByRole('button', { name: `Rollback to revision ${r.revision}` }).count()).toBe(r.image === kip.revisions[0]!.image ? 0 : 1);
+      expect(await page.getByRole('button', { name: `Rollback to revision ${r.revision}` }).count()).toBe(
+        r.image === kip.revisions[0]!.image ? 0 : 1,
+      );
     }
     expect(await page.locator('tr[data-revision="3"]').textContent()).toContain('same image as current');
     expect(await page.locator('tr[data-revision="4"]').textContent()).toContain('(undone)');
@@ -209,7 +230,10 @@ describe('the web console', () => {
     expect(await page.getByRole('button', { name: 'Rollback to revision 1' }).count()).toBe(1);
     // Sent anyway (an older page, a script): a clear error, and nothing written.
     const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute('content'))!;
-    const res = await page.request.post(url(`/apps/${API}/rollback`), { form: { _csrf: csrf, revision: '2' }, headers: { accept: 'application/json' } });
+    const res = await page.request.post(url(`/apps/${API}/rollback`), {
+      form: { _csrf: csrf, revision: '2' },
+      headers: { accept: 'application/json' },
+    });
     expect(res.status()).toBe(409);
     expect(((await res.json()) as { error: string }).error).toContain('already current');
     expect(await headOf(rb.bare)).toBe(before);
@@ -221,7 +245,10 @@ describe('the web console', () => {
     await signIn(page);
     await page.goto(url(`/apps/${API}`));
     const target = (await history()).revisions.find((r) => r.revision === 3)!;
-    const focusedName = () => page.evaluate<string>("document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent?.trim() ?? ''");
+    const focusedName = () =>
+      page.evaluate<string>(
+        "document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent?.trim() ?? ''",
+      );
     for (let i = 0; i < 60 && (await focusedName()) !== 'Rollback to revision 3'; i++) await page.keyboard.press('Tab');
     expect(await focusedName()).toBe('Rollback to revision 3');
     await page.keyboard.press('Enter');
@@ -275,12 +302,19 @@ describe('the web console', () => {
         body,
         redirect: 'manual',
       });
-    expect((await post(`/apps/${API}/rollback`, 'revision=1', { cookie: `kipper_session=${cookie.value}` })).status).toBe(403);
-    expect((await post(`/apps/${API}/rollback`, 'revision=1&_csrf=forged', { cookie: `kipper_session=${cookie.value}` })).status).toBe(403);
+    expect(
+      (await post(`/apps/${API}/rollback`, 'revision=1', { cookie: `kipper_session=${cookie.value}` })).status,
+    ).toBe(403);
+    expect(
+      (await post(`/apps/${API}/rollback`, 'revision=1&_csrf=forged', { cookie: `kipper_session=${cookie.value}` }))
+        .status,
+    ).toBe(403);
     expect((await post(`/apps/${API}/rollback`, 'revision=1')).status).toBe(401);
     expect((await post(`/apps/${API}/webhook/disable`, '')).status).toBe(401);
     // Issue #13's lock and unlock are console actions like the others.
-    expect((await post(`/apps/${API}/lock`, 'reason=INC-1', { cookie: `kipper_session=${cookie.value}` })).status).toBe(403);
+    expect((await post(`/apps/${API}/lock`, 'reason=INC-1', { cookie: `kipper_session=${cookie.value}` })).status).toBe(
+      403,
+    );
     expect((await post(`/apps/${API}/lock`, 'reason=INC-1')).status).toBe(401);
     expect((await post(`/apps/${API}/unlock`, '', { cookie: `kipper_session=${cookie.value}` })).status).toBe(403);
     expect((await post(`/apps/${API}/unlock`, '')).status).toBe(401);
@@ -313,11 +347,15 @@ describe('the web console', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     const regenerated = (await page.locator('#new-token').textContent())!.trim();
     expect(regenerated).not.toBe(token);
-    expect((await postWebhook(rb.bridge.url, app, { image: image('prod02') }, { 'X-Kipper-Token': token })).status).toBe(401);
+    expect(
+      (await postWebhook(rb.bridge.url, app, { image: image('prod02') }, { 'X-Kipper-Token': token })).status,
+    ).toBe(401);
     await page.getByRole('button', { name: 'Disable' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
     await page.locator('#webhook-state', { hasText: 'disabled' }).waitFor();
-    expect((await postWebhook(rb.bridge.url, app, { image: image('prod03') }, { 'X-Kipper-Token': regenerated })).status).toBe(401);
+    expect(
+      (await postWebhook(rb.bridge.url, app, { image: image('prod03') }, { 'X-Kipper-Token': regenerated })).status,
+    ).toBe(401);
     await page.close();
   });
 
@@ -347,7 +385,9 @@ describe('the web console', () => {
     expect(res!.headers()['content-security-policy']).not.toContain('unsafe-inline');
     expect(res!.headers()['referrer-policy']).toBe('same-origin');
     await new AxeBuilder({ page: outPage }).analyze().then((r) => {
-      expect(r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
+      expect(r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual(
+        [],
+      );
     });
     await signedOut.close();
     await signIn(page);
@@ -428,7 +468,11 @@ describe('the web console', () => {
     await dialog.waitFor({ state: 'hidden' });
     await page.getByRole('button', { name: 'Lock', exact: true }).click();
     await dialog.getByRole('button', { name: 'Lock', exact: true }).click();
-    expect(await dialog.getByLabel('Reason').evaluate((el) => (el as unknown as { validity: { valueMissing: boolean } }).validity.valueMissing)).toBe(true);
+    expect(
+      await dialog
+        .getByLabel('Reason')
+        .evaluate((el) => (el as unknown as { validity: { valueMissing: boolean } }).validity.valueMissing),
+    ).toBe(true);
     expect(await dialog.isVisible()).toBe(true);
     expect(await headOf(rb.bare)).toBe(before);
 
@@ -436,7 +480,9 @@ describe('the web console', () => {
     await dialog.getByRole('button', { name: 'Lock', exact: true }).click();
     await dialog.waitFor({ state: 'hidden' });
     await banner(page).waitFor();
-    expect((await banner(page).textContent())!.trim()).toMatch(/^Locked by console \d+ sec ago: INC-7: bad image in test$/);
+    expect((await banner(page).textContent())!.trim()).toMatch(
+      /^Locked by console \d+ sec ago: INC-7: bad image in test$/,
+    );
     expect(await page.getByRole('button', { name: 'Unlock' }).count()).toBe(1);
     expect(await page.getByRole('button', { name: 'Lock', exact: true }).count()).toBe(0);
     expect(reloads).toBe(0);
@@ -560,7 +606,10 @@ describe('the web console', () => {
     // A POST without a reason is refused, writing nothing.
     const before = await headOf(rb.bare);
     const csrf = (await page.locator('meta[name="csrf-token"]').getAttribute('content'))!;
-    const empty = await plain.request.post(url(`/apps/${API}/lock`), { form: { _csrf: csrf, reason: ' ' }, maxRedirects: 0 });
+    const empty = await plain.request.post(url(`/apps/${API}/lock`), {
+      form: { _csrf: csrf, reason: ' ' },
+      maxRedirects: 0,
+    });
     expect(empty.status()).toBe(400);
     expect(await empty.text()).toContain('Reason');
 
@@ -619,7 +668,9 @@ describe('the web console', () => {
       shown.push([Number(await row.getAttribute('data-revision')), await row.locator('.reason').allTextContents()]);
     }
     const kip = await history();
-    expect(shown).toEqual(kip.revisions.slice(0, shown.length).map((r) => [r.revision, r.reason === null ? [] : [r.reason]]));
+    expect(shown).toEqual(
+      kip.revisions.slice(0, shown.length).map((r) => [r.revision, r.reason === null ? [] : [r.reason]]),
+    );
     expect(shown.filter(([, reasons]) => reasons.length === 0).length, 'rows without a reason').toBeGreaterThan(0);
     expect(shown.filter(([, reasons]) => reasons.length === 1).length, 'rows with a reason').toBeGreaterThan(1);
 
@@ -663,7 +714,10 @@ describe('the web console', () => {
       [1440, 'light'],
       [375, 'dark'],
     ] as const) {
-      const shots = await browser.newContext({ viewport: { width, height: width > 500 ? 900 : 800 }, colorScheme: scheme });
+      const shots = await browser.newContext({
+        viewport: { width, height: width > 500 ? 900 : 800 },
+        colorScheme: scheme,
+      });
       const shot = await shots.newPage();
       await signIn(shot);
       await shot.goto(url(`/apps/${API}`));

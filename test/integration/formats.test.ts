@@ -22,7 +22,8 @@ describe('every config format through the webhook', () => {
   let server: GitServer;
   let bare: string;
   let bridge: BridgeProcess;
-  const post = (app: string, image: string) => postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
+  const post = (app: string, image: string) =>
+    postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
 
   beforeAll(async () => {
     ({ server, bare, bridge } = await startRemoteBridge(FIXTURE));
@@ -36,7 +37,9 @@ describe('every config format through the webhook', () => {
     const res = await post('shop-prod/web', 'registry.example.com/shop/api:1.5.0');
     expect(res.json).toMatchObject({ status: 'deployed', revision: 2 }); // the seed's untagged entry is revision 1
     expect(await changedLines(bare, 'apps/shop-prod/web/kustomization.yaml')).toEqual(['+    newTag: 1.5.0']);
-    expect(await showFile(bare, 'main', 'apps/shop-prod/web/kustomization.yaml')).toContain('    # newTag is set by the first deploy\n');
+    expect(await showFile(bare, 'main', 'apps/shop-prod/web/kustomization.yaml')).toContain(
+      '    # newTag is set by the first deploy\n',
+    );
   });
 
   it('setter markers in a CRD: every marker of the app, nothing else', async () => {
@@ -59,7 +62,9 @@ describe('every config format through the webhook', () => {
     expect(res.json.status).toBe('deployed');
     const lines = await changedLines(bare, 'apps/shop-prod/checkout/helmrelease.yaml');
     expect(lines).toHaveLength(2);
-    expect(lines[1]).toBe('+        tag: 1.5.0-build.20240214.0123abc   # the build CI published on 31 January, see the release notes in the wiki');
+    expect(lines[1]).toBe(
+      '+        tag: 1.5.0-build.20240214.0123abc   # the build CI published on 31 January, see the release notes in the wiki',
+    );
   });
 
   it('answers 422 NO_IMAGE_TARGET naming the files and what it looked for, writing nothing', async () => {
@@ -91,7 +96,10 @@ describe('every config format through the webhook', () => {
     const res = await post('boutique-prod/frontend', `${BOUTIQUE}/frontend:v0.10.3`);
     expect(res.json).toMatchObject({ status: 'deployed', revision: 2 });
     expect(await git(['--git-dir', bare, 'diff', '--name-only', 'main~1', 'main'])).toBe(`${path}\n`);
-    expect(await changedLines(bare, path)).toEqual([`-          image: ${BOUTIQUE}/frontend:v0.10.2`, `+          image: ${BOUTIQUE}/frontend:v0.10.3`]);
+    expect(await changedLines(bare, path)).toEqual([
+      `-          image: ${BOUTIQUE}/frontend:v0.10.2`,
+      `+          image: ${BOUTIQUE}/frontend:v0.10.3`,
+    ]);
     const file = await showFile(bare, 'main', path);
     for (const service of ['emailservice', 'checkoutservice', 'paymentservice', 'loadgenerator']) {
       expect(file).toContain(`image: ${BOUTIQUE}/${service}:v0.10.2\n`);
@@ -110,7 +118,9 @@ describe('every config format through the webhook', () => {
       ['boutique-prod/frontend', [`${BOUTIQUE}/frontend:v0.10.3`, `${BOUTIQUE}/frontend:v0.10.2`]],
       ['ops-prod/keel', [`keelhq/keel:latest@sha256:${SHA}`, 'keelhq/keel']],
     ] as const) {
-      const res = await fetch(`${bridge.url}/api/v1/apps/${app}/history`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+      const res = await fetch(`${bridge.url}/api/v1/apps/${app}/history`, {
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      });
       const body = (await res.json()) as { revisions: Array<{ image: string }> };
       expect(body.revisions.map((r) => r.image)).toEqual(images);
     }
@@ -121,7 +131,9 @@ describe('every config format through the webhook', () => {
       ['shop-prod/web', 'registry.example.com/shop/api:1.5.0'],
       ['shop-prod/api', 'registry.example.com/shop/api:1.5.0'],
     ]) {
-      const res = await fetch(`${bridge.url}/api/v1/apps/${app}/history`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+      const res = await fetch(`${bridge.url}/api/v1/apps/${app}/history`, {
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      });
       const body = (await res.json()) as { revisions: Array<{ image: string; current: boolean }> };
       expect(body.revisions[0]).toMatchObject({ image, current: true });
     }

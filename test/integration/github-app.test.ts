@@ -88,10 +88,19 @@ describe('a config repo on GitHub with GitHub App credentials', () => {
     const res = await deploy(bridge, 'v1');
     expect(res.status, await res.clone().text()).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'deployed' });
-    expect((await logOf(bare))[0]!.message).toMatch(/^deploy team-test\/app-0000: registry\.example\.com\/app-0000:v1\n/);
+    expect((await logOf(bare))[0]!.message).toMatch(
+      /^deploy team-test\/app-0000: registry\.example\.com\/app-0000:v1\n/,
+    );
     expect(api.calls.filter((c) => c.status !== 200 && c.status !== 201)).toEqual([]);
-    expect(api.calls.some((c) => c.method === 'GET' && c.path === '/repos/acme/config/installation' && c.status === 200)).toBe(true);
-    expect(api.calls.some((c) => c.method === 'POST' && c.path === `/app/installations/${INSTALLATION_ID}/access_tokens` && c.status === 201)).toBe(true);
+    expect(
+      api.calls.some((c) => c.method === 'GET' && c.path === '/repos/acme/config/installation' && c.status === 200),
+    ).toBe(true);
+    expect(
+      api.calls.some(
+        (c) =>
+          c.method === 'POST' && c.path === `/app/installations/${INSTALLATION_ID}/access_tokens` && c.status === 201,
+      ),
+    ).toBe(true);
     // One token serves every request while it is fresh.
     expect(api.minted).toHaveLength(1);
     expect(server.requests.filter((r) => r.status === 401)).toEqual([]);
@@ -192,7 +201,8 @@ describe('GitHub App credentials that cannot work stop the start with what to fi
     );
     expect(res.code).not.toBe(0);
     expect(res.code).not.toBeNull();
-    for (const line of key.pem.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'))) expect(res.stderr + res.stdout).not.toContain(line);
+    for (const line of key.pem.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----')))
+      expect(res.stderr + res.stdout).not.toContain(line);
     return res.stderr.trim();
   }
 
@@ -211,9 +221,9 @@ describe('GitHub App credentials that cannot work stop the start with what to fi
   });
 
   it('a key file that is not a key, or is missing, names the variable and not the contents', async () => {
-    expect(await serve({ KIPPER_GITHUB_APP_PRIVATE_KEY: await writeSecret('app.pem', 'not a key but a secret-ish text\n') })).toMatch(
-      /KIPPER_GITHUB_APP_PRIVATE_KEY: .*app\.pem is not an RSA private key in PEM/,
-    );
+    expect(
+      await serve({ KIPPER_GITHUB_APP_PRIVATE_KEY: await writeSecret('app.pem', 'not a key but a secret-ish text\n') }),
+    ).toMatch(/KIPPER_GITHUB_APP_PRIVATE_KEY: .*app\.pem is not an RSA private key in PEM/);
     expect(await serve({ KIPPER_GITHUB_APP_PRIVATE_KEY: '/nonexistent/app.pem' })).toContain(
       'KIPPER_GITHUB_APP_PRIVATE_KEY: cannot read /nonexistent/app.pem (ENOENT)',
     );
@@ -221,7 +231,9 @@ describe('GitHub App credentials that cannot work stop the start with what to fi
 
   it('an installation id that does not exist names KIPPER_GITHUB_APP_INSTALLATION_ID', async () => {
     const err = await serve({ KIPPER_GITHUB_APP_INSTALLATION_ID: '12345' });
-    expect(err).toContain('installation 12345 of GitHub App 4242 was not found: check KIPPER_GITHUB_APP_INSTALLATION_ID');
+    expect(err).toContain(
+      'installation 12345 of GitHub App 4242 was not found: check KIPPER_GITHUB_APP_INSTALLATION_ID',
+    );
   });
 
   it('an App not installed on the repo says so', async () => {
@@ -249,14 +261,21 @@ interface BuiltPod {
 async function buildExample(name: string): Promise<BuiltPod> {
   const dir = fileURLToPath(new URL(`../../manifests/examples/${name}/`, import.meta.url));
   const { stdout } = await promisify(execFile)('kubectl', ['kustomize', dir], { timeout: 60_000 });
-  const docs = parseAllDocuments(stdout).map((d) => d.toJS() as { kind: string; data?: Record<string, string>; spec?: Record<string, never> });
+  const docs = parseAllDocuments(stdout).map(
+    (d) => d.toJS() as { kind: string; data?: Record<string, string>; spec?: Record<string, never> },
+  );
   const pod = (
     docs.find((d) => d.kind === 'Deployment')!.spec as unknown as {
       template: { spec: { containers: Array<Record<string, never>>; volumes: BuiltPod['volumes'] } };
     }
   ).template.spec;
   const container = pod.containers[0] as unknown as { env: BuiltPod['env']; volumeMounts: BuiltPod['mounts'] };
-  return { env: container.env, mounts: container.volumeMounts, volumes: pod.volumes, config: docs.find((d) => d.kind === 'ConfigMap')!.data ?? {} };
+  return {
+    env: container.env,
+    mounts: container.volumeMounts,
+    volumes: pod.volumes,
+    config: docs.find((d) => d.kind === 'ConfigMap')!.data ?? {},
+  };
 }
 
 /** The pod's environment with the Secrets filled in as `secrets` says (`<secret>/<key>`). */
@@ -270,7 +289,10 @@ function podEnv(pod: BuiltPod, secrets: Record<string, string>): NodeJS.ProcessE
 }
 
 /** Where the file at `path` comes from: a read-only, whole-Secret mount (a subPath mount never sees updates). */
-function secretFileOf(pod: BuiltPod, path: string): { secret: string; key: string; readOnly: boolean; subPath: string | undefined } | undefined {
+function secretFileOf(
+  pod: BuiltPod,
+  path: string,
+): { secret: string; key: string; readOnly: boolean; subPath: string | undefined } | undefined {
   const mount = pod.mounts.find((m) => path.startsWith(`${m.mountPath}/`));
   const volume = pod.volumes.find((v) => v.name === mount?.name);
   const item = volume?.secret?.items?.find((i) => `${mount!.mountPath}/${i.path}` === path);
@@ -278,31 +300,55 @@ function secretFileOf(pod: BuiltPod, path: string): { secret: string; key: strin
   return { secret: volume.secret.secretName, key: item.key, readOnly: mount.readOnly === true, subPath: mount.subPath };
 }
 
-const CLUSTER_SECRETS = { 'kipper-secrets/KIPPER_SECRET_KEY': TEST_SECRET_KEY, 'kipper-secrets/KIPPER_ADMIN_TOKEN': TEST_ADMIN_TOKEN };
+const CLUSTER_SECRETS = {
+  'kipper-secrets/KIPPER_SECRET_KEY': TEST_SECRET_KEY,
+  'kipper-secrets/KIPPER_ADMIN_TOKEN': TEST_ADMIN_TOKEN,
+};
 
 describe('the Kubernetes examples for App and token-file credentials', () => {
-  it.skipIf(!hasKubectl)('github-app: the key is a read-only file from the App Secret, and the pod env is valid App settings', async () => {
-    const pod = await buildExample('github-app');
-    const settings = loadSettings(podEnv(pod, { ...CLUSTER_SECRETS, 'kipper-github-app/app-id': '123456', 'kipper-github-app/installation-id': '7890123' }));
-    expect(settings.githubApp).toEqual({ appId: '123456', installationId: 7890123, privateKeyPath: '/var/run/secrets/kipper/github-app/private-key.pem' });
-    expect(settings.gitProvider).toBe('github');
-    expect(secretFileOf(pod, settings.githubApp!.privateKeyPath)).toEqual({
-      secret: 'kipper-github-app',
-      key: 'private-key.pem',
-      readOnly: true,
-      subPath: undefined,
-    });
-    // Even with a token left in kipper-secrets, the overlay does not read it.
-    expect(pod.env.map((e) => e.name)).not.toContain('KIPPER_GIT_TOKEN');
-  });
+  it.skipIf(!hasKubectl)(
+    'github-app: the key is a read-only file from the App Secret, and the pod env is valid App settings',
+    async () => {
+      const pod = await buildExample('github-app');
+      const settings = loadSettings(
+        podEnv(pod, {
+          ...CLUSTER_SECRETS,
+          'kipper-github-app/app-id': '123456',
+          'kipper-github-app/installation-id': '7890123',
+        }),
+      );
+      expect(settings.githubApp).toEqual({
+        appId: '123456',
+        installationId: 7890123,
+        privateKeyPath: '/var/run/secrets/kipper/github-app/private-key.pem',
+      });
+      expect(settings.gitProvider).toBe('github');
+      expect(secretFileOf(pod, settings.githubApp!.privateKeyPath)).toEqual({
+        secret: 'kipper-github-app',
+        key: 'private-key.pem',
+        readOnly: true,
+        subPath: undefined,
+      });
+      // Even with a token left in kipper-secrets, the overlay does not read it.
+      expect(pod.env.map((e) => e.name)).not.toContain('KIPPER_GIT_TOKEN');
+    },
+  );
 
-  it.skipIf(!hasKubectl)('token-file: the token is a read-only whole-Secret mount the kubelet updates, and the pod env is valid', async () => {
-    const pod = await buildExample('token-file');
-    const settings = loadSettings(podEnv(pod, CLUSTER_SECRETS));
-    expect(settings.gitTokenFile).toBe('/var/run/secrets/kipper/git-token/token');
-    expect(secretFileOf(pod, settings.gitTokenFile!)).toEqual({ secret: 'kipper-git-token', key: 'token', readOnly: true, subPath: undefined });
-    expect(pod.env.map((e) => e.name)).not.toContain('KIPPER_GIT_TOKEN');
-  });
+  it.skipIf(!hasKubectl)(
+    'token-file: the token is a read-only whole-Secret mount the kubelet updates, and the pod env is valid',
+    async () => {
+      const pod = await buildExample('token-file');
+      const settings = loadSettings(podEnv(pod, CLUSTER_SECRETS));
+      expect(settings.gitTokenFile).toBe('/var/run/secrets/kipper/git-token/token');
+      expect(secretFileOf(pod, settings.gitTokenFile!)).toEqual({
+        secret: 'kipper-git-token',
+        key: 'token',
+        readOnly: true,
+        subPath: undefined,
+      });
+      expect(pod.env.map((e) => e.name)).not.toContain('KIPPER_GIT_TOKEN');
+    },
+  );
 });
 
 // Issue #19 item 3: an entry of KIPPER_REPOS_FILE takes the same App credentials (`auth.githubApp`).
@@ -320,7 +366,11 @@ describe('a repos-file entry with GitHub App credentials', () => {
       'repos.yaml',
       `repos:\n  - name: platform\n    url: ${server.url('acme/config.git')}\n    apiUrl: ${api.url}\n    auth:\n      githubApp: { appId: ${APP_ID}, privateKey: ${keyPath} }\n`,
     );
-    bridge = await startBridge({ KIPPER_REPOS_FILE: reposFile, KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    bridge = await startBridge({
+      KIPPER_REPOS_FILE: reposFile,
+      KIPPER_SECRET_KEY: TEST_SECRET_KEY,
+      KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    });
   });
   afterAll(async () => {
     await bridge?.stop();
@@ -336,7 +386,10 @@ describe('a repos-file entry with GitHub App credentials', () => {
     const paths = api.calls.map((c) => `${c.method} ${c.path}`);
     expect(paths).toContain('GET /repos/acme/config/installation');
     expect(paths).toContain(`POST /app/installations/${INSTALLATION_ID}/access_tokens`);
-    const list = JSON.parse((await runKip(['app', 'list', '--json'], { KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN })).stdout) as {
+    const list = JSON.parse(
+      (await runKip(['app', 'list', '--json'], { KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN }))
+        .stdout,
+    ) as {
       apps: Array<{ app: string; repo: string }>;
     };
     expect(list.apps.find((a) => a.app === APP)?.repo).toBe('platform');

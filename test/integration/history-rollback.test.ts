@@ -74,8 +74,12 @@ describe('history and rollback from git', () => {
     const table = (await kip('app', 'history', 'api')).stdout.trimEnd().split('\n');
     // DESIGN.md's columns as its example prints them, then BY: who did it (issue #18).
     expect(table[0]).toMatch(/^ # {2}IMAGE {30}COMMIT {3}TRIGGER {3}WHEN {2,}BY$/);
-    expect(table[1]).toMatch(/^ 4 {2}registry\.example\.com\/api:abc123f {3}abc123f {2}webhook {3}\d+ sec ago \(current\) {2}webhook:yourr-name-test\/api$/);
-    expect(table[2]).toMatch(/^ 3 {2}registry\.example\.com\/api:def456a {3}def456a {2}webhook {3}\d+ sec ago {2,}webhook:yourr-name-test\/api$/);
+    expect(table[1]).toMatch(
+      /^ 4 {2}registry\.example\.com\/api:abc123f {3}abc123f {2}webhook {3}\d+ sec ago \(current\) {2}webhook:yourr-name-test\/api$/,
+    );
+    expect(table[2]).toMatch(
+      /^ 3 {2}registry\.example\.com\/api:def456a {3}def456a {2}webhook {3}\d+ sec ago {2,}webhook:yourr-name-test\/api$/,
+    );
     expect(table[3]).toMatch(/^ 2 {2}registry\.example\.com\/api:ghi789b {3}- {8}manual {4}\d+ sec ago {2,}admin$/);
     expect(table).toHaveLength(5);
   });
@@ -97,7 +101,14 @@ describe('history and rollback from git', () => {
     const second = await kip('app', 'rollback', 'api', '--json');
     expect(second.code, second.stderr).toBe(0);
     const body = JSON.parse(second.stdout);
-    expect(body).toMatchObject({ status: 'rolled_back', app: API, revision: 6, rolledBackTo: 2, image: image('ghi789b'), commit: null });
+    expect(body).toMatchObject({
+      status: 'rolled_back',
+      app: API,
+      revision: 6,
+      rolledBackTo: 2,
+      image: image('ghi789b'),
+      commit: null,
+    });
     expect(body.configCommit).toBe(await headOf(bare));
     const [rb2] = await logOf(bare);
     expect(rb2!.message).toContain(`Kipper-Rollback-To: ${before[2]!.configCommit}`);
@@ -125,11 +136,15 @@ describe('history and rollback from git', () => {
     const file = join(clone, FILE);
     const original = await showFile(bare, 'main', FILE);
     await writeFile(file, original.replace(image('seed'), image('human01')));
-    await git(['-C', clone, 'commit', '-qam', 'hotfix by hand'], { env: { GIT_AUTHOR_NAME: 'Jane Doe', GIT_AUTHOR_EMAIL: 'jane@example.com' } });
+    await git(['-C', clone, 'commit', '-qam', 'hotfix by hand'], {
+      env: { GIT_AUTHOR_NAME: 'Jane Doe', GIT_AUTHOR_EMAIL: 'jane@example.com' },
+    });
     const human = (await git(['-C', clone, 'rev-parse', 'HEAD'])).trim();
     await writeFile(
       file,
-      (await showFile(bare, 'main', FILE)).replace(image('seed'), image('human01')).replace('# scaled by hand', '# scaled by hand (see runbook)'),
+      (await showFile(bare, 'main', FILE))
+        .replace(image('seed'), image('human01'))
+        .replace('# scaled by hand', '# scaled by hand (see runbook)'),
     );
     await git(['-C', clone, 'commit', '-qam', 'comment only']);
     await git(['-C', clone, 'revert', '--no-edit', human]);
@@ -146,21 +161,67 @@ describe('history and rollback from git', () => {
   });
 
   it('promotes the current image to another environment, and refuses clearly', async () => {
-    const res = await runKip(['app', 'promote', 'api', '--project', 'yourr-name', '--from', 'test', '--to', 'prod', '--json'], env());
+    const res = await runKip(
+      ['app', 'promote', 'api', '--project', 'yourr-name', '--from', 'test', '--to', 'prod', '--json'],
+      env(),
+    );
     expect(res.code, res.stderr).toBe(0);
     // test runs seed again (the revert), which prod runs already: a retry-safe no-op
-    expect(JSON.parse(res.stdout)).toMatchObject({ status: 'unchanged', app: 'yourr-name-prod/api', image: image('seed'), revision: 1 });
+    expect(JSON.parse(res.stdout)).toMatchObject({
+      status: 'unchanged',
+      app: 'yourr-name-prod/api',
+      image: image('seed'),
+      revision: 1,
+    });
     await kip('app', 'update', 'api', '--image', image('rc1'));
-    const human = await runKip(['app', 'promote', 'api', '--project', 'yourr-name', '--from', 'test', '--to', 'prod'], env());
+    const human = await runKip(
+      ['app', 'promote', 'api', '--project', 'yourr-name', '--from', 'test', '--to', 'prod'],
+      env(),
+    );
     expect(human.stdout.trim()).toBe(`✔ Promoted api from test to prod (${image('rc1')}, revision #2)`);
     const [promoted] = await logOf(bare);
     expect(promoted!.message).toContain('Kipper-App: yourr-name-prod/api\n');
     expect(promoted!.message).toContain('Kipper-Trigger: promotion\nKipper-Promoted-From: yourr-name-test\n');
-    expect(await showFile(bare, 'main', 'apps/yourr-name-prod/api/deployment.yaml')).toContain(`image: ${image('rc1')} # deployed by kipper`);
+    expect(await showFile(bare, 'main', 'apps/yourr-name-prod/api/deployment.yaml')).toContain(
+      `image: ${image('rc1')} # deployed by kipper`,
+    );
 
-    await refused('APP_NOT_FOUND', 'app', 'promote', 'api', '--project', 'yourr-name', '--from', 'test', '--to', 'staging');
-    await refused('GIT_APP_IMAGE', 'app', 'promote', 'docs', '--project', 'yourr-name', '--from', 'test', '--to', 'prod');
-    await refused('NO_SOURCE_IMAGE', 'app', 'promote', 'worker', '--project', 'yourr-name', '--from', 'test', '--to', 'prod');
+    await refused(
+      'APP_NOT_FOUND',
+      'app',
+      'promote',
+      'api',
+      '--project',
+      'yourr-name',
+      '--from',
+      'test',
+      '--to',
+      'staging',
+    );
+    await refused(
+      'GIT_APP_IMAGE',
+      'app',
+      'promote',
+      'docs',
+      '--project',
+      'yourr-name',
+      '--from',
+      'test',
+      '--to',
+      'prod',
+    );
+    await refused(
+      'NO_SOURCE_IMAGE',
+      'app',
+      'promote',
+      'worker',
+      '--project',
+      'yourr-name',
+      '--from',
+      'test',
+      '--to',
+      'prod',
+    );
   });
 
   it('fails with one clear line when the bridge is unreachable or the admin token is wrong', async () => {

@@ -69,7 +69,8 @@ describe('history of a file that runs images of two repositories', () => {
     expect(res.code, res.stderr).toBe(0);
     return (JSON.parse(res.stdout) as HistoryAnswer).revisions;
   };
-  const rows = (revisions: HistoryAnswer['revisions']) => revisions.map((r) => [r.revision, r.image, r.images, r.trigger]);
+  const rows = (revisions: HistoryAnswer['revisions']) =>
+    revisions.map((r) => [r.revision, r.image, r.images, r.trigger]);
   /** A person's commit of `app`'s file, edited by `edit`, pushed to the remote. */
   const humanEdit = async (app: string, edit: (text: string) => string, message: string) => {
     await git(['-C', clone, 'pull', '-q', '--ff-only', 'origin', 'main']);
@@ -106,7 +107,12 @@ describe('history of a file that runs images of two repositories', () => {
 
     const rolled = await kip('app', 'rollback', 'api', '--revision', '1', '--json');
     expect(rolled.code, rolled.stderr).toBe(0);
-    expect(JSON.parse(rolled.stdout)).toMatchObject({ status: 'rolled_back', rolledBackTo: 1, revision: 3, image: API('v0') });
+    expect(JSON.parse(rolled.stdout)).toMatchObject({
+      status: 'rolled_back',
+      rolledBackTo: 1,
+      revision: 3,
+      image: API('v0'),
+    });
     // api back to v0, and nothing else changed: the file is the seed's, byte for byte.
     expect(await showFile(rb.bare, 'main', fileOf('api'))).toBe(seed);
     expect((await logOf(rb.bare))[0]!.message).toContain(`Kipper-Image: ${API('v0')}\n`);

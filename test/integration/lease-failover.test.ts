@@ -110,7 +110,9 @@ describe('the lease holder going away', () => {
     const newHolder = api.holders.find((h) => h.at > killedAt && h.holder !== '' && h.holder !== dead.url)!;
     expect(newHolder).toBeDefined();
     const firstAfter = Math.min(
-      ...answers.filter((a) => a.at > killedAt && log.find((c) => c.oid === a.json.configCommit)?.authorName !== dead.name).map((a) => a.at),
+      ...answers
+        .filter((a) => a.at > killedAt && log.find((c) => c.oid === a.json.configCommit)?.authorName !== dead.name)
+        .map((a) => a.at),
     );
     const resumedMs = firstAfter - lastRenewAt;
     console.log(
@@ -128,7 +130,12 @@ describe('the lease holder going away', () => {
     const cutAt = Date.now();
     const direct: Array<{ status: number; at: number; json: Record<string, unknown> }> = [];
     // Clients that still reach the old holder keep sending it writes, one after another.
-    for (let i = 0; !api.holders.some((h) => h.holder === other.url) || direct.filter((d) => d.at > api.holders.at(-1)!.at).length < 3; i++) {
+    for (
+      let i = 0;
+      !api.holders.some((h) => h.holder === other.url) ||
+      direct.filter((d) => d.at > api.holders.at(-1)!.at).length < 3;
+      i++
+    ) {
       const res = await postWebhook(
         old.url,
         app,

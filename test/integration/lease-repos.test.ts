@@ -39,15 +39,30 @@ describe('KIPPER_LEASE with several config repos', () => {
     api = await startLeaseApi();
     const dir = await mkdtemp(join(tmpdir(), 'kip-lease-repos-'));
     const reposFile = join(dir, 'repos.yaml');
-    await writeFile(reposFile, `repos:\n  - name: alpha\n    url: ${server.url('alpha.git')}\n  - name: beta\n    url: ${server.url('beta.git')}\n`);
+    await writeFile(
+      reposFile,
+      `repos:\n  - name: alpha\n    url: ${server.url('alpha.git')}\n  - name: beta\n    url: ${server.url('beta.git')}\n`,
+    );
     const envs = { a: await replicaEnv(api, 'replica-a'), b: await replicaEnv(api, 'replica-b') };
     // beta's Lease is replica-b's, freshly renewed, before anyone starts: replica-a must leave it alone.
     const now = new Date().toISOString().replace('Z', '000Z');
     api.leases.set('kipper/kipper-writer-beta', {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: 'kipper-writer-beta', namespace: 'kipper', resourceVersion: '1', uid: 'uid-beta', creationTimestamp: now },
-      spec: { holderIdentity: envs.b.KIPPER_PEER_URL, leaseDurationSeconds: 15, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+      metadata: {
+        name: 'kipper-writer-beta',
+        namespace: 'kipper',
+        resourceVersion: '1',
+        uid: 'uid-beta',
+        creationTimestamp: now,
+      },
+      spec: {
+        holderIdentity: envs.b.KIPPER_PEER_URL,
+        leaseDurationSeconds: 15,
+        acquireTime: now,
+        renewTime: now,
+        leaseTransitions: 0,
+      },
     });
     for (const [name, env] of [['replica-a', envs.a] as const, ['replica-b', envs.b] as const]) {
       const b = await startBridge({
@@ -68,7 +83,10 @@ describe('KIPPER_LEASE with several config repos', () => {
 
   it('elects a writer per repo, and each replica forwards to the writer of the app’s repo', async () => {
     const [a, b] = replicas as [BridgeProcess & { name: string }, BridgeProcess & { name: string }];
-    await eventually('both leases held', () => api.leases.get('kipper/kipper-writer-alpha')?.spec.holderIdentity === a.url);
+    await eventually(
+      'both leases held',
+      () => api.leases.get('kipper/kipper-writer-alpha')?.spec.holderIdentity === a.url,
+    );
     expect(api.leases.get('kipper/kipper-writer-beta')!.spec.holderIdentity).toBe(b.url);
     expect(api.leases.has('kipper/kipper-writer')).toBe(false);
 
@@ -87,7 +105,13 @@ describe('KIPPER_LEASE with several config repos', () => {
     );
     expect(alpha.status, JSON.stringify(alpha.json)).toBe(200);
     expect(beta.status, JSON.stringify(beta.json)).toBe(200);
-    expect((await logOf(bare.alpha!, 'main', 1))[0]).toMatchObject({ oid: alpha.json.configCommit, authorName: 'replica-a' });
-    expect((await logOf(bare.beta!, 'main', 1))[0]).toMatchObject({ oid: beta.json.configCommit, authorName: 'replica-b' });
+    expect((await logOf(bare.alpha!, 'main', 1))[0]).toMatchObject({
+      oid: alpha.json.configCommit,
+      authorName: 'replica-a',
+    });
+    expect((await logOf(bare.beta!, 'main', 1))[0]).toMatchObject({
+      oid: beta.json.configCommit,
+      authorName: 'replica-b',
+    });
   });
 });

@@ -64,13 +64,20 @@ describe('three replicas under KIPPER_LEASE', () => {
     // The holder's answer, header by header that matters: a replay by Idempotency-Key.
     const key = { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1), 'Idempotency-Key': 'lease-test-1' };
     const first = await postWebhook(follower.url, app, { image: 'registry.example.com/app-0000:keyed' }, key);
-    const again = await postWebhook(replicas.find((r) => r !== holder && r !== follower)!.url, app, { image: 'registry.example.com/app-0000:keyed' }, key);
+    const again = await postWebhook(
+      replicas.find((r) => r !== holder && r !== follower)!.url,
+      app,
+      { image: 'registry.example.com/app-0000:keyed' },
+      key,
+    );
     expect(first.status).toBe(200);
     expect(again.status).toBe(200);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(again.json.configCommit).toBe(first.json.configCommit);
     // Reads stay local and agree.
-    const history = await fetch(`${follower.url}/api/v1/apps/${app}/history`, { headers: { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+    const history = await fetch(`${follower.url}/api/v1/apps/${app}/history`, {
+      headers: { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    });
     expect(history.status).toBe(200);
   });
 
@@ -79,7 +86,11 @@ describe('three replicas under KIPPER_LEASE', () => {
     const follower = replicas.find((r) => r !== holder)!;
     const app = apps[2]!;
     const admin = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' };
-    const lock = await fetch(`${follower.url}/api/v1/apps/${app}/lock`, { method: 'POST', headers: admin, body: JSON.stringify({ reason: 'freeze' }) });
+    const lock = await fetch(`${follower.url}/api/v1/apps/${app}/lock`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ reason: 'freeze' }),
+    });
     expect(lock.status, await lock.clone().text()).toBe(200);
     expect((await logOf(bare, 'main', 1))[0]!.authorName).toBe(holder.name);
     // The holder's refusal comes back as it is: a locked app's webhook is 423 APP_LOCKED.
@@ -92,7 +103,11 @@ describe('three replicas under KIPPER_LEASE', () => {
     expect(locked.status).toBe(423);
     expect(locked.json.code).toBe('APP_LOCKED');
     // A wrong admin token is refused by the holder's own check.
-    const wrong = await fetch(`${follower.url}/api/v1/apps/${app}/lock`, { method: 'DELETE', headers: { ...admin, Authorization: 'Bearer nope' }, body: '{}' });
+    const wrong = await fetch(`${follower.url}/api/v1/apps/${app}/lock`, {
+      method: 'DELETE',
+      headers: { ...admin, Authorization: 'Bearer nope' },
+      body: '{}',
+    });
     expect(wrong.status).toBe(401);
 
     // The console: signed in at the follower (sessions are signed with a key every replica derives).
@@ -158,9 +173,15 @@ describe('three replicas under KIPPER_LEASE', () => {
     expect((await send(other)).status).toBe(401);
     // Signed right, but the body changed on the way.
     const good = signForward(forwardKeys(TEST_SECRET_KEY), { method: 'POST', url, body, from: '1.2.3.4', headers });
-    expect((await send(good, Buffer.from(JSON.stringify({ image: 'registry.example.com/app-0001:altered' })))).status).toBe(401);
+    expect(
+      (await send(good, Buffer.from(JSON.stringify({ image: 'registry.example.com/app-0001:altered' })))).status,
+    ).toBe(401);
     // Too old.
-    const stale = signForward(forwardKeys(TEST_SECRET_KEY), { method: 'POST', url, body, from: '1.2.3.4', headers }, Date.now() - 120_000);
+    const stale = signForward(
+      forwardKeys(TEST_SECRET_KEY),
+      { method: 'POST', url, body, from: '1.2.3.4', headers },
+      Date.now() - 120_000,
+    );
     expect((await send(stale)).status).toBe(401);
     expect((await logOf(bare, 'main', 1))[0]!.oid).toBe(before);
     // Signed right: served once (the caller's sealed token authorises it), a replay is refused.
@@ -169,7 +190,13 @@ describe('three replicas under KIPPER_LEASE', () => {
     expect(served.status).toBe(200);
     expect((await send(fresh)).status).toBe(401);
     // A forwarded request without the caller's token inside is just unauthorised.
-    const noToken = signForward(forwardKeys(TEST_SECRET_KEY), { method: 'POST', url, body, from: '1.2.3.4', headers: { 'content-type': 'application/json' } });
+    const noToken = signForward(forwardKeys(TEST_SECRET_KEY), {
+      method: 'POST',
+      url,
+      body,
+      from: '1.2.3.4',
+      headers: { 'content-type': 'application/json' },
+    });
     expect((await send(noToken)).status).toBe(401);
   });
 });

@@ -28,7 +28,11 @@ describe('locks and reasons', () => {
     json<Record<string, unknown>>(
       fetch(`${rb.bridge.url}/api/v1/webhook/${app}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-kipper-token': tokenFor(TEST_SECRET_KEY, app, 1), ...headers },
+        headers: {
+          'content-type': 'application/json',
+          'x-kipper-token': tokenFor(TEST_SECRET_KEY, app, 1),
+          ...headers,
+        },
         body: JSON.stringify(body),
       }),
     );
@@ -44,20 +48,33 @@ describe('locks and reasons', () => {
 
   it('a lock is one commit to kipper.yaml; the webhook then answers 423 with the reason and writes nothing', async () => {
     const before = await showFile(rb.bare, 'main', 'kipper.yaml');
-    const locked = await json<LockAnswer>(admin('POST', `${API}/lock`, { reason: 'INC-42: bad migration', by: 'ana@example.com' }));
+    const locked = await json<LockAnswer>(
+      admin('POST', `${API}/lock`, { reason: 'INC-42: bad migration', by: 'ana@example.com' }),
+    );
     expect(locked.status).toBe(200);
-    expect(locked.body).toMatchObject({ app: API, locked: true, lock: { reason: 'INC-42: bad migration', by: 'ana@example.com' } });
+    expect(locked.body).toMatchObject({
+      app: API,
+      locked: true,
+      lock: { reason: 'INC-42: bad migration', by: 'ana@example.com' },
+    });
     const [commit] = await logOf(rb.bare);
     expect(commit!.oid).toBe(locked.body.configCommit);
-    expect(commit!.message).toBe(`lock ${API}\n\nINC-42: bad migration\n\nKipper-App: ${API}\nKipper-Reason: INC-42: bad migration\nKipper-Actor: admin\n`);
+    expect(commit!.message).toBe(
+      `lock ${API}\n\nINC-42: bad migration\n\nKipper-App: ${API}\nKipper-Reason: INC-42: bad migration\nKipper-Actor: admin\n`,
+    );
     // Only lines added to kipper.yaml: the rest of the hand-written file is as it was.
     const after = await showFile(rb.bare, 'main', 'kipper.yaml');
-    expect(after).toBe(`${before}locks:\n  ${API}: { reason: "INC-42: bad migration", by: "ana@example.com", at: ${JSON.stringify(locked.body.lock!.at)} }\n`);
+    expect(after).toBe(
+      `${before}locks:\n  ${API}: { reason: "INC-42: bad migration", by: "ana@example.com", at: ${JSON.stringify(locked.body.lock!.at)} }\n`,
+    );
 
     const head = await headOf(rb.bare);
     const refused = await webhook(API, { image: 'ghcr.io/yourr-name/api:while-locked' });
     expect(refused.status).toBe(423);
-    expect(refused.body).toMatchObject({ code: 'APP_LOCKED', lock: { reason: 'INC-42: bad migration', by: 'ana@example.com' } });
+    expect(refused.body).toMatchObject({
+      code: 'APP_LOCKED',
+      lock: { reason: 'INC-42: bad migration', by: 'ana@example.com' },
+    });
     expect(String(refused.body.error)).toContain('INC-42: bad migration');
     expect(await headOf(rb.bare)).toBe(head);
     // History and the app list show it.
@@ -68,11 +85,15 @@ describe('locks and reasons', () => {
   });
 
   it('a locked app still takes a manual deploy with a reason, which history and the commit carry', async () => {
-    const res = await json<Record<string, unknown>>(admin('POST', `${API}/deploy`, { image: 'ghcr.io/yourr-name/api:hotfix', reason: 'INC-42 hotfix' }));
+    const res = await json<Record<string, unknown>>(
+      admin('POST', `${API}/deploy`, { image: 'ghcr.io/yourr-name/api:hotfix', reason: 'INC-42 hotfix' }),
+    );
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'deployed', image: 'ghcr.io/yourr-name/api:hotfix' });
     const [commit] = await logOf(rb.bare);
-    expect(commit!.message).toMatch(/^deploy yourr-name-test\/api: ghcr\.io\/yourr-name\/api:hotfix\n\nINC-42 hotfix\n\n/);
+    expect(commit!.message).toMatch(
+      /^deploy yourr-name-test\/api: ghcr\.io\/yourr-name\/api:hotfix\n\nINC-42 hotfix\n\n/,
+    );
     expect(commit!.message).toContain('\nKipper-Trigger: manual\nKipper-Reason: INC-42 hotfix\n');
     const [newest, older] = (await history(API)).revisions;
     expect(newest).toMatchObject({ trigger: 'manual', reason: 'INC-42 hotfix' });
@@ -85,13 +106,19 @@ describe('locks and reasons', () => {
     const push = await readFile(new URL('../../fixtures/webhooks/gitlab-push-hook.json', import.meta.url));
     const res = await fetch(`${rb.bridge.url}/api/v1/webhook/${DOCS}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Push Hook', 'x-gitlab-token': tokenFor(TEST_SECRET_KEY, DOCS, 1) },
+      headers: {
+        'content-type': 'application/json',
+        'x-gitlab-event': 'Push Hook',
+        'x-gitlab-token': tokenFor(TEST_SECRET_KEY, DOCS, 1),
+      },
       body: push,
     });
     expect(res.status).toBe(423);
     expect(((await res.json()) as { lock: { by: string } }).lock.by).toBe('admin API');
     for (const reason of ['', 'two\nlines', 'x'.repeat(501)]) {
-      const bad = await json<{ code: string; fields: Record<string, string> }>(admin('POST', `${API}/lock`, { reason }));
+      const bad = await json<{ code: string; fields: Record<string, string> }>(
+        admin('POST', `${API}/lock`, { reason }),
+      );
       expect(bad.status).toBe(400);
       expect(bad.body.code).toBe('INVALID_BODY');
       expect(Object.keys(bad.body.fields)).toEqual(['reason']);
@@ -113,7 +140,9 @@ describe('locks and reasons', () => {
 
     await json(admin('DELETE', `${API}/lock`, { reason: 'INC-42 fixed' }));
     const [commit] = await logOf(rb.bare);
-    expect(commit!.message).toBe(`unlock ${API}\n\nINC-42 fixed\n\nKipper-App: ${API}\nKipper-Reason: INC-42 fixed\nKipper-Actor: admin\n`);
+    expect(commit!.message).toBe(
+      `unlock ${API}\n\nINC-42 fixed\n\nKipper-App: ${API}\nKipper-Reason: INC-42 fixed\nKipper-Actor: admin\n`,
+    );
     expect(await showFile(rb.bare, 'main', 'kipper.yaml')).not.toContain('locks:');
     const deployed = await webhook(API, { image: 'ghcr.io/yourr-name/api:after-unlock' });
     expect(deployed).toMatchObject({ status: 200, body: { status: 'deployed' } });
@@ -121,9 +150,15 @@ describe('locks and reasons', () => {
 
   it('rollback with lock is one commit: the image goes back and the app is locked, with the reason', async () => {
     const head = await headOf(rb.bare);
-    const res = await json<RollbackAnswer>(admin('POST', `${API}/rollback`, { reason: 'INC-43: 500s after deploy', lock: true, by: 'bob' }));
+    const res = await json<RollbackAnswer>(
+      admin('POST', `${API}/rollback`, { reason: 'INC-43: 500s after deploy', lock: true, by: 'bob' }),
+    );
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: 'rolled_back', image: 'ghcr.io/yourr-name/api:hotfix', lock: { reason: 'INC-43: 500s after deploy', by: 'bob' } });
+    expect(res.body).toMatchObject({
+      status: 'rolled_back',
+      image: 'ghcr.io/yourr-name/api:hotfix',
+      lock: { reason: 'INC-43: 500s after deploy', by: 'bob' },
+    });
     expect(await git(['--git-dir', rb.bare, 'rev-list', '--count', `${head}..main`])).toBe('1\n');
     const changed = await git(['--git-dir', rb.bare, 'diff', '--name-only', head, 'main']);
     expect(changed.split('\n').filter(Boolean).sort()).toEqual([API_FILE, 'kipper.yaml']);
@@ -131,7 +166,10 @@ describe('locks and reasons', () => {
     expect(commit!.message).toContain('\n\nINC-43: 500s after deploy\n\n');
     expect(commit!.message).toContain('\nKipper-Trigger: rollback\n');
     expect(commit!.message).toMatch(/\nKipper-Reason: INC-43: 500s after deploy\nKipper-Actor: admin\n$/);
-    expect((await history(API)).revisions[0]).toMatchObject({ trigger: 'rollback', reason: 'INC-43: 500s after deploy' });
+    expect((await history(API)).revisions[0]).toMatchObject({
+      trigger: 'rollback',
+      reason: 'INC-43: 500s after deploy',
+    });
     expect((await webhook(API, { image: 'ghcr.io/yourr-name/api:ci-again' })).status).toBe(423);
   });
 

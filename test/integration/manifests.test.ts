@@ -161,8 +161,10 @@ function bytesOf(quantity: string | undefined): number {
 function probeProblems(name: string, probe: HttpProbe | undefined, path: string, ports: Set<string>): string[] {
   if (!probe) return [`${name}: missing`];
   const out: string[] = [];
-  if (probe.httpGet?.path !== path) out.push(`${name}: httpGet.path is ${String(probe.httpGet?.path)}, expected ${path}`);
-  if (!ports.has(String(probe.httpGet?.port))) out.push(`${name}: httpGet.port ${String(probe.httpGet?.port)} is not the container's port`);
+  if (probe.httpGet?.path !== path)
+    out.push(`${name}: httpGet.path is ${String(probe.httpGet?.path)}, expected ${path}`);
+  if (!ports.has(String(probe.httpGet?.port)))
+    out.push(`${name}: httpGet.port ${String(probe.httpGet?.port)} is not the container's port`);
   return out;
 }
 
@@ -231,7 +233,8 @@ function deploymentProblems(objects: K8sObject[]): string[] {
     if (!e) continue;
     const ref = e.valueFrom?.secretKeyRef;
     if (e.value !== undefined || !ref) problems.push(`${name} is not read from a Secret`);
-    else if (ref.name !== SECRET_NAME || ref.key !== name) problems.push(`${name} reads ${String(ref.name)}/${String(ref.key)}`);
+    else if (ref.name !== SECRET_NAME || ref.key !== name)
+      problems.push(`${name} reads ${String(ref.name)}/${String(ref.key)}`);
   }
   for (const name of REQUIRED_SECRET_ENV) {
     const ref = byName.get(name)?.valueFrom?.secretKeyRef;
@@ -267,7 +270,8 @@ function deploymentProblems(objects: K8sObject[]): string[] {
   // Resources for the measured ~210 MB peak RSS.
   const limit = bytesOf(container.resources?.limits?.memory);
   const request = bytesOf(container.resources?.requests?.memory);
-  if (!(limit >= 256 * 2 ** 20)) problems.push(`memory limit ${String(container.resources?.limits?.memory)} is under 256Mi`);
+  if (!(limit >= 256 * 2 ** 20))
+    problems.push(`memory limit ${String(container.resources?.limits?.memory)} is under 256Mi`);
   if (!(request > 0 && request <= limit)) problems.push('memory request missing or above the limit');
   if (container.resources?.requests?.cpu === undefined) problems.push('no cpu request');
 
@@ -281,13 +285,17 @@ function deploymentProblems(objects: K8sObject[]): string[] {
   else {
     const svc = (service.spec ?? {}) as ServiceSpec;
     const selector = Object.entries(svc.selector ?? {});
-    if (selector.length === 0 || selector.some(([k, v]) => podLabels[k] !== v)) problems.push('the Service does not select the pods');
+    if (selector.length === 0 || selector.some(([k, v]) => podLabels[k] !== v))
+      problems.push('the Service does not select the pods');
     const p80 = svc.ports?.find((p) => p.port === 80);
-    if (!p80 || !ports.has(String(p80.targetPort))) problems.push('the Service does not map port 80 to the container port');
+    if (!p80 || !ports.has(String(p80.targetPort)))
+      problems.push('the Service does not map port 80 to the container port');
   }
   const selector = Object.entries(spec.selector?.matchLabels ?? {});
-  if (selector.some(([k, v]) => podLabels[k] !== v)) problems.push('the Deployment selector does not match its pod labels');
-  if (podLabels['app.kubernetes.io/name'] !== 'kipper') problems.push('pod template lacks app.kubernetes.io/name: kipper');
+  if (selector.some(([k, v]) => podLabels[k] !== v))
+    problems.push('the Deployment selector does not match its pod labels');
+  if (podLabels['app.kubernetes.io/name'] !== 'kipper')
+    problems.push('pod template lacks app.kubernetes.io/name: kipper');
   return problems;
 }
 
@@ -315,7 +323,12 @@ const VALID_SECRETS = {
 };
 
 interface ArgoApplicationSpec {
-  source?: { repoURL?: string; targetRevision?: string; path?: string; directory?: { exclude?: string; recurse?: boolean } };
+  source?: {
+    repoURL?: string;
+    targetRevision?: string;
+    path?: string;
+    directory?: { exclude?: string; recurse?: boolean };
+  };
   destination?: { server?: string; namespace?: string };
   syncPolicy?: { automated?: { prune?: boolean; selfHeal?: boolean } };
 }
@@ -338,15 +351,19 @@ function argoProblems(objects: K8sObject[]): string[] {
   const path = spec.source?.path ?? '';
   if (!/^apps\/[^/]+/.test(path)) problems.push(`source.path ${path} is not an app path under apps/`);
   // kipper.yaml is at the repo root: outside an apps/ path, and excluded in case.
-  if (!spec.source?.directory?.exclude?.includes('kipper.yaml')) problems.push('directory.exclude does not keep kipper.yaml out');
+  if (!spec.source?.directory?.exclude?.includes('kipper.yaml'))
+    problems.push('directory.exclude does not keep kipper.yaml out');
   if (!spec.syncPolicy?.automated) problems.push('no automated sync');
-  if (!spec.source?.repoURL?.startsWith('https://')) problems.push('repoURL is not an https URL (the bridge speaks http/https)');
+  if (!spec.source?.repoURL?.startsWith('https://'))
+    problems.push('repoURL is not an https URL (the bridge speaks http/https)');
   return problems;
 }
 
 function fluxProblems(objects: K8sObject[]): string[] {
   const repo = objects.find((o) => o.kind === 'GitRepository' && o.apiVersion?.startsWith('source.toolkit.fluxcd.io/'));
-  const ks = objects.find((o) => o.kind === 'Kustomization' && o.apiVersion?.startsWith('kustomize.toolkit.fluxcd.io/'));
+  const ks = objects.find(
+    (o) => o.kind === 'Kustomization' && o.apiVersion?.startsWith('kustomize.toolkit.fluxcd.io/'),
+  );
   if (!repo || !ks) return ['no Flux GitRepository and Kustomization'];
   const problems: string[] = [];
   const repoSpec = (repo.spec ?? {}) as FluxGitRepositorySpec;
@@ -364,7 +381,10 @@ function fluxProblems(objects: K8sObject[]): string[] {
 function repoUrlsOf(argo: K8sObject[], flux: K8sObject[]): string[] {
   const app = argo.find((o) => o.kind === 'Application');
   const repo = flux.find((o) => o.kind === 'GitRepository');
-  return [String((app?.spec as ArgoApplicationSpec | undefined)?.source?.repoURL), String((repo?.spec as FluxGitRepositorySpec | undefined)?.url)];
+  return [
+    String((app?.spec as ArgoApplicationSpec | undefined)?.source?.repoURL),
+    String((repo?.spec as FluxGitRepositorySpec | undefined)?.url),
+  ];
 }
 
 // ---- the YAML files as written --------------------------------------------------------
@@ -416,7 +436,9 @@ describe('manifests/ as written (parsed with `yaml`, no kubectl needed)', () => 
     expect(secret).toMatchObject({ kind: 'Secret', metadata: { name: SECRET_NAME, namespace: 'kipper-system' } });
     expect(Object.keys(secret!.stringData ?? {}).sort()).toEqual([...SECRET_ENV].sort());
     // An unedited copy is refused at start rather than run with a well-known key.
-    expect(() => loadSettings(podEnvironment(base, secret!.stringData!))).toThrow(/KIPPER_SECRET_KEY|KIPPER_ADMIN_TOKEN/);
+    expect(() => loadSettings(podEnvironment(base, secret!.stringData!))).toThrow(
+      /KIPPER_SECRET_KEY|KIPPER_ADMIN_TOKEN/,
+    );
   });
 
   it('every object carries the app.kubernetes.io/name label and the kipper-system namespace', () => {
@@ -430,7 +452,11 @@ describe('manifests/ as written (parsed with `yaml`, no kubectl needed)', () => 
   it('the optional Ingress routes only the webhook path to the Service', () => {
     const objects = readKustomizationFiles(join(MANIFESTS, 'ingress'));
     const ingress = find(objects, 'Ingress', 'kipper-webhook');
-    const rules = (ingress?.spec as { rules?: { http?: { paths?: { path?: string; backend?: { service?: { name?: string } } }[] } }[] })?.rules;
+    const rules = (
+      ingress?.spec as {
+        rules?: { http?: { paths?: { path?: string; backend?: { service?: { name?: string } } }[] } }[];
+      }
+    )?.rules;
     const paths = (rules ?? []).flatMap((r) => r.http?.paths ?? []);
     expect(paths.map((p) => [p.path, p.backend?.service?.name])).toEqual([['/api/v1/webhook/', 'kipper']]);
   });
@@ -449,7 +475,10 @@ describe('manifests/ as written (parsed with `yaml`, no kubectl needed)', () => 
     };
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'kipper', namespace: 'kipper-system' }]);
     // Without the component, no token: the base keeps automount off.
-    expect((find(base, 'ServiceAccount', 'kipper') as unknown as { automountServiceAccountToken: boolean }).automountServiceAccountToken).toBe(false);
+    expect(
+      (find(base, 'ServiceAccount', 'kipper') as unknown as { automountServiceAccountToken: boolean })
+        .automountServiceAccountToken,
+    ).toBe(false);
   });
 
   it('the Argo CD and Flux examples sync an app path of one config repo and keep kipper.yaml out', () => {
@@ -468,8 +497,11 @@ describe('kubectl kustomize builds', () => {
   it.skipIf(!hasKubectl)('manifests/ builds, and the built Deployment passes every check', async () => {
     const objects = await kustomize(MANIFESTS);
     expect(deploymentProblems(objects)).toEqual([]);
-    expect(objects.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'Namespace', 'PodDisruptionBudget', 'Service', 'ServiceAccount'].sort());
-    const container = ((find(objects, 'Deployment', 'kipper')!.spec as DeploymentSpec).template!.spec!.containers ?? [])[0];
+    expect(objects.map((o) => o.kind).sort()).toEqual(
+      ['ConfigMap', 'Deployment', 'Namespace', 'PodDisruptionBudget', 'Service', 'ServiceAccount'].sort(),
+    );
+    const container = ((find(objects, 'Deployment', 'kipper')!.spec as DeploymentSpec).template!.spec!.containers ??
+      [])[0];
     expect(container?.image).toBe('kipper:0.1.0');
     expect(loadSettings(podEnvironment(objects, VALID_SECRETS)).host).toBe('0.0.0.0');
   });

@@ -63,7 +63,20 @@ describe('notifications from the bridge', () => {
       expect(r.headers['x-kipper-event']).toBe(JSON.parse(r.body.toString('utf8')).event);
     }
     const [d, l, rb2] = events();
-    expect(Object.keys(d!)).toEqual(['event', 'app', 'revision', 'image', 'commit', 'configCommit', 'trigger', 'reason', 'author', 'actor', 'url', 'at']);
+    expect(Object.keys(d!)).toEqual([
+      'event',
+      'app',
+      'revision',
+      'image',
+      'commit',
+      'configCommit',
+      'trigger',
+      'reason',
+      'author',
+      'actor',
+      'url',
+      'at',
+    ]);
     expect(d).toMatchObject({
       app: APP,
       revision: deployed.json.revision,
@@ -74,8 +87,20 @@ describe('notifications from the bridge', () => {
       reason: null,
       url: `https://kipper.example.com/apps/${APP}`,
     });
-    expect(l).toMatchObject({ event: 'locked', app: APP, reason: 'INC-7: bad build', author: 'ana', actor: 'admin', revision: null });
-    expect(rb2).toMatchObject({ event: 'rolled_back', trigger: 'rollback', reason: 'INC-7: back to seed', configCommit: rolledBack.configCommit });
+    expect(l).toMatchObject({
+      event: 'locked',
+      app: APP,
+      reason: 'INC-7: bad build',
+      author: 'ana',
+      actor: 'admin',
+      revision: null,
+    });
+    expect(rb2).toMatchObject({
+      event: 'rolled_back',
+      trigger: 'rollback',
+      reason: 'INC-7: back to seed',
+      configCommit: rolledBack.configCommit,
+    });
     // The receiver's URL path is a secret (Slack's is): never in the bridge's log.
     expect(rb.bridge.output()).not.toContain('secret-path');
   });

@@ -1,13 +1,38 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { NOTIFY_EVENTS, notificationEvent, type NotificationEvent, type NotifyEventName } from '../../src/notify/events.js';
+import {
+  NOTIFY_EVENTS,
+  notificationEvent,
+  type NotificationEvent,
+  type NotifyEventName,
+} from '../../src/notify/events.js';
 import { Notifier, type NotifierOptions } from '../../src/notify/notifier.js';
 import { notificationSecret, verify } from '../../src/notify/signature.js';
-import { CountingMetrics, Receiver, closedPort, eventually, memoryLogger, type Answer } from '../helpers/notify-receiver.js';
+import {
+  CountingMetrics,
+  Receiver,
+  closedPort,
+  eventually,
+  memoryLogger,
+  type Answer,
+} from '../helpers/notify-receiver.js';
 
 const key = randomBytes(32);
-const FIELDS = ['event', 'app', 'revision', 'image', 'commit', 'configCommit', 'trigger', 'reason', 'author', 'actor', 'url', 'at'];
+const FIELDS = [
+  'event',
+  'app',
+  'revision',
+  'image',
+  'commit',
+  'configCommit',
+  'trigger',
+  'reason',
+  'author',
+  'actor',
+  'url',
+  'at',
+];
 
 // Backoff in milliseconds, not seconds: every test here ends well within a second or two.
 const FAST = { baseDelayMs: 10, maxDelayMs: 40, maxAttempts: 5 };
@@ -32,12 +57,25 @@ function notifier(options: Partial<NotifierOptions> & Pick<NotifierOptions, 'tar
 }
 
 function deployed(revision: number, extra: Partial<NotificationEvent> = {}): NotificationEvent {
-  return notificationEvent({ event: 'deployed', app: 'team/api', revision, image: `ghcr.io/acme/api:1.${revision}`, trigger: 'webhook', ...extra } as never);
+  return notificationEvent({
+    event: 'deployed',
+    app: 'team/api',
+    revision,
+    image: `ghcr.io/acme/api:1.${revision}`,
+    trigger: 'webhook',
+    ...extra,
+  } as never);
 }
 
 function eventOf(name: NotifyEventName): NotificationEvent {
   return name === 'refused'
-    ? notificationEvent({ event: 'refused', app: 'team/api', image: 'ghcr.io/acme/api:2.0', code: 'REPO_UNAVAILABLE', error: 'the config repo did not answer' })
+    ? notificationEvent({
+        event: 'refused',
+        app: 'team/api',
+        image: 'ghcr.io/acme/api:2.0',
+        code: 'REPO_UNAVAILABLE',
+        error: 'the config repo did not answer',
+      })
     : notificationEvent({ event: name, app: 'team/api', revision: 7 });
 }
 
@@ -85,7 +123,12 @@ describe('Notifier', () => {
       url: null,
     });
     const refused = bodies[NOTIFY_EVENTS.indexOf('refused')]!;
-    expect(refused).toMatchObject({ event: 'refused', code: 'REPO_UNAVAILABLE', error: 'the config repo did not answer', revision: null });
+    expect(refused).toMatchObject({
+      event: 'refused',
+      code: 'REPO_UNAVAILABLE',
+      error: 'the config repo did not answer',
+      revision: null,
+    });
     expect(metrics.retriedCount).toBe(0);
     expect(metrics.drops).toEqual({});
   });
@@ -109,7 +152,10 @@ describe('Notifier', () => {
   it('delays nothing while a receiver is down, keeps trying, and delivers once it is up', async () => {
     const port = await closedPort();
     const up = await receiver();
-    const { n, metrics, log } = notifier({ targets: [{ url: `http://127.0.0.1:${port}/hook` }, { url: up.url() }], retry: { ...FAST, maxAttempts: 100 } });
+    const { n, metrics, log } = notifier({
+      targets: [{ url: `http://127.0.0.1:${port}/hook` }, { url: up.url() }],
+      retry: { ...FAST, maxAttempts: 100 },
+    });
 
     const { returned, ms } = timedNotify(n, deployed(1));
     expect(returned).toBeUndefined();
@@ -129,7 +175,14 @@ describe('Notifier', () => {
   });
 
   it('gives up a 4xx (and a redirect) at once, but tries 408 and 429 again', async () => {
-    const answers: Answer[] = [400, { status: 307, headers: { location: '/elsewhere' } }, { status: 429, headers: { 'retry-after': '0' } }, 408, 200, 200];
+    const answers: Answer[] = [
+      400,
+      { status: 307, headers: { location: '/elsewhere' } },
+      { status: 429, headers: { 'retry-after': '0' } },
+      408,
+      200,
+      200,
+    ];
     const r = await receiver((i) => answers[i] ?? 500);
     const { n, metrics, log } = notifier({ targets: [{ url: r.url() }] });
     for (let i = 1; i <= 4; i++) n.notify(deployed(i));
@@ -138,11 +191,15 @@ describe('Notifier', () => {
     await eventually(() => metrics.deliveredCount === 2);
     await new Promise((res) => setTimeout(res, 100));
     expect(r.requests).toHaveLength(6);
-    expect(r.requests.map((g) => (JSON.parse(g.body.toString('utf8')) as { revision: number }).revision)).toEqual([1, 2, 3, 3, 3, 4]);
+    expect(r.requests.map((g) => (JSON.parse(g.body.toString('utf8')) as { revision: number }).revision)).toEqual([
+      1, 2, 3, 3, 3, 4,
+    ]);
     expect(r.requests.every((g) => g.path === '/hooks/kipper')).toBe(true); // the redirect was not followed
     expect(metrics.drops).toEqual({ rejected: 2 });
     expect(metrics.retriedCount).toBe(2);
-    expect(log.lines.filter((l) => l.msg === 'notification dropped: the receiver refused it').map((l) => l.fields.status)).toEqual([400, 307]);
+    expect(
+      log.lines.filter((l) => l.msg === 'notification dropped: the receiver refused it').map((l) => l.fields.status),
+    ).toEqual([400, 307]);
   });
 
   it('gives up after the last attempt, counted and logged', async () => {
@@ -152,7 +209,10 @@ describe('Notifier', () => {
     await r.waitFor(3);
     await eventually(() => metrics.drops.exhausted === 1);
     expect(metrics.retriedCount).toBe(2);
-    expect(log.lines.find((l) => l.msg === 'notification dropped after 3 attempts')).toMatchObject({ level: 'warn', fields: { status: 503 } });
+    expect(log.lines.find((l) => l.msg === 'notification dropped after 3 attempts')).toMatchObject({
+      level: 'warn',
+      fields: { status: 503 },
+    });
   });
 
   it('counts an attempt that gets no answer in time as failed, and tries again', async () => {
@@ -162,7 +222,9 @@ describe('Notifier', () => {
     await r.waitFor(2);
     await eventually(() => metrics.deliveredCount === 1);
     expect(metrics.retriedCount).toBe(1);
-    expect(log.lines.find((l) => l.msg === 'notification not delivered; trying again')?.fields.error).toBe('no answer within 100 ms');
+    expect(log.lines.find((l) => l.msg === 'notification not delivered; trying again')?.fields.error).toBe(
+      'no answer within 100 ms',
+    );
   });
 
   it('bounds the queue: when full, the oldest waiting events are dropped, counted, and logged once', async () => {
@@ -182,7 +244,9 @@ describe('Notifier', () => {
 
     await r.waitFor(4);
     await eventually(() => metrics.deliveredCount === 4);
-    expect(r.requests.map((g) => (JSON.parse(g.body.toString('utf8')) as { revision: number }).revision)).toEqual([0, 7, 8, 9]);
+    expect(r.requests.map((g) => (JSON.parse(g.body.toString('utf8')) as { revision: number }).revision)).toEqual([
+      0, 7, 8, 9,
+    ]);
     const full = log.lines.filter((l) => l.msg.startsWith('notification queue full'));
     expect(full).toHaveLength(1);
     expect(full[0]!.fields).toMatchObject({ target: `http://127.0.0.1:${r.port}/…`, queueSize: 3 });
@@ -233,13 +297,18 @@ describe('Notifier', () => {
   it('sends a Slack message to a target in Slack format, and the JSON event to the others, both signed', async () => {
     const slack = await receiver(() => 200);
     const json = await receiver();
-    const { n, metrics } = notifier({ targets: [{ url: slack.url('/services/T0/B0/x'), format: 'slack' }, { url: json.url() }] });
+    const { n, metrics } = notifier({
+      targets: [{ url: slack.url('/services/T0/B0/x'), format: 'slack' }, { url: json.url() }],
+    });
     n.notify(deployed(12, { reason: 'hotfix <b>', author: 'alice', url: 'https://git.example.com/c/abc' }));
 
     const [s] = await slack.waitFor(1);
     const [j] = await json.waitFor(1);
     await eventually(() => metrics.deliveredCount === 2);
-    const message = JSON.parse(s!.body.toString('utf8')) as { text: string; blocks: Array<{ type: string; text: { type: string; text: string } }> };
+    const message = JSON.parse(s!.body.toString('utf8')) as {
+      text: string;
+      blocks: Array<{ type: string; text: { type: string; text: string } }>;
+    };
     expect(Object.keys(message)).toEqual(['text', 'blocks']);
     expect(message.text).toBe('team/api deployed revision 12: ghcr.io/acme/api:1.12');
     expect(message.blocks[0]).toMatchObject({ type: 'section', text: { type: 'mrkdwn' } });

@@ -118,7 +118,9 @@ describe('CI deploys with an OIDC ID token (trust: rules)', () => {
     const message = await lastMessage();
     expect(message).toMatch(/^Kipper-Actor: oidc:repo:acme\/api:ref:refs\/heads\/main$/m);
     // GitHub Enterprise Server: the server URL is the issuer's without /_services/token.
-    expect(message).toContain(`\nKipper-Run: ${github.url.replace('/_services/token', '')}/acme/api/actions/runs/4242\n`);
+    expect(message).toContain(
+      `\nKipper-Run: ${github.url.replace('/_services/token', '')}/acme/api/actions/runs/4242\n`,
+    );
   });
 
   it('deploys for a GitLab CI token with the default audience (KIPPER_PUBLIC_URL) and a globbed claim', async () => {
@@ -133,12 +135,32 @@ describe('CI deploys with an OIDC ID token (trust: rules)', () => {
     const cases: Array<[string, string, () => Promise<string> | string, string]> = [
       ['wrong claim', TEST_API, () => github.mint(githubClaims({ repository: 'acme/other' })), 'claims'],
       ['wrong globbed claim', PROD_API, () => gitlab.mint(gitlabClaims({ ref_type: 'tag' })), 'claims'],
-      ['wrong audience', TEST_API, () => github.mint(githubClaims({ aud: 'https://elsewhere.example.com' })), 'audience'],
+      [
+        'wrong audience',
+        TEST_API,
+        () => github.mint(githubClaims({ aud: 'https://elsewhere.example.com' })),
+        'audience',
+      ],
       ['no audience', TEST_API, () => github.mint(githubClaims({ aud: undefined })), 'audience'],
-      ['expired beyond the skew', TEST_API, () => github.mint(githubClaims(), { expiresIn: -61, issuedAt: -400 }), 'expiry'],
-      ['issued in the future', TEST_API, () => github.mint(githubClaims(), { issuedAt: 120, expiresIn: 400 }), 'expiry'],
+      [
+        'expired beyond the skew',
+        TEST_API,
+        () => github.mint(githubClaims(), { expiresIn: -61, issuedAt: -400 }),
+        'expiry',
+      ],
+      [
+        'issued in the future',
+        TEST_API,
+        () => github.mint(githubClaims(), { issuedAt: 120, expiresIn: 400 }),
+        'expiry',
+      ],
       ['alg: none', TEST_API, () => github.mintUnsigned(githubClaims()), 'algorithm'],
-      ['HS256 signed with the public key', TEST_API, () => github.mintWithPublicKeyAsSecret(githubClaims()), 'algorithm'],
+      [
+        'HS256 signed with the public key',
+        TEST_API,
+        () => github.mintWithPublicKeyAsSecret(githubClaims()),
+        'algorithm',
+      ],
       ['unknown issuer', TEST_API, () => stranger.mint(githubClaims()), 'issuer'],
       ['an app not in the rule', PROD_API, () => github.mint(githubClaims()), 'app'],
       ['an app not in kipper.yaml', 'yourr-name-test/nope', () => github.mint(githubClaims()), 'app'],
@@ -184,10 +206,16 @@ describe('CI deploys with an OIDC ID token (trust: rules)', () => {
     // The issuer now serves the new key, but the last fetch was under a minute ago: no new
     // fetch for an unknown kid, however many tokens carry one.
     github.publish(rotated);
-    for (let i = 0; i < 3; i++) expect((await postWebhook(bridge.url, TEST_API, image('rotated'), bearer(token))).status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await postWebhook(bridge.url, TEST_API, image('rotated'), bearer(token))).status).toBe(401);
     expect(github.jwksRequests()).toBe(fetched);
     expect(await headOf(bare)).toBe(head);
-    const old = await postWebhook(bridge.url, TEST_API, image('gh-old-key'), bearer(await github.mint(githubClaims(), { kid: githubKey })));
+    const old = await postWebhook(
+      bridge.url,
+      TEST_API,
+      image('gh-old-key'),
+      bearer(await github.mint(githubClaims(), { kid: githubKey })),
+    );
     expect(old.status).toBe(200);
   });
 });

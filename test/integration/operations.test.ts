@@ -26,12 +26,21 @@ describe('serving the embedded repo over git smart HTTP', () => {
 
   it('git clone of /git/config.git gets the latest deploy; a push to it is refused', async () => {
     const token = /Secret token: ([0-9a-f]{64})/.exec(bridge.output())![1]!;
-    const res = await postWebhook(bridge.url, 'demo-test/api', { image: 'registry.example.com/api:cl0ne01' }, { 'X-Kipper-Token': token });
+    const res = await postWebhook(
+      bridge.url,
+      'demo-test/api',
+      { image: 'registry.example.com/api:cl0ne01' },
+      { 'X-Kipper-Token': token },
+    );
     expect(res.json.status).toBe('deployed');
     const clone = await cloneRepo(`${bridge.url}/git/config.git`);
     expect((await git(['-C', clone, 'rev-parse', 'HEAD'])).trim()).toBe(res.json.configCommit);
-    expect(await git(['-C', clone, 'show', 'HEAD:apps/demo-test/api/deployment.yaml'])).toContain('registry.example.com/api:cl0ne01');
-    await expect(commitAndPush(clone, 'evil.txt', 'x\n', 'try to write around the bridge')).rejects.toThrow(/403|read-only|denied|failed/i);
+    expect(await git(['-C', clone, 'show', 'HEAD:apps/demo-test/api/deployment.yaml'])).toContain(
+      'registry.example.com/api:cl0ne01',
+    );
+    await expect(commitAndPush(clone, 'evil.txt', 'x\n', 'try to write around the bridge')).rejects.toThrow(
+      /403|read-only|denied|failed/i,
+    );
     expect((await logOf(join(bridge.dataDir, 'config.git')))[0]!.oid).toBe(res.json.configCommit);
     const traversal = await fetch(`${bridge.url}/git/config.git/..%2fsecret-key`);
     expect(traversal.status).toBe(404);
@@ -61,17 +70,29 @@ describe('metrics, readiness and logs against a real remote', () => {
     await commitAndPush(await cloneRepo(server.url('config.git')), 'notes/x.txt', 'x\n', 'third party');
     await postWebhook(bridge.url, app, { image: 'registry.example.com/app-0001:m2' }, { 'X-Kipper-Token': token });
     const after = await metrics();
-    expect(sample(after, 'kipper_webhook_requests_total', 'status="200"') - sample(before, 'kipper_webhook_requests_total', 'status="200"')).toBe(2);
-    expect(sample(after, 'kipper_webhook_requests_total', 'status="401"') - sample(before, 'kipper_webhook_requests_total', 'status="401"')).toBe(1);
     expect(
-      sample(after, 'kipper_push_attempts_total', 'result="ok",repo="default"') - sample(before, 'kipper_push_attempts_total', 'result="ok",repo="default"'),
+      sample(after, 'kipper_webhook_requests_total', 'status="200"') -
+        sample(before, 'kipper_webhook_requests_total', 'status="200"'),
+    ).toBe(2);
+    expect(
+      sample(after, 'kipper_webhook_requests_total', 'status="401"') -
+        sample(before, 'kipper_webhook_requests_total', 'status="401"'),
+    ).toBe(1);
+    expect(
+      sample(after, 'kipper_push_attempts_total', 'result="ok",repo="default"') -
+        sample(before, 'kipper_push_attempts_total', 'result="ok",repo="default"'),
     ).toBe(2);
     expect(
       sample(after, 'kipper_push_attempts_total', 'result="rejected",repo="default"') -
         sample(before, 'kipper_push_attempts_total', 'result="rejected",repo="default"'),
     ).toBe(1);
-    expect(sample(after, 'kipper_deploy_duration_seconds_count') - sample(before, 'kipper_deploy_duration_seconds_count')).toBe(2);
-    expect(sample(after, 'kipper_commits_per_push_sum', 'repo="default"') - sample(before, 'kipper_commits_per_push_sum', 'repo="default"')).toBe(2);
+    expect(
+      sample(after, 'kipper_deploy_duration_seconds_count') - sample(before, 'kipper_deploy_duration_seconds_count'),
+    ).toBe(2);
+    expect(
+      sample(after, 'kipper_commits_per_push_sum', 'repo="default"') -
+        sample(before, 'kipper_commits_per_push_sum', 'repo="default"'),
+    ).toBe(2);
     // Per config repo (docs/design.md "Several config repos"): one repo here, `default`.
     expect(after).toMatch(/^kipper_write_queue_depth\{repo="default"\} 0$/m);
     expect(sample(after, 'kipper_history_index_revisions', 'repo="default"')).toBeGreaterThanOrEqual(3);
@@ -139,7 +160,13 @@ describe('metrics, readiness and logs against a real remote', () => {
     expect(lines.map((l) => l.msg)).toEqual(['webhook deployed', 'request']);
     expect(lines[1]).toMatchObject({ method: 'POST', status: 200 });
     const deploy = lines.find((l) => l.msg === 'webhook deployed')!;
-    expect(deploy).toMatchObject({ level: 'info', reqId: 'ci-run-4711', app, image: 'registry.example.com/app-0001:logged1', revision: expect.any(Number) });
+    expect(deploy).toMatchObject({
+      level: 'info',
+      reqId: 'ci-run-4711',
+      app,
+      image: 'registry.example.com/app-0001:logged1',
+      revision: expect.any(Number),
+    });
     expect(deploy.configCommit).toMatch(/^[0-9a-f]{40}$/);
     expect(deploy.durationMs).toEqual(expect.any(Number));
   });
@@ -150,13 +177,22 @@ describe('SIGTERM', () => {
     const server = await startGitServer();
     try {
       await createConfigRepo(server.root, 'config.git', 10);
-      const bridge = await startBridge({ KIPPER_REPO_URL: server.url('config.git'), KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+      const bridge = await startBridge({
+        KIPPER_REPO_URL: server.url('config.git'),
+        KIPPER_SECRET_KEY: TEST_SECRET_KEY,
+        KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      });
       const apps = appIds(10);
       const sends = Array.from({ length: 60 }, async (_, i) => {
         const app = apps[i % 10]!;
         const image = `registry.example.com/${app.split('/')[1]}:term-${i}`;
         try {
-          const r = await postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
+          const r = await postWebhook(
+            bridge.url,
+            app,
+            { image },
+            { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) },
+          );
           return { image, status: r.status, commit: r.json.configCommit as string | undefined };
         } catch {
           return { image, status: 0, commit: undefined }; // connection refused after close
@@ -192,7 +228,9 @@ describe('the read-only git route under abuse', () => {
       const url = new URL(bridge.url);
       const backends = () =>
         new Promise<number>((resolve) =>
-          execFile('pgrep', ['-c', '-P', String(bridge.child.pid), '-f', 'http-backend'], (_e, out) => resolve(Number(String(out).trim() || 0))),
+          execFile('pgrep', ['-c', '-P', String(bridge.child.pid), '-f', 'http-backend'], (_e, out) =>
+            resolve(Number(String(out).trim() || 0)),
+          ),
         );
       for (let i = 0; i < 3; i++) {
         const socket = connect(Number(url.port), url.hostname);
@@ -203,7 +241,10 @@ describe('the read-only git route under abuse', () => {
         await new Promise((r) => setTimeout(r, 150));
         socket.destroy();
       }
-      await eventually('every git http-backend to end', async () => (await backends()) === 0, { timeoutMs: 2_000, intervalMs: 100 });
+      await eventually('every git http-backend to end', async () => (await backends()) === 0, {
+        timeoutMs: 2_000,
+        intervalMs: 100,
+      });
       expect(await backends()).toBe(0);
     } finally {
       await bridge.stop();

@@ -25,7 +25,12 @@ describe('GitHub and GitLab webhooks', () => {
   const apiToken = tokenFor(TEST_SECRET_KEY, API, 1);
 
   /** POST raw bytes as GitHub does: signed, no token header. */
-  const github = async (app: string, event: string, body: Buffer, opts: { secret?: string; signature?: string; id?: string } = {}) => {
+  const github = async (
+    app: string,
+    event: string,
+    body: Buffer,
+    opts: { secret?: string; signature?: string; id?: string } = {},
+  ) => {
     const res = await fetch(`${bridge.url}/api/v1/webhook/${app}`, {
       method: 'POST',
       headers: {
@@ -59,7 +64,13 @@ describe('GitHub and GitLab webhooks', () => {
     const body = await payload('github-push.json');
     const res = await github(DOCS, 'push', body, { id: 'push-delivery-1' });
     expect(res.status).toBe(200);
-    expect(res.json).toMatchObject({ status: 'building', app: DOCS, image: null, commit: '9c4f2d1e8b7a6f5e4d3c2b1a09f8e7d6c5b4a392', revision: 2 });
+    expect(res.json).toMatchObject({
+      status: 'building',
+      app: DOCS,
+      image: null,
+      commit: '9c4f2d1e8b7a6f5e4d3c2b1a09f8e7d6c5b4a392',
+      revision: 2,
+    });
     const head = await headOf(bare);
     expect(res.json.configCommit).toBe(head);
     expect(await showFile(bare, 'main', DOCS_FILE)).toContain(
@@ -104,7 +115,9 @@ describe('GitHub and GitLab webhooks', () => {
 
   it('ignores other branches and events with 202 and the reason', async () => {
     const head = await headOf(bare);
-    const other = Buffer.from((await payload('github-push.json')).toString().replace('"refs/heads/main"', '"refs/heads/feature/x"'));
+    const other = Buffer.from(
+      (await payload('github-push.json')).toString().replace('"refs/heads/main"', '"refs/heads/feature/x"'),
+    );
     const res = await github(DOCS, 'push', other);
     expect(res.status).toBe(202);
     expect(res.json).toMatchObject({ status: 'ignored', app: DOCS });
@@ -117,13 +130,19 @@ describe('GitHub and GitLab webhooks', () => {
     const res = await github(API, 'registry_package', await payload('github-registry-package.json'));
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ status: 'deployed', app: API, image: 'ghcr.io/yourr-name/api:abc123f' });
-    expect(await showFile(bare, 'main', 'apps/yourr-name-test/api/deployment.yaml')).toContain('image: ghcr.io/yourr-name/api:abc123f');
+    expect(await showFile(bare, 'main', 'apps/yourr-name-test/api/deployment.yaml')).toContain(
+      'image: ghcr.io/yourr-name/api:abc123f',
+    );
     // The package version's target_oid is the commit it was built from (issue #9).
     expect(res.json.commit).toBe('abc123f0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6');
-    expect((await logOf(bare))[0]!.message).toContain('Kipper-Source-Commit: abc123f0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6\n');
+    expect((await logOf(bare))[0]!.message).toContain(
+      'Kipper-Source-Commit: abc123f0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6\n',
+    );
     const head = await headOf(bare);
     const elsewhere = Buffer.from(
-      (await payload('github-registry-package.json')).toString().replaceAll('ghcr.io/yourr-name/api:abc123f', 'ghcr.io/yourr-name/other:abc123f'),
+      (await payload('github-registry-package.json'))
+        .toString()
+        .replaceAll('ghcr.io/yourr-name/api:abc123f', 'ghcr.io/yourr-name/other:abc123f'),
     );
     const ignored = await github(API, 'registry_package', elsewhere);
     expect(ignored.status).toBe(202);
@@ -133,11 +152,15 @@ describe('GitHub and GitLab webhooks', () => {
   it('refuses bad signatures with the one 401, writing nothing', async () => {
     const head = await headOf(bare);
     const body = await payload('github-push.json');
-    const tampered = Buffer.from(body.toString().replace('9c4f2d1e8b7a6f5e4d3c2b1a09f8e7d6c5b4a392', 'ffffffffffffffffffffffffffffffffffffffff'));
+    const tampered = Buffer.from(
+      body.toString().replace('9c4f2d1e8b7a6f5e4d3c2b1a09f8e7d6c5b4a392', 'ffffffffffffffffffffffffffffffffffffffff'),
+    );
     const cases = [
       await github(DOCS, 'push', tampered, { signature: sign(docsToken, body) }),
       await github(DOCS, 'push', body, { secret: apiToken }),
-      await github(DOCS, 'push', body, { signature: `sha1=${createHmac('sha1', docsToken).update(body).digest('hex')}` }),
+      await github(DOCS, 'push', body, {
+        signature: `sha1=${createHmac('sha1', docsToken).update(body).digest('hex')}`,
+      }),
       await github(DOCS, 'push', body, { signature: 'sha256=' }),
       await github(DOCS, 'push', body, { secret: TEST_ADMIN_TOKEN }),
     ];
@@ -162,23 +185,39 @@ describe('GitHub and GitLab webhooks', () => {
     expect(gitlab).toContain('X-Gitlab-Token');
     expect(gitlab).not.toContain('send X-Kipper-Token');
     expect(await error(await post('yourr-name-prod/nope', { 'x-gitlab-token': apiToken }))).toBe(gitlab);
-    const github = await error(await post(DOCS, { 'x-hub-signature-256': sign(apiToken, Buffer.from('{"commit":"abc1234"}')) }));
+    const github = await error(
+      await post(DOCS, { 'x-hub-signature-256': sign(apiToken, Buffer.from('{"commit":"abc1234"}')) }),
+    );
     expect(github).toContain('X-Hub-Signature-256');
     expect(github).not.toContain('send X-Kipper-Token');
-    expect(await error(await post('yourr-name-prod/nope', { 'x-hub-signature-256': sign(apiToken, Buffer.from('{"commit":"abc1234"}')) }))).toBe(github);
+    expect(
+      await error(
+        await post('yourr-name-prod/nope', {
+          'x-hub-signature-256': sign(apiToken, Buffer.from('{"commit":"abc1234"}')),
+        }),
+      ),
+    ).toBe(github);
   });
 
   it('decides what a deploy may hold in one place: the webhook and the admin API give a git-source app the same answers', async () => {
     const head = await headOf(bare);
     const viaWebhook = (body: string) =>
-      fetch(`${bridge.url}/api/v1/webhook/${DOCS}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-kipper-token': docsToken }, body });
+      fetch(`${bridge.url}/api/v1/webhook/${DOCS}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-kipper-token': docsToken },
+        body,
+      });
     const viaAdmin = (body: string) =>
       fetch(`${bridge.url}/api/v1/apps/${DOCS}/deploy`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
         body,
       });
-    for (const body of ['{}', '{"image":"registry.example.com/docs:1"}', '{"image":"registry.example.com/docs:1","commit":"abc1234"}']) {
+    for (const body of [
+      '{}',
+      '{"image":"registry.example.com/docs:1"}',
+      '{"image":"registry.example.com/docs:1","commit":"abc1234"}',
+    ]) {
       const [a, b] = [await viaWebhook(body), await viaAdmin(body)];
       const [ja, jb] = [(await a.json()) as { code: string }, (await b.json()) as { code: string }];
       expect([b.status, jb.code], body).toEqual([a.status, ja.code]);
@@ -195,8 +234,14 @@ describe('GitHub and GitLab webhooks', () => {
       });
     const res = await pushHook(docsToken);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'building', commit: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7', revision: 3 });
-    expect(await showFile(bare, 'main', DOCS_FILE)).toContain('targetRevision: da1560886d4f094c3e6c9ef40349f7d38b5d27d7 #');
+    expect(await res.json()).toMatchObject({
+      status: 'building',
+      commit: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7',
+      revision: 3,
+    });
+    expect(await showFile(bare, 'main', DOCS_FILE)).toContain(
+      'targetRevision: da1560886d4f094c3e6c9ef40349f7d38b5d27d7 #',
+    );
     expect((await pushHook(apiToken)).status).toBe(401);
   });
 
@@ -207,7 +252,11 @@ describe('GitHub and GitLab webhooks', () => {
       body: JSON.stringify({ commit: '1111111111111111111111111111111111111111' }),
     });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'building', commit: '1111111111111111111111111111111111111111', revision: 4 });
+    expect(await res.json()).toMatchObject({
+      status: 'building',
+      commit: '1111111111111111111111111111111111111111',
+      revision: 4,
+    });
     const [c] = await logOf(bare);
     expect(c!.message).toContain('Kipper-Trigger: manual\n');
     // and back through a rollback, which for a git-source app sets the commit again
@@ -225,12 +274,18 @@ describe('GitHub and GitLab webhooks', () => {
     });
     // The all-digit SHA before it had to be quoted (YAML would read a number); the
     // scalar keeps that style.
-    expect(await showFile(bare, 'main', DOCS_FILE)).toContain('targetRevision: "da1560886d4f094c3e6c9ef40349f7d38b5d27d7" #');
+    expect(await showFile(bare, 'main', DOCS_FILE)).toContain(
+      'targetRevision: "da1560886d4f094c3e6c9ef40349f7d38b5d27d7" #',
+    );
   });
 
   it('shows git-source deploys in history with their commits', async () => {
-    const res = await fetch(`${bridge.url}/api/v1/apps/${DOCS}/history`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
-    const body = (await res.json()) as { revisions: Array<{ revision: number; image: string | null; commit: string; trigger: string }> };
+    const res = await fetch(`${bridge.url}/api/v1/apps/${DOCS}/history`, {
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    });
+    const body = (await res.json()) as {
+      revisions: Array<{ revision: number; image: string | null; commit: string; trigger: string }>;
+    };
     expect(body.revisions.map((r) => [r.revision, r.image, r.commit.slice(0, 7), r.trigger])).toEqual([
       [5, null, 'da15608', 'rollback'],
       [4, null, '1111111', 'manual'],

@@ -31,7 +31,12 @@ describe('pull-request mode on GitHub', () => {
       { image: `registry.example.com/${app.split('/')[1]}:${tag}` },
       { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, app, 1) },
     );
-  const admin = async (b: BridgeProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: Json }> => {
+  const admin = async (
+    b: BridgeProcess,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: Json }> => {
     const res = await fetch(`${b.url}/api/v1/apps/${path}`, {
       method,
       headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
@@ -43,7 +48,9 @@ describe('pull-request mode on GitHub', () => {
   const open = () => github.store.proposals.filter((p) => p.state === 'open');
 
   beforeAll(async () => {
-    server = await startGitServer({ authorize: (u, p) => (u === BOT.username && p === BOT.token) || (u === 'alice' && p === 'alice-pw') });
+    server = await startGitServer({
+      authorize: (u, p) => (u === BOT.username && p === BOT.token) || (u === 'alice' && p === 'alice-pw'),
+    });
     bare = await createConfigRepo(server.root, 'acme/config.git', 3, {
       appKeys: (id) =>
         id === auto
@@ -76,7 +83,12 @@ describe('pull-request mode on GitHub', () => {
     const main = await headOf(bare);
     const res = await webhook(manual!, 'v1');
     expect(res.status).toBe(202);
-    expect(res.json).toMatchObject({ status: 'proposed', app: manual, image: 'registry.example.com/app-0000:v1', pullRequest: { number: 1 } });
+    expect(res.json).toMatchObject({
+      status: 'proposed',
+      app: manual,
+      image: 'registry.example.com/app-0000:v1',
+      pullRequest: { number: 1 },
+    });
     const pr = res.json.pullRequest as { number: number; url: string };
     expect(pr.url).toBe('https://github.example.com/acme/config/pull/1');
     const branch = `kipper/${manual}`;
@@ -91,7 +103,9 @@ describe('pull-request mode on GitHub', () => {
     expect(open()[0]).toMatchObject({ branch, target: 'main', labels: ['deploy', 'kipper'] });
     expect(open()[0]!.body).toContain('Kipper-Image: registry.example.com/app-0000:v1');
     const listed = await admin(bridge, 'GET', `${manual}/proposals`);
-    expect(listed.json).toEqual({ proposals: [{ number: 1, url: pr.url, image: 'registry.example.com/app-0000:v1', commit: null, state: 'open' }] });
+    expect(listed.json).toEqual({
+      proposals: [{ number: 1, url: pr.url, image: 'registry.example.com/app-0000:v1', commit: null, state: 'open' }],
+    });
   });
 
   it('replaces the proposal’s commit with a newer deploy: still one pull request, one commit on main', async () => {
@@ -136,16 +150,24 @@ describe('pull-request mode on GitHub', () => {
     } finally {
       await browser.close();
     }
-    const cli = await runKip(['app', 'history', manual!], { KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    const cli = await runKip(['app', 'history', manual!], {
+      KIPPER_URL: bridge.url,
+      KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    });
     expect(cli.code).toBe(0);
     const lines = cli.stdout.split('\n');
-    expect(lines[0]).toBe('Proposed: registry.example.com/app-0000:v2 in pull request #1 https://github.example.com/acme/config/pull/1');
+    expect(lines[0]).toBe(
+      'Proposed: registry.example.com/app-0000:v2 in pull request #1 https://github.example.com/acme/config/pull/1',
+    );
     expect(lines[1]).toMatch(/^ +# {2}IMAGE/);
   });
 
   it('refuses a direct push to the protected branch with 502 PUSH_DECLINED, the host’s words and a hint', async () => {
     const main = await headOf(bare);
-    const res = await admin(bridge, 'POST', `${manual}/deploy`, { image: 'registry.example.com/app-0000:hotfix', direct: true });
+    const res = await admin(bridge, 'POST', `${manual}/deploy`, {
+      image: 'registry.example.com/app-0000:hotfix',
+      direct: true,
+    });
     expect(res.status).toBe(502);
     expect(res.json.code).toBe('PUSH_DECLINED');
     expect(String(res.json.remote)).toContain('GH006: Protected branch update failed');
@@ -174,14 +196,21 @@ describe('pull-request mode on GitHub', () => {
   it('?wait= answers once a person merged it: 200 deployed with pullRequest and the revision', async () => {
     const waiting = webhook(manual!, 'v3', '?wait=60');
     // Once the bridge named it in its commit (what the 202 would have told).
-    const pr = await eventually('a second pull request', () => open().find((p) => p.number === 2 && p.body.includes('Kipper-Pull-Request')));
+    const pr = await eventually('a second pull request', () =>
+      open().find((p) => p.number === 2 && p.body.includes('Kipper-Pull-Request')),
+    );
     pr.checks = 'success';
     // A squash merge: the trailers come from the pull request's body.
     expect((await github.store.merge(pr, { method: 'squash' })).ok).toBe(true);
     const res = await waiting;
     expect(res.json).toMatchObject({ status: 'deployed' });
     expect(res.status).toBe(200);
-    expect(res.json).toMatchObject({ status: 'deployed', app: manual, image: 'registry.example.com/app-0000:v3', pullRequest: { number: 2 } });
+    expect(res.json).toMatchObject({
+      status: 'deployed',
+      app: manual,
+      image: 'registry.example.com/app-0000:v3',
+      pullRequest: { number: 2 },
+    });
     expect(res.json.configCommit).toBe(await headOf(bare));
     const revisions = await history(manual!);
     expect(revisions[0]).toMatchObject({ revision: res.json.revision, trigger: 'webhook', pullRequest: { number: 2 } });
@@ -212,7 +241,11 @@ describe('pull-request mode on GitHub', () => {
   it('proposes a rollback like any deploy, and merged it is a rollback revision', async () => {
     const res = await admin(bridge, 'POST', `${manual}/rollback`, {});
     expect(res.status).toBe(202);
-    expect(res.json).toMatchObject({ status: 'proposed', image: 'registry.example.com/app-0000:v2', pullRequest: { number: 4 } });
+    expect(res.json).toMatchObject({
+      status: 'proposed',
+      image: 'registry.example.com/app-0000:v2',
+      pullRequest: { number: 4 },
+    });
     const pr = github.store.find(4)!;
     pr.checks = 'success';
     expect((await github.store.merge(pr, { method: 'rebase' })).ok).toBe(true);
@@ -249,7 +282,11 @@ describe('pull-request mode on GitHub', () => {
     await eventually('the first look', () => github.store.calls.includes(path));
     pr.checks = 'success';
     const body = Buffer.from(
-      JSON.stringify({ action: 'completed', check_suite: { head_branch: `kipper/${auto}`, conclusion: 'success' }, sender: { login: 'github-actions' } }),
+      JSON.stringify({
+        action: 'completed',
+        check_suite: { head_branch: `kipper/${auto}`, conclusion: 'success' },
+        sender: { login: 'github-actions' },
+      }),
     );
     const started = Date.now();
     const sent = await fetch(`${bridge.url}/api/v1/webhook/${auto}`, {
@@ -270,14 +307,21 @@ describe('pull-request mode on GitHub', () => {
 
   it('a bridge restarted since the proposal was opened still auto-merges it when the host’s webhook comes', async () => {
     const before = await startBridge(env);
-    const res = await postWebhook(before.url, auto!, { image: 'registry.example.com/app-0001:v3' }, { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, auto!, 1) });
+    const res = await postWebhook(
+      before.url,
+      auto!,
+      { image: 'registry.example.com/app-0001:v3' },
+      { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, auto!, 1) },
+    );
     await before.stop();
     expect(res.status).toBe(202);
     const pr = github.store.find((res.json.pullRequest as { number: number }).number)!;
     const after = await startBridge(env);
     try {
       pr.checks = 'success';
-      const body = Buffer.from(JSON.stringify({ action: 'synchronize', pull_request: { number: pr.number, head: { ref: `kipper/${auto}` } } }));
+      const body = Buffer.from(
+        JSON.stringify({ action: 'synchronize', pull_request: { number: pr.number, head: { ref: `kipper/${auto}` } } }),
+      );
       const sent = await fetch(`${after.url}/api/v1/webhook/${auto}`, {
         method: 'POST',
         headers: {
@@ -300,13 +344,26 @@ describe('pull-request mode on GitHub', () => {
     const second = await startBridge(env);
     try {
       const answers = await Promise.all([
-        postWebhook(bridge.url, raced!, { image: 'registry.example.com/app-0002:a' }, { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, raced!, 1) }),
-        postWebhook(second.url, raced!, { image: 'registry.example.com/app-0002:b' }, { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, raced!, 1) }),
+        postWebhook(
+          bridge.url,
+          raced!,
+          { image: 'registry.example.com/app-0002:a' },
+          { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, raced!, 1) },
+        ),
+        postWebhook(
+          second.url,
+          raced!,
+          { image: 'registry.example.com/app-0002:b' },
+          { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, raced!, 1) },
+        ),
       ]);
       expect(answers.map((a) => a.status)).toEqual([202, 202]);
       const prs = github.store.proposals.filter((p) => p.branch === `kipper/${raced}`);
       expect(prs).toHaveLength(1);
-      expect(answers.map((a) => (a.json.pullRequest as { number: number }).number)).toEqual([prs[0]!.number, prs[0]!.number]);
+      expect(answers.map((a) => (a.json.pullRequest as { number: number }).number)).toEqual([
+        prs[0]!.number,
+        prs[0]!.number,
+      ]);
       expect(answers.map((a) => a.json.configCommit)).toContain(await headOf(bare, `kipper/${raced}`));
     } finally {
       await second.stop();
@@ -317,7 +374,12 @@ describe('pull-request mode on GitHub', () => {
     const dead = await startBridge({ ...env, KIPPER_GITHUB_API_URL: 'http://127.0.0.1:9' });
     try {
       const tip = await headOf(bare, `kipper/${raced}`);
-      const res = await postWebhook(dead.url, raced!, { image: 'registry.example.com/app-0002:c' }, { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, raced!, 1) });
+      const res = await postWebhook(
+        dead.url,
+        raced!,
+        { image: 'registry.example.com/app-0002:c' },
+        { 'x-kipper-token': tokenFor(TEST_SECRET_KEY, raced!, 1) },
+      );
       expect(res.status).toBe(502);
       expect(res.json.code).toBe('HOST_API_FAILED');
       expect(String(res.json.error)).toMatch(/^GitHub answered/);
@@ -360,9 +422,14 @@ describe('pull-request mode on GitHub', () => {
     expect(waited.code).toBe(0);
     expect(waited.stdout).toContain(`pull request #${pr.number} merged as revision`);
     // The bridge is on the bypass list now (the test before): --direct lands on main.
-    const direct = await runKip(['app', 'update', manual!, '--image', 'registry.example.com/app-0000:hotfix', '--direct'], kipEnv);
+    const direct = await runKip(
+      ['app', 'update', manual!, '--image', 'registry.example.com/app-0000:hotfix', '--direct'],
+      kipEnv,
+    );
     expect(direct.code).toBe(0);
     expect(direct.stdout).toContain('✔ Updated app-0000: registry.example.com/app-0000:hotfix');
-    expect(await git(['--git-dir', bare, 'log', '-1', '--format=%B', 'main'])).toContain('Kipper-Image: registry.example.com/app-0000:hotfix');
+    expect(await git(['--git-dir', bare, 'log', '-1', '--format=%B', 'main'])).toContain(
+      'Kipper-Image: registry.example.com/app-0000:hotfix',
+    );
   });
 });

@@ -43,7 +43,8 @@ describe('pull-request mode on GitLab', () => {
   beforeAll(async () => {
     server = await startGitServer({ authorize: (u, p) => u === BOT.username && p === BOT.token });
     bare = await createConfigRepo(server.root, `${PROJECT}.git`, 2, {
-      appKeys: (id) => (id === auto ? 'write: pull-request\n    autoMerge: true' : id === manual ? 'write: pull-request' : undefined),
+      appKeys: (id) =>
+        id === auto ? 'write: pull-request\n    autoMerge: true' : id === manual ? 'write: pull-request' : undefined,
     });
     await protectBranch(bare, 'main', []);
     gitlab = await startGitlabApi({ bare, project: PROJECT, token: BOT.token });
@@ -67,7 +68,10 @@ describe('pull-request mode on GitLab', () => {
     const main = await headOf(bare);
     const first = await webhook(manual!, 'v1');
     expect(first.status).toBe(202);
-    expect(first.json).toMatchObject({ status: 'proposed', pullRequest: { number: 1, url: 'https://gitlab.example.com/acme/config/-/merge_requests/1' } });
+    expect(first.json).toMatchObject({
+      status: 'proposed',
+      pullRequest: { number: 1, url: 'https://gitlab.example.com/acme/config/-/merge_requests/1' },
+    });
     const second = await webhook(manual!, 'v2');
     expect(second.json.pullRequest).toMatchObject({ number: 1 });
     expect(open()).toHaveLength(1);
@@ -75,7 +79,13 @@ describe('pull-request mode on GitLab', () => {
     expect((await git(['--git-dir', bare, 'rev-parse', `kipper/${manual}^`])).trim()).toBe(main);
     expect((await admin('GET', `${manual}/proposals`)).json).toEqual({
       proposals: [
-        { number: 1, url: 'https://gitlab.example.com/acme/config/-/merge_requests/1', image: 'registry.example.com/app-0000:v2', commit: null, state: 'open' },
+        {
+          number: 1,
+          url: 'https://gitlab.example.com/acme/config/-/merge_requests/1',
+          image: 'registry.example.com/app-0000:v2',
+          commit: null,
+          state: 'open',
+        },
       ],
     });
     const mr = gitlab.store.find(1)!;
@@ -85,7 +95,10 @@ describe('pull-request mode on GitLab', () => {
       const r = await history(manual!);
       return r[0]?.image === 'registry.example.com/app-0000:v2' && r;
     });
-    expect(revisions[0]).toMatchObject({ trigger: 'webhook', pullRequest: { number: 1, url: 'https://gitlab.example.com/acme/config/-/merge_requests/1' } });
+    expect(revisions[0]).toMatchObject({
+      trigger: 'webhook',
+      pullRequest: { number: 1, url: 'https://gitlab.example.com/acme/config/-/merge_requests/1' },
+    });
   });
 
   it('?wait= answers 200 deployed once merged, and 409 PR_CLOSED for a merge request closed unmerged', async () => {
@@ -95,7 +108,11 @@ describe('pull-request mode on GitLab', () => {
     expect((await gitlab.store.merge(mr, { message: gitlabMergeMessage(PROJECT) })).ok).toBe(true);
     const merged = await waiting;
     expect(merged.status).toBe(200);
-    expect(merged.json).toMatchObject({ status: 'deployed', image: 'registry.example.com/app-0000:v3', pullRequest: { number: 2 } });
+    expect(merged.json).toMatchObject({
+      status: 'deployed',
+      image: 'registry.example.com/app-0000:v3',
+      pullRequest: { number: 2 },
+    });
     expect(merged.json.configCommit).toBe(await headOf(bare));
 
     const main = await headOf(bare);
@@ -110,7 +127,11 @@ describe('pull-request mode on GitLab', () => {
   it('proposes a rollback, and refuses --direct on the protected branch with 502 PUSH_DECLINED', async () => {
     const rollback = await admin('POST', `${manual}/rollback`, {});
     expect(rollback.status).toBe(202);
-    expect(rollback.json).toMatchObject({ status: 'proposed', image: 'registry.example.com/app-0000:v2', pullRequest: { number: 4 } });
+    expect(rollback.json).toMatchObject({
+      status: 'proposed',
+      image: 'registry.example.com/app-0000:v2',
+      pullRequest: { number: 4 },
+    });
     const direct = await admin('POST', `${manual}/rollback`, { direct: true });
     expect(direct.status).toBe(502);
     expect(direct.json.code).toBe('PUSH_DECLINED');
@@ -128,7 +149,11 @@ describe('pull-request mode on GitLab', () => {
     // GitLab's Merge Request Hook for the pipeline that went green: the bridge looks at once.
     const hook = await fetch(`${bridge.url}/api/v1/webhook/${auto}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Merge Request Hook', 'x-gitlab-token': tokenFor(TEST_SECRET_KEY, auto!, 1) },
+      headers: {
+        'content-type': 'application/json',
+        'x-gitlab-event': 'Merge Request Hook',
+        'x-gitlab-token': tokenFor(TEST_SECRET_KEY, auto!, 1),
+      },
       body: JSON.stringify({
         object_kind: 'merge_request',
         user: { username: 'ci' },
@@ -137,7 +162,9 @@ describe('pull-request mode on GitLab', () => {
     });
     expect(hook.status).toBe(202);
     await eventually('the bridge merged it', () => mr.state === 'merged', { timeoutMs: 4_000 });
-    expect(gitlab.store.calls.some((c) => c === `PUT /api/v4/projects/acme%2Fconfig/merge_requests/${mr.number}/merge`)).toBe(true);
+    expect(
+      gitlab.store.calls.some((c) => c === `PUT /api/v4/projects/acme%2Fconfig/merge_requests/${mr.number}/merge`),
+    ).toBe(true);
     await eventually('the auto-merge in history', async () => (await history(auto!))[0]?.pullRequest);
   });
 });

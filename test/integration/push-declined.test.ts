@@ -15,7 +15,11 @@ type Json = Record<string, unknown>;
 const apps = appIds(10);
 const HOOK_LINE = 'POLICY-REJECT: pushes frozen for INC-99';
 
-async function deploy(bridge: BridgeProcess, app: string, tag: string): Promise<{ status: number; json: Json; ms: number }> {
+async function deploy(
+  bridge: BridgeProcess,
+  app: string,
+  tag: string,
+): Promise<{ status: number; json: Json; ms: number }> {
   const started = performance.now();
   const res = await fetch(`${bridge.url}/api/v1/webhook/${app}`, {
     method: 'POST',
@@ -27,7 +31,8 @@ async function deploy(bridge: BridgeProcess, app: string, tag: string): Promise<
 }
 
 /** Pushes (`POST …/git-receive-pack`) the server was sent so far, answered or not. */
-const pushRequests = (server: GitServer) => server.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/git-receive-pack')).length;
+const pushRequests = (server: GitServer) =>
+  server.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/git-receive-pack')).length;
 
 const logLines = (bridge: BridgeProcess): Json[] =>
   bridge
@@ -45,7 +50,10 @@ describe('a remote whose pre-receive hook declines every push', () => {
 
   beforeAll(async () => {
     ({ server, bare, bridge } = await startRemoteBridge(apps.length, { KIPPER_LOG_LEVEL: 'info' }));
-    await writeFile(hook(), `#!/bin/sh\necho '${HOOK_LINE}' >&2\necho 'ask #release-freeze before pushing' >&2\nexit 1\n`);
+    await writeFile(
+      hook(),
+      `#!/bin/sh\necho '${HOOK_LINE}' >&2\necho 'ask #release-freeze before pushing' >&2\nexit 1\n`,
+    );
     await chmod(hook(), 0o755);
   });
   afterAll(async () => {
@@ -69,12 +77,16 @@ describe('a remote whose pre-receive hook declines every push', () => {
   it('answers 10 callers in flight within seconds, each push tried once, and logs each declined push once at warn', async () => {
     const before = await headOf(bare);
     const pushesBefore = pushRequests(server);
-    const warnsBefore = logLines(bridge).filter((l) => l.level === 'warn' && l.msg === 'the config repo declined a push').length;
+    const warnsBefore = logLines(bridge).filter(
+      (l) => l.level === 'warn' && l.msg === 'the config repo declined a push',
+    ).length;
     const started = performance.now();
     const answers = await Promise.all(apps.map((app, i) => deploy(bridge, app, `burst${i}`)));
     const elapsed = performance.now() - started;
     expect(answers.map((a) => a.status)).toEqual(apps.map(() => 502));
-    expect(answers.every((a) => a.json.code === 'PUSH_DECLINED' && String(a.json.remote).startsWith(HOOK_LINE))).toBe(true);
+    expect(answers.every((a) => a.json.code === 'PUSH_DECLINED' && String(a.json.remote).startsWith(HOOK_LINE))).toBe(
+      true,
+    );
     expect(elapsed).toBeLessThan(10_000);
     const pushes = pushRequests(server) - pushesBefore;
     // Group commit: the 10 deploys ride in a few pushes, none of them tried twice.

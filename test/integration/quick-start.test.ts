@@ -28,7 +28,12 @@ describe('quick start on the embedded default', () => {
   it('deploys the posted image as one commit with trailers, changing only the image scalar', async () => {
     const token = /Secret token: ([0-9a-f]{64})/.exec(bridge.output())![1]!;
     const before = await headOf(gitdir);
-    const res = await postWebhook(bridge.url, 'demo-test/api', { image: 'registry.example.com/api:abc123f', commit: 'abc123f' }, { 'X-Kipper-Token': token });
+    const res = await postWebhook(
+      bridge.url,
+      'demo-test/api',
+      { image: 'registry.example.com/api:abc123f', commit: 'abc123f' },
+      { 'X-Kipper-Token': token },
+    );
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({
       status: 'deployed',
@@ -61,7 +66,12 @@ describe('quick start on the embedded default', () => {
   it('answers unchanged without a commit when the image is already current', async () => {
     const token = /Secret token: ([0-9a-f]{64})/.exec(bridge.output())![1]!;
     const before = await headOf(gitdir);
-    const res = await postWebhook(bridge.url, 'demo-test/api', { image: 'registry.example.com/api:abc123f', commit: 'abc123f' }, { 'X-Kipper-Token': token });
+    const res = await postWebhook(
+      bridge.url,
+      'demo-test/api',
+      { image: 'registry.example.com/api:abc123f', commit: 'abc123f' },
+      { 'X-Kipper-Token': token },
+    );
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ status: 'unchanged', revision: 2, configCommit: before });
     expect(await headOf(gitdir)).toBe(before);
@@ -83,18 +93,29 @@ describe('quick start on the embedded default', () => {
 
     const status = await runKip(['app', 'webhook', 'status', 'api', ...args, '--json'], env);
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout)).toEqual({ enabled: true, url: `${bridge.url}/api/v1/webhook/demo-test/api`, token: newToken });
+    expect(JSON.parse(status.stdout)).toEqual({
+      enabled: true,
+      url: `${bridge.url}/api/v1/webhook/demo-test/api`,
+      token: newToken,
+    });
 
     // Regenerating stops the old token; the new one deploys.
     const image = { image: 'registry.example.com/api:def456a', commit: 'def456a' };
     expect((await postWebhook(bridge.url, 'demo-test/api', image, { 'X-Kipper-Token': oldToken })).status).toBe(401);
-    expect((await postWebhook(bridge.url, 'demo-test/api', image, { 'X-Kipper-Token': newToken })).json.status).toBe('deployed');
+    expect((await postWebhook(bridge.url, 'demo-test/api', image, { 'X-Kipper-Token': newToken })).json.status).toBe(
+      'deployed',
+    );
 
     const disabled = await runKip(['app', 'webhook', 'disable', 'api', ...args], env);
     expect(disabled.code).toBe(0);
     expect(disabled.stdout.trim()).toBe('✔ Webhook disabled for api');
     const head = await headOf(gitdir);
-    const refused = await postWebhook(bridge.url, 'demo-test/api', { image: 'registry.example.com/api:0a0a0a0' }, { 'X-Kipper-Token': newToken });
+    const refused = await postWebhook(
+      bridge.url,
+      'demo-test/api',
+      { image: 'registry.example.com/api:0a0a0a0' },
+      { 'X-Kipper-Token': newToken },
+    );
     expect(refused.status).toBe(401);
     expect(await headOf(gitdir)).toBe(head);
 
@@ -103,7 +124,16 @@ describe('quick start on the embedded default', () => {
     const third = JSON.parse(again.stdout).token as string;
     expect([oldToken, newToken]).not.toContain(third);
     for (const stale of [oldToken, newToken]) {
-      expect((await postWebhook(bridge.url, 'demo-test/api', { image: 'registry.example.com/api:0b0b0b0' }, { 'X-Kipper-Token': stale })).status).toBe(401);
+      expect(
+        (
+          await postWebhook(
+            bridge.url,
+            'demo-test/api',
+            { image: 'registry.example.com/api:0b0b0b0' },
+            { 'X-Kipper-Token': stale },
+          )
+        ).status,
+      ).toBe(401);
     }
   });
 
@@ -116,7 +146,10 @@ describe('quick start on the embedded default', () => {
     expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
     expect(unknown.stderr).toContain('demo-test/nope');
 
-    const badToken = await runKip(['app', 'list'], { KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: 'wrong-token-wrong-token' });
+    const badToken = await runKip(['app', 'list'], {
+      KIPPER_URL: bridge.url,
+      KIPPER_ADMIN_TOKEN: 'wrong-token-wrong-token',
+    });
     expect(badToken.code).not.toBe(0);
     expect(badToken.stderr).toMatch(/admin token/);
   });

@@ -31,7 +31,11 @@ function normalise(text: string, url: string): string {
     .replace(/\n+$/, '');
 }
 
-function sh(script: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function sh(
+  script: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const preamble = [
     'set -o pipefail',
     // `npx kip` inside the checkout runs the checkout's bin/kip.js; nothing else may go to npx.
@@ -60,7 +64,8 @@ describe("the README's quick-start walkthrough runs as written", () => {
   let failedAt: number | undefined;
 
   beforeAll(async () => {
-    if (spawnSync('curl', ['--version']).status !== 0) throw new Error('the README walkthrough runs curl: install it (apt-get install -y curl)');
+    if (spawnSync('curl', ['--version']).status !== 0)
+      throw new Error('the README walkthrough runs curl: install it (apt-get install -y curl)');
     dir = await mkdtemp(join(tmpdir(), 'kipper-readme-'));
     bindings.set('<checkout>', dir);
   });
@@ -90,7 +95,12 @@ describe("the README's quick-start walkthrough runs as written", () => {
         actual = normalise(banner, bridge.url);
       } else {
         const script = fillIn(step.command, bindings).split(README_ADDRESS).join(bridge!.url);
-        const env = cleanEnv({ KIPPER_URL: bridge!.url, KIP_BIN, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' });
+        const env = cleanEnv({
+          KIPPER_URL: bridge!.url,
+          KIP_BIN,
+          GIT_CONFIG_GLOBAL: '/dev/null',
+          GIT_CONFIG_NOSYSTEM: '1',
+        });
         const run = await sh(script, dir, env);
         expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
         actual = normalise(run.stdout, bridge!.url);

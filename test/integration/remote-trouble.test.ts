@@ -51,7 +51,10 @@ describe('a remote that accepts connections and never answers', () => {
   const DEPLOY_TIMEOUT_S = 2;
 
   beforeAll(async () => {
-    ({ server, bare, bridge } = await startRemoteBridge(5, { KIPPER_DEPLOY_TIMEOUT: String(DEPLOY_TIMEOUT_S), KIPPER_LOG_LEVEL: 'info' }));
+    ({ server, bare, bridge } = await startRemoteBridge(5, {
+      KIPPER_DEPLOY_TIMEOUT: String(DEPLOY_TIMEOUT_S),
+      KIPPER_LOG_LEVEL: 'info',
+    }));
   });
   afterAll(async () => {
     server?.setHanging(false);
@@ -119,7 +122,11 @@ describe('a remote that accepts connections and never answers', () => {
 
     server.setHanging(false);
     // Recovers without a restart: the next deploy lands.
-    await eventually('a deploy after the hang', async () => (await deploy(bridge, apps[1]!, 'after')).status === 200, WAIT);
+    await eventually(
+      'a deploy after the hang',
+      async () => (await deploy(bridge, apps[1]!, 'after')).status === 200,
+      WAIT,
+    );
     await eventually('ready again', async () => (await timed(`${bridge.url}/readyz`)).status === 200, WAIT);
     // Nothing from the hang was pushed later behind its callers' backs.
     await new Promise((r) => setTimeout(r, 1_000));
@@ -140,7 +147,11 @@ describe('a remote that accepts connections and never answers', () => {
     expect(res.status).toBe(401);
     const bad = await fetch(`${bridge.url}/api/v1/webhook/${apps[2]}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-kipper-token': token(apps[2]!), 'x-request-id': 'refused-4712' },
+      headers: {
+        'content-type': 'application/json',
+        'x-kipper-token': token(apps[2]!),
+        'x-request-id': 'refused-4712',
+      },
       body: JSON.stringify({ image: 'Not An Image' }),
     });
     expect(bad.status).toBe(400);

@@ -57,12 +57,19 @@ describe('retries never move an app backwards', () => {
     // judged on the head the newer one left, never committed after it.
     const [newer, retry] = await Promise.all([
       send(bridge, app, { image: image(app, 'ry'), commit: '4444444' }),
-      new Promise((r) => setTimeout(r, 5)).then(() => send(bridge, app, { image: image(app, 'rx'), commit: '3333333' })),
+      new Promise((r) => setTimeout(r, 5)).then(() =>
+        send(bridge, app, { image: image(app, 'rx'), commit: '3333333' }),
+      ),
     ]);
     expect(newer.json).toMatchObject({ status: 'deployed' });
     // Either it was judged before the newer one landed (then it was current: unchanged,
     // and the newer one came after it) or after (SUPERSEDED): never a commit of rx.
-    if (retry.status === 409) expect(retry.json).toMatchObject({ code: 'SUPERSEDED', revision: rx.json.revision, current: newer.json.revision });
+    if (retry.status === 409)
+      expect(retry.json).toMatchObject({
+        code: 'SUPERSEDED',
+        revision: rx.json.revision,
+        current: newer.json.revision,
+      });
     else expect(retry.json).toMatchObject({ status: 'unchanged' });
     const log = await logOf(bare, 'main', 5);
     expect(log[0]!.message).toContain(`Kipper-Image: ${image(app, 'ry')}`);
@@ -92,20 +99,39 @@ describe('retries never move an app backwards', () => {
   it('answers the key from git after a kill -9, and on another replica with its own data dir', async () => {
     const app = apps[3]!;
     const key = 'run-77';
-    const first = await send(bridge, app, { image: image(app, 'kill1'), commit: '6666666' }, { 'Idempotency-Key': key });
+    const first = await send(
+      bridge,
+      app,
+      { image: image(app, 'kill1'), commit: '6666666' },
+      { 'Idempotency-Key': key },
+    );
     expect(first.json).toMatchObject({ status: 'deployed' });
     await send(bridge, app, { image: image(app, 'kill2') });
     const head = await headOf(bare);
 
     await bridge.stop('SIGKILL');
     bridge = await startBridge({ ...bridge.env, KIPPER_DATA_DIR: bridge.dataDir });
-    const afterRestart = await send(bridge, app, { image: image(app, 'kill1'), commit: '6666666' }, { 'Idempotency-Key': key });
+    const afterRestart = await send(
+      bridge,
+      app,
+      { image: image(app, 'kill1'), commit: '6666666' },
+      { 'Idempotency-Key': key },
+    );
     expect(afterRestart.json).toEqual(first.json);
     expect(afterRestart.headers.get('idempotent-replayed')).toBe('true');
 
-    const replica = await startBridge({ KIPPER_REPO_URL: server.url('config.git'), KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    const replica = await startBridge({
+      KIPPER_REPO_URL: server.url('config.git'),
+      KIPPER_SECRET_KEY: TEST_SECRET_KEY,
+      KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    });
     try {
-      const elsewhere = await send(replica, app, { image: image(app, 'kill1'), commit: '6666666' }, { 'Idempotency-Key': key });
+      const elsewhere = await send(
+        replica,
+        app,
+        { image: image(app, 'kill1'), commit: '6666666' },
+        { 'Idempotency-Key': key },
+      );
       expect(elsewhere.json).toEqual(first.json);
       expect(elsewhere.headers.get('idempotent-replayed')).toBe('true');
       // Without the key, the other replica still refuses to go back.
@@ -147,7 +173,12 @@ describe('a 401 for an unknown app', () => {
     server.setHanging(true);
     const timed = async (app: string) => {
       const started = performance.now();
-      const res = await postWebhook(bridge.url, app, { image: 'registry.example.com/x:1' }, { 'x-kipper-token': 'f'.repeat(64) });
+      const res = await postWebhook(
+        bridge.url,
+        app,
+        { image: 'registry.example.com/x:1' },
+        { 'x-kipper-token': 'f'.repeat(64) },
+      );
       return { status: res.status, code: res.json.code, ms: performance.now() - started };
     };
     const unknown = [];

@@ -21,7 +21,12 @@ describe('rollback after a human git revert', () => {
   const kip = (...args: string[]) => runKip([...args, '--namespace', 'yourr-name-test'], env());
   const history = async () => JSON.parse((await kip('app', 'history', 'api', '--json')).stdout) as HistoryJson;
   const deploy = async (tag: string) => {
-    const res = await postWebhook(rb.bridge.url, API, { image: image(tag) }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, API, 1) });
+    const res = await postWebhook(
+      rb.bridge.url,
+      API,
+      { image: image(tag) },
+      { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, API, 1) },
+    );
     expect(res.json.status).toBe('deployed');
     return res.json.configCommit as string;
   };
@@ -54,7 +59,12 @@ describe('rollback after a human git revert', () => {
 
     const rolled = await kip('app', 'rollback', 'api', '--json');
     expect(rolled.code, rolled.stderr).toBe(0);
-    expect(JSON.parse(rolled.stdout)).toMatchObject({ status: 'rolled_back', rolledBackTo: 2, image: image('older'), revision: 6 });
+    expect(JSON.parse(rolled.stdout)).toMatchObject({
+      status: 'rolled_back',
+      rolledBackTo: 2,
+      image: image('older'),
+      revision: 6,
+    });
     expect(await showFile(rb.bare, 'main', FILE)).toContain(`image: ${image('older')}`);
     // Not a revert of the current commit: the value before it (bad) is not the target.
     expect((await logOf(rb.bare))[0]!.message).not.toContain('This reverts commit');

@@ -30,7 +30,9 @@ describe('the Kubernetes API through a kubeconfig', () => {
   /** The app's current revision once the bridge shows it healthy at `commit` (as Flux reports it). */
   const healthyAt = (rb: RemoteBridge, commit: string) =>
     eventually(`${FLUX_APP} healthy at ${commit}`, async () => {
-      const res = await fetch(`${rb.bridge.url}/api/v1/apps/${FLUX_APP}/history`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+      const res = await fetch(`${rb.bridge.url}/api/v1/apps/${FLUX_APP}/history`, {
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      });
       const current = ((await res.json()) as HistoryAnswer).revisions[0];
       return current?.rollout?.state === 'healthy' && current.rollout.revision === commit && current;
     });
@@ -93,9 +95,18 @@ describe('the Kubernetes API through a kubeconfig', () => {
       kind: 'ExecCredential',
       status: { token: EXEC_TOKEN, expirationTimestamp: new Date(Date.now() + 3_600_000).toISOString() },
     };
-    await writeFile(plugin, ['#!/bin/sh', 'echo "$1 $KIPPER_TEST_CLUSTER" >> "$(dirname "$0")/runs"', `echo '${JSON.stringify(credential)}'`, ''].join('\n'), {
-      mode: 0o700,
-    });
+    await writeFile(
+      plugin,
+      [
+        '#!/bin/sh',
+        'echo "$1 $KIPPER_TEST_CLUSTER" >> "$(dirname "$0")/runs"',
+        `echo '${JSON.stringify(credential)}'`,
+        '',
+      ].join('\n'),
+      {
+        mode: 0o700,
+      },
+    );
     const kubeconfig = join(dir, 'config');
     const ca = (await readFile(kube.pki.ca)).toString('base64');
     await writeFile(
@@ -132,13 +143,20 @@ describe('the Kubernetes API through a kubeconfig', () => {
     // however often the bridge looks.
     const gets = kube.gets;
     // A history query looks again once the last look is 5 s old.
-    await eventually('another look at the Kustomization', async () => (await healthyAt(rb, seed)) && kube.gets > gets, { timeoutMs: 15_000, intervalMs: 500 });
+    await eventually('another look at the Kustomization', async () => (await healthyAt(rb, seed)) && kube.gets > gets, {
+      timeoutMs: 15_000,
+      intervalMs: 500,
+    });
     expect((await readFile(join(dir, 'runs'), 'utf8')).trim().split('\n')).toEqual(['token prod-eu']);
   });
 
   it('reports a failing exec plugin in the unknown rollout message, and an unreadable kubeconfig stops startup', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kip-kube-exec-fail-'));
-    await writeFile(join(dir, 'no-login.sh'), ['#!/bin/sh', 'echo "error: not logged in: run aws sso login" >&2', 'exit 1', ''].join('\n'), { mode: 0o700 });
+    await writeFile(
+      join(dir, 'no-login.sh'),
+      ['#!/bin/sh', 'echo "error: not logged in: run aws sso login" >&2', 'exit 1', ''].join('\n'),
+      { mode: 0o700 },
+    );
     const kubeconfig = join(dir, 'config');
     await writeFile(
       kubeconfig,
@@ -154,13 +172,17 @@ describe('the Kubernetes API through a kubeconfig', () => {
     );
     const rb = await bridgeWith(kubeconfig);
     const rollout = await eventually('the rollout to be unknown', async () => {
-      const res = await fetch(`${rb.bridge.url}/api/v1/apps/${FLUX_APP}/history`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+      const res = await fetch(`${rb.bridge.url}/api/v1/apps/${FLUX_APP}/history`, {
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      });
       const r = ((await res.json()) as HistoryAnswer).revisions[0]?.rollout;
       return r?.state === 'unknown' && r;
     });
     expect(rollout.message).toContain('not logged in: run aws sso login');
 
     const missing = join(dir, 'no-such-kubeconfig');
-    await expect(startRemoteBridge(FIXTURE, { KIPPER_KUBECONFIG: missing })).rejects.toThrow(`KIPPER_KUBECONFIG ${missing}: cannot be read (ENOENT)`);
+    await expect(startRemoteBridge(FIXTURE, { KIPPER_KUBECONFIG: missing })).rejects.toThrow(
+      `KIPPER_KUBECONFIG ${missing}: cannot be read (ENOENT)`,
+    );
   });
 });

@@ -24,7 +24,10 @@ describe('Argo CD watch stream', () => {
   let argo: ArgoDouble;
   const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 
-  async function deploy(tag: string, wait: number): Promise<{ status: number; json: Record<string, unknown>; at: number }> {
+  async function deploy(
+    tag: string,
+    wait: number,
+  ): Promise<{ status: number; json: Record<string, unknown>; at: number }> {
     const res = await fetch(`${rb.bridge.url}/api/v1/webhook/${ARGO_APP}?wait=${wait}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-kipper-token': tokenFor(TEST_SECRET_KEY, ARGO_APP, 1) },
@@ -39,9 +42,15 @@ describe('Argo CD watch stream', () => {
     });
   const historyShows = (configCommit: string, rollout: { state: string; revision: string }) =>
     eventually(`history: ${configCommit} current, rollout ${rollout.state} at ${rollout.revision}`, async () => {
-      const h = (await (await fetch(`${rb.bridge.url}/api/v1/apps/${ARGO_APP}/history`, { headers: admin })).json()) as HistoryAnswer;
+      const h = (await (
+        await fetch(`${rb.bridge.url}/api/v1/apps/${ARGO_APP}/history`, { headers: admin })
+      ).json()) as HistoryAnswer;
       const current = h.revisions[0];
-      return current?.configCommit === configCommit && current.rollout?.state === rollout.state && current.rollout.revision === rollout.revision;
+      return (
+        current?.configCommit === configCommit &&
+        current.rollout?.state === rollout.state &&
+        current.rollout.revision === rollout.revision
+      );
     });
 
   beforeAll(async () => {
@@ -56,7 +65,12 @@ describe('Argo CD watch stream', () => {
 
   it('follows a waited-for rollout through the stream: no GETs while it waits, the answer as soon as Argo CD says healthy', async () => {
     const seed = await headOf(rb.bare);
-    argo.set('api-test', 'argocd', { syncRevision: seed, phase: 'Succeeded', health: 'Healthy', images: [image('seed')] });
+    argo.set('api-test', 'argocd', {
+      syncRevision: seed,
+      phase: 'Succeeded',
+      health: 'Healthy',
+      images: [image('seed')],
+    });
     const answer = deploy('s1', 60);
     let settled = false;
     answer.then(() => (settled = true)).catch(() => undefined);
@@ -64,12 +78,22 @@ describe('Argo CD watch stream', () => {
     // The wait opened one stream (Argo CD's first line on it is the application as it is now).
     await eventually('the bridge to watch the application', () => argo.openStreams === 1);
     const gets = argo.gets;
-    argo.set('api-test', 'argocd', { syncRevision: ours, phase: 'Running', health: 'Progressing', images: [image('seed')] });
+    argo.set('api-test', 'argocd', {
+      syncRevision: ours,
+      phase: 'Running',
+      health: 'Progressing',
+      images: [image('seed')],
+    });
     await historyShows(ours, { state: 'progressing', revision: ours });
     await sleep(QUIET_WINDOW_MS);
     expect(settled).toBe(false);
     const flipped = Date.now();
-    argo.set('api-test', 'argocd', { syncRevision: ours, phase: 'Succeeded', health: 'Healthy', images: [image('s1')] });
+    argo.set('api-test', 'argocd', {
+      syncRevision: ours,
+      phase: 'Succeeded',
+      health: 'Healthy',
+      images: [image('s1')],
+    });
     const done = await answer;
     expect(done.status).toBe(200);
     expect(done.json).toMatchObject({ configCommit: ours, rollout: { state: 'healthy', revision: ours } });
@@ -87,7 +111,12 @@ describe('Argo CD watch stream', () => {
     let settled = false;
     answer.then(() => (settled = true)).catch(() => undefined);
     const ours = await headAfter(before);
-    argo.set('api-test', 'argocd', { syncRevision: ours, phase: 'Running', operationRevision: before, health: 'Progressing' });
+    argo.set('api-test', 'argocd', {
+      syncRevision: ours,
+      phase: 'Running',
+      operationRevision: before,
+      health: 'Progressing',
+    });
     await eventually('the bridge to watch the application', () => argo.openStreams === 1);
     await historyShows(ours, { state: 'progressing', revision: before });
 
@@ -105,11 +134,19 @@ describe('Argo CD watch stream', () => {
     // Back: the bridge reconnects (backoff 1, 2, 4 … s) and stops polling.
     const streams = argo.streams;
     argo.setStreaming(true);
-    await eventually('the bridge to reconnect', () => argo.openStreams === 1 && argo.streams > streams, { timeoutMs: 20_000, intervalMs: 100 });
+    await eventually('the bridge to reconnect', () => argo.openStreams === 1 && argo.streams > streams, {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
     const polled = argo.gets;
     await sleep(QUIET_WINDOW_MS);
     const flipped = Date.now();
-    argo.set('api-test', 'argocd', { syncRevision: ours, phase: 'Succeeded', health: 'Healthy', images: [image('s2')] });
+    argo.set('api-test', 'argocd', {
+      syncRevision: ours,
+      phase: 'Succeeded',
+      health: 'Healthy',
+      images: [image('s2')],
+    });
     const done = await answer;
     expect(done.json).toMatchObject({ configCommit: ours, rollout: { state: 'healthy', revision: ours } });
     expect(done.at - flipped).toBeLessThan(1_000);
@@ -126,14 +163,21 @@ describe('Argo CD watch stream', () => {
     argo.setDown(true);
     try {
       await eventually('history to say unknown', async () => {
-        const h = (await (await fetch(`${rb.bridge.url}/api/v1/apps/${ARGO_APP}/history`, { headers: admin })).json()) as HistoryAnswer;
+        const h = (await (
+          await fetch(`${rb.bridge.url}/api/v1/apps/${ARGO_APP}/history`, { headers: admin })
+        ).json()) as HistoryAnswer;
         const rollout = h.revisions[0]?.rollout;
         return rollout?.state === 'unknown' && rollout.message?.includes('Argo CD') && rollout;
       });
     } finally {
       argo.setDown(false);
     }
-    argo.set('api-test', 'argocd', { syncRevision: ours, phase: 'Succeeded', health: 'Healthy', images: [image('s3')] });
+    argo.set('api-test', 'argocd', {
+      syncRevision: ours,
+      phase: 'Succeeded',
+      health: 'Healthy',
+      images: [image('s3')],
+    });
     expect((await answer).json).toMatchObject({ rollout: { state: 'healthy' } });
   }, 60_000);
 });

@@ -45,12 +45,19 @@ describe('rollout status', () => {
   let kube: KubeDouble;
   let receiver: Receiver;
   /** The notification events received so far, by name and revision. */
-  const notified = () => receiver.requests.map((r) => JSON.parse(r.body.toString('utf8')) as { event: string; app: string; revision: number | null });
+  const notified = () =>
+    receiver.requests.map(
+      (r) => JSON.parse(r.body.toString('utf8')) as { event: string; app: string; revision: number | null },
+    );
   const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
   const kipEnv = () => ({ KIPPER_URL: rb.bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
 
   /** POST a deploy; `wait` adds ?wait=. Resolves with the status and the JSON answer. */
-  async function deploy(app: string, tag: string, wait?: number): Promise<{ status: number; json: Record<string, unknown>; at: number }> {
+  async function deploy(
+    app: string,
+    tag: string,
+    wait?: number,
+  ): Promise<{ status: number; json: Record<string, unknown>; at: number }> {
     const res = await fetch(`${rb.bridge.url}/api/v1/webhook/${app}${wait === undefined ? '' : `?wait=${wait}`}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-kipper-token': tokenFor(TEST_SECRET_KEY, app, 1) },
@@ -58,7 +65,8 @@ describe('rollout status', () => {
     });
     return { status: res.status, json: (await res.json()) as Record<string, unknown>, at: Date.now() };
   }
-  const history = async (app: string) => (await (await fetch(`${rb.bridge.url}/api/v1/apps/${app}/history`, { headers: admin })).json()) as HistoryAnswer;
+  const history = async (app: string) =>
+    (await (await fetch(`${rb.bridge.url}/api/v1/apps/${app}/history`, { headers: admin })).json()) as HistoryAnswer;
   /**
    * The bridge's history shows `configCommit` as the current revision with this rollout
    * (it has asked the syncer since the test changed it: the poll runs every 2 s), ~10 s at most.
@@ -66,7 +74,12 @@ describe('rollout status', () => {
   const historyShows = (app: string, configCommit: string, rollout: { state: string; revision: string }) =>
     eventually(`${app} history: ${configCommit} current, rollout ${rollout.state} at ${rollout.revision}`, async () => {
       const current = (await history(app)).revisions[0];
-      return current?.configCommit === configCommit && current.rollout?.state === rollout.state && current.rollout.revision === rollout.revision && current;
+      return (
+        current?.configCommit === configCommit &&
+        current.rollout?.state === rollout.state &&
+        current.rollout.revision === rollout.revision &&
+        current
+      );
     });
   const metrics = async () => (await fetch(`${rb.bridge.url}/metrics`)).text();
 
@@ -92,7 +105,12 @@ describe('rollout status', () => {
   it('waits through OutOfSync, a sync of an older commit and Progressing, and answers when this commit is Healthy', async () => {
     const seed = await headOf(rb.bare);
     // Argo CD is in sync with the seed, healthy: "Synced and Healthy" of an older commit.
-    argo.set('api-test', 'argocd', { syncRevision: seed, phase: 'Succeeded', health: 'Healthy', images: [image('api', 'seed')] });
+    argo.set('api-test', 'argocd', {
+      syncRevision: seed,
+      phase: 'Succeeded',
+      health: 'Healthy',
+      images: [image('api', 'seed')],
+    });
     const answer = deploy(ARGO_APP, 'v1', 60);
     let settled = false;
     answer.then(() => (settled = true)).catch(() => undefined);
@@ -113,14 +131,24 @@ describe('rollout status', () => {
     await sleep(SETTLE_GRACE_MS);
     expect(settled).toBe(false);
     // Our commit syncs: Running, then Progressing.
-    argo.set('api-test', 'argocd', { syncRevision: ours, phase: 'Running', health: 'Progressing', images: [image('api', 'seed')] });
+    argo.set('api-test', 'argocd', {
+      syncRevision: ours,
+      phase: 'Running',
+      health: 'Progressing',
+      images: [image('api', 'seed')],
+    });
     await historyShows(ARGO_APP, ours, { state: 'progressing', revision: ours });
     await sleep(SETTLE_GRACE_MS);
     expect(settled).toBe(false);
     const progressing = (await history(ARGO_APP)).revisions[0]!;
     expect(progressing.rollout).toMatchObject({ state: 'progressing', revision: ours });
     const flipped = Date.now();
-    argo.set('api-test', 'argocd', { syncRevision: ours, phase: 'Succeeded', health: 'Healthy', images: [image('api', 'v1')] });
+    argo.set('api-test', 'argocd', {
+      syncRevision: ours,
+      phase: 'Succeeded',
+      health: 'Healthy',
+      images: [image('api', 'v1')],
+    });
     const done = await answer;
     expect(done.at).toBeGreaterThanOrEqual(flipped);
     expect(done.status).toBe(200);
@@ -133,7 +161,12 @@ describe('rollout status', () => {
     });
     // A retry answers unchanged (no second commit) and the same healthy rollout.
     const retry = await deploy(ARGO_APP, 'v1', 10);
-    expect(retry.json).toMatchObject({ status: 'unchanged', configCommit: ours, revision: 2, rollout: { state: 'healthy' } });
+    expect(retry.json).toMatchObject({
+      status: 'unchanged',
+      configCommit: ours,
+      revision: 2,
+      rollout: { state: 'healthy' },
+    });
     expect(await headOf(rb.bare)).toBe(ours);
     expect(await metrics()).toMatch(/^kipper_rollouts_total\{state="healthy"\} [1-9]/m);
     expect(await metrics()).toMatch(/^kipper_rollout_duration_seconds_count [1-9]/m);
@@ -159,7 +192,13 @@ describe('rollout status', () => {
     });
     const done = await answer;
     expect(done.status).toBe(424);
-    expect(done.json).toMatchObject({ code: 'ROLLOUT_FAILED', status: 'deployed', configCommit: ours, revision: 3, rollout: { state: 'degraded' } });
+    expect(done.json).toMatchObject({
+      code: 'ROLLOUT_FAILED',
+      status: 'deployed',
+      configCommit: ours,
+      revision: 3,
+      rollout: { state: 'degraded' },
+    });
     expect(String((done.json.rollout as { message: string }).message)).toContain('exceeded its progress deadline');
     await receiver.waitFor(4);
     expect(
@@ -181,7 +220,10 @@ describe('rollout status', () => {
     });
     const failed = await failing;
     expect(failed.status).toBe(424);
-    expect(failed.json.rollout).toMatchObject({ state: 'failed', message: expect.stringContaining('admission webhook denied') });
+    expect(failed.json.rollout).toMatchObject({
+      state: 'failed',
+      message: expect.stringContaining('admission webhook denied'),
+    });
 
     const slow = await (async () => {
       const previous = ours;
@@ -191,7 +233,12 @@ describe('rollout status', () => {
       return pending;
     })();
     expect(slow.status).toBe(504);
-    expect(slow.json).toMatchObject({ code: 'ROLLOUT_TIMEOUT', configCommit: ours, revision: 5, rollout: { state: 'progressing' } });
+    expect(slow.json).toMatchObject({
+      code: 'ROLLOUT_TIMEOUT',
+      configCommit: ours,
+      revision: 5,
+      rollout: { state: 'progressing' },
+    });
   });
 
   it('marks a revision superseded when a newer one becomes current before it is healthy', async () => {
@@ -220,7 +267,10 @@ describe('rollout status', () => {
       argo.setDown(false);
     }
     const worker = await history('shop-test/worker');
-    expect(worker.revisions[0]!.rollout).toMatchObject({ state: 'unknown', message: expect.stringContaining('no syncer') });
+    expect(worker.revisions[0]!.rollout).toMatchObject({
+      state: 'unknown',
+      message: expect.stringContaining('no syncer'),
+    });
   });
 
   it('shows drift when Argo CD runs an older revision with auto-sync off, and serves one revision with its rollout', async () => {
@@ -238,9 +288,21 @@ describe('rollout status', () => {
     });
     await sleep(5_200);
     const drifted = await history(ARGO_APP);
-    expect(drifted.drift).toMatchObject({ cluster: 2, git: current.revision, reason: expect.stringContaining('auto-sync off') });
-    const one = (await (await fetch(`${rb.bridge.url}/api/v1/apps/${ARGO_APP}/revisions/2`, { headers: admin })).json()) as RevisionAnswer;
-    expect(one).toMatchObject({ app: ARGO_APP, revision: 2, configCommit: older.configCommit, rollout: { state: 'healthy' }, drift: { cluster: 2 } });
+    expect(drifted.drift).toMatchObject({
+      cluster: 2,
+      git: current.revision,
+      reason: expect.stringContaining('auto-sync off'),
+    });
+    const one = (await (
+      await fetch(`${rb.bridge.url}/api/v1/apps/${ARGO_APP}/revisions/2`, { headers: admin })
+    ).json()) as RevisionAnswer;
+    expect(one).toMatchObject({
+      app: ARGO_APP,
+      revision: 2,
+      configCommit: older.configCommit,
+      rollout: { state: 'healthy' },
+      drift: { cluster: 2 },
+    });
     const missing = await fetch(`${rb.bridge.url}/api/v1/apps/${ARGO_APP}/revisions/999`, { headers: admin });
     expect(missing.status).toBe(404);
   });
@@ -250,7 +312,12 @@ describe('rollout status', () => {
     const answer = deploy(FLUX_APP, 'f1', 60);
     const ours = await headAfter(rb.bare, before);
     const seed = (await logOf(rb.bare, 'main', 200)).at(-1)!.oid;
-    kube.set('Kustomization', 'flux-system', 'api-prod', { lastApplied: seed, lastAttempted: ours, ready: 'Unknown', reason: 'Progressing' });
+    kube.set('Kustomization', 'flux-system', 'api-prod', {
+      lastApplied: seed,
+      lastAttempted: ours,
+      ready: 'Unknown',
+      reason: 'Progressing',
+    });
     // The bridge has seen it applying ours (still progressing) before it turns Ready.
     await historyShows(FLUX_APP, ours, { state: 'progressing', revision: ours });
     kube.set('Kustomization', 'flux-system', 'api-prod', { lastApplied: ours, ready: 'True' });
@@ -269,7 +336,10 @@ describe('rollout status', () => {
     });
     const failed = await bad;
     expect(failed.status).toBe(424);
-    expect(failed.json.rollout).toMatchObject({ state: 'failed', message: expect.stringContaining('HealthCheckFailed') });
+    expect(failed.json.rollout).toMatchObject({
+      state: 'failed',
+      message: expect.stringContaining('HealthCheckFailed'),
+    });
 
     kube.set('Kustomization', 'flux-system', 'api-prod', { lastApplied: ours, ready: 'True', suspend: true });
     await sleep(5_200);
@@ -279,7 +349,12 @@ describe('rollout status', () => {
   it('kip app wait prints each state and exits 0 healthy, 1 degraded, 3 on timeout; kip app history shows STATUS', async () => {
     let h = await history(ARGO_APP);
     const current = h.revisions[0]!;
-    argo.set('api-test', 'argocd', { syncRevision: current.configCommit, phase: 'Succeeded', health: 'Healthy', images: [current.image!] });
+    argo.set('api-test', 'argocd', {
+      syncRevision: current.configCommit,
+      phase: 'Succeeded',
+      health: 'Healthy',
+      images: [current.image!],
+    });
     const ok = await runKip(['app', 'wait', ARGO_APP, '--timeout', '20s'], kipEnv());
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain(`api #${current.revision}: healthy`);
@@ -298,7 +373,10 @@ describe('rollout status', () => {
 
     argo.set('api-test', 'argocd', { syncRevision: current.configCommit, phase: 'Running', health: 'Progressing' });
     await sleep(5_200);
-    const slow = await runKip(['app', 'wait', ARGO_APP, '--revision', String(current.revision), '--timeout', '3s'], kipEnv());
+    const slow = await runKip(
+      ['app', 'wait', ARGO_APP, '--revision', String(current.revision), '--timeout', '3s'],
+      kipEnv(),
+    );
     expect(slow.code).toBe(3);
     expect(slow.stdout).toContain('progressing');
 
@@ -310,7 +388,11 @@ describe('rollout status', () => {
 
   it('costs the syncer one request per interval however many wait on it', async () => {
     const h = await history(ARGO_APP);
-    argo.set('api-test', 'argocd', { syncRevision: h.revisions[0]!.configCommit, phase: 'Running', health: 'Progressing' });
+    argo.set('api-test', 'argocd', {
+      syncRevision: h.revisions[0]!.configCommit,
+      phase: 'Running',
+      health: 'Progressing',
+    });
     await sleep(5_200);
     const before = argo.gets;
     const started = Date.now();
@@ -350,14 +432,21 @@ describe('rollout status', () => {
     argo.set('api-test', 'argocd', { syncRevision: before, phase: 'Running', health: 'Progressing' });
     const waiting = deploy(ARGO_APP, 'before-shutdown', 600);
     // A console's live view of the same app (server-sent events) is open too.
-    const events = await fetch(`${rb.bridge.url}/apps/${ARGO_APP}/events`, { headers: { cookie: await consoleSession() } });
+    const events = await fetch(`${rb.bridge.url}/apps/${ARGO_APP}/events`, {
+      headers: { cookie: await consoleSession() },
+    });
     expect(events.headers.get('content-type')).toContain('text/event-stream');
     const stream = events.text();
     const committed = await headAfter(rb.bare, before);
     const exited = rb.bridge.stop('SIGTERM');
     const answer = await waiting;
     expect(answer.status).toBe(503);
-    expect(answer.json).toMatchObject({ code: 'SHUTTING_DOWN', status: 'deployed', configCommit: committed, rollout: { state: 'pending' } });
+    expect(answer.json).toMatchObject({
+      code: 'SHUTTING_DOWN',
+      status: 'deployed',
+      configCommit: committed,
+      rollout: { state: 'pending' },
+    });
     expect(await stream).toContain('event: revision');
     // Without ending both, the server would wait for them until the forced exit (status 1).
     expect(await exited, rb.bridge.output().slice(-3000)).toBe(0);

@@ -86,7 +86,12 @@ describe('secrets never leak', () => {
 
   it('finds no secret in logs, error bodies or commits after the whole flow', async () => {
     const token = tokenFor(TEST_SECRET_KEY, app, 1);
-    const ok = await postWebhook(bridge.url, app, { image: 'registry.example.com/app-0001:abc123f', commit: 'abc123f' }, { 'X-Kipper-Token': token });
+    const ok = await postWebhook(
+      bridge.url,
+      app,
+      { image: 'registry.example.com/app-0001:abc123f', commit: 'abc123f' },
+      { 'X-Kipper-Token': token },
+    );
     expect(ok.status).toBe(200);
     const wrong: Array<Record<string, string>> = [
       { 'X-Kipper-Token': 'f'.repeat(64) },
@@ -97,7 +102,9 @@ describe('secrets never leak', () => {
       const res = await postWebhook(bridge.url, app, { image: 'registry.example.com/app-0001:x' }, headers);
       bodies.push(JSON.stringify(res.json));
     }
-    bodies.push(JSON.stringify((await postWebhook(bridge.url, app, { image: 'BAD IMAGE' }, { 'X-Kipper-Token': token })).json));
+    bodies.push(
+      JSON.stringify((await postWebhook(bridge.url, app, { image: 'BAD IMAGE' }, { 'X-Kipper-Token': token })).json),
+    );
     const env = { KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN };
     const enabled = await runKip(['app', 'webhook', 'enable', 'app-0001', '--namespace', 'team-test', '--json'], env);
     const newToken = JSON.parse(enabled.stdout).token as string;
@@ -120,7 +127,8 @@ describe('secrets never leak', () => {
       'git password': GIT_PASSWORD,
       'git basic auth': Buffer.from(`${GIT_USER}:${GIT_PASSWORD}`).toString('base64'),
     };
-    for (const [what, value] of Object.entries(secrets)) expect(everything.includes(value), `${what} leaked`).toBe(false);
+    for (const [what, value] of Object.entries(secrets))
+      expect(everything.includes(value), `${what} leaked`).toBe(false);
     // and the flow really ran with verbose logging
     expect(bridge.output()).toMatch(/"level":"debug"/);
   });
@@ -129,6 +137,8 @@ describe('secrets never leak', () => {
 describe('a bridge that cannot start says why', () => {
   it('names the bad environment variable', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'kipper-bad-env-'));
-    await expect(startBridge({ KIPPER_DATA_DIR: dataDir, KIPPER_REPO_URL: 'ssh://git@example.com/repo.git' })).rejects.toThrow(/KIPPER_REPO_URL/);
+    await expect(
+      startBridge({ KIPPER_DATA_DIR: dataDir, KIPPER_REPO_URL: 'ssh://git@example.com/repo.git' }),
+    ).rejects.toThrow(/KIPPER_REPO_URL/);
   });
 });

@@ -25,7 +25,10 @@ async function configTree(apps: string[]): Promise<string> {
     await writeFile(join(dir, file), deploymentYaml(name, namespace, `registry.example.com/${name}:v0`));
     entries.push(`  - namespace: ${namespace}\n    name: ${name}\n    files: [${file}]`);
   }
-  await writeFile(join(dir, 'kipper.yaml'), `apps:\n${entries.join('\n')}\nwebhooks:\n${apps.map((id) => `  ${id}: { generation: 1 }`).join('\n')}\n`);
+  await writeFile(
+    join(dir, 'kipper.yaml'),
+    `apps:\n${entries.join('\n')}\nwebhooks:\n${apps.map((id) => `  ${id}: { generation: 1 }`).join('\n')}\n`,
+  );
   return dir;
 }
 
@@ -41,7 +44,8 @@ describe('one bridge, several config repos', () => {
   let prodBare: string;
   let bridge: BridgeProcess;
   const PROD_TOKEN = 'prod-token-0123456789';
-  const kip = (args: string[]) => runKip(args, { KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN }, { timeoutMs: 30_000 });
+  const kip = (args: string[]) =>
+    runKip(args, { KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN }, { timeoutMs: 30_000 });
 
   beforeAll(async () => {
     staging = await startGitServer();
@@ -79,17 +83,32 @@ describe('one bridge, several config repos', () => {
   });
 
   it('deploys each app into the repo that lists it, and says which repo in the API and kip', async () => {
-    const a = await postWebhook(bridge.url, 'shop-test/api', { image: image('shop-test/api', 'rc1') }, { 'x-kipper-token': token('shop-test/api') });
-    const b = await postWebhook(bridge.url, 'shop-prod/svc-0', { image: image('shop-prod/svc-0', 'v1') }, { 'x-kipper-token': token('shop-prod/svc-0') });
+    const a = await postWebhook(
+      bridge.url,
+      'shop-test/api',
+      { image: image('shop-test/api', 'rc1') },
+      { 'x-kipper-token': token('shop-test/api') },
+    );
+    const b = await postWebhook(
+      bridge.url,
+      'shop-prod/svc-0',
+      { image: image('shop-prod/svc-0', 'v1') },
+      { 'x-kipper-token': token('shop-prod/svc-0') },
+    );
     expect([a.status, b.status]).toEqual([200, 200]);
     expect((await logOf(stagingBare, 'main', 1))[0]!.oid).toBe(a.json.configCommit);
     expect((await logOf(prodBare, 'main', 1))[0]!.oid).toBe(b.json.configCommit);
 
     const list = JSON.parse((await kip(['app', 'list', '--json'])).stdout) as AppsAnswer;
-    expect(Object.fromEntries(list.apps.map((x) => [x.app, x.repo]))).toMatchObject({ 'shop-test/api': 'staging', 'shop-prod/svc-0': 'prod' });
+    expect(Object.fromEntries(list.apps.map((x) => [x.app, x.repo]))).toMatchObject({
+      'shop-test/api': 'staging',
+      'shop-prod/svc-0': 'prod',
+    });
     const table = (await kip(['app', 'list'])).stdout.split('\n');
     expect(table[0]).toMatch(/^ APP +REPO +SOURCE +IMAGE +REVISION +WEBHOOK$/);
-    expect(table.find((l) => l.startsWith(' shop-prod/svc-0 '))).toMatch(/ prod +image +registry\.example\.com\/svc-0:v1 +2 +enabled$/);
+    expect(table.find((l) => l.startsWith(' shop-prod/svc-0 '))).toMatch(
+      / prod +image +registry\.example\.com\/svc-0:v1 +2 +enabled$/,
+    );
     const history = JSON.parse((await kip(['app', 'history', 'shop-prod/svc-0', '--json'])).stdout) as HistoryAnswer;
     expect(history).toMatchObject({ app: 'shop-prod/svc-0', repo: 'prod' });
     expect((await kip(['app', 'history', 'shop-prod/svc-0'])).stdout.split('\n')[0]).toBe('Repo: prod');
@@ -128,34 +147,66 @@ describe('one bridge, several config repos', () => {
       async () => {
         const res = await fetch(`${bridge.url}/readyz`);
         const body = (await res.json()) as { code?: string; error?: string };
-        return res.status === 503 && body.code === 'CONFIG_INVALID' && /shop-test\/web.*staging and prod/.test(body.error ?? '');
+        return (
+          res.status === 503 &&
+          body.code === 'CONFIG_INVALID' &&
+          /shop-test\/web.*staging and prod/.test(body.error ?? '')
+        );
       },
       { timeoutMs: 15_000, intervalMs: 200 },
     );
     const before = [await headOf(stagingBare), await headOf(prodBare)];
-    const res = await postWebhook(bridge.url, 'shop-test/web', { image: image('shop-test/web', 'dup') }, { 'x-kipper-token': token('shop-test/web') });
+    const res = await postWebhook(
+      bridge.url,
+      'shop-test/web',
+      { image: image('shop-test/web', 'dup') },
+      { 'x-kipper-token': token('shop-test/web') },
+    );
     expect(res.status).toBe(409);
     expect(res.json).toMatchObject({ code: 'APP_AMBIGUOUS', repos: ['staging', 'prod'] });
     expect([await headOf(stagingBare), await headOf(prodBare)]).toEqual(before);
     // Other apps of both repos still deploy.
-    const other = await postWebhook(bridge.url, 'shop-test/api', { image: image('shop-test/api', 'rc2') }, { 'x-kipper-token': token('shop-test/api') });
+    const other = await postWebhook(
+      bridge.url,
+      'shop-test/api',
+      { image: image('shop-test/api', 'rc2') },
+      { 'x-kipper-token': token('shop-test/api') },
+    );
     expect(other.status).toBe(200);
 
     await commitAndPush(clone, 'kipper.yaml', kipperYaml, 'drop the duplicate');
-    await eventually('ready again', async () => (await fetch(`${bridge.url}/readyz`)).status === 200, { timeoutMs: 15_000, intervalMs: 200 });
-    const again = await postWebhook(bridge.url, 'shop-test/web', { image: image('shop-test/web', 'dup') }, { 'x-kipper-token': token('shop-test/web') });
+    await eventually('ready again', async () => (await fetch(`${bridge.url}/readyz`)).status === 200, {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+    });
+    const again = await postWebhook(
+      bridge.url,
+      'shop-test/web',
+      { image: image('shop-test/web', 'dup') },
+      { 'x-kipper-token': token('shop-test/web') },
+    );
     expect(again.status).toBe(200);
   });
 
   it('keeps deploying to one repo at full speed while the other hangs', async () => {
     staging.setHanging(true);
     try {
-      const hungDeploy = postWebhook(bridge.url, 'shop-test/api', { image: image('shop-test/api', 'hung') }, { 'x-kipper-token': token('shop-test/api') });
+      const hungDeploy = postWebhook(
+        bridge.url,
+        'shop-test/api',
+        { image: image('shop-test/api', 'hung') },
+        { 'x-kipper-token': token('shop-test/api') },
+      );
       const started = performance.now();
       const burst = await Promise.all(
         Array.from({ length: 40 }, (_, i) => {
           const app = PROD[i % PROD.length]!;
-          return postWebhook(bridge.url, app, { image: image(app, `burst-${i}`) }, { 'x-kipper-token': token(app) }).then((r) => ({
+          return postWebhook(
+            bridge.url,
+            app,
+            { image: image(app, `burst-${i}`) },
+            { 'x-kipper-token': token(app) },
+          ).then((r) => ({
             ...r,
             ms: performance.now() - started,
           }));

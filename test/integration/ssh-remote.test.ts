@@ -29,7 +29,12 @@ function sshEnv(server: SshServer, url: string, extra: NodeJS.ProcessEnv = {}): 
 
 function deploy(bridge: BridgeProcess, app: string, tag: string) {
   const name = app.split('/')[1]!;
-  return postWebhook(bridge.url, app, { image: `registry.example.com/${name}:${tag}` }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
+  return postWebhook(
+    bridge.url,
+    app,
+    { image: `registry.example.com/${name}:${tag}` },
+    { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) },
+  );
 }
 
 /** Native git over the same sshd, with the client key: the third party. */
@@ -79,7 +84,9 @@ describe('a config repo over ssh://', () => {
     expect(res.json).toMatchObject({ status: 'deployed', app, image: 'registry.example.com/app-0000:ssh-1' });
     expect(await headOf(bare)).toBe(res.json.configCommit);
     const [last] = await logOf(bare);
-    expect(last!.message).toContain('Kipper-App: team-test/app-0000\nKipper-Image: registry.example.com/app-0000:ssh-1\n');
+    expect(last!.message).toContain(
+      'Kipper-App: team-test/app-0000\nKipper-Image: registry.example.com/app-0000:ssh-1\n',
+    );
     expect(last!.message).toContain('Kipper-Trigger: webhook');
     const file = await showFile(bare, 'main', 'apps/team-test/app-0000/deployment.yaml');
     expect(file).toContain('image: registry.example.com/app-0000:ssh-1 # set by kipper');
@@ -102,7 +109,9 @@ describe('a config repo over ssh://', () => {
     expect(connections() - connectionsBefore).toBe(0);
     const log = await logOf(bare, 'main', 100);
     for (const [i, app] of apps.entries()) {
-      expect(log.filter((c) => c.message.includes(`Kipper-Image: registry.example.com/${app.split('/')[1]}:burst-${i}\n`))).toHaveLength(1);
+      expect(
+        log.filter((c) => c.message.includes(`Kipper-Image: registry.example.com/${app.split('/')[1]}:burst-${i}\n`)),
+      ).toHaveLength(1);
     }
     await fsck(bare);
   });
@@ -199,7 +208,10 @@ describe('a deploy whose push over ssh outlives its deadline', () => {
   it('answers 503 at the deadline (the ssh push is cut off), and a retry never makes a second commit', async () => {
     const gate = join(server.root, 'gate');
     const hook = join(bare, 'hooks', 'pre-receive');
-    await writeFile(hook, `#!/bin/sh\ni=0; while [ ! -e '${gate}' ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done\nexit 0\n`);
+    await writeFile(
+      hook,
+      `#!/bin/sh\ni=0; while [ ! -e '${gate}' ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done\nexit 0\n`,
+    );
     await chmod(hook, 0o755);
     const started = performance.now();
     const res = await deploy(bridge, apps[0]!, 'slow');
@@ -223,7 +235,10 @@ describe('a config repo at a scp-like user@host:path', () => {
 
   beforeAll(async () => {
     // scp-like URLs have no port: sshd on port 22 of a loopback address of its own.
-    server = await startSshServer({ host: `127.${randomInt(1, 255)}.${randomInt(1, 255)}.${randomInt(2, 255)}`, port: 22 });
+    server = await startSshServer({
+      host: `127.${randomInt(1, 255)}.${randomInt(1, 255)}.${randomInt(2, 255)}`,
+      port: 22,
+    });
     bare = await createConfigRepo(server.root, 'config.git', 3);
     bridge = await startBridge(sshEnv(server, server.scpUrl('config.git')));
   });
@@ -286,11 +301,19 @@ describe('SSH credentials that do not fit', () => {
   });
 
   it('refuses an SSH URL without a key or known_hosts, and an invalid one, before anything runs', async () => {
-    const noKey = await runKip(['serve'], { KIPPER_REPO_URL: server.url('config.git'), KIPPER_PORT: '0' }, { timeoutMs: 20_000 });
+    const noKey = await runKip(
+      ['serve'],
+      { KIPPER_REPO_URL: server.url('config.git'), KIPPER_PORT: '0' },
+      { timeoutMs: 20_000 },
+    );
     expect(noKey.code).toBe(1);
     expect(noKey.stderr).toContain('KIPPER_GIT_SSH_KEY: required with an SSH KIPPER_REPO_URL');
     expect(noKey.stderr).toContain('KIPPER_GIT_KNOWN_HOSTS: required');
-    const bad = await runKip(['serve'], { ...sshEnv(server, 'ssh://-oProxyCommand=id/repo.git'), KIPPER_PORT: '0' }, { timeoutMs: 20_000 });
+    const bad = await runKip(
+      ['serve'],
+      { ...sshEnv(server, 'ssh://-oProxyCommand=id/repo.git'), KIPPER_PORT: '0' },
+      { timeoutMs: 20_000 },
+    );
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('KIPPER_REPO_URL: must be an http:// or https:// URL, ssh://');
     const notKey = await runKip(
@@ -306,7 +329,11 @@ describe('SSH credentials that do not fit', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'kipper-data-'));
     const res = await runKip(
       ['serve'],
-      { ...sshEnv(server, server.url('config.git'), { KIPPER_GIT_SSH_KEY: server.strangerKey }), KIPPER_PORT: '0', KIPPER_DATA_DIR: dataDir },
+      {
+        ...sshEnv(server, server.url('config.git'), { KIPPER_GIT_SSH_KEY: server.strangerKey }),
+        KIPPER_PORT: '0',
+        KIPPER_DATA_DIR: dataDir,
+      },
       { timeoutMs: 30_000 },
     );
     const output = res.stdout + res.stderr;
@@ -333,7 +360,11 @@ describe('a repos-file entry over SSH', () => {
       reposFile,
       `repos:\n  - name: infra\n    url: ${server.url('config.git')}\n    auth:\n      ssh: { key: ${server.clientKey}, knownHosts: ${server.knownHosts} }\n`,
     );
-    bridge = await startBridge({ KIPPER_REPOS_FILE: reposFile, KIPPER_SECRET_KEY: TEST_SECRET_KEY, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN });
+    bridge = await startBridge({
+      KIPPER_REPOS_FILE: reposFile,
+      KIPPER_SECRET_KEY: TEST_SECRET_KEY,
+      KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    });
   });
   afterAll(async () => {
     await bridge?.stop();
@@ -344,7 +375,10 @@ describe('a repos-file entry over SSH', () => {
     const res = await deploy(bridge, apps[0]!, 'repos-file');
     expect(res.status).toBe(200);
     expect(await headOf(bare)).toBe(res.json.configCommit);
-    const list = JSON.parse((await runKip(['app', 'list', '--json'], { KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN })).stdout) as {
+    const list = JSON.parse(
+      (await runKip(['app', 'list', '--json'], { KIPPER_URL: bridge.url, KIPPER_ADMIN_TOKEN: TEST_ADMIN_TOKEN }))
+        .stdout,
+    ) as {
       apps: Array<{ app: string; repo: string }>;
     };
     expect(list.apps.find((a) => a.app === apps[0])?.repo).toBe('infra');

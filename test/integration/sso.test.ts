@@ -65,7 +65,8 @@ describe('people: single sign-on and roles', () => {
     bridge = await startBridge({ KIPPER_REPO_URL: server.url('config.git'), ...env(op) });
     // Two revisions in each environment: an older one to roll back to.
     for (const ns of ['yourr-name-test', 'yourr-name-prod']) {
-      for (const tag of ['one', 'two']) expect((await admin(`/api/v1/apps/${ns}/api/deploy`, { image: image(tag) })).status).toBe(200);
+      for (const tag of ['one', 'two'])
+        expect((await admin(`/api/v1/apps/${ns}/api/deploy`, { image: image(tag) })).status).toBe(200);
     }
     browser = await launchBrowser();
   }, 60_000);
@@ -102,7 +103,10 @@ describe('people: single sign-on and roles', () => {
   const csrfOf = async (page: Page) => (await page.locator('meta[name=csrf-token]').getAttribute('content'))!;
   /** A console POST from the signed-in page itself (its cookie and CSRF token), answered in JSON. */
   const consolePost = async (page: Page, path: string, form: Record<string, string>) => {
-    const res = await page.request.post(`${bridge.url}${path}`, { form: { ...form, _csrf: await csrfOf(page) }, headers: { accept: 'application/json' } });
+    const res = await page.request.post(`${bridge.url}${path}`, {
+      form: { ...form, _csrf: await csrfOf(page) },
+      headers: { accept: 'application/json' },
+    });
     return { status: res.status(), json: (await res.json()) as { code?: string; revision?: number } };
   };
 
@@ -138,7 +142,9 @@ describe('people: single sign-on and roles', () => {
     expect((await git(['--git-dir', bare, 'log', '-1', '--format=%an <%ae>|%cn <%ce>', 'main'])).trim()).toBe(
       'Dev Eloper <dev@example.com>|Kipper <kipper@localhost>',
     );
-    expect(await git(['--git-dir', bare, 'log', '-1', '--format=%B', 'main'])).toMatch(/^Kipper-Actor: dev@example\.com$/m);
+    expect(await git(['--git-dir', bare, 'log', '-1', '--format=%B', 'main'])).toMatch(
+      /^Kipper-Actor: dev@example\.com$/m,
+    );
     const rollback = await consolePost(dev, '/apps/yourr-name-prod/api/rollback', { revision: '2' });
     expect(rollback.status).toBe(403);
     expect(rollback.json.code).toBe('FORBIDDEN');
@@ -151,19 +157,28 @@ describe('people: single sign-on and roles', () => {
     expect(await tess.getByRole('link', { name: 'yourr-name-prod/api' }).count()).toBe(0);
     const hidden = await tess.goto(`${bridge.url}/apps/yourr-name-prod/api`);
     expect(hidden?.status()).toBe(404);
-    expect((await consolePost(tess, '/apps/yourr-name-prod/api/rollback', { revision: '2' })).json.code).toBe('APP_NOT_FOUND');
+    expect((await consolePost(tess, '/apps/yourr-name-prod/api/rollback', { revision: '2' })).json.code).toBe(
+      'APP_NOT_FOUND',
+    );
     await other.close();
   });
 
   it('kip login completes the device flow, keeps the refresh token 0600, and kip acts as that person', async () => {
     const config = await mkdtemp(join(tmpdir(), 'kip-config-'));
     const kipEnv = { KIPPER_URL: bridge.url, XDG_CONFIG_HOME: config, NODE_EXTRA_CA_CERTS: op.certFile };
-    const child = spawn(process.execPath, [KIP_BIN, 'login'], { env: cleanEnv(kipEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [KIP_BIN, 'login'], {
+      env: cleanEnv(kipEnv),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const complete = await eventually('kip login prints where to sign in', () => /\(or open (https:\/\/\S+)\)/.exec(out)?.[1], { timeoutMs: 20_000 });
+    const complete = await eventually(
+      'kip login prints where to sign in',
+      () => /\(or open (https:\/\/\S+)\)/.exec(out)?.[1],
+      { timeoutMs: 20_000 },
+    );
     expect(out).toMatch(/^Open https:\/\/127\.0\.0\.1:\d+\/\S+ and enter the code \S+$/m);
     const context = await newContext();
     const page = await context.newPage();
@@ -182,13 +197,21 @@ describe('people: single sign-on and roles', () => {
     const { refreshToken } = JSON.parse(await readFile(file, 'utf8')) as { refreshToken: string };
     expect(refreshToken.length).toBeGreaterThan(10);
 
-    const history = await runKip(['app', 'history', 'api', '--project', 'yourr-name', '--environment', 'test', '--json'], kipEnv, { timeoutMs: 30_000 });
+    const history = await runKip(
+      ['app', 'history', 'api', '--project', 'yourr-name', '--environment', 'test', '--json'],
+      kipEnv,
+      { timeoutMs: 30_000 },
+    );
     expect(history.code, history.stderr).toBe(0);
     expect((JSON.parse(history.stdout) as HistoryAnswer).app).toBe('yourr-name-test/api');
     const list = await runKip(['app', 'list', '--json'], kipEnv, { timeoutMs: 30_000 });
     // dev sees test (deployer) and prod (viewer): every app of the fixture.
     expect((JSON.parse(list.stdout) as AppsAnswer).apps.length).toBeGreaterThan(0);
-    const rollback = await runKip(['app', 'rollback', 'api', '--project', 'yourr-name', '--environment', 'prod'], kipEnv, { timeoutMs: 30_000 });
+    const rollback = await runKip(
+      ['app', 'rollback', 'api', '--project', 'yourr-name', '--environment', 'prod'],
+      kipEnv,
+      { timeoutMs: 30_000 },
+    );
     expect(rollback.code).toBe(1);
     expect(rollback.stderr).toMatch(/viewer of yourr-name-prod\/api/);
 
@@ -212,7 +235,8 @@ describe('people: single sign-on and roles', () => {
       const context = await newContext();
       const page = await signInAs(context, 'ana', '/');
       const cookie = (await context.cookies(bridge.url)).find((c) => c.name === 'kipper_session')!;
-      const onSecond = () => fetch(`${second.url}/`, { headers: { cookie: `kipper_session=${cookie.value}` }, redirect: 'manual' });
+      const onSecond = () =>
+        fetch(`${second.url}/`, { headers: { cookie: `kipper_session=${cookie.value}` }, redirect: 'manual' });
       // Signed in there too (a replica knows the cookie by the shared key), once it has read kipper.yaml.
       await eventually('the second bridge shows the apps to the same cookie', async () => {
         const res = await onSecond();
@@ -220,7 +244,11 @@ describe('people: single sign-on and roles', () => {
       });
       await page.getByRole('button', { name: 'Sign out' }).click();
       // The second bridge asks the provider again within KIPPER_OIDC_SESSION_CHECK (1 s here).
-      await eventually('the second bridge refuses the signed-out cookie', async () => (await onSecond()).status === 401, { timeoutMs: 15_000 });
+      await eventually(
+        'the second bridge refuses the signed-out cookie',
+        async () => (await onSecond()).status === 401,
+        { timeoutMs: 15_000 },
+      );
       await context.close();
     } finally {
       await second.stop();

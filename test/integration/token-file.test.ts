@@ -140,9 +140,13 @@ describe('a token file that cannot work stops the start', () => {
   });
 
   it('missing or empty, naming the variable and the path', async () => {
-    expect(await serve({ KIPPER_GIT_TOKEN_FILE: '/nonexistent/token' })).toContain('KIPPER_GIT_TOKEN_FILE: cannot read /nonexistent/token (ENOENT)');
+    expect(await serve({ KIPPER_GIT_TOKEN_FILE: '/nonexistent/token' })).toContain(
+      'KIPPER_GIT_TOKEN_FILE: cannot read /nonexistent/token (ENOENT)',
+    );
     const dir = await mkdtemp(join(tmpdir(), 'kip-secret-'));
     await writeFile(join(dir, 'token'), '\n');
-    expect(await serve({ KIPPER_GIT_TOKEN_FILE: join(dir, 'token') })).toContain(`KIPPER_GIT_TOKEN_FILE: ${join(dir, 'token')} is empty`);
+    expect(await serve({ KIPPER_GIT_TOKEN_FILE: join(dir, 'token') })).toContain(
+      `KIPPER_GIT_TOKEN_FILE: ${join(dir, 'token')} is empty`,
+    );
   });
 });

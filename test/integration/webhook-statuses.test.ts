@@ -15,7 +15,8 @@ describe('webhook statuses against a real remote', () => {
   const app = 'team-test/app-0001';
   const token = tokenFor(TEST_SECRET_KEY, app, 1);
   const other = tokenFor(TEST_SECRET_KEY, 'team-test/app-0002', 1);
-  const post = (body: unknown, headers: Record<string, string> = { 'X-Kipper-Token': token }, target = app) => postWebhook(bridge.url, target, body, headers);
+  const post = (body: unknown, headers: Record<string, string> = { 'X-Kipper-Token': token }, target = app) =>
+    postWebhook(bridge.url, target, body, headers);
 
   beforeAll(async () => {
     server = await startGitServer();
@@ -34,11 +35,19 @@ describe('webhook statuses against a real remote', () => {
   it('200 deployed: the commit is in the remote before the answer', async () => {
     const res = await post({ image: 'registry.example.com/app-0001:abc123f', commit: 'abc123f' });
     expect(res.status).toBe(200);
-    expect(res.json).toMatchObject({ status: 'deployed', app, image: 'registry.example.com/app-0001:abc123f', commit: 'abc123f', revision: 2 });
+    expect(res.json).toMatchObject({
+      status: 'deployed',
+      app,
+      image: 'registry.example.com/app-0001:abc123f',
+      commit: 'abc123f',
+      revision: 2,
+    });
     expect(res.json.configCommit).toBe(await headOf(bare));
     const [latest] = await logOf(bare);
     expect(latest!.message).toContain('Kipper-Trigger: webhook');
-    expect(await showFile(bare, 'main', 'apps/team-test/app-0001/deployment.yaml')).toContain('image: registry.example.com/app-0001:abc123f # set by kipper');
+    expect(await showFile(bare, 'main', 'apps/team-test/app-0001/deployment.yaml')).toContain(
+      'image: registry.example.com/app-0001:abc123f # set by kipper',
+    );
   });
 
   it('200 unchanged: a CI retry of the same image writes nothing', async () => {
@@ -57,28 +66,82 @@ describe('webhook statuses against a real remote', () => {
 
   const rejected: Array<[string, () => Promise<{ status: number; json: Record<string, unknown> }>, number, string]> = [
     ['no token', () => post({ image: 'registry.example.com/app-0001:x1' }, {}), 401, 'UNAUTHORIZED'],
-    ['a wrong token', () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': 'a'.repeat(64) }), 401, 'UNAUTHORIZED'],
-    ['the token of another app', () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': other }), 401, 'UNAUTHORIZED'],
-    ['an unknown app', () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': token }, 'team-test/nope'), 401, 'UNAUTHORIZED'],
-    ['the admin token', () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': TEST_ADMIN_TOKEN }), 401, 'UNAUTHORIZED'],
     [
-      'a token with a space inside',
-      () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': `${token.slice(0, 32)} ${token.slice(33)}` }),
+      'a wrong token',
+      () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': 'a'.repeat(64) }),
       401,
       'UNAUTHORIZED',
     ],
-    ['an empty token', () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': '' }), 401, 'UNAUTHORIZED'],
+    [
+      'the token of another app',
+      () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': other }),
+      401,
+      'UNAUTHORIZED',
+    ],
+    [
+      'an unknown app',
+      () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': token }, 'team-test/nope'),
+      401,
+      'UNAUTHORIZED',
+    ],
+    [
+      'the admin token',
+      () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': TEST_ADMIN_TOKEN }),
+      401,
+      'UNAUTHORIZED',
+    ],
+    [
+      'a token with a space inside',
+      () =>
+        post(
+          { image: 'registry.example.com/app-0001:x1' },
+          { 'X-Kipper-Token': `${token.slice(0, 32)} ${token.slice(33)}` },
+        ),
+      401,
+      'UNAUTHORIZED',
+    ],
+    [
+      'an empty token',
+      () => post({ image: 'registry.example.com/app-0001:x1' }, { 'X-Kipper-Token': '' }),
+      401,
+      'UNAUTHORIZED',
+    ],
     ['bad JSON', () => post('{"image": ', { 'X-Kipper-Token': token }), 400, 'INVALID_JSON'],
     ['a JSON array', () => post('[1,2]', { 'X-Kipper-Token': token }), 400, 'INVALID_BODY'],
     ['no image', () => post({ commit: 'abc123f' }), 400, 'INVALID_IMAGE'],
     ['an image that is not a string', () => post({ image: 42 }), 400, 'INVALID_IMAGE'],
     ['an uppercase image path', () => post({ image: 'registry.example.com/App:1' }), 400, 'INVALID_IMAGE'],
-    ['a newline in the image', () => post({ image: 'registry.example.com/app-0001:1\nKipper-App: x' }), 400, 'INVALID_IMAGE'],
-    ['a tag of 129 characters', () => post({ image: `registry.example.com/app-0001:${'a'.repeat(129)}` }), 400, 'INVALID_IMAGE'],
+    [
+      'a newline in the image',
+      () => post({ image: 'registry.example.com/app-0001:1\nKipper-App: x' }),
+      400,
+      'INVALID_IMAGE',
+    ],
+    [
+      'a tag of 129 characters',
+      () => post({ image: `registry.example.com/app-0001:${'a'.repeat(129)}` }),
+      400,
+      'INVALID_IMAGE',
+    ],
     ['a bad digest', () => post({ image: 'registry.example.com/app-0001@sha256:xyz' }), 400, 'INVALID_IMAGE'],
-    ['a commit that is not hex', () => post({ image: 'registry.example.com/app-0001:ok', commit: 'nothex!' }), 400, 'INVALID_COMMIT'],
-    ['a commit too short', () => post({ image: 'registry.example.com/app-0001:ok', commit: 'abc12' }), 400, 'INVALID_COMMIT'],
-    ['a commit with a newline', () => post({ image: 'registry.example.com/app-0001:ok', commit: 'abc123f\n' }), 400, 'INVALID_COMMIT'],
+    [
+      'a commit that is not hex',
+      () => post({ image: 'registry.example.com/app-0001:ok', commit: 'nothex!' }),
+      400,
+      'INVALID_COMMIT',
+    ],
+    [
+      'a commit too short',
+      () => post({ image: 'registry.example.com/app-0001:ok', commit: 'abc12' }),
+      400,
+      'INVALID_COMMIT',
+    ],
+    [
+      'a commit with a newline',
+      () => post({ image: 'registry.example.com/app-0001:ok', commit: 'abc123f\n' }),
+      400,
+      'INVALID_COMMIT',
+    ],
     ['both fields bad', () => post({ image: 'UPPER', commit: 'zz' }), 400, 'INVALID_BODY'],
   ];
   for (const [what, send, status, code] of rejected) {

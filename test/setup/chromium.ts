@@ -11,8 +11,15 @@ export default function ensureChromium(): void {
   if (existsSync(CHROMIUM)) return;
   const root = process.getuid?.() === 0;
   const aptGet = spawnSync('sh', ['-c', 'command -v apt-get'], { encoding: 'utf8' }).status === 0;
-  if (!root || !aptGet) throw new Error(`The console tests need Chromium at ${CHROMIUM}: run \`${INSTALL_CHROMIUM}\` as root, then npm test again.`);
+  if (!root || !aptGet)
+    throw new Error(
+      `The console tests need Chromium at ${CHROMIUM}: run \`${INSTALL_CHROMIUM}\` as root, then npm test again.`,
+    );
   process.stdout.write(`Installing Chromium for the console tests (${INSTALL_CHROMIUM})…\n`);
-  const install = spawnSync('sh', ['-c', `${INSTALL_CHROMIUM} >/dev/null`], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (install.status !== 0 || !existsSync(CHROMIUM)) throw new Error(`Installing Chromium failed: run \`${INSTALL_CHROMIUM}\` by hand.`);
+  const install = spawnSync('sh', ['-c', `${INSTALL_CHROMIUM} >/dev/null`], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  if (install.status !== 0 || !existsSync(CHROMIUM))
+    throw new Error(`Installing Chromium failed: run \`${INSTALL_CHROMIUM}\` by hand.`);
 }

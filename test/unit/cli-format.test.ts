@@ -98,8 +98,22 @@ describe('history table', () => {
   it("matches Kipper's own layout byte for byte", () => {
     const table = formatHistory(
       [
-        { revision: 3, image: 'registry.example.com/api:abc123f', commit: 'abc123f', trigger: 'webhook', timestamp: ago(120), current: true },
-        { revision: 2, image: 'registry.example.com/api:def456a', commit: 'def456a0000', trigger: 'webhook', timestamp: ago(3600), current: false },
+        {
+          revision: 3,
+          image: 'registry.example.com/api:abc123f',
+          commit: 'abc123f',
+          trigger: 'webhook',
+          timestamp: ago(120),
+          current: true,
+        },
+        {
+          revision: 2,
+          image: 'registry.example.com/api:def456a',
+          commit: 'def456a0000',
+          trigger: 'webhook',
+          timestamp: ago(3600),
+          current: false,
+        },
       ],
       now,
     );
@@ -114,7 +128,10 @@ describe('history table', () => {
 
   it('widens the image column for long images and shows - for missing values', () => {
     const long = `registry.example.com/team/very-long-service-name:${'a'.repeat(40)}`;
-    const table = formatHistory([{ revision: 12, image: long, commit: null, trigger: 'git', timestamp: ago(10), current: true }], now);
+    const table = formatHistory(
+      [{ revision: 12, image: long, commit: null, trigger: 'git', timestamp: ago(10), current: true }],
+      now,
+    );
     const [header, row] = table.split('\n');
     expect(row).toBe(`12  ${long}  -        git       10 sec ago (current)`);
     expect(header!.indexOf('COMMIT')).toBe(row!.indexOf('-        git'));
@@ -126,7 +143,14 @@ describe('history table', () => {
     const table = formatHistory(
       [
         { revision: 2, image: long, commit: 'abc123f', trigger: 'webhook', timestamp: ago(120), current: true },
-        { revision: 1, image: 'registry.example.com/api:def456a', commit: 'def456a', trigger: 'git', timestamp: ago(3600), current: false },
+        {
+          revision: 1,
+          image: 'registry.example.com/api:def456a',
+          commit: 'def456a',
+          trigger: 'git',
+          timestamp: ago(3600),
+          current: false,
+        },
       ],
       now,
     );
@@ -139,7 +163,16 @@ describe('history table', () => {
 
   it('widens TRIGGER for promotion and the number column for revision 100', () => {
     const table = formatHistory(
-      [{ revision: 100, image: 'registry.example.com/api:abc123f', commit: 'abc123f', trigger: 'promotion', timestamp: ago(120), current: true }],
+      [
+        {
+          revision: 100,
+          image: 'registry.example.com/api:abc123f',
+          commit: 'abc123f',
+          trigger: 'promotion',
+          timestamp: ago(120),
+          current: true,
+        },
+      ],
       now,
     );
     expect(table.split('\n')).toEqual([
@@ -151,9 +184,32 @@ describe('history table', () => {
   it('marks an undone revision (undone), as (current) marks the newest, in the usual layout', () => {
     const table = formatHistory(
       [
-        { revision: 3, image: 'registry.example.com/api:def456a', commit: 'def456a', trigger: 'rollback', timestamp: ago(120), current: true, undone: false },
-        { revision: 2, image: 'registry.example.com/api:abc123f', commit: 'abc123f', trigger: 'webhook', timestamp: ago(3600), current: false, undone: true },
-        { revision: 1, image: 'registry.example.com/api:def456a', commit: 'def456a', trigger: 'webhook', timestamp: ago(3 * 3600), current: false },
+        {
+          revision: 3,
+          image: 'registry.example.com/api:def456a',
+          commit: 'def456a',
+          trigger: 'rollback',
+          timestamp: ago(120),
+          current: true,
+          undone: false,
+        },
+        {
+          revision: 2,
+          image: 'registry.example.com/api:abc123f',
+          commit: 'abc123f',
+          trigger: 'webhook',
+          timestamp: ago(3600),
+          current: false,
+          undone: true,
+        },
+        {
+          revision: 1,
+          image: 'registry.example.com/api:def456a',
+          commit: 'def456a',
+          trigger: 'webhook',
+          timestamp: ago(3 * 3600),
+          current: false,
+        },
       ],
       now,
     );
@@ -169,12 +225,25 @@ describe('history table', () => {
 });
 
 describe('history table: BY and rollback targets (issue #18)', () => {
-  const row = { image: 'registry.example.com/api:abc123f', commit: 'abc123f', timestamp: ago(120), current: false, author: 'Kipper <kipper@example.com>' };
+  const row = {
+    image: 'registry.example.com/api:abc123f',
+    commit: 'abc123f',
+    timestamp: ago(120),
+    current: false,
+    author: 'Kipper <kipper@example.com>',
+  };
 
   it("adds BY after WHEN: the actor, else the name of the author; Kipper's columns keep their places", () => {
     const table = formatHistory(
       [
-        { ...row, revision: 4, trigger: 'rollback', rolledBackTo: 2, current: true, actor: 'admin (as ana@example.com)' },
+        {
+          ...row,
+          revision: 4,
+          trigger: 'rollback',
+          rolledBackTo: 2,
+          current: true,
+          actor: 'admin (as ana@example.com)',
+        },
         { ...row, revision: 3, trigger: 'webhook', timestamp: ago(3600), actor: 'webhook:yourr-name-test/api' },
         { ...row, revision: 2, trigger: 'webhook', timestamp: ago(7200) },
         {
@@ -202,7 +271,14 @@ describe('history table: BY and rollback targets (issue #18)', () => {
     const table = formatHistory(
       [
         { ...row, revision: 3, trigger: 'webhook', current: true, actor: 'webhook:yourr-name-test/api' },
-        { ...row, revision: 2, image: 'registry.example.com/api:def456a', commit: 'def456a', trigger: 'webhook', timestamp: ago(3600) },
+        {
+          ...row,
+          revision: 2,
+          image: 'registry.example.com/api:def456a',
+          commit: 'def456a',
+          trigger: 'webhook',
+          timestamp: ago(3600),
+        },
       ],
       now,
     );
@@ -212,13 +288,24 @@ describe('history table: BY and rollback targets (issue #18)', () => {
       ' 2  registry.example.com/api:def456a   def456a  webhook   1 hour ago',
     ];
     expect(table.split('\n').map((l, i) => l.slice(0, contract[i]!.length))).toEqual(contract);
-    expect(table.split('\n').map((l) => l.slice(contract[1]!.length))).toEqual(['  BY', '  webhook:yourr-name-test/api', '  Kipper']);
+    expect(table.split('\n').map((l) => l.slice(contract[1]!.length))).toEqual([
+      '  BY',
+      '  webhook:yourr-name-test/api',
+      '  Kipper',
+    ]);
   });
 
   it('escapes control characters in any cell, and the columns stay aligned', () => {
     const table = formatHistory(
       [
-        { ...row, revision: 2, trigger: 'git', current: true, author: 'Mallory\u001b]0;owned\u0007 <m@example.com>', reason: 'x\u001b[31mred' },
+        {
+          ...row,
+          revision: 2,
+          trigger: 'git',
+          current: true,
+          author: 'Mallory\u001b]0;owned\u0007 <m@example.com>',
+          reason: 'x\u001b[31mred',
+        },
         { ...row, revision: 1, trigger: 'git', timestamp: ago(3600), reason: null },
       ],
       now,

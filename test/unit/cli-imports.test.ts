@@ -17,7 +17,10 @@ function staticImports(file: string): string[] {
     const [, typeOnly, names, target] = m;
     if (typeOnly) continue;
     const specifiers = /\{([^}]*)\}/.exec(names ?? '')?.[1];
-    const onlyTypes = specifiers !== undefined && !/^\s*\w/.test(names!) && specifiers.split(',').every((s) => s.trim() === '' || s.trim().startsWith('type '));
+    const onlyTypes =
+      specifiers !== undefined &&
+      !/^\s*\w/.test(names!) &&
+      specifiers.split(',').every((s) => s.trim() === '' || s.trim().startsWith('type '));
     if (!onlyTypes) out.push(target!);
   }
   // Side-effect imports: `import './x.js'`.
@@ -54,7 +57,11 @@ describe('what kip loads before it knows the command', () => {
   });
 
   it('is the client side only: no module of the bridge, and no package but node built-ins', () => {
-    expect(files.filter((f) => !/^(cli\/|errors\.ts$|api-types\.ts$|history\/relative-time\.ts$|config\/secrets\.ts$)/.test(f))).toEqual([]);
+    expect(
+      files.filter(
+        (f) => !/^(cli\/|errors\.ts$|api-types\.ts$|history\/relative-time\.ts$|config\/secrets\.ts$)/.test(f),
+      ),
+    ).toEqual([]);
     expect(files).not.toContain('cli/serve.ts');
     expect(packages.filter((p) => !p.startsWith('node:'))).toEqual([]);
   });

@@ -63,7 +63,12 @@ function brokenLinks(page: string): string[] {
       broken.push(`${page}: ${target} (no such file: ${relative(ROOT, file)})`);
       continue;
     }
-    if (anchor !== undefined && file.endsWith('.md') && statSync(file).isFile() && !anchors(readFileSync(file, 'utf8')).has(anchor)) {
+    if (
+      anchor !== undefined &&
+      file.endsWith('.md') &&
+      statSync(file).isFile() &&
+      !anchors(readFileSync(file, 'utf8')).has(anchor)
+    ) {
       broken.push(`${page}: ${target} (no heading #${anchor} in ${relative(ROOT, file)})`);
     }
   }

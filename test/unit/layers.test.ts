@@ -12,11 +12,37 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
  */
 const ALLOWED: Record<string, readonly string[]> = {
   cli: ['http', 'history', 'config', 'errors', 'log', 'api-types'],
-  http: ['identity', 'webhooks', 'deploys', 'rollout', 'history', 'manifests', 'config', 'errors', 'log', 'metrics', 'api-types'],
+  http: [
+    'identity',
+    'webhooks',
+    'deploys',
+    'rollout',
+    'history',
+    'manifests',
+    'config',
+    'errors',
+    'log',
+    'metrics',
+    'api-types',
+  ],
   // identity: who a request is (tokens, sessions' people) and what kipper.yaml `access:` lets them do.
   identity: ['deploys', 'webhooks', 'config', 'errors'],
   webhooks: ['config', 'errors'],
-  deploys: ['lease', 'hosts', 'rollout', 'notify', 'history', 'manifests', 'config', 'repo', 'signing', 'errors', 'log', 'metrics', 'api-types'],
+  deploys: [
+    'lease',
+    'hosts',
+    'rollout',
+    'notify',
+    'history',
+    'manifests',
+    'config',
+    'repo',
+    'signing',
+    'errors',
+    'log',
+    'metrics',
+    'api-types',
+  ],
   rollout: ['config', 'errors'],
   // lease: the write Lease of KIPPER_LEASE fences the repo's pushes (docs/running-in-a-cluster.md "Replicas").
   lease: ['config', 'repo', 'errors', 'log'],
@@ -76,7 +102,9 @@ describe('the layers of src', () => {
   });
 
   it('keeps express in src/http', () => {
-    const outside = sourceFiles(SRC).filter((f) => moduleOf(f) !== 'http' && /from 'express'/.test(readFileSync(f, 'utf8')));
+    const outside = sourceFiles(SRC).filter(
+      (f) => moduleOf(f) !== 'http' && /from 'express'/.test(readFileSync(f, 'utf8')),
+    );
     expect(outside.map((f) => relative(SRC, f))).toEqual([]);
   });
 });

@@ -14,7 +14,13 @@ describe('write queue rules', () => {
   });
 
   it('refuses at construction a rule under which a batch could never be pushed or answered', () => {
-    for (const bad of [{ maxBatch: 0 }, { maxRejections: 0 }, { maxUnreachable: -1 }, { backoffMs: -5 }, { deployTimeoutMs: Number.NaN }]) {
+    for (const bad of [
+      { maxBatch: 0 },
+      { maxRejections: 0 },
+      { maxUnreachable: -1 },
+      { backoffMs: -5 },
+      { deployTimeoutMs: Number.NaN },
+    ]) {
       let err: unknown;
       try {
         writeRules(bad);

@@ -27,7 +27,10 @@ function describe(name: string, res: DeployResponse, verb: string): string {
 export async function appUpdate(client: AdminClient, positionals: string[], options: AppOptions): Promise<string> {
   const { id, name } = resolveApp(positionals[0], options);
   if (!options.image && !options.commit) {
-    throw new KipError('USAGE', 'say what to deploy: kip app update <app> --image REF [--commit SHA], or --commit SHA for a git-source app');
+    throw new KipError(
+      'USAGE',
+      'say what to deploy: kip app update <app> --image REF [--commit SHA], or --commit SHA for a git-source app',
+    );
   }
   const reason = reasonOf(options, undefined);
   const body = {
@@ -49,10 +52,18 @@ export async function appUpdate(client: AdminClient, positionals: string[], opti
 /** The bridge's deploy refusals speak JSON bodies; a CLI user needs the flag. */
 function reworded(err: unknown, id: string, options: AppOptions): unknown {
   if (isKipError(err, 'GIT_APP_IMAGE')) {
-    return new KipError('GIT_APP_IMAGE', `${id} is a git-source app: deploy a commit with --commit SHA, without --image`, err.data);
+    return new KipError(
+      'GIT_APP_IMAGE',
+      `${id} is a git-source app: deploy a commit with --commit SHA, without --image`,
+      err.data,
+    );
   }
   if (isKipError(err, 'INVALID_IMAGE') && !options.image) {
-    return new KipError('INVALID_IMAGE', `${id} is an image app: deploy with --image REF (--commit SHA then records its source commit)`, err.data);
+    return new KipError(
+      'INVALID_IMAGE',
+      `${id} is an image app: deploy with --image REF (--commit SHA then records its source commit)`,
+      err.data,
+    );
   }
   return err;
 }
@@ -78,6 +89,7 @@ export async function appPromote(client: AdminClient, positionals: string[], opt
   if (options.json) return JSON.stringify(res, null, 2);
   if (res.status === 'proposed') return describe(`${name} in ${options.to}`, res, 'Promoted');
   const rev = res.revision === null ? '' : `, revision #${res.revision}`;
-  if (res.status === 'unchanged') return `✔ ${name} in ${options.to} already runs ${res.image}${rev.replace(', ', ' (')}${rev ? ')' : ''}`;
+  if (res.status === 'unchanged')
+    return `✔ ${name} in ${options.to} already runs ${res.image}${rev.replace(', ', ' (')}${rev ? ')' : ''}`;
   return `✔ Promoted ${name} from ${options.from} to ${options.to} (${res.image}${rev})`;
 }

@@ -17,11 +17,16 @@ export async function appHistory(client: AdminClient, positionals: string[], opt
   const res = limit === undefined ? answer : { ...answer, revisions: answer.revisions.slice(0, limit) };
   if (options.json) return JSON.stringify(res, null, 2);
   const now = Date.now();
-  const table = res.revisions.length === 0 ? `No revisions of ${name} yet.` : formatHistory(res.revisions, now, { wide: options.wide });
+  const table =
+    res.revisions.length === 0
+      ? `No revisions of ${name} yet.`
+      : formatHistory(res.revisions, now, { wide: options.wide });
   // The config repo, when the bridge serves several (KIPPER_REPOS_FILE); `lock` is absent from older bridges.
   const repo = res.repo && res.repo !== 'default' ? `Repo: ${res.repo}\n` : '';
   // Pull-request mode: the open proposal, above the current revision (absent from older bridges).
-  const proposals = await client.request<ProposalsAnswer>('GET', `/api/v1/apps/${id}/proposals`).catch(() => ({ proposals: [] }));
+  const proposals = await client
+    .request<ProposalsAnswer>('GET', `/api/v1/apps/${id}/proposals`)
+    .catch(() => ({ proposals: [] }));
   const proposed = proposals.proposals.map((p) => `${proposalLine(p)}\n`).join('');
   return `${repo}${res.lock ? `${lockLine(res.lock, now)}\n` : ''}${proposed}${table}`;
 }

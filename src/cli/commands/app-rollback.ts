@@ -8,12 +8,19 @@ import { lockedLine, type WhoAmI } from './app-lock.js';
  * back an earlier image; with --lock the same commit locks the app, so no CI run can
  * deploy between the rollback and the lock.
  */
-export async function appRollback(client: AdminClient, positionals: string[], options: AppOptions, whoAmI: WhoAmI): Promise<string> {
+export async function appRollback(
+  client: AdminClient,
+  positionals: string[],
+  options: AppOptions,
+  whoAmI: WhoAmI,
+): Promise<string> {
   const { id, name } = resolveApp(positionals[0], options);
   const revision = revisionOf(options);
   const reason = reasonOf(
     options,
-    options.lock ? `--lock needs --reason TEXT: say why, e.g. kip app rollback ${positionals[0]} --lock --reason "INC-42: bad migration"` : undefined,
+    options.lock
+      ? `--lock needs --reason TEXT: say why, e.g. kip app rollback ${positionals[0]} --lock --reason "INC-42: bad migration"`
+      : undefined,
   );
   const by = options.lock ? await whoAmI() : undefined;
   const body = {

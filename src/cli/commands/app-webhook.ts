@@ -16,14 +16,19 @@ export async function appWebhook(client: AdminClient, positionals: string[], opt
   if (options.json) return JSON.stringify(state, null, 2);
   const secret = [`Webhook URL: ${state.url}`, `Secret token: ${state.token}`];
   // status reports; enable and disable say what they did (docs/design.md "Admin API and CLI").
-  if (action === 'status') return state.enabled ? [`Webhook for ${name}: enabled`, ...secret].join('\n') : `Webhook for ${name}: disabled`;
+  if (action === 'status')
+    return state.enabled ? [`Webhook for ${name}: enabled`, ...secret].join('\n') : `Webhook for ${name}: disabled`;
   if (!state.enabled) return `✔ Webhook disabled for ${name}`;
   return [`✔ Webhook enabled for ${name}`, ...secret].join('\n');
 }
 
 /** The usage error for `kip app webhook api` (no action) or `kip app webhook api enable` (swapped). */
 function missingAction(first: string | undefined, second: string | undefined): KipError {
-  if (first === undefined) return new KipError('USAGE', 'name the action and the app: kip app webhook enable|status|disable <app>');
+  if (first === undefined)
+    return new KipError('USAGE', 'name the action and the app: kip app webhook enable|status|disable <app>');
   const example = `kip app webhook ${isAction(second) ? second : 'status'} ${first}`;
-  return new KipError('USAGE', `"${first}" is not a webhook action: use enable, status or disable, e.g. \`${example}\``);
+  return new KipError(
+    'USAGE',
+    `"${first}" is not a webhook action: use enable, status or disable, e.g. \`${example}\``,
+  );
 }

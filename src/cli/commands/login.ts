@@ -28,7 +28,10 @@ export async function login(url: string, env: NodeJS.ProcessEnv, say: (line: str
   const { issuer, clientId } = await providerOf(url);
   const oidc = await import('openid-client');
   const config = await oidc.discovery(new URL(issuer), clientId, undefined, oidc.None()).catch((err: unknown) => {
-    throw new KipError('BRIDGE_UNREACHABLE', `cannot reach the OpenID Provider ${issuer}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new KipError(
+      'BRIDGE_UNREACHABLE',
+      `cannot reach the OpenID Provider ${issuer}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   });
   const device = await oidc.initiateDeviceAuthorization(config, { scope: SCOPE, prompt: 'consent' });
   say(`Open ${device.verification_uri} and enter the code ${device.user_code}`);
@@ -38,10 +41,16 @@ export async function login(url: string, env: NodeJS.ProcessEnv, say: (line: str
   try {
     tokens = await oidc.pollDeviceAuthorizationGrant(config, device);
   } catch (err) {
-    throw new KipError('ADMIN_UNAUTHORIZED', `signing in did not complete: ${err instanceof Error ? err.message : String(err)}`);
+    throw new KipError(
+      'ADMIN_UNAUTHORIZED',
+      `signing in did not complete: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   if (!tokens.refresh_token)
-    throw new KipError('ADMIN_UNAUTHORIZED', `${issuer} gave no refresh token: allow the refresh_token grant (offline_access) for client ${clientId}`);
+    throw new KipError(
+      'ADMIN_UNAUTHORIZED',
+      `${issuer} gave no refresh token: allow the refresh_token grant (offline_access) for client ${clientId}`,
+    );
   await store(env, { bridge: url, issuer, clientId, refreshToken: tokens.refresh_token });
   const claims = tokens.claims();
   const who = typeof claims?.email === 'string' ? claims.email : (claims?.sub ?? 'you');
@@ -77,24 +86,41 @@ export async function loginToken(env: NodeJS.ProcessEnv): Promise<string | undef
     const config = await oidc.discovery(new URL(stored.issuer), stored.clientId, undefined, oidc.None());
     tokens = await oidc.refreshTokenGrant(config, stored.refreshToken);
   } catch (err) {
-    throw new KipError('ADMIN_UNAUTHORIZED', `your login has ended (${err instanceof Error ? err.message : String(err)}): run \`kip login\` again`);
+    throw new KipError(
+      'ADMIN_UNAUTHORIZED',
+      `your login has ended (${err instanceof Error ? err.message : String(err)}): run \`kip login\` again`,
+    );
   }
-  if (tokens.refresh_token && tokens.refresh_token !== stored.refreshToken) await store(env, { ...stored, refreshToken: tokens.refresh_token });
+  if (tokens.refresh_token && tokens.refresh_token !== stored.refreshToken)
+    await store(env, { ...stored, refreshToken: tokens.refresh_token });
   if (isJwtFor(tokens.access_token, stored.clientId)) return tokens.access_token;
-  if (!tokens.id_token) throw new KipError('ADMIN_UNAUTHORIZED', `${stored.issuer} returned no ID token on refresh: run \`kip login\` again`);
+  if (!tokens.id_token)
+    throw new KipError(
+      'ADMIN_UNAUTHORIZED',
+      `${stored.issuer} returned no ID token on refresh: run \`kip login\` again`,
+    );
   return tokens.id_token;
 }
 
 async function providerOf(url: string): Promise<{ issuer: string; clientId: string }> {
   let res: Response;
   try {
-    res = await fetch(`${url}/auth/oidc`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(30_000) });
+    res = await fetch(`${url}/auth/oidc`, {
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(30_000),
+    });
   } catch {
-    throw new KipError('BRIDGE_UNREACHABLE', `cannot reach the bridge at ${url}; is \`kip serve\` running? (set KIPPER_URL)`);
+    throw new KipError(
+      'BRIDGE_UNREACHABLE',
+      `cannot reach the bridge at ${url}; is \`kip serve\` running? (set KIPPER_URL)`,
+    );
   }
   const body = (await res.json().catch(() => ({}))) as { issuer?: unknown; clientId?: unknown; error?: unknown };
   if (res.status !== 200 || typeof body.issuer !== 'string' || typeof body.clientId !== 'string') {
-    throw new KipError('NOT_FOUND', typeof body.error === 'string' ? body.error : `the bridge at ${url} has no single sign-on (KIPPER_OIDC_ISSUER)`);
+    throw new KipError(
+      'NOT_FOUND',
+      typeof body.error === 'string' ? body.error : `the bridge at ${url} has no single sign-on (KIPPER_OIDC_ISSUER)`,
+    );
   }
   return { issuer: body.issuer, clientId: body.clientId };
 }
@@ -108,12 +134,20 @@ async function readStored(env: NodeJS.ProcessEnv): Promise<StoredLogin | undefin
   }
   try {
     const s = JSON.parse(text) as Partial<StoredLogin>;
-    if (typeof s.issuer === 'string' && typeof s.clientId === 'string' && typeof s.refreshToken === 'string' && typeof s.bridge === 'string')
+    if (
+      typeof s.issuer === 'string' &&
+      typeof s.clientId === 'string' &&
+      typeof s.refreshToken === 'string' &&
+      typeof s.bridge === 'string'
+    )
       return s as StoredLogin;
   } catch {
     // below
   }
-  throw new KipError('CONFIG_INVALID', `${loginFile(env)} is not kip's login: delete it (kip logout) and run kip login`);
+  throw new KipError(
+    'CONFIG_INVALID',
+    `${loginFile(env)} is not kip's login: delete it (kip logout) and run kip login`,
+  );
 }
 
 /** Written to a temporary file of mode 0600 first, then renamed: never a moment with the token readable by others, or half written. */

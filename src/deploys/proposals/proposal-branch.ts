@@ -14,9 +14,11 @@ export function proposalBody(message: string): string {
   const paragraphs = message.trimEnd().split(/\n\s*\n/);
   const trailers = paragraphs.at(-1) ?? '';
   const middle = paragraphs.slice(1, -1);
-  return ['Opened by the Kipper bridge: merging deploys it. A newer deploy replaces this change; do not push to this branch.', ...middle, trailers].join(
-    '\n\n',
-  );
+  return [
+    'Opened by the Kipper bridge: merging deploys it. A newer deploy replaces this change; do not push to this branch.',
+    ...middle,
+    trailers,
+  ].join('\n\n');
 }
 
 /** The trailers a proposal's body carries (see `proposalBody`). */

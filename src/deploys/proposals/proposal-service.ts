@@ -81,7 +81,11 @@ export class ProposalService {
     const proposal = await this.deps.platform.findOpenForBranch(proposalBranch(app.id), this.deps.target);
     if (!proposal) return null;
     const trailers = bodyTrailers(proposal.body);
-    if (app.autoMerge) this.watches.adopt(app, { configCommit: proposal.headSha, pullRequest: { number: proposal.number, url: proposal.url } });
+    if (app.autoMerge)
+      this.watches.adopt(app, {
+        configCommit: proposal.headSha,
+        pullRequest: { number: proposal.number, url: proposal.url },
+      });
     return { proposal, image: trailers.image ?? null, commit: trailers.sourceCommit ?? null };
   }
 
@@ -101,7 +105,10 @@ export class ProposalService {
     // Not watched here (opened before a restart, or by another replica): adopt it, so that
     // autoMerge still merges it once the host says it may.
     this.open(app).catch((err: unknown) => {
-      this.deps.log.warn('could not look at a proposal', { app: app.id, error: err instanceof Error ? err.message : String(err) });
+      this.deps.log.warn('could not look at a proposal', {
+        app: app.id,
+        error: err instanceof Error ? err.message : String(err),
+      });
     });
   }
 
@@ -115,7 +122,11 @@ export class ProposalService {
     const ref = `refs/heads/${branch}`;
     for (let attempt = 0; ; attempt++) {
       if (Date.now() > deadline)
-        throw new KipError('REPO_UNAVAILABLE', `the proposal for ${app.id} could not be written in time; nothing was proposed, retry`, { retryAfter: 5 });
+        throw new KipError(
+          'REPO_UNAVAILABLE',
+          `the proposal for ${app.id} could not be written in time; nothing was proposed, retry`,
+          { retryAfter: 5 },
+        );
       const base = await this.deps.head();
       const tip = await remote.lookRef(ref, AbortSignal.timeout(Math.max(1, deadline - Date.now())));
       const decision = await edit(remote.gitdir.view(base));
@@ -151,9 +162,14 @@ export class ProposalService {
         const again = await remote.pushRef(ref, first.oid, second.oid, second.newObjects);
         if (again.ok) configCommit = second.oid;
         // Lost: a newer deploy replaced ours meanwhile, and its commit names the proposal.
-        await platform.update(proposal.number, { title: subjectOf(named), body: proposalBody(named) }).catch((err: unknown) => {
-          this.deps.log.warn('could not update the proposal body', { app: app.id, error: err instanceof Error ? err.message : String(err) });
-        });
+        await platform
+          .update(proposal.number, { title: subjectOf(named), body: proposalBody(named) })
+          .catch((err: unknown) => {
+            this.deps.log.warn('could not update the proposal body', {
+              app: app.id,
+              error: err instanceof Error ? err.message : String(err),
+            });
+          });
       }
       const proposed = { configCommit, pullRequest: { number: proposal.number, url: proposal.url } };
       this.watches.proposed(app, proposed, configCommit === first.oid ? [] : [first.oid]);
@@ -165,7 +181,13 @@ export class ProposalService {
   private async openFor(app: AppConfig, branch: string, message: string): Promise<HostProposal> {
     const { platform, target } = this.deps;
     try {
-      return await platform.create({ branch, target, title: subjectOf(message), body: proposalBody(message), labels: app.labels });
+      return await platform.create({
+        branch,
+        target,
+        title: subjectOf(message),
+        body: proposalBody(message),
+        labels: app.labels,
+      });
     } catch (err) {
       if (!isKipError(err, 'HOST_API_FAILED') || err.data.exists !== true) throw err;
       const found = await platform.findOpenForBranch(branch, target);
@@ -177,18 +199,38 @@ export class ProposalService {
   /** `tip` holds what `candidate` would: the same parent, tree and trailers (another replica's commit may not be here: then no). */
   private async sameChange(tip: string, candidate: string): Promise<boolean> {
     try {
-      const [a, b] = await Promise.all([this.deps.remote.gitdir.readCommit(tip), this.deps.remote.gitdir.readCommit(candidate)]);
+      const [a, b] = await Promise.all([
+        this.deps.remote.gitdir.readCommit(tip),
+        this.deps.remote.gitdir.readCommit(candidate),
+      ]);
       const ta = parseTrailers(a.message);
       const tb = parseTrailers(b.message);
-      return a.tree === b.tree && a.parents[0] === b.parents[0] && ta.image === tb.image && ta.sourceCommit === tb.sourceCommit && ta.trigger === tb.trigger;
+      return (
+        a.tree === b.tree &&
+        a.parents[0] === b.parents[0] &&
+        ta.image === tb.image &&
+        ta.sourceCommit === tb.sourceCommit &&
+        ta.trigger === tb.trigger
+      );
     } catch {
       return false;
     }
   }
 
-  private commit(base: string, files: Map<string, Uint8Array>, message: string): Promise<{ oid: string; newObjects: string[] }> {
+  private commit(
+    base: string,
+    files: Map<string, Uint8Array>,
+    message: string,
+  ): Promise<{ oid: string; newObjects: string[] }> {
     const sig = this.deps.signature();
-    return this.deps.remote.gitdir.writeCommit({ parent: base, files, message, author: sig, committer: sig, sign: this.deps.sign });
+    return this.deps.remote.gitdir.writeCommit({
+      parent: base,
+      files,
+      message,
+      author: sig,
+      committer: sig,
+      sign: this.deps.sign,
+    });
   }
 }
 
@@ -215,6 +257,9 @@ function pushError(pushed: Exclude<PushResult, { ok: true }>, branch: string): K
     );
   }
   if (pushed.kind === 'rejected')
-    return new KipError('PUSH_REJECTED', `${branch} kept moving: ${pushed.answer}; retry later`, { retryAfter: 5, answer: pushed.answer });
+    return new KipError('PUSH_REJECTED', `${branch} kept moving: ${pushed.answer}; retry later`, {
+      retryAfter: 5,
+      answer: pushed.answer,
+    });
   return new KipError('REPO_UNAVAILABLE', pushed.detail, { retryAfter: 10, answer: pushed.answer });
 }

@@ -55,14 +55,19 @@ export class ProposalWatches {
    * This process just proposed `configCommit` (and before it `earlier`, the same change)
    * in `pullRequest` for `app`: older waiters are superseded.
    */
-  proposed(app: AppConfig, proposed: { configCommit: string; pullRequest: PullRequestRef }, earlier: readonly string[] = []): void {
+  proposed(
+    app: AppConfig,
+    proposed: { configCommit: string; pullRequest: PullRequestRef },
+    earlier: readonly string[] = [],
+  ): void {
     const watch = this.watchOf(app, proposed.pullRequest);
     watch.app = app;
     const change = ++this.changes;
     for (const commit of [...earlier, proposed.configCommit]) watch.ours.push({ commit, change });
     if (watch.ours.length > 50) watch.ours.splice(0, watch.ours.length - 50);
     for (const w of [...watch.waiters])
-      if (this.changeOf(watch, w.configCommit) !== change || watch.pullRequest.number !== proposed.pullRequest.number) this.supersede(watch, w);
+      if (this.changeOf(watch, w.configCommit) !== change || watch.pullRequest.number !== proposed.pullRequest.number)
+        this.supersede(watch, w);
     watch.pullRequest = proposed.pullRequest;
     if (app.autoMerge) this.schedule(watch, 0);
   }
@@ -120,7 +125,16 @@ export class ProposalWatches {
   private watchOf(app: AppConfig, pullRequest: PullRequestRef): Watch {
     let watch = this.watches.get(app.id);
     if (!watch) {
-      watch = { app, pullRequest, ours: [], waiters: new Set(), timer: null, looking: null, lookAgain: false, lastLook: 0 };
+      watch = {
+        app,
+        pullRequest,
+        ours: [],
+        waiters: new Set(),
+        timer: null,
+        looking: null,
+        lookAgain: false,
+        lastLook: 0,
+      };
       this.watches.set(app.id, watch);
     }
     return watch;
@@ -158,7 +172,8 @@ export class ProposalWatches {
       } while (watch.lookAgain && !this.closed);
     })().finally(() => {
       watch.looking = null;
-      if (this.watches.get(watch.app.id) === watch && (watch.waiters.size > 0 || watch.app.autoMerge)) this.schedule(watch, this.pollMs);
+      if (this.watches.get(watch.app.id) === watch && (watch.waiters.size > 0 || watch.app.autoMerge))
+        this.schedule(watch, this.pollMs);
     });
     return watch.looking;
   }
@@ -167,10 +182,14 @@ export class ProposalWatches {
   private async judge(watch: Watch, proposal: HostProposal): Promise<void> {
     if (proposal.state === 'merged') return this.merged(watch, proposal.headSha);
     if (proposal.state === 'closed') {
-      const err = new KipError('PR_CLOSED', `pull request #${proposal.number} was closed without merging: nothing was deployed`, {
-        app: watch.app.id,
-        body: { pullRequest: watch.pullRequest },
-      });
+      const err = new KipError(
+        'PR_CLOSED',
+        `pull request #${proposal.number} was closed without merging: nothing was deployed`,
+        {
+          app: watch.app.id,
+          body: { pullRequest: watch.pullRequest },
+        },
+      );
       for (const w of [...watch.waiters]) w.reject(err);
       this.forget(watch);
       return;
@@ -184,7 +203,11 @@ export class ProposalWatches {
       this.log.info('merged a proposal', { app: watch.app.id, pullRequest: proposal.number, head: proposal.headSha });
       return this.merged(watch, proposal.headSha);
     }
-    this.log.info('the host did not merge the proposal yet', { app: watch.app.id, pullRequest: proposal.number, reason: outcome.reason });
+    this.log.info('the host did not merge the proposal yet', {
+      app: watch.app.id,
+      pullRequest: proposal.number,
+      reason: outcome.reason,
+    });
   }
 
   /** The deploy `commit` carries, in this process's count; undefined for another's commit. */
@@ -204,7 +227,8 @@ export class ProposalWatches {
     for (const w of [...watch.waiters]) {
       const mine = this.changeOf(watch, w.configCommit);
       // Merged with the waiter's change in it (its own commit, or the same change before it named the proposal).
-      if (head === w.configCommit || (mine !== undefined && this.changeOf(watch, head) === mine)) w.resolve({ pullRequest: watch.pullRequest });
+      if (head === w.configCommit || (mine !== undefined && this.changeOf(watch, head) === mine))
+        w.resolve({ pullRequest: watch.pullRequest });
       else this.supersede(watch, w);
     }
     this.forget(watch);
@@ -212,10 +236,14 @@ export class ProposalWatches {
 
   private supersede(watch: Watch, w: Waiter): void {
     w.reject(
-      new KipError('SUPERSEDED', `a newer deploy of ${watch.app.id} replaced this one in pull request #${watch.pullRequest.number}`, {
-        app: watch.app.id,
-        body: { pullRequest: watch.pullRequest },
-      }),
+      new KipError(
+        'SUPERSEDED',
+        `a newer deploy of ${watch.app.id} replaced this one in pull request #${watch.pullRequest.number}`,
+        {
+          app: watch.app.id,
+          body: { pullRequest: watch.pullRequest },
+        },
+      ),
     );
   }
 

@@ -36,7 +36,14 @@ export class GithubPlatform implements Platform {
   async findOpenForBranch(branch: string, target: string): Promise<HostProposal | null> {
     const { owner, repo } = this.opts;
     const { data } = await this.call(() =>
-      this.octokit.rest.pulls.list({ owner, repo, state: 'open', head: `${owner}:${branch}`, base: target, per_page: 10 }),
+      this.octokit.rest.pulls.list({
+        owner,
+        repo,
+        state: 'open',
+        head: `${owner}:${branch}`,
+        base: target,
+        per_page: 10,
+      }),
     );
     const found = data.find((p) => p.head.ref === branch);
     // The list has no mergeable_state: ask for the one found.
@@ -47,7 +54,14 @@ export class GithubPlatform implements Platform {
     const { owner, repo } = this.opts;
     let created: PullFields;
     try {
-      ({ data: created } = await this.octokit.rest.pulls.create({ owner, repo, head: input.branch, base: input.target, title: input.title, body: input.body }));
+      ({ data: created } = await this.octokit.rest.pulls.create({
+        owner,
+        repo,
+        head: input.branch,
+        base: input.target,
+        title: input.title,
+        body: input.body,
+      }));
     } catch (err) {
       // 422 "A pull request already exists for owner:branch": another replica was first.
       if (statusOf(err) === 422 && /already exists/i.test(messageOf(err)))
@@ -55,14 +69,18 @@ export class GithubPlatform implements Platform {
       throw hostError(err);
     }
     if (input.labels.length > 0) {
-      await this.call(() => this.octokit.rest.issues.addLabels({ owner, repo, issue_number: created.number, labels: [...input.labels] }));
+      await this.call(() =>
+        this.octokit.rest.issues.addLabels({ owner, repo, issue_number: created.number, labels: [...input.labels] }),
+      );
     }
     return proposalOf(created);
   }
 
   async update(number: number, change: { title: string; body: string }): Promise<HostProposal> {
     const { owner, repo } = this.opts;
-    const { data } = await this.call(() => this.octokit.rest.pulls.update({ owner, repo, pull_number: number, title: change.title, body: change.body }));
+    const { data } = await this.call(() =>
+      this.octokit.rest.pulls.update({ owner, repo, pull_number: number, title: change.title, body: change.body }),
+    );
     return proposalOf(data);
   }
 
@@ -118,13 +136,18 @@ function statusOf(err: unknown): number | undefined {
 }
 
 function messageOf(err: unknown): string {
-  const data = (err as { response?: { data?: { message?: unknown; errors?: Array<{ message?: unknown }> } } }).response?.data;
-  const parts = [data?.message, ...(data?.errors ?? []).map((e) => e.message)].filter((m): m is string => typeof m === 'string');
+  const data = (err as { response?: { data?: { message?: unknown; errors?: Array<{ message?: unknown }> } } }).response
+    ?.data;
+  const parts = [data?.message, ...(data?.errors ?? []).map((e) => e.message)].filter(
+    (m): m is string => typeof m === 'string',
+  );
   return parts.length > 0 ? parts.join(': ') : err instanceof Error ? err.message : String(err);
 }
 
 /** HOST_API_FAILED with GitHub's own words and status (never the token: octokit's errors carry none we pass on). */
 function hostError(err: unknown): KipError {
   const status = statusOf(err);
-  return new KipError('HOST_API_FAILED', `GitHub answered ${status ?? 'nothing'}: ${messageOf(err)}`, { answer: status ? `HTTP ${status}` : 'error' });
+  return new KipError('HOST_API_FAILED', `GitHub answered ${status ?? 'nothing'}: ${messageOf(err)}`, {
+    answer: status ? `HTTP ${status}` : 'error',
+  });
 }

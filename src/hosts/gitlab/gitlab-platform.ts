@@ -28,7 +28,12 @@ export class GitlabPlatform implements Platform {
 
   async findOpenForBranch(branch: string, target: string): Promise<HostProposal | null> {
     const list = (await this.call(() =>
-      this.api.MergeRequests.all({ projectId: this.opts.project, state: 'opened', sourceBranch: branch, targetBranch: target }),
+      this.api.MergeRequests.all({
+        projectId: this.opts.project,
+        state: 'opened',
+        sourceBranch: branch,
+        targetBranch: target,
+      }),
     )) as unknown as MrFields[];
     const found = list[0];
     return found ? this.get(found.iid) : null;
@@ -43,7 +48,8 @@ export class GitlabPlatform implements Platform {
       return proposalOf(mr);
     } catch (err) {
       // 409 "Another open merge request already exists for this source branch".
-      if (statusOf(err) === 409) throw new KipError('HOST_API_FAILED', 'a merge request already exists for the branch', { exists: true });
+      if (statusOf(err) === 409)
+        throw new KipError('HOST_API_FAILED', 'a merge request already exists for the branch', { exists: true });
       throw hostError(err);
     }
   }
@@ -63,13 +69,18 @@ export class GitlabPlatform implements Platform {
   async merge(number: number, headSha: string): Promise<MergeOutcome> {
     try {
       // `sha`: GitLab answers 409 when the source branch moved since.
-      const mr = (await this.api.MergeRequests.accept(this.opts.project, number, { sha: headSha })) as unknown as MrFields & {
+      const mr = (await this.api.MergeRequests.accept(this.opts.project, number, {
+        sha: headSha,
+      })) as unknown as MrFields & {
         merge_commit_sha?: string | null;
       };
-      return mr.state === 'merged' ? { merged: true, sha: mr.merge_commit_sha ?? null } : { merged: false, reason: `state ${mr.state}` };
+      return mr.state === 'merged'
+        ? { merged: true, sha: mr.merge_commit_sha ?? null }
+        : { merged: false, reason: `state ${mr.state}` };
     } catch (err) {
       const status = statusOf(err);
-      if (status === 405 || status === 406 || status === 409 || status === 422) return { merged: false, reason: messageOf(err) };
+      if (status === 405 || status === 406 || status === 409 || status === 422)
+        return { merged: false, reason: messageOf(err) };
       throw hostError(err);
     }
   }
@@ -111,5 +122,7 @@ function messageOf(err: unknown): string {
 
 function hostError(err: unknown): KipError {
   const status = statusOf(err);
-  return new KipError('HOST_API_FAILED', `GitLab answered ${status ?? 'nothing'}: ${messageOf(err)}`, { answer: status ? `HTTP ${status}` : 'error' });
+  return new KipError('HOST_API_FAILED', `GitLab answered ${status ?? 'nothing'}: ${messageOf(err)}`, {
+    answer: status ? `HTTP ${status}` : 'error',
+  });
 }

@@ -20,14 +20,18 @@ export function actionRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
     '/apps/:namespace/:app/rollback',
     ...action(async (app, body, req) => {
       const revision = Number(body.revision);
-      if (!Number.isInteger(revision) || revision < 1) throw new KipError('INVALID_BODY', 'revision: must be a revision number');
+      if (!Number.isInteger(revision) || revision < 1)
+        throw new KipError('INVALID_BODY', 'revision: must be a revision number');
       const answer = await bridge.deploys.rollback(app, revision, {
         ...whoOf(req),
         reason: reasonOf(body),
         ...(checked(body.lock) ? { lockBy: CONSOLE_BY } : {}),
       });
       const locked = answer.lock ? ', and the app is locked' : '';
-      return { json: answer, message: `Rolled back to revision #${answer.rolledBackTo}: now revision #${answer.revision ?? '?'}${locked}.` };
+      return {
+        json: answer,
+        message: `Rolled back to revision #${answer.rolledBackTo}: now revision #${answer.revision ?? '?'}${locked}.`,
+      };
     }),
   );
 
@@ -35,12 +39,20 @@ export function actionRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
     '/apps/:namespace/:app/deploy',
     ...action(async (app, body, req) => {
       const fields = Object.fromEntries(
-        ['image', 'commit'].filter((k) => typeof body[k] === 'string' && body[k] !== '').map((k) => [k, String(body[k]).trim()]),
+        ['image', 'commit']
+          .filter((k) => typeof body[k] === 'string' && body[k] !== '')
+          .map((k) => [k, String(body[k]).trim()]),
       );
       const reason = reasonOf(body);
       const request = deployRequestFor(app, validateDeployBody(fields));
-      const answer = await bridge.deploys.deploy(app, request, 'manual', { ...whoOf(req), extras: reason ? { trailers: { reason } } : {} });
-      return { json: answer, message: answer.status === 'unchanged' ? UNCHANGED : `Deployed: revision #${answer.revision ?? '?'}.` };
+      const answer = await bridge.deploys.deploy(app, request, 'manual', {
+        ...whoOf(req),
+        extras: reason ? { trailers: { reason } } : {},
+      });
+      return {
+        json: answer,
+        message: answer.status === 'unchanged' ? UNCHANGED : `Deployed: revision #${answer.revision ?? '?'}.`,
+      };
     }),
   );
 
@@ -49,12 +61,21 @@ export function actionRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
     ...action(async (app, body, req) => {
       const to = String(body.to ?? '');
       // A promotion writes to the target: that is where the role must allow it.
-      if (/^[a-z0-9-]{1,63}$/.test(to)) requireAccess(bridge, req.res!.locals.principal as Principal, { id: `${to}/${app.name}`, namespace: to }, 'write');
+      if (/^[a-z0-9-]{1,63}$/.test(to))
+        requireAccess(
+          bridge,
+          req.res!.locals.principal as Principal,
+          { id: `${to}/${app.name}`, namespace: to },
+          'write',
+        );
       const { actor, author } = whoOf(req);
       const answer = await bridge.deploys.promote(app, to, actor, reasonOf(body), author);
       return {
         json: answer,
-        message: answer.status === 'unchanged' ? UNCHANGED : `Promoted to ${String(body.to)}: revision #${answer.revision ?? '?'} there.`,
+        message:
+          answer.status === 'unchanged'
+            ? UNCHANGED
+            : `Promoted to ${String(body.to)}: revision #${answer.revision ?? '?'} there.`,
       };
     }),
   );
@@ -63,7 +84,10 @@ export function actionRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
     '/apps/:namespace/:app/lock',
     ...action(async (app, body, req) => {
       const reason = reasonOf(body);
-      if (!reason) throw new KipError('INVALID_BODY', 'Reason: say why the app is locked (e.g. INC-42: bad image)', { fields: { reason: 'required' } });
+      if (!reason)
+        throw new KipError('INVALID_BODY', 'Reason: say why the app is locked (e.g. INC-42: bad image)', {
+          fields: { reason: 'required' },
+        });
       const answer = await bridge.locks.lock(app.id, reason, CONSOLE_BY, whoOf(req).actor);
       return { json: answer, message: 'Locked: its webhook deploys nothing until it is unlocked.' };
     }),

@@ -16,7 +16,12 @@ export function appEvents(router: Router, bridge: Bridge, auth: ConsoleAuth): vo
     const lockNow = () => lockKey(bridge.locks.of(app.id));
     let sent = newest();
     let sentLock = lockNow();
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
     res.write(`retry: 3000\nevent: revision\ndata: ${JSON.stringify({ revision: sent })}\n\n`);
     // The lock as it is now: the page may be older than the stream (a reconnect).
     res.write(`event: lock\ndata: ${JSON.stringify({ key: sentLock })}\n\n`);
@@ -30,7 +35,9 @@ export function appEvents(router: Router, bridge: Bridge, auth: ConsoleAuth): vo
       res.write(`event: revision\ndata: ${JSON.stringify({ revision: sent })}\n\n`);
     });
     // The syncer's view changes too (a rollout coming up): the rows show it.
-    const unwatch = bridge.rollouts.view(app, () => res.write(`event: rollout\ndata: ${JSON.stringify({ revision: sent })}\n\n`));
+    const unwatch = bridge.rollouts.view(app, () =>
+      res.write(`event: rollout\ndata: ${JSON.stringify({ revision: sent })}\n\n`),
+    );
     const heartbeat = setInterval(() => res.write(': ping\n\n'), 20_000);
     bridge.status.watch(1);
     // Shutdown ends the stream (the browser reconnects to whoever serves next).

@@ -16,11 +16,25 @@ export interface AppListing {
 /** `yourr-name-test` is project `yourr-name`, environment `test` (a namespace without `-` is a project of its own). */
 export function projectOf(namespace: string): { project: string; environment: string } {
   const dash = namespace.lastIndexOf('-');
-  return dash <= 0 ? { project: namespace, environment: '' } : { project: namespace.slice(0, dash), environment: namespace.slice(dash + 1) };
+  return dash <= 0
+    ? { project: namespace, environment: '' }
+    : { project: namespace.slice(0, dash), environment: namespace.slice(dash + 1) };
 }
 
 /** Environments in pipeline order where the name says it; others after them, by name. */
-const ENV_ORDER = ['dev', 'development', 'int', 'test', 'qa', 'uat', 'stage', 'staging', 'preprod', 'prod', 'production'];
+const ENV_ORDER = [
+  'dev',
+  'development',
+  'int',
+  'test',
+  'qa',
+  'uat',
+  'stage',
+  'staging',
+  'preprod',
+  'prod',
+  'production',
+];
 
 function envRank(environment: string): number {
   const i = ENV_ORDER.indexOf(environment);
@@ -55,7 +69,8 @@ export function appsPage(apps: AppListing[], filter: string, ctx: PageContext): 
   const sorted = [...rows.values()].sort((a, b) => a.project.localeCompare(b.project) || a.name.localeCompare(b.name));
   const matches = (text: string) => wanted === '' || text.toLowerCase().includes(wanted);
   const shown = sorted.filter((r) => [...r.cells.values()].some((a) => matches(a.app.id)));
-  const empty = apps.length === 0 ? 'No apps in kipper.yaml yet.' : shown.length === 0 ? `No apps match “${filter.trim()}”.` : '';
+  const empty =
+    apps.length === 0 ? 'No apps in kipper.yaml yet.' : shown.length === 0 ? `No apps match “${filter.trim()}”.` : '';
   return layout(
     'Apps',
     ctx,
@@ -101,7 +116,11 @@ function matrixRow(r: MatrixRow, columns: string[], matches: (text: string) => b
       const a = r.cells.get(env);
       if (!a) return html`<td data-label="${envLabel(env)}"><span class="muted">–</span></td>`;
       const cur = a.current;
-      return html`<td data-label="${envLabel(env)}" data-filter-text="${a.app.id}" ${attrs({ class: matches(a.app.id) ? null : 'dim' })}>
+      return html`<td
+        data-label="${envLabel(env)}"
+        data-filter-text="${a.app.id}"
+        ${attrs({ class: matches(a.app.id) ? null : 'dim' })}
+      >
         <div><a href="/apps/${a.app.id}">${a.app.id}</a>${a.lock ? html` ${lockedBadge(a.lock)}` : ''}</div>
         <div>${cur ? valueCell(cur, a.app.source) : html`<span class="muted">nothing deployed yet</span>`}</div>
         <div class="muted small">
@@ -119,7 +138,9 @@ function matrixRow(r: MatrixRow, columns: string[], matches: (text: string) => b
  */
 function lockedBadge(lock: LockInfo): Html {
   const why = `Locked${lock.by ? ` by ${lock.by}` : ''}: ${lock.reason}`;
-  return html`<span class="badge locked" title="${why}">Locked<span class="visually-hidden">: ${lock.reason}</span></span>`;
+  return html`<span class="badge locked" title="${why}"
+    >Locked<span class="visually-hidden">: ${lock.reason}</span></span
+  >`;
 }
 
 /** `Jane Doe <jane@example.com>` → `Jane Doe`, the address on hover. */
@@ -150,9 +171,14 @@ export function appPanel(
   return layout(
     `${app.id}`,
     ctx,
-    html`<nav class="crumbs" aria-label="Breadcrumb"><a href="/">Apps</a> <span aria-hidden="true">/</span> ${app.id}</nav>
+    html`<nav class="crumbs" aria-label="Breadcrumb">
+        <a href="/">Apps</a> <span aria-hidden="true">/</span> ${app.id}
+      </nav>
       <h1>${app.id}</h1>
-      <p class="meta">${app.source === 'git' ? 'git-source app' : 'image app'} · ${ctx.repo ? html`repo ${ctx.repo} · ` : ''}${app.files.join(', ')}</p>
+      <p class="meta">
+        ${app.source === 'git' ? 'git-source app' : 'image app'} ·
+        ${ctx.repo ? html`repo ${ctx.repo} · ` : ''}${app.files.join(', ')}
+      </p>
       ${ctx.readOnly ? '' : html`${lockRegion({ app, lock: ctx.lock, csrf: ctx.csrf, tab, now: ctx.now })} ${lockDialog({ app })}`}
       <div class="tabs" role="tablist" aria-label="${app.id}">
         ${tabLink('deploys', 'Deploys', `/apps/${app.id}`)} ${tabLink('webhook', 'Webhook', `/apps/${app.id}/webhook`)}

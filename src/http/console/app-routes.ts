@@ -34,20 +34,30 @@ export function appRoutes(router: Router, bridge: Bridge, opts: ConsoleOptions, 
             lock: config.locks.get(app.id) ?? null,
           })),
       );
-      sendPage(res, appsPage(apps, typeof req.query.q === 'string' ? req.query.q : '', { csrf: res.locals.csrf as string, now: Date.now() }));
+      sendPage(
+        res,
+        appsPage(apps, typeof req.query.q === 'string' ? req.query.q : '', {
+          csrf: res.locals.csrf as string,
+          now: Date.now(),
+        }),
+      );
     },
   );
 
   router.get(
     '/apps/:namespace/:app',
     signedIn,
-    page(async (req, res) => deploysView(bridge, opts, req, res, await appOf(bridge, req), { status: auth.takeFlash(req, res) })),
+    page(async (req, res) =>
+      deploysView(bridge, opts, req, res, await appOf(bridge, req), { status: auth.takeFlash(req, res) }),
+    ),
   );
 
   router.get(
     '/apps/:namespace/:app/webhook',
     signedIn,
-    page(async (req, res) => webhookView(bridge, opts, res, await appOf(bridge, req), undefined, { status: auth.takeFlash(req, res) })),
+    page(async (req, res) =>
+      webhookView(bridge, opts, res, await appOf(bridge, req), undefined, { status: auth.takeFlash(req, res) }),
+    ),
   );
 
   /** Rows for the live view and "Show older": the tbody's HTML and the next cursor. */
@@ -55,10 +65,23 @@ export function appRoutes(router: Router, bridge: Bridge, opts: ConsoleOptions, 
     const app = await appOf(bridge, req);
     const { revisions } = await appHistory(bridge, app);
     const before = Number(req.query.before);
-    const rows = (Number.isInteger(before) && before > 0 ? revisions.filter((r) => r.revision < before) : revisions).slice(0, PAGE_ROWS);
-    const html = deployRows({ app, rows, current: revisions[0], commitUrl: opts.commitUrl, now: Date.now(), readOnly: !mayChange(bridge, res, app) });
+    const rows = (
+      Number.isInteger(before) && before > 0 ? revisions.filter((r) => r.revision < before) : revisions
+    ).slice(0, PAGE_ROWS);
+    const html = deployRows({
+      app,
+      rows,
+      current: revisions[0],
+      commitUrl: opts.commitUrl,
+      now: Date.now(),
+      readOnly: !mayChange(bridge, res, app),
+    });
     const last = rows.at(-1);
-    res.json({ html: html.toString(), older: last && last.revision > 1 ? last.revision : null, current: revisions[0]?.revision ?? null });
+    res.json({
+      html: html.toString(),
+      older: last && last.revision > 1 ? last.revision : null,
+      current: revisions[0]?.revision ?? null,
+    });
   });
 
   /** The lock region's content for console.js: after a lock or unlock, and on an SSE `lock`. */
@@ -66,7 +89,9 @@ export function appRoutes(router: Router, bridge: Bridge, opts: ConsoleOptions, 
     const app = await appOf(bridge, req);
     const lock = bridge.locks.of(app.id);
     const tab: AppTab = req.query.tab === 'webhook' ? 'webhook' : 'deploys';
-    const content = mayChange(bridge, res, app) ? lockControls({ app, lock, csrf: res.locals.csrf as string, tab, now: Date.now() }) : '';
+    const content = mayChange(bridge, res, app)
+      ? lockControls({ app, lock, csrf: res.locals.csrf as string, tab, now: Date.now() })
+      : '';
     res.json({ locked: lock !== null, key: lockKey(lock), html: content.toString() });
   });
 }

@@ -49,7 +49,11 @@ function tabOf(body: Record<string, unknown>): AppTab {
  * redirect to the tab the form was on (`_tab`, the Deploys tab by default) with a
  * one-time message (a flash cookie), or that page again with the error.
  */
-export function consoleAction(bridge: Bridge, opts: ConsoleOptions, auth: ConsoleAuth): (run: ActionRun) => RequestHandler[] {
+export function consoleAction(
+  bridge: Bridge,
+  opts: ConsoleOptions,
+  auth: ConsoleAuth,
+): (run: ActionRun) => RequestHandler[] {
   const form = express.urlencoded({ extended: false, limit: '16kb' });
   return (run) => [
     form,

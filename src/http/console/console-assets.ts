@@ -14,7 +14,11 @@ export const ASSETS_DIR = fileURLToPath(new URL('../../../src/http/console/asset
 /** Below this, gzip's header costs about what it saves. */
 const MIN_GZIP_BYTES = 1024;
 
-const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.ico': 'image/x-icon' };
+const TYPES: Record<string, string> = {
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.ico': 'image/x-icon',
+};
 
 interface Asset {
   type: string;
@@ -47,7 +51,12 @@ export function consoleAssets(): RequestHandler {
     const type = TYPES[name.slice(name.lastIndexOf('.'))];
     if (!type) continue;
     const raw = readFileSync(join(ASSETS_DIR, name));
-    assets.set(`/${name}`, { type, raw, gzipped: gzipSync(raw, { level: 9 }), etag: `"${createHash('sha256').update(raw).digest('base64url').slice(0, 22)}"` });
+    assets.set(`/${name}`, {
+      type,
+      raw,
+      gzipped: gzipSync(raw, { level: 9 }),
+      etag: `"${createHash('sha256').update(raw).digest('base64url').slice(0, 22)}"`,
+    });
   }
   return (req, res, next) => {
     const asset = req.method === 'GET' || req.method === 'HEAD' ? assets.get(req.path) : undefined;

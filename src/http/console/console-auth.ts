@@ -3,7 +3,16 @@ import type { CookieOptions, Request, RequestHandler, Response } from 'express';
 import { KipError } from '../../errors.js';
 import { sendPage, wantsJson } from './console-context.js';
 import { signInPage } from './pages.js';
-import { ABSOLUTE_SECONDS, ConsoleSessions, FLASH_COOKIE, FLASH_SECONDS, IDLE_SECONDS, SESSION_COOKIE, SIGN_IN_COOKIE, type Session } from './session.js';
+import {
+  ABSOLUTE_SECONDS,
+  ConsoleSessions,
+  FLASH_COOKIE,
+  FLASH_SECONDS,
+  IDLE_SECONDS,
+  SESSION_COOKIE,
+  SIGN_IN_COOKIE,
+  type Session,
+} from './session.js';
 import type { SsoClient } from '../../identity/sso-client.js';
 import type { Principal } from '../../identity/principal.js';
 import { ADMIN_ACTOR } from '../request-actor.js';
@@ -48,7 +57,17 @@ export function consoleAuth(sessionKey: Buffer, ssoClient?: SsoClient): ConsoleA
   const signIn: ConsoleAuth['signIn'] = (req, res, { error, status = 200, next } = {}) => {
     const nonce = sessions.nonce();
     res.cookie(SIGN_IN_COOKIE, nonce, cookieOptions(req, 3600));
-    sendPage(res, signInPage({ csrf: sessions.csrf({ nonce }), error, next: safeNext(next), now: Date.now(), sso: sso?.client.label }), status);
+    sendPage(
+      res,
+      signInPage({
+        csrf: sessions.csrf({ nonce }),
+        error,
+        next: safeNext(next),
+        now: Date.now(),
+        sso: sso?.client.label,
+      }),
+      status,
+    );
   };
 
   const signedIn: RequestHandler = (req, res, next) => {
@@ -56,14 +75,28 @@ export function consoleAuth(sessionKey: Buffer, ssoClient?: SsoClient): ConsoleA
     const signedOut = () => {
       // The page asked for is where signing in lands (issue 18).
       if (req.method === 'GET' && !wantsJson(req)) return signIn(req, res, { status: 401, next: req.originalUrl });
-      return next(new KipError('ADMIN_UNAUTHORIZED', 'sign in to the console first (your session ended or never began)'));
+      return next(
+        new KipError('ADMIN_UNAUTHORIZED', 'sign in to the console first (your session ended or never began)'),
+      );
     };
     if (!session || (session.person !== undefined && !sso)) return signedOut();
-    if (req.method === 'POST' && !sessions.checkCsrf(session, (req.body as Record<string, unknown> | undefined)?._csrf ?? req.headers['x-csrf-token'])) {
-      return next(new KipError('CSRF_INVALID', 'the form is stale or came from elsewhere: reload the page and try again'));
+    if (
+      req.method === 'POST' &&
+      !sessions.checkCsrf(
+        session,
+        (req.body as Record<string, unknown> | undefined)?._csrf ?? req.headers['x-csrf-token'],
+      )
+    ) {
+      return next(
+        new KipError('CSRF_INVALID', 'the form is stale or came from elsewhere: reload the page and try again'),
+      );
     }
     // The cookie lives no longer than the session may (idle or absolute, whichever ends first).
-    const cookieFor = (s: Session) => cookieOptions(req, Math.max(Math.min(IDLE_SECONDS, s.born + ABSOLUTE_SECONDS - Math.floor(Date.now() / 1000)), 0));
+    const cookieFor = (s: Session) =>
+      cookieOptions(
+        req,
+        Math.max(Math.min(IDLE_SECONDS, s.born + ABSOLUTE_SECONDS - Math.floor(Date.now() / 1000)), 0),
+      );
     const proceed = (s: Session) => {
       res.locals.session = s;
       res.locals.csrf = sessions.csrf(s);

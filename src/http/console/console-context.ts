@@ -30,7 +30,8 @@ export interface ConsoleOptions {
 export const wantsJson = (req: Request): boolean => (req.headers.accept ?? '').includes('application/json');
 
 /** Sends a page, compacted and (when it pays) gzipped. */
-export const sendPage = (res: Response, page: Html, status = 200): void => sendCompressed(res.status(status), compact(page.toString()), 'html');
+export const sendPage = (res: Response, page: Html, status = 200): void =>
+  sendCompressed(res.status(status), compact(page.toString()), 'html');
 
 /**
  * The app of a `/apps/:namespace/:app…` route, when the signed-in principal may do what is
@@ -55,7 +56,11 @@ export const page =
       if (!isKipError(err)) throw err;
       sendPage(
         res,
-        layout('Error', { csrf: res.locals.csrf as string, error: err.message, now: Date.now() }, html`<p><a href="/">Back to the apps</a></p>`),
+        layout(
+          'Error',
+          { csrf: res.locals.csrf as string, error: err.message, now: Date.now() },
+          html`<p><a href="/">Back to the apps</a></p>`,
+        ),
         ERROR_STATUS[err.code],
       );
     }

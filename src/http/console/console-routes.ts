@@ -36,7 +36,10 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
   const headers = issuer
     ? {
         ...SECURITY_HEADERS,
-        'Content-Security-Policy': SECURITY_HEADERS['Content-Security-Policy'].replace("form-action 'self'", `form-action 'self' ${issuer}`),
+        'Content-Security-Policy': SECURITY_HEADERS['Content-Security-Policy'].replace(
+          "form-action 'self'",
+          `form-action 'self' ${issuer}`,
+        ),
       }
     : SECURITY_HEADERS;
   router.use((req, res, next) => {
@@ -54,5 +57,12 @@ export function consoleRouter(bridge: Bridge, opts: ConsoleOptions): Router {
 
 /** The console's own paths (the API, /git and the probes keep their headers). */
 function isConsolePath(path: string): boolean {
-  return path === '/' || path === '/sign-in' || path === '/sign-out' || path.startsWith('/apps/') || path.startsWith('/console/') || path.startsWith('/auth/');
+  return (
+    path === '/' ||
+    path === '/sign-in' ||
+    path === '/sign-out' ||
+    path.startsWith('/apps/') ||
+    path.startsWith('/console/') ||
+    path.startsWith('/auth/')
+  );
 }

@@ -41,9 +41,16 @@ export function deploysTab(v: DeploysView): Html {
         <input type="hidden" name="_csrf" value="${v.csrf}" />
         ${
           git
-            ? html`<label for="deploy-commit">Commit</label> <input id="deploy-commit" name="commit" required pattern="[0-9a-fA-F]{7,64}" autocomplete="off" />`
+            ? html`<label for="deploy-commit">Commit</label>
+                <input id="deploy-commit" name="commit" required pattern="[0-9a-fA-F]{7,64}" autocomplete="off" />`
             : html`<label for="deploy-image">Image</label>
-                <input id="deploy-image" name="image" required placeholder="registry.example.com/api:abc123f" autocomplete="off" />
+                <input
+                  id="deploy-image"
+                  name="image"
+                  required
+                  placeholder="registry.example.com/api:abc123f"
+                  autocomplete="off"
+                />
                 <label for="deploy-commit">Source commit <span class="muted">(optional)</span></label>
                 <input id="deploy-commit" name="commit" pattern="[0-9a-fA-F]{7,64}" autocomplete="off" />`
         }
@@ -61,7 +68,10 @@ export function deploysTab(v: DeploysView): Html {
                 ${v.promoteTo.map((ns) => html`<option value="${ns}">${ns}</option>`)}
               </select>
               ${reasonField('promote')}
-              <button type="submit" ${attrs({ 'data-confirm-text': `Promote ${v.current?.image ?? 'the current image'} of ${v.app.id} to {to}?` })}>
+              <button
+                type="submit"
+                ${attrs({ 'data-confirm-text': `Promote ${v.current?.image ?? 'the current image'} of ${v.app.id} to {to}?` })}
+              >
                 Promote
               </button>
             </form>`
@@ -70,7 +80,8 @@ export function deploysTab(v: DeploysView): Html {
     ${
       v.drift
         ? html`<p class="alert" role="alert">
-            Drift: ${v.drift.reason}. Make git agree with the cluster with a rollback to revision #${v.drift.cluster}, or re-enable the syncer.
+            Drift: ${v.drift.reason}. Make git agree with the cluster with a rollback to revision #${v.drift.cluster},
+            or re-enable the syncer.
           </p>`
         : ''
     }
@@ -103,16 +114,22 @@ export function deploysTab(v: DeploysView): Html {
         </tbody>
       </table>
     </div>
-    <form id="rollback-form" method="post" action="/apps/${v.app.id}/rollback"><input type="hidden" name="_csrf" value="${v.csrf}" /></form>
+    <form id="rollback-form" method="post" action="/apps/${v.app.id}/rollback">
+      <input type="hidden" name="_csrf" value="${v.csrf}" />
+    </form>
     ${rollbackOptions()} ${v.rows.length === 0 ? html`<p>No revisions yet: the first deploy will be one.</p>` : ''}
-    <p id="older">${v.older === null ? '' : html`<a href="/apps/${v.app.id}?before=${v.older}" data-older="${v.older}">Show older</a>`}</p>
+    <p id="older">
+      ${v.older === null ? '' : html`<a href="/apps/${v.app.id}?before=${v.older}" data-older="${v.older}">Show older</a>`}
+    </p>
     ${rollbackDialog()} ${confirmDialog()}`;
 }
 
 /** A viewer's Deploys tab: the history alone. */
 function readOnlyTab(v: DeploysView): Html {
   return html`<h2 class="visually-hidden">Deploys</h2>
-    <p class="muted">You can view this app; deploying and rolling back take a deployer role (kipper.yaml <code>access:</code>).</p>
+    <p class="muted">
+      You can view this app; deploying and rolling back take a deployer role (kipper.yaml <code>access:</code>).
+    </p>
     <div class="scroll">
       <table class="deploys stack" tabindex="-1" data-app="${v.app.id}" data-source="${v.app.source}">
         <caption>
@@ -135,7 +152,9 @@ function readOnlyTab(v: DeploysView): Html {
       </table>
     </div>
     ${v.rows.length === 0 ? html`<p>No revisions yet: the first deploy will be one.</p>` : ''}
-    <p id="older">${v.older === null ? '' : html`<a href="/apps/${v.app.id}?before=${v.older}" data-older="${v.older}">Show older</a>`}</p>`;
+    <p id="older">
+      ${v.older === null ? '' : html`<a href="/apps/${v.app.id}?before=${v.older}" data-older="${v.older}">Show older</a>`}
+    </p>`;
 }
 
 /** What the rows of a page need to know. */
@@ -161,7 +180,11 @@ function valueOf(r: HistoryRevision, source: 'image' | 'git'): string | null {
  * Every cell carries its column's name (`data-label`): the stacked layout of narrow
  * screens shows it beside the value.
  */
-function deployRow(r: HistoryRevision, v: Pick<DeploysView, 'app' | 'commitUrl' | 'now' | 'readOnly'>, sameAsCurrent: boolean): Html {
+function deployRow(
+  r: HistoryRevision,
+  v: Pick<DeploysView, 'app' | 'commitUrl' | 'now' | 'readOnly'>,
+  sameAsCurrent: boolean,
+): Html {
   const title = `config commit ${r.configCommit}`;
   const number = v.commitUrl
     ? html`<a href="${v.commitUrl.replace('{sha}', r.configCommit)}" title="${title}">${r.revision}</a>`
@@ -172,18 +195,31 @@ function deployRow(r: HistoryRevision, v: Pick<DeploysView, 'app' | 'commitUrl' 
       ? ''
       : sameAsCurrent
         ? html` <small class="same muted">same ${what} as current</small>`
-        : html` <button type="submit" form="rollback-form" name="revision" value="${r.revision}" class="small" aria-label="Rollback to revision ${r.revision}">
+        : html` <button
+            type="submit"
+            form="rollback-form"
+            name="revision"
+            value="${r.revision}"
+            class="small"
+            aria-label="Rollback to revision ${r.revision}"
+          >
             Rollback
           </button>`;
-  const commit = r.commit ? html`<code title="${r.commit}">${r.commit.slice(0, 7)}</code>` : html`<span class="muted">–</span>`;
+  const commit = r.commit
+    ? html`<code title="${r.commit}">${r.commit.slice(0, 7)}</code>`
+    : html`<span class="muted">–</span>`;
   const marks = `${r.current ? ' (current)' : ''}${r.undone ? ' (undone)' : ''}`;
   const rollout =
     r.rollout && r.rollout.state !== 'unknown'
-      ? html` <span class="badge rollout-${r.rollout.state}" title="${r.rollout.message ?? r.rollout.health ?? ''}">${r.rollout.state}</span>`
+      ? html` <span class="badge rollout-${r.rollout.state}" title="${r.rollout.message ?? r.rollout.health ?? ''}"
+          >${r.rollout.state}</span
+        >`
       : '';
   const image = v.app.source === 'git' ? html`<span class="muted">–</span>` : valueCell(r, 'image');
   // tabindex: where focus goes when the rows are redrawn under it (after a rollback, "Show older").
-  return html`<tr ${attrs({ 'data-revision': r.revision, class: r.current ? 'current' : r.undone ? 'undone' : null, tabindex: -1 })}>
+  return html`<tr
+    ${attrs({ 'data-revision': r.revision, class: r.current ? 'current' : r.undone ? 'undone' : null, tabindex: -1 })}
+  >
     <td class="num" data-label="#">${number}${rollback}</td>
     <td data-label="Image">${image}</td>
     <td data-label="Commit">${commit}</td>
@@ -197,7 +233,11 @@ function deployRow(r: HistoryRevision, v: Pick<DeploysView, 'app' | 'commitUrl' 
 /** webhook, manual, promotion (with its source), rollback (with its target), git, revert. */
 function triggerBadge(r: HistoryRevision): Html {
   const detail =
-    r.trigger === 'promotion' && r.promotedFrom ? ` from ${r.promotedFrom}` : r.trigger === 'rollback' && r.rolledBackTo ? ` to #${r.rolledBackTo}` : '';
+    r.trigger === 'promotion' && r.promotedFrom
+      ? ` from ${r.promotedFrom}`
+      : r.trigger === 'rollback' && r.rolledBackTo
+        ? ` to #${r.rolledBackTo}`
+        : '';
   return html`<span class="badge trigger-${r.trigger}">${r.trigger}${detail}</span>`;
 }
 
@@ -217,7 +257,9 @@ function rollbackOptions(): Html {
       <legend>Rollback options</legend>
       <label for="rollback-reason-plain">Reason</label>
       <input id="rollback-reason-plain" name="reason" form="rollback-form" maxlength="500" autocomplete="off" />
-      <label class="check"><input type="checkbox" name="lock" value="yes" form="rollback-form" /> Lock the app after rolling back</label>
+      <label class="check"
+        ><input type="checkbox" name="lock" value="yes" form="rollback-form" /> Lock the app after rolling back</label
+      >
     </fieldset>
   </noscript>`;
 }
@@ -247,8 +289,16 @@ function rollbackDialog(): Html {
       </dl>
       <p id="rollback-change">Changes <code data-field="current"></code> → <code data-field="target"></code></p>
       <label for="rollback-reason">Reason</label>
-      <input id="rollback-reason" name="reason" maxlength="500" autocomplete="off" placeholder="Optional; needed to lock" />
-      <label class="check"><input type="checkbox" id="rollback-lock" name="lock" value="yes" /> Lock the app after rolling back</label>
+      <input
+        id="rollback-reason"
+        name="reason"
+        maxlength="500"
+        autocomplete="off"
+        placeholder="Optional; needed to lock"
+      />
+      <label class="check"
+        ><input type="checkbox" id="rollback-lock" name="lock" value="yes" /> Lock the app after rolling back</label
+      >
       <div class="alert" role="alert" data-field="error" hidden></div>
       <div class="buttons">
         <button type="submit" data-confirm>Roll back</button>

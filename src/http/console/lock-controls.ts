@@ -23,7 +23,14 @@ export interface LockView {
  */
 export function lockRegion(v: LockView): Html {
   // tabindex: where focus goes when the control it was on (Lock, Unlock) is redrawn away.
-  return html`<div id="lock" class="lock-region" tabindex="-1" data-app="${v.app.id}" data-tab="${v.tab}" data-lock="${lockKey(v.lock)}">
+  return html`<div
+    id="lock"
+    class="lock-region"
+    tabindex="-1"
+    data-app="${v.app.id}"
+    data-tab="${v.tab}"
+    data-lock="${lockKey(v.lock)}"
+  >
     ${lockControls(v)}
   </div>`;
 }
@@ -35,12 +42,18 @@ export function lockKey(lock: LockInfo | null): string {
 
 /** The region's content (what `GET …/lock` answers as `html`). */
 export function lockControls(v: LockView): Html {
-  const tab = html`<input type="hidden" name="_csrf" value="${v.csrf}" /><input type="hidden" name="_tab" value="${v.tab}" />`;
+  const tab = html`<input type="hidden" name="_csrf" value="${v.csrf}" /><input
+      type="hidden"
+      name="_tab"
+      value="${v.tab}"
+    />`;
   if (v.lock) {
     const by = v.lock.by ? ` by ${v.lock.by}` : '';
     const at = v.lock.at && !Number.isNaN(Date.parse(v.lock.at)) ? html` ${when(v.lock.at, v.now)}` : '';
     return html`<div class="lock-banner">
-      <p role="status" id="lock-text"><strong>Locked${by}</strong>${at}: <span class="lock-reason">${v.lock.reason}</span></p>
+      <p role="status" id="lock-text">
+        <strong>Locked${by}</strong>${at}: <span class="lock-reason">${v.lock.reason}</span>
+      </p>
       <p class="muted">Webhooks deploy nothing; Update image, Promote and Rollback still work.</p>
       <form method="post" action="/apps/${v.app.id}/unlock" data-lock-action="unlock">
         ${tab}
@@ -53,7 +66,14 @@ export function lockControls(v: LockView): Html {
         ${tab}
         <p class="muted">Lock ${v.app.id}: its webhook deploys nothing until it is unlocked.</p>
         <label for="lock-reason-plain">Reason</label>
-        <input id="lock-reason-plain" name="reason" required maxlength="500" autocomplete="off" placeholder="Why webhooks must not deploy it" />
+        <input
+          id="lock-reason-plain"
+          name="reason"
+          required
+          maxlength="500"
+          autocomplete="off"
+          placeholder="Why webhooks must not deploy it"
+        />
         <button type="submit">Lock</button>
       </form>
     </noscript>
@@ -68,9 +88,18 @@ export function lockDialog(v: Pick<LockView, 'app'>): Html {
   return html`<dialog id="lock-dialog" aria-labelledby="lock-title" aria-describedby="lock-explain">
     <form>
       <h2 id="lock-title">Lock ${v.app.id}</h2>
-      <p id="lock-explain">Its webhook deploys nothing until it is unlocked; Update image, Promote and Rollback still work.</p>
+      <p id="lock-explain">
+        Its webhook deploys nothing until it is unlocked; Update image, Promote and Rollback still work.
+      </p>
       <label for="lock-reason">Reason</label>
-      <input id="lock-reason" name="reason" required maxlength="500" autocomplete="off" placeholder="INC-42: bad image in prod" />
+      <input
+        id="lock-reason"
+        name="reason"
+        required
+        maxlength="500"
+        autocomplete="off"
+        placeholder="INC-42: bad image in prod"
+      />
       <p class="alert" role="alert" data-field="error" hidden></p>
       <div class="buttons">
         <button type="submit">Lock</button>

@@ -55,7 +55,13 @@ export function layout(title: string, ctx: PageContext, main: Html): Html {
  * `next`: where it lands. With single sign-on (`sso`: the provider's name), a "Sign in
  * with <provider>" button first, and the admin token below it as break-glass.
  */
-export function signInPage(v: { csrf: string; error: string | undefined; next: string; now: number; sso?: string | undefined }): Html {
+export function signInPage(v: {
+  csrf: string;
+  error: string | undefined;
+  next: string;
+  now: number;
+  sso?: string | undefined;
+}): Html {
   const { csrf, error, next, now, sso } = v;
   return layout(
     'Sign in',
@@ -69,10 +75,16 @@ export function signInPage(v: { csrf: string; error: string | undefined; next: s
                 <button type="submit">Sign in with ${sso}</button>
               </form>
               <h2>Break-glass: admin token</h2>
-              <p>For emergencies only (the provider is down, nobody has a role): the shared admin token acts as <code>admin</code> on every app.</p>`
+              <p>
+                For emergencies only (the provider is down, nobody has a role): the shared admin token acts as
+                <code>admin</code> on every app.
+              </p>`
           : ''
       }
-      <p>Sign in with the bridge's admin token (<code>KIPPER_ADMIN_TOKEN</code>, or <code>admin-token</code> in its data dir).</p>
+      <p>
+        Sign in with the bridge's admin token (<code>KIPPER_ADMIN_TOKEN</code>, or <code>admin-token</code> in its data
+        dir).
+      </p>
       <form method="post" action="/sign-in">
         <input type="hidden" name="_csrf" value="${csrf}" />
         ${next === '/' ? '' : html`<input type="hidden" name="next" value="${next}" />`}
@@ -92,7 +104,8 @@ export function when(iso: string | null, now: number): Html {
 
 /** What a revision or app runs, for a table cell. */
 export function valueCell(r: Pick<HistoryRevision, 'image' | 'images' | 'commit'>, source: 'image' | 'git'): Html {
-  if (source === 'git') return r.commit ? html`<code>${r.commit.slice(0, 12)}</code>` : html`<span class="muted">–</span>`;
+  if (source === 'git')
+    return r.commit ? html`<code>${r.commit.slice(0, 12)}</code>` : html`<span class="muted">–</span>`;
   if (r.images && r.images.length > 1) return html`${r.images.map((i) => html`<code>${i}</code> `)}`;
   return r.image ? html`<code>${r.image}</code>` : html`<span class="muted">–</span>`;
 }

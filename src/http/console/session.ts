@@ -49,7 +49,12 @@ export class ConsoleSessions {
   /** A new session's cookie value; `sso`: a person signed in through the provider. */
   create(now = Date.now(), sso?: { person: Person; op: string }): { session: Session; cookie: string } {
     const seconds = Math.floor(now / 1000);
-    const session: Session = { sid: b64(randomBytes(18)), seen: seconds, born: seconds, ...(sso ? { ...sso, checked: seconds } : {}) };
+    const session: Session = {
+      sid: b64(randomBytes(18)),
+      seen: seconds,
+      born: seconds,
+      ...(sso ? { ...sso, checked: seconds } : {}),
+    };
     return { session, cookie: this.seal(session) };
   }
 
@@ -71,9 +76,15 @@ export class ConsoleSessions {
       return null;
     }
     // A cookie without `born` predates the absolute lifetime: it is over too.
-    if (typeof session.sid !== 'string' || typeof session.seen !== 'number' || typeof session.born !== 'number') return null;
+    if (typeof session.sid !== 'string' || typeof session.seen !== 'number' || typeof session.born !== 'number')
+      return null;
     const seconds = Math.floor(now / 1000);
-    if (seconds - session.seen > IDLE_SECONDS || seconds - session.born > ABSOLUTE_SECONDS || this.revoked.has(session.sid)) return null;
+    if (
+      seconds - session.seen > IDLE_SECONDS ||
+      seconds - session.born > ABSOLUTE_SECONDS ||
+      this.revoked.has(session.sid)
+    )
+      return null;
     return session;
   }
 
@@ -88,7 +99,8 @@ export class ConsoleSessions {
     const seconds = Math.floor(now / 1000);
     this.revoked.set(session.sid, seconds);
     // Bounded: an entry is useless once the session would have idled out anyway.
-    for (const [sid, at] of this.revoked) if (seconds - at > IDLE_SECONDS || this.revoked.size > 10_000) this.revoked.delete(sid);
+    for (const [sid, at] of this.revoked)
+      if (seconds - at > IDLE_SECONDS || this.revoked.size > 10_000) this.revoked.delete(sid);
   }
 
   /**
@@ -97,7 +109,9 @@ export class ConsoleSessions {
    * `?done=…&to=…` from the URL).
    */
   flash(session: Session, text: string, now = Date.now()): string {
-    const payload = b64(Buffer.from(JSON.stringify({ sid: session.sid, text, until: Math.floor(now / 1000) + FLASH_SECONDS }), 'utf8'));
+    const payload = b64(
+      Buffer.from(JSON.stringify({ sid: session.sid, text, until: Math.floor(now / 1000) + FLASH_SECONDS }), 'utf8'),
+    );
     return `f1.${payload}.${this.mac(`f1.${payload}`)}`;
   }
 
@@ -106,7 +120,11 @@ export class ConsoleSessions {
     const [version, payload, mac] = (cookie ?? '').split('.');
     if (version !== 'f1' || !payload || !mac || !safeEqual(mac, this.mac(`f1.${payload}`))) return undefined;
     try {
-      const flash = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sid?: unknown; text?: unknown; until?: unknown };
+      const flash = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
+        sid?: unknown;
+        text?: unknown;
+        until?: unknown;
+      };
       const fresh = typeof flash.until === 'number' && Math.floor(now / 1000) <= flash.until;
       return flash.sid === session.sid && fresh && typeof flash.text === 'string' ? flash.text : undefined;
     } catch {

@@ -25,13 +25,18 @@ export function signInRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
     const body = req.body as Record<string, unknown>;
     const next = typeof body.next === 'string' ? body.next : undefined;
     const nonce = cookiesOf(req)[SIGN_IN_COOKIE];
-    if (!nonce || !sessions.checkCsrf({ nonce }, body._csrf)) return signIn(req, res, { error: 'The sign-in form expired: try again.', status: 403, next });
+    if (!nonce || !sessions.checkCsrf({ nonce }, body._csrf))
+      return signIn(req, res, { error: 'The sign-in form expired: try again.', status: 403, next });
     const token = typeof body.token === 'string' ? body.token.trim() : '';
     if (!safeEqual(token, bridge.adminToken)) {
       const address = req.ip ?? 'unknown';
       if (opts.limiter.fail(address)) {
         res.setHeader('Retry-After', String(opts.limiter.retryAfter(address)));
-        return signIn(req, res, { error: 'Too many failed sign-ins from this address: wait a minute.', status: 429, next });
+        return signIn(req, res, {
+          error: 'Too many failed sign-ins from this address: wait a minute.',
+          status: 429,
+          next,
+        });
       }
       return signIn(req, res, { error: 'That is not the admin token.', status: 401, next });
     }
@@ -49,7 +54,9 @@ export function signInRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
     // Everywhere: the provider revokes the session's tokens, so every replica's next check
     // of this cookie fails (sso-session.ts); then the provider's own session ends too, or
     // "Sign in with …" would sign the next person at this browser straight back in.
-    const endSession = await auth.sso.client.signOut(auth.sso.tokensOf(session), `${opts.sso.publicUrl}/`).catch(() => null);
+    const endSession = await auth.sso.client
+      .signOut(auth.sso.tokensOf(session), `${opts.sso.publicUrl}/`)
+      .catch(() => null);
     res.redirect(303, endSession?.href ?? '/');
   });
 
@@ -64,7 +71,11 @@ export function signInRoutes(router: Router, bridge: Bridge, opts: ConsoleOption
 function ssoRoutes(router: Router, opts: ConsoleOptions, auth: ConsoleAuth): void {
   const { sessions, cookieOptions } = auth;
   router.get('/auth/oidc', (_req, res) => {
-    if (!opts.sso) throw new KipError('NOT_FOUND', 'single sign-on is not configured on this bridge (KIPPER_OIDC_ISSUER): use the admin token');
+    if (!opts.sso)
+      throw new KipError(
+        'NOT_FOUND',
+        'single sign-on is not configured on this bridge (KIPPER_OIDC_ISSUER): use the admin token',
+      );
     res.json({ issuer: opts.sso.client.sso.issuer, clientId: opts.sso.client.sso.clientId });
   });
   router.get('/auth/login', async (req, res) => {
@@ -81,15 +92,21 @@ function ssoRoutes(router: Router, opts: ConsoleOptions, auth: ConsoleAuth): voi
       });
     }
     // Lax, not Strict: it must come back with the provider's redirect, a cross-site navigation.
-    res.cookie(PENDING_COOKIE, sso.sealPending(started.pending), { ...cookieOptions(req, PENDING_SECONDS), sameSite: 'lax', path: '/auth/' });
+    res.cookie(PENDING_COOKIE, sso.sealPending(started.pending), {
+      ...cookieOptions(req, PENDING_SECONDS),
+      sameSite: 'lax',
+      path: '/auth/',
+    });
     res.redirect(303, started.url.href);
   });
   router.get('/auth/callback', async (req, res) => {
     const sso = auth.sso;
-    if (!sso || !opts.sso) throw new KipError('NOT_FOUND', 'single sign-on is not configured on this bridge (KIPPER_OIDC_ISSUER)');
+    if (!sso || !opts.sso)
+      throw new KipError('NOT_FOUND', 'single sign-on is not configured on this bridge (KIPPER_OIDC_ISSUER)');
     const pending = sso.openPending(cookiesOf(req)[PENDING_COOKIE]);
     res.clearCookie(PENDING_COOKIE, { path: '/auth/' });
-    if (!pending) return auth.signIn(req, res, { status: 400, error: 'That sign-in expired or was started elsewhere: try again.' });
+    if (!pending)
+      return auth.signIn(req, res, { status: 400, error: 'That sign-in expired or was started elsewhere: try again.' });
     let signedIn;
     try {
       // The URL the provider sent the browser to, on the callback URL it was registered with.
@@ -98,7 +115,11 @@ function ssoRoutes(router: Router, opts: ConsoleOptions, auth: ConsoleAuth): voi
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       (res.locals.log as Logger | undefined)?.warn('single sign-on failed', { reason: why });
-      return auth.signIn(req, res, { status: 401, error: `Signing in with ${sso.client.label} failed: try again.`, next: pending.next });
+      return auth.signIn(req, res, {
+        status: 401,
+        error: `Signing in with ${sso.client.label} failed: try again.`,
+        next: pending.next,
+      });
     }
     const { cookie } = sessions.create(Date.now(), { person: signedIn.person, op: sso.sealTokens(signedIn.tokens) });
     res.cookie(SESSION_COOKIE, cookie, cookieOptions(req, IDLE_SECONDS));

@@ -47,7 +47,10 @@ export class SsoSessions {
 
   /** Whether the provider's last word on `session` is too old. */
   due(session: Session, now = Date.now()): boolean {
-    return session.person !== undefined && Math.floor(now / 1000) - (session.checked ?? 0) >= this.client.sso.sessionCheckSeconds;
+    return (
+      session.person !== undefined &&
+      Math.floor(now / 1000) - (session.checked ?? 0) >= this.client.sso.sessionCheckSeconds
+    );
   }
 
   /** Ask the provider again: the session with its new cookie, or null when the provider ended it. */

@@ -18,14 +18,27 @@ export interface PageNotes {
 }
 
 /** The Deploys tab of `app` (`?before=` pages back), with a status message or an error. */
-export async function deploysView(bridge: Bridge, opts: ConsoleOptions, req: Request, res: Response, app: AppConfig, notes: PageNotes = {}): Promise<Html> {
+export async function deploysView(
+  bridge: Bridge,
+  opts: ConsoleOptions,
+  req: Request,
+  res: Response,
+  app: AppConfig,
+  notes: PageNotes = {},
+): Promise<Html> {
   const { revisions, drift, lock } = await appHistory(bridge, app);
   const before = Number(req.query.before);
   const page = Number.isInteger(before) && before > 0 ? revisions.filter((r) => r.revision < before) : revisions;
   const rows = page.slice(0, PAGE_ROWS);
   const last = rows.at(-1);
   const promoteTo = [...bridge.config.known().apps.values()]
-    .filter((a) => a.name === app.name && a.id !== app.id && a.source === 'image' && projectOf(a.namespace).project === projectOf(app.namespace).project)
+    .filter(
+      (a) =>
+        a.name === app.name &&
+        a.id !== app.id &&
+        a.source === 'image' &&
+        projectOf(a.namespace).project === projectOf(app.namespace).project,
+    )
     .map((a) => a.namespace);
   const csrf = res.locals.csrf as string;
   const readOnly = !mayChange(bridge, res, app);
@@ -34,7 +47,9 @@ export async function deploysView(bridge: Bridge, opts: ConsoleOptions, req: Req
   const view = {
     readOnly,
     app,
-    proposal: open ? { number: open.proposal.number, url: open.proposal.url, image: open.image, commit: open.commit } : undefined,
+    proposal: open
+      ? { number: open.proposal.number, url: open.proposal.url, image: open.image, commit: open.commit }
+      : undefined,
     rows,
     current: revisions[0],
     older: last && last.revision > 1 ? last.revision : null,
@@ -44,19 +59,43 @@ export async function deploysView(bridge: Bridge, opts: ConsoleOptions, req: Req
     now: Date.now(),
     drift,
   };
-  return appPanel(app, 'deploys', deploysTab(view), { csrf, now: view.now, lock, readOnly, ...repoOf(bridge, app), ...notes });
+  return appPanel(app, 'deploys', deploysTab(view), {
+    csrf,
+    now: view.now,
+    lock,
+    readOnly,
+    ...repoOf(bridge, app),
+    ...notes,
+  });
 }
 
 /** The Webhook tab of `app`; `newToken`: a token just made, shown this once. */
-export function webhookView(bridge: Bridge, opts: ConsoleOptions, res: Response, app: AppConfig, newToken: string | undefined, notes: PageNotes = {}): Html {
+export function webhookView(
+  bridge: Bridge,
+  opts: ConsoleOptions,
+  res: Response,
+  app: AppConfig,
+  newToken: string | undefined,
+  notes: PageNotes = {},
+): Html {
   const csrf = res.locals.csrf as string;
   const readOnly = !mayChange(bridge, res, app);
   const enabled = bridge.webhooks.token(app.id) !== null;
   // The token deploys: a viewer sees neither it nor its controls.
   const body = readOnly
-    ? html`<p>The webhook is ${enabled ? 'enabled' : 'disabled'}. Managing it takes a deployer role (kipper.yaml <code>access:</code>).</p>`
+    ? html`<p>
+        The webhook is ${enabled ? 'enabled' : 'disabled'}. Managing it takes a deployer role (kipper.yaml
+        <code>access:</code>).
+      </p>`
     : webhookTab({ app, enabled, url: opts.webhookUrl(app.id), newToken, csrf });
-  return appPanel(app, 'webhook', body, { csrf, now: Date.now(), lock: bridge.locks.of(app.id), readOnly, ...repoOf(bridge, app), ...notes });
+  return appPanel(app, 'webhook', body, {
+    csrf,
+    now: Date.now(),
+    lock: bridge.locks.of(app.id),
+    readOnly,
+    ...repoOf(bridge, app),
+    ...notes,
+  });
 }
 
 /** Whether the signed-in principal may change `app` (kipper.yaml `access:`; the admin token always). */

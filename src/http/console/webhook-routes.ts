@@ -13,7 +13,12 @@ export function webhookRoutes(router: Router, bridge: Bridge, opts: ConsoleOptio
     const app = await appOf(bridge, req, 'write');
     const token = await bridge.webhooks.set(app.id, true, whoOf(req).actor);
     if (wantsJson(req)) return res.json({ enabled: true, url: opts.webhookUrl(app.id), token });
-    sendPage(res, webhookView(bridge, opts, res, app, token ?? undefined, { status: 'A new token was made: the old one no longer works.' }));
+    sendPage(
+      res,
+      webhookView(bridge, opts, res, app, token ?? undefined, {
+        status: 'A new token was made: the old one no longer works.',
+      }),
+    );
   });
 
   router.post('/apps/:namespace/:app/webhook/disable', form, auth.signedIn, async (req, res) => {

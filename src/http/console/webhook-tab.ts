@@ -57,8 +57,13 @@ export function webhookTab(v: WebhookView): Html {
     ${
       v.newToken
         ? html`<div class="new-token">
-            <p><strong>New token</strong>, shown this once: store it as the CI secret <code>KIPPER_WEBHOOK_TOKEN</code>.</p>
-            <p><code id="new-token">${v.newToken}</code> <button type="button" class="small" data-copy="#new-token">Copy token</button></p>
+            <p>
+              <strong>New token</strong>, shown this once: store it as the CI secret <code>KIPPER_WEBHOOK_TOKEN</code>.
+            </p>
+            <p>
+              <code id="new-token">${v.newToken}</code>
+              <button type="button" class="small" data-copy="#new-token">Copy token</button>
+            </p>
           </div>`
         : ''
     }
@@ -67,7 +72,10 @@ export function webhookTab(v: WebhookView): Html {
         <input type="hidden" name="_csrf" value="${v.csrf}" />
         ${
           v.enabled
-            ? html`<button type="submit" data-confirm-text="Regenerate the token of ${v.app.id}? The old token stops working at once: update the CI secret.">
+            ? html`<button
+                type="submit"
+                data-confirm-text="Regenerate the token of ${v.app.id}? The old token stops working at once: update the CI secret."
+              >
                 Regenerate token
               </button>`
             : html`<button type="submit">Enable</button>`
@@ -77,7 +85,11 @@ export function webhookTab(v: WebhookView): Html {
         v.enabled
           ? html`<form method="post" action="${action}/disable">
               <input type="hidden" name="_csrf" value="${v.csrf}" />
-              <button type="submit" class="quiet" data-confirm-text="Disable the webhook of ${v.app.id}? No token will deploy it until it is enabled again.">
+              <button
+                type="submit"
+                class="quiet"
+                data-confirm-text="Disable the webhook of ${v.app.id}? No token will deploy it until it is enabled again."
+              >
                 Disable
               </button>
             </form>`
@@ -85,10 +97,16 @@ export function webhookTab(v: WebhookView): Html {
       }
     </div>
     <h3>GitLab CI</h3>
-    <p>Settings → CI/CD → Variables: <code>KIPPER_WEBHOOK_TOKEN</code> (masked, protected). Then in <code>.gitlab-ci.yml</code>:</p>
+    <p>
+      Settings → CI/CD → Variables: <code>KIPPER_WEBHOOK_TOKEN</code> (masked, protected). Then in
+      <code>.gitlab-ci.yml</code>:
+    </p>
     <pre><code>${snippets.gitlab}</code></pre>
     <h3>GitHub Actions</h3>
-    <p>Settings → Secrets and variables → Actions: <code>KIPPER_WEBHOOK_TOKEN</code>. Then as a step after the image push:</p>
+    <p>
+      Settings → Secrets and variables → Actions: <code>KIPPER_WEBHOOK_TOKEN</code>. Then as a step after the image
+      push:
+    </p>
     <pre><code>${snippets.github}</code></pre>
     ${confirmDialog()}`;
 }

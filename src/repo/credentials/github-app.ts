@@ -57,7 +57,9 @@ export class GithubAppToken implements CredentialSource {
       userAgent: 'kipper/0.1',
       // Octokit's own lines carry no secrets; its request errors are ours to report (apiError), so only at debug.
       log: { debug: () => {}, info: () => {}, warn: (m: string) => log.warn(m), error: (m: string) => log.debug(m) },
-      request: { fetch: (url: string, init: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) }) },
+      request: {
+        fetch: (url: string, init: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) }),
+      },
     });
   }
 
@@ -105,7 +107,10 @@ export class GithubAppToken implements CredentialSource {
     } catch (err) {
       // A token that is still valid carries on while the API is away; the next request tries again.
       if (this.current && Date.now() < this.current.expiresAt) {
-        this.opts.log.warn('could not renew the GitHub App installation token; using the current one until it expires', { error: (err as Error).message });
+        this.opts.log.warn(
+          'could not renew the GitHub App installation token; using the current one until it expires',
+          { error: (err as Error).message },
+        );
         return this.current.header;
       }
       throw err;
@@ -116,7 +121,9 @@ export class GithubAppToken implements CredentialSource {
   async refresh(failed: string | undefined): Promise<boolean> {
     // Another request renewed it meanwhile: retry with that one, no second token.
     if (this.current && this.current.header !== failed) return true;
-    this.opts.log.info('the config repo refused the GitHub App installation token (revoked?): minting a new one', { appId: this.opts.appId });
+    this.opts.log.info('the config repo refused the GitHub App installation token (revoked?): minting a new one', {
+      appId: this.opts.appId,
+    });
     await this.mintOnce();
     return this.current!.header !== failed;
   }
@@ -137,7 +144,11 @@ export class GithubAppToken implements CredentialSource {
       try {
         const { data } = await this.octokit.rest.apps.getRepoInstallation({ owner: this.owner, repo: this.repo });
         this.installationId = data.id;
-        this.opts.log.info('found the GitHub App installation', { appId, installationId: data.id, repo: `${this.owner}/${this.repo}` });
+        this.opts.log.info('found the GitHub App installation', {
+          appId,
+          installationId: data.id,
+          repo: `${this.owner}/${this.repo}`,
+        });
       } catch (err) {
         throw this.apiError(err, 'looking up the installation', {
           404: `GitHub App ${appId} is not installed on ${this.owner}/${this.repo}: install it on that repo, or set KIPPER_GITHUB_APP_INSTALLATION_ID`,
@@ -148,7 +159,10 @@ export class GithubAppToken implements CredentialSource {
     let auth: { token: string; expiresAt: string };
     try {
       // refresh: the library caches tokens for 59 min whatever their expires_at; the schedule is ours.
-      auth = (await this.octokit.auth({ type: 'installation', installationId, refresh: true })) as { token: string; expiresAt: string };
+      auth = (await this.octokit.auth({ type: 'installation', installationId, refresh: true })) as {
+        token: string;
+        expiresAt: string;
+      };
     } catch (err) {
       const permissions = `GitHub refused an installation token for installation ${installationId}: give GitHub App ${appId} the Contents: read and write permission on ${this.owner}/${this.repo}`;
       throw this.apiError(err, 'minting an installation token', {
@@ -165,7 +179,11 @@ export class GithubAppToken implements CredentialSource {
     // Five minutes early, or halfway through a shorter life.
     const renewAt = expiresAt - Math.min(RENEW_BEFORE_MS, Math.max(0, expiresAt - mintedAt) / 2);
     this.current = { header, expiresAt, renewAt };
-    this.opts.log.debug('minted a GitHub App installation token', { appId, installationId, expiresAt: new Date(expiresAt).toISOString() });
+    this.opts.log.debug('minted a GitHub App installation token', {
+      appId,
+      installationId,
+      expiresAt: new Date(expiresAt).toISOString(),
+    });
   }
 
   /** What to fix, from GitHub's answer: status and GitHub's own message, never a token or the JWT. */
@@ -222,5 +240,8 @@ export function ownerAndRepo(repoUrl: string): { owner: string; repo: string } {
       'CONFIG_INVALID',
       `KIPPER_REPO_URL must name the repo as https://host/<owner>/<repo>.git for a GitHub App, got the path ${new URL(repoUrl).pathname}`,
     );
-  return { owner: decodeURIComponent(segments[segments.length - 2]!), repo: decodeURIComponent(segments[segments.length - 1]!) };
+  return {
+    owner: decodeURIComponent(segments[segments.length - 2]!),
+    repo: decodeURIComponent(segments[segments.length - 1]!),
+  };
 }

@@ -58,7 +58,8 @@ export class TokenFile implements CredentialSource {
     try {
       await this.reload(force);
     } catch {
-      if (this.value === undefined) throw new KipError('REPO_UNAVAILABLE', `KIPPER_GIT_TOKEN_FILE ${this.path} cannot be read`);
+      if (this.value === undefined)
+        throw new KipError('REPO_UNAVAILABLE', `KIPPER_GIT_TOKEN_FILE ${this.path} cannot be read`);
     }
   }
 
@@ -74,21 +75,28 @@ export class TokenFile implements CredentialSource {
       const s = await stat(this.path);
       stamp = `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
     } catch (err) {
-      throw new Error(`cannot read ${this.path} (${(err as NodeJS.ErrnoException).code ?? 'error'}): mount the token file there`, { cause: err });
+      throw new Error(
+        `cannot read ${this.path} (${(err as NodeJS.ErrnoException).code ?? 'error'}): mount the token file there`,
+        { cause: err },
+      );
     }
     if (!force && stamp === this.stamp) return;
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
     } catch (err) {
-      throw new Error(`cannot read ${this.path} (${(err as NodeJS.ErrnoException).code ?? 'error'}): mount the token file there`, { cause: err });
+      throw new Error(
+        `cannot read ${this.path} (${(err as NodeJS.ErrnoException).code ?? 'error'}): mount the token file there`,
+        { cause: err },
+      );
     }
     const token = text.trim();
     if (token === '') throw new Error(`${this.path} is empty: put the token in it`);
     if (/[\s\p{Cc}]/u.test(token)) throw new Error(`${this.path} must hold one token on one line`);
     const { header, secrets } = basicAuth(this.username, token);
     this.ring.add(secrets);
-    if (this.value !== undefined && header !== this.value) this.log?.info('the git token file changed: using the new token', { path: this.path });
+    if (this.value !== undefined && header !== this.value)
+      this.log?.info('the git token file changed: using the new token', { path: this.path });
     this.value = header;
     this.stamp = stamp;
   }

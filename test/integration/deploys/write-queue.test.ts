@@ -46,7 +46,9 @@ describe('WriteQueue on the embedded repo', () => {
     const pushes: number[] = [];
     const queue = new WriteQueue(remote, { signature, onPush: (e) => pushes.push(e.commits) });
     await queue.refresh();
-    const outcomes = await Promise.all(Array.from({ length: 30 }, (_, i) => queue.submit(write(`notes/n${i}.txt`, `${i}\n`))));
+    const outcomes = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => queue.submit(write(`notes/n${i}.txt`, `${i}\n`))),
+    );
     const log = await logOf(bare, 'main', 100);
     expect(log).toHaveLength(31);
     expect(new Set(outcomes.map((o) => o.configCommit)).size).toBe(30);
@@ -94,7 +96,12 @@ describe('WriteQueue on an HTTP remote', () => {
   async function freshRemote(timeoutMs?: number) {
     const name = `q-${++n}.git`;
     const bare = await createBareRepo(root, name, seedDir);
-    const real = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`), ...(timeoutMs ? { timeoutMs } : {}) });
+    const real = new HttpRemote({
+      url: server.url(name),
+      branch: 'main',
+      gitdir: join(root, `${name}-cache`),
+      ...(timeoutMs ? { timeoutMs } : {}),
+    });
     stores.push(real.gitdir);
     return { name, bare, real };
   }
@@ -201,7 +208,12 @@ describe('WriteQueue on an HTTP remote', () => {
   it('gives up with REPO_UNAVAILABLE after bounded attempts, and writes nothing later', async () => {
     const name = `q-${++n}.git`;
     const bare = await createBareRepo(root, name, seedDir);
-    const remote = new HttpRemote({ url: server.url(name), branch: 'main', gitdir: join(root, `${name}-cache`), timeoutMs: 2000 });
+    const remote = new HttpRemote({
+      url: server.url(name),
+      branch: 'main',
+      gitdir: join(root, `${name}-cache`),
+      timeoutMs: 2000,
+    });
     stores.push(remote.gitdir);
     const queue = new WriteQueue(remote, { signature, backoffMs: 5 });
     await queue.refresh();
@@ -238,7 +250,11 @@ describe('WriteQueue on an HTTP remote', () => {
       return write('notes/b.txt', 'b\n')(view);
     };
     const c = queue.submit(write('notes/c.txt', 'c\n'));
-    const results = await Promise.allSettled([queue.submit(a, { signal: gone.a.signal }), queue.submit(b, { signal: gone.b.signal }), c]);
+    const results = await Promise.allSettled([
+      queue.submit(a, { signal: gone.a.signal }),
+      queue.submit(b, { signal: gone.b.signal }),
+      c,
+    ]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
     const log = await logOf(bare);
     expect(log.map((e) => e.message.trim())).toContain('write notes/c.txt');

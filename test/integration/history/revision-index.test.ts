@@ -60,7 +60,11 @@ async function historyRepo(): Promise<string> {
   await git(['-C', clone, 'merge', '-q', '--no-ff', '-m', 'merge side', 'side']);
   await commitFile(
     'kipper.yaml',
-    (s) => s.replace('webhooks:', '  - namespace: yourr-name-test\n    name: api2\n    files: [apps/yourr-name-test/api/deployment.yaml]\nwebhooks:'),
+    (s) =>
+      s.replace(
+        'webhooks:',
+        '  - namespace: yourr-name-test\n    name: api2\n    files: [apps/yourr-name-test/api/deployment.yaml]\nwebhooks:',
+      ),
     'add api2',
   );
   await git(['-C', clone, 'push', '-q', 'origin', 'main']);
@@ -69,7 +73,8 @@ async function historyRepo(): Promise<string> {
 
 /** An index over `gitdir` that reads kipper.yaml as the bridge does. */
 function indexOf(gitdir: Gitdir): RevisionIndex {
-  const configAt = async (c: string) => parseKipperFile(Buffer.from((await gitdir.readFile(c, 'kipper.yaml'))!).toString('utf8'));
+  const configAt = async (c: string) =>
+    parseKipperFile(Buffer.from((await gitdir.readFile(c, 'kipper.yaml'))!).toString('utf8'));
   return new RevisionIndex(gitdir, configAt);
 }
 
@@ -82,12 +87,18 @@ describe('the revision index', () => {
     const ours = indexOf(writer);
     await ours.rebuild(base);
     let tip = base;
-    const app = parseKipperFile(Buffer.from((await writer.readFile(base, 'kipper.yaml'))!).toString('utf8')).apps.get('yourr-name-test/api')!;
+    const app = parseKipperFile(Buffer.from((await writer.readFile(base, 'kipper.yaml'))!).toString('utf8')).apps.get(
+      'yourr-name-test/api',
+    )!;
     for (const tag of ['d4', 'e5', 'f6']) {
       // As a deploy writes it: the edit tells the value it wrote (the commit's memo), so
       // this index learns it without reading the file; api2, on the same file, reads it.
       const image = parseImageReference(`registry.example.com/api:${tag}`);
-      const edited = setImage(Buffer.from((await writer.readFile(tip, FILE))!).toString('utf8'), { image, container: app.container, app: app.id });
+      const edited = setImage(Buffer.from((await writer.readFile(tip, FILE))!).toString('utf8'), {
+        image,
+        container: app.container,
+        app: app.id,
+      });
       const memo: LearnedValue = { app: app.id, value: valueAfterEdit(app, edited.matches)! };
       expect(memo.value).toEqual({ images: [image.raw] });
       const sig = { name: 'Kipper', email: 'kipper@localhost', timestamp: 1_700_000_000, timezoneOffset: 0 };
@@ -121,7 +132,9 @@ describe('the revision index', () => {
       [5, 'human', 'git'],
       [6, 'c3', 'revert'],
     ]);
-    expect(atBase.revisions('yourr-name-prod/api').map((r) => [firstImage(r.value)?.split(':')[1], r.configCommit === base])).toEqual([
+    expect(
+      atBase.revisions('yourr-name-prod/api').map((r) => [firstImage(r.value)?.split(':')[1], r.configCommit === base]),
+    ).toEqual([
       ['seed', false],
       ['side', false],
     ]);
@@ -159,7 +172,9 @@ describe('the revision index', () => {
     const deploy = (await git(['--git-dir', lostBlob, 'log', '--format=%H', '--grep=api:b2', 'main'])).trim();
     const blob = (await git(['--git-dir', lostBlob, 'rev-parse', `${deploy}:${FILE}`])).trim();
     await rm(join(lostBlob, 'objects', blob.slice(0, 2), blob.slice(2)));
-    await expect(indexOf(new Gitdir(lostBlob, { branch: 'main', fsync: false })).rebuild(await headOf(lostBlob))).rejects.toMatchObject({
+    await expect(
+      indexOf(new Gitdir(lostBlob, { branch: 'main', fsync: false })).rebuild(await headOf(lostBlob)),
+    ).rejects.toMatchObject({
       code: 'INTERNAL',
       message: `object ${blob} is not in the local git store`,
       data: { oid: blob },
@@ -175,6 +190,10 @@ describe('the revision index', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(GitError);
-    expect(err).toMatchObject({ command: 'log', message: expect.stringMatching(/^git log failed: /), stderr: expect.stringContaining(old) });
+    expect(err).toMatchObject({
+      command: 'log',
+      message: expect.stringMatching(/^git log failed: /),
+      stderr: expect.stringContaining(old),
+    });
   });
 });

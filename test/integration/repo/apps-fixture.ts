@@ -35,7 +35,10 @@ export async function makeAppsDir(count: number): Promise<string> {
   for (let i = 0; i < count; i++) {
     const name = appName(i);
     await mkdir(join(dir, 'apps', name), { recursive: true });
-    await writeFile(join(dir, 'apps', name, 'deployment.yaml'), deploymentYaml(name, `registry.example.com/${name}:v1`));
+    await writeFile(
+      join(dir, 'apps', name, 'deployment.yaml'),
+      deploymentYaml(name, `registry.example.com/${name}:v1`),
+    );
     kipper.push(`  - namespace: demo-test`, `    name: ${name}`, `    files: [apps/${name}/deployment.yaml]`);
   }
   await writeFile(join(dir, 'kipper.yaml'), kipper.join('\n') + '\n');
@@ -43,7 +46,12 @@ export async function makeAppsDir(count: number): Promise<string> {
 }
 
 /** The bridge's identity in these tests (fixed time so commit ids are reproducible). */
-export const KIPPER_SIG = { name: 'Kipper Bridge', email: 'kipper@example.com', timestamp: 1_700_000_000, timezoneOffset: -120 };
+export const KIPPER_SIG = {
+  name: 'Kipper Bridge',
+  email: 'kipper@example.com',
+  timestamp: 1_700_000_000,
+  timezoneOffset: -120,
+};
 
 /** UTF-8 bytes of a string. */
 export function utf8(text: string): Uint8Array {

@@ -37,7 +37,9 @@ async function deploy(store: Gitdir, parent: string, i: number, tag: string) {
   const name = appName(i % APPS);
   return store.writeCommit({
     parent,
-    files: new Map([[`apps/${name}/deployment.yaml`, utf8(deploymentYaml(name, `registry.example.com/${name}:${tag}`))]]),
+    files: new Map([
+      [`apps/${name}/deployment.yaml`, utf8(deploymentYaml(name, `registry.example.com/${name}:${tag}`))],
+    ]),
     message: `deploy ${name}: ${tag}`,
     author: KIPPER_SIG,
     committer: KIPPER_SIG,
@@ -135,7 +137,9 @@ describe('Gitdir stores new objects as packs, not loose objects', () => {
       expect(await reader.readCommit(oid)).toEqual(await writer.readCommit(oid));
     }
     // The parent's files come from the seed pack (native git's, with deltas).
-    expect(await reader.readFile(tips[0] as string, 'kipper.yaml')).toEqual(new Uint8Array(await readFile(join(seedDir, 'kipper.yaml'))));
+    expect(await reader.readFile(tips[0] as string, 'kipper.yaml')).toEqual(
+      new Uint8Array(await readFile(join(seedDir, 'kipper.yaml'))),
+    );
   });
 
   // isomorphic-git is the independent reader the history index was first built on: the
@@ -234,7 +238,9 @@ describe('Gitdir stores new objects as packs, not loose objects', () => {
       while (!done) {
         for (const [i, oid] of [...tips].entries()) {
           const name = appName(i % APPS);
-          const text = new TextDecoder().decode((await store.readFile(oid, `apps/${name}/deployment.yaml`)) ?? undefined);
+          const text = new TextDecoder().decode(
+            (await store.readFile(oid, `apps/${name}/deployment.yaml`)) ?? undefined,
+          );
           if (text !== deploymentYaml(name, `registry.example.com/${name}:c${i}`)) failures.push(`${oid}: ${text}`);
         }
         await new Promise((r) => setTimeout(r, 1));
@@ -359,7 +365,17 @@ async function traceSelf(log: string): Promise<{ stop: () => Promise<string[]> }
   await mkdir(root, { recursive: true });
   const child = spawn(
     'strace',
-    ['-f', '-y', '-qq', '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2,link,linkat', '-o', log, '-p', String(process.pid)],
+    [
+      '-f',
+      '-y',
+      '-qq',
+      '-e',
+      'trace=fsync,fdatasync,rename,renameat,renameat2,link,linkat',
+      '-o',
+      log,
+      '-p',
+      String(process.pid),
+    ],
     { stdio: 'ignore' },
   );
   const exited = new Promise<void>((resolve) => {

@@ -129,7 +129,12 @@ describe('HttpRemote when the server is not there', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as AddressInfo;
     try {
-      const remote = new HttpRemote({ url: `http://127.0.0.1:${port}/r.git`, branch: 'main', gitdir: remote0.gitdir.path, timeoutMs: TIMEOUT_MS });
+      const remote = new HttpRemote({
+        url: `http://127.0.0.1:${port}/r.git`,
+        branch: 'main',
+        gitdir: remote0.gitdir.path,
+        timeoutMs: TIMEOUT_MS,
+      });
       let started = Date.now();
       const err = await kipErrorOf(remote.fetch());
       expect(err.code).toBe('REPO_UNAVAILABLE');
@@ -203,7 +208,12 @@ describe('HttpRemote when the server is not there', () => {
     try {
       await createBareRepo(server.root, 'r.git', seedDir);
       const noBranch = await remoteFor({ url: server.url('r.git') });
-      const wrongBranch = new HttpRemote({ url: server.url('r.git'), branch: 'nope', gitdir: noBranch.gitdir.path, timeoutMs: TIMEOUT_MS });
+      const wrongBranch = new HttpRemote({
+        url: server.url('r.git'),
+        branch: 'nope',
+        gitdir: noBranch.gitdir.path,
+        timeoutMs: TIMEOUT_MS,
+      });
       const err = await kipErrorOf(wrongBranch.fetch());
       expect(err.code).toBe('REPO_UNAVAILABLE');
       expect(err.message).toContain('KIPPER_REPO_BRANCH');
@@ -260,7 +270,13 @@ describe('HttpRemote credentials', () => {
     // Push with the objects of a working remote, through the wrong credentials.
     const good = await remoteFor({ url: server.url('private.git'), token: TOKEN });
     const { head, oid, newObjects } = await readyToPush(good);
-    const badPusher = new HttpRemote({ url: server.url('private.git'), branch: 'main', gitdir: good.gitdir.path, token: wrong, timeoutMs: TIMEOUT_MS });
+    const badPusher = new HttpRemote({
+      url: server.url('private.git'),
+      branch: 'main',
+      gitdir: good.gitdir.path,
+      token: wrong,
+      timeoutMs: TIMEOUT_MS,
+    });
     const result = await badPusher.push(head, oid, newObjects);
     expect(result).toMatchObject({ ok: false, kind: 'unreachable' });
     expect(!result.ok && result.detail).toContain('refused the credentials');

@@ -79,12 +79,19 @@ describe('HttpRemote + Gitdir against git http-backend', () => {
     const requestsBefore = server.requests.length;
     expect(await remote.push(head, written.oid, written.newObjects)).toEqual({ ok: true });
     // One POST: http-backend needs no `GET info/refs?service=git-receive-pack` first.
-    expect(server.requests.slice(requestsBefore).map((r) => `${r.method} ${r.path}`)).toEqual([`POST /${url.split('/').pop()}/git-receive-pack`]);
+    expect(server.requests.slice(requestsBefore).map((r) => `${r.method} ${r.path}`)).toEqual([
+      `POST /${url.split('/').pop()}/git-receive-pack`,
+    ]);
     expect(await looseObjects(bare)).toBe(looseBefore + 5);
 
     expect(await headOf(bare)).toBe(written.oid);
     const [top, parent] = await logOf(bare);
-    expect(top).toMatchObject({ oid: written.oid, parents: [head], authorName: KIPPER_SIG.name, authorEmail: KIPPER_SIG.email });
+    expect(top).toMatchObject({
+      oid: written.oid,
+      parents: [head],
+      authorName: KIPPER_SIG.name,
+      authorEmail: KIPPER_SIG.email,
+    });
     expect(top?.message).toBe(message);
     expect(parent?.oid).toBe(head);
     expect(await git(['--git-dir', bare, 'show', '--format=', '--name-status', written.oid])).toBe(`M\t${FILE}\n`);
@@ -120,10 +127,19 @@ describe('HttpRemote + Gitdir against git http-backend', () => {
       ['apps/zz/deep/er/values.yaml', utf8('tag: 1\n')],
       ['README.md', utf8('# config\n')],
     ]);
-    const written = await remote.gitdir.writeCommit({ parent: head, files, message: 'add files', author: KIPPER_SIG, committer: KIPPER_SIG });
+    const written = await remote.gitdir.writeCommit({
+      parent: head,
+      files,
+      message: 'add files',
+      author: KIPPER_SIG,
+      committer: KIPPER_SIG,
+    });
     expect(await remote.push(head, written.oid, written.newObjects)).toEqual({ ok: true });
     await fsck(bare);
-    const changed = (await git(['--git-dir', bare, 'show', '--format=', '--name-status', written.oid])).trim().split('\n').sort();
+    const changed = (await git(['--git-dir', bare, 'show', '--format=', '--name-status', written.oid]))
+      .trim()
+      .split('\n')
+      .sort();
     expect(changed).toEqual([...files.keys()].map((path) => `A\t${path}`).sort());
     for (const [path, content] of files) {
       expect(await showFile(bare, 'main', path)).toBe(new TextDecoder().decode(content));
@@ -166,7 +182,9 @@ describe('HttpRemote + Gitdir against git http-backend', () => {
     for (const [i, app] of ['a', appName(1), 'a'].entries()) {
       const written = await remote.gitdir.writeCommit({
         parent,
-        files: new Map([[`apps/${app}/deployment.yaml`, utf8(deploymentYaml(app, `registry.example.com/${app}:batch${i}`))]]),
+        files: new Map([
+          [`apps/${app}/deployment.yaml`, utf8(deploymentYaml(app, `registry.example.com/${app}:batch${i}`))],
+        ]),
         message: `deploy ${app} batch${i}`,
         author: KIPPER_SIG,
         committer: KIPPER_SIG,
@@ -180,7 +198,11 @@ describe('HttpRemote + Gitdir against git http-backend', () => {
     expect(server.pushes).toBe(pushesBefore + 1);
     const log = await logOf(bare);
     expect(log.slice(0, 4).map((c) => c.oid)).toEqual([...oids].reverse().concat(head));
-    expect(log.slice(0, 3).map((c) => c.message.trim())).toEqual(['deploy a batch2', `deploy ${appName(1)} batch1`, 'deploy a batch0']);
+    expect(log.slice(0, 3).map((c) => c.message.trim())).toEqual([
+      'deploy a batch2',
+      `deploy ${appName(1)} batch1`,
+      'deploy a batch0',
+    ]);
     expect(await showFile(bare, 'main', FILE)).toBe(deploymentYaml('a', 'registry.example.com/a:batch2'));
     await fsck(bare);
   });
@@ -193,7 +215,12 @@ describe('HttpRemote + Gitdir against git http-backend', () => {
     const clone = await cloneRepo(url);
     cleanup.push(clone);
     const theirFile = `apps/${appName(3)}/deployment.yaml`;
-    const theirs = await commitAndPush(clone, theirFile, deploymentYaml(appName(3), 'registry.example.com/human:1'), 'human edit');
+    const theirs = await commitAndPush(
+      clone,
+      theirFile,
+      deploymentYaml(appName(3), 'registry.example.com/human:1'),
+      'human edit',
+    );
 
     const stale = await remote.gitdir.writeCommit({
       parent: head,
@@ -209,7 +236,9 @@ describe('HttpRemote + Gitdir against git http-backend', () => {
     // Retry on the new head: the edit is re-applied, nothing of theirs is lost.
     const fresh = await remote.fetch();
     expect(fresh).toBe(theirs);
-    expect(new TextDecoder().decode((await remote.gitdir.readFile(fresh, theirFile)) ?? undefined)).toContain('human:1');
+    expect(new TextDecoder().decode((await remote.gitdir.readFile(fresh, theirFile)) ?? undefined)).toContain(
+      'human:1',
+    );
     const retry = await remote.gitdir.writeCommit({
       parent: fresh,
       files: new Map([[FILE, utf8(deploymentYaml('a', 'registry.example.com/a:v2'))]]),
@@ -257,12 +286,15 @@ describe('HttpRemote + Gitdir against git http-backend', () => {
     const clone = await cloneRepo(url);
     cleanup.push(clone);
     const theirs = await commitAndPush(clone, 'kipper.yaml', 'apps: []\n', 'empty the list');
-    const inPack = async () => Number(/^in-pack: (\d+)$/m.exec(await git(['--git-dir', remote.gitdir.path, 'count-objects', '-v']))?.[1]);
+    const inPack = async () =>
+      Number(/^in-pack: (\d+)$/m.exec(await git(['--git-dir', remote.gitdir.path, 'count-objects', '-v']))?.[1]);
     const objectsBefore = await inPack();
     expect(await remote.fetch()).toBe(theirs);
     // commit + root tree + kipper.yaml blob: our head went as a "have", the rest stayed put.
     expect(await inPack()).toBe(objectsBefore + 3);
-    expect(new TextDecoder().decode((await remote.gitdir.readFile(theirs, 'kipper.yaml')) ?? undefined)).toBe('apps: []\n');
+    expect(new TextDecoder().decode((await remote.gitdir.readFile(theirs, 'kipper.yaml')) ?? undefined)).toBe(
+      'apps: []\n',
+    );
   });
 
   it('an empty remote is REPO_UNAVAILABLE to fetch, and a root commit pushed with ZERO_OID creates the branch', async () => {

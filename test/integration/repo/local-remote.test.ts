@@ -54,7 +54,9 @@ describe('LocalRemote (the embedded bare repo is the config repo)', () => {
     const clone = await cloneRepo(bare);
     try {
       expect(await readFile(join(clone, FILE), 'utf8')).toBe(deploymentYaml('a', 'registry.example.com/a:abc123f'));
-      expect((await git(['log', '-1', '--format=%H %s'], { cwd: clone })).trim()).toBe(`${written.oid} deploy a: registry.example.com/a:abc123f`);
+      expect((await git(['log', '-1', '--format=%H %s'], { cwd: clone })).trim()).toBe(
+        `${written.oid} deploy a: registry.example.com/a:abc123f`,
+      );
     } finally {
       await rm(clone, { recursive: true, force: true });
     }
@@ -156,7 +158,9 @@ describe('LocalRemote (the embedded bare repo is the config repo)', () => {
     await new Gitdir(gitdir, { branch: 'other', fsync: false }).init();
     expect(await headOf(gitdir)).toBe(seed.oid);
     expect((await git(['--git-dir', gitdir, 'symbolic-ref', 'HEAD'])).trim()).toBe('refs/heads/main');
-    expect(await showFile(gitdir, 'main', 'apps/example/deployment.yaml')).toBe(deploymentYaml('example', 'nginx:1.27'));
+    expect(await showFile(gitdir, 'main', 'apps/example/deployment.yaml')).toBe(
+      deploymentYaml('example', 'nginx:1.27'),
+    );
     expect((await logOf(gitdir))[0]).toMatchObject({ oid: seed.oid, parents: [], message: 'seed example app\n' });
     await fsck(gitdir);
   });
@@ -166,7 +170,13 @@ describe('LocalRemote (the embedded bare repo is the config repo)', () => {
     const head = await remote.fetch();
     for (const path of ['kipper.yaml/x', '../x', 'apps/./a', '/abs', 'apps//a', '.git/config']) {
       const err = await remote.gitdir
-        .writeCommit({ parent: head, files: new Map([[path, utf8('x')]]), message: 'm', author: KIPPER_SIG, committer: KIPPER_SIG })
+        .writeCommit({
+          parent: head,
+          files: new Map([[path, utf8('x')]]),
+          message: 'm',
+          author: KIPPER_SIG,
+          committer: KIPPER_SIG,
+        })
         .catch((e: unknown) => e);
       expect(isKipError(err, 'INTERNAL'), path).toBe(true);
     }

@@ -26,8 +26,12 @@ describe('git credentials settings', () => {
     expect(s.githubApp).toEqual({ appId: '123', privateKeyPath: '/secrets/app.pem', installationId: undefined });
     expect(s.githubApiUrl).toBe('https://ghe.example.com/api/v3');
     expect(
-      loadSettings({ ...REPO, KIPPER_GITHUB_APP_ID: '1', KIPPER_GITHUB_APP_PRIVATE_KEY: '/k', KIPPER_GITHUB_APP_INSTALLATION_ID: '42' }).githubApp
-        ?.installationId,
+      loadSettings({
+        ...REPO,
+        KIPPER_GITHUB_APP_ID: '1',
+        KIPPER_GITHUB_APP_PRIVATE_KEY: '/k',
+        KIPPER_GITHUB_APP_INSTALLATION_ID: '42',
+      }).githubApp?.installationId,
     ).toBe(42);
     expect(loadSettings(REPO).githubApiUrl).toBe('https://api.github.com');
   });
@@ -36,16 +40,20 @@ describe('git credentials settings', () => {
     expect(problem({ ...REPO, KIPPER_GIT_TOKEN: 't', KIPPER_GIT_TOKEN_FILE: '/f' })).toContain(
       'set either KIPPER_GIT_TOKEN or KIPPER_GIT_TOKEN_FILE, not both',
     );
-    expect(problem({ ...REPO, KIPPER_GITHUB_APP_ID: '1', KIPPER_GITHUB_APP_PRIVATE_KEY: '/k', KIPPER_GIT_TOKEN_FILE: '/f' })).toContain(
-      'a GitHub App replaces KIPPER_GIT_TOKEN_FILE',
-    );
+    expect(
+      problem({ ...REPO, KIPPER_GITHUB_APP_ID: '1', KIPPER_GITHUB_APP_PRIVATE_KEY: '/k', KIPPER_GIT_TOKEN_FILE: '/f' }),
+    ).toContain('a GitHub App replaces KIPPER_GIT_TOKEN_FILE');
     expect(problem({ ...REPO, KIPPER_GITHUB_APP_ID: '1' })).toContain('KIPPER_GITHUB_APP_PRIVATE_KEY: required');
     expect(problem({ ...REPO, KIPPER_GITHUB_APP_PRIVATE_KEY: '/k' })).toContain('KIPPER_GITHUB_APP_ID: required');
     expect(problem({ ...REPO, KIPPER_GITHUB_APP_ID: 'my-app', KIPPER_GITHUB_APP_PRIVATE_KEY: '/k' })).toContain(
       "KIPPER_GITHUB_APP_ID: must be the App's numeric id",
     );
-    expect(problem({ KIPPER_GITHUB_APP_ID: '1', KIPPER_GITHUB_APP_PRIVATE_KEY: '/k' })).toContain('needs KIPPER_REPO_URL');
-    expect(problem({ ...REPO, KIPPER_GIT_PROVIDER: 'bitbucket' })).toContain('KIPPER_GIT_PROVIDER: must be one of github, gitlab, generic');
+    expect(problem({ KIPPER_GITHUB_APP_ID: '1', KIPPER_GITHUB_APP_PRIVATE_KEY: '/k' })).toContain(
+      'needs KIPPER_REPO_URL',
+    );
+    expect(problem({ ...REPO, KIPPER_GIT_PROVIDER: 'bitbucket' })).toContain(
+      'KIPPER_GIT_PROVIDER: must be one of github, gitlab, generic',
+    );
   });
 
   it('takes the provider from the repo host unless KIPPER_GIT_PROVIDER says', () => {
@@ -57,6 +65,8 @@ describe('git credentials settings', () => {
     expect(providerOfUrl('https://git.example.com/acme/config.git')).toBe('generic');
     expect(providerOfUrl('https://github.com.evil.example/acme/config.git')).toBe('generic');
     expect(providerOfUrl(undefined)).toBe('generic');
-    expect(loadSettings({ KIPPER_REPO_URL: 'https://git.example.com/a/b.git', KIPPER_GIT_PROVIDER: 'gitlab' }).gitProvider).toBe('gitlab');
+    expect(
+      loadSettings({ KIPPER_REPO_URL: 'https://git.example.com/a/b.git', KIPPER_GIT_PROVIDER: 'gitlab' }).gitProvider,
+    ).toBe('gitlab');
   });
 });

@@ -16,11 +16,15 @@ function messageOf(text: string): string {
 // check gave: a key twice in one mapping is refused where it is, in block and flow style.
 describe('kipper.yaml keys', () => {
   it('refuses a key given twice in a mapping, naming where', () => {
-    expect(messageOf('apps: []\nwebhooks: {}\napps: []\n')).toBe('kipper.yaml: not valid YAML: Map keys must be unique at line 3, column 1:');
+    expect(messageOf('apps: []\nwebhooks: {}\napps: []\n')).toBe(
+      'kipper.yaml: not valid YAML: Map keys must be unique at line 3, column 1:',
+    );
     expect(messageOf('apps:\n  - {namespace: a, name: b, files: [x.yaml], name: c}\n')).toBe(
       'kipper.yaml: not valid YAML: Map keys must be unique at line 2, column 46:',
     );
-    expect(messageOf('apps: []\nwebhooks:\n  a/b: {generation: 1}\n  a/b: {generation: 2}\n')).toContain('Map keys must be unique at line 4, column 3');
+    expect(messageOf('apps: []\nwebhooks:\n  a/b: {generation: 1}\n  a/b: {generation: 2}\n')).toContain(
+      'Map keys must be unique at line 4, column 3',
+    );
   });
 
   it('takes keys that only look alike, and the same key in different mappings', () => {
@@ -33,8 +37,13 @@ describe('kipper.yaml keys', () => {
 
   it('reads 10,000 apps', () => {
     const ids = Array.from({ length: 10_000 }, (_, i) => `team-${Math.floor(i / 100)}-test/app-${i}`);
-    const apps = ids.map((id) => `  - namespace: ${id.split('/')[0]}\n    name: ${id.split('/')[1]}\n    files: [apps/${id}/deployment.yaml]`);
-    const config = parseKipperFile(`apps:\n${apps.join('\n')}\nwebhooks:\n${ids.map((id) => `  ${id}: { generation: 1 }`).join('\n')}\n`);
+    const apps = ids.map(
+      (id) =>
+        `  - namespace: ${id.split('/')[0]}\n    name: ${id.split('/')[1]}\n    files: [apps/${id}/deployment.yaml]`,
+    );
+    const config = parseKipperFile(
+      `apps:\n${apps.join('\n')}\nwebhooks:\n${ids.map((id) => `  ${id}: { generation: 1 }`).join('\n')}\n`,
+    );
     expect(config.apps.size).toBe(10_000);
     expect(config.webhooks.size).toBe(10_000);
   });

@@ -32,7 +32,9 @@ describe('kipper.yaml', () => {
   });
 
   it('names the file, path and field of each problem', () => {
-    const bad = codeAndMessage('apps:\n  - namespace: Demo\n    name: api\n  - namespace: a\n    name: b\n    files: [../x.yaml]\n');
+    const bad = codeAndMessage(
+      'apps:\n  - namespace: Demo\n    name: api\n  - namespace: a\n    name: b\n    files: [../x.yaml]\n',
+    );
     expect(bad.code).toBe('CONFIG_INVALID');
     expect(bad.message).toContain('kipper.yaml: apps[0].namespace:');
     expect(bad.message).toContain('kipper.yaml: apps[0].files:');
@@ -43,11 +45,14 @@ describe('kipper.yaml', () => {
     expect(codeAndMessage('apps: [\n').code).toBe('CONFIG_INVALID');
     const dup = 'apps:\n  - {namespace: a, name: b, files: [x.yaml]}\n  - {namespace: a, name: b, files: [y.yaml]}\n';
     expect(codeAndMessage(dup).message).toContain('duplicate app a/b');
-    expect(codeAndMessage('apps:\n  - {namespace: a, name: b, files: [x.yaml], source: helm}\n').message).toContain('apps[0].source');
+    expect(codeAndMessage('apps:\n  - {namespace: a, name: b, files: [x.yaml], source: helm}\n').message).toContain(
+      'apps[0].source',
+    );
   });
 
   it('reads an optional workload as <Kind>/<name>', () => {
-    const app = (workload: string) => `apps:\n  - {namespace: a, name: b, files: [x.yaml], container: server, workload: ${workload}}\n`;
+    const app = (workload: string) =>
+      `apps:\n  - {namespace: a, name: b, files: [x.yaml], container: server, workload: ${workload}}\n`;
     expect(parseKipperFile(app('Deployment/checkoutservice')).apps.get('a/b')).toMatchObject({
       container: 'server',
       workload: 'Deployment/checkoutservice',
@@ -104,7 +109,12 @@ describe('webhook generation edits are byte-exact', () => {
 
   it('adding appends one line in the section indentation; removing takes it away again', () => {
     const added = setWebhookGeneration(seed, 'demo-test/web', 1);
-    expect(added).toBe(seed.replace('  demo-test/api: { generation: 1 }\n', '  demo-test/api: { generation: 1 }\n  demo-test/web: { generation: 1 }\n'));
+    expect(added).toBe(
+      seed.replace(
+        '  demo-test/api: { generation: 1 }\n',
+        '  demo-test/api: { generation: 1 }\n  demo-test/web: { generation: 1 }\n',
+      ),
+    );
     expect(setWebhookGeneration(added, 'demo-test/web', null)).toBe(seed);
   });
 
@@ -119,7 +129,9 @@ describe('locks in kipper.yaml', () => {
 
   it('locking appends a locks: section of one line; unlocking the only lock gives the file back', () => {
     const locked = setLock(seed, 'demo-test/api', lock);
-    expect(locked).toBe(`${seed}locks:\n  demo-test/api: { reason: "INC-42: bad migration", by: "ana@example.com", at: "2026-11-28T10:00:00.000Z" }\n`);
+    expect(locked).toBe(
+      `${seed}locks:\n  demo-test/api: { reason: "INC-42: bad migration", by: "ana@example.com", at: "2026-11-28T10:00:00.000Z" }\n`,
+    );
     expect(parseKipperFile(locked).locks.get('demo-test/api')).toEqual(lock);
     expect(setLock(locked, 'demo-test/api', null)).toBe(seed);
   });
@@ -127,7 +139,9 @@ describe('locks in kipper.yaml', () => {
   it('a second lock is one more line; locking again replaces only that line; the rest stays byte for byte', () => {
     const one = setLock(seed, 'demo-test/api', lock);
     const two = setLock(one, 'demo-prod/api', { ...lock, reason: 'freeze' });
-    expect(two).toBe(`${one}  demo-prod/api: { reason: "freeze", by: "ana@example.com", at: "2026-11-28T10:00:00.000Z" }\n`);
+    expect(two).toBe(
+      `${one}  demo-prod/api: { reason: "freeze", by: "ana@example.com", at: "2026-11-28T10:00:00.000Z" }\n`,
+    );
     const again = setLock(two, 'demo-test/api', { ...lock, reason: 'INC-43' });
     expect(again).toBe(two.replace('reason: "INC-42: bad migration"', 'reason: "INC-43"'));
     expect(setLock(again, 'demo-test/api', null)).toBe(
@@ -151,7 +165,9 @@ describe('locks in kipper.yaml', () => {
   });
 
   it('refuses a reason of several lines or none', () => {
-    expect(() => parseKipperFile(`${seed}locks:\n  demo-test/api: { reason: "a\\nb" }\n`)).toThrow(/locks\.demo-test\/api\.reason: must be one line/);
+    expect(() => parseKipperFile(`${seed}locks:\n  demo-test/api: { reason: "a\\nb" }\n`)).toThrow(
+      /locks\.demo-test\/api\.reason: must be one line/,
+    );
     expect(() => parseKipperFile(`${seed}locks:\n  demo-test/api: { reason: "" }\n`)).toThrow(/reason/);
   });
 });

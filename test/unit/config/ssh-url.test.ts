@@ -4,14 +4,29 @@ import { knownHostsName } from '../../../src/repo/ssh-remote.js';
 
 describe('SSH remote URLs', () => {
   it('reads ssh:// with and without user and port, and git’s ~user form', () => {
-    expect(parseSshUrl('ssh://git@github.com/acme/config.git')).toEqual({ user: 'git', host: 'github.com', port: undefined, path: '/acme/config.git' });
-    expect(parseSshUrl('ssh://git.example.com:2222/srv/config.git')).toEqual({ user: undefined, host: 'git.example.com', port: 2222, path: '/srv/config.git' });
+    expect(parseSshUrl('ssh://git@github.com/acme/config.git')).toEqual({
+      user: 'git',
+      host: 'github.com',
+      port: undefined,
+      path: '/acme/config.git',
+    });
+    expect(parseSshUrl('ssh://git.example.com:2222/srv/config.git')).toEqual({
+      user: undefined,
+      host: 'git.example.com',
+      port: 2222,
+      path: '/srv/config.git',
+    });
     expect(parseSshUrl('ssh://git@[::1]:2222/repo.git')).toMatchObject({ host: '::1', port: 2222 });
     expect(parseSshUrl('ssh://git@host/~deploy/config.git')?.path).toBe('~deploy/config.git');
   });
 
   it('reads the scp-like user@host:path', () => {
-    expect(parseSshUrl('git@github.com:acme/config.git')).toEqual({ user: 'git', host: 'github.com', port: undefined, path: 'acme/config.git' });
+    expect(parseSshUrl('git@github.com:acme/config.git')).toEqual({
+      user: 'git',
+      host: 'github.com',
+      port: undefined,
+      path: 'acme/config.git',
+    });
     expect(parseSshUrl('git@host:/srv/config.git')?.path).toBe('/srv/config.git');
     expect(isSshUrl('git@github.com:acme/config.git')).toBe(true);
     expect(isSshUrl('https://github.com/acme/config.git')).toBe(false);

@@ -18,12 +18,22 @@ describe('KIPPER_OIDC_* settings', () => {
 
   it('refuses what would not work, naming the variable and never the secret', async () => {
     const cases: Array<[NodeJS.ProcessEnv, RegExp]> = [
-      [{ KIPPER_OIDC_ISSUER: 'http://id.example.com', KIPPER_OIDC_CLIENT_ID: 'k' }, /KIPPER_OIDC_ISSUER: must be the https URL/],
+      [
+        { KIPPER_OIDC_ISSUER: 'http://id.example.com', KIPPER_OIDC_CLIENT_ID: 'k' },
+        /KIPPER_OIDC_ISSUER: must be the https URL/,
+      ],
       [{ KIPPER_OIDC_ISSUER: 'https://id.example.com' }, /KIPPER_OIDC_CLIENT_ID: required/],
       [{ KIPPER_OIDC_CLIENT_ID: 'k' }, /without KIPPER_OIDC_ISSUER/],
-      [{ KIPPER_OIDC_ISSUER: 'https://id.example.com', KIPPER_OIDC_CLIENT_ID: 'k', KIPPER_OIDC_SESSION_CHECK: '0' }, /KIPPER_OIDC_SESSION_CHECK/],
       [
-        { KIPPER_OIDC_ISSUER: 'https://id.example.com', KIPPER_OIDC_CLIENT_ID: 'k', KIPPER_OIDC_CLIENT_SECRET_FILE: '/nonexistent/secret' },
+        { KIPPER_OIDC_ISSUER: 'https://id.example.com', KIPPER_OIDC_CLIENT_ID: 'k', KIPPER_OIDC_SESSION_CHECK: '0' },
+        /KIPPER_OIDC_SESSION_CHECK/,
+      ],
+      [
+        {
+          KIPPER_OIDC_ISSUER: 'https://id.example.com',
+          KIPPER_OIDC_CLIENT_ID: 'k',
+          KIPPER_OIDC_CLIENT_SECRET_FILE: '/nonexistent/secret',
+        },
         /cannot read \/nonexistent\/secret \(ENOENT\)/,
       ],
     ];
@@ -31,8 +41,11 @@ describe('KIPPER_OIDC_* settings', () => {
     const dir = await mkdtemp(join(tmpdir(), 'kip-sso-'));
     await writeFile(join(dir, 'secret'), 's3cr3t-value\n');
     expect(
-      loadSsoSettings({ KIPPER_OIDC_ISSUER: 'https://id.example.com', KIPPER_OIDC_CLIENT_ID: 'k', KIPPER_OIDC_CLIENT_SECRET_FILE: join(dir, 'secret') })
-        ?.clientSecret,
+      loadSsoSettings({
+        KIPPER_OIDC_ISSUER: 'https://id.example.com',
+        KIPPER_OIDC_CLIENT_ID: 'k',
+        KIPPER_OIDC_CLIENT_SECRET_FILE: join(dir, 'secret'),
+      })?.clientSecret,
     ).toBe('s3cr3t-value');
   });
 });

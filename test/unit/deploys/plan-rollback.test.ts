@@ -64,9 +64,11 @@ describe('planRollback', () => {
     // An explicit choice still goes there.
     expect(planRollback('ns/a', history, 6).target.value).toEqual({ images: ['r/a:bad'] });
     // With nothing older that differs, it says so instead of resurrecting 6.
-    expect(codeOf(() => planRollback('ns/a', [rev(1, 'r/a:good'), rev(2, 'r/a:bad'), rev(3, 'r/a:good', { reverts: 'c2' })], undefined))).toBe(
-      'NOTHING_TO_ROLL_BACK',
-    );
+    expect(
+      codeOf(() =>
+        planRollback('ns/a', [rev(1, 'r/a:good'), rev(2, 'r/a:bad'), rev(3, 'r/a:good', { reverts: 'c2' })], undefined),
+      ),
+    ).toBe('NOTHING_TO_ROLL_BACK');
   });
 
   it('matches an abbreviated reverted sha and ignores a revert of another commit', () => {
@@ -86,14 +88,21 @@ describe('planRollback', () => {
 
   // Issue #18: before any deploy told the app's repository, a revision holds every image of its files.
   it('goes back to a revision of several images by the one image that differs, leaving the others', () => {
-    const both = (api: string, migrate: string): Partial<Revision> => ({ value: { images: [`r/api:${api}`, `r/tools/migrate:${migrate}`] }, trigger: 'git' });
+    const both = (api: string, migrate: string): Partial<Revision> => ({
+      value: { images: [`r/api:${api}`, `r/tools/migrate:${migrate}`] },
+      trigger: 'git',
+    });
     const history = [rev(1, '', both('v0', '1.4.0')), rev(2, '', both('v1', '1.4.0'))];
     const plan = planRollback('ns/api', history, 1);
     expect(plan.target).toMatchObject({ revision: 1, configCommit: 'c1', value: { images: ['r/api:v0'] } });
     expect(plan.reverts).toBe('c2');
     expect(planRollback('ns/api', history, undefined).target.value).toEqual({ images: ['r/api:v0'] });
     // Both images differ: no single image to go back to, and nothing is written.
-    expect(codeOf(() => planRollback('ns/api', [rev(1, '', both('v0', '1.4.0')), rev(2, '', both('v1', '1.5.0'))], 1))).toBe('NOTHING_TO_ROLL_BACK');
-    expect(codeOf(() => planRollback('ns/api', [rev(1, '', both('v0', '1.4.0')), rev(2, '', both('v0', '1.4.0'))], 1))).toBe('ALREADY_CURRENT');
+    expect(
+      codeOf(() => planRollback('ns/api', [rev(1, '', both('v0', '1.4.0')), rev(2, '', both('v1', '1.5.0'))], 1)),
+    ).toBe('NOTHING_TO_ROLL_BACK');
+    expect(
+      codeOf(() => planRollback('ns/api', [rev(1, '', both('v0', '1.4.0')), rev(2, '', both('v0', '1.4.0'))], 1)),
+    ).toBe('ALREADY_CURRENT');
   });
 });

@@ -19,17 +19,27 @@ function refusal(text: string): string {
 // Issue #20: pull-request mode per app.
 describe('kipper.yaml write: pull-request', () => {
   it('defaults to direct writes, no auto-merge, no labels', () => {
-    expect(parseKipperFile(app('')).apps.get('shop-prod/api')).toMatchObject({ write: 'direct', autoMerge: false, labels: [] });
+    expect(parseKipperFile(app('')).apps.get('shop-prod/api')).toMatchObject({
+      write: 'direct',
+      autoMerge: false,
+      labels: [],
+    });
   });
 
   it('reads write, autoMerge and labels', () => {
     const parsed = parseKipperFile(app('    write: pull-request\n    autoMerge: true\n    labels: [deploy, kipper]\n'));
-    expect(parsed.apps.get('shop-prod/api')).toMatchObject({ write: 'pull-request', autoMerge: true, labels: ['deploy', 'kipper'] });
+    expect(parsed.apps.get('shop-prod/api')).toMatchObject({
+      write: 'pull-request',
+      autoMerge: true,
+      labels: ['deploy', 'kipper'],
+    });
   });
 
   it('refuses an unknown mode and a non-boolean autoMerge, naming the field', () => {
     expect(refusal(app('    write: pr\n'))).toContain('apps[0].write: must be direct or pull-request');
-    expect(refusal(app('    write: pull-request\n    autoMerge: "yes"\n'))).toContain('apps[0].autoMerge: must be true or false');
+    expect(refusal(app('    write: pull-request\n    autoMerge: "yes"\n'))).toContain(
+      'apps[0].autoMerge: must be true or false',
+    );
     expect(refusal(app('    labels: [""]\n'))).toContain('apps[0].labels[0]');
   });
 });
@@ -64,6 +74,8 @@ describe('a proposal’s branch and body', () => {
       pullRequest: 'https://github.com/acme/config/pull/4',
     });
     // A squash merge's message: the title, then the body.
-    expect(bodyTrailers(`deploy shop-prod/api (#4)\r\n\r\n${body.replace(/\n/g, '\r\n')}`).pullRequest).toBe('https://github.com/acme/config/pull/4');
+    expect(bodyTrailers(`deploy shop-prod/api (#4)\r\n\r\n${body.replace(/\n/g, '\r\n')}`).pullRequest).toBe(
+      'https://github.com/acme/config/pull/4',
+    );
   });
 });

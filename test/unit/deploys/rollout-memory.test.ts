@@ -18,11 +18,19 @@ describe('RolloutMemory', () => {
     const memory = new RolloutMemory(dir);
     const saves: Array<Promise<void>> = [];
     for (let i = 0; i < 20; i++) {
-      memory.set('shop-test/api', `c${i}`, { state: 'healthy', revision: null, health: 'Healthy', message: `round ${i}` });
+      memory.set('shop-test/api', `c${i}`, {
+        state: 'healthy',
+        revision: null,
+        health: 'Healthy',
+        message: `round ${i}`,
+      });
       saves.push(memory.close());
     }
     await expect(Promise.all(saves)).resolves.toBeDefined();
-    const stored = JSON.parse(await readFile(join(dir, 'rollouts.json'), 'utf8')) as Record<string, Record<string, { message: string }>>;
+    const stored = JSON.parse(await readFile(join(dir, 'rollouts.json'), 'utf8')) as Record<
+      string,
+      Record<string, { message: string }>
+    >;
     expect(Object.keys(stored['shop-test/api']!)).toHaveLength(20);
     expect(stored['shop-test/api']!.c19!.message).toBe('round 19');
     expect(await readdir(dir)).toEqual(['rollouts.json']);

@@ -10,9 +10,24 @@ const shown = { ...base, actor: 'A' };
 describe('historyJson', () => {
   it('shows image apps, several images and git-source commits in the documented fields', () => {
     const revisions: Revision[] = [
-      { ...base, revision: 1, value: { images: ['r/a:1'] }, sourceCommit: 'abc1234', configCommit: 'c1', reason: 'INC-1' },
+      {
+        ...base,
+        revision: 1,
+        value: { images: ['r/a:1'] },
+        sourceCommit: 'abc1234',
+        configCommit: 'c1',
+        reason: 'INC-1',
+      },
       { ...base, revision: 2, value: { images: ['r/a:2', 'r/b:2'] }, sourceCommit: null, configCommit: 'c2' },
-      { ...base, revision: 3, value: { commit: 'def5678' }, sourceCommit: null, configCommit: 'c3', trigger: 'rollback', rollbackTo: 'c1' },
+      {
+        ...base,
+        revision: 3,
+        value: { commit: 'def5678' },
+        sourceCommit: null,
+        configCommit: 'c3',
+        trigger: 'rollback',
+        rollbackTo: 'c1',
+      },
     ];
     expect(historyJson(revisions)).toEqual([
       {
@@ -27,8 +42,27 @@ describe('historyJson', () => {
         undone: false,
         reason: null,
       },
-      { ...shown, revision: 2, image: 'r/a:2', images: ['r/a:2', 'r/b:2'], commit: null, configCommit: 'c2', current: false, undone: true, reason: null },
-      { ...shown, revision: 1, image: 'r/a:1', commit: 'abc1234', configCommit: 'c1', current: false, undone: false, reason: 'INC-1' },
+      {
+        ...shown,
+        revision: 2,
+        image: 'r/a:2',
+        images: ['r/a:2', 'r/b:2'],
+        commit: null,
+        configCommit: 'c2',
+        current: false,
+        undone: true,
+        reason: null,
+      },
+      {
+        ...shown,
+        revision: 1,
+        image: 'r/a:1',
+        commit: 'abc1234',
+        configCommit: 'c1',
+        current: false,
+        undone: false,
+        reason: 'INC-1',
+      },
     ]);
   });
 
@@ -37,10 +71,25 @@ describe('historyJson', () => {
     const revisions: Revision[] = [
       { ...base, revision: 1, value: { images: ['r/a:1'] }, sourceCommit: null, configCommit: 'c1' },
       { ...base, revision: 2, value: { images: ['r/a:2'] }, sourceCommit: null, configCommit: 'c2' },
-      { ...base, revision: 3, value: { images: ['r/a:1'] }, sourceCommit: null, configCommit: 'c3', trigger: 'rollback', rollbackTo: 'c1', reason: 'bad' },
+      {
+        ...base,
+        revision: 3,
+        value: { images: ['r/a:1'] },
+        sourceCommit: null,
+        configCommit: 'c3',
+        trigger: 'rollback',
+        rollbackTo: 'c1',
+        reason: 'bad',
+      },
     ];
     expect(currentRevisionJson(revisions)).toEqual(historyJson(revisions)[0]);
-    expect(currentRevisionJson(revisions)).toMatchObject({ revision: 3, rolledBackTo: 1, current: true, undone: false, reason: 'bad' });
+    expect(currentRevisionJson(revisions)).toMatchObject({
+      revision: 3,
+      rolledBackTo: 1,
+      current: true,
+      undone: false,
+      reason: 'bad',
+    });
     expect(currentRevisionJson([])).toBeUndefined();
   });
 
@@ -48,7 +97,15 @@ describe('historyJson', () => {
   it('shows the Kipper-Actor of the bridge’s commits, and the author of the others', () => {
     const revisions: Revision[] = [
       { ...base, revision: 1, value: { images: ['r/a:1'] }, sourceCommit: null, configCommit: 'c1' },
-      { ...base, revision: 2, value: { images: ['r/a:2'] }, sourceCommit: null, configCommit: 'c2', trigger: 'manual', actor: 'admin (as ana)' },
+      {
+        ...base,
+        revision: 2,
+        value: { images: ['r/a:2'] },
+        sourceCommit: null,
+        configCommit: 'c2',
+        trigger: 'manual',
+        actor: 'admin (as ana)',
+      },
     ];
     expect(historyJson(revisions).map((r) => r.actor)).toEqual(['admin (as ana)', 'A']);
   });

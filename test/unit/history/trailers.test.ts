@@ -3,8 +3,15 @@ import { formatCommitMessage, parseTrailers, revertedCommit } from '../../../src
 
 describe('commit trailers', () => {
   it('round-trip through a commit message in docs/design.md order', () => {
-    const msg = formatCommitMessage('deploy a/b: r/x:1', { app: 'a/b', image: 'r/x:1', sourceCommit: 'abc123f', trigger: 'webhook' });
-    expect(msg).toBe('deploy a/b: r/x:1\n\nKipper-App: a/b\nKipper-Image: r/x:1\nKipper-Source-Commit: abc123f\nKipper-Trigger: webhook\n');
+    const msg = formatCommitMessage('deploy a/b: r/x:1', {
+      app: 'a/b',
+      image: 'r/x:1',
+      sourceCommit: 'abc123f',
+      trigger: 'webhook',
+    });
+    expect(msg).toBe(
+      'deploy a/b: r/x:1\n\nKipper-App: a/b\nKipper-Image: r/x:1\nKipper-Source-Commit: abc123f\nKipper-Trigger: webhook\n',
+    );
     expect(parseTrailers(msg)).toEqual({ app: 'a/b', image: 'r/x:1', sourceCommit: 'abc123f', trigger: 'webhook' });
   });
 

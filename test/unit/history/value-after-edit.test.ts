@@ -6,14 +6,19 @@ import { setCommit } from '../../../src/manifests/set-commit.js';
 import { setImage } from '../../../src/manifests/set-image.js';
 import { loadGoldenCases } from '../manifests/load-fixtures.js';
 
-function appOf(id: string, fields: { source?: string; container?: string | undefined; workload?: string | undefined }): AppConfig {
+function appOf(
+  id: string,
+  fields: { source?: string; container?: string | undefined; workload?: string | undefined },
+): AppConfig {
   const [namespace, name] = id.split('/');
   const extra = [
     fields.source ? `, source: ${fields.source}` : '',
     fields.container ? `, container: ${JSON.stringify(fields.container)}` : '',
     fields.workload ? `, workload: ${fields.workload}` : '',
   ].join('');
-  return parseKipperFile(`apps:\n  - {namespace: ${namespace}, name: ${name}, files: [a.yaml]${extra}}\n`).apps.get(id)!;
+  return parseKipperFile(`apps:\n  - {namespace: ${namespace}, name: ${name}, files: [a.yaml]${extra}}\n`).apps.get(
+    id,
+  )!;
 }
 
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
@@ -21,7 +26,14 @@ const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 /** Posted images for a case: its own, other tags and digests of its repository, and another repository. */
 function postings(image: string): string[] {
   const repository = parseImageReference(image).repository;
-  return [image, `${repository}:v9`, `${repository}:1.10`, `${repository}@${DIGEST}`, `${repository}:10@${DIGEST}`, 'other.example.com/team/else:2'];
+  return [
+    image,
+    `${repository}:v9`,
+    `${repository}:1.10`,
+    `${repository}@${DIGEST}`,
+    `${repository}:10@${DIGEST}`,
+    'other.example.com/team/else:2',
+  ];
 }
 
 // History learns a deploy's value from the edit instead of parsing the files again
@@ -61,9 +73,14 @@ describe('valueAfterEdit', () => {
   });
 
   it('cannot tell when an alias followed an edited anchor, and says so', () => {
-    const text = 'kind: Pod\nspec:\n  containers:\n    - name: api\n      image: &img registry.example.com/api:1\n    - name: sidecar\n      image: *img\n';
+    const text =
+      'kind: Pod\nspec:\n  containers:\n    - name: api\n      image: &img registry.example.com/api:1\n    - name: sidecar\n      image: *img\n';
     const app = appOf('shop-test/api', { container: 'api' });
-    const result = setImage(text, { image: parseImageReference('registry.example.com/api:2'), container: 'api', app: app.id });
+    const result = setImage(text, {
+      image: parseImageReference('registry.example.com/api:2'),
+      container: 'api',
+      app: app.id,
+    });
     expect(result.matches.some((m) => m.throughAlias)).toBe(true);
     expect(valueAfterEdit(app, result.matches)).toBeUndefined();
   });

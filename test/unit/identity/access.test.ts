@@ -8,7 +8,13 @@ const APPS = `apps:
   - { namespace: shop-test, name: api, files: [a.yaml] }
   - { namespace: shop-prod, name: api, files: [b.yaml] }
 `;
-const person = (email: string, groups: string[] = []): Person => ({ kind: 'person', sub: `sub-${email}`, email, name: undefined, groups });
+const person = (email: string, groups: string[] = []): Person => ({
+  kind: 'person',
+  sub: `sub-${email}`,
+  email,
+  name: undefined,
+  groups,
+});
 
 describe('kipper.yaml access: rules', () => {
   const { access } = parseKipperFile(`${APPS}access:
@@ -28,13 +34,13 @@ describe('kipper.yaml access: rules', () => {
   });
 
   it('lets a viewer read and a deployer or admin write', () => {
-    expect([allows('viewer', 'read'), allows('viewer', 'write'), allows('deployer', 'write'), allows('admin', 'write'), allows(null, 'read')]).toEqual([
-      true,
-      false,
-      true,
-      true,
-      false,
-    ]);
+    expect([
+      allows('viewer', 'read'),
+      allows('viewer', 'write'),
+      allows('deployer', 'write'),
+      allows('admin', 'write'),
+      allows(null, 'read'),
+    ]).toEqual([true, false, true, true, false]);
   });
 
   it('refuses a rule with both or neither of user and group, or an unknown role, naming the field', () => {

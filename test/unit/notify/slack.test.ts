@@ -58,8 +58,12 @@ describe('Slack format', () => {
     );
     expect(refused.text).toBe('team/api deploy refused: ghcr.io/acme/api:2.0');
     expect(refused.blocks[0]!.text.text).toContain('*Error:* the config repo did not answer (REPO_UNAVAILABLE)');
-    expect(slackMessage(notificationEvent({ event: 'degraded', app: 'team/api', revision: 3 })).text).toBe('team/api revision 3 is degraded');
-    expect(slackMessage(notificationEvent({ event: 'unlocked', app: 'team/api' })).blocks[0]!.text.text).toBe('*team/api unlocked*');
+    expect(slackMessage(notificationEvent({ event: 'degraded', app: 'team/api', revision: 3 })).text).toBe(
+      'team/api revision 3 is degraded',
+    );
+    expect(slackMessage(notificationEvent({ event: 'unlocked', app: 'team/api' })).blocks[0]!.text.text).toBe(
+      '*team/api unlocked*',
+    );
   });
 
   it('stays within Block Kit limits whatever the fields hold, cutting no entity and keeping the link', () => {

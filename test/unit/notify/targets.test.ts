@@ -3,7 +3,10 @@ import { mergeTargets, notificationsSchema, notifyUrlEnvSchema, redactUrl } from
 
 const SLACK = 'https://hooks.slack.com/services/T000/B000/tokenSECRET';
 
-function issues(result: { success: boolean; error?: { issues: Array<{ path: PropertyKey[]; message: string }> } }): string[] {
+function issues(result: {
+  success: boolean;
+  error?: { issues: Array<{ path: PropertyKey[]; message: string }> };
+}): string[] {
   return (result.error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`);
 }
 
@@ -35,7 +38,9 @@ describe('notification targets', () => {
     expect(found).toEqual([
       '0.url: must be an http:// or https:// URL',
       '1.url: must not carry a user or password before the host (put a token in the path; receivers check the signature)',
-      expect.stringMatching(/^2\.events\.0: must be one of deployed, rolled_back, locked, unlocked, refused, healthy, degraded$/),
+      expect.stringMatching(
+        /^2\.events\.0: must be one of deployed, rolled_back, locked, unlocked, refused, healthy, degraded$/,
+      ),
       '3.events: list at least one event, or leave `events` out for all of them',
       '4.format: must be json or slack',
       expect.stringMatching(/^5: .*event/),

@@ -14,11 +14,23 @@ import {
 } from '../../../src/repo/git-objects.js';
 import { inflateSync } from 'node:zlib';
 
-const sig = (timestamp: number, timezoneOffset: number) => ({ name: 'Kip Per', email: 'kip@example.com', timestamp, timezoneOffset });
+const sig = (timestamp: number, timezoneOffset: number) => ({
+  name: 'Kip Per',
+  email: 'kip@example.com',
+  timestamp,
+  timezoneOffset,
+});
 
 describe('git objects', () => {
   it('knows what a commit it formats reads back as, without parsing it', () => {
-    const messages = ['deploy a: b\n\nKipper-App: a\n', 'one line', '\n\nleading blank lines\n\n\n', 'crlf\r\nbody\r\n', 'ünïcödé ✔\n', ''];
+    const messages = [
+      'deploy a: b\n\nKipper-App: a\n',
+      'one line',
+      '\n\nleading blank lines\n\n\n',
+      'crlf\r\nbody\r\n',
+      'ünïcödé ✔\n',
+      '',
+    ];
     const signatures = [sig(1_700_000_000, 0), sig(1_700_000_000.7, -120), sig(1_600_000_000, 330), sig(0, -0)];
     for (const message of messages) {
       for (const author of signatures) {
@@ -51,7 +63,9 @@ describe('git objects', () => {
     expect(entries.map((e) => e.name)).toEqual(['a-b', 'a.yaml', 'a', 'kipper.yaml', 'z']);
     const tree = treeOf(entries);
     const changed = withIds(tree, new Map([[2, '2'.repeat(40)]]));
-    expect(parseTree(changed.bytes, 'x').entries).toEqual(entries.map((e, i) => (i === 2 ? { ...e, oid: '2'.repeat(40) } : e)));
+    expect(parseTree(changed.bytes, 'x').entries).toEqual(
+      entries.map((e, i) => (i === 2 ? { ...e, oid: '2'.repeat(40) } : e)),
+    );
     expect(parseTree(tree.bytes, 'x').entries).toEqual(entries);
   });
 });

@@ -3,11 +3,16 @@ import { FLUSH_PKT, parsePushAnswer, pktLine } from '../../../src/repo/pkt-line.
 import { isLostRace, remoteMessages } from '../../../src/repo/push-refusal.js';
 
 /** One side-band packet: the band byte, then the data. */
-const band = (n: number, data: string | Buffer) => pktLine(Buffer.concat([Buffer.from([n]), Buffer.isBuffer(data) ? data : Buffer.from(data)]));
+const band = (n: number, data: string | Buffer) =>
+  pktLine(Buffer.concat([Buffer.from([n]), Buffer.isBuffer(data) ? data : Buffer.from(data)]));
 
 describe('receive-pack answers with side-band-64k', () => {
   it('reads the report from band 1 and the remote’s lines from band 2, however the packets split them', () => {
-    const report = Buffer.concat([pktLine('unpack ok\n'), pktLine('ng refs/heads/main pre-receive hook declined\n'), FLUSH_PKT]);
+    const report = Buffer.concat([
+      pktLine('unpack ok\n'),
+      pktLine('ng refs/heads/main pre-receive hook declined\n'),
+      FLUSH_PKT,
+    ]);
     const answer = Buffer.concat([
       band(2, 'POLICY-REJECT: pushes fro'),
       band(2, 'zen for INC-99\nsecond line\r\n'),
@@ -29,7 +34,9 @@ describe('receive-pack answers with side-band-64k', () => {
   });
 
   it('takes a fatal error on band 3 as the answer’s error', () => {
-    expect(parsePushAnswer(Buffer.concat([band(3, 'quota exceeded\n'), FLUSH_PKT])).report.error).toBe('quota exceeded');
+    expect(parsePushAnswer(Buffer.concat([band(3, 'quota exceeded\n'), FLUSH_PKT])).report.error).toBe(
+      'quota exceeded',
+    );
   });
 });
 
@@ -50,8 +57,9 @@ describe('a lost race or a refusal', () => {
   });
 
   it('strips terminal escapes and control characters from the remote’s lines and redacts them', () => {
-    const lines = remoteMessages(['\u001b[31mGH006: Protected branch update failed\u001b[0m', '\u001b]0;pwned\u0007token s3cret', '   '], (s) =>
-      s.replaceAll('s3cret', '***'),
+    const lines = remoteMessages(
+      ['\u001b[31mGH006: Protected branch update failed\u001b[0m', '\u001b]0;pwned\u0007token s3cret', '   '],
+      (s) => s.replaceAll('s3cret', '***'),
     );
     expect(lines).toEqual(['GH006: Protected branch update failed', 'token ***']);
   });

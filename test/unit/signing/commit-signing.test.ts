@@ -42,9 +42,18 @@ interface Result {
 /** Runs a tool with an argument array (no shell) and the fixed git identity; never rejects. */
 function run(cmd: string, args: readonly string[], env: Record<string, string> = {}): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(cmd, [...args], { env: { ...process.env, ...GIT_TEST_ENV, ...IDENTITY, ...env }, encoding: 'buffer' }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr: stderr.toString('utf8') });
-    });
+    execFile(
+      cmd,
+      [...args],
+      { env: { ...process.env, ...GIT_TEST_ENV, ...IDENTITY, ...env }, encoding: 'buffer' },
+      (err, stdout, stderr) => {
+        resolve({
+          code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1,
+          stdout,
+          stderr: stderr.toString('utf8'),
+        });
+      },
+    );
   });
 }
 
@@ -65,7 +74,9 @@ beforeAll(async () => {
   gitDir = join(root, 'repo.git');
   await ok('git', ['init', '--quiet', '--bare', gitDir]);
   parent = (await ok('git', ['--git-dir', gitDir, 'commit-tree', EMPTY_TREE, '-m', 'seed'])).toString().trim();
-  const unsigned = (await ok('git', ['--git-dir', gitDir, 'commit-tree', EMPTY_TREE, '-p', parent, '-m', MESSAGE])).toString().trim();
+  const unsigned = (await ok('git', ['--git-dir', gitDir, 'commit-tree', EMPTY_TREE, '-p', parent, '-m', MESSAGE]))
+    .toString()
+    .trim();
   payload = await ok('git', ['--git-dir', gitDir, 'cat-file', 'commit', unsigned]);
 });
 
@@ -82,7 +93,11 @@ async function writeCommit(object: Buffer): Promise<string> {
 
 /** What git writes for the same commit with `commit-tree -S`. */
 async function signedByGit(config: readonly string[], env: Record<string, string> = {}): Promise<Buffer> {
-  const oid = (await ok('git', ['--git-dir', gitDir, ...config, 'commit-tree', '-S', EMPTY_TREE, '-p', parent, '-m', MESSAGE], env)).toString().trim();
+  const oid = (
+    await ok('git', ['--git-dir', gitDir, ...config, 'commit-tree', '-S', EMPTY_TREE, '-p', parent, '-m', MESSAGE], env)
+  )
+    .toString()
+    .trim();
   return ok('git', ['--git-dir', gitDir, 'cat-file', 'commit', oid]);
 }
 
@@ -96,7 +111,9 @@ async function printCost(signer: CommitSigner): Promise<void> {
   const start = performance.now();
   for (let i = 0; i < TIMED_SIGNATURES; i++) await signer.sign(payload);
   const perSignature = (performance.now() - start) / TIMED_SIGNATURES;
-  console.log(`sign() ${signer.description}: ${(perSignature * 1000).toFixed(0)} µs per signature (${TIMED_SIGNATURES} signatures)`);
+  console.log(
+    `sign() ${signer.description}: ${(perSignature * 1000).toFixed(0)} µs per signature (${TIMED_SIGNATURES} signatures)`,
+  );
 }
 
 /** The CONFIG_INVALID error loadSigner refuses `path` with; checks it names the path and none of `secret`'s bytes. */
@@ -117,7 +134,9 @@ describe('insertSignature', () => {
 
   it('puts the gpgsig header at the end of the header, continuation lines after one space, empty lines as " "', () => {
     const signed = insertSignature(commit, '-----BEGIN X-----\n\nAAAA\n-----END X-----\n');
-    expect(signed.toString()).toBe('tree t\nparent p\nauthor a\ncommitter c\ngpgsig -----BEGIN X-----\n \n AAAA\n -----END X-----\n\nsubject\n\nbody\n');
+    expect(signed.toString()).toBe(
+      'tree t\nparent p\nauthor a\ncommitter c\ngpgsig -----BEGIN X-----\n \n AAAA\n -----END X-----\n\nsubject\n\nbody\n',
+    );
   });
 
   it('reads the same with or without the final newline of the signature, from a string or a Buffer', () => {
@@ -128,7 +147,9 @@ describe('insertSignature', () => {
 
   it('goes after every header, like git (an encoding header stays before it)', () => {
     const withEncoding = commit.replace('committer c\n', 'committer c\nencoding ISO-8859-1\n');
-    expect(insertSignature(withEncoding, 'S\n').toString()).toContain('committer c\nencoding ISO-8859-1\ngpgsig S\n\nsubject');
+    expect(insertSignature(withEncoding, 'S\n').toString()).toContain(
+      'committer c\nencoding ISO-8859-1\ngpgsig S\n\nsubject',
+    );
   });
 });
 
@@ -157,7 +178,8 @@ describe('SSH keys (git -c gpg.format=ssh)', () => {
     await writeFile(allowedSigners, `${lines.join('\n')}\n`);
   });
 
-  const verifyCommit = (oid: string) => run('git', ['--git-dir', gitDir, '-c', `gpg.ssh.allowedSignersFile=${allowedSigners}`, 'verify-commit', oid]);
+  const verifyCommit = (oid: string) =>
+    run('git', ['--git-dir', gitDir, '-c', `gpg.ssh.allowedSignersFile=${allowedSigners}`, 'verify-commit', oid]);
 
   for (const key of SSH_KEYS) {
     it(`signs commits that git verify-commit accepts (${key.name})`, async () => {
@@ -166,7 +188,9 @@ describe('SSH keys (git -c gpg.format=ssh)', () => {
       expect(signer).toMatchObject({ format: 'ssh', fingerprint, description: `SSH ${key.label} ${fingerprint}` });
 
       const signature = await signer.sign(payload);
-      expect(signature).toMatch(/^-----BEGIN SSH SIGNATURE-----\n([A-Za-z0-9+/]{70}\n)*[A-Za-z0-9+/=]{1,70}\n-----END SSH SIGNATURE-----\n$/);
+      expect(signature).toMatch(
+        /^-----BEGIN SSH SIGNATURE-----\n([A-Za-z0-9+/]{70}\n)*[A-Za-z0-9+/=]{1,70}\n-----END SSH SIGNATURE-----\n$/,
+      );
       const verified = await verifyCommit(await writeCommit(insertSignature(payload, signature)));
       expect(verified.stderr).toContain(`Good "git" signature for ${EMAIL}`);
       expect(verified.code).toBe(0);
@@ -219,7 +243,8 @@ describe('SSH keys (git -c gpg.format=ssh)', () => {
     // verifiers would check against B.
     const [a, b] = [join(dir, 'half-a'), join(dir, 'half-b')];
     for (const path of [a, b]) await ok('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path]);
-    const publicKey = async (path: string) => Buffer.from((await readFile(`${path}.pub`, 'utf8')).split(' ')[1]!, 'base64').subarray(-32);
+    const publicKey = async (path: string) =>
+      Buffer.from((await readFile(`${path}.pub`, 'utf8')).split(' ')[1]!, 'base64').subarray(-32);
     const text = await readFile(a, 'utf8');
     const body = Buffer.from(text.replace(/-----[^-]+-----|\s/g, ''), 'base64');
     const at = body.indexOf(await publicKey(a));
@@ -238,10 +263,16 @@ describe(HAS_GPG ? 'OpenPGP keys (gpg)' : 'OpenPGP keys: SKIPPED, gpg is not ins
   let verifyingHome: string;
   const keys = new Map<string, { path: string; fingerprint: string }>();
 
-  const gpg = (home: string, args: readonly string[]) => ok('gpg', ['--batch', '--pinentry-mode', 'loopback', ...args], { GNUPGHOME: home });
+  const gpg = (home: string, args: readonly string[]) =>
+    ok('gpg', ['--batch', '--pinentry-mode', 'loopback', ...args], { GNUPGHOME: home });
 
   /** Makes a key with `gpg --quick-gen-key`, exports its secret armored, and returns its fingerprint and file. */
-  async function makeKey(name: string, algo: string, usage: string, opts: { passphrase?: string; expire?: string; faketime?: string } = {}) {
+  async function makeKey(
+    name: string,
+    algo: string,
+    usage: string,
+    opts: { passphrase?: string; expire?: string; faketime?: string } = {},
+  ) {
     const passphrase = ['--passphrase', opts.passphrase ?? ''];
     const faketime = opts.faketime === undefined ? [] : ['--faked-system-time', opts.faketime];
     const status = await gpg(signingHome, [
@@ -262,7 +293,8 @@ describe(HAS_GPG ? 'OpenPGP keys (gpg)' : 'OpenPGP keys: SKIPPED, gpg is not ins
     return { path, fingerprint };
   }
 
-  const verifyCommit = (oid: string) => run('git', ['--git-dir', gitDir, 'verify-commit', '--raw', oid], { GNUPGHOME: verifyingHome });
+  const verifyCommit = (oid: string) =>
+    run('git', ['--git-dir', gitDir, 'verify-commit', '--raw', oid], { GNUPGHOME: verifyingHome });
 
   beforeAll(async () => {
     signingHome = join(root, 'gnupg-sign');
@@ -277,7 +309,10 @@ describe(HAS_GPG ? 'OpenPGP keys (gpg)' : 'OpenPGP keys: SKIPPED, gpg is not ins
     // primary is, with --export-secret-subkeys (the primary's secret is a gnu-dummy stub).
     const { fingerprint } = await makeKey('subkey', 'ed25519', 'cert');
     await gpg(signingHome, ['--passphrase', '', '--quick-add-key', fingerprint, 'ed25519', 'sign', 'never']);
-    await writeFile(keys.get('subkey')!.path, await gpg(signingHome, ['--passphrase', '', '--armor', '--export-secret-subkeys', fingerprint]));
+    await writeFile(
+      keys.get('subkey')!.path,
+      await gpg(signingHome, ['--passphrase', '', '--armor', '--export-secret-subkeys', fingerprint]),
+    );
     await writeFile(join(root, 'openpgp', 'public.asc'), await gpg(signingHome, ['--armor', '--export']));
     await gpg(verifyingHome, ['--import', join(root, 'openpgp', 'public.asc')]);
   }, 120_000);
@@ -331,45 +366,55 @@ describe(HAS_GPG ? 'OpenPGP keys (gpg)' : 'OpenPGP keys: SKIPPED, gpg is not ins
     expect(verified.code).not.toBe(0);
   });
 
-  it.skipIf(!HAS_GPG)('refuses a passphrase-protected key without its passphrase, without its bytes in the error', async () => {
-    const { path } = await makeKey('protected', 'ed25519', 'sign', { passphrase: 'secret' });
-    const err = await refusal(path, await readFile(path, 'utf8'));
-    expect(err.message).toMatch(/passphrase.*KIPPER_SIGNING_KEY_PASSPHRASE_FILE/);
-  });
+  it.skipIf(!HAS_GPG)(
+    'refuses a passphrase-protected key without its passphrase, without its bytes in the error',
+    async () => {
+      const { path } = await makeKey('protected', 'ed25519', 'sign', { passphrase: 'secret' });
+      const err = await refusal(path, await readFile(path, 'utf8'));
+      expect(err.message).toMatch(/passphrase.*KIPPER_SIGNING_KEY_PASSPHRASE_FILE/);
+    },
+  );
 
-  it.skipIf(!HAS_GPG)('signs with a passphrase-protected key given its passphrase, from the variable or a file', async () => {
-    const passphrase = 'correcthorsebatterystaple';
-    const { path, fingerprint } = await makeKey('protected-known', 'ed25519', 'sign', { passphrase });
-    const publicKey = join(root, 'openpgp', 'protected-known.pub');
-    await writeFile(publicKey, await gpg(signingHome, ['--armor', '--export', fingerprint]));
-    await gpg(verifyingHome, ['--import', publicKey]);
-    const file = join(root, 'openpgp', 'passphrase');
-    await writeFile(file, `${passphrase}\n`); // as `echo` and most Secret tooling write it
-    for (const source of [{ passphrase }, { passphraseFile: file }]) {
-      const signer = await loadSigner(path, source);
-      const verified = await verifyCommit(await writeCommit(insertSignature(payload, await signer.sign(payload))));
-      expect(verified.stderr).toContain(`[GNUPG:] VALIDSIG ${fingerprint}`);
-      expect(verified.code).toBe(0);
-    }
-  });
+  it.skipIf(!HAS_GPG)(
+    'signs with a passphrase-protected key given its passphrase, from the variable or a file',
+    async () => {
+      const passphrase = 'correcthorsebatterystaple';
+      const { path, fingerprint } = await makeKey('protected-known', 'ed25519', 'sign', { passphrase });
+      const publicKey = join(root, 'openpgp', 'protected-known.pub');
+      await writeFile(publicKey, await gpg(signingHome, ['--armor', '--export', fingerprint]));
+      await gpg(verifyingHome, ['--import', publicKey]);
+      const file = join(root, 'openpgp', 'passphrase');
+      await writeFile(file, `${passphrase}\n`); // as `echo` and most Secret tooling write it
+      for (const source of [{ passphrase }, { passphraseFile: file }]) {
+        const signer = await loadSigner(path, source);
+        const verified = await verifyCommit(await writeCommit(insertSignature(payload, await signer.sign(payload))));
+        expect(verified.stderr).toContain(`[GNUPG:] VALIDSIG ${fingerprint}`);
+        expect(verified.code).toBe(0);
+      }
+    },
+  );
 
-  it.skipIf(!HAS_GPG)('refuses a wrong passphrase and an unreadable passphrase file, naming neither the key nor the passphrase', async () => {
-    const { path } = await makeKey('protected-wrong', 'ed25519', 'sign', { passphrase: 'therightpassphrase' });
-    const key = await readFile(path, 'utf8');
-    const wrong = await loadSigner(path, { passphrase: 'notthepassphrase' }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    if (!isKipError(wrong, 'CONFIG_INVALID')) throw new Error(`expected CONFIG_INVALID, got ${String(wrong)}`);
-    expect(wrong.message).toMatch(/cannot be decrypted with the passphrase/);
-    for (const secret of [key, 'therightpassphrase notthepassphrase']) {
-      for (const chunk of secret.match(/[A-Za-z0-9+/]{12}/g) ?? []) expect(wrong.message + JSON.stringify(wrong.data)).not.toContain(chunk);
-    }
-    const missing = join(root, 'openpgp', 'no-such-passphrase');
-    await expect(loadSigner(path, { passphraseFile: missing })).rejects.toThrow(
-      /KIPPER_SIGNING_KEY_PASSPHRASE_FILE .*no-such-passphrase cannot be read \(ENOENT\)/,
-    );
-  });
+  it.skipIf(!HAS_GPG)(
+    'refuses a wrong passphrase and an unreadable passphrase file, naming neither the key nor the passphrase',
+    async () => {
+      const { path } = await makeKey('protected-wrong', 'ed25519', 'sign', { passphrase: 'therightpassphrase' });
+      const key = await readFile(path, 'utf8');
+      const wrong = await loadSigner(path, { passphrase: 'notthepassphrase' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (!isKipError(wrong, 'CONFIG_INVALID')) throw new Error(`expected CONFIG_INVALID, got ${String(wrong)}`);
+      expect(wrong.message).toMatch(/cannot be decrypted with the passphrase/);
+      for (const secret of [key, 'therightpassphrase notthepassphrase']) {
+        for (const chunk of secret.match(/[A-Za-z0-9+/]{12}/g) ?? [])
+          expect(wrong.message + JSON.stringify(wrong.data)).not.toContain(chunk);
+      }
+      const missing = join(root, 'openpgp', 'no-such-passphrase');
+      await expect(loadSigner(path, { passphraseFile: missing })).rejects.toThrow(
+        /KIPPER_SIGNING_KEY_PASSPHRASE_FILE .*no-such-passphrase cannot be read \(ENOENT\)/,
+      );
+    },
+  );
 
   it.skipIf(!HAS_GPG)('refuses a key too weak to sign with (RSA 1024), saying why', async () => {
     const { path } = await makeKey('rsa1024', 'rsa1024', 'sign');
@@ -381,34 +426,48 @@ describe(HAS_GPG ? 'OpenPGP keys (gpg)' : 'OpenPGP keys: SKIPPED, gpg is not ins
     await refusal(path, await readFile(path, 'utf8'));
   });
 
-  it.skipIf(!HAS_GPG)('refuses a key whose self-signature does not verify (a changed preference): the key is not what its owner signed', async () => {
-    const { path } = keys.get('ed25519')!;
-    const armored = await readFile(path, 'utf8');
-    // The self-signature's hashed bytes, found with OpenPGP.js, changed in the file: its last
-    // hashed subpacket (gpg's keyserver preferences) gets one more bit.
-    const [signed] = (await readPrivateKey({ armoredKey: armored })).users[0]!.selfCertifications;
-    const binary = Buffer.from(armored.split(/\n\n/)[1]!.split(/\n=/)[0]!.replace(/\s/g, ''), 'base64');
-    const start = binary.indexOf(Buffer.from(signed!.signatureData!));
-    expect(start).toBeGreaterThan(0);
-    const at = start + signed!.signatureData!.length - 1;
-    binary.writeUInt8(binary[at]! ^ 0x01, at);
-    const changed = join(root, 'openpgp', 'changed-self-signature.asc');
-    const base64 = binary.toString('base64').replace(/.{64}/g, '$&\n');
-    await writeFile(changed, `-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n${base64.replace(/\n$/, '')}\n-----END PGP PRIVATE KEY BLOCK-----\n`);
-    expect((await refusal(changed, armored)).message).toMatch(/self-signature/);
-  });
+  it.skipIf(!HAS_GPG)(
+    'refuses a key whose self-signature does not verify (a changed preference): the key is not what its owner signed',
+    async () => {
+      const { path } = keys.get('ed25519')!;
+      const armored = await readFile(path, 'utf8');
+      // The self-signature's hashed bytes, found with OpenPGP.js, changed in the file: its last
+      // hashed subpacket (gpg's keyserver preferences) gets one more bit.
+      const [signed] = (await readPrivateKey({ armoredKey: armored })).users[0]!.selfCertifications;
+      const binary = Buffer.from(armored.split(/\n\n/)[1]!.split(/\n=/)[0]!.replace(/\s/g, ''), 'base64');
+      const start = binary.indexOf(Buffer.from(signed!.signatureData!));
+      expect(start).toBeGreaterThan(0);
+      const at = start + signed!.signatureData!.length - 1;
+      binary.writeUInt8(binary[at]! ^ 0x01, at);
+      const changed = join(root, 'openpgp', 'changed-self-signature.asc');
+      const base64 = binary.toString('base64').replace(/.{64}/g, '$&\n');
+      await writeFile(
+        changed,
+        `-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n${base64.replace(/\n$/, '')}\n-----END PGP PRIVATE KEY BLOCK-----\n`,
+      );
+      expect((await refusal(changed, armored)).message).toMatch(/self-signature/);
+    },
+  );
 
   it.skipIf(!HAS_GPG)('refuses an expired key and a revoked key: gpg would not accept their signatures', async () => {
     const expired = await makeKey('expired', 'ed25519', 'sign', { faketime: '20200101T000000', expire: '1d' });
-    expect((await refusal(expired.path, await readFile(expired.path, 'utf8'))).message).toMatch(/expired on 2020-01-02/);
+    expect((await refusal(expired.path, await readFile(expired.path, 'utf8'))).message).toMatch(
+      /expired on 2020-01-02/,
+    );
 
     const revoked = await makeKey('revoked', 'ed25519', 'sign');
     // gpg keeps a revocation certificate for each new key, defused by a leading ':'.
     const revocsDir = join(signingHome, 'openpgp-revocs.d');
-    const certificate = (await readFile(join(revocsDir, `${revoked.fingerprint}.rev`), 'utf8')).replace(/^:-----BEGIN/m, '-----BEGIN');
+    const certificate = (await readFile(join(revocsDir, `${revoked.fingerprint}.rev`), 'utf8')).replace(
+      /^:-----BEGIN/m,
+      '-----BEGIN',
+    );
     await writeFile(join(revocsDir, 'import.rev'), certificate);
     await gpg(signingHome, ['--import', join(revocsDir, 'import.rev')]);
-    await writeFile(revoked.path, await gpg(signingHome, ['--passphrase', '', '--armor', '--export-secret-keys', revoked.fingerprint]));
+    await writeFile(
+      revoked.path,
+      await gpg(signingHome, ['--passphrase', '', '--armor', '--export-secret-keys', revoked.fingerprint]),
+    );
     expect((await refusal(revoked.path, await readFile(revoked.path, 'utf8'))).message).toMatch(/revoked/);
   });
 });

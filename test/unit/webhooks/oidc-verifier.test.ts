@@ -29,17 +29,25 @@ describe('OidcVerifier', () => {
     const token = await issuer.mint(claims, { kid: rotated });
     // The key set is fetched after this moment: the cooldown runs from then.
     const firstFetch = Date.now();
-    expect(await verifier.verify(old, APP, rules, undefined)).toEqual({ ok: true, identity: { subject: claims.sub, run: undefined } });
+    expect(await verifier.verify(old, APP, rules, undefined)).toEqual({
+      ok: true,
+      identity: { subject: claims.sub, run: undefined },
+    });
     const fetched = issuer.jwksRequests();
     // Unknown kid within the cooldown: refused, and the JWKS is not fetched again.
-    for (let i = 0; i < 5; i++) expect(await verifier.verify(token, APP, rules, undefined)).toMatchObject({ ok: false, check: 'kid' });
+    for (let i = 0; i < 5; i++)
+      expect(await verifier.verify(token, APP, rules, undefined)).toMatchObject({ ok: false, check: 'kid' });
     expect(issuer.jwksRequests()).toBe(fetched);
     issuer.publish(rotated);
     // Once the cooldown has passed, the unknown kid fetches the keys again: one fetch, and the new key verifies.
-    const ok = await eventually('the rotated key verifies', async () => ((await verifier.verify(token, APP, rules, undefined)).ok ? Date.now() : false), {
-      intervalMs: 100,
-      timeoutMs: COOLDOWN_MS + 5_000,
-    });
+    const ok = await eventually(
+      'the rotated key verifies',
+      async () => ((await verifier.verify(token, APP, rules, undefined)).ok ? Date.now() : false),
+      {
+        intervalMs: 100,
+        timeoutMs: COOLDOWN_MS + 5_000,
+      },
+    );
     expect(ok - firstFetch).toBeGreaterThanOrEqual(COOLDOWN_MS);
     expect(issuer.jwksRequests()).toBe(fetched + 1);
   });
@@ -54,7 +62,9 @@ describe('OidcVerifier', () => {
 
   it('refuses a token without sub, and one whose issuer discovery names another issuer', async () => {
     const verifier = new OidcVerifier({ fetch: issuer.fetch });
-    expect(await verifier.verify(await issuer.mint({ ...claims, sub: undefined }), APP, rules, undefined)).toMatchObject({ ok: false, check: 'subject' });
+    expect(
+      await verifier.verify(await issuer.mint({ ...claims, sub: undefined }), APP, rules, undefined),
+    ).toMatchObject({ ok: false, check: 'subject' });
     // A rule for the same server under another path: its discovery document (404) cannot be used.
     const elsewhere = `${issuer.url}/elsewhere`;
     const token = await issuer.mint({ ...claims, iss: elsewhere });

@@ -29,8 +29,18 @@ describe('kipper.yaml trust:', () => {
     apps: [shop-test/api]
 `);
     expect(config.trust).toEqual<TrustRule[]>([
-      { issuer: GITHUB, audience: 'kipper', claims: { repository: 'acme/api', ref: 'refs/heads/*' }, apps: ['shop-test/api'] },
-      { issuer: 'https://gitlab.example.com', audience: undefined, claims: { project_id: '42' }, apps: ['shop-test/api'] },
+      {
+        issuer: GITHUB,
+        audience: 'kipper',
+        claims: { repository: 'acme/api', ref: 'refs/heads/*' },
+        apps: ['shop-test/api'],
+      },
+      {
+        issuer: 'https://gitlab.example.com',
+        audience: undefined,
+        claims: { project_id: '42' },
+        apps: ['shop-test/api'],
+      },
     ]);
     expect(parseKipperFile(APPS).trust).toEqual([]);
   });
@@ -94,8 +104,18 @@ describe('globMatch', () => {
 
 describe('matchTrust', () => {
   const rules: TrustRule[] = [
-    { issuer: GITHUB, audience: 'kipper', claims: { repository: 'acme/api', ref: 'refs/heads/main' }, apps: ['shop-test/api'] },
-    { issuer: GITHUB, audience: undefined, claims: { repository: 'acme/*', ref: 'refs/tags/v*' }, apps: ['shop-prod/api'] },
+    {
+      issuer: GITHUB,
+      audience: 'kipper',
+      claims: { repository: 'acme/api', ref: 'refs/heads/main' },
+      apps: ['shop-test/api'],
+    },
+    {
+      issuer: GITHUB,
+      audience: undefined,
+      claims: { repository: 'acme/*', ref: 'refs/tags/v*' },
+      apps: ['shop-prod/api'],
+    },
   ];
   const claims = { iss: GITHUB, aud: 'kipper', repository: 'acme/api', ref: 'refs/heads/main' };
 
@@ -107,9 +127,18 @@ describe('matchTrust', () => {
   });
 
   it('names the furthest check any rule reached', () => {
-    expect(matchTrust(rules, { ...claims, iss: 'https://gitlab.com' }, 'shop-test/api', undefined)).toEqual({ ok: false, failed: 'issuer' });
-    expect(matchTrust(rules, { ...claims, aud: 'other' }, 'shop-test/api', undefined)).toEqual({ ok: false, failed: 'audience' });
-    expect(matchTrust(rules, { ...claims, ref: 'refs/heads/dev' }, 'shop-test/api', undefined)).toEqual({ ok: false, failed: 'claims' });
+    expect(matchTrust(rules, { ...claims, iss: 'https://gitlab.com' }, 'shop-test/api', undefined)).toEqual({
+      ok: false,
+      failed: 'issuer',
+    });
+    expect(matchTrust(rules, { ...claims, aud: 'other' }, 'shop-test/api', undefined)).toEqual({
+      ok: false,
+      failed: 'audience',
+    });
+    expect(matchTrust(rules, { ...claims, ref: 'refs/heads/dev' }, 'shop-test/api', undefined)).toEqual({
+      ok: false,
+      failed: 'claims',
+    });
     expect(matchTrust(rules, claims, 'shop-prod/api', undefined)).toEqual({ ok: false, failed: 'app' });
   });
 
@@ -131,8 +160,12 @@ describe('ciRunUrl', () => {
     const run = { repository: 'acme/api', run_id: '123' };
     expect(ciRunUrl({ ...run, iss: GITHUB })).toBe('https://github.com/acme/api/actions/runs/123');
     expect(ciRunUrl({ ...run, iss: `${GITHUB}/acme-enterprise` })).toBe('https://github.com/acme/api/actions/runs/123');
-    expect(ciRunUrl({ ...run, iss: 'https://token.actions.octo.ghe.com' })).toBe('https://octo.ghe.com/acme/api/actions/runs/123');
-    expect(ciRunUrl({ ...run, iss: 'https://ghes.example.com/_services/token' })).toBe('https://ghes.example.com/acme/api/actions/runs/123');
+    expect(ciRunUrl({ ...run, iss: 'https://token.actions.octo.ghe.com' })).toBe(
+      'https://octo.ghe.com/acme/api/actions/runs/123',
+    );
+    expect(ciRunUrl({ ...run, iss: 'https://ghes.example.com/_services/token' })).toBe(
+      'https://ghes.example.com/acme/api/actions/runs/123',
+    );
   });
 
   it('builds GitLab pipeline URLs from the issuer', () => {

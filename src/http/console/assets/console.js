@@ -16,9 +16,17 @@ function announce(text) {
 /** A console action as fetch: form fields and the CSRF token in, JSON out; throws the bridge's `{error}`. */
 async function post(path, fields) {
   const body = new URLSearchParams({ ...fields, _csrf: csrf });
-  const res = await fetch(path, { method: 'POST', body, headers: { Accept: 'application/json', 'X-CSRF-Token': csrf } });
+  const res = await fetch(path, {
+    method: 'POST',
+    body,
+    headers: { Accept: 'application/json', 'X-CSRF-Token': csrf },
+  });
   const json = await res.json().catch(() => ({ error: `the bridge answered ${res.status}` }));
-  if (!res.ok) throw Object.assign(new Error(json.error ?? `the bridge answered ${res.status}`), { status: res.status, code: json.code });
+  if (!res.ok)
+    throw Object.assign(new Error(json.error ?? `the bridge answered ${res.status}`), {
+      status: res.status,
+      code: json.code,
+    });
   return json;
 }
 
@@ -82,7 +90,9 @@ revealLock();
 async function refreshLock() {
   if (!lockRegion) return;
   const { app, tab } = lockRegion.dataset;
-  const res = await fetch(`/apps/${app}/lock?tab=${tab}`, { headers: { Accept: 'application/json' } }).catch(() => null);
+  const res = await fetch(`/apps/${app}/lock?tab=${tab}`, { headers: { Accept: 'application/json' } }).catch(
+    () => null,
+  );
   const state = res?.ok ? await res.json() : null;
   if (!state || state.key === lockRegion.dataset.lock) return;
   const hadFocus = lockRegion.contains(document.activeElement);
@@ -238,7 +248,11 @@ if (table) {
     if (confirm.disabled) return;
     confirm.disabled = true;
     try {
-      const fields = { revision: String(target), ...(reason ? { reason } : {}), ...(lockBox.checked ? { lock: 'yes' } : {}) };
+      const fields = {
+        revision: String(target),
+        ...(reason ? { reason } : {}),
+        ...(lockBox.checked ? { lock: 'yes' } : {}),
+      };
       const answer = await post(`/apps/${app}/rollback`, fields);
       // Ours: the live update of the same revision has nothing to add.
       shownNewest = Math.max(shownNewest, answer.revision ?? 0);
@@ -248,10 +262,13 @@ if (table) {
       if (answer.lock) await refreshLock();
       // The row focus was on is gone: the new current row takes it.
       tbody.querySelector('tr.current')?.focus();
-      announce(`Rolled back ${app} to revision #${answer.rolledBackTo}: now revision #${answer.revision} (current)${answer.lock ? ', and locked' : ''}.`);
+      announce(
+        `Rolled back ${app} to revision #${answer.rolledBackTo}: now revision #${answer.revision} (current)${answer.lock ? ', and locked' : ''}.`,
+      );
     } catch (err) {
       // A session that ended while the dialog was open: a way back, to this page.
-      if (err.status === 401) showError('Your session has ended: nothing was rolled back. ', signInAgainLink(), ' (then back to this page).');
+      if (err.status === 401)
+        showError('Your session has ended: nothing was rolled back. ', signInAgainLink(), ' (then back to this page).');
       else showError(err.message);
     } finally {
       confirm.disabled = false;
@@ -262,7 +279,9 @@ if (table) {
     const link = e.target.closest('a[data-older]');
     if (!link) return;
     e.preventDefault();
-    const res = await fetch(`/apps/${app}/rows?before=${link.dataset.older}`, { headers: { Accept: 'application/json' } });
+    const res = await fetch(`/apps/${app}/rows?before=${link.dataset.older}`, {
+      headers: { Accept: 'application/json' },
+    });
     if (!res.ok) return;
     const page = await res.json();
     const shown = tbody.rows.length;
