@@ -93,27 +93,7 @@ export function deploysTab(v: DeploysView): Html {
           </p>`
         : ''
     }
-    <div class="scroll">
-      <table class="deploys stack" tabindex="-1" data-app="${v.app.id}" data-source="${v.app.source}">
-        <caption>
-          Deploys of ${v.app.id}, newest first
-        </caption>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Image</th>
-            <th scope="col">Commit</th>
-            <th scope="col">Trigger</th>
-            <th scope="col">When</th>
-            <th scope="col">Author</th>
-            <th scope="col">Who</th>
-          </tr>
-        </thead>
-        <tbody id="deploys">
-          ${deployRows(v)}
-        </tbody>
-      </table>
-    </div>
+    ${deploysTable(v)}
     <form id="rollback-form" method="post" action="/apps/${v.app.id}/rollback">
       <input type="hidden" name="_csrf" value="${v.csrf}" />
     </form>
@@ -124,34 +104,38 @@ export function deploysTab(v: DeploysView): Html {
     ${rollbackDialog()} ${confirmDialog()}`;
 }
 
+/** The revisions' table, the same for a deployer's tab and a viewer's. */
+function deploysTable(v: RowsView): Html {
+  return html`<div class="scroll">
+    <table class="deploys stack" tabindex="-1" data-app="${v.app.id}" data-source="${v.app.source}">
+      <caption>
+        Deploys of ${v.app.id}, newest first
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">#</th>
+          <th scope="col">Image</th>
+          <th scope="col">Commit</th>
+          <th scope="col">Trigger</th>
+          <th scope="col">When</th>
+          <th scope="col">Author</th>
+          <th scope="col">Who</th>
+        </tr>
+      </thead>
+      <tbody id="deploys">
+        ${deployRows(v)}
+      </tbody>
+    </table>
+  </div>`;
+}
+
 /** A viewer's Deploys tab: the history alone. */
 function readOnlyTab(v: DeploysView): Html {
   return html`<h2 class="visually-hidden">Deploys</h2>
     <p class="muted">
       You can view this app; deploying and rolling back take a deployer role (kipper.yaml <code>access:</code>).
     </p>
-    <div class="scroll">
-      <table class="deploys stack" tabindex="-1" data-app="${v.app.id}" data-source="${v.app.source}">
-        <caption>
-          Deploys of ${v.app.id}, newest first
-        </caption>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Image</th>
-            <th scope="col">Commit</th>
-            <th scope="col">Trigger</th>
-            <th scope="col">When</th>
-            <th scope="col">Author</th>
-            <th scope="col">Who</th>
-          </tr>
-        </thead>
-        <tbody id="deploys">
-          ${deployRows(v)}
-        </tbody>
-      </table>
-    </div>
-    ${v.rows.length === 0 ? html`<p>No revisions yet: the first deploy will be one.</p>` : ''}
+    ${deploysTable(v)} ${v.rows.length === 0 ? html`<p>No revisions yet: the first deploy will be one.</p>` : ''}
     <p id="older">
       ${v.older === null ? '' : html`<a href="/apps/${v.app.id}?before=${v.older}" data-older="${v.older}">Show older</a>`}
     </p>`;
