@@ -55,9 +55,11 @@ export class Bridge {
       findApp: async (id: string): Promise<AppConfig | null> => (await this.findApp(id))?.app ?? null,
       /** Known as of the last looks, at once (the webhook's 401 must not wait: webhook-route.ts). */
       knownApp: (id: string): AppConfig | null => {
-        let found: AppConfig | null = null;
-        for (const r of this.repos) found ??= r.config.knownApp(id);
-        return found;
+        // Only an id no repo knows starts the repos' background looks (an app added a moment ago).
+        const holder = this.repos.find((r) => r.config.known().apps.has(id));
+        if (holder) return holder.config.known().apps.get(id)!;
+        for (const r of this.repos) r.config.knownApp(id);
+        return null;
       },
       get: (): KipperConfig =>
         this.repos.length === 1 ? this.repos[0]!.config.get() : merged(this.repos.map((r) => r.config.known())),

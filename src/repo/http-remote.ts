@@ -8,6 +8,7 @@
  * our own carrying only the new objects, with the old id as a compare-and-swap: one
  * request, where `git push` would negotiate first (README "How it writes to git").
  */
+import { fetchWholeHistory } from './fetch-whole-history.js';
 import { KipError } from '../errors.js';
 import { ZERO_OID } from './git-objects.js';
 import { configEnv } from './git-process.js';
@@ -75,18 +76,11 @@ export class HttpRemote implements Remote {
   /** Brings the branch's whole history (unshallows the local store) and returns the head id. */
   async fetchFull(): Promise<string> {
     this.known ??= await this.gitdir.readRef(this.ref);
-    // Into a ref of its own: this can take minutes, beside the queue's fetches of the branch.
-    const into = 'refs/kipper/history';
-    // git refuses --unshallow on a repo that is already whole.
-    await this.gitFetch(
-      (await this.gitdir.isShallow()) ? ['--unshallow'] : [],
-      this.fullFetchTimeoutMs,
-      undefined,
-      into,
+    return fetchWholeHistory(
+      this.gitdir,
+      (args, into) => this.gitFetch(args, this.fullFetchTimeoutMs, undefined, into),
+      () => this.unavailable('no head', `${this.description} gave no ${this.ref}`),
     );
-    const head = await this.gitdir.readRef(into);
-    if (head === null) throw this.unavailable('no head', `${this.description} gave no ${this.ref}`);
-    return head;
   }
 
   /**

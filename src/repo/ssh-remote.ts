@@ -11,6 +11,7 @@
  * old id our edit was built on (what `git push` cannot express besides --force-with-lease,
  * which needs a second process and a negotiation).
  */
+import { fetchWholeHistory } from './fetch-whole-history.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -140,16 +141,11 @@ export class SshRemote implements Remote {
   /** Brings the branch's whole history (unshallows the local store) and returns the head id. */
   async fetchFull(): Promise<string> {
     this.known ??= await this.gitdir.readRef(this.ref);
-    const into = 'refs/kipper/history';
-    await this.gitFetch(
-      (await this.gitdir.isShallow()) ? ['--unshallow'] : [],
-      this.fullFetchTimeoutMs,
-      undefined,
-      into,
+    return fetchWholeHistory(
+      this.gitdir,
+      (args, into) => this.gitFetch(args, this.fullFetchTimeoutMs, undefined, into),
+      () => this.unavailable('no head', `${this.description} gave no ${this.ref}`),
     );
-    const head = await this.gitdir.readRef(into);
-    if (head === null) throw this.unavailable('no head', `${this.description} gave no ${this.ref}`);
-    return head;
   }
 
   /**
