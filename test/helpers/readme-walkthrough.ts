@@ -1,33 +1,53 @@
 /**
- * The README's quick-start walkthrough as a script: the fenced blocks between
- * `<!-- walkthrough -->` and `<!-- /walkthrough -->` are read in order, each ```sh block
- * a command and the ```text block right after it what that command prints. The rules for
- * what may vary between the README and a run (placeholders) are written here once, and
- * the README's comment at the walkthrough's start points here.
+ * The quick-start walkthrough as a script: it starts in README.md and goes on in
+ * docs/walkthrough.md, one script on one bridge and data dir (later commands depend on what
+ * earlier ones did). In each page the fenced blocks between `<!-- walkthrough -->` and
+ * `<!-- /walkthrough -->` are read in order, each ```sh block a command and the ```text
+ * block right after it what that command prints. The rules for what may vary between the
+ * pages and a run (placeholders) are written here once, and each page's comment at its
+ * walkthrough's start points here.
  */
 
-/** One command of the walkthrough and what the README says it prints. */
+/** One command of the walkthrough and what its page says it prints. */
 export interface WalkthroughStep {
   /** The command as written in the ```sh block (trailing newline dropped). */
   command: string;
   /** The ```text block after it, as written. */
   expected: string;
-  /** 1-based line of the ```sh fence in the markdown, for failure messages. */
+  /** The page it is written in (its path from the checkout's root), for failure messages. */
+  file: string;
+  /** 1-based line of the ```sh fence in that page, for failure messages. */
   line: number;
+}
+
+/** A markdown page that holds part of the walkthrough. */
+export interface WalkthroughPage {
+  /** Its path from the checkout's root, e.g. `README.md` or `docs/walkthrough.md`. */
+  file: string;
+  markdown: string;
 }
 
 const START = '<!-- walkthrough -->';
 const END = '<!-- /walkthrough -->';
 
 /**
- * The steps between the walkthrough markers. Throws when the markers are missing, a
- * command block has no output block after it, or an output block has no command before
- * it: a README the test cannot read must fail, never pass with fewer steps.
+ * The steps between the walkthrough markers of each page, the pages in the order given, as
+ * one script. Throws when a page has no markers or more than one pair, a command block has no output block after
+ * it, an output block has no command before it, or a page's walkthrough has no steps: a
+ * page the test cannot read must fail, never pass with fewer steps.
  */
-export function readWalkthrough(markdown: string): WalkthroughStep[] {
+export function readWalkthrough(pages: readonly WalkthroughPage[]): WalkthroughStep[] {
+  if (pages.length === 0) throw new Error('readWalkthrough: no pages given');
+  return pages.flatMap((page) => readPage(page));
+}
+
+function readPage({ file, markdown }: WalkthroughPage): WalkthroughStep[] {
   const start = markdown.indexOf(START);
   const end = markdown.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${START} … ${END} section`);
+  if (start < 0 || end < start) throw new Error(`${file} has no ${START} … ${END} section`);
+  // A second section would be skipped without a word: one section per page.
+  if (markdown.includes(START, start + 1) || markdown.includes(END, end + 1))
+    throw new Error(`${file} has more than one ${START} … ${END} section`);
   const firstLine = markdown.slice(0, start).split('\n').length;
   const lines = markdown.slice(start, end).split('\n');
   const blocks: { lang: string; body: string; line: number }[] = [];
@@ -37,7 +57,7 @@ export function readWalkthrough(markdown: string): WalkthroughStep[] {
     const body: string[] = [];
     let j = i + 1;
     while (j < lines.length && lines[j] !== '```') body.push(lines[j++]!);
-    if (j >= lines.length) throw new Error(`README.md line ${firstLine + i}: unclosed code block in the walkthrough`);
+    if (j >= lines.length) throw new Error(`${file} line ${firstLine + i}: unclosed code block in the walkthrough`);
     blocks.push({ lang: open[1]!, body: body.join('\n'), line: firstLine + i });
     i = j;
   }
@@ -48,17 +68,17 @@ export function readWalkthrough(markdown: string): WalkthroughStep[] {
       const next = blocks[k + 1];
       if (next?.lang !== 'text')
         throw new Error(
-          `README.md line ${block.line}: a walkthrough command needs a \`\`\`text block with its output right after it`,
+          `${file} line ${block.line}: a walkthrough command needs a \`\`\`text block with its output right after it`,
         );
-      steps.push({ command: block.body, expected: next.body, line: block.line });
+      steps.push({ command: block.body, expected: next.body, file, line: block.line });
       k++;
     } else {
       throw new Error(
-        `README.md line ${block.line}: a \`\`\`${block.lang} block in the walkthrough that follows no \`\`\`sh block`,
+        `${file} line ${block.line}: a \`\`\`${block.lang} block in the walkthrough that follows no \`\`\`sh block`,
       );
     }
   }
-  if (steps.length === 0) throw new Error('README.md: the walkthrough has no steps');
+  if (steps.length === 0) throw new Error(`${file}: the walkthrough has no steps`);
   return steps;
 }
 
@@ -141,7 +161,7 @@ export function matchOutput(
   }
   source += escapeText(expected.slice(last));
   const m = new RegExp(`^${source}$`).exec(actual);
-  if (!m) return { ok: false, reason: 'the output differs from the README' };
+  if (!m) return { ok: false, reason: 'the output differs from the page' };
   const found = new Map<string, string>();
   groups.forEach((name, i) => found.set(name, m.groups![`p${i}`]!));
   for (const [name, value] of found) {

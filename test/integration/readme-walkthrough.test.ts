@@ -8,19 +8,23 @@ import { cleanEnv, KIP_BIN, startBridge, type BridgeProcess } from '../helpers/b
 import { eventually } from '../helpers/eventually.js';
 import { fillIn, matchOutput, readWalkthrough, renderExpected, type Bindings } from '../helpers/readme-walkthrough.js';
 
-// The README's quick-start walkthrough, run as written, in order, on a fresh data dir:
-// `npm start` is `kip serve` in a fresh directory (what `npm start` runs once dist/ is
-// built), every other block runs in bash in that directory, with `npx kip` being this
-// checkout's `kip` (what npx runs inside the checkout), the real `curl` and `git`. Each
-// command must exit 0, write nothing to stderr, and print what the README's output block
-// says, with the placeholders of test/helpers/readme-walkthrough.ts. The bridge listens on
-// a free port: `127.0.0.1:8080` in the README stands for it, both ways.
+// The quick-start walkthrough, run as written, in order, on a fresh data dir: it starts in
+// README.md and goes on in docs/walkthrough.md, one script on one bridge (the page's
+// commands depend on what the README's did). `npm start` is `kip serve` in a fresh
+// directory (what `npm start` runs once dist/ is built), every other block runs in bash in
+// that directory, with `npx kip` being this checkout's `kip` (what npx runs inside the
+// checkout), the real `curl` and `git`. Each command must exit 0, write nothing to stderr,
+// and print what its output block says, with the placeholders of
+// test/helpers/readme-walkthrough.ts. The bridge listens on a free port: `127.0.0.1:8080`
+// in the pages stands for it, both ways.
 
-const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-const steps = readWalkthrough(README);
+const PAGES = ['README.md', 'docs/walkthrough.md'];
+const steps = readWalkthrough(
+  PAGES.map((file) => ({ file, markdown: readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8') })),
+);
 const README_ADDRESS = 'http://127.0.0.1:8080';
 
-/** Output as the README prints it: this bridge's address as the README's, no trailing blanks. */
+/** Output as the pages print it: this bridge's address as theirs, no trailing blanks. */
 function normalise(text: string, url: string): string {
   return text
     .split(url)
@@ -57,15 +61,15 @@ function sh(
   });
 }
 
-describe("the README's quick-start walkthrough runs as written", () => {
+describe('the quick-start walkthrough (README.md, then docs/walkthrough.md) runs as written', () => {
   let dir: string;
   let bridge: BridgeProcess | undefined;
   const bindings: Bindings = new Map();
-  let failedAt: number | undefined;
+  let failedAt: string | undefined;
 
   beforeAll(async () => {
     if (spawnSync('curl', ['--version']).status !== 0)
-      throw new Error('the README walkthrough runs curl: install it (apt-get install -y curl)');
+      throw new Error('the walkthrough runs curl: install it (apt-get install -y curl)');
     dir = await mkdtemp(join(tmpdir(), 'kipper-readme-'));
     bindings.set('<checkout>', dir);
   });
@@ -73,14 +77,15 @@ describe("the README's quick-start walkthrough runs as written", () => {
     await bridge?.stop();
   });
 
-  it('starts with npm start', () => {
-    expect(steps[0]!.command).toBe('npm start');
+  it('starts with npm start in README.md and goes on in every page', () => {
+    expect(steps[0]).toMatchObject({ file: 'README.md', command: 'npm start' });
+    expect(new Set(steps.map((s) => s.file))).toEqual(new Set(PAGES));
   });
 
   steps.forEach((step, i) => {
-    it(`README.md line ${step.line}: ${step.command.split('\n')[0]}`, async (ctx) => {
-      if (failedAt !== undefined) ctx.skip(`a step before it (README.md line ${failedAt}) failed`);
-      failedAt = step.line;
+    it(`${step.file} line ${step.line}: ${step.command.split('\n')[0]}`, async (ctx) => {
+      if (failedAt !== undefined) ctx.skip(`a step before it (${failedAt}) failed`);
+      failedAt = `${step.file} line ${step.line}`;
       let actual: string;
       if (i === 0) {
         bridge = await startBridge({ KIPPER_DATA_DIR: join(dir, '.kipper') });
