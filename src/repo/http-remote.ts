@@ -8,6 +8,7 @@
  * our own carrying only the new objects, with the old id as a compare-and-swap: one
  * request, where `git push` would negotiate first (README "How it writes to git").
  */
+import { exchange, type Exchanged } from './http-exchange.js';
 import { fetchWholeHistory } from './fetch-whole-history.js';
 import { KipError } from '../errors.js';
 import { ZERO_OID } from './git-objects.js';
@@ -114,7 +115,6 @@ export class HttpRemote implements Remote {
     let res: Answer;
     try {
       res = await this.request('git-receive-pack', signal, {
-        method: 'POST',
         body,
         headers: {
           'Content-Type': 'application/x-git-receive-pack-request',
@@ -270,53 +270,27 @@ export class HttpRemote implements Remote {
    * (a revoked or rotated token) gets fresh ones at once and the request is sent once
    * more: a push is safe to repeat, its ref update is a compare-and-swap.
    */
-  private async request(path: string, signal: AbortSignal | undefined, init: RequestInit = {}): Promise<Answer> {
+  private async request(path: string, signal: AbortSignal | undefined, init: PostInit = {}): Promise<Answer> {
     const header = await this.auth.header();
-    const res = await this.requestReconnecting(path, signal, init, header);
+    const res = await this.requestOnce(path, signal, init, header);
     if (res.status !== 401 || header === undefined || !(await this.auth.refresh(header))) return res;
-    return this.requestReconnecting(path, signal, init, await this.auth.header());
-  }
-
-  private async requestReconnecting(
-    path: string,
-    signal: AbortSignal | undefined,
-    init: RequestInit,
-    header: string | undefined,
-  ): Promise<Answer> {
-    try {
-      return await this.requestOnce(path, signal, init, header);
-    } catch (err) {
-      // A kept-alive connection the server closed meanwhile (a restart): a GET is safe to
-      // send again, on a new connection, as HTTP clients do.
-      const code = (err as { cause?: { code?: unknown } }).cause?.code;
-      if (init.method === undefined && code === 'UND_ERR_SOCKET') return this.requestOnce(path, signal, init, header);
-      throw err;
-    }
+    return this.requestOnce(path, signal, init, await this.auth.header());
   }
 
   private async requestOnce(
     path: string,
     signal: AbortSignal | undefined,
-    init: RequestInit,
+    init: PostInit,
     header: string | undefined,
   ): Promise<Answer> {
-    const limit = AbortSignal.timeout(this.timeoutMs);
-    const res = await fetch(`${this.url}/${path}`, {
-      ...init,
+    const res = await exchange(new URL(`${this.url}/${path}`), {
+      ...(init.body ? { method: 'POST', body: init.body } : {}),
       // Some servers only speak the smart protocol to user agents starting "git/".
-      headers: {
-        ...(header ? { Authorization: header } : {}),
-        'User-Agent': `git/${AGENT}`,
-        ...(init.headers as Record<string, string>),
-      },
-      signal: signal ? AbortSignal.any([limit, signal]) : limit,
+      headers: { ...(header ? { Authorization: header } : {}), 'User-Agent': `git/${AGENT}`, ...init.headers },
+      timeoutMs: this.timeoutMs,
+      signal,
     });
-    return {
-      status: res.status,
-      type: res.headers.get('content-type') ?? '',
-      bytes: new Uint8Array(await res.arrayBuffer()),
-      sent: header !== undefined,
-    };
+    return { ...res, sent: header !== undefined };
   }
 
   /** REPO_UNAVAILABLE with what the remote answered (`data.answer`, for logs), redacted. */
@@ -331,11 +305,15 @@ export class HttpRemote implements Remote {
 }
 
 /** A remote's answer to one request; `sent`: whether it carried credentials. */
-interface Answer {
-  status: number;
-  type: string;
-  bytes: Uint8Array;
+interface Answer extends Exchanged {
+  /** Credentials went with it. */
   sent: boolean;
+}
+
+/** A receive-pack POST: its body and headers. */
+interface PostInit {
+  body?: Uint8Array;
+  headers?: Record<string, string>;
 }
 
 /** git's words for a 401 (it has no credential helper and no terminal to ask on). */

@@ -106,7 +106,7 @@ export class RemoteCredentials {
     if (!(err instanceof Error)) return this.redact(String(err));
     if (err.name === 'TimeoutError' || err.name === 'AbortError') return `timed out after ${timeoutMs} ms`;
     if (err instanceof KipError) return this.redact(err.message);
-    // undici wraps the socket error as `cause` ("fetch failed" alone says nothing).
+    // A wrapped error (undici's "fetch failed" around a socket error) is told by its cause.
     const inner = innerError(err);
     const code = (inner as NodeJS.ErrnoException).code;
     return this.redact(code ? `${code} ${inner.message}` : inner.message);
