@@ -6,7 +6,8 @@
  * the peak RSS of both processes, each run with the heap it has in the Deployment.
  */
 import { performance } from 'node:perf_hooks';
-import { postWebhook, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
+import { startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
+import { sendWebhook } from './webhook-client.js';
 import type { GitServer } from '../helpers/git-server.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 import { generateBigRepo, spreadAppIds } from './big-repo.js';
@@ -26,7 +27,7 @@ const PER_NAMESPACE = 100;
 
 async function deployOnce(bridge: BridgeProcess, app: string, tag: string): Promise<Record<string, unknown>> {
   const image = `registry.example.com/${app.split('/')[1]}:${tag}`;
-  const res = await postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
+  const res = await sendWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
   if (res.status !== 200 || res.json.status !== 'deployed')
     throw new Error(`deploy failed: ${res.status} ${JSON.stringify(res.json)}`);
   return res.json;

@@ -1,7 +1,8 @@
 /** Shared by the bench cases: timing deploys through a bridge's webhook, quantiles, peak RSS. */
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { postWebhook, type BridgeProcess } from '../helpers/bridge-process.js';
+import { type BridgeProcess } from '../helpers/bridge-process.js';
+import { sendWebhook } from './webhook-client.js';
 import type { GitServer } from '../helpers/git-server.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 
@@ -48,7 +49,7 @@ export async function bridgeSequential(
     const image = `registry.example.com/${app.split('/')[1]}:${tag}-${i}-${Date.now()}`;
     const seen = server.requests.length;
     const t0 = performance.now();
-    const res = await postWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
+    const res = await sendWebhook(bridge.url, app, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) });
     const dt = performance.now() - t0;
     if (res.status !== 200 || res.json.status !== 'deployed')
       throw new Error(`deploy failed: ${JSON.stringify(res.json)}`);

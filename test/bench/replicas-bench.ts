@@ -6,7 +6,8 @@
  * losing each other's compare-and-swaps.
  */
 import { performance } from 'node:perf_hooks';
-import { postWebhook, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
+import { startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
+import { sendWebhook } from './webhook-client.js';
 import { appIds, createConfigRepo } from '../helpers/config-repo.js';
 import { eventually } from '../helpers/eventually.js';
 import type { GitServer } from '../helpers/git-server.js';
@@ -40,7 +41,7 @@ async function load(
       const i = next++;
       const app = apps[i % apps.length]!;
       const s = performance.now();
-      const res = await postWebhook(
+      const res = await sendWebhook(
         bridge.url,
         app,
         { image: `registry.example.com/${app.split('/')[1]}:${tag}-${i}` },

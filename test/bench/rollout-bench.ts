@@ -8,7 +8,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { postWebhook, startBridge } from '../helpers/bridge-process.js';
+import { startBridge } from '../helpers/bridge-process.js';
+import { sendWebhook } from './webhook-client.js';
 import { appIds, createConfigRepo } from '../helpers/config-repo.js';
 import { git } from '../helpers/git-cli.js';
 import type { GitServer } from '../helpers/git-server.js';
@@ -72,7 +73,7 @@ export async function rolloutBench(server: GitServer, rounds: number): Promise<R
   });
   const pid = bridge.child.pid!;
   const post = (id: string, image: string, query = '') =>
-    postWebhook(bridge.url, `${id}${query}`, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, id, 1) });
+    sendWebhook(bridge.url, `${id}${query}`, { image }, { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, id, 1) });
   const sequential = async (tag: string) =>
     quantile((await bridgeSequential(bridge, server, others, rounds, tag)).times, 0.5);
   try {

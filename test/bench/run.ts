@@ -11,11 +11,18 @@
  * `node -e 0` (BENCH_CLI=0 skips it). Issue #19: an SSH remote (the real sshd) beside native
  * git over the same sshd (BENCH_SSH=0 skips it). Issue #22: 3 replicas under KIPPER_LEASE
  * against one bridge alone (BENCH_REPLICAS=0 skips it).
+ *
+ * Issue #22's targets are for a bridge that has been running: the timed one-at-a-time
+ * deploys go to apps deployed once before (the first deploy of each is printed beside),
+ * and the burst with the targets is the second (the first after start, which pays for the
+ * JIT and the first reads of most apps' files, is printed beside). The CI client is
+ * node:http with kept-alive connections (webhook-client.ts), as lean as `curl`.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { postWebhook, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
+import { startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
+import { sendWebhook } from './webhook-client.js';
 import { appIds, createConfigRepo } from '../helpers/config-repo.js';
 import { cloneRepo, git } from '../helpers/git-cli.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
@@ -121,7 +128,7 @@ async function burst(bridge: BridgeProcess, apps: string[], total: number, inFli
       const app = apps[i % apps.length]!;
       const image = `registry.example.com/${app.split('/')[1]}:${tag}-${i}`;
       const s = performance.now();
-      const res = await postWebhook(
+      const res = await sendWebhook(
         bridge.url,
         app,
         { image },
@@ -160,6 +167,9 @@ async function main(): Promise<void> {
       const spawned = performance.now();
       const bridge = await startBridge(bridgeEnv(url), nodeArgs);
       bridges.push(bridge);
+      // The first deploy of each app since the start reads and parses its files; the timed
+      // rounds go to apps deployed once before, as a running bridge's deploys mostly do.
+      const first = await bridgeSequential(bridge, server, apps, ROUNDS, 'first');
       const seq = await bridgeSequential(bridge, server, apps, ROUNDS);
       const ours = quantile(seq.times, 0.5);
       p50[size] = { bridge: ours, native, share: quantile(seq.shares, 0.5) };
@@ -173,16 +183,32 @@ async function main(): Promise<void> {
       rows.push({
         name: `one deploy at a time, ${size} apps: bridge's share p50 (less the push's server time)`,
         value: ms(p50[size].share),
+        ...(size === 200 ? { target: '≤ 3 ms', ok: p50[size].share <= 3 } : {}),
+      });
+      rows.push({
+        name: `one deploy at a time, ${size} apps: share p50 of an app's first deploy since start`,
+        value: ms(quantile(first.shares, 0.5)),
       });
       if (size === 200) {
-        const before = await sampleCpu(bridge.child.pid!);
-        const from = performance.now() - spawned;
-        const b = await burst(bridge, apps, BURST, 50);
-        const cpu = cpuBetween(before, await sampleCpu(bridge.child.pid!));
-        profileWindow(`burst of bridge ${bridge.child.pid}`, from, performance.now() - spawned);
+        // Two bursts: the first after start pays for compiling the hot paths (V8's JIT) and
+        // for the first reads of the other apps' files; the second is what a running bridge spends.
+        const bursts = [];
+        for (const tag of ['burst-first', 'burst']) {
+          const before = await sampleCpu(bridge.child.pid!);
+          const from = performance.now() - spawned;
+          const b = await burst(bridge, apps, BURST, 50, tag);
+          const cpu = cpuBetween(before, await sampleCpu(bridge.child.pid!));
+          profileWindow(`${tag} of bridge ${bridge.child.pid}`, from, performance.now() - spawned);
+          bursts.push({ ...b, cpu });
+        }
+        const [cold, b] = bursts as [(typeof bursts)[0], (typeof bursts)[0]];
         rows.push({
           name: 'burst: native git CLI group commit (50 commits, one push), 200 apps',
           value: `${group.toFixed(0)} deploys/s`,
+        });
+        rows.push({
+          name: 'first burst after start: 1,000 webhooks, 50 in flight, 200 apps',
+          value: `${cold.perSecond.toFixed(0)} deploys/s, bridge CPU ${ms(cold.cpu.self / BURST)} per deploy`,
         });
         rows.push({
           name: 'burst: 1,000 webhooks, 50 in flight, 200 apps',
@@ -193,8 +219,8 @@ async function main(): Promise<void> {
         rows.push({
           name: 'burst rate / native group commit rate',
           value: `${(b.perSecond / group).toFixed(2)}×`,
-          target: '≥ 4×',
-          ok: b.perSecond >= 4 * group,
+          target: '≥ 6×',
+          ok: b.perSecond >= 6 * group,
         });
         rows.push({
           name: 'burst latency p50 / p95',
@@ -204,13 +230,13 @@ async function main(): Promise<void> {
         });
         rows.push({
           name: 'burst: bridge process CPU per deploy (/proc utime+stime)',
-          value: `${ms(cpu.self / BURST)} (${(cpu.self / 1000).toFixed(2)} s over ${BURST})`,
-          target: '≤ 1.5 ms',
-          ok: cpu.self / BURST <= 1.5,
+          value: `${ms(b.cpu.self / BURST)} (${(b.cpu.self / 1000).toFixed(2)} s over ${BURST})`,
+          target: '≤ 1.2 ms',
+          ok: b.cpu.self / BURST <= 1.2,
         });
         rows.push({
           name: "burst: CPU of the bridge's git children per deploy",
-          value: `${ms(cpu.children / BURST)} (${(cpu.children / 1000).toFixed(2)} s over ${BURST})`,
+          value: `${ms(b.cpu.children / BURST)} (${(b.cpu.children / 1000).toFixed(2)} s over ${BURST})`,
         });
       }
       rss = Math.max(rss, await peakRssMb(bridge.child.pid!));

@@ -17,7 +17,8 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { loadSigner } from '../../src/signing/load-signer.js';
-import { postWebhook, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
+import { startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
+import { sendWebhook } from './webhook-client.js';
 import { appIds, createConfigRepo } from '../helpers/config-repo.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
 import { TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
@@ -50,7 +51,7 @@ const PAYLOAD = Buffer.from(
 /** A deploy through `bridge`'s webhook, in ms. */
 async function deploy(bridge: BridgeProcess, app: string, tag: string): Promise<number> {
   const t0 = performance.now();
-  const res = await postWebhook(
+  const res = await sendWebhook(
     bridge.url,
     app,
     { image: `registry.example.com/${app.split('/')[1]}:${tag}` },

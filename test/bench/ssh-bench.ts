@@ -9,7 +9,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { postWebhook, startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
+import { startBridge, type BridgeProcess } from '../helpers/bridge-process.js';
+import { sendWebhook } from './webhook-client.js';
 import { appIds, createConfigRepo } from '../helpers/config-repo.js';
 import { git } from '../helpers/git-cli.js';
 import { startSshServer, type SshServer } from '../helpers/ssh-server.js';
@@ -100,7 +101,7 @@ export async function sshBench(rounds: number, total: number, burst: Burst, node
     for (let i = 0; i < rounds + WARMUP; i++) {
       const app = apps[i % apps.length]!;
       const s = performance.now();
-      const res = await postWebhook(
+      const res = await sendWebhook(
         bridge.url,
         app,
         { image: `registry.example.com/${app.split('/')[1]}:ssh-${i}` },
