@@ -45,6 +45,12 @@ export class HistoryService {
     config: RepoConfig,
     private readonly store: { dataDir: string; key: string },
     private readonly log: Logger,
+    /**
+     * True while another replica writes this repo (KIPPER_LEASE, a follower): a moved head
+     * is then indexed when a read asks for it, or at once for a live view, not at every
+     * push of the holder's burst (issue #22).
+     */
+    private readonly following: () => boolean = () => false,
   ) {
     const gitdir = remote.gitdir;
     const configAt = (commit: string) => config.at(gitdir.view(commit));
@@ -89,7 +95,12 @@ export class HistoryService {
     // While loading, the load owns the index (it may rebuild it whole) and catches up after;
     // before it starts, the head is the load's to index (from a shallow first fetch, it would
     // read every app's files only to read them again from the whole history).
-    if (this.started && this.loading === null) await this.index.update(head);
+    if (!this.started || this.loading !== null) return;
+    // A follower nobody watches: `revisions` indexes what is new when a read comes. During
+    // a burst that is one walk instead of one per push, each reading every changed file
+    // that the holder's memo spared the holder (2 × 0.2 ms of CPU per deploy, 3 replicas).
+    if (this.following() && this.listeners.size === 0) return;
+    await this.index.update(head);
   }
 
   /** Revisions of an app, oldest first, as of the branch head. */

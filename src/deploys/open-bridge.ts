@@ -255,6 +255,7 @@ async function openRepo(name: string, settings: Settings, shared: Shared): Promi
     config,
     { dataDir: settings.dataDir, key: `${remote.description}#${settings.branch}` },
     log,
+    () => lease !== null && !lease.isLeader(),
   );
   const gitdir = remote.gitdir;
   heard.head.push((head) => config.onHead(head, gitdir.view(head)));

@@ -81,6 +81,44 @@ describe('three replicas under KIPPER_LEASE', () => {
     expect(history.status).toBe(200);
   });
 
+  it("indexes the holder's pushes on a follower when a read asks, not at every push, and agrees", async () => {
+    const holder = await holderOf();
+    const follower = replicas.find((r) => r !== holder)!;
+    const revisionsHeld = async (b: BridgeProcess) => {
+      const text = await (await fetch(`${b.url}/metrics`)).text();
+      return Number(/^kipper_history_index_revisions\{[^}]*\} (\d+)$/m.exec(text)?.[1] ?? NaN);
+    };
+    const headOf = async (b: BridgeProcess) =>
+      ((await (await fetch(`${b.url}/readyz`)).json()) as { head: string }).head;
+    const before = await revisionsHeld(follower);
+    expect(before).toBeGreaterThan(0);
+    let last = '';
+    for (let i = 0; i < 3; i++) {
+      const app = apps[1 + i]!;
+      const res = await postWebhook(
+        holder.url,
+        app,
+        { image: `registry.example.com/${app.split('/')[1]}:lazy-${i}` },
+        { 'X-Kipper-Token': tokenFor(TEST_SECRET_KEY, app, 1) },
+      );
+      expect(res.status, JSON.stringify(res.json)).toBe(200);
+      last = res.json.configCommit as string;
+    }
+    // The follower has seen the new head, and has not read the three commits for it.
+    await eventually('the follower sees the new head', async () => (await headOf(follower)) === last);
+    expect(await revisionsHeld(follower)).toBe(before);
+    // A read indexes them, and the follower answers what the holder does.
+    const historyAt = async (b: BridgeProcess) => {
+      const res = await fetch(`${b.url}/api/v1/apps/${apps[3]}/history`, {
+        headers: { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      });
+      expect(res.status).toBe(200);
+      return res.json();
+    };
+    expect(await historyAt(follower)).toEqual(await historyAt(holder));
+    expect(await revisionsHeld(follower)).toBe(before + 3);
+  });
+
   it("forwards admin and console writes from a follower to the holder, with the holder's answer", async () => {
     const holder = await holderOf();
     const follower = replicas.find((r) => r !== holder)!;
