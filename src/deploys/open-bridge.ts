@@ -111,7 +111,7 @@ export async function openBridge(settings: Settings, log: Logger): Promise<Bridg
   if (signer) log.info('signing commits', { key: signer.description });
   const sign: CommitSign | undefined = signer ? (payload) => signer.sign(payload) : undefined;
 
-  const leaseOf = leaseElectors(settings, log);
+  const leaseOf = await leaseElectors(settings, log);
   const repos: RepoBridge[] = [];
   const metrics = new Metrics(() => repos);
   // Events go out after the push, from the notifier's own queue (docs/design.md "Notifications").

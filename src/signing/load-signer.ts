@@ -9,7 +9,6 @@ import { readFile } from 'node:fs/promises';
 import { KipError } from '../errors.js';
 import type { CommitSigner } from './commit-signer.js';
 import { keyError } from './key-error.js';
-import { openpgpSigner, PGP_KEY_LABEL } from './openpgp-signer.js';
 import { OPENSSH_LABEL, readOpenSshKey } from './openssh-key.js';
 import { sshSigner } from './sshsig.js';
 
@@ -20,6 +19,9 @@ export interface PassphraseSource {
   passphraseFile?: string | undefined;
 }
 
+/** The armor label of an OpenPGP private key. */
+const PGP_KEY_LABEL = 'PGP PRIVATE KEY BLOCK';
+
 /** Key files Kipper does not sign with, recognised to say what to do instead. */
 const PUBLIC_KEY =
   /-----BEGIN PGP PUBLIC KEY BLOCK-----|---- BEGIN SSH2 PUBLIC KEY ----|-----BEGIN (RSA )?PUBLIC KEY-----|^(ssh|ecdsa|sk)-\S+ AAAA/m;
@@ -29,7 +31,11 @@ const PEM_PRIVATE_KEY = /-----BEGIN (RSA |EC |DSA |ENCRYPTED )?PRIVATE KEY-----/
 export async function loadSigner(path: string, source: PassphraseSource = {}): Promise<CommitSigner> {
   const text = await readKeyFile(path);
   if (text.includes(`-----BEGIN ${OPENSSH_LABEL}-----`)) return sshSigner(readOpenSshKey(path, text));
-  if (text.includes(`-----BEGIN ${PGP_KEY_LABEL}-----`)) return openpgpSigner(path, text, await passphraseOf(source));
+  if (text.includes(`-----BEGIN ${PGP_KEY_LABEL}-----`)) {
+    // OpenPGP.js is loaded for an OpenPGP key only: 2.4 MB of source a bridge without one never holds.
+    const { openpgpSigner } = await import('./openpgp-signer.js');
+    return openpgpSigner(path, text, await passphraseOf(source));
+  }
   if (PUBLIC_KEY.test(text)) {
     throw keyError(
       path,

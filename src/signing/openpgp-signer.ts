@@ -17,7 +17,6 @@ import {
 import type { CommitSigner } from './commit-signer.js';
 import { keyError } from './key-error.js';
 
-export const PGP_KEY_LABEL = 'PGP PRIVATE KEY BLOCK';
 /** GnuPG (2.2 and 2.4, what remotes and `git verify-commit` run) verifies v4 keys' signatures only. */
 const GPG_KEY_VERSION = 4;
 const PROBE = new TextEncoder().encode('kipper signing self-test');
