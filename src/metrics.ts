@@ -59,7 +59,7 @@ export class Metrics {
   constructor(
     repos: () => ReadonlyArray<{
       name: string;
-      queue: { depth: number; declined: unknown };
+      queue: { depth: number; remote: { declined: unknown } };
       history: { index: { size(): number } };
     }>,
   ) {
@@ -76,7 +76,7 @@ export class Metrics {
     perRepo(
       'kipper_push_declined',
       '1 while the last push was declined by the remote (a hook, a protected branch), until a push lands',
-      (r) => (r.queue.declined === null ? 0 : 1),
+      (r) => (r.queue.remote.declined === null ? 0 : 1),
     );
     perRepo('kipper_write_queue_depth', 'Edits waiting for or in a push', (r) => r.queue.depth);
     perRepo('kipper_history_index_revisions', 'Revisions held by the history index, over all apps', (r) =>

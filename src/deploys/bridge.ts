@@ -160,7 +160,7 @@ export class Bridge {
 
   /** The heads by repo name. */
   heads(): Record<string, string | null> {
-    return Object.fromEntries(this.repos.map((r) => [r.name, r.queue.hasHead ? r.head() : null]));
+    return Object.fromEntries(this.repos.map((r) => [r.name, r.queue.remote.current !== null ? r.head() : null]));
   }
 
   /** App ids that more than one repo lists, as of the last looks. */

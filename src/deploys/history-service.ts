@@ -152,7 +152,7 @@ export class HistoryService {
   async close(): Promise<void> {
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
-    if (this.queue.hasHead) await this.index.update(this.queue.head).catch(() => undefined);
+    if (this.queue.remote.current !== null) await this.index.update(this.queue.head).catch(() => undefined);
     await this.saving;
     await this.save();
   }

@@ -96,7 +96,7 @@ export class RepoStatus {
 
   /** The last push, when the remote declined it for policy (/readyz detail); null once a push lands. */
   declined(): { error: string; remote: string; at: string } | null {
-    const d = this.queue.declined;
+    const d = this.queue.remote.declined;
     return d
       ? { error: d.error.message, remote: String((d.error.data.body as { remote?: string }).remote ?? ''), at: d.at }
       : null;
@@ -105,18 +105,18 @@ export class RepoStatus {
   /** Why the bridge should not get traffic now, with its code, or null when it is ready (/readyz). State only. */
   unready(): { reason: string; code: 'CONFIG_INVALID' | 'REPO_UNAVAILABLE' } | null {
     const unavailable = (reason: string) => ({ reason, code: 'REPO_UNAVAILABLE' as const });
-    if (!this.queue.hasHead) return unavailable('the config repo has not been fetched yet');
+    if (this.queue.remote.current === null) return unavailable('the config repo has not been fetched yet');
     const config = this.configProblem();
     if (config)
       return {
         reason: `${config.message} (at ${this.queue.head.slice(0, 12)}); deploys answer 422 CONFIG_INVALID until it is fixed`,
         code: 'CONFIG_INVALID',
       };
-    if (this.queue.lastError) return unavailable(this.queue.lastError.message);
+    if (this.queue.remote.lastError) return unavailable(this.queue.remote.lastError.message);
     const waitingMs = this.lookingSince === null ? 0 : Date.now() - this.lookingSince;
     if (waitingMs > HANG_MS)
       return unavailable(`the config repo has not answered for ${Math.round(waitingMs / 1000)} s`);
-    const silentMs = Date.now() - this.queue.lastContact;
+    const silentMs = Date.now() - this.queue.remote.lastContact;
     if (silentMs > 3 * POLL_INTERVAL_MS)
       return unavailable(`the config repo has not answered for ${Math.round(silentMs / 1000)} s`);
     if (this.queue.depth > 0 && Date.now() - this.lastPushAt > 60_000)

@@ -11,8 +11,13 @@ export function withdrawnError(): KipError {
   });
 }
 
-/** The edit's deadline passed before a push carrying it was confirmed. */
-export function deadlineError(timeoutMs: number, lastAnswer: string, attempts: number, uncertain: boolean): KipError {
+/** The edit's deadline passed before a push carrying it was confirmed; `lastError`: what the remote said last. */
+export function deadlineError(
+  timeoutMs: number,
+  lastError: KipError | null,
+  { attempts, uncertain }: { attempts: number; uncertain: boolean },
+): KipError {
+  const lastAnswer = String(lastError?.data.answer ?? 'no answer');
   // After a push whose answer was lost, the change may be in the remote: a retry is safe
   // either way (it answers unchanged if it landed).
   const outcome = uncertain

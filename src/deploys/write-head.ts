@@ -11,18 +11,27 @@ export interface Look {
   reject: (e: unknown) => void;
 }
 
+/** What the remote said last, for readiness and metrics (`WriteQueue.remote`). */
+export interface RemoteState {
+  /** The branch head as last seen; null before the first fetch. */
+  readonly current: string | null;
+  /** Set when the last exchange with the remote failed; cleared by the next success. */
+  readonly lastError: KipError | null;
+  /** When the remote last answered anything (a fetch, or a push ok, rejected or declined); epoch ms. */
+  readonly lastContact: number;
+  /** The last push was declined by the remote's policy (a hook, a protected branch); cleared by the next push that lands. */
+  readonly declined: { error: KipError; at: string } | null;
+}
+
 /**
  * The branch head as the queue last saw it, and what the remote said last. The one place
  * the head moves (a fetch, or a push of ours that landed on it), and the one that runs the
  * listeners on every new head: in order, never two at once, before anyone is answered.
  */
-export class BranchHead {
+export class BranchHead implements RemoteState {
   current: string | null = null;
-  /** Set when the last exchange with the remote failed; cleared by the next success. */
   lastError: KipError | null = null;
-  /** When the remote last answered anything (a fetch, or a push ok, rejected or declined); epoch ms. */
   lastContact = 0;
-  /** The last push was declined by the remote's policy (a hook, a protected branch); cleared by the next push that lands. */
   declined: { error: KipError; at: string } | null = null;
   /** Looks asked for and not answered yet. */
   looks: Look[] = [];

@@ -12,7 +12,7 @@ import {
   type SubmitOptions,
 } from './write-batch.js';
 import { deadlineError, queueFailedError, withdrawnError } from './write-errors.js';
-import { BranchHead } from './write-head.js';
+import { BranchHead, type RemoteState } from './write-head.js';
 import { takeOff, type Flight, type PushContext } from './write-push.js';
 import { writeRules, type WriteRules } from './write-rules.js';
 
@@ -93,23 +93,9 @@ export class WriteQueue {
     return this.branch.current;
   }
 
-  get hasHead(): boolean {
-    return this.branch.current !== null;
-  }
-
-  /** Set when the last exchange with the remote failed; cleared by the next success. */
-  get lastError(): KipError | null {
-    return this.branch.lastError;
-  }
-
-  /** When the remote last answered anything (a fetch, or a push ok or rejected); epoch ms. */
-  get lastContact(): number {
-    return this.branch.lastContact;
-  }
-
-  /** The last push was declined by the remote's policy (a hook, a protected branch); cleared by the next push that lands. */
-  get declined(): { error: KipError; at: string } | null {
-    return this.branch.declined;
+  /** What the remote said last (head, error, contact, a declined push). */
+  get remote(): RemoteState {
+    return this.branch;
   }
 
   /** Number of edits waiting or being written. */
@@ -127,13 +113,7 @@ export class WriteQueue {
         reject,
         settled: (done) => this.taken.delete(done),
       });
-      const expired = () =>
-        deadlineError(
-          this.ctx.rules.deployTimeoutMs,
-          String(this.branch.lastError?.data.answer ?? 'no answer'),
-          p.attempts,
-          p.uncertain,
-        );
+      const expired = () => deadlineError(this.ctx.rules.deployTimeoutMs, this.branch.lastError, p);
       p.watch(options.signal, expired, withdrawnError, (q, err) => this.withdraw(q, err));
       this.pending.push(p);
       this.wake();
