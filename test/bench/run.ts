@@ -322,12 +322,14 @@ async function main(): Promise<void> {
     if (REPLICAS) rows.push(...(await replicasBench(server, nodeArgs)));
     if (SIGNING) {
       for (const r of await signingBench(server, ROUNDS)) {
-        const extra = r.signedP50 - r.unsignedP50;
+        // The paired difference (signed and unsigned deploys one right after the other);
+        // #22's bound for ed25519 keys, #13's for the others.
+        const bound = r.key.includes('ed25519') ? 2 : 5;
         rows.push({
-          name: `signed commits (${r.key}), 200 apps: deploy p50`,
-          value: `${ms(r.signedP50)} (unsigned ${ms(r.unsignedP50)}, ${extra >= 0 ? '+' : ''}${ms(extra)})`,
-          target: '≤ +5 ms',
-          ok: extra <= 5,
+          name: `signed commits (${r.key}), 200 apps: deploy p50, and the paired extra`,
+          value: `${ms(r.signedP50)} (unsigned ${ms(r.unsignedP50)}, ${r.extraP50 >= 0 ? '+' : ''}${ms(r.extraP50)}; one signature ${(r.signMs * 1000).toFixed(0)} µs)`,
+          target: `≤ +${bound} ms`,
+          ok: r.extraP50 <= bound,
         });
       }
     }

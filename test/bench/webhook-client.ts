@@ -6,7 +6,8 @@
  */
 import http from 'node:http';
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+// As many connections as requests in flight (the rollout case holds 500 waiting ones).
+const agent = new http.Agent({ keepAlive: true });
 
 /** POST `body` to `/api/v1/webhook/<app>` of the bridge at `base`; the status and the parsed answer. */
 export function sendWebhook(
