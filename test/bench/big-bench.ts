@@ -83,6 +83,9 @@ export async function bigBench(
       target: '≤ 30 s',
       ok: historyMs <= 30_000,
     });
+    // As the 200-app share is measured: the timed deploys go to apps deployed once before
+    // since the start (the first deploy of an app reads and parses its files).
+    await bridgeSequential(bridge, server, sample, rounds, 'big-first');
     const seq = await bridgeSequential(bridge, server, sample, rounds, 'big');
     const share = quantile(seq.shares, 0.5);
     const push = quantile(
