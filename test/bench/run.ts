@@ -117,6 +117,16 @@ async function nativeGroupCommit(
   return total / ((performance.now() - t0) / 1000);
 }
 
+/**
+ * Packs the remote's objects into one pack before a timed phase, so that neither the
+ * native baseline nor the bridge meets the server's `git gc --auto` (receive.autogc:
+ * after 50 packs it repacks the whole repo inside a push) because of what ran before it.
+ */
+async function packed(bare: string): Promise<void> {
+  if (process.env.BENCH_DEBUG) console.log('packs before', (await git(['--git-dir', bare, 'count-objects', '-v'])).replace(/\n/g, ' '));
+  await git(['--git-dir', bare, 'repack', '-a', '-d', '-q']);
+}
+
 /** `total` webhooks with `inFlight` at a time over `apps`. */
 async function burst(bridge: BridgeProcess, apps: string[], total: number, inFlight: number, tag = 'burst') {
   const latencies: number[] = [];
@@ -163,6 +173,8 @@ async function main(): Promise<void> {
       const url = await startRemote(server, size);
       const apps = appIds(size);
       const native = quantile(await nativeSequential(url, apps, ROUNDS), 0.5);
+      const bare = join(server.root, `config-${size}.git`);
+      await packed(bare);
       const group = size === 200 ? await nativeGroupCommit(url, apps, BURST, 50, 'group') : 0;
       const spawned = performance.now();
       const bridge = await startBridge(bridgeEnv(url), nodeArgs);
@@ -194,6 +206,7 @@ async function main(): Promise<void> {
         // for the first reads of the other apps' files; the second is what a running bridge spends.
         const bursts = [];
         for (const tag of ['burst-first', 'burst']) {
+          await packed(bare);
           const before = await sampleCpu(bridge.child.pid!);
           const from = performance.now() - spawned;
           const b = await burst(bridge, apps, BURST, 50, tag);
