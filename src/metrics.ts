@@ -21,6 +21,13 @@ export class Metrics {
     labelNames: ['result', 'repo'] as const,
     registers: [this.registry],
   });
+  readonly pushRoundTrip = new Histogram({
+    name: 'kipper_push_round_trip_seconds',
+    help: "The config repo's answer time for a push: from sending it to its answer read (network and the git server)",
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+    labelNames: ['repo'] as const,
+    registers: [this.registry],
+  });
   readonly commitsPerPush = new Histogram({
     name: 'kipper_commits_per_push',
     help: 'Deploy commits carried by one successful push (group commit)',
@@ -86,8 +93,12 @@ export class Metrics {
   }
 
   /** Count one push attempt as the write queue reports it. */
-  observePush(e: { commits: number; result: 'ok' | 'rejected' | 'declined' | 'unreachable' }, repo: string): void {
+  observePush(
+    e: { commits: number; result: 'ok' | 'rejected' | 'declined' | 'unreachable'; roundTripMs?: number },
+    repo: string,
+  ): void {
     this.pushAttempts.inc({ result: e.result === 'unreachable' ? 'error' : e.result, repo });
+    if (e.roundTripMs !== undefined) this.pushRoundTrip.observe({ repo }, e.roundTripMs / 1000);
     if (e.result === 'ok') this.commitsPerPush.observe({ repo }, e.commits);
   }
 }

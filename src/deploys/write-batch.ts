@@ -58,6 +58,8 @@ export interface PushEvent {
   result: 'ok' | 'rejected' | 'declined' | 'unreachable';
   buildMs: number;
   pushMs: number;
+  /** The remote's part of `pushMs`: from sending the push to its answer read (when it got one). */
+  roundTripMs?: number;
   /** A push that did not land: what the remote answered (never credentials). */
   answer?: string;
   /** A declined push: the lines the remote printed (a hook's reason). */
@@ -200,6 +202,7 @@ export function pushEvent(batch: Batch, pushed: PushResult, pushMs: number): Pus
     result: pushed.ok ? 'ok' : pushed.kind,
     buildMs: batch.buildMs,
     pushMs,
+    ...(pushed.roundTripMs === undefined ? {} : { roundTripMs: pushed.roundTripMs }),
     ...(pushed.ok ? {} : { answer: pushed.answer }),
     ...(!pushed.ok && pushed.kind === 'declined' ? { remote: pushed.messages } : {}),
   };

@@ -113,6 +113,7 @@ export class HttpRemote implements Remote {
     const pack = await this.gitdir.pack(newObjects);
     const body = receivePackRequest(oldOid, newOid, ref, pack);
     let res: Answer;
+    const sent = performance.now();
     try {
       res = await this.request('git-receive-pack', signal, {
         body,
@@ -137,7 +138,13 @@ export class HttpRemote implements Remote {
         `push to ${this.description} got a ${res.type || 'untyped'} answer, not git's: is KIPPER_REPO_URL the repo's clone URL?`,
       );
     }
-    return readPushAnswer(res.bytes, { ref, description: this.description, redact: this.auth.redact.bind(this.auth) });
+    const roundTripMs = performance.now() - sent;
+    const answer = readPushAnswer(res.bytes, {
+      ref,
+      description: this.description,
+      redact: this.auth.redact.bind(this.auth),
+    });
+    return { ...answer, roundTripMs };
   }
 
   /** Where `ref` points in the remote now (the ref advertisement), or null when it does not exist. */

@@ -16,10 +16,14 @@ import type { Gitdir } from './gitdir.js';
  * words for logs (`HTTP 503`, `timeout`, `ECONNREFUSED`, `non-fast-forward`), never
  * with credentials.
  */
-export type PushResult =
+export type PushResult = (
   | { ok: true }
   | { ok: false; kind: 'rejected' | 'unreachable'; detail: string; answer: string }
-  | { ok: false; kind: 'declined'; detail: string; answer: string; messages: string[] };
+  | { ok: false; kind: 'declined'; detail: string; answer: string; messages: string[] }
+) & {
+  /** From sending the push to its answer read (network and the server), when it got one; ms. */
+  roundTripMs?: number;
+};
 
 /** The config repo's branch: fetch its head, compare-and-swap it. */
 export interface Remote {

@@ -158,6 +158,7 @@ export class SshRemote implements Remote {
     const pack = await this.gitdir.pack(newObjects);
     const request = receivePackRequest(oldOid, newOid, this.ref, pack);
     let out: { code: number | null; stdout: Buffer; stderr: string };
+    const sent = performance.now();
     try {
       out = await this.ssh(['git-receive-pack', shellQuote(this.target.path)], request, this.timeoutMs, signal);
     } catch (err) {
@@ -172,13 +173,14 @@ export class SshRemote implements Remote {
       const failure = this.failure(refusal ? `${refusal}\n${out.stderr}` : out.stderr, 'push to');
       return unreachable(failure.answer, failure.message);
     }
+    const roundTripMs = performance.now() - sent;
     const result = readPushAnswer(out.stdout.subarray(answerAt), {
       ref: this.ref,
       description: this.description,
       redact: (s) => this.redact(s),
     });
     if (result.ok) this.known = newOid;
-    return result;
+    return { ...result, roundTripMs };
   }
 
   /** `ssh <our options> -- [user@]host <command>`, `input` on its stdin; killed after `timeoutMs` or on `signal`. */

@@ -24,16 +24,27 @@ export function quantile(xs: number[], q: number): number {
 }
 export const ms = (x: number) => `${x.toFixed(1)} ms`;
 
-/** Per-deploy latencies, and each less the remote's push round trip (the bridge's own share). */
+/** Per-deploy latencies, and each less the remote's part of it (the bridge's own share). */
 export interface Sequential {
   times: number[];
+  /** Less the git server's time for the push (its request's arrival to its answer's end). */
   shares: number[];
+  /** Less the push's round trip as the bridge timed it (`kipper_push_round_trip_seconds`). */
+  roundTripShares: number[];
+}
+
+/** The sum of the pushes' round trips the bridge has timed so far, in ms. */
+async function roundTripsMs(bridge: BridgeProcess): Promise<number> {
+  const text = await (await fetch(`${bridge.url}/metrics`)).text();
+  const sums = text.split('\n').filter((l) => l.startsWith('kipper_push_round_trip_seconds_sum'));
+  return sums.reduce((sum, l) => sum + Number(l.split(' ').pop()), 0) * 1000;
 }
 
 /**
  * One deploy at a time through the bridge's webhook. The bridge's share of a deploy is
  * its answer time less the time the git server took for the pushes that arrived during
- * it (from arrival to the end of its answer, any delay of a far remote included).
+ * it (from arrival to the end of its answer, any delay of a far remote included), and
+ * less the round trip of its push as the bridge timed it (network and server).
  */
 export async function bridgeSequential(
   bridge: BridgeProcess,
@@ -44,6 +55,8 @@ export async function bridgeSequential(
 ): Promise<Sequential> {
   const times: number[] = [];
   const shares: number[] = [];
+  const roundTripShares: number[] = [];
+  let timed = await roundTripsMs(bridge);
   for (let i = 0; i < rounds + WARMUP; i++) {
     const app = apps[i % apps.length]!;
     const image = `registry.example.com/${app.split('/')[1]}:${tag}-${i}-${Date.now()}`;
@@ -57,12 +70,15 @@ export async function bridgeSequential(
       .slice(seen)
       .filter((r) => r.method === 'POST' && r.path.endsWith('/git-receive-pack') && r.at >= t0)
       .reduce((sum, r) => sum + r.ms, 0);
+    const before = timed;
+    timed = await roundTripsMs(bridge);
     if (i >= WARMUP) {
       times.push(dt);
       shares.push(dt - pushMs);
+      roundTripShares.push(dt - (timed - before));
     }
   }
-  return { times, shares };
+  return { times, shares, roundTripShares };
 }
 
 /** Peak resident set size (VmHWM) of a process, in MB. */

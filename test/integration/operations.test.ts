@@ -93,6 +93,15 @@ describe('metrics, readiness and logs against a real remote', () => {
       sample(after, 'kipper_commits_per_push_sum', 'repo="default"') -
         sample(before, 'kipper_commits_per_push_sum', 'repo="default"'),
     ).toBe(2);
+    // Every push that got an answer (2 landed, 1 rejected) is timed from send to answer.
+    expect(
+      sample(after, 'kipper_push_round_trip_seconds_count', 'repo="default"') -
+        sample(before, 'kipper_push_round_trip_seconds_count', 'repo="default"'),
+    ).toBe(3);
+    expect(
+      sample(after, 'kipper_push_round_trip_seconds_sum', 'repo="default"') -
+        sample(before, 'kipper_push_round_trip_seconds_sum', 'repo="default"'),
+    ).toBeGreaterThan(0);
     // Per config repo (docs/design.md "Several config repos"): one repo here, `default`.
     expect(after).toMatch(/^kipper_write_queue_depth\{repo="default"\} 0$/m);
     expect(sample(after, 'kipper_history_index_revisions', 'repo="default"')).toBeGreaterThanOrEqual(3);
