@@ -196,13 +196,13 @@ export function joinBatches(first: Batch | null, more: Batch): Batch {
 }
 
 /** What `onPush` hears of one push attempt of `batch`. */
-export function pushEvent(batch: Batch, pushed: PushResult, pushMs: number): PushEvent {
+export function pushEvent(batch: Batch, pushed: PushResult, pushMs: number, roundTripMs?: number): PushEvent {
   return {
     commits: batch.done.filter((d) => d.commit !== null).length,
     result: pushed.ok ? 'ok' : pushed.kind,
     buildMs: batch.buildMs,
     pushMs,
-    ...(pushed.roundTripMs === undefined ? {} : { roundTripMs: pushed.roundTripMs }),
+    ...(roundTripMs === undefined ? {} : { roundTripMs }),
     ...(pushed.ok ? {} : { answer: pushed.answer }),
     ...(!pushed.ok && pushed.kind === 'declined' ? { remote: pushed.messages } : {}),
   };

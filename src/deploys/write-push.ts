@@ -136,17 +136,16 @@ class BatchPush {
     // The check for withdrawn edits and `pushing` below are in one synchronous step.
     if (batch.live.some((p) => p.settled)) return { at: 'built', batch };
     const started = performance.now();
-    for (const p of batch.live) {
-      p.pushing = true;
-      p.attempts++;
-    }
+    for (const p of batch.live) Object.assign(p, { pushing: true, attempts: p.attempts + 1 });
     // Asked for before this push left: if it lands, the remote's head was ours when it
     // moved, later than they asked, which is all a fetch would have told them.
     const looks = [...this.ctx.head.looks];
-    const pushed = await this.ctx.remote.push(batch.base, batch.tip, batch.newObjects, deadlineSignal(batch.live));
+    let trip: number | undefined;
+    const { base, tip, newObjects } = batch;
+    const pushed = await this.ctx.remote.push(base, tip, newObjects, deadlineSignal(batch.live), (ms) => (trip = ms));
     // Landed: they stay "pushing" (no deadline can fail them) until `land` answers.
     if (!pushed.ok) for (const p of batch.live) p.pushing = false;
-    this.ctx.onPush?.(pushEvent(batch, pushed, performance.now() - started));
+    this.ctx.onPush?.(pushEvent(batch, pushed, performance.now() - started, trip));
     if (pushed.ok) return { at: 'landed', batch, looks };
     this.tries.lastAnswer = pushed.answer;
     // It did not land (or we cannot know): edits that lapsed meanwhile are answered now, with why.

@@ -23,7 +23,7 @@ export function fencedRemote(remote: Remote, fence: WriteFence): Remote {
     get description() {
       return remote.description;
     },
-    async push(oldOid, newOid, newObjects, signal): Promise<PushResult> {
+    async push(oldOid, newOid, newObjects, signal, roundTrip): Promise<PushResult> {
       const left = fence.mayWriteUntil() - Date.now();
       if (left <= 0)
         return {
@@ -33,7 +33,7 @@ export function fencedRemote(remote: Remote, fence: WriteFence): Remote {
           answer: 'not the lease holder',
         };
       const cut = AbortSignal.timeout(left);
-      return remote.push(oldOid, newOid, newObjects, signal ? AbortSignal.any([signal, cut]) : cut);
+      return remote.push(oldOid, newOid, newObjects, signal ? AbortSignal.any([signal, cut]) : cut, roundTrip);
     },
   };
 }

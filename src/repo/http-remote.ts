@@ -16,7 +16,7 @@ import { configEnv } from './git-process.js';
 import { Gitdir } from './gitdir.js';
 import { parsePktLines } from './pkt-line.js';
 import { readPushAnswer, receivePackRequest, unreachable } from './receive-pack.js';
-import type { PushResult, Remote } from './remote.js';
+import type { PushResult, Remote, RoundTrip } from './remote.js';
 import type { CredentialSource } from './credentials/credential-source.js';
 import { RemoteCredentials } from './remote-credentials.js';
 
@@ -92,8 +92,14 @@ export class HttpRemote implements Remote {
    * the old id is the very value we swap on, report-status is in every receive-pack, and
    * smart HTTP is stateless. https://git-scm.com/docs/gitprotocol-pack#_pushing_data_to_a_server
    */
-  async push(oldOid: string, newOid: string, newObjects: string[], signal?: AbortSignal): Promise<PushResult> {
-    const pushed = await this.pushRef(this.ref, oldOid, newOid, newObjects, signal);
+  async push(
+    oldOid: string,
+    newOid: string,
+    newObjects: string[],
+    signal?: AbortSignal,
+    roundTrip?: RoundTrip,
+  ): Promise<PushResult> {
+    const pushed = await this.pushRef(this.ref, oldOid, newOid, newObjects, signal, roundTrip);
     if (pushed.ok) this.known = newOid;
     return pushed;
   }
@@ -109,6 +115,7 @@ export class HttpRemote implements Remote {
     newOid: string,
     newObjects: string[],
     signal?: AbortSignal,
+    roundTrip?: RoundTrip,
   ): Promise<PushResult> {
     const pack = await this.gitdir.pack(newObjects);
     const body = receivePackRequest(oldOid, newOid, ref, pack);
@@ -138,13 +145,8 @@ export class HttpRemote implements Remote {
         `push to ${this.description} got a ${res.type || 'untyped'} answer, not git's: is KIPPER_REPO_URL the repo's clone URL?`,
       );
     }
-    const roundTripMs = performance.now() - sent;
-    const answer = readPushAnswer(res.bytes, {
-      ref,
-      description: this.description,
-      redact: this.auth.redact.bind(this.auth),
-    });
-    return { ...answer, roundTripMs };
+    roundTrip?.(performance.now() - sent);
+    return readPushAnswer(res.bytes, { ref, description: this.description, redact: this.auth.redact.bind(this.auth) });
   }
 
   /** Where `ref` points in the remote now (the ref advertisement), or null when it does not exist. */

@@ -16,14 +16,13 @@ import type { Gitdir } from './gitdir.js';
  * words for logs (`HTTP 503`, `timeout`, `ECONNREFUSED`, `non-fast-forward`), never
  * with credentials.
  */
-export type PushResult = (
+export type PushResult =
   | { ok: true }
   | { ok: false; kind: 'rejected' | 'unreachable'; detail: string; answer: string }
-  | { ok: false; kind: 'declined'; detail: string; answer: string; messages: string[] }
-) & {
-  /** From sending the push to its answer read (network and the server), when it got one; ms. */
-  roundTripMs?: number;
-};
+  | { ok: false; kind: 'declined'; detail: string; answer: string; messages: string[] };
+
+/** Told the push's round trip: from sending it to its answer read (network and the server), in ms, when it got one. */
+export type RoundTrip = (ms: number) => void;
 
 /** The config repo's branch: fetch its head, compare-and-swap it. */
 export interface Remote {
@@ -39,7 +38,13 @@ export interface Remote {
    * Compare-and-swap: move branch from `oldOid` to `newOid`, sending only `newObjects`.
    * Never force. Gives up (unreachable) after the remote's timeout or when `signal` aborts.
    */
-  push(oldOid: string, newOid: string, newObjects: string[], signal?: AbortSignal): Promise<PushResult>;
+  push(
+    oldOid: string,
+    newOid: string,
+    newObjects: string[],
+    signal?: AbortSignal,
+    roundTrip?: RoundTrip,
+  ): Promise<PushResult>;
   /** The local gitdir, the one owner of its directory. */
   readonly gitdir: Gitdir;
   /** For logs: the URL or path, never credentials. */

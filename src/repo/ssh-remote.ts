@@ -20,7 +20,7 @@ import { KipError } from '../errors.js';
 import { gitEnv } from './git-process.js';
 import { Gitdir } from './gitdir.js';
 import { readPushAnswer, receivePackRequest, unreachable } from './receive-pack.js';
-import type { PushResult, Remote } from './remote.js';
+import type { PushResult, Remote, RoundTrip } from './remote.js';
 
 /** Where an SSH remote is (config/ssh-url.ts reads it from the URL). */
 export interface SshTarget {
@@ -154,7 +154,13 @@ export class SshRemote implements Remote {
    * waited for: the old id is the very value we swap on). receive-pack moves the ref only
    * if it still equals `old`.
    */
-  async push(oldOid: string, newOid: string, newObjects: string[], signal?: AbortSignal): Promise<PushResult> {
+  async push(
+    oldOid: string,
+    newOid: string,
+    newObjects: string[],
+    signal?: AbortSignal,
+    roundTrip?: RoundTrip,
+  ): Promise<PushResult> {
     const pack = await this.gitdir.pack(newObjects);
     const request = receivePackRequest(oldOid, newOid, this.ref, pack);
     let out: { code: number | null; stdout: Buffer; stderr: string };
@@ -173,14 +179,14 @@ export class SshRemote implements Remote {
       const failure = this.failure(refusal ? `${refusal}\n${out.stderr}` : out.stderr, 'push to');
       return unreachable(failure.answer, failure.message);
     }
-    const roundTripMs = performance.now() - sent;
+    roundTrip?.(performance.now() - sent);
     const result = readPushAnswer(out.stdout.subarray(answerAt), {
       ref: this.ref,
       description: this.description,
       redact: (s) => this.redact(s),
     });
     if (result.ok) this.known = newOid;
-    return { ...result, roundTripMs };
+    return result;
   }
 
   /** `ssh <our options> -- [user@]host <command>`, `input` on its stdin; killed after `timeoutMs` or on `signal`. */
