@@ -1,6 +1,7 @@
 import { parse as parseYaml, parseDocument, visit, isScalar, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { KipError } from '../errors.js';
+import { isHttpsUrl } from './https-url.js';
 import { WORKLOAD_KINDS } from '../manifests/find-workload-images.js';
 import { notificationsSchema, type NotifyTarget } from '../notify/targets.js';
 
@@ -247,6 +248,11 @@ export interface KipperConfig {
   access: AccessRule[];
 }
 
+/** kipper.yaml with nothing in it: what the bridge knows before its first read. */
+export function emptyKipperConfig(): KipperConfig {
+  return { apps: new Map(), webhooks: new Map(), locks: new Map(), notifications: [], trust: [], access: [] };
+}
+
 /** The app id for a namespace and name. */
 export function appId(namespace: string, name: string): string {
   return `${namespace}/${name}`;
@@ -346,17 +352,6 @@ function hasDuplicateKeys(doc: ReturnType<typeof parseDocument>): boolean {
     },
   });
   return found;
-}
-
-function isHttpsUrl(v: string): boolean {
-  try {
-    const url = new URL(v);
-    return (
-      url.protocol === 'https:' && url.search === '' && url.hash === '' && url.username === '' && url.password === ''
-    );
-  } catch {
-    return false;
-  }
 }
 
 function formatPath(path: PropertyKey[]): string {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { KipError } from '../errors.js';
+import { isHttpsUrl } from './https-url.js';
 
 /** Single sign-on for people (docs/identity-and-access.md "People: SSO and roles"); undefined: the admin token alone. */
 export interface SsoSettings {
@@ -85,15 +86,4 @@ export function loadSsoSettings(env: NodeJS.ProcessEnv): SsoSettings | undefined
     groupsClaim: e.KIPPER_OIDC_GROUPS_CLAIM ?? 'groups',
     sessionCheckSeconds: e.KIPPER_OIDC_SESSION_CHECK === undefined ? 300 : Number(e.KIPPER_OIDC_SESSION_CHECK),
   };
-}
-
-function isHttpsUrl(v: string): boolean {
-  try {
-    const url = new URL(v);
-    return (
-      url.protocol === 'https:' && url.search === '' && url.hash === '' && url.username === '' && url.password === ''
-    );
-  } catch {
-    return false;
-  }
 }

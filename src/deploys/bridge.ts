@@ -1,4 +1,4 @@
-import type { AppConfig, KipperConfig } from '../config/kipper-file.js';
+import { emptyKipperConfig, type AppConfig, type KipperConfig } from '../config/kipper-file.js';
 import type { Settings } from '../config/settings.js';
 import { KipError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
@@ -247,14 +247,7 @@ function ambiguous(id: string, repos: string[]): KipError {
 
 /** kipper.yaml of several repos as one (the first repo's entry wins for an app listed twice). */
 function merged(configs: KipperConfig[]): KipperConfig {
-  const out: KipperConfig = {
-    apps: new Map(),
-    webhooks: new Map(),
-    locks: new Map(),
-    notifications: [],
-    trust: [],
-    access: [],
-  };
+  const out = emptyKipperConfig();
   for (const c of configs) {
     for (const [id, app] of c.apps) if (!out.apps.has(id)) out.apps.set(id, app);
     for (const [id, g] of c.webhooks) if (!out.webhooks.has(id)) out.webhooks.set(id, g);

@@ -1,4 +1,10 @@
-import { KIPPER_FILE, parseKipperFile, type AppConfig, type KipperConfig } from '../config/kipper-file.js';
+import {
+  emptyKipperConfig,
+  KIPPER_FILE,
+  parseKipperFile,
+  type AppConfig,
+  type KipperConfig,
+} from '../config/kipper-file.js';
 import { KipError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TreeView } from './write-queue.js';
@@ -20,14 +26,7 @@ export function appNotFound(id: string): KipError {
  * queue's head changes), and at any commit an edit is built on, parsed once per blob.
  */
 export class RepoConfig {
-  private current: KipperConfig = {
-    apps: new Map(),
-    webhooks: new Map(),
-    locks: new Map(),
-    notifications: [],
-    trust: [],
-    access: [],
-  };
+  private current: KipperConfig = emptyKipperConfig();
   private invalid: KipError | null = null;
   private readonly parsed = new Map<string, KipperConfig>();
   private lastUnknownLook = 0;

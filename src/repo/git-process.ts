@@ -50,15 +50,30 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-/** Runs `git <args>` and resolves with its stdout. */
-export function runGit(args: string[], opts: RunOptions = {}): Promise<Buffer> {
-  const command = args.find((a) => !a.startsWith('-') && !a.includes('/')) ?? args[0] ?? '';
+/** How a child process ended. */
+export interface Finished {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/**
+ * Runs `program <args>` (git, ssh) and resolves with how it ended, whatever its exit code.
+ * It runs in a process group of its own: `git fetch` runs `git remote-http` below it,
+ * which must go too when the command is given up (it holds a socket and the credentials);
+ * the group is killed after `timeoutMs` (default 120 s) or when `signal` aborts, and the
+ * call rejects with an AbortError saying `name` was stopped. `missing`: the error when the
+ * program cannot be run at all.
+ */
+export function runProcess(
+  program: string,
+  args: string[],
+  opts: Omit<RunOptions, 'env'> & { env: NodeJS.ProcessEnv; name: string; missing: string },
+): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const limit = AbortSignal.timeout(opts.timeoutMs ?? 120_000);
     const signal = opts.signal ? AbortSignal.any([limit, opts.signal]) : limit;
-    // A group of its own: `git fetch` runs `git remote-http` below it, which must go too
-    // when the fetch is given up (it holds a socket and the credentials).
-    const child = spawn('git', args, { env: gitEnv(opts.env), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(program, args, { env: opts.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
     const onAbort = () => {
@@ -67,21 +82,34 @@ export function runGit(args: string[], opts: RunOptions = {}): Promise<Buffer> {
       } catch {
         // Already gone.
       }
-      reject(Object.assign(new Error(`git ${command} was stopped: no answer in time`), { name: 'AbortError' }));
+      reject(Object.assign(new Error(`${opts.name} was stopped: no answer in time`), { name: 'AbortError' }));
     };
     if (signal.aborted) onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-    child.on('error', (e) => reject(new KipError('INTERNAL', `cannot run git (is it installed?): ${e.message}`)));
+    child.on('error', (e) => reject(new KipError('INTERNAL', `${opts.missing}: ${e.message}`)));
     child.on('close', (code) => {
       signal.removeEventListener('abort', onAbort);
-      if (code === 0) resolve(Buffer.concat(out));
-      else if (!signal.aborted) reject(new GitError(command, code, err));
+      if (!signal.aborted) resolve({ code, stdout: Buffer.concat(out), stderr: err });
     });
+    // The program may stop reading early (a refused ssh key, a missing repo): its answer tells why.
     child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input);
   });
+}
+
+/** Runs `git <args>` and resolves with its stdout; a non-zero exit rejects with a GitError. */
+export async function runGit(args: string[], opts: RunOptions = {}): Promise<Buffer> {
+  const command = args.find((a) => !a.startsWith('-') && !a.includes('/')) ?? args[0] ?? '';
+  const done = await runProcess('git', args, {
+    ...opts,
+    env: gitEnv(opts.env),
+    name: `git ${command}`,
+    missing: 'cannot run git (is it installed?)',
+  });
+  if (done.code !== 0) throw new GitError(command, done.code, done.stderr);
+  return done.stdout;
 }
 
 /**

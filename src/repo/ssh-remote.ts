@@ -17,7 +17,7 @@ import { rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KipError } from '../errors.js';
-import { gitEnv } from './git-process.js';
+import { gitEnv, runProcess, type Finished } from './git-process.js';
 import { Gitdir } from './gitdir.js';
 import { readPushAnswer, receivePackRequest, unreachable } from './receive-pack.js';
 import type { PushResult, Remote, RoundTrip } from './remote.js';
@@ -163,7 +163,7 @@ export class SshRemote implements Remote {
   ): Promise<PushResult> {
     const pack = await this.gitdir.pack(newObjects);
     const request = receivePackRequest(oldOid, newOid, this.ref, pack);
-    let out: { code: number | null; stdout: Buffer; stderr: string };
+    let out: Finished;
     const sent = performance.now();
     try {
       out = await this.ssh(['git-receive-pack', shellQuote(this.target.path)], request, this.timeoutMs, signal);
@@ -190,45 +190,15 @@ export class SshRemote implements Remote {
   }
 
   /** `ssh <our options> -- [user@]host <command>`, `input` on its stdin; killed after `timeoutMs` or on `signal`. */
-  private ssh(
-    command: string[],
-    input: Buffer,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const limit = AbortSignal.timeout(timeoutMs);
-      const stop = signal ? AbortSignal.any([limit, signal]) : limit;
-      this.shareConnection();
-      const child = spawn('ssh', [...this.sshOptions(), ...this.destination(), ...command], {
-        env: gitEnv(),
-        detached: true,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      const out: Buffer[] = [];
-      let err = '';
-      const onAbort = () => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-        reject(Object.assign(new Error('ssh was stopped: no answer in time'), { name: 'AbortError' }));
-      };
-      if (stop.aborted) onAbort();
-      stop.addEventListener('abort', onAbort, { once: true });
-      child.stdout.on('data', (d: Buffer) => out.push(d));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-      child.on('error', (e) =>
-        reject(new KipError('INTERNAL', `cannot run ssh (is openssh-client installed?): ${e.message}`)),
-      );
-      child.on('close', (code) => {
-        stop.removeEventListener('abort', onAbort);
-        if (!stop.aborted) resolve({ code, stdout: Buffer.concat(out), stderr: err });
-      });
-      // The server may stop reading early (a refused key, a missing repo): its answer tells why.
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(input);
+  private ssh(command: string[], input: Buffer, timeoutMs: number, signal?: AbortSignal): Promise<Finished> {
+    this.shareConnection();
+    return runProcess('ssh', [...this.sshOptions(), ...this.destination(), ...command], {
+      env: gitEnv(),
+      input,
+      timeoutMs,
+      signal,
+      name: 'ssh',
+      missing: 'cannot run ssh (is openssh-client installed?)',
     });
   }
 

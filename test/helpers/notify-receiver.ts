@@ -4,6 +4,22 @@ import type { Logger } from '../../src/log.js';
 import type { DropReason, NotifierMetrics } from '../../src/notify/notifier.js';
 
 /** One request as the receiver got it: the body byte for byte. */
+/** The fields of a deploy event, in the order the JSON carries them (docs/incidents.md). */
+export const DEPLOY_EVENT_FIELDS = [
+  'event',
+  'app',
+  'revision',
+  'image',
+  'commit',
+  'configCommit',
+  'trigger',
+  'reason',
+  'author',
+  'actor',
+  'url',
+  'at',
+];
+
 export interface Received {
   path: string;
   headers: IncomingHttpHeaders;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveKey } from '../../src/config/tokens.js';
 import { notificationSecret, verify } from '../../src/notify/signature.js';
 import { cloneRepo, commitAndPush, headOf } from '../helpers/git-cli.js';
-import { closedPort, Receiver, type Received } from '../helpers/notify-receiver.js';
+import { closedPort, DEPLOY_EVENT_FIELDS, Receiver, type Received } from '../helpers/notify-receiver.js';
 import { startRemoteBridge, type RemoteBridge } from '../helpers/remote-bridge.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY, tokenFor } from '../helpers/tokens.js';
 
@@ -63,20 +63,7 @@ describe('notifications from the bridge', () => {
       expect(r.headers['x-kipper-event']).toBe(JSON.parse(r.body.toString('utf8')).event);
     }
     const [d, l, rb2] = events();
-    expect(Object.keys(d!)).toEqual([
-      'event',
-      'app',
-      'revision',
-      'image',
-      'commit',
-      'configCommit',
-      'trigger',
-      'reason',
-      'author',
-      'actor',
-      'url',
-      'at',
-    ]);
+    expect(Object.keys(d!)).toEqual(DEPLOY_EVENT_FIELDS);
     expect(d).toMatchObject({
       app: APP,
       revision: deployed.json.revision,

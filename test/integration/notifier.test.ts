@@ -13,26 +13,13 @@ import {
   CountingMetrics,
   Receiver,
   closedPort,
+  DEPLOY_EVENT_FIELDS,
   eventually,
   memoryLogger,
   type Answer,
 } from '../helpers/notify-receiver.js';
 
 const key = randomBytes(32);
-const FIELDS = [
-  'event',
-  'app',
-  'revision',
-  'image',
-  'commit',
-  'configCommit',
-  'trigger',
-  'reason',
-  'author',
-  'actor',
-  'url',
-  'at',
-];
 
 // Backoff in milliseconds, not seconds: every test here ends well within a second or two.
 const FAST = { baseDelayMs: 10, maxDelayMs: 40, maxAttempts: 5 };
@@ -110,7 +97,7 @@ describe('Notifier', () => {
     expect(new Set(got.map((g) => g.headers['x-kipper-delivery'])).size).toBe(NOTIFY_EVENTS.length);
 
     const deployedBody = bodies[0]!;
-    expect(Object.keys(deployedBody)).toEqual(FIELDS);
+    expect(Object.keys(deployedBody)).toEqual(DEPLOY_EVENT_FIELDS);
     expect(deployedBody).toMatchObject({
       app: 'team/api',
       revision: 7,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventJson, notificationEvent } from '../../../src/notify/events.js';
+import { DEPLOY_EVENT_FIELDS } from '../../helpers/notify-receiver.js';
 
 describe('notification events', () => {
   it('fills what the caller does not know with null, and stamps the time', () => {
@@ -41,18 +42,9 @@ describe('notification events', () => {
       error: 'the branch kept moving',
       at: '2026-03-01T10:00:00.000Z',
     });
+    // A refused event carries its code and error before the time.
     expect(Object.keys(JSON.parse(eventJson(refused)) as object)).toEqual([
-      'event',
-      'app',
-      'revision',
-      'image',
-      'commit',
-      'configCommit',
-      'trigger',
-      'reason',
-      'author',
-      'actor',
-      'url',
+      ...DEPLOY_EVENT_FIELDS.slice(0, -1),
       'code',
       'error',
       'at',
