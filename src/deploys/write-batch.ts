@@ -93,6 +93,12 @@ export class PendingEdit {
     },
   ) {}
 
+  /** A push request carries it now: no withdrawal until that push's outcome is known. */
+  carried(): void {
+    this.pushing = true;
+    this.attempts++;
+  }
+
   /** Withdraws the edit at `deadline` (with `expired()`) and when `signal` aborts (with `gone()`). */
   watch(
     signal: Withdrawal | undefined,

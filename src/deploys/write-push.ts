@@ -136,7 +136,7 @@ class BatchPush {
     // The check for withdrawn edits and `pushing` below are in one synchronous step.
     if (batch.live.some((p) => p.settled)) return { at: 'built', batch };
     const started = performance.now();
-    for (const p of batch.live) Object.assign(p, { pushing: true, attempts: p.attempts + 1 });
+    for (const p of batch.live) p.carried();
     // Asked for before this push left: if it lands, the remote's head was ours when it
     // moved, later than they asked, which is all a fetch would have told them.
     const looks = [...this.ctx.head.looks];
